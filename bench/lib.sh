@@ -1,0 +1,63 @@
+# Shared helpers for the bench scripts. Source it; do not execute it.
+# shellcheck shell=bash
+
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
+# shellcheck source=bench/versions.env
+source "$BENCH_DIR/versions.env"
+
+# Everything expensive is cached per machine, keyed by version, outside the work tree,
+# so a fresh clone on the same machine reuses it and `git clean` never wipes it.
+BLACKLODGE_CACHE="${BLACKLODGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/blacklodge}"
+TOOLS_DIR="$BLACKLODGE_CACHE/tools"
+mkdir -p "$TOOLS_DIR/bin"
+export PATH="$TOOLS_DIR/bin:$PATH"
+
+# Image names (documented in docs/bench.md).
+BUILD_IMAGE="blacklodge/build:${DEBIAN_SUITE}"
+RUN_IMAGE="blacklodge/run:${DEBIAN_SUITE}"
+BUILDER_IMAGE="blacklodge/builder:${DEBIAN_SUITE}"
+STACK_ID="io.blacklodge.stacks.${DEBIAN_SUITE}"
+BASE_IMAGE="debian:${DEBIAN_SUITE}-slim"
+
+# Loopback services of the bench.
+MIRROR_PORT="${BLACKLODGE_MIRROR_PORT:-8765}"
+MIRROR_URL="http://127.0.0.1:${MIRROR_PORT}"
+REGISTRY_PORT="${BLACKLODGE_REGISTRY_PORT:-5000}"
+REGISTRY="127.0.0.1:${REGISTRY_PORT}"
+
+if [ -t 2 ]; then _bold=$'\e[1m'; _red=$'\e[31m'; _reset=$'\e[0m'; else _bold=''; _red=''; _reset=''; fi
+
+step() { printf '%s==> %s%s\n' "$_bold" "$*" "$_reset" >&2; }
+info() { printf '    %s\n' "$*" >&2; }
+
+# die WHAT WHY FIX
+die() {
+  printf '%sERROR: %s%s\n' "$_red$_bold" "$1" "$_reset" >&2
+  [ -n "${2:-}" ] && printf '  why: %s\n' "$2" >&2
+  [ -n "${3:-}" ] && printf '  fix: %s\n' "$3" >&2
+  exit 1
+}
+
+# Run a command, keeping its output in a log file; on failure show the tail and die.
+run_logged() {
+  local what="$1" log="$2"; shift 2
+  if ! "$@" >"$log" 2>&1; then
+    tail -n 30 "$log" >&2 || true
+    die "$what failed" "the command '$*' exited non-zero (full log: $log)" "read the log above; re-run the same command, finished steps are cached and skipped"
+  fi
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root for: $*" "this step installs system packages or starts the Docker daemon" "run as root or install sudo"
+  fi
+}
+
+# Atomically publish a finished artifact: build into a temp path, then rename,
+# so a run killed halfway never leaves something that looks finished.
+publish() { mv -f "$1" "$2"; }
+
+docker_ok() { docker info >/dev/null 2>&1; }

@@ -1,0 +1,65 @@
+# Make the stack's base images locally: nothing can be pulled, so the public base the
+# Dockerfiles name (debian:<suite>-slim) is satisfied by a debootstrapped import when absent.
+# shellcheck shell=bash
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+ensure_debian_base() {
+  if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then info "$BASE_IMAGE present"; return; fi
+  local tarball="$BLACKLODGE_CACHE/rootfs/$DEBIAN_SUITE-minbase.tar"
+  if [ ! -f "$tarball" ]; then
+    step "Bootstrapping Debian $DEBIAN_SUITE (debootstrap --variant=minbase)"
+    if ! command -v debootstrap >/dev/null; then
+      run_logged "installing debootstrap" "$BLACKLODGE_CACHE/apt-debootstrap.log" \
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap
+    fi
+    local root; root="$(mktemp -d "$BLACKLODGE_CACHE/rootfs-XXXX")"
+    run_logged "debootstrap" "$BLACKLODGE_CACHE/debootstrap.log" \
+      as_root debootstrap --variant=minbase "$DEBIAN_SUITE" "$root" http://deb.debian.org/debian
+    # Same apt sources as the official image (with updates and security), and a slim tree.
+    as_root rm -f "$root/etc/apt/sources.list"
+    as_root tee "$root/etc/apt/sources.list.d/debian.sources" >/dev/null <<SOURCES
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: $DEBIAN_SUITE $DEBIAN_SUITE-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: $DEBIAN_SUITE-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+    as_root sh -c "rm -rf '$root'/var/lib/apt/lists/* '$root'/var/cache/apt/*.bin '$root'/var/cache/apt/archives/*.deb '$root'/usr/share/doc/* '$root'/usr/share/man/* '$root'/var/log/*.log"
+    mkdir -p "$(dirname "$tarball")"
+    as_root tar -C "$root" --numeric-owner -cf "$tarball.tmp" .
+    as_root rm -rf "$root"
+    publish "$tarball.tmp" "$tarball"
+  fi
+  step "Importing $BASE_IMAGE from $tarball"
+  # Imported images have no config: give it what the official image has.
+  docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["bash"]' \
+    "$tarball" "$BASE_IMAGE" >/dev/null
+}
+
+build_stack_image() {
+  local name="$1" kind="$2" context
+  context="$(mktemp -d)"
+  cp "$REPO_DIR/builder/images/$kind/Dockerfile" "$context/"
+  mkdir -p "$context/certs"
+  # Host extra CAs (e.g. a TLS-intercepting proxy): carried into the images when present.
+  find /usr/local/share/ca-certificates -maxdepth 1 -name '*.crt' -exec cp {} "$context/certs/" \; 2>/dev/null || true
+  step "Building $name"
+  # Legacy builder: works with any engine version and needs no buildx plugin.
+  run_logged "building $name" "$BLACKLODGE_CACHE/image-$kind.log" \
+    env DOCKER_BUILDKIT=0 docker build --network host \
+      --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "STACK_ID=$STACK_ID" \
+      --build-arg "DISTRO_VERSION=$DEBIAN_VERSION_ID" -t "$name" "$context"
+  rm -rf "$context"
+}
+
+ensure_debian_base
+build_stack_image "$BUILD_IMAGE" build
+build_stack_image "$RUN_IMAGE" run

@@ -1,0 +1,93 @@
+//! User-facing errors: every failure a user can cause is shown as a title, what is wrong
+//! (naming the file or variable), and how to fix it.
+
+use std::fmt::{Debug, Display};
+
+/// A failure explained to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserError {
+    /// One line: what failed.
+    pub title: String,
+    /// What is wrong and where (file, line, variable, URL).
+    pub detail: String,
+    /// What the user should do about it.
+    pub fix: String,
+}
+
+impl UserError {
+    #[must_use]
+    pub fn new(title: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            detail: detail.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// The rendered message, as printed to the build log.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = format!("\n! ERROR: {}\n!\n", self.title);
+        for line in self.detail.lines() {
+            out.push_str(&format!("! {line}\n").replace("! \n", "!\n"));
+        }
+        if !self.fix.is_empty() {
+            out.push_str("!\n! How to fix:\n");
+            for line in self.fix.lines() {
+                out.push_str(&format!("!   {line}\n").replace("!   \n", "!\n"));
+            }
+        }
+        out
+    }
+}
+
+impl Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+/// Implemented by each buildpack's top-level error: the one place that turns a variant into
+/// the message the user reads.
+pub trait UserFacing: Debug {
+    fn user_error(&self) -> UserError;
+}
+
+/// Prints a libcnb error for the user. Buildpack errors render through [`UserFacing`];
+/// framework errors (which mean a bug or a broken platform, not a user mistake) are shown
+/// with their debug form so they can be reported.
+pub fn report<E: UserFacing>(error: &libcnb::Error<E>) {
+    let message = match error {
+        libcnb::Error::BuildpackError(inner) => inner.user_error(),
+        other => UserError::new(
+            "Internal buildpack error",
+            format!("The buildpack framework failed: {other}\n\nDetails: {other:?}"),
+            "This is not caused by your app. Please report it with the full build log.",
+        ),
+    };
+    eprint!("{}", message.render());
+}
+
+/// The message of an I/O error with the path it concerns.
+#[must_use]
+pub fn io_detail(action: &str, path: &std::path::Path, error: &std::io::Error) -> String {
+    format!("Could not {action} {}: {error}", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_title_detail_and_fix() {
+        let error = UserError::new(
+            "Invalid .python-version",
+            "Line 2 is 'three'.\n\nIt must be a version.",
+            "Write a version like 3.12.",
+        );
+        assert_eq!(
+            error.render(),
+            "\n! ERROR: Invalid .python-version\n!\n! Line 2 is 'three'.\n!\n! It must be a version.\n!\n! How to fix:\n!   Write a version like 3.12.\n"
+        );
+    }
+}
