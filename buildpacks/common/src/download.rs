@@ -14,7 +14,7 @@ use std::time::Duration;
 pub const ATTEMPTS: u32 = 3;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest wait for the next bytes (not for the whole body: archives can be large).
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+const READ_TIMEOUT: Duration = Duration::from_mins(1);
 
 #[derive(Debug)]
 pub enum DownloadError {

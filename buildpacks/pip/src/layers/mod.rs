@@ -1,0 +1,2 @@
+pub(crate) mod pip;
+pub(crate) mod venv;

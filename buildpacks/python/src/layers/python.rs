@@ -1,0 +1,173 @@
+//! The `python` layer: the CPython runtime, for build and launch, cached.
+
+use crate::errors::PythonError;
+use crate::manifest::Archive;
+use crate::PythonBuildpack;
+use blacklodge_common::{cache, download, output};
+use libcnb::build::BuildContext;
+use libcnb::data::layer_name;
+use libcnb::layer::{
+    CachedLayerDefinition, EmptyLayerCause, InvalidMetadataAction, LayerState, RestoredLayerAction,
+};
+use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// What the cached layer was made from. A change of any field reinstalls Python.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PythonLayerMetadata {
+    pub(crate) python_version: String,
+    pub(crate) arch: String,
+    pub(crate) distro_name: String,
+    pub(crate) distro_version: String,
+    pub(crate) archive_sha256: String,
+}
+
+fn invalidation_reasons(cached: &PythonLayerMetadata, wanted: &PythonLayerMetadata) -> Vec<String> {
+    // Destructure both so a new field does not compile until it is compared here.
+    let PythonLayerMetadata {
+        python_version,
+        arch,
+        distro_name,
+        distro_version,
+        archive_sha256,
+    } = cached;
+    let PythonLayerMetadata {
+        python_version: new_python_version,
+        arch: new_arch,
+        distro_name: new_distro_name,
+        distro_version: new_distro_version,
+        archive_sha256: new_archive_sha256,
+    } = wanted;
+    cache::reasons([
+        cache::changed("Python version", python_version, new_python_version),
+        cache::changed("architecture", arch, new_arch),
+        cache::changed("distribution", distro_name, new_distro_name),
+        cache::changed("distribution version", distro_version, new_distro_version),
+        cache::changed("archive checksum", archive_sha256, new_archive_sha256),
+    ])
+}
+
+/// Installs (or reuses) the runtime and returns the layer path.
+pub(crate) fn install(
+    context: &BuildContext<PythonBuildpack>,
+    archive: &Archive,
+    download_url: &str,
+) -> libcnb::Result<PathBuf, PythonError> {
+    let wanted = PythonLayerMetadata {
+        python_version: archive.version.to_string(),
+        arch: archive.arch.clone(),
+        distro_name: context.target.distro_name.clone(),
+        distro_version: context.target.distro_version.clone(),
+        archive_sha256: archive.sha256.clone(),
+    };
+    let layer = context.cached_layer(
+        layer_name!("python"),
+        CachedLayerDefinition {
+            build: true,
+            launch: true,
+            invalid_metadata_action: &|_| {
+                (InvalidMetadataAction::DeleteLayer, vec!["cache format changed".to_string()])
+            },
+            restored_layer_action: &|cached: &PythonLayerMetadata, _| {
+                let reasons = invalidation_reasons(cached, &wanted);
+                if reasons.is_empty() {
+                    (RestoredLayerAction::KeepLayer, reasons)
+                } else {
+                    (RestoredLayerAction::DeleteLayer, reasons)
+                }
+            },
+        },
+    )?;
+
+    output::step("Installing Python");
+    match layer.state {
+        LayerState::Restored { .. } => {
+            output::detail(format!("Reusing cached Python {} (unchanged version, architecture, distribution and archive)", archive.version));
+        }
+        LayerState::Empty { ref cause } => {
+            if let EmptyLayerCause::RestoredLayerAction { cause: reasons }
+            | EmptyLayerCause::InvalidMetadataAction { cause: reasons } = cause
+            {
+                cache::log_discarded("Python", reasons);
+            }
+            let archive_path = std::env::temp_dir().join("blacklodge-python.tar.gz");
+            output::timed(format!("Downloading Python {} from {download_url}", archive.version), || {
+                download::download_verified(download_url, &archive_path, &archive.sha256)
+            })
+            .map_err(PythonError::Download)?;
+            output::timed("Verified sha256; extracting", || {
+                download::extract_tar_gz(&archive_path, &layer.path(), 1)
+            })
+            .map_err(|error| PythonError::Extract {
+                archive: download_url.to_string(),
+                error,
+            })?;
+            // Nothing of the download is left behind in any layer.
+            fs_err::remove_file(&archive_path).map_err(|error| PythonError::Io {
+                action: "remove",
+                path: archive_path.clone(),
+                error,
+            })?;
+            layer.write_metadata(wanted.clone())?;
+        }
+    }
+
+    layer.write_env(
+        LayerEnv::new()
+            // Logs reach the container log immediately.
+            .chainable_insert(Scope::All, ModificationBehavior::Override, "PYTHONUNBUFFERED", "1")
+            // A UTF-8 locale unless the user chose one.
+            .chainable_insert(Scope::All, ModificationBehavior::Default, "LANG", "C.UTF-8"),
+    )?;
+
+    let python = layer.path().join("bin/python3");
+    let version_output = blacklodge_common::command::run_captured(
+        Command::new(&python).args(["-c", "import sys; print('.'.join(map(str, sys.version_info[:3])))"]),
+    )
+    .map_err(PythonError::BrokenInterpreter)?;
+    output::detail(format!(
+        "Python {} at {}",
+        String::from_utf8_lossy(&version_output.stdout).trim(),
+        python.display()
+    ));
+    Ok(layer.path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata() -> PythonLayerMetadata {
+        PythonLayerMetadata {
+            python_version: "3.11.2".into(),
+            arch: "x86_64".into(),
+            distro_name: "debian".into(),
+            distro_version: "12".into(),
+            archive_sha256: "aa".into(),
+        }
+    }
+
+    #[test]
+    fn unchanged_metadata_keeps_the_layer() {
+        assert!(invalidation_reasons(&metadata(), &metadata()).is_empty());
+    }
+
+    #[test]
+    fn every_change_is_reported() {
+        let wanted = PythonLayerMetadata {
+            python_version: "3.11.9".into(),
+            archive_sha256: "bb".into(),
+            ..metadata()
+        };
+        assert_eq!(
+            invalidation_reasons(&metadata(), &wanted),
+            vec![
+                "Python version changed (3.11.2 → 3.11.9)".to_string(),
+                "archive checksum changed (aa → bb)".to_string()
+            ]
+        );
+    }
+}

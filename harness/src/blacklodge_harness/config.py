@@ -1,0 +1,382 @@
+"""Runtime configuration: every ``BLACKLODGE_*`` variable, parsed and validated at start.
+
+The table :data:`VARIABLES` is the single source of truth: name, default, what
+is accepted, and what it does. :func:`load_settings` reads the environment
+once, checks every ``BLACKLODGE_*`` variable against the table (an unknown name
+is an error, with the closest known name suggested), parses each value, and
+reports *all* problems in one :class:`~blacklodge_harness.errors.ConfigError`
+so a misconfigured container fails on its first start, not on its first request.
+
+Besides the prefix, three foreign names are read because other tools set them:
+``PORT`` (the platform's port), the PlanQK job variables ``BASE64_ENCODED`` /
+``DATA_VALUE`` / ``PARAMS_VALUE``, and common CI variables as a fallback for the
+source revision.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
+
+from blacklodge_harness.errors import ConfigError
+
+PREFIX = "BLACKLODGE_"
+
+#: Variables CI systems and platforms set to the commit being deployed, in the
+#: order they are consulted when ``BLACKLODGE_REVISION`` is not set.
+REVISION_FALLBACKS: Tuple[str, ...] = (
+    "SOURCE_COMMIT",
+    "SOURCE_VERSION",
+    "GIT_COMMIT",
+    "GIT_SHA",
+    "GITHUB_SHA",
+    "CI_COMMIT_SHA",
+    "COMMIT_SHA",
+)
+
+DEFAULT_OUTPUT_FILE = "/var/output/result.json"
+DEFAULT_INPUT_DIR = "/var/input"
+
+_ENTRYPOINT_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "ki": 1024,
+    "kib": 1024,
+    "mi": 1024**2,
+    "mib": 1024**2,
+    "gi": 1024**3,
+    "gib": 1024**3,
+}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class _Invalid(ValueError):
+    """A value was read but does not parse; the message says what is accepted."""
+
+
+# --------------------------------------------------------------------------- parsers
+# Each parser takes the raw string and returns the parsed value or raises
+# _Invalid(accepted) where ``accepted`` completes "expected ...".
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise _Invalid(f"a whole number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise _Invalid(f"a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _seconds(low: float, high: float, *, zero_disables: bool = False) -> Callable[[str], float]:
+    accepted = f"a number of seconds from {low:g} to {high:g}"
+    if zero_disables:
+        accepted += " (0 disables it)"
+
+    def parse(raw: str) -> float:
+        text = raw.strip().lower()
+        if text.endswith("s"):
+            text = text[:-1]
+        try:
+            value = float(text)
+        except ValueError:
+            raise _Invalid(accepted) from None
+        if value != value or not low <= value <= high:  # NaN or out of range
+            raise _Invalid(accepted)
+        return value
+
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise _Invalid("one of " + ", ".join(choices))
+        return value
+
+    return parse
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise _Invalid("true or false (also accepted: 1/0, yes/no, on/off)")
+
+
+def parse_size(raw: str) -> int:
+    """``10485760``, ``10MiB``, ``512KiB``, ``1MB``, ``2g`` -> bytes (at least 1)."""
+    accepted = "a size in bytes, optionally with a unit: B, KB, MB, GB, KiB, MiB, GiB (e.g. 10MiB)"
+    match = _SIZE_RE.match(raw)
+    if not match:
+        raise _Invalid(accepted)
+    number, unit = match.groups()
+    multiplier = _SIZE_UNITS.get(unit.lower())
+    if multiplier is None:
+        raise _Invalid(accepted)
+    value = int(float(number) * multiplier)
+    if value < 1:
+        raise _Invalid(accepted)
+    return value
+
+
+def _entrypoint(raw: str) -> str:
+    value = raw.strip()
+    if _ENTRYPOINT_RE.match(value):
+        return value
+    hint = suggest_entrypoint(value)
+    accepted = "'module:attribute', e.g. 'model:predict' or 'mypkg.serving:Model'"
+    if hint and hint != value:
+        accepted += f"; did you mean '{hint}'?"
+    raise _Invalid(accepted)
+
+
+def suggest_entrypoint(value: str) -> Optional[str]:
+    """Best guess at what a malformed entry point meant (``src/model.py:predict`` -> ``src.model:predict``)."""
+    text = value.strip().replace("/", ".").replace("\\", ".")
+    if ":" in text:
+        module, _, attr = text.partition(":")
+    elif "." in text:
+        module, _, attr = text.rpartition(".")
+        if attr == "py":  # a file name alone names no attribute
+            return None
+    else:
+        return None
+    if module.endswith(".py"):
+        module = module[: -len(".py")]
+    module = module.strip().strip(".")
+    attr = attr.strip().rstrip("()").strip()
+    candidate = f"{module}:{attr}"
+    return candidate if _ENTRYPOINT_RE.match(candidate) else None
+
+
+def _directory(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        raise _Invalid("an existing directory")
+    return path.resolve()
+
+
+def _path(raw: str) -> Path:
+    if not raw.strip():
+        raise _Invalid("a file path")
+    return Path(raw).expanduser()
+
+
+def _cors_origins(raw: str) -> Tuple[str, ...]:
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if origin == "*":
+            continue
+        if not re.match(r"^https?://[^\s/]+$", origin):
+            raise _Invalid("a comma-separated list of origins such as https://app.example.com, or *")
+    return origins
+
+
+def _text(max_len: int) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if not value or len(value) > max_len or any(ord(ch) < 32 for ch in value):
+            raise _Invalid(f"non-empty printable text of at most {max_len} characters")
+        return value
+
+    return parse
+
+
+def _host(raw: str) -> str:
+    value = raw.strip().strip("[]")
+    if not value or not re.match(r"^[A-Za-z0-9.:_-]+$", value):
+        raise _Invalid("an IP address or host name to bind to, e.g. 0.0.0.0, 127.0.0.1 or ::")
+    return value
+
+
+def _job_input(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise _Invalid("a file path, - for standard input, or none")
+    return value
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One documented environment variable."""
+
+    name: str
+    default: Optional[str]
+    parse: Callable[[str], object]
+    description: str
+    field: str
+
+
+VARIABLES: Tuple[Variable, ...] = (
+    Variable("BLACKLODGE_ENTRYPOINT", None, _entrypoint, "The handler to serve, as 'module:attribute' (required).", "entrypoint"),
+    Variable("BLACKLODGE_APP_DIR", None, _directory, "Directory put first on sys.path (default: the working directory).", "app_dir"),
+    Variable("PORT", "8080", _int_range(1, 65535), "TCP port of the HTTP server.", "port"),
+    Variable("BLACKLODGE_HOST", "0.0.0.0", _host, "Address the HTTP server binds to.", "host"),
+    Variable("BLACKLODGE_WORKERS", "2", _int_range(1, 64), "Worker processes (each loads its own copy of the handler).", "workers"),
+    Variable("BLACKLODGE_THREADS", "4", _int_range(1, 256), "Request threads per worker process.", "threads"),
+    Variable("BLACKLODGE_TIMEOUT", "60", _seconds(0, 86400, zero_disables=True), "Seconds a handler call may take before the request is answered with 504.", "timeout"),
+    Variable("BLACKLODGE_MAX_BODY_SIZE", "10MiB", parse_size, "Largest accepted request body; larger bodies get 413.", "max_body_size"),
+    Variable("BLACKLODGE_GRACE_PERIOD", "25", _seconds(0, 3600), "Seconds in-flight requests may take to finish after SIGTERM.", "grace_period"),
+    Variable("BLACKLODGE_DRAIN_DELAY", "0", _seconds(0, 600), "Seconds to keep accepting requests after SIGTERM while /readyz reports 503.", "drain_delay"),
+    Variable("BLACKLODGE_KEEPALIVE", "5", _seconds(0, 600), "Seconds an idle keep-alive connection stays open.", "keepalive"),
+    Variable("BLACKLODGE_CORS_ORIGINS", "", _cors_origins, "Comma-separated origins allowed by CORS, or *; empty turns CORS off.", "cors_origins"),
+    Variable("BLACKLODGE_RAW_BODY", "true", parse_bool, "Pass non-JSON request bodies to the handler as bytes (false: answer 415).", "raw_body"),
+    Variable("BLACKLODGE_ERROR_DETAILS", "false", parse_bool, "Include the exception message of a failed handler in error responses.", "error_details"),
+    Variable("BLACKLODGE_ACCESS_LOG", "true", parse_bool, "Log one line per HTTP request (probes and /metrics at debug level).", "access_log"),
+    Variable("BLACKLODGE_LOG_FORMAT", "json", _choice("json", "text"), "Log line format.", "log_format"),
+    Variable("BLACKLODGE_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error", "critical"), "Lowest level logged.", "log_level"),
+    Variable("BLACKLODGE_CAPTURE_OUTPUT", "true", parse_bool, "Turn print() output and stray stderr writes into log lines.", "capture_output"),
+    Variable("BLACKLODGE_APP_NAME", None, _text(200), "Application name reported by /statz and metrics (default: the entry point's module).", "app_name"),
+    Variable("BLACKLODGE_APP_VERSION", None, _text(200), "Application version reported by /statz and metrics.", "app_version"),
+    Variable("BLACKLODGE_REVISION", None, _text(200), "Source revision reported by /statz (default: SOURCE_COMMIT, GIT_COMMIT, ... if set).", "revision"),
+    Variable("BLACKLODGE_INPUT_DIR", DEFAULT_INPUT_DIR, _path, "Job mode: root of the PlanQK input layout.", "input_dir"),
+    Variable("BLACKLODGE_JOB_INPUT", None, _job_input, "Job mode: read the payload from this file (- for stdin, none for no payload).", "job_input"),
+    Variable("BLACKLODGE_JOB_JSONL", "false", parse_bool, "Job mode: the input is JSON lines, one handler call per line.", "job_jsonl"),
+    Variable("BLACKLODGE_OUTPUT_FILE", None, _path, f"Job mode: where the result is written (default {DEFAULT_OUTPUT_FILE} if /var/output is writable; - for stdout).", "output_file"),
+    Variable("BLACKLODGE_RESULT_MARKER", "true", parse_bool, "Job mode: print the 'PlanQK:Job:Result: {...}' line on stdout.", "result_marker"),
+    Variable("BASE64_ENCODED", "false", parse_bool, "Job mode (PlanQK): read base64-encoded JSON from DATA_VALUE / PARAMS_VALUE.", "base64_encoded"),
+)
+
+_BY_NAME: Dict[str, Variable] = {var.name: var for var in VARIABLES}
+KNOWN_NAMES: Tuple[str, ...] = tuple(name for name in _BY_NAME if name.startswith(PREFIX))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Parsed configuration; build it with :func:`load_settings`."""
+
+    entrypoint: str
+    app_dir: Path
+    port: int = 8080
+    host: str = "0.0.0.0"
+    workers: int = 2
+    threads: int = 4
+    timeout: float = 60.0
+    max_body_size: int = 10 * 1024 * 1024
+    grace_period: float = 25.0
+    drain_delay: float = 0.0
+    keepalive: float = 5.0
+    cors_origins: Tuple[str, ...] = ()
+    raw_body: bool = True
+    error_details: bool = False
+    access_log: bool = True
+    log_format: str = "json"
+    log_level: str = "info"
+    capture_output: bool = True
+    app_name: str = ""
+    app_version: Optional[str] = None
+    revision: Optional[str] = None
+    input_dir: Path = Path(DEFAULT_INPUT_DIR)
+    job_input: Optional[str] = None
+    job_jsonl: bool = False
+    output_file: Optional[Path] = None
+    result_marker: bool = True
+    base64_encoded: bool = False
+    #: PlanQK's raw DATA_VALUE / PARAMS_VALUE (only read when base64_encoded).
+    data_value: Optional[str] = field(default=None, repr=False)
+    params_value: Optional[str] = field(default=None, repr=False)
+
+    @property
+    def entry_module(self) -> str:
+        return self.entrypoint.partition(":")[0]
+
+
+def _describe_value(raw: str) -> str:
+    shown = raw if len(raw) <= 80 else raw[:77] + "..."
+    return repr(shown)
+
+
+def load_settings(environ: Optional[Mapping[str, str]] = None, *, require_entrypoint: bool = True) -> Settings:
+    """Read and validate the configuration from ``environ`` (default: ``os.environ``).
+
+    Raises :class:`ConfigError` listing every unknown or malformed variable.
+    """
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    problems: List[str] = []
+    values: Dict[str, object] = {}
+
+    for name in sorted(env):
+        if name.startswith(PREFIX) and name not in _BY_NAME:
+            close = difflib.get_close_matches(name, KNOWN_NAMES, n=1, cutoff=0.75)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            problems.append(f"{name} is not a setting of the harness.{hint}")
+
+    for var in VARIABLES:
+        raw = env.get(var.name)
+        if raw is None or (raw.strip() == "" and var.default is not None):
+            raw = var.default
+        if raw is None or (raw.strip() == "" and var.name != "BLACKLODGE_CORS_ORIGINS"):
+            continue
+        try:
+            values[var.field] = var.parse(raw)
+        except _Invalid as invalid:
+            problems.append(f"{var.name}={_describe_value(raw)} is invalid: expected {invalid}.")
+
+    if "entrypoint" not in values and require_entrypoint and not any(
+        p.startswith("BLACKLODGE_ENTRYPOINT=") for p in problems
+    ):
+        problems.append(
+            "BLACKLODGE_ENTRYPOINT is not set: expected 'module:attribute', e.g. 'model:predict'."
+        )
+
+    grace = values.get("grace_period", 25.0)
+    drain = values.get("drain_delay", 0.0)
+    if isinstance(grace, float) and isinstance(drain, float) and drain > 0 and drain >= grace:
+        problems.append(
+            f"BLACKLODGE_DRAIN_DELAY={drain:g} must be shorter than BLACKLODGE_GRACE_PERIOD={grace:g}: "
+            "the grace period covers the drain delay and the in-flight requests."
+        )
+
+    if problems:
+        raise ConfigError(
+            "Invalid harness configuration" if len(problems) == 1 else f"{len(problems)} problems in the harness configuration",
+            "\n".join(f"- {p}" for p in problems),
+            "Fix or remove the variables above. Every BLACKLODGE_* variable, its default and "
+            "accepted values are listed in the harness README (Configuration).",
+        )
+
+    if "app_dir" not in values:
+        values["app_dir"] = Path.cwd().resolve()
+    entrypoint = str(values.get("entrypoint", ""))
+    if "app_name" not in values:
+        values["app_name"] = entrypoint.partition(":")[0] or "app"
+    if "revision" not in values:
+        for name in REVISION_FALLBACKS:
+            candidate = env.get(name, "").strip()
+            if candidate:
+                values["revision"] = candidate[:200]
+                break
+    values.setdefault("entrypoint", entrypoint)
+    if values.get("base64_encoded"):
+        values["data_value"] = env.get("DATA_VALUE")
+        values["params_value"] = env.get("PARAMS_VALUE")
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def variables_table() -> List[Tuple[str, str, str]]:
+    """(name, default, description) rows, for ``blacklodge --help-env`` and docs."""
+    return [(var.name, var.default if var.default is not None else "", var.description) for var in VARIABLES]

@@ -1,0 +1,301 @@
+"""Structured logging shared by every mode.
+
+One handler on the root logger writes one line per record to the process's
+real stdout: JSON by default (``timestamp``, ``level``, ``logger``,
+``message``, ``mode``, ``request_id`` when known, any bound fields such as
+Kafka coordinates, any ``extra=`` fields, ``exception``), or text.
+
+The request id and other per-call fields live in context variables
+(:func:`bind`), so every line logged while handling a call carries them,
+including lines from the user's own ``logging`` calls and ``print``:
+``sys.stdout`` / ``sys.stderr`` are replaced by :class:`LogStream`, which turns
+each written line into a record of the ``stdout`` / ``stderr`` logger.
+
+The harness never logs payloads, results, headers or query strings.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import json
+import logging
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from types import MappingProxyType, TracebackType
+from typing import Any, Dict, Iterator, Mapping, Optional, TextIO, Type
+
+_request_id: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("blacklodge_request_id", default=None)
+_fields: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "blacklodge_log_fields", default=MappingProxyType({})
+)
+_mode = "none"
+_thread_state = threading.local()
+
+#: Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "mode",
+    "taskName",
+    "_blacklodge_bound",
+}
+
+
+def set_mode(mode: str) -> None:
+    """Name of the running mode (``http``, ``job``, ``kafka``, ``validate``) put on every line."""
+    global _mode
+    _mode = mode
+
+
+def current_request_id() -> Optional[str]:
+    return _request_id.get()
+
+
+def set_request_id(request_id: Optional[str]) -> "contextvars.Token[Optional[str]]":
+    """Set the request id for this thread's context; pass the token to :func:`reset_request_id`.
+
+    For frameworks whose request start and end are separate callbacks (Flask's
+    before/teardown hooks), where :func:`bind` cannot be used as a block.
+    """
+    return _request_id.set(request_id)
+
+
+def reset_request_id(token: "contextvars.Token[Optional[str]]") -> None:
+    _request_id.reset(token)
+
+
+@contextmanager
+def bind(request_id: Optional[str] = None, **fields: Any) -> Iterator[None]:
+    """Attach a request id and extra fields to every record logged inside the block.
+
+    Nested binds add to (and may override) the outer fields.
+    """
+    id_token = _request_id.set(request_id) if request_id is not None else None
+    merged = dict(_fields.get())
+    merged.update(fields)
+    fields_token = _fields.set(MappingProxyType(merged))
+    try:
+        yield
+    finally:
+        _fields.reset(fields_token)
+        if id_token is not None:
+            _request_id.reset(id_token)
+
+
+class ContextFilter(logging.Filter):
+    """Stamps the mode, the bound request id and the bound fields onto each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = _request_id.get()
+        record.mode = _mode
+        bound = _fields.get()
+        if bound:
+            record._blacklodge_bound = dict(bound)
+        return True
+
+
+def _timestamp(created: float) -> str:
+    seconds = int(created)
+    millis = int((created - seconds) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def _extras(record: logging.LogRecord) -> Dict[str, Any]:
+    extras: Dict[str, Any] = dict(getattr(record, "_blacklodge_bound", {}) or {})
+    for key, value in record.__dict__.items():
+        if key not in _RECORD_ATTRS and not key.startswith("_"):
+            extras[key] = value
+    return extras
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: Dict[str, Any] = {
+            "timestamp": _timestamp(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "mode": getattr(record, "mode", _mode),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
+        for key, value in _extras(record).items():
+            entry.setdefault(key, value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``2024-05-01T12:00:00.000Z INFO    [request-id] logger: message key=value``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None) or "-"
+        line = (
+            f"{_timestamp(record.created)} {record.levelname:<7} [{request_id}] "
+            f"{record.name}: {record.getMessage()}"
+        )
+        extras = _extras(record)
+        if extras:
+            line += " " + " ".join(f"{key}={value}" for key, value in extras.items())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        if record.stack_info:
+            line += "\n" + self.formatStack(record.stack_info)
+        return line
+
+
+def make_formatter(log_format: str) -> logging.Formatter:
+    return TextFormatter() if log_format == "text" else JsonFormatter()
+
+
+class LogStream(io.TextIOBase):
+    """A text stream whose complete lines become log records.
+
+    Partial lines are buffered per thread so concurrent ``print`` calls do not
+    interleave. A write made while this thread is already emitting a record
+    (for instance logging reporting its own failure on ``sys.stderr``) goes
+    straight to ``fallback`` instead of recursing.
+    """
+
+    def __init__(self, logger_name: str, level: int, fallback: TextIO) -> None:
+        super().__init__()
+        self._logger = logging.getLogger(logger_name)
+        self._level = level
+        self.fallback = fallback
+        self._buffers = threading.local()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        # Code that writes to the descriptor directly (subprocesses, faulthandler)
+        # bypasses the log format; that is the best that can be done for it.
+        return self.fallback.fileno()
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if getattr(_thread_state, "emitting", False):
+            self.fallback.write(text)
+            return len(text)
+        buffered = getattr(self._buffers, "text", "") + text
+        while "\n" in buffered:
+            line, buffered = buffered.split("\n", 1)
+            self._emit(line)
+        self._buffers.text = buffered
+        return len(text)
+
+    def flush(self) -> None:
+        pending = getattr(self._buffers, "text", "")
+        if pending and not getattr(_thread_state, "emitting", False):
+            self._buffers.text = ""
+            self._emit(pending)
+
+    def _emit(self, line: str) -> None:
+        line = line.rstrip("\r")
+        if not line.strip():
+            return
+        _thread_state.emitting = True
+        try:
+            self._logger.log(self._level, line)
+        finally:
+            _thread_state.emitting = False
+
+
+class _HarnessHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marker subclass so a second setup replaces, rather than duplicates, the handler."""
+
+
+class LoggingSetup:
+    """What :func:`setup_logging` changed, so tests (and re-configuration) can undo it."""
+
+    def __init__(self, handler: logging.Handler, saved_stdout: TextIO, saved_stderr: TextIO) -> None:
+        self.handler = handler
+        self._saved_stdout = saved_stdout
+        self._saved_stderr = saved_stderr
+        self._saved_excepthook = sys.excepthook
+        self._saved_threading_hook = threading.excepthook
+
+    def restore(self) -> None:
+        logging.getLogger().removeHandler(self.handler)
+        sys.stdout = self._saved_stdout
+        sys.stderr = self._saved_stderr
+        sys.excepthook = self._saved_excepthook
+        threading.excepthook = self._saved_threading_hook
+        logging.captureWarnings(False)
+
+
+def _unwrap(stream: TextIO) -> TextIO:
+    while isinstance(stream, LogStream):
+        stream = stream.fallback
+    return stream
+
+
+def setup_logging(
+    mode: str,
+    *,
+    log_format: str = "json",
+    level: str = "info",
+    capture_output: bool = True,
+    stream: Optional[TextIO] = None,
+) -> LoggingSetup:
+    """Route all logging (and, with ``capture_output``, print output) to ``stream``.
+
+    ``stream`` defaults to the process's stdout as it was before any capture.
+    """
+    set_mode(mode)
+    saved_stdout, saved_stderr = sys.stdout, sys.stderr
+    target = _unwrap(stream if stream is not None else sys.stdout)
+
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if isinstance(existing, _HarnessHandler):
+            root.removeHandler(existing)
+    handler = _HarnessHandler(target)
+    handler.setFormatter(make_formatter(log_format))
+    handler.addFilter(ContextFilter())
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    logging.captureWarnings(True)
+
+    setup = LoggingSetup(handler, saved_stdout, saved_stderr)
+    if capture_output:
+        sys.stdout = LogStream("stdout", logging.INFO, target)
+        sys.stderr = LogStream("stderr", logging.WARNING, target)
+
+    def log_uncaught(exc_type: Type[BaseException], exc: BaseException, tb: Optional[TracebackType]) -> None:
+        logging.getLogger("blacklodge").critical(
+            "uncaught %s", exc_type.__name__, exc_info=(exc_type, exc, tb)
+        )
+
+    def log_uncaught_in_thread(args: "threading.ExceptHookArgs") -> None:
+        if args.exc_type is SystemExit:
+            return
+        logging.getLogger("blacklodge").error(
+            "uncaught %s in thread %s",
+            args.exc_type.__name__,
+            args.thread.name if args.thread else "?",
+            exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+        )
+
+    sys.excepthook = log_uncaught
+    threading.excepthook = log_uncaught_in_thread
+    return setup

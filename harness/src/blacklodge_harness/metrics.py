@@ -1,0 +1,308 @@
+"""Prometheus metrics without a client library: counters, gauges, histograms.
+
+A :class:`Registry` holds the metrics of one process and renders the text
+exposition format (version 0.0.4).
+
+Gunicorn runs several worker processes, and a scrape reaches only one of them.
+:class:`MultiprocessStore` makes ``/metrics`` describe the whole server: every
+worker writes a snapshot of its registry to ``<dir>/<pid>.json`` (tmpfs when
+available) after each request, and the worker that serves ``/metrics`` sums the
+snapshots of all workers. When a worker dies the master folds its counters and
+histograms into ``archive.json`` so totals never go backwards; its gauges
+(in-flight requests) are dropped, as they describe a process that is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+#: Latency buckets in seconds: from fast JSON handlers to slow model calls.
+DEFAULT_BUCKETS: Tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+LabelValues = Tuple[str, ...]
+Snapshot = Dict[str, Dict[str, Any]]
+
+
+class _Metric:
+    kind = ""
+
+    def __init__(self, name: str, help_text: str, labelnames: Sequence[str], lock: threading.Lock) -> None:
+        self.name = name
+        self.help = help_text
+        self.labelnames = tuple(labelnames)
+        self._lock = lock
+
+    def _key(self, labels: Dict[str, str]) -> LabelValues:
+        if set(labels) != set(self.labelnames):
+            raise ValueError(f"{self.name} takes labels {self.labelnames}, got {sorted(labels)}")
+        return tuple(str(labels[name]) for name in self.labelnames)
+
+    def snapshot(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+
+class Counter(_Metric):
+    kind = "counter"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._values: Dict[LabelValues, float] = {}
+
+    def inc(self, amount: float = 1.0, **labels: str) -> None:
+        key = self._key(labels)
+        with self._lock:
+            self._values[key] = self._values.get(key, 0.0) + amount
+
+    def value(self, **labels: str) -> float:
+        return self._values.get(self._key(labels), 0.0)
+
+    def snapshot(self) -> Dict[str, Any]:
+        return {"samples": [[list(k), v] for k, v in self._values.items()]}
+
+
+class Gauge(_Metric):
+    """A value that goes up and down. ``aggregate`` is how workers combine: sum or max."""
+
+    kind = "gauge"
+
+    def __init__(self, *args: Any, aggregate: str = "sum") -> None:
+        super().__init__(*args)
+        self.aggregate = aggregate
+        self._values: Dict[LabelValues, float] = {}
+
+    def inc(self, amount: float = 1.0, **labels: str) -> None:
+        key = self._key(labels)
+        with self._lock:
+            self._values[key] = self._values.get(key, 0.0) + amount
+
+    def dec(self, amount: float = 1.0, **labels: str) -> None:
+        self.inc(-amount, **labels)
+
+    def set(self, value: float, **labels: str) -> None:
+        key = self._key(labels)
+        with self._lock:
+            self._values[key] = value
+
+    def value(self, **labels: str) -> float:
+        return self._values.get(self._key(labels), 0.0)
+
+    def snapshot(self) -> Dict[str, Any]:
+        return {"aggregate": self.aggregate, "samples": [[list(k), v] for k, v in self._values.items()]}
+
+
+class Histogram(_Metric):
+    kind = "histogram"
+
+    def __init__(self, *args: Any, buckets: Sequence[float] = DEFAULT_BUCKETS) -> None:
+        super().__init__(*args)
+        self.buckets = tuple(sorted(buckets))
+        # per label set: [count per bucket (not cumulative) + overflow, sum]
+        self._values: Dict[LabelValues, Tuple[List[int], List[float]]] = {}
+
+    def observe(self, value: float, **labels: str) -> None:
+        key = self._key(labels)
+        index = len(self.buckets)
+        for i, bound in enumerate(self.buckets):
+            if value <= bound:
+                index = i
+                break
+        with self._lock:
+            counts, total = self._values.setdefault(key, ([0] * (len(self.buckets) + 1), [0.0]))
+            counts[index] += 1
+            total[0] += value
+
+    def count(self, **labels: str) -> int:
+        entry = self._values.get(self._key(labels))
+        return sum(entry[0]) if entry else 0
+
+    def snapshot(self) -> Dict[str, Any]:
+        return {
+            "buckets": list(self.buckets),
+            "samples": [[list(k), list(counts), total[0]] for k, (counts, total) in self._values.items()],
+        }
+
+
+class Registry:
+    """The metrics of one process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._metrics: Dict[str, _Metric] = {}
+
+    def _add(self, metric: _Metric) -> Any:
+        if metric.name in self._metrics:
+            raise ValueError(f"metric {metric.name} registered twice")
+        self._metrics[metric.name] = metric
+        return metric
+
+    def counter(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> Counter:
+        return self._add(Counter(name, help_text, labelnames, self._lock))
+
+    def gauge(self, name: str, help_text: str, labelnames: Sequence[str] = (), *, aggregate: str = "sum") -> Gauge:
+        return self._add(Gauge(name, help_text, labelnames, self._lock, aggregate=aggregate))
+
+    def histogram(
+        self, name: str, help_text: str, labelnames: Sequence[str] = (), *, buckets: Sequence[float] = DEFAULT_BUCKETS
+    ) -> Histogram:
+        return self._add(Histogram(name, help_text, labelnames, self._lock, buckets=buckets))
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return {
+                name: {"type": m.kind, "help": m.help, "labelnames": list(m.labelnames), **m.snapshot()}
+                for name, m in self._metrics.items()
+            }
+
+    def render(self) -> str:
+        return render(self.snapshot())
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def merge(snapshots: Iterable[Snapshot], *, include_gauges: bool = True) -> Snapshot:
+    """Combine snapshots of several processes: counters and histograms add up,
+    gauges add up or take the maximum (per the gauge's ``aggregate``)."""
+    merged: Snapshot = {}
+    for snapshot in snapshots:
+        for name, metric in snapshot.items():
+            if metric["type"] == "gauge" and not include_gauges:
+                continue
+            target = merged.setdefault(name, {**metric, "samples": []})
+            index = {tuple(sample[0]): sample for sample in target["samples"]}
+            for sample in metric["samples"]:
+                key = tuple(sample[0])
+                existing = index.get(key)
+                if existing is None:
+                    copy = [list(sample[0])] + [list(x) if isinstance(x, list) else x for x in sample[1:]]
+                    target["samples"].append(copy)
+                    index[key] = copy
+                elif metric["type"] == "histogram":
+                    existing[1] = [a + b for a, b in zip(existing[1], sample[1])]
+                    existing[2] += sample[2]
+                elif metric["type"] == "gauge" and metric.get("aggregate") == "max":
+                    existing[1] = max(existing[1], sample[1])
+                else:
+                    existing[1] += sample[1]
+    return merged
+
+
+# --------------------------------------------------------------------------- text format
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
+def _labels(names: Sequence[str], values: Sequence[str], extra: Optional[Tuple[str, str]] = None) -> str:
+    pairs = [f'{n}="{_escape(v)}"' for n, v in zip(names, values)]
+    if extra:
+        pairs.append(f'{extra[0]}="{extra[1]}"')
+    return "{" + ",".join(pairs) + "}" if pairs else ""
+
+
+def render(snapshot: Snapshot) -> str:
+    """Prometheus text exposition format 0.0.4."""
+    lines: List[str] = []
+    for name in sorted(snapshot):
+        metric = snapshot[name]
+        names = metric["labelnames"]
+        lines.append(f"# HELP {name} {metric['help']}")
+        lines.append(f"# TYPE {name} {metric['type']}")
+        samples = sorted(metric["samples"], key=lambda s: tuple(s[0]))
+        if metric["type"] == "histogram":
+            for sample in samples:
+                values, counts, total = sample[0], sample[1], sample[2]
+                cumulative = 0
+                for bound, count in zip(metric["buckets"] + [math.inf], counts):
+                    cumulative += count
+                    lines.append(f"{name}_bucket{_labels(names, values, ('le', _number(bound)))} {cumulative}")
+                lines.append(f"{name}_sum{_labels(names, values)} {_number(total)}")
+                lines.append(f"{name}_count{_labels(names, values)} {cumulative}")
+        else:
+            for sample in samples:
+                suffix = "_total" if metric["type"] == "counter" and not name.endswith("_total") else ""
+                lines.append(f"{name}{suffix}{_labels(names, sample[0])} {_number(sample[1])}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- multiprocess
+
+
+class MultiprocessStore:
+    """Per-process snapshot files in one directory, summed on read."""
+
+    ARCHIVE = "archive.json"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def _path(self, pid: int) -> Path:
+        return self.directory / f"{pid}.json"
+
+    def write(self, snapshot: Snapshot, pid: Optional[int] = None) -> None:
+        pid = os.getpid() if pid is None else pid
+        path = self._path(pid)
+        tmp = path.with_suffix(f".tmp{threading.get_ident()}")
+        tmp.write_text(json.dumps(snapshot), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def _read(self, path: Path) -> Optional[Snapshot]:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def collect(self, own: Optional[Snapshot] = None, pid: Optional[int] = None) -> Snapshot:
+        """Sum of every live process's snapshot plus the archive of dead ones.
+
+        ``own`` (this process's fresh snapshot) replaces its possibly stale file.
+        """
+        pid = os.getpid() if pid is None else pid
+        snapshots: List[Snapshot] = []
+        try:
+            paths = sorted(self.directory.glob("*.json"))
+        except OSError:
+            paths = []
+        for path in paths:
+            if own is not None and path == self._path(pid):
+                continue
+            data = self._read(path)
+            if data:
+                snapshots.append(data)
+        if own is not None:
+            snapshots.append(own)
+        return merge(snapshots)
+
+    def archive(self, pid: int) -> None:
+        """Fold a dead process's counters and histograms into the archive (called by the master)."""
+        path = self._path(pid)
+        dead = self._read(path)
+        if dead:
+            archive_path = self.directory / self.ARCHIVE
+            archived = self._read(archive_path) or {}
+            combined = merge([archived, dead], include_gauges=False)
+            tmp = archive_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(combined), encoding="utf-8")
+            os.replace(tmp, archive_path)
+        try:
+            path.unlink()
+        except OSError:
+            pass
