@@ -33,6 +33,9 @@ mod tests {
             changed("Python version", &"3.11.1", &"3.11.2"),
             changed("Architecture", &"x86_64", &"x86_64"),
         ]);
-        assert_eq!(found, vec!["Python version changed (3.11.1 → 3.11.2)".to_string()]);
+        assert_eq!(
+            found,
+            vec!["Python version changed (3.11.1 → 3.11.2)".to_string()]
+        );
     }
 }

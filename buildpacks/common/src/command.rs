@@ -8,7 +8,10 @@ use std::thread;
 #[derive(Debug)]
 pub enum CommandError {
     /// The program could not be started (not found, not executable).
-    Spawn { command: String, error: std::io::Error },
+    Spawn {
+        command: String,
+        error: std::io::Error,
+    },
     /// The program ran and exited unsuccessfully. `output` holds what it printed (both
     /// streams, interleaved by line) so the caller can explain the failure.
     Failed {
@@ -84,8 +87,14 @@ pub fn run_streamed(command: &mut Command) -> Result<String, CommandError> {
 
     let (sender, receiver) = std::sync::mpsc::channel::<String>();
     let readers: Vec<_> = [
-        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
     ]
     .into_iter()
     .flatten()

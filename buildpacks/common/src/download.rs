@@ -23,7 +23,10 @@ pub enum DownloadError {
     /// No answer: DNS, connection, TLS or timeout.
     Transport { url: String, message: String },
     /// Local file problems.
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     /// The bytes do not have the expected sha256.
     Checksum {
         url: String,
@@ -79,7 +82,10 @@ fn local_path(location: &str) -> Option<PathBuf> {
     }
 }
 
-fn open(location: &str, accept: Option<&str>) -> Result<Box<dyn Read + Send + Sync>, DownloadError> {
+fn open(
+    location: &str,
+    accept: Option<&str>,
+) -> Result<Box<dyn Read + Send + Sync>, DownloadError> {
     if let Some(path) = local_path(location) {
         return fs_err::File::open(&path)
             .map(|file| Box::new(file) as Box<dyn Read + Send + Sync>)
@@ -112,7 +118,10 @@ fn with_retries<T>(
         match attempt() {
             Err(error) if error.is_transient() && tries < ATTEMPTS => {
                 let wait = Duration::from_secs(1 << (tries - 1));
-                eprintln!("      (attempt {tries} failed: {error}; retrying in {}s)", wait.as_secs());
+                eprintln!(
+                    "      (attempt {tries} failed: {error}; retrying in {}s)",
+                    wait.as_secs()
+                );
                 std::thread::sleep(wait);
             }
             result => return result,
@@ -215,7 +224,11 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
 ///
 /// # Errors
 /// I/O errors, including a corrupt archive.
-pub fn extract_tar_gz(archive: &Path, destination: &Path, strip_components: usize) -> std::io::Result<()> {
+pub fn extract_tar_gz(
+    archive: &Path,
+    destination: &Path,
+    strip_components: usize,
+) -> std::io::Result<()> {
     let file = fs_err::File::open(archive)?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
     tar.set_preserve_permissions(true);
@@ -283,10 +296,18 @@ mod tests {
         let source = dir.path().join("source.bin");
         fs_err::write(&source, b"tampered").expect("write");
         let destination = dir.path().join("copy.bin");
-        let error = download_verified(source.to_str().expect("utf8"), &destination, &sha256_bytes(b"hello"))
-            .expect_err("checksum differs");
+        let error = download_verified(
+            source.to_str().expect("utf8"),
+            &destination,
+            &sha256_bytes(b"hello"),
+        )
+        .expect_err("checksum differs");
         assert!(matches!(error, DownloadError::Checksum { .. }));
-        assert!(error.to_string().contains("does not have the expected sha256"));
+        assert!(
+            error
+                .to_string()
+                .contains("does not have the expected sha256")
+        );
         assert!(!destination.exists());
         assert!(!destination.with_extension("partial").exists());
     }
@@ -295,8 +316,15 @@ mod tests {
     fn unreachable_server_is_a_transport_error_after_retries() {
         // Port 9 (discard) on loopback is closed here: connection refused, retried, reported.
         let error = fetch("http://127.0.0.1:9/manifest.json", None).expect_err("nothing listens");
-        assert!(matches!(error, DownloadError::Transport { .. }), "{error:?}");
-        assert!(error.to_string().starts_with("http://127.0.0.1:9/manifest.json could not be reached"));
+        assert!(
+            matches!(error, DownloadError::Transport { .. }),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("http://127.0.0.1:9/manifest.json could not be reached")
+        );
     }
 
     #[test]
@@ -305,12 +333,17 @@ mod tests {
         let archive = dir.path().join("a.tar.gz");
         {
             let file = fs_err::File::create(&archive).expect("create");
-            let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(file, flate2::Compression::fast()));
+            let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+                file,
+                flate2::Compression::fast(),
+            ));
             let mut header = tar::Header::new_gnu();
             header.set_size(2);
             header.set_mode(0o755);
             header.set_cksum();
-            builder.append_data(&mut header, "python/bin/python3", &b"hi"[..]).expect("append");
+            builder
+                .append_data(&mut header, "python/bin/python3", &b"hi"[..])
+                .expect("append");
             builder.into_inner().expect("finish").finish().expect("gz");
         }
         let out = dir.path().join("out");

@@ -16,7 +16,10 @@ impl From<&InvalidVariable> for UserError {
     fn from(error: &InvalidVariable) -> Self {
         UserError::new(
             format!("Invalid value for {}", error.name),
-            format!("{}='{}' is not accepted.\nAccepted: {}.", error.name, error.value, error.expected),
+            format!(
+                "{}='{}' is not accepted.\nAccepted: {}.",
+                error.name, error.value, error.expected
+            ),
             format!(
                 "Set {} to an accepted value (in project.toml [[io.buildpacks.build.env]] or with `pack build --env`), or unset it.",
                 error.name

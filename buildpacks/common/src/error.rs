@@ -16,7 +16,11 @@ pub struct UserError {
 
 impl UserError {
     #[must_use]
-    pub fn new(title: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn new(
+        title: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         Self {
             title: title.into(),
             detail: detail.into(),

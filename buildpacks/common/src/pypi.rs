@@ -19,7 +19,10 @@ pub struct IndexFile {
 pub enum IndexError {
     Download(DownloadError),
     /// The project page has no file of that name.
-    NotFound { index: String, filename: String },
+    NotFound {
+        index: String,
+        filename: String,
+    },
 }
 
 impl std::fmt::Display for IndexError {
@@ -100,12 +103,20 @@ fn parse_page(body: &[u8], page_url: &str) -> Vec<IndexFile> {
 fn parse_html(html: &str, page_url: &str) -> Vec<IndexFile> {
     let mut files = Vec::new();
     for anchor in html.split("<a ").skip(1) {
-        let Some(href_start) = anchor.find("href=\"") else { continue };
+        let Some(href_start) = anchor.find("href=\"") else {
+            continue;
+        };
         let rest = &anchor[href_start + 6..];
-        let Some(href_end) = rest.find('"') else { continue };
+        let Some(href_end) = rest.find('"') else {
+            continue;
+        };
         let href = rest[..href_end].replace("&amp;", "&");
-        let Some(text_start) = anchor.find('>') else { continue };
-        let Some(text_end) = anchor.find("</a>") else { continue };
+        let Some(text_start) = anchor.find('>') else {
+            continue;
+        };
+        let Some(text_end) = anchor.find("</a>") else {
+            continue;
+        };
         if text_end <= text_start {
             continue;
         }
@@ -166,7 +177,10 @@ mod tests {
     fn html_pages_carry_hash_fragments() {
         let html = r#"<html><body><a href="/files/pip-26.3-py3-none-any.whl#sha256=def" data-requires-python="&gt;=3.9">pip-26.3-py3-none-any.whl</a></body></html>"#;
         let files = parse_page(html.as_bytes(), "http://127.0.0.1:9000/simple/pip/");
-        assert_eq!(files[0].url, "http://127.0.0.1:9000/files/pip-26.3-py3-none-any.whl");
+        assert_eq!(
+            files[0].url,
+            "http://127.0.0.1:9000/files/pip-26.3-py3-none-any.whl"
+        );
         assert_eq!(files[0].sha256.as_deref(), Some("def"));
     }
 

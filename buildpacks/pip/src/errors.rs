@@ -11,8 +11,15 @@ use std::path::PathBuf;
 pub(crate) enum PipError {
     /// `python3` is not on PATH: the runtime buildpack did not run.
     NoPython(CommandError),
-    Io { action: &'static str, path: PathBuf, error: std::io::Error },
-    FindPip { index: String, error: IndexError },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    FindPip {
+        index: String,
+        error: IndexError,
+    },
     DownloadPip(DownloadError),
     InstallPip(CommandError),
     CreateVenv(CommandError),
@@ -33,7 +40,10 @@ fn explain_pip_failure(output: &str) -> (String, String) {
             "Fix that line: each line is a requirement such as `flask==3.0.3`, an option such as `-r other.txt`, or a comment.".to_string(),
         );
     }
-    if let Some(line) = output.lines().find(|l| l.contains("No matching distribution found for")) {
+    if let Some(line) = output
+        .lines()
+        .find(|l| l.contains("No matching distribution found for"))
+    {
         return (
             format!("A requirement cannot be satisfied by the package index:\n{}", line.trim()),
             "Check the package name and version exist on your index (and support this Python version), then fix requirements.txt.".to_string(),
@@ -41,11 +51,18 @@ fn explain_pip_failure(output: &str) -> (String, String) {
     }
     if output.contains("ResolutionImpossible") || output.contains("conflicting dependencies") {
         return (
-            format!("The requirements conflict with each other:\n{}", tail(output, 12)),
-            "Relax or align the versions pip lists above so one set satisfies every requirement.".to_string(),
+            format!(
+                "The requirements conflict with each other:\n{}",
+                tail(output, 12)
+            ),
+            "Relax or align the versions pip lists above so one set satisfies every requirement."
+                .to_string(),
         );
     }
-    if output.contains("Failed to build") || output.contains("error: command 'gcc'") || output.contains("fatal error:") {
+    if output.contains("Failed to build")
+        || output.contains("error: command 'gcc'")
+        || output.contains("fatal error:")
+    {
         return (
             format!("A package had to be compiled from source and the compile failed:\n{}", tail(output, 15)),
             "Use a version that ships a wheel for this Python and Linux, or if a C header is missing (`fatal error: X.h`), add the system package providing it to the build image.".to_string(),
@@ -65,10 +82,16 @@ impl UserFacing for PipError {
                 format!("`{}` {}.", error.command(), error.reason()),
                 "The blacklodge/python buildpack must run before blacklodge/pip: build with the Blacklodge builder or list both buildpacks.",
             ),
-            Self::Io { action, path, error } => UserError::new(
+            Self::Io {
+                action,
+                path,
+                error,
+            } => UserError::new(
                 format!("Could not {action} {}", path.display()),
                 blacklodge_common::error::io_detail(action, path, error),
-                format!("Check that {REQUIREMENTS_FILE} and the files it includes with -r/-c exist and are readable."),
+                format!(
+                    "Check that {REQUIREMENTS_FILE} and the files it includes with -r/-c exist and are readable."
+                ),
             ),
             Self::FindPip { index, error } => UserError::new(
                 "Could not find pip on the package index",
@@ -82,12 +105,21 @@ impl UserFacing for PipError {
             ),
             Self::InstallPip(error) | Self::CreateVenv(error) => UserError::new(
                 "Could not prepare the virtual environment",
-                format!("`{}` {}:\n{}", error.command(), error.reason(), tail(error.output(), 15)),
+                format!(
+                    "`{}` {}:\n{}",
+                    error.command(),
+                    error.reason(),
+                    tail(error.output(), 15)
+                ),
                 "This points at a broken Python installation; rebuild without cache (pack build --clear-cache).",
             ),
             Self::InstallRequirements(error) => {
                 let (detail, fix) = explain_pip_failure(error.output());
-                UserError::new(format!("Could not install the packages in {REQUIREMENTS_FILE}"), detail, fix)
+                UserError::new(
+                    format!("Could not install the packages in {REQUIREMENTS_FILE}"),
+                    detail,
+                    fix,
+                )
             }
         }
     }
@@ -117,7 +149,11 @@ mod tests {
 
     #[test]
     fn invalid_line_is_quoted() {
-        let (detail, _) = explain_pip_failure("ERROR: Invalid requirement: 'flask==>3' (from line 2 of requirements.txt)\n");
-        assert!(detail.ends_with("ERROR: Invalid requirement: 'flask==>3' (from line 2 of requirements.txt)"));
+        let (detail, _) = explain_pip_failure(
+            "ERROR: Invalid requirement: 'flask==>3' (from line 2 of requirements.txt)\n",
+        );
+        assert!(detail.ends_with(
+            "ERROR: Invalid requirement: 'flask==>3' (from line 2 of requirements.txt)"
+        ));
     }
 }

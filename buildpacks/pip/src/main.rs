@@ -73,11 +73,12 @@ impl Buildpack for PipBuildpack {
             path: root.clone(),
             error,
         })?;
-        let requirements_sha256 = requirements::fingerprint(&context.app_dir, &files).map_err(|error| PipError::Io {
-            action: "read",
-            path: root.clone(),
-            error,
-        })?;
+        let requirements_sha256 =
+            requirements::fingerprint(&context.app_dir, &files).map_err(|error| PipError::Io {
+                action: "read",
+                path: root.clone(),
+                error,
+            })?;
 
         let pip_site = layers::pip::install(&context, &pip, &python_version, &index)?;
         let cache = context.cached_layer(

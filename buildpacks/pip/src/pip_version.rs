@@ -39,16 +39,27 @@ mod tests {
     #[test]
     fn shipped_pin_is_well_formed() {
         let pip = pinned();
-        assert!(pip.version.split('.').all(|part| part.parse::<u32>().is_ok()), "{pip:?}");
+        assert!(
+            pip.version
+                .split('.')
+                .all(|part| part.parse::<u32>().is_ok()),
+            "{pip:?}"
+        );
         assert_eq!(pip.sha256.len(), 64);
-        assert_eq!(pip.wheel_filename(), format!("pip-{}-py3-none-any.whl", pip.version));
+        assert_eq!(
+            pip.wheel_filename(),
+            format!("pip-{}-py3-none-any.whl", pip.version)
+        );
     }
 
     #[test]
     fn parses_hash_pinned_lines() {
         assert_eq!(
             parse("# c\npip==1.2 --hash=sha256:ab\n"),
-            Some(PinnedPip { version: "1.2".into(), sha256: "ab".into() })
+            Some(PinnedPip {
+                version: "1.2".into(),
+                sha256: "ab".into()
+            })
         );
         assert_eq!(parse("pip>=1"), None);
     }

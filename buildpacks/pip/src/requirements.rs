@@ -67,7 +67,9 @@ mod tests {
         );
         assert_eq!(
             found,
-            ["base.txt", "dev.txt", "constraints.txt", "other.txt"].map(|f| base.join(f)).to_vec()
+            ["base.txt", "dev.txt", "constraints.txt", "other.txt"]
+                .map(|f| base.join(f))
+                .to_vec()
         );
     }
 
@@ -89,6 +91,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         fs_err::write(dir.path().join("a.txt"), "-r b.txt\n").expect("write");
         fs_err::write(dir.path().join("b.txt"), "-r a.txt\n").expect("write");
-        assert_eq!(requirement_files(&dir.path().join("a.txt")).expect("readable").len(), 2);
+        assert_eq!(
+            requirement_files(&dir.path().join("a.txt"))
+                .expect("readable")
+                .len(),
+            2
+        );
     }
 }

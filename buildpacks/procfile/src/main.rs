@@ -74,7 +74,10 @@ impl Buildpack for ProcfileBuildpack {
                 })
             })?;
             let is_default = default.as_deref() == Some(name.as_str());
-            output::detail(format!("{name}: {command}{}", if is_default { " (default)" } else { "" }));
+            output::detail(format!(
+                "{name}: {command}{}",
+                if is_default { " (default)" } else { "" }
+            ));
             // Through bash, as on every Procfile platform: $PORT and other variables expand
             // at start, and shell syntax works.
             launch.process(

@@ -12,12 +12,24 @@ pub(crate) struct Procfile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ProcfileError {
     /// A line that is not `name: command`.
-    Malformed { line_number: usize, line: String },
+    Malformed {
+        line_number: usize,
+        line: String,
+    },
     /// A process name CNB does not accept.
-    InvalidName { line_number: usize, name: String },
+    InvalidName {
+        line_number: usize,
+        name: String,
+    },
     /// `name:` with nothing after it.
-    EmptyCommand { line_number: usize, name: String },
-    Duplicate { line_number: usize, name: String },
+    EmptyCommand {
+        line_number: usize,
+        name: String,
+    },
+    Duplicate {
+        line_number: usize,
+        name: String,
+    },
     NoProcesses,
 }
 
@@ -25,7 +37,10 @@ impl Display for ProcfileError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Malformed { line_number, line } => {
-                write!(f, "Line {line_number} is not of the form 'name: command': {line}")
+                write!(
+                    f,
+                    "Line {line_number} is not of the form 'name: command': {line}"
+                )
             }
             Self::InvalidName { line_number, name } => write!(
                 f,
@@ -35,7 +50,10 @@ impl Display for ProcfileError {
                 write!(f, "Line {line_number}: process '{name}' has no command")
             }
             Self::Duplicate { line_number, name } => {
-                write!(f, "Line {line_number}: process '{name}' is defined a second time")
+                write!(
+                    f,
+                    "Line {line_number}: process '{name}' is defined a second time"
+                )
             }
             Self::NoProcesses => write!(f, "The Procfile defines no processes"),
         }
@@ -137,21 +155,37 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         assert_eq!(
-            "web: ok\nthis is wrong".parse::<Procfile>().map(|_| ()).expect_err("malformed").to_string(),
+            "web: ok\nthis is wrong"
+                .parse::<Procfile>()
+                .map(|_| ())
+                .expect_err("malformed")
+                .to_string(),
             "Line 2 is not of the form 'name: command': this is wrong"
         );
         assert_eq!(
             "we b: x".parse::<Procfile>().expect_err("bad name"),
-            ProcfileError::InvalidName { line_number: 1, name: "we b".into() }
+            ProcfileError::InvalidName {
+                line_number: 1,
+                name: "we b".into()
+            }
         );
         assert_eq!(
             "web:".parse::<Procfile>().expect_err("empty"),
-            ProcfileError::EmptyCommand { line_number: 1, name: "web".into() }
+            ProcfileError::EmptyCommand {
+                line_number: 1,
+                name: "web".into()
+            }
         );
         assert_eq!(
             "web: a\nweb: b".parse::<Procfile>().expect_err("dup"),
-            ProcfileError::Duplicate { line_number: 2, name: "web".into() }
+            ProcfileError::Duplicate {
+                line_number: 2,
+                name: "web".into()
+            }
         );
-        assert_eq!("# nothing\n".parse::<Procfile>().expect_err("empty"), ProcfileError::NoProcesses);
+        assert_eq!(
+            "# nothing\n".parse::<Procfile>().expect_err("empty"),
+            ProcfileError::NoProcesses
+        );
     }
 }

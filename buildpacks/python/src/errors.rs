@@ -10,15 +10,37 @@ use std::path::PathBuf;
 
 #[derive(Debug)]
 pub(crate) enum PythonError {
-    InvalidVersionVariable { value: String },
+    InvalidVersionVariable {
+        value: String,
+    },
     VersionFile(VersionFileError),
-    Io { action: &'static str, path: PathBuf, error: std::io::Error },
-    ManifestFetch { location: String, error: DownloadError },
-    ManifestParse { location: String, error: serde_json::Error },
-    NoArchivesForArch { arch: String, manifest: String },
-    UnknownVersion { request: VersionRequest, origin: Origin, available: Vec<String> },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    ManifestFetch {
+        location: String,
+        error: DownloadError,
+    },
+    ManifestParse {
+        location: String,
+        error: serde_json::Error,
+    },
+    NoArchivesForArch {
+        arch: String,
+        manifest: String,
+    },
+    UnknownVersion {
+        request: VersionRequest,
+        origin: Origin,
+        available: Vec<String>,
+    },
     Download(DownloadError),
-    Extract { archive: String, error: std::io::Error },
+    Extract {
+        archive: String,
+        error: std::io::Error,
+    },
     BrokenInterpreter(CommandError),
 }
 

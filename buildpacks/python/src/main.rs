@@ -59,7 +59,12 @@ impl Buildpack for PythonBuildpack {
             // Provides `python` and requires it itself, so a plain Python app (no dependency
             // manager) still forms a valid group; dependency buildpacks require it too.
             DetectResultBuilder::pass()
-                .build_plan(BuildPlanBuilder::new().provides("python").requires("python").build())
+                .build_plan(
+                    BuildPlanBuilder::new()
+                        .provides("python")
+                        .requires("python")
+                        .build(),
+                )
                 .build()
         } else {
             println!(
@@ -78,18 +83,24 @@ impl Buildpack for PythonBuildpack {
         let requested = selection::requested_version(&context.app_dir, env)?;
         let (manifest_location, manifest_text) = match env::string(env, "BP_PYTHON_MANIFEST_URL") {
             Some(location) => {
-                let bytes = download::fetch(&location, None).map_err(|error| PythonError::ManifestFetch {
-                    location: location.clone(),
-                    error,
+                let bytes = download::fetch(&location, None).map_err(|error| {
+                    PythonError::ManifestFetch {
+                        location: location.clone(),
+                        error,
+                    }
                 })?;
                 (location, String::from_utf8_lossy(&bytes).into_owned())
             }
-            None => ("shipped with the buildpack".to_string(), manifest::SHIPPED_MANIFEST.to_string()),
+            None => (
+                "shipped with the buildpack".to_string(),
+                manifest::SHIPPED_MANIFEST.to_string(),
+            ),
         };
-        let manifest = Manifest::parse(&manifest_text).map_err(|error| PythonError::ManifestParse {
-            location: manifest_location.clone(),
-            error,
-        })?;
+        let manifest =
+            Manifest::parse(&manifest_text).map_err(|error| PythonError::ManifestParse {
+                location: manifest_location.clone(),
+                error,
+            })?;
         let arch = manifest::manifest_arch(&context.target.arch);
         let archives = manifest.archives_for(arch);
         if archives.is_empty() {
@@ -100,7 +111,8 @@ impl Buildpack for PythonBuildpack {
             .into());
         }
         let archive = manifest::select(&archives, requested.request).ok_or_else(|| {
-            let mut available: Vec<String> = archives.iter().map(|a| a.version.to_string()).collect();
+            let mut available: Vec<String> =
+                archives.iter().map(|a| a.version.to_string()).collect();
             available.dedup();
             PythonError::UnknownVersion {
                 request: requested.request.expect("only a request can fail to match"),

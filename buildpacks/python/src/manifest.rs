@@ -95,7 +95,10 @@ mod tests {
         let archives = manifest.archives_for("x86_64");
         for minor in 10..=14 {
             let request = VersionRequest::Minor { major: 3, minor };
-            assert!(select(&archives, Some(request)).is_some(), "3.{minor} missing");
+            assert!(
+                select(&archives, Some(request)).is_some(),
+                "3.{minor} missing"
+            );
         }
     }
 
@@ -103,12 +106,18 @@ mod tests {
     fn selects_newest_matching_patch() {
         let manifest = Manifest::parse(SHIPPED_MANIFEST).expect("valid");
         let archives = manifest.archives_for("x86_64");
-        let newest_311 = select(&archives, Some("3.11".parse().expect("valid"))).expect("3.11 exists");
-        assert!(archives
-            .iter()
-            .filter(|a| a.version.minor == 11)
-            .all(|a| a.version <= newest_311.version));
-        assert_eq!(select(&archives, None).expect("any").version, archives[0].version);
+        let newest_311 =
+            select(&archives, Some("3.11".parse().expect("valid"))).expect("3.11 exists");
+        assert!(
+            archives
+                .iter()
+                .filter(|a| a.version.minor == 11)
+                .all(|a| a.version <= newest_311.version)
+        );
+        assert_eq!(
+            select(&archives, None).expect("any").version,
+            archives[0].version
+        );
     }
 
     #[test]
@@ -118,7 +127,10 @@ mod tests {
             mirrored(&upstream, Some("http://mirror.internal/pbs/")),
             "http://mirror.internal/pbs/20260814/cpython-3.14.7.tar.gz"
         );
-        assert_eq!(mirrored("http://other/x.tar.gz", Some("http://m")), "http://other/x.tar.gz");
+        assert_eq!(
+            mirrored("http://other/x.tar.gz", Some("http://m")),
+            "http://other/x.tar.gz"
+        );
         assert_eq!(mirrored(&upstream, None), upstream);
     }
 }

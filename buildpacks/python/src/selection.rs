@@ -65,7 +65,9 @@ pub(crate) fn requested_version(app_dir: &Path, env: &Env) -> Result<Requested, 
 
 /// pyenv's format: one version per line; `#` comments and blank lines are ignored. Exactly
 /// one version is accepted (pyenv would fall back through several; a build must not guess).
-pub(crate) fn parse_python_version_file(contents: &str) -> Result<VersionRequest, VersionFileError> {
+pub(crate) fn parse_python_version_file(
+    contents: &str,
+) -> Result<VersionRequest, VersionFileError> {
     let lines: Vec<(usize, &str)> = contents
         .lines()
         .enumerate()
@@ -73,12 +75,10 @@ pub(crate) fn parse_python_version_file(contents: &str) -> Result<VersionRequest
         .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
         .collect();
     match lines[..] {
-        [(line_number, line)] => line
-            .parse()
-            .map_err(|()| VersionFileError::InvalidLine {
-                line_number,
-                line: line.to_string(),
-            }),
+        [(line_number, line)] => line.parse().map_err(|()| VersionFileError::InvalidLine {
+            line_number,
+            line: line.to_string(),
+        }),
         [] => Err(VersionFileError::Empty),
         _ => Err(VersionFileError::SeveralVersions {
             lines: lines.iter().map(|(_, line)| (*line).to_string()).collect(),
@@ -94,7 +94,10 @@ mod tests {
     fn comments_and_blank_lines_are_ignored() {
         assert_eq!(
             parse_python_version_file("# pinned for prod\n\n  3.12  \n"),
-            Ok(VersionRequest::Minor { major: 3, minor: 12 })
+            Ok(VersionRequest::Minor {
+                major: 3,
+                minor: 12
+            })
         );
     }
 
@@ -111,7 +114,10 @@ mod tests {
 
     #[test]
     fn empty_and_multiple_are_errors() {
-        assert_eq!(parse_python_version_file("# only a comment\n"), Err(VersionFileError::Empty));
+        assert_eq!(
+            parse_python_version_file("# only a comment\n"),
+            Err(VersionFileError::Empty)
+        );
         assert!(matches!(
             parse_python_version_file("3.12\n3.11\n"),
             Err(VersionFileError::SeveralVersions { .. })
@@ -126,7 +132,13 @@ mod tests {
         env.insert(VERSION_VARIABLE, "3.12");
         let requested = requested_version(dir.path(), &env).expect("valid");
         assert_eq!(requested.origin, Origin::Variable);
-        assert_eq!(requested.request, Some(VersionRequest::Minor { major: 3, minor: 12 }));
+        assert_eq!(
+            requested.request,
+            Some(VersionRequest::Minor {
+                major: 3,
+                minor: 12
+            })
+        );
         let requested = requested_version(dir.path(), &Env::new()).expect("valid");
         assert_eq!(requested.origin, Origin::PythonVersionFile);
     }

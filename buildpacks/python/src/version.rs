@@ -87,10 +87,20 @@ mod tests {
 
     #[test]
     fn parses_minor_and_exact_requests() {
-        assert_eq!("3.12".parse(), Ok(VersionRequest::Minor { major: 3, minor: 12 }));
+        assert_eq!(
+            "3.12".parse(),
+            Ok(VersionRequest::Minor {
+                major: 3,
+                minor: 12
+            })
+        );
         assert_eq!(
             " 3.11.2 ".parse(),
-            Ok(VersionRequest::Exact(PythonVersion { major: 3, minor: 11, patch: 2 }))
+            Ok(VersionRequest::Exact(PythonVersion {
+                major: 3,
+                minor: 11,
+                patch: 2
+            }))
         );
         for bad in ["3", "3.x", "python-3.12", "3.12.1.4", "", "3..1", "3.12rc1"] {
             assert_eq!(bad.parse::<VersionRequest>(), Err(()), "{bad}");

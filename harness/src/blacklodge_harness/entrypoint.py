@@ -185,8 +185,11 @@ def _user_frame(exc: BaseException, app_dir: Path) -> Optional[traceback.FrameSu
     """The innermost traceback frame inside the app directory, else the innermost."""
     frames = traceback.extract_tb(exc.__traceback__)
     for frame in reversed(frames):
+        path = Path(frame.filename)
+        if not path.is_absolute() or not path.is_file():
+            continue  # "<frozen os>" and similar
         try:
-            Path(frame.filename).resolve().relative_to(app_dir)
+            path.resolve().relative_to(app_dir)
             return frame
         except (ValueError, OSError):
             continue
@@ -207,7 +210,7 @@ def import_module(module_name: str, app_dir: Path) -> ModuleType:
         where = _display_path(exc.filename, app_dir)
         detail = f"{type(exc).__name__}: {exc.msg}\n  File {where}, line {exc.lineno}"
         if exc.text:
-            detail += f"\n    {exc.text.rstrip()}"
+            detail += f"\n    {exc.text.strip()}"
             if exc.offset:
                 indent = len(exc.text) - len(exc.text.lstrip())
                 detail += "\n    " + " " * max(exc.offset - 1 - indent, 0) + "^"
@@ -258,6 +261,10 @@ def _describe(obj: Any) -> str:
     if callable(obj):
         return "callable"
     return type(obj).__name__
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 def _signature(obj: Any) -> Optional[inspect.Signature]:
@@ -407,7 +414,7 @@ def inspect_target(target: Any, label: str) -> Tuple[str, CallStyle, Optional[st
             hint = f"\nIt has a predict() method: wrap it, e.g. 'def predict(payload): return {label}.predict(payload)'."
         raise EntryPointError(
             f"'{label}' is not callable",
-            f"'{label}' is a {type(target).__name__}, not a function or a class.{hint}",
+            f"'{label}' is {_a(type(target).__name__)}, not a function or a class.{hint}",
             "Point the entry point at a function 'def f(payload)' or at a class with a predict() method.",
             code="not_callable",
         )

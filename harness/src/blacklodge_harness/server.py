@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornBaseLogger
@@ -111,8 +111,8 @@ def gunicorn_options(settings: Settings, tmp_dir: str) -> Dict[str, Any]:
         # gthread heartbeats from its own loop, so this only catches a worker
         # whose main thread is blocked (for example by a C extension holding the GIL).
         "timeout": max(30, math.ceil(settings.timeout) + 30),
-        "graceful_timeout": settings.grace_period,
-        "keepalive": settings.keepalive,
+        "graceful_timeout": math.ceil(settings.grace_period),
+        "keepalive": math.ceil(settings.keepalive),
         "worker_tmp_dir": tmp_dir,
         "accesslog": None,
         "errorlog": "-",
@@ -130,12 +130,10 @@ def gunicorn_options(settings: Settings, tmp_dir: str) -> Dict[str, Any]:
 class WebServer(BaseApplication):
     """gunicorn application: settings in, one Flask app per worker."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tmp_dir: str, metrics_dir: Path) -> None:
         self.settings = settings
-        self.tmp_dir = writable_tmp_dir()
-        self.metrics_dir = Path(tempfile.mkdtemp(prefix="blacklodge-metrics-", dir=self.tmp_dir))
-        self.store = MultiprocessStore(self.metrics_dir)
-        self.master_pid = os.getpid()
+        self.tmp_dir = tmp_dir
+        self.store = MultiprocessStore(metrics_dir)
         super().__init__()
 
     def load_config(self) -> None:
@@ -155,18 +153,14 @@ class WebServer(BaseApplication):
     def load(self) -> Any:
         return create_app(self.settings, metrics_store=self.store, on_load_failure=exit_on_load_failure)
 
-    def cleanup(self) -> None:
-        # Worker processes leave gunicorn through the same SystemExit path as
-        # the master; only the master owns the directory.
-        if os.getpid() == self.master_pid:
-            shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
 
 def serve(settings: Settings) -> int:
     """Run gunicorn until it stops; returns the exit status."""
-    server: Optional[WebServer] = None
+    tmp_dir = writable_tmp_dir()
+    metrics_dir = Path(tempfile.mkdtemp(prefix="blacklodge-metrics-", dir=tmp_dir))
+    master_pid = os.getpid()
     try:
-        server = WebServer(settings)
         log.info(
             "starting HTTP server on %s:%d (%d workers x %d threads, timeout %gs, body limit %d bytes)",
             settings.host,
@@ -176,11 +170,13 @@ def serve(settings: Settings) -> int:
             settings.timeout,
             settings.max_body_size,
         )
-        server.run()
+        WebServer(settings, tmp_dir, metrics_dir).run()
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     finally:
-        if server is not None:
-            server.cleanup()
+        # Worker processes leave gunicorn through this same SystemExit path;
+        # only the master owns the directory.
+        if os.getpid() == master_pid:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

@@ -2,9 +2,9 @@
 //! and Python version. It is fetched from the configured index as a wheel, verified against
 //! the pinned sha256, and installed with itself (a wheel is importable as a zip).
 
+use crate::PipBuildpack;
 use crate::errors::PipError;
 use crate::pip_version::PinnedPip;
-use crate::PipBuildpack;
 use blacklodge_common::{cache, command, download, output, pypi};
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
@@ -23,7 +23,10 @@ pub(crate) struct PipLayerMetadata {
 }
 
 fn invalidation_reasons(cached: &PipLayerMetadata, wanted: &PipLayerMetadata) -> Vec<String> {
-    let PipLayerMetadata { pip_version, python_version } = cached;
+    let PipLayerMetadata {
+        pip_version,
+        python_version,
+    } = cached;
     let PipLayerMetadata {
         pip_version: new_pip_version,
         python_version: new_python_version,
@@ -51,7 +54,10 @@ pub(crate) fn install(
             build: false,
             launch: false,
             invalid_metadata_action: &|_| {
-                (InvalidMetadataAction::DeleteLayer, vec!["cache format changed".to_string()])
+                (
+                    InvalidMetadataAction::DeleteLayer,
+                    vec!["cache format changed".to_string()],
+                )
             },
             restored_layer_action: &|cached: &PipLayerMetadata, _| {
                 let reasons = invalidation_reasons(cached, &wanted);
@@ -66,7 +72,9 @@ pub(crate) fn install(
     )?;
     let site = layer.path().join("site-packages");
     match layer.state {
-        LayerState::Restored { .. } => output::detail(format!("Reusing cached pip {}", pip.version)),
+        LayerState::Restored { .. } => {
+            output::detail(format!("Reusing cached pip {}", pip.version))
+        }
         LayerState::Empty { ref cause } => {
             if let EmptyLayerCause::RestoredLayerAction { cause: reasons }
             | EmptyLayerCause::InvalidMetadataAction { cause: reasons } = cause
@@ -74,10 +82,11 @@ pub(crate) fn install(
                 cache::log_discarded("pip", reasons);
             }
             let filename = pip.wheel_filename();
-            let found = pypi::find_file(index, "pip", &filename).map_err(|error| PipError::FindPip {
-                index: index.to_string(),
-                error,
-            })?;
+            let found =
+                pypi::find_file(index, "pip", &filename).map_err(|error| PipError::FindPip {
+                    index: index.to_string(),
+                    error,
+                })?;
             let wheel = std::env::temp_dir().join(&filename);
             output::timed(format!("Downloading pip {}", pip.version), || {
                 download::download_verified(&found.url, &wheel, &pip.sha256)
@@ -87,7 +96,14 @@ pub(crate) fn install(
                 command::run_captured(
                     Command::new("python3")
                         .arg(wheel.join("pip"))
-                        .args(["install", "--quiet", "--no-index", "--no-deps", "--disable-pip-version-check", "--target"])
+                        .args([
+                            "install",
+                            "--quiet",
+                            "--no-index",
+                            "--no-deps",
+                            "--disable-pip-version-check",
+                            "--target",
+                        ])
                         .arg(&site)
                         .arg(&wheel),
                 )

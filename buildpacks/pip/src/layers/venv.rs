@@ -3,9 +3,9 @@
 //! Cached on the fingerprint of the requirements set plus the Python and pip versions: when
 //! none changed, the venv is reused as is (no resolver run, no network).
 
+use crate::PipBuildpack;
 use crate::errors::PipError;
 use crate::requirements::REQUIREMENTS_FILE;
-use crate::PipBuildpack;
 use blacklodge_common::{cache, command, output};
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
@@ -66,7 +66,10 @@ pub(crate) fn install(
             build: true,
             launch: true,
             invalid_metadata_action: &|_| {
-                (InvalidMetadataAction::DeleteLayer, vec!["cache format changed".to_string()])
+                (
+                    InvalidMetadataAction::DeleteLayer,
+                    vec!["cache format changed".to_string()],
+                )
             },
             restored_layer_action: &|cached: &VenvLayerMetadata, _| {
                 let reasons = invalidation_reasons(cached, wanted);
@@ -93,7 +96,11 @@ pub(crate) fn install(
                 cache::log_discarded("virtual environment", reasons);
             }
             output::timed("Creating virtual environment", || {
-                command::run_captured(Command::new("python3").args(["-m", "venv", "--without-pip"]).arg(&venv))
+                command::run_captured(
+                    Command::new("python3")
+                        .args(["-m", "venv", "--without-pip"])
+                        .arg(&venv),
+                )
             })
             .map_err(PipError::CreateVenv)?;
             output::stream_heading(format!("Running pip install -r {REQUIREMENTS_FILE}"));
@@ -101,7 +108,13 @@ pub(crate) fn install(
             command::run_streamed(
                 Command::new(venv.join("bin/python"))
                     .args(["-m", "pip", "install", "--requirement", REQUIREMENTS_FILE])
-                    .args(["--no-input", "--progress-bar", "off", "--disable-pip-version-check", "--no-warn-script-location"])
+                    .args([
+                        "--no-input",
+                        "--progress-bar",
+                        "off",
+                        "--disable-pip-version-check",
+                        "--no-warn-script-location",
+                    ])
                     .current_dir(&context.app_dir)
                     .env("PYTHONPATH", pip.pip_site)
                     .env("PIP_CACHE_DIR", pip.cache_dir)
@@ -115,9 +128,12 @@ pub(crate) fn install(
             layer.write_metadata(wanted.clone())?;
         }
     }
-    layer.write_env(
-        LayerEnv::new().chainable_insert(Scope::All, ModificationBehavior::Override, "VIRTUAL_ENV", &venv),
-    )?;
+    layer.write_env(LayerEnv::new().chainable_insert(
+        Scope::All,
+        ModificationBehavior::Override,
+        "VIRTUAL_ENV",
+        &venv,
+    ))?;
     Ok(venv)
 }
 

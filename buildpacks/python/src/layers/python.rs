@@ -1,8 +1,8 @@
 //! The `python` layer: the CPython runtime, for build and launch, cached.
 
+use crate::PythonBuildpack;
 use crate::errors::PythonError;
 use crate::manifest::Archive;
-use crate::PythonBuildpack;
 use blacklodge_common::{cache, download, output};
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
@@ -69,7 +69,10 @@ pub(crate) fn install(
             build: true,
             launch: true,
             invalid_metadata_action: &|_| {
-                (InvalidMetadataAction::DeleteLayer, vec!["cache format changed".to_string()])
+                (
+                    InvalidMetadataAction::DeleteLayer,
+                    vec!["cache format changed".to_string()],
+                )
             },
             restored_layer_action: &|cached: &PythonLayerMetadata, _| {
                 let reasons = invalidation_reasons(cached, &wanted);
@@ -85,7 +88,10 @@ pub(crate) fn install(
     output::step("Installing Python");
     match layer.state {
         LayerState::Restored { .. } => {
-            output::detail(format!("Reusing cached Python {} (unchanged version, architecture, distribution and archive)", archive.version));
+            output::detail(format!(
+                "Reusing cached Python {} (unchanged version, architecture, distribution and archive)",
+                archive.version
+            ));
         }
         LayerState::Empty { ref cause } => {
             if let EmptyLayerCause::RestoredLayerAction { cause: reasons }
@@ -94,9 +100,10 @@ pub(crate) fn install(
                 cache::log_discarded("Python", reasons);
             }
             let archive_path = std::env::temp_dir().join("blacklodge-python.tar.gz");
-            output::timed(format!("Downloading Python {} from {download_url}", archive.version), || {
-                download::download_verified(download_url, &archive_path, &archive.sha256)
-            })
+            output::timed(
+                format!("Downloading Python {} from {download_url}", archive.version),
+                || download::download_verified(download_url, &archive_path, &archive.sha256),
+            )
             .map_err(PythonError::Download)?;
             output::timed("Verified sha256; extracting", || {
                 download::extract_tar_gz(&archive_path, &layer.path(), 1)
@@ -118,15 +125,21 @@ pub(crate) fn install(
     layer.write_env(
         LayerEnv::new()
             // Logs reach the container log immediately.
-            .chainable_insert(Scope::All, ModificationBehavior::Override, "PYTHONUNBUFFERED", "1")
+            .chainable_insert(
+                Scope::All,
+                ModificationBehavior::Override,
+                "PYTHONUNBUFFERED",
+                "1",
+            )
             // A UTF-8 locale unless the user chose one.
             .chainable_insert(Scope::All, ModificationBehavior::Default, "LANG", "C.UTF-8"),
     )?;
 
     let python = layer.path().join("bin/python3");
-    let version_output = blacklodge_common::command::run_captured(
-        Command::new(&python).args(["-c", "import sys; print('.'.join(map(str, sys.version_info[:3])))"]),
-    )
+    let version_output = blacklodge_common::command::run_captured(Command::new(&python).args([
+        "-c",
+        "import sys; print('.'.join(map(str, sys.version_info[:3])))",
+    ]))
     .map_err(PythonError::BrokenInterpreter)?;
     output::detail(format!(
         "Python {} at {}",

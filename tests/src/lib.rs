@@ -1,0 +1,463 @@
+//! Support for the end-to-end tests: build fixture apps with the real `pack` and our
+//! builder, run the images with the real Docker engine, and look inside them.
+//!
+//! Builds and containers use the host network: the bench's CPython mirror and any private
+//! index a test starts listen on loopback only. Every image, container and cache volume a
+//! test creates is removed when its handle drops.
+
+// Test support: failing loudly (panicking with the log) is its purpose.
+#![allow(clippy::missing_panics_doc)]
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Builder under test (`bench/setup` creates it from the working tree).
+#[must_use]
+pub fn builder() -> String {
+    std::env::var("BLACKLODGE_BUILDER")
+        .unwrap_or_else(|_| "blacklodge/builder:bookworm".to_string())
+}
+
+/// Base URL of the bench's CPython mirror (serves `manifest.json`).
+#[must_use]
+pub fn mirror_url() -> String {
+    std::env::var("BLACKLODGE_MIRROR_URL").unwrap_or_else(|_| "http://127.0.0.1:8765".to_string())
+}
+
+fn repo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|error| panic!("could not run {command:?}: {error}"))
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A copy of a fixture app in a temporary directory, free to modify.
+pub struct App {
+    dir: tempfile::TempDir,
+}
+
+impl App {
+    /// Copies `tests/fixtures/<name>` (or `examples/<name>` when given as `examples/…`).
+    #[must_use]
+    pub fn fixture(name: &str) -> Self {
+        let source = if let Some(example) = name.strip_prefix("examples/") {
+            repo_dir().join("examples").join(example)
+        } else {
+            repo_dir().join("tests/fixtures").join(name)
+        };
+        assert!(source.is_dir(), "no fixture at {}", source.display());
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", source.display()))
+            .arg(dir.path())
+            .status()
+            .expect("cp runs");
+        assert!(status.success(), "copying {}", source.display());
+        Self { dir }
+    }
+
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes (or replaces) a file of the app.
+    pub fn write(&self, relative: &str, contents: &str) {
+        let path = self.dir.path().join(relative);
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent).expect("create parent");
+        }
+        fs_err::write(path, contents).expect("write app file");
+    }
+
+    pub fn remove(&self, relative: &str) {
+        fs_err::remove_file(self.dir.path().join(relative)).expect("remove app file");
+    }
+}
+
+/// The outcome of one `pack build`.
+#[derive(Debug)]
+pub struct BuildResult {
+    pub success: bool,
+    /// Everything pack printed (build log of every buildpack included).
+    pub log: String,
+}
+
+/// An app image and its build caches; rebuilding reuses both.
+pub struct Image {
+    pub name: String,
+    build_cache: String,
+    launch_cache: String,
+    env: BTreeMap<String, String>,
+}
+
+impl Image {
+    /// A new image name with its own cache volumes. By default builds use the bench mirror's
+    /// manifest (the upstream CPython downloads are not reachable here).
+    #[must_use]
+    pub fn new(prefix: &str) -> Self {
+        let name = unique_name(&format!("blacklodge-test-{prefix}"));
+        let mut env = BTreeMap::new();
+        env.insert(
+            "BP_PYTHON_MANIFEST_URL".to_string(),
+            format!("{}/manifest.json", mirror_url()),
+        );
+        Self {
+            build_cache: format!("{name}-build-cache"),
+            launch_cache: format!("{name}-launch-cache"),
+            name,
+            env,
+        }
+    }
+
+    /// Sets a build-time variable (`pack build --env`).
+    #[must_use]
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Removes a build-time variable set by default.
+    #[must_use]
+    pub fn without_env(mut self, key: &str) -> Self {
+        self.env.remove(key);
+        self
+    }
+
+    /// Runs `pack build` with our builder on `app`.
+    #[must_use]
+    pub fn build(&self, app: &App) -> BuildResult {
+        let mut command = Command::new("pack");
+        command
+            .args(["build", &self.name, "--builder", &builder()])
+            .arg("--path")
+            .arg(app.path())
+            .args([
+                "--network",
+                "host",
+                "--pull-policy",
+                "if-not-present",
+                "--trust-builder",
+            ])
+            .args([
+                "--cache",
+                &format!("type=build;format=volume;name={}", self.build_cache),
+            ])
+            .args([
+                "--cache",
+                &format!("type=launch;format=volume;name={}", self.launch_cache),
+            ])
+            .env("NO_COLOR", "1");
+        for (key, value) in &self.env {
+            command.args(["--env", &format!("{key}={value}")]);
+        }
+        let output = run(&mut command);
+        BuildResult {
+            success: output.status.success(),
+            log: text(&output),
+        }
+    }
+
+    /// Builds and panics with the log unless the build succeeds.
+    #[must_use]
+    pub fn build_ok(&self, app: &App) -> String {
+        let result = self.build(app);
+        assert!(result.success, "pack build failed:\n{}", result.log);
+        result.log
+    }
+
+    /// Builds and panics with the log unless the build fails.
+    #[must_use]
+    pub fn build_fails(&self, app: &App) -> String {
+        let result = self.build(app);
+        assert!(
+            !result.success,
+            "pack build unexpectedly succeeded:\n{}",
+            result.log
+        );
+        result.log
+    }
+
+    /// Runs a shell command in the image through the CNB launcher, so the environment is
+    /// exactly the one processes get. Returns (success, stdout+stderr).
+    #[must_use]
+    pub fn run_shell(&self, script: &str) -> (bool, String) {
+        let output = run(Command::new("docker").args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "launcher",
+            &self.name,
+            "bash",
+            "-c",
+            script,
+        ]));
+        (output.status.success(), text(&output))
+    }
+
+    /// Like [`Image::run_shell`], panicking unless it succeeds; returns stdout+stderr.
+    #[must_use]
+    pub fn shell_ok(&self, script: &str) -> String {
+        let (success, output) = self.run_shell(script);
+        assert!(success, "`{script}` failed in {}:\n{output}", self.name);
+        output
+    }
+
+    /// The image's layer digests, bottom to top.
+    #[must_use]
+    pub fn layer_digests(&self) -> Vec<String> {
+        let output = run(Command::new("docker").args([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RootFS.Layers}}",
+            &self.name,
+        ]));
+        assert!(
+            output.status.success(),
+            "inspect {}: {}",
+            self.name,
+            text(&output)
+        );
+        serde_json::from_slice(&output.stdout).expect("layer list is JSON")
+    }
+
+    /// The image config (`docker image inspect`, first element).
+    #[must_use]
+    pub fn inspect(&self) -> serde_json::Value {
+        let output = run(Command::new("docker").args(["image", "inspect", &self.name]));
+        assert!(
+            output.status.success(),
+            "inspect {}: {}",
+            self.name,
+            text(&output)
+        );
+        let list: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("inspect is JSON");
+        list[0].clone()
+    }
+
+    /// Starts the default process (or `process` when given) with `PORT` set to a free
+    /// loopback port, on the host network.
+    #[must_use]
+    pub fn start(&self, process: Option<&str>, env: &[(&str, &str)]) -> Container {
+        let port = free_port();
+        let name = unique_name("blacklodge-test-container");
+        let mut command = Command::new("docker");
+        command.args([
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "host",
+            "-e",
+            &format!("PORT={port}"),
+        ]);
+        for (key, value) in env {
+            command.args(["-e", &format!("{key}={value}")]);
+        }
+        if let Some(process) = process {
+            command.args(["--entrypoint", &format!("/cnb/process/{process}")]);
+        }
+        command.arg(&self.name);
+        let output = run(&mut command);
+        assert!(
+            output.status.success(),
+            "docker run failed: {}",
+            text(&output)
+        );
+        Container { name, port }
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["image", "rm", "-f", &self.name])
+            .output();
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &self.build_cache, &self.launch_cache])
+            .output();
+    }
+}
+
+/// A running container of an app image.
+pub struct Container {
+    pub name: String,
+    pub port: u16,
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Container {
+    /// `http://127.0.0.1:<port><path>`
+    #[must_use]
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Waits until the service accepts connections (or panics with the container log).
+    pub fn wait_until_listening(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            assert!(
+                self.is_running(),
+                "container {} exited:\n{}",
+                self.name,
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "container {} did not listen on {} in time:\n{}",
+            self.name,
+            self.port,
+            self.logs()
+        );
+    }
+
+    /// Sends a request; any status is returned (not only 2xx).
+    #[must_use]
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Response {
+        let mut request = ureq::request(method, &self.url(path)).timeout(Duration::from_mins(1));
+        for (key, value) in headers {
+            request = request.set(key, value);
+        }
+        let result = match body {
+            Some(bytes) => request.send_bytes(bytes),
+            None => request.call(),
+        };
+        let response = match result {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(error) => panic!("{method} {path} failed: {error}\n{}", self.logs()),
+        };
+        let status = response.status();
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|name| {
+                response
+                    .header(&name)
+                    .map(|value| (name.to_ascii_lowercase(), value.to_string()))
+            })
+            .collect();
+        let body = response.into_string().expect("UTF-8 body");
+        Response {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    /// `GET path`, after waiting for the service.
+    #[must_use]
+    pub fn get(&self, path: &str) -> Response {
+        self.wait_until_listening(Duration::from_mins(1));
+        self.request("GET", path, &[], None)
+    }
+
+    #[must_use]
+    pub fn logs(&self) -> String {
+        text(&run(Command::new("docker").args(["logs", &self.name])))
+    }
+
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        let output = run(Command::new("docker").args([
+            "inspect",
+            "--format",
+            "{{.State.Running}}",
+            &self.name,
+        ]));
+        String::from_utf8_lossy(&output.stdout).trim() == "true"
+    }
+
+    /// Runs a command inside the running container (no launcher environment).
+    #[must_use]
+    pub fn exec(&self, args: &[&str]) -> String {
+        let output = run(Command::new("docker")
+            .arg("exec")
+            .arg(&self.name)
+            .args(args));
+        assert!(output.status.success(), "exec {args:?}: {}", text(&output));
+        text(&output)
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output();
+    }
+}
+
+/// A port nothing listens on right now.
+#[must_use]
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+/// Asserts `haystack` contains `needle`, showing the whole haystack when it does not.
+#[track_caller]
+pub fn assert_contains(haystack: &str, needle: &str) {
+    assert!(
+        haystack.contains(needle),
+        "expected to find:\n{needle}\n\nin:\n{haystack}"
+    );
+}
+
+/// Asserts `haystack` does not contain `needle`.
+#[track_caller]
+pub fn assert_not_contains(haystack: &str, needle: &str) {
+    assert!(
+        !haystack.contains(needle),
+        "expected NOT to find:\n{needle}\n\nin:\n{haystack}"
+    );
+}

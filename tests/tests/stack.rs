@@ -1,0 +1,115 @@
+//! The stack: base images and builder as the platform spec and kpack need them.
+
+use blacklodge_tests::{assert_contains, builder};
+use std::process::Command;
+
+fn inspect(image: &str, format: &str) -> String {
+    let output = Command::new("docker")
+        .args(["image", "inspect", "--format", format, image])
+        .output()
+        .expect("docker runs");
+    assert!(
+        output.status.success(),
+        "{image}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn shell(image: &str, script: &str) -> (bool, String) {
+    let output = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            image,
+            "bash",
+            "-c",
+            script,
+        ])
+        .output()
+        .expect("docker runs");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn build_image_has_the_cnb_user_and_env() {
+    let image = "blacklodge/build:bookworm";
+    let env = inspect(image, "{{json .Config.Env}}");
+    for expected in [
+        "CNB_USER_ID=1000",
+        "CNB_GROUP_ID=1000",
+        "CNB_STACK_ID=io.blacklodge.stacks.bookworm",
+        "PATH=/usr/local/sbin:",
+    ] {
+        assert_contains(&env, expected);
+    }
+    assert_eq!(
+        inspect(image, "{{index .Config.Labels \"io.buildpacks.stack.id\"}}"),
+        "io.blacklodge.stacks.bookworm"
+    );
+    let (ok, output) = shell(
+        image,
+        "id -u; id -g; echo $HOME; test -w $HOME && echo writable; command -v gcc",
+    );
+    assert!(ok, "{output}");
+    assert_eq!(output, "1000\n1000\n/home/cnb\nwritable\n/usr/bin/gcc\n");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn run_image_is_small_non_root_and_labelled() {
+    let image = "blacklodge/run:bookworm";
+    assert_eq!(inspect(image, "{{.Config.User}}"), "1000:1000");
+    let labels = inspect(image, "{{json .Config.Labels}}");
+    for expected in [
+        "\"io.buildpacks.base.distro.name\":\"debian\"",
+        "\"io.buildpacks.base.distro.version\":\"12\"",
+        "\"io.buildpacks.rebasable\":\"true\"",
+        "\"io.buildpacks.stack.id\":\"io.blacklodge.stacks.bookworm\"",
+    ] {
+        assert_contains(&labels, expected);
+    }
+    // The distro labels match os-release, as the platform spec asks.
+    let (_, os_release) = shell(image, "grep -E '^(ID|VERSION_ID)=' /etc/os-release");
+    assert_eq!(os_release, "ID=debian\nVERSION_ID=\"12\"\n");
+    let (has_compiler, _) = shell(image, "command -v gcc || command -v cc || command -v make");
+    assert!(!has_compiler, "no compilers in the run image");
+    // Host CA certificates (a TLS-intercepting proxy's, for instance) are trusted.
+    let (ok, _) = shell(image, "test -s /etc/ssl/certs/ca-certificates.crt");
+    assert!(ok);
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn builder_composes_our_buildpacks_on_our_stack() {
+    let metadata = inspect(
+        &builder(),
+        "{{index .Config.Labels \"io.buildpacks.builder.metadata\"}}",
+    );
+    for id in [
+        "blacklodge/python-app",
+        "blacklodge/python",
+        "blacklodge/pip",
+        "blacklodge/procfile",
+    ] {
+        assert_contains(&metadata, &format!("\"id\":\"{id}\""));
+    }
+    assert_contains(&metadata, "blacklodge/run:bookworm");
+    assert_eq!(
+        inspect(
+            &builder(),
+            "{{index .Config.Labels \"io.buildpacks.stack.id\"}}"
+        ),
+        "io.blacklodge.stacks.bookworm"
+    );
+}
