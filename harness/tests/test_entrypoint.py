@@ -131,7 +131,7 @@ def test_syntax_error_reports_file_and_line() -> None:
     assert error.code == "syntax_error"
     assert error.title == "Syntax error in broken_syntax.py at line 2"
     assert "File broken_syntax.py, line 2" in error.detail
-    assert 'return {"a": 1' in error.detail
+    assert "def predict(payload)" in error.detail
 
 
 def test_missing_dependency_is_not_confused_with_missing_module() -> None:

@@ -204,7 +204,8 @@ impl Image {
     }
 
     /// Runs a shell command in the image through the CNB launcher, so the environment is
-    /// exactly the one processes get. Returns (success, stdout+stderr).
+    /// exactly the one processes get (`--`: run directly, not as a process type).
+    /// Returns (success, stdout+stderr).
     #[must_use]
     pub fn run_shell(&self, script: &str) -> (bool, String) {
         let output = run(Command::new("docker").args([
@@ -215,6 +216,7 @@ impl Image {
             "--entrypoint",
             "launcher",
             &self.name,
+            "--",
             "bash",
             "-c",
             script,

@@ -89,7 +89,10 @@ def _cmd_job(args: argparse.Namespace) -> int:
         capture_output=settings.capture_output,
         stream=sys.stderr if target.to_stdout else real_stdout,
     )
-    return run_job(settings, options, target, stdout=real_stdout, stdin=sys.stdin)
+    try:
+        return run_job(settings, options, target, stdout=real_stdout, stdin=sys.stdin)
+    finally:
+        sys.stdout.flush()  # a last print() without a newline still becomes a log line
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -35,7 +35,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from blacklodge_harness.config import _ENTRYPOINT_RE, suggest_entrypoint
 from blacklodge_harness.errors import EntryPointError
@@ -491,5 +491,5 @@ def make_caller(entry: EntryPoint, instance: Any = None) -> Callable[..., Any]:
     if entry.kind == "class":
         if instance is None:
             raise ValueError("a class entry point needs its instance")
-        return getattr(instance, entry.method or "predict")
-    return entry.target  # type: ignore[no-any-return]
+        return cast(Callable[..., Any], getattr(instance, entry.method or "predict"))
+    return cast(Callable[..., Any], entry.target)

@@ -31,9 +31,7 @@ class HarnessError(Exception):
     def render(self) -> str:
         """Human-readable block: title line, indented detail, then the fix."""
         lines = [f"error: {self.title}"]
-        for part in (self.detail,):
-            if part:
-                lines.extend(f"  {line}" if line else "" for line in part.splitlines())
+        lines.extend(f"  {line}" if line else "" for line in self.detail.splitlines())
         if self.fix:
             fix_lines = self.fix.splitlines()
             lines.append(f"  fix: {fix_lines[0]}")

@@ -217,8 +217,8 @@ def read_single_input(settings: Settings, input_arg: Optional[str], stdin: TextI
         return JobInput(source=str(path), document=_parse_json(_read_text(path, "input file"), str(path)))
     if settings.base64_encoded:
         data = _decode_base64_json("DATA_VALUE", settings.data_value, required=True)
-        params = _params_object(_decode_base64_json("PARAMS_VALUE", settings.params_value, required=False), "PARAMS_VALUE")
-        return JobInput(source="DATA_VALUE", data=data, params=params, split=True)
+        encoded_params = _decode_base64_json("PARAMS_VALUE", settings.params_value, required=False)
+        return JobInput(source="DATA_VALUE", data=data, params=_params_object(encoded_params, "PARAMS_VALUE"), split=True)
     root = settings.input_dir
     data_paths = [root / "data" / "data.json", root / "data.json"]
     params_paths = [root / "params" / "params.json", root / "params.json"]
@@ -442,7 +442,7 @@ class JobRunner:
                 sink.close()
             if stream is not self.stdin:
                 stream.close()
-        summary = dict(counts)
+        summary: Dict[str, Any] = dict(counts)
         if self.target.kind == "file":
             summary["output"] = str(self.target.path)
         log.info(

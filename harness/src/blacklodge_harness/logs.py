@@ -216,6 +216,8 @@ class LogStream(io.TextIOBase):
         _thread_state.emitting = True
         try:
             self._logger.log(self._level, line)
+        except Exception:  # noqa: BLE001 - a broken handler must not swallow the output
+            self.fallback.write(line + "\n")
         finally:
             _thread_state.emitting = False
 

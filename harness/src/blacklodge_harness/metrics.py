@@ -19,7 +19,7 @@ import math
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, cast
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -129,6 +129,9 @@ class Histogram(_Metric):
         }
 
 
+_M = TypeVar("_M", bound=_Metric)
+
+
 class Registry:
     """The metrics of one process."""
 
@@ -136,7 +139,7 @@ class Registry:
         self._lock = threading.Lock()
         self._metrics: Dict[str, _Metric] = {}
 
-    def _add(self, metric: _Metric) -> Any:
+    def _add(self, metric: _M) -> _M:
         if metric.name in self._metrics:
             raise ValueError(f"metric {metric.name} registered twice")
         self._metrics[metric.name] = metric
@@ -266,7 +269,7 @@ class MultiprocessStore:
 
     def _read(self, path: Path) -> Optional[Snapshot]:
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return cast(Snapshot, json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError):
             return None
 

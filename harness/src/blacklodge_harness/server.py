@@ -148,7 +148,7 @@ class WebServer(BaseApplication):
             if key in self.cfg.settings:  # older gunicorn releases lack some settings
                 self.cfg.set(key, value)
         # Read by HarnessWorker; gunicorn's Config has no such setting.
-        self.cfg.blacklodge_drain_delay = self.settings.drain_delay  # type: ignore[attr-defined]
+        self.cfg.blacklodge_drain_delay = self.settings.drain_delay
 
     def load(self) -> Any:
         return create_app(self.settings, metrics_store=self.store, on_load_failure=exit_on_load_failure)

@@ -21,11 +21,11 @@ import platform
 import re
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from flask import Flask, Response, g, request
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from blacklodge_harness import __version__, logs
 from blacklodge_harness.config import Settings, load_settings
@@ -201,7 +201,10 @@ def create_app(
     runtime = WebRuntime(settings, handler, metrics_store=metrics_store)
 
     app = Flask("blacklodge_harness")
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
+    # One byte of headroom: on a chunked body Werkzeug stops reading at the limit
+    # without telling whether more followed, so _read_body() reads up to
+    # limit + 1 and refuses anything longer than the limit itself.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size + 1
     app.extensions[EXTENSION_KEY] = runtime
     _register_hooks(app, runtime)
     _register_errors(app, runtime)
@@ -270,7 +273,7 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
             g.log_token = None
 
 
-def _apply_cors(response: Response, origins: tuple) -> None:
+def _apply_cors(response: Response, origins: Tuple[str, ...]) -> None:
     origin = request.headers.get("Origin")
     if not origin or ("*" not in origins and origin.rstrip("/") not in origins):
         return
@@ -379,7 +382,7 @@ def _register_routes(app: Flask, runtime: WebRuntime) -> None:
         mimetype = request.mimetype
         payload: Any
         if is_json_type(mimetype):
-            body = request.get_data(cache=False)
+            body = _read_body(settings.max_body_size)
             if not body.strip():
                 return error_response(400, "invalid_json", "the request body is empty; send a JSON document")
             try:
@@ -398,7 +401,7 @@ def _register_routes(app: Flask, runtime: WebRuntime) -> None:
                 415, "unsupported_media_type", f"content type {mimetype or '(none)'} is not accepted; send {accepted}"
             )
         else:
-            payload = request.get_data(cache=False)
+            payload = _read_body(settings.max_body_size)
 
         started = g.started
         context = handler.context(
@@ -432,6 +435,14 @@ def _register_routes(app: Flask, runtime: WebRuntime) -> None:
         except NotReady:
             return error_response(503, "not_ready", "the handler is not loaded", retry)
         return _result_response(result)
+
+
+def _read_body(limit: int) -> bytes:
+    """The request body; raises 413 when it is longer than ``limit``, chunked or not."""
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    return body
 
 
 def _result_response(result: Any) -> Response:

@@ -1,0 +1,203 @@
+"""The real ``blacklodge web`` (gunicorn) on a loopback port."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+import pytest
+
+from conftest import APPS, wait_until
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen, port: int, log_path: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log_path = log_path
+
+    def request(
+        self, method: str, path: str, body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None
+    ) -> Tuple[int, Dict[str, str], bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
+
+    def chunked(self, data: bytes) -> Tuple[int, bytes]:
+        """POST a raw body with Transfer-Encoding: chunked (no Content-Length)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            pieces = iter([data[i : i + 300] for i in range(0, len(data), 300)])
+            connection.request(
+                "POST", "/predict", body=pieces, encode_chunked=True, headers={"Content-Type": "application/octet-stream"}
+            )
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def predict(self, payload: Any, headers: Optional[Dict[str, str]] = None) -> Tuple[int, Dict[str, str], Any]:
+        status, response_headers, body = self.request(
+            "POST", "/predict", json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})}
+        )
+        return status, response_headers, json.loads(body)
+
+    def log_lines(self) -> list:
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.strip()]
+
+
+def start_server(tmp_path: Path, entrypoint: str, **env: str) -> Server:
+    port = free_port()
+    log_path = tmp_path / f"server-{port}.log"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BLACKLODGE_")}
+    full_env.update(
+        {
+            "PORT": str(port),
+            "BLACKLODGE_HOST": "127.0.0.1",
+            "BLACKLODGE_ENTRYPOINT": entrypoint,
+            "BLACKLODGE_APP_DIR": str(APPS),
+            "BLACKLODGE_WORKERS": "2",
+            "BLACKLODGE_THREADS": "2",
+            "BLACKLODGE_GRACE_PERIOD": "15",
+            **env,
+        }
+    )
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "blacklodge_harness", "web"], stdout=log_file, stderr=subprocess.STDOUT, env=full_env
+        )
+    return Server(process, port, log_path)
+
+
+def stop(server: Server) -> None:
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)  # lets the master remove its metrics directory
+        try:
+            server.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = start_server(tmp_path, "funcs:slow", BLACKLODGE_MAX_BODY_SIZE="1KiB")
+
+    def ready() -> bool:
+        assert running.process.poll() is None, running.log_path.read_text()
+        try:
+            return running.request("GET", "/readyz")[0] == 200
+        except OSError:
+            return False
+
+    wait_until(ready, timeout=30, interval=0.1)
+    # Both workers load independently; make sure each has answered ready.
+    wait_until(lambda: all(running.request("GET", "/readyz")[0] == 200 for _ in range(6)), timeout=30)
+    yield running
+    stop(running)
+
+
+def test_serves_requests_with_metrics_summed_over_workers(server: Server) -> None:
+    status, headers, body = server.predict({"seconds": 0}, {"X-Request-ID": "it-works-1"})
+    assert (status, body) == (200, {"slept": 0})
+    assert headers["X-Request-ID"] == "it-works-1"
+    for _ in range(5):
+        assert server.predict({"seconds": 0})[0] == 200
+    status, _, _ = server.request("POST", "/predict", b"x" * 2048, {"Content-Type": "application/json"})
+    assert status == 413
+    assert server.chunked(b"a" * 1024)[0] == 200  # exactly the 1 KiB limit
+    status, body = server.chunked(b"a" * 1025)
+    assert status == 413, body
+    assert json.loads(body)["error"]["type"] == "payload_too_large"
+    for _ in range(4):  # every scrape, whichever worker answers, sees all six requests
+        text = server.request("GET", "/metrics")[2].decode()
+        assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 7' in text
+        assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="413"} 2' in text
+    statz = json.loads(server.request("GET", "/statz")[2])
+    assert statz["entrypoint"]["spec"] == "funcs:slow"
+    access = [e for e in server.log_lines() if e.get("logger") == "blacklodge.access" and e.get("request_id") == "it-works-1"]
+    assert access and access[0]["status"] == 200 and access[0]["mode"] == "http"
+    assert any(e["logger"] == "gunicorn.error" for e in server.log_lines())
+
+
+def test_sigterm_finishes_in_flight_request_and_exits_0(server: Server, tmp_path: Path) -> None:
+    started_file = tmp_path / "started"
+    outcome: Dict[str, Any] = {}
+
+    def slow_request() -> None:
+        outcome["response"] = server.predict({"seconds": 2, "started_file": str(started_file)})
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    wait_until(started_file.exists, timeout=10)
+    began = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    thread.join(timeout=20)
+    status, _, body = outcome["response"]
+    assert (status, body) == (200, {"slept": 2})
+    assert server.process.wait(timeout=20) == 0
+    assert time.monotonic() - began < 15
+    messages = [e["message"] for e in server.log_lines()]
+    assert "Handling signal: term" in messages
+    assert all(isinstance(e, dict) for e in server.log_lines())  # every line is JSON
+
+
+def test_drain_delay_keeps_serving_while_readiness_fails(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "funcs:echo", BLACKLODGE_WORKERS="1", BLACKLODGE_DRAIN_DELAY="1.5")
+    try:
+        wait_until(lambda: _ready(server), timeout=30, interval=0.1)
+        server.process.send_signal(signal.SIGTERM)
+        wait_until(lambda: server.request("GET", "/readyz")[0] == 503, timeout=5)
+        assert server.predict(1)[:1] == (200,)
+        assert server.process.wait(timeout=20) == 0
+    finally:
+        stop(server)
+
+
+def test_class_shutdown_runs_on_sigterm(tmp_path: Path) -> None:
+    marker = tmp_path / "shutdown"
+    server = start_server(tmp_path, "models:Model", BLACKLODGE_WORKERS="1", MODEL_SHUTDOWN_FILE=str(marker))
+    try:
+        wait_until(lambda: _ready(server), timeout=30, interval=0.1)
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=20) == 0
+        assert marker.read_text() == "shutdown"
+    finally:
+        stop(server)
+
+
+def test_broken_entry_point_stops_the_server(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "funcs:does_not_exist", BLACKLODGE_WORKERS="1")
+    try:
+        assert server.process.wait(timeout=30) == 4
+        text = server.log_path.read_text()
+        assert "Entry point 'funcs:does_not_exist' not found" in text
+    finally:
+        stop(server)
+
+
+def _ready(server: Server) -> bool:
+    assert server.process.poll() is None, server.log_path.read_text()
+    try:
+        return server.request("GET", "/readyz")[0] == 200
+    except OSError:
+        return False
