@@ -18,7 +18,8 @@ export PATH="$TOOLS_DIR/bin:$PATH"
 # Image names (documented in docs/bench.md).
 BUILD_IMAGE="blacklodge/build:${DEBIAN_SUITE}"
 RUN_IMAGE="blacklodge/run:${DEBIAN_SUITE}"
-BUILDER_IMAGE="blacklodge/builder:${DEBIAN_SUITE}"
+# Override to keep several builders side by side (e.g. one per work tree).
+BUILDER_IMAGE="${BLACKLODGE_BUILDER:-blacklodge/builder:${DEBIAN_SUITE}}"
 STACK_ID="io.blacklodge.stacks.${DEBIAN_SUITE}"
 BASE_IMAGE="debian:${DEBIAN_SUITE}-slim"
 

@@ -154,7 +154,6 @@ class WebServer(BaseApplication):
         return create_app(self.settings, metrics_store=self.store, on_load_failure=exit_on_load_failure)
 
 
-
 def serve(settings: Settings) -> int:
     """Run gunicorn until it stops; returns the exit status."""
     tmp_dir = writable_tmp_dir()
