@@ -114,6 +114,7 @@ pub struct Image {
     build_cache: String,
     launch_cache: String,
     env: BTreeMap<String, String>,
+    buildpacks: Vec<String>,
 }
 
 impl Image {
@@ -132,7 +133,15 @@ impl Image {
             launch_cache: format!("{name}-launch-cache"),
             name,
             env,
+            buildpacks: Vec::new(),
         }
+    }
+
+    /// Builds with this buildpack (`pack build --buildpack`) instead of the builder's order.
+    #[must_use]
+    pub fn buildpack(mut self, reference: &str) -> Self {
+        self.buildpacks.push(reference.to_string());
+        self
     }
 
     /// Sets a build-time variable (`pack build --env`).
@@ -163,6 +172,7 @@ impl Image {
                 "--pull-policy",
                 "if-not-present",
                 "--trust-builder",
+                "--trust-extra-buildpacks",
             ])
             .args([
                 "--cache",
@@ -175,6 +185,9 @@ impl Image {
             .env("NO_COLOR", "1");
         for (key, value) in &self.env {
             command.args(["--env", &format!("{key}={value}")]);
+        }
+        for buildpack in &self.buildpacks {
+            command.args(["--buildpack", buildpack]);
         }
         let output = run(&mut command);
         BuildResult {

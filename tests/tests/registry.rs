@@ -134,7 +134,10 @@ fn creator_in_the_builder_image_exports_to_a_registry() {
         &app_ref,
     ]);
     // Rebase-ready: the run image is recorded by its registry digest.
-    assert_contains(&metadata, &format!("\"reference\":\"{}/blacklodge/run@sha256:", registry()));
+    assert_contains(
+        &metadata,
+        &format!("\"reference\":\"{}/blacklodge/run@sha256:", registry()),
+    );
     drop(container);
     docker(&["image", "rm", &app_ref]);
 }

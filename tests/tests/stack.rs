@@ -113,3 +113,46 @@ fn builder_composes_our_buildpacks_on_our_stack() {
         "io.blacklodge.stacks.bookworm"
     );
 }
+
+/// `package.toml` packages the composite into one `.cnb` that pack can build with.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn package_toml_makes_a_usable_buildpack_file() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let work = tempfile::tempdir().expect("tempdir");
+    let cnb = work.path().join("blacklodge-python-app.cnb");
+    let output = Command::new("pack")
+        .current_dir(&repo)
+        .args(["buildpack", "package"])
+        .arg(&cnb)
+        .args(["--config", "package.toml", "--format", "file"])
+        .output()
+        .expect("pack runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let inspect = Command::new("pack")
+        .args(["buildpack", "inspect"])
+        .arg(&cnb)
+        .output()
+        .expect("pack runs");
+    let listing = String::from_utf8_lossy(&inspect.stdout);
+    for id in [
+        "blacklodge/python-app",
+        "blacklodge/python",
+        "blacklodge/pip",
+        "blacklodge/procfile",
+    ] {
+        assert_contains(&listing, id);
+    }
+
+    let app = blacklodge_tests::App::fixture("python-only");
+    let image =
+        blacklodge_tests::Image::new("cnb-file").buildpack(cnb.to_str().expect("utf-8 path"));
+    let log = image.build_ok(&app);
+    assert_contains(&log, "## Blacklodge Python");
+    assert_contains(&log, "## Blacklodge Procfile");
+}
