@@ -62,3 +62,18 @@ as_root() {
 publish() { mv -f "$1" "$2"; }
 
 docker_ok() { docker info >/dev/null 2>&1; }
+
+# apt_install WHAT PACKAGE...: installs Debian packages, refreshing the package lists first
+# when they are missing or the first attempt fails (a fresh machine has none).
+apt_install() {
+  local what="$1"; shift
+  command -v apt-get >/dev/null || die "cannot install $what" "apt-get is not available" "install these packages yourself: $*"
+  if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
+    run_logged "apt-get update" "$BLACKLODGE_CACHE/apt-update.log" as_root apt-get update
+  fi
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >"$BLACKLODGE_CACHE/apt-$what.log" 2>&1; then
+    run_logged "apt-get update" "$BLACKLODGE_CACHE/apt-update.log" as_root apt-get update
+    run_logged "installing $what ($*)" "$BLACKLODGE_CACHE/apt-$what.log" \
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+  fi
+}

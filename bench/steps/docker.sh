@@ -6,10 +6,7 @@ ensure_docker() {
   if docker_ok; then info "Docker engine answers ($(docker version --format '{{.Server.Version}}' 2>/dev/null))"; return; fi
   if ! command -v dockerd >/dev/null; then
     step "Installing the Docker engine (Debian docker.io)"
-    command -v apt-get >/dev/null || die "no Docker engine and no apt-get" "this setup installs Debian's docker.io package" "install a Docker engine yourself and start it, then re-run"
-    run_logged "apt-get update" "$BLACKLODGE_CACHE/apt-update.log" as_root apt-get update
-    run_logged "installing docker.io" "$BLACKLODGE_CACHE/apt-docker.log" \
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io containerd runc iptables
+    apt_install docker docker.io containerd runc iptables
   fi
   step "Starting dockerd"
   # setsid: the daemon must outlive this script and the shell that runs it.

@@ -9,8 +9,7 @@ ensure_debian_base() {
   if [ ! -f "$tarball" ]; then
     step "Bootstrapping Debian $DEBIAN_SUITE (debootstrap --variant=minbase)"
     if ! command -v debootstrap >/dev/null; then
-      run_logged "installing debootstrap" "$BLACKLODGE_CACHE/apt-debootstrap.log" \
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap
+      apt_install debootstrap debootstrap
     fi
     local root; root="$(mktemp -d "$BLACKLODGE_CACHE/rootfs-XXXX")"
     run_logged "debootstrap" "$BLACKLODGE_CACHE/debootstrap.log" \

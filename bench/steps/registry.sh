@@ -10,8 +10,7 @@ ensure_registry() {
   if registry_ok; then info "registry answers at $REGISTRY"; return; fi
   if ! command -v docker-registry >/dev/null; then
     step "Installing the OCI registry (Debian docker-registry)"
-    run_logged "installing docker-registry" "$BLACKLODGE_CACHE/apt-registry.log" \
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-registry
+    apt_install registry docker-registry
   fi
   # The package may start its own service on :5000 (all interfaces, with htpasswd auth);
   # this bench runs its own on loopback only, without auth.
