@@ -73,7 +73,7 @@ pub(crate) fn install(
     let site = layer.path().join("site-packages");
     match layer.state {
         LayerState::Restored { .. } => {
-            output::detail(format!("Reusing cached pip {}", pip.version))
+            output::detail(format!("Reusing cached pip {}", pip.version));
         }
         LayerState::Empty { ref cause } => {
             if let EmptyLayerCause::RestoredLayerAction { cause: reasons }
