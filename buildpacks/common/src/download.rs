@@ -220,55 +220,55 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
 }
 
 /// Extracts a `.tar.gz` into `destination`, dropping the first `strip_components` path
-/// components (like `tar --strip-components`). Permissions and symlinks are kept.
+/// components (like `tar --strip-components`). Permissions and symlinks are kept; entries
+/// that would land outside `destination` (`..`, absolute paths) are refused.
 ///
 /// # Errors
-/// I/O errors, including a corrupt archive.
+/// I/O errors, including a corrupt archive or an escaping entry.
 pub fn extract_tar_gz(
     archive: &Path,
     destination: &Path,
     strip_components: usize,
 ) -> std::io::Result<()> {
-    let file = fs_err::File::open(archive)?;
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    tar.set_preserve_permissions(true);
-    for entry in tar.entries()? {
-        let mut entry = entry?;
-        let path = entry.path()?.into_owned();
+    let strip = |path: &Path| -> std::io::Result<Option<PathBuf>> {
         let stripped: PathBuf = path.components().skip(strip_components).collect();
-        if stripped.as_os_str().is_empty() {
-            continue;
-        }
-        // unpack_in refuses paths that escape `destination` (`..`, absolute).
-        let target = destination.join(&stripped);
-        if let Some(parent) = target.parent() {
-            fs_err::create_dir_all(parent)?;
-        }
-        if !entry.unpack_in_stripped(destination, &stripped)? {
+        if stripped
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
             return Err(std::io::Error::other(format!(
                 "archive entry {} escapes the destination",
                 path.display()
             )));
         }
+        Ok((!stripped.as_os_str().is_empty()).then_some(stripped))
+    };
+    let file = fs_err::File::open(archive)?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    tar.set_preserve_permissions(true);
+    for entry in tar.entries()? {
+        let mut entry = entry?;
+        let Some(relative) = strip(&entry.path()?)? else {
+            continue;
+        };
+        let target = destination.join(&relative);
+        if let Some(parent) = target.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        if entry.header().entry_type().is_hard_link() {
+            // Hard link names are archive paths too: strip and anchor them the same way.
+            let link = entry
+                .link_name()?
+                .ok_or_else(|| std::io::Error::other("hard link without a target"))?;
+            let Some(link) = strip(&link)? else {
+                continue;
+            };
+            fs_err::hard_link(destination.join(link), &target)?;
+        } else {
+            entry.unpack(&target)?;
+        }
     }
     Ok(())
-}
-
-trait UnpackStripped {
-    fn unpack_in_stripped(&mut self, destination: &Path, relative: &Path) -> std::io::Result<bool>;
-}
-
-impl<R: Read> UnpackStripped for tar::Entry<'_, R> {
-    fn unpack_in_stripped(&mut self, destination: &Path, relative: &Path) -> std::io::Result<bool> {
-        if relative
-            .components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            return Ok(false);
-        }
-        self.unpack(destination.join(relative))?;
-        Ok(true)
-    }
 }
 
 #[cfg(test)]
@@ -349,5 +349,34 @@ mod tests {
         let out = dir.path().join("out");
         extract_tar_gz(&archive, &out, 1).expect("extract");
         assert_eq!(fs_err::read(out.join("bin/python3")).expect("read"), b"hi");
+    }
+
+    #[test]
+    fn entries_escaping_the_destination_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let archive = dir.path().join("evil.tar.gz");
+        {
+            let file = fs_err::File::create(&archive).expect("create");
+            let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+                file,
+                flate2::Compression::fast(),
+            ));
+            let mut header = tar::Header::new_gnu();
+            // Written raw: the tar crate refuses to create such a path itself.
+            let name = b"python/../../evil";
+            header.as_gnu_mut().expect("gnu header").name[..name.len()].copy_from_slice(name);
+            header.set_size(1);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append(&header, &b"x"[..]).expect("append");
+            builder.into_inner().expect("finish").finish().expect("gz");
+        }
+        let out = dir.path().join("out");
+        let error = extract_tar_gz(&archive, &out, 1).expect_err("must refuse");
+        assert!(
+            error.to_string().contains("escapes the destination"),
+            "{error}"
+        );
+        assert!(!dir.path().join("evil").exists());
     }
 }
