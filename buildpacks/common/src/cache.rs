@@ -1,7 +1,72 @@
 //! Cache decisions as data: each cached layer compares its old and new metadata field by
 //! field and the buildpack logs every reason a cached layer was discarded.
 
+use libcnb::Buildpack;
+use libcnb::build::BuildContext;
+use libcnb::data::layer::LayerName;
+use libcnb::layer::{
+    CachedLayerDefinition, EmptyLayerCause, InvalidMetadataAction, LayerRef, LayerState,
+    RestoredLayerAction,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::fmt::Display;
+
+/// Why a cached layer was discarded (empty when it was kept or is new).
+pub type Reasons = Vec<String>;
+
+/// A cached layer whose restored contents are kept only when `reasons(cached, wanted)`
+/// finds nothing that changed; otherwise it is emptied and the reasons are kept for
+/// [`log_if_discarded`]. Metadata in an older format also empties it.
+///
+/// # Errors
+/// libcnb errors handling the layer.
+pub fn cached_layer<B, M>(
+    context: &BuildContext<B>,
+    name: LayerName,
+    build: bool,
+    launch: bool,
+    wanted: &M,
+    reasons: impl Fn(&M, &M) -> Reasons,
+) -> libcnb::Result<LayerRef<B, Reasons, Reasons>, B::Error>
+where
+    B: Buildpack + ?Sized,
+    M: Serialize + DeserializeOwned,
+{
+    context.cached_layer(
+        name,
+        CachedLayerDefinition {
+            build,
+            launch,
+            invalid_metadata_action: &|_| {
+                (
+                    InvalidMetadataAction::DeleteLayer,
+                    vec!["the cache was written by an incompatible buildpack version".to_string()],
+                )
+            },
+            restored_layer_action: &|cached: &M, _| {
+                let found = reasons(cached, wanted);
+                if found.is_empty() {
+                    (RestoredLayerAction::KeepLayer, found)
+                } else {
+                    (RestoredLayerAction::DeleteLayer, found)
+                }
+            },
+        },
+    )
+}
+
+/// Logs the reasons when the layer state says a cached layer was discarded.
+pub fn log_if_discarded(layer: &str, state: &LayerState<Reasons, Reasons>) {
+    if let LayerState::Empty {
+        cause:
+            EmptyLayerCause::RestoredLayerAction { cause: reasons }
+            | EmptyLayerCause::InvalidMetadataAction { cause: reasons },
+    } = state
+    {
+        log_discarded(layer, reasons);
+    }
+}
 
 /// `Some("Python version changed (3.11.1 → 3.11.2)")` when the values differ.
 #[must_use]

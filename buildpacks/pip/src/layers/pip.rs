@@ -8,9 +8,7 @@ use crate::pip_version::PinnedPip;
 use blacklodge_common::{cache, command, download, output, pypi};
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use libcnb::layer::{
-    CachedLayerDefinition, EmptyLayerCause, InvalidMetadataAction, LayerState, RestoredLayerAction,
-};
+use libcnb::layer::LayerState;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::process::Command;
@@ -48,39 +46,21 @@ pub(crate) fn install(
         pip_version: pip.version.clone(),
         python_version: python_version.to_string(),
     };
-    let layer = context.cached_layer(
+    let layer = cache::cached_layer(
+        context,
         layer_name!("pip"),
-        CachedLayerDefinition {
-            build: false,
-            launch: false,
-            invalid_metadata_action: &|_| {
-                (
-                    InvalidMetadataAction::DeleteLayer,
-                    vec!["cache format changed".to_string()],
-                )
-            },
-            restored_layer_action: &|cached: &PipLayerMetadata, _| {
-                let reasons = invalidation_reasons(cached, &wanted);
-                let action = if reasons.is_empty() {
-                    RestoredLayerAction::KeepLayer
-                } else {
-                    RestoredLayerAction::DeleteLayer
-                };
-                (action, reasons)
-            },
-        },
+        false,
+        false,
+        &wanted,
+        invalidation_reasons,
     )?;
     let site = layer.path().join("site-packages");
     match layer.state {
         LayerState::Restored { .. } => {
             output::detail(format!("Reusing cached pip {}", pip.version));
         }
-        LayerState::Empty { ref cause } => {
-            if let EmptyLayerCause::RestoredLayerAction { cause: reasons }
-            | EmptyLayerCause::InvalidMetadataAction { cause: reasons } = cause
-            {
-                cache::log_discarded("pip", reasons);
-            }
+        LayerState::Empty { .. } => {
+            cache::log_if_discarded("pip", &layer.state);
             let filename = pip.wheel_filename();
             let found =
                 pypi::find_file(index, "pip", &filename).map_err(|error| PipError::FindPip {

@@ -9,9 +9,7 @@ use crate::requirements::REQUIREMENTS_FILE;
 use blacklodge_common::{cache, command, output};
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use libcnb::layer::{
-    CachedLayerDefinition, EmptyLayerCause, InvalidMetadataAction, LayerState, RestoredLayerAction,
-};
+use libcnb::layer::LayerState;
 use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -60,27 +58,13 @@ pub(crate) fn install(
     wanted: &VenvLayerMetadata,
     pip: &PipRun<'_>,
 ) -> libcnb::Result<PathBuf, PipError> {
-    let layer = context.cached_layer(
+    let layer = cache::cached_layer(
+        context,
         layer_name!("venv"),
-        CachedLayerDefinition {
-            build: true,
-            launch: true,
-            invalid_metadata_action: &|_| {
-                (
-                    InvalidMetadataAction::DeleteLayer,
-                    vec!["cache format changed".to_string()],
-                )
-            },
-            restored_layer_action: &|cached: &VenvLayerMetadata, _| {
-                let reasons = invalidation_reasons(cached, wanted);
-                let action = if reasons.is_empty() {
-                    RestoredLayerAction::KeepLayer
-                } else {
-                    RestoredLayerAction::DeleteLayer
-                };
-                (action, reasons)
-            },
-        },
+        true,
+        true,
+        wanted,
+        invalidation_reasons,
     )?;
     let venv = layer.path();
     match layer.state {
@@ -89,12 +73,8 @@ pub(crate) fn install(
                 "Reusing cached virtual environment ({REQUIREMENTS_FILE}, Python and pip unchanged)"
             ));
         }
-        LayerState::Empty { ref cause } => {
-            if let EmptyLayerCause::RestoredLayerAction { cause: reasons }
-            | EmptyLayerCause::InvalidMetadataAction { cause: reasons } = cause
-            {
-                cache::log_discarded("virtual environment", reasons);
-            }
+        LayerState::Empty { .. } => {
+            cache::log_if_discarded("virtual environment", &layer.state);
             output::timed("Creating virtual environment", || {
                 command::run_captured(
                     Command::new("python3")

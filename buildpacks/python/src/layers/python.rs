@@ -6,9 +6,7 @@ use crate::manifest::Archive;
 use blacklodge_common::{cache, download, output};
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use libcnb::layer::{
-    CachedLayerDefinition, EmptyLayerCause, InvalidMetadataAction, LayerState, RestoredLayerAction,
-};
+use libcnb::layer::LayerState;
 use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -63,26 +61,13 @@ pub(crate) fn install(
         distro_version: context.target.distro_version.clone(),
         archive_sha256: archive.sha256.clone(),
     };
-    let layer = context.cached_layer(
+    let layer = cache::cached_layer(
+        context,
         layer_name!("python"),
-        CachedLayerDefinition {
-            build: true,
-            launch: true,
-            invalid_metadata_action: &|_| {
-                (
-                    InvalidMetadataAction::DeleteLayer,
-                    vec!["cache format changed".to_string()],
-                )
-            },
-            restored_layer_action: &|cached: &PythonLayerMetadata, _| {
-                let reasons = invalidation_reasons(cached, &wanted);
-                if reasons.is_empty() {
-                    (RestoredLayerAction::KeepLayer, reasons)
-                } else {
-                    (RestoredLayerAction::DeleteLayer, reasons)
-                }
-            },
-        },
+        true,
+        true,
+        &wanted,
+        invalidation_reasons,
     )?;
 
     output::step("Installing Python");
@@ -93,12 +78,8 @@ pub(crate) fn install(
                 archive.version
             ));
         }
-        LayerState::Empty { ref cause } => {
-            if let EmptyLayerCause::RestoredLayerAction { cause: reasons }
-            | EmptyLayerCause::InvalidMetadataAction { cause: reasons } = cause
-            {
-                cache::log_discarded("Python", reasons);
-            }
+        LayerState::Empty { .. } => {
+            cache::log_if_discarded("Python", &layer.state);
             let archive_path = std::env::temp_dir().join("blacklodge-python.tar.gz");
             output::timed(
                 format!("Downloading Python {} from {download_url}", archive.version),
