@@ -29,6 +29,9 @@ MIRROR_URL="http://127.0.0.1:${MIRROR_PORT}"
 REGISTRY_PORT="${BLACKLODGE_REGISTRY_PORT:-5000}"
 REGISTRY="127.0.0.1:${REGISTRY_PORT}"
 
+# The end-to-end tests read these (tests/src/lib.rs), so moved ports and names carry over.
+export BLACKLODGE_BUILDER="$BUILDER_IMAGE" BLACKLODGE_MIRROR_URL="$MIRROR_URL" BLACKLODGE_REGISTRY="$REGISTRY"
+
 if [ -t 2 ]; then _bold=$'\e[1m'; _red=$'\e[31m'; _reset=$'\e[0m'; else _bold=''; _red=''; _reset=''; fi
 
 step() { printf '%s==> %s%s\n' "$_bold" "$*" "$_reset" >&2; }
