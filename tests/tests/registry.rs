@@ -26,6 +26,19 @@ fn docker(args: &[&str]) -> String {
     text
 }
 
+/// Removes the daemon's copies of registry images when the test ends (pass or fail).
+struct Pulled(Vec<String>);
+
+impl Drop for Pulled {
+    fn drop(&mut self) {
+        for reference in &self.0 {
+            let _ = Command::new("docker")
+                .args(["image", "rm", "-f", reference])
+                .output();
+        }
+    }
+}
+
 /// Copies a local image into the registry and returns its registry reference.
 fn push(local: &str, repository: &str) -> String {
     let reference = format!("{}/{repository}", registry());
@@ -61,6 +74,7 @@ fn creator_in_the_builder_image_exports_to_a_registry() {
         &format!("blacklodge/run:test-{tag}"),
     );
     let app_ref = format!("{}/blacklodge-test-tekton:{tag}", registry());
+    let _cleanup = Pulled(vec![builder_ref.clone(), run_ref.clone(), app_ref.clone()]);
 
     let app = App::fixture("examples/flask-hello");
     let work = tempfile::tempdir().expect("tempdir");
@@ -138,6 +152,4 @@ fn creator_in_the_builder_image_exports_to_a_registry() {
         &metadata,
         &format!("\"reference\":\"{}/blacklodge/run@sha256:", registry()),
     );
-    drop(container);
-    docker(&["image", "rm", &app_ref]);
 }
