@@ -1,6 +1,7 @@
 # Produce relocatable CPython archives in the python-build-standalone `install_only` layout
-# from Debian's interpreter packages (the upstream archives are not reachable here), write a
-# manifest with real sha256 sums, and serve both from a loopback HTTP mirror.
+# (the upstream archives are not reachable here): 3.11 repackaged from Debian's interpreter
+# packages, 3.13 compiled from Debian's source package. Write manifests with real sha256 sums
+# and serve everything from a loopback HTTP mirror laid out like the upstream releases.
 # shellcheck shell=bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -143,11 +144,19 @@ for build in sorted(os.listdir(mirror)):
                 h.update(chunk)
         archives.append({"version": m.group(1), "arch": m.group(3), "libc": "gnu", "build": m.group(2),
                          "url": f"{base}/{build}/{name.replace('+', '%2B')}", "sha256": h.hexdigest()})
-manifest = {"source": "blacklodge bench: CPython repackaged from Debian packages", "archives": archives}
-tmp = os.path.join(mirror, "manifest.json.tmp")
-with open(tmp, "w") as f:
-    json.dump(manifest, f, indent=1)
-os.replace(tmp, os.path.join(mirror, "manifest.json"))
+def write(name, manifest):
+    tmp = os.path.join(mirror, name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=1)
+    os.replace(tmp, os.path.join(mirror, name))
+source = "blacklodge bench: CPython repackaged from Debian packages or compiled from Debian's source"
+write("manifest.json", {"source": source, "archives": archives})
+# The same archives under their upstream (python-build-standalone release) URLs, like the
+# manifest the buildpack ships: with BP_PYTHON_MIRROR_URL pointing at this mirror, whose
+# <build>/<file> layout is the upstream one, a build exercises the real mirror rewrite.
+upstream = "https://github.com/astral-sh/python-build-standalone/releases/download"
+write("manifest-upstream.json", {"source": source + " (upstream URLs)", "archives": [
+    dict(a, url=a["url"].replace(base, upstream, 1)) for a in archives]})
 print(f"    manifest: {len(archives)} archive(s)", file=sys.stderr)
 PY
 }
