@@ -85,6 +85,7 @@ impl Buildpack for PythonBuildpack {
     }
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
+        let started = std::time::Instant::now();
         output::header("Blacklodge Python");
         let env = context.platform.env();
 
@@ -113,6 +114,10 @@ impl Buildpack for PythonBuildpack {
         let url = manifest::mirrored(&archive.url, mirror.as_deref());
         layers::python::install(&context, archive, &url)?;
 
+        output::step(format!(
+            "Done ({})",
+            output::format_duration(started.elapsed())
+        ));
         BuildResultBuilder::new().build()
     }
 
