@@ -1,6 +1,7 @@
 //! The runtime layer's SBOM: one CycloneDX (JSON) component for the installed CPython, with
-//! the archive it came from and its sha256. Deterministic (no timestamp, no random serial
-//! number) so an unchanged runtime gives an unchanged SBOM.
+//! the archive's canonical (manifest) URL and its sha256. Deterministic (no timestamp, no
+//! random serial number, not the mirror it was fetched from) so an unchanged runtime gives
+//! an unchanged SBOM.
 //!
 //! Hand-written with serde_json: one component does not justify a CycloneDX library.
 
@@ -34,7 +35,7 @@ fn percent_encode(value: &str) -> String {
         .collect()
 }
 
-pub(crate) fn runtime_sbom(archive: &Archive, downloaded_from: &str) -> Sbom {
+pub(crate) fn runtime_sbom(archive: &Archive) -> Sbom {
     let purl = purl(archive);
     let document = json!({
         "bomFormat": "CycloneDX",
@@ -67,10 +68,7 @@ pub(crate) fn runtime_sbom(archive: &Archive, downloaded_from: &str) -> Sbom {
                 {"type": "distribution", "url": archive.url},
                 {"type": "website", "url": "https://www.python.org/"},
             ],
-            "properties": [
-                {"name": "blacklodge:arch", "value": archive.arch},
-                {"name": "blacklodge:downloaded-from", "value": downloaded_from},
-            ],
+            "properties": [{"name": "blacklodge:arch", "value": archive.arch}],
         }],
     });
     Sbom::from_bytes(SbomFormat::CycloneDxJson, format!("{document:#}\n"))
@@ -88,7 +86,7 @@ mod tests {
             url: "https://example.org/20260814/cpython-3.11.2%2B20260814.tar.gz".into(),
             sha256: "ab".repeat(32),
         };
-        let sbom = runtime_sbom(&archive, "http://mirror/x.tar.gz");
+        let sbom = runtime_sbom(&archive);
         assert_eq!(sbom.format, SbomFormat::CycloneDxJson);
         let document: serde_json::Value = serde_json::from_slice(&sbom.data).expect("JSON");
         assert_eq!(document["bomFormat"], "CycloneDX");
@@ -105,7 +103,7 @@ mod tests {
         );
         // Same input, same bytes.
         assert_eq!(
-            runtime_sbom(&archive, "http://mirror/x.tar.gz").data,
+            runtime_sbom(&archive).data,
             sbom.data
         );
     }

@@ -110,7 +110,7 @@ pub(crate) fn install(
         }
     }
     // Written on every build (cheap), so a reused layer keeps its SBOM.
-    layer.write_sboms(&[sbom::runtime_sbom(archive, download_url)])?;
+    layer.write_sboms(&[sbom::runtime_sbom(archive)])?;
 
     layer.write_env(
         LayerEnv::new()
