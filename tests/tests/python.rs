@@ -80,7 +80,10 @@ fn runtime_is_reused_on_rebuild_and_replaced_on_version_change() {
     let app = App::fixture("python-only");
     let image = Image::new("python-cache");
     let first = image.build_ok(&app);
-    assert_contains(&first, "  - Downloading Python 3.11.2 from http://127.0.0.1:8765/");
+    assert_contains(
+        &first,
+        "  - Downloading Python 3.11.2 from http://127.0.0.1:8765/",
+    );
 
     let second = image.build_ok(&app);
     assert_contains(
@@ -96,7 +99,10 @@ fn runtime_is_reused_on_rebuild_and_replaced_on_version_change() {
         "  - Python 3.13.5 (3.13 requested in .python-version)\n- Installing Python\n  - Discarding cached Python:\n    - Python version changed (3.11.2 → 3.13.5)\n",
     );
     assert_contains(&third, "    - archive checksum changed (");
-    assert_contains(&third, "  - Downloading Python 3.13.5 from http://127.0.0.1:8765/");
+    assert_contains(
+        &third,
+        "  - Downloading Python 3.13.5 from http://127.0.0.1:8765/",
+    );
     assert_eq!(
         image_python(&image),
         format!("{PYTHON_313} /layers/blacklodge_python/python")

@@ -102,9 +102,6 @@ mod tests {
             )
         );
         // Same input, same bytes.
-        assert_eq!(
-            runtime_sbom(&archive).data,
-            sbom.data
-        );
+        assert_eq!(runtime_sbom(&archive).data, sbom.data);
     }
 }
