@@ -1,6 +1,7 @@
 # Produce relocatable CPython archives in the python-build-standalone `install_only` layout
-# from Debian's interpreter packages (the upstream archives are not reachable here), write a
-# manifest with real sha256 sums, and serve both from a loopback HTTP mirror.
+# (the upstream archives are not reachable here): 3.11 repackaged from Debian's interpreter
+# packages, 3.13 compiled from Debian's source package. Write manifests with real sha256 sums
+# and serve everything from a loopback HTTP mirror laid out like the upstream releases.
 # shellcheck shell=bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -49,6 +50,81 @@ make_debian_cpython() {
   printf '%s\n' "$version" > "$marker"
 }
 
+# A second minor version, compiled from Debian's source package (the upstream tarball as
+# Debian ships it) inside the build image: a static-libpython build (no libpython.so, no
+# rpath) relocates like python-build-standalone's, and links the same system libraries as
+# the repackaged 3.11 (libssl, libffi, libsqlite3, libexpat, ...), which the run image has.
+# No PGO/LTO and no test run: about 6 minutes on 2 cores (measured: see docs/python.md).
+COMPILED_VERSION=3.13.5
+COMPILED_SOURCE_URL="http://deb.debian.org/debian/pool/main/p/python3.13/python3.13_${COMPILED_VERSION}.orig.tar.xz"
+# From trixie's Sources index (python3.13 3.13.5-2+deb13u5).
+COMPILED_SOURCE_SHA256=93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640
+# Build tag of the compiled archives; bump when the build below changes.
+COMPILED_BUILD="debian${DEBIAN_VERSION_ID}src.1"
+
+make_compiled_cpython() {
+  local version="$COMPILED_VERSION" minor="${COMPILED_VERSION%.*}"
+  local marker="$MIRROR_DIR/.cpython-$version-$COMPILED_BUILD.done"
+  [ -f "$marker" ] && { info "CPython $version archive cached"; return; }
+  local sources="$BLACKLODGE_CACHE/sources" source
+  source="$sources/$(basename "$COMPILED_SOURCE_URL")"
+  mkdir -p "$sources"
+  if [ ! -f "$source" ]; then
+    step "Downloading the CPython $version source ($COMPILED_SOURCE_URL)"
+    curl -fsSL --retry 3 -o "$source.tmp" "$COMPILED_SOURCE_URL"
+    echo "$COMPILED_SOURCE_SHA256  $source.tmp" | sha256sum -c --quiet - \
+      || { rm -f "$source.tmp"; die "the CPython source has the wrong sha256" "$COMPILED_SOURCE_URL" "check the pinned COMPILED_SOURCE_SHA256 in bench/steps/python.sh"; }
+    publish "$source.tmp" "$source"
+  fi
+  step "Compiling CPython $version (no PGO/LTO, tests skipped; cached once built)"
+  local work started; work="$(mktemp -d "$BLACKLODGE_CACHE/cpython-XXXX")"
+  started=$(date +%s)
+  run_logged "compiling CPython $version" "$BLACKLODGE_CACHE/cpython-$version.log" \
+    docker run --rm --network host -u 0 -v "$work:/out" -v "$source:/src.tar.xz:ro" "$BUILD_IMAGE" bash -euo pipefail -c "
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq --no-install-recommends libreadline-dev libncurses-dev uuid-dev libexpat1-dev >/dev/null
+      mkdir /build && cd /build
+      tar -xJf /src.tar.xz --strip-components=1
+      # Static libpython (the default): the interpreter finds its prefix from its own
+      # location, so the tree works wherever it is unpacked. (The static library itself is
+      # only for embedding and is dropped below: 67 MB.)
+      ./configure --prefix=/install --with-ensurepip=no --with-system-expat \
+        --without-system-libmpdec --disable-test-modules >/dev/null
+      make -j2 >/dev/null
+      make install >/dev/null
+      p=/out/python
+      mv /install \$p
+      rm -rf \$p/share \$p/lib/python$minor/test \$p/lib/python$minor/idlelib \
+        \$p/lib/python$minor/tkinter \$p/lib/python$minor/turtledemo \
+        \$p/lib/libpython$minor.a \$p/lib/python$minor/config-$minor-x86_64-linux-gnu/libpython$minor.a
+      find \$p -name __pycache__ -type d -prune -exec rm -rf {} +
+      strip --strip-unneeded \$p/bin/python$minor \$p/lib/python$minor/lib-dynload/*.so
+      ln -sf python$minor \$p/bin/python
+      if readelf -d \$p/bin/python$minor \$p/lib/python$minor/lib-dynload/*.so | grep -E 'RPATH|RUNPATH'; then
+        echo 'unexpected rpath: the tree would not relocate' >&2; exit 1
+      fi
+      chown -R $(id -u):$(id -g) /out
+    "
+  info "compiled in $(( $(date +%s) - started ))s"
+  # Relocation check on the run image, as the app user: unpacked somewhere else, the
+  # interpreter finds its prefix and every common extension module loads.
+  run_logged "checking the compiled CPython $version on $RUN_IMAGE" "$BLACKLODGE_CACHE/cpython-$version-check.log" \
+    docker run --rm --network none -v "$work/python:/opt/elsewhere/python:ro" "$RUN_IMAGE" \
+      /opt/elsewhere/python/bin/python3 -c "
+import sys, ssl, sqlite3, ctypes, lzma, bz2, zlib, decimal, uuid, readline, pyexpat, hashlib, json, venv
+assert sys.prefix == '/opt/elsewhere/python', sys.prefix
+assert sys.version.startswith('$version'), sys.version
+print(sys.prefix, ssl.OPENSSL_VERSION)"
+  local name="cpython-${version}+${COMPILED_BUILD}-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz"
+  mkdir -p "$MIRROR_DIR/$COMPILED_BUILD"
+  tar -C "$work" --sort=name --owner=0 --group=0 --numeric-owner --mtime='2024-01-01 00:00Z' \
+    -czf "$MIRROR_DIR/$COMPILED_BUILD/$name.tmp" python
+  publish "$MIRROR_DIR/$COMPILED_BUILD/$name.tmp" "$MIRROR_DIR/$COMPILED_BUILD/$name"
+  rm -rf "$work"
+  printf '%s\n' "$version" > "$marker"
+}
+
 write_manifest() {
   python3 - "$MIRROR_DIR" "$MIRROR_URL" <<'PY'
 import hashlib, json, os, re, sys
@@ -68,11 +144,19 @@ for build in sorted(os.listdir(mirror)):
                 h.update(chunk)
         archives.append({"version": m.group(1), "arch": m.group(3), "libc": "gnu", "build": m.group(2),
                          "url": f"{base}/{build}/{name.replace('+', '%2B')}", "sha256": h.hexdigest()})
-manifest = {"source": "blacklodge bench: CPython repackaged from Debian packages", "archives": archives}
-tmp = os.path.join(mirror, "manifest.json.tmp")
-with open(tmp, "w") as f:
-    json.dump(manifest, f, indent=1)
-os.replace(tmp, os.path.join(mirror, "manifest.json"))
+def write(name, manifest):
+    tmp = os.path.join(mirror, name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=1)
+    os.replace(tmp, os.path.join(mirror, name))
+source = "blacklodge bench: CPython repackaged from Debian packages or compiled from Debian's source"
+write("manifest.json", {"source": source, "archives": archives})
+# The same archives under their upstream (python-build-standalone release) URLs, like the
+# manifest the buildpack ships: with BP_PYTHON_MIRROR_URL pointing at this mirror, whose
+# <build>/<file> layout is the upstream one, a build exercises the real mirror rewrite.
+upstream = "https://github.com/astral-sh/python-build-standalone/releases/download"
+write("manifest-upstream.json", {"source": source + " (upstream URLs)", "archives": [
+    dict(a, url=a["url"].replace(base, upstream, 1)) for a in archives]})
 print(f"    manifest: {len(archives)} archive(s)", file=sys.stderr)
 PY
 }
@@ -90,5 +174,6 @@ ensure_mirror_server() {
 }
 
 make_debian_cpython 3.11
+make_compiled_cpython
 write_manifest
 ensure_mirror_server

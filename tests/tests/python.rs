@@ -1,6 +1,40 @@
-//! The CPython runtime buildpack through pack and the real lifecycle.
+//! The CPython runtime buildpack through pack and the real lifecycle, against the bench's
+//! loopback mirror (CPython 3.11.2 and 3.13.5, see bench/steps/python.sh).
 
-use blacklodge_tests::{App, Image, assert_contains, mirror_url};
+use blacklodge_tests::{App, Image, assert_contains, assert_not_contains, mirror_url};
+use std::process::Command;
+
+const PYTHON_311: &str = "3.11.2";
+const PYTHON_313: &str = "3.13.5";
+
+fn mirror_manifest(name: &str) -> serde_json::Value {
+    let text = ureq::get(&format!("{}/{name}", mirror_url()))
+        .call()
+        .expect("bench mirror answers")
+        .into_string()
+        .expect("text");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// The mirror's manifest entry for `version`.
+fn mirror_archive(version: &str) -> serde_json::Value {
+    let manifest = mirror_manifest("manifest.json");
+    manifest["archives"]
+        .as_array()
+        .expect("archives")
+        .iter()
+        .find(|archive| archive["version"] == version)
+        .unwrap_or_else(|| panic!("the bench mirror has no {version}: re-run bench/setup"))
+        .clone()
+}
+
+/// The Python the image runs, through the launcher (so with the launch environment).
+fn image_python(image: &Image) -> String {
+    image
+        .shell_ok("python3 -c 'import sys; print(sys.version.split()[0], sys.prefix)'")
+        .trim()
+        .to_string()
+}
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
@@ -17,32 +51,247 @@ fn python_only_app_gets_the_requested_runtime_and_serves() {
         "  - Python 3.11.2 at /layers/blacklodge_python/python/bin/python3",
     );
     // No dependency manager ran: the group without one was chosen.
-    assert!(!log.contains("## Blacklodge pip"), "{log}");
+    assert_not_contains(&log, "## Blacklodge pip");
 
     let container = image.start(None, &[]);
     let response = container.get("/");
     assert_eq!(response.status, 200);
     let body: serde_json::Value = serde_json::from_str(&response.body).expect("JSON");
-    assert_eq!(body["python"], "3.11.2");
+    assert_eq!(body["python"], PYTHON_311);
     assert_eq!(body["prefix"], "/layers/blacklodge_python/python");
 
-    // Launch environment set by the runtime layer.
-    let env = image.shell_ok("echo \"$PYTHONUNBUFFERED|$LANG|$(command -v python3)\"");
+    // Launch environment set by the runtime layer; nothing of the download in the image.
+    let env = image.shell_ok(
+        "echo \"$PYTHONUNBUFFERED|$LANG|$(command -v python3)\"; ls /tmp /layers/blacklodge_python/python",
+    );
     assert_contains(
         &env,
         "1|C.UTF-8|/layers/blacklodge_python/python/bin/python3",
+    );
+    assert_not_contains(&env, ".tar.gz");
+    assert_not_contains(&env, "blacklodge-python-");
+}
+
+/// Unchanged rebuild: the layer is reused. Version change: discarded with the reason and
+/// the new version installed.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn runtime_is_reused_on_rebuild_and_replaced_on_version_change() {
+    let app = App::fixture("python-only");
+    let image = Image::new("python-cache");
+    let first = image.build_ok(&app);
+    assert_contains(
+        &first,
+        "  - Downloading Python 3.11.2 from http://127.0.0.1:8765/",
+    );
+
+    let second = image.build_ok(&app);
+    assert_contains(
+        &second,
+        "- Installing Python\n  - Reusing cached Python 3.11.2 (unchanged version, architecture, distribution and archive)\n",
+    );
+    assert_not_contains(&second, "Downloading Python");
+
+    app.write(".python-version", "3.13\n");
+    let third = image.build_ok(&app);
+    assert_contains(
+        &third,
+        "  - Python 3.13.5 (3.13 requested in .python-version)\n- Installing Python\n  - Discarding cached Python:\n    - Python version changed (3.11.2 → 3.13.5)\n",
+    );
+    assert_contains(&third, "    - archive checksum changed (");
+    assert_contains(
+        &third,
+        "  - Downloading Python 3.13.5 from http://127.0.0.1:8765/",
+    );
+    assert_eq!(
+        image_python(&image),
+        format!("{PYTHON_313} /layers/blacklodge_python/python")
     );
 }
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
-fn bp_python_version_wins_over_the_version_file() {
+fn runtime_layer_has_a_cyclonedx_sbom() {
     let app = App::fixture("python-only");
-    let image = Image::new("python-variable").env("BP_PYTHON_VERSION", "3.11.2");
+    let image = Image::new("python-sbom");
+    let _ = image.build_ok(&app);
+    let out = tempfile::tempdir().expect("tempdir");
+    let output = Command::new("pack")
+        .args(["sbom", "download", &image.name, "--output-dir"])
+        .arg(out.path())
+        .output()
+        .expect("pack runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let path = out
+        .path()
+        .join("layers/sbom/launch/blacklodge_python/python/sbom.cdx.json");
+    let sbom: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&path).expect("runtime layer SBOM"))
+            .expect("JSON");
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    let component = &sbom["components"][0];
+    assert_eq!(component["name"], "cpython");
+    assert_eq!(component["version"], PYTHON_311);
+    assert_eq!(
+        component["hashes"][0]["content"],
+        mirror_archive(PYTHON_311)["sha256"]
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn without_any_version_the_newest_is_installed() {
+    let app = App::fixture("python-only");
+    app.remove(".python-version");
+    let image = Image::new("python-default");
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "  - Python 3.11.2 (3.11.2 requested in BP_PYTHON_VERSION)",
+        "  - Python 3.13.5 (no version requested: the newest available; pin one in .python-version)\n",
+    );
+    assert_eq!(
+        image_python(&image),
+        format!("{PYTHON_313} /layers/blacklodge_python/python")
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn bp_python_version_overrides_the_version_file_with_a_warning() {
+    let app = App::fixture("python-only");
+    let image = Image::new("python-variable").env("BP_PYTHON_VERSION", PYTHON_313);
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Python 3.13.5 (3.13.5 requested in BP_PYTHON_VERSION)",
+    );
+    assert_contains(
+        &log,
+        "! WARNING: BP_PYTHON_VERSION overrides the app's version files\n!\n! Building with Python 3.13.5, although:\n! .python-version asks for 3.11\n",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn runtime_txt_is_accepted_with_a_warning() {
+    let app = App::fixture("python-only");
+    app.remove(".python-version");
+    app.write("runtime.txt", "python-3.11.2\n");
+    let log = Image::new("python-runtime-txt").build_ok(&app);
+    assert_contains(&log, "  - Python 3.11.2 (3.11.2 requested in runtime.txt)");
+    assert_contains(
+        &log,
+        "! WARNING: runtime.txt is deprecated\n!\n! runtime.txt is a legacy format. Replace it with a .python-version file containing\n! only the version (3.11.2)",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn pyproject_requires_python_selects_the_newest_match() {
+    let app = App::fixture("python-pyproject");
+    let image = Image::new("python-pyproject");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Python 3.13.5 (>=3.12 requested in pyproject.toml requires-python)",
+    );
+    assert_eq!(
+        image_python(&image),
+        format!("{PYTHON_313} /layers/blacklodge_python/python")
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn poetry_python_constraint_is_honoured() {
+    let app = App::fixture("python-poetry");
+    let log = Image::new("python-poetry").build_ok(&app);
+    // ~3.11 excludes the newer 3.13.5.
+    assert_contains(
+        &log,
+        "  - Python 3.11.2 (>=3.11, <3.12 requested in pyproject.toml [tool.poetry.dependencies] python)",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn pipfile_python_version_is_honoured() {
+    let app = App::fixture("python-pipfile");
+    let log = Image::new("python-pipfile").build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Python 3.13.5 (3.13 requested in Pipfile python_version)",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn uv_lock_requires_python_is_honoured() {
+    let app = App::fixture("python-uv");
+    let log = Image::new("python-uv-project").build_ok(&app);
+    // pyproject.toml comes first; uv.lock agrees.
+    assert_contains(
+        &log,
+        "  - Python 3.11.2 (>=3.11, <3.12 requested in pyproject.toml requires-python)\n  - Also accepted by uv.lock requires-python (>=3.11, <3.12)\n",
+    );
+    // Without requires-python in pyproject.toml, uv.lock decides.
+    app.write(
+        "pyproject.toml",
+        "[project]\nname = \"uv-project\"\nversion = \"0.1.0\"\ndependencies = []\n",
+    );
+    let log = Image::new("python-uv-lock").build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Python 3.11.2 (>=3.11, <3.12 requested in uv.lock requires-python)",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn version_file_takes_precedence_and_agreeing_files_are_listed() {
+    let app = App::fixture("python-uv");
+    app.write(".python-version", "3.11.2\n");
+    app.write("runtime.txt", "python-3.11\n");
+    let log = Image::new("python-precedence").build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Python 3.11.2 (3.11.2 requested in .python-version)\n  - Also accepted by runtime.txt (3.11), pyproject.toml requires-python (>=3.11, <3.12), uv.lock requires-python (>=3.11, <3.12)\n",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn conflicting_version_files_fail_naming_both() {
+    let app = App::fixture("python-pyproject");
+    app.write(".python-version", "3.11\n");
+    let log = Image::new("python-conflict").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Conflicting Python versions\n!\n! .python-version asks for 3.11, which selects Python 3.11.2, but other files of the app exclude it:\n! - pyproject.toml requires-python asks for >=3.12\n! .python-version takes precedence (order: BP_PYTHON_VERSION, .python-version, runtime.txt, pyproject.toml, Pipfile, uv.lock), but an image has one Python and every file must accept it.\n",
+    );
+    assert_contains(
+        &log,
+        "!   Make the files agree: change .python-version or the files listed above to versions that accept each other.\n!   To build with another version regardless, set BP_PYTHON_VERSION.\n",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn end_of_life_version_names_the_supported_range() {
+    let app = App::fixture("python-only");
+    app.write(".python-version", "3.8\n");
+    let log = Image::new("python-eol").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Python 3.8 has reached end of life\n!\n! Python 3.8 was requested in .python-version, but it is end-of-life: it gets no security fixes.\n! Supported versions: 3.10 to 3.13.\n",
+    );
+    assert_contains(
+        &log,
+        "!   Change .python-version to a supported version such as 3.13, and test the app on it.",
     );
 }
 
@@ -50,12 +299,12 @@ fn bp_python_version_wins_over_the_version_file() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn unknown_version_lists_what_exists() {
     let app = App::fixture("python-only");
-    app.write(".python-version", "3.9\n");
+    app.write(".python-version", "3.12\n");
     let log = Image::new("python-unknown").build_fails(&app);
-    assert_contains(&log, "! ERROR: Python 3.9 is not available");
+    assert_contains(&log, "! ERROR: Python 3.12 is not available");
     assert_contains(
         &log,
-        "! Python 3.9 was requested in .python-version, but no build of it is available.\n! Available versions: 3.11.2.",
+        "! Python 3.12 was requested in .python-version, but no build of it is available.\n! Available versions: 3.13.5, 3.11.2.",
     );
     assert_contains(
         &log,
@@ -78,6 +327,42 @@ fn malformed_version_file_names_the_line() {
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
+fn malformed_runtime_txt_names_the_line_and_the_fix() {
+    let app = App::fixture("python-only");
+    app.remove(".python-version");
+    app.write("runtime.txt", "python3.11\n");
+    let log = Image::new("python-bad-runtime-txt").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Invalid runtime.txt\n!\n! Line 1 of runtime.txt is 'python3.11', which is not python-MAJOR.MINOR or python-MAJOR.MINOR.PATCH (e.g. python-3.12.4).\n",
+    );
+    assert_contains(
+        &log,
+        "!   runtime.txt is a legacy format: replace it with a .python-version file containing\n!   only the version, e.g. 3.12 (or fix the line to read python-3.12).",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn malformed_requires_python_names_file_and_line() {
+    let app = App::fixture("python-pyproject");
+    app.write(
+        "pyproject.toml",
+        "[project]\nname = \"x\"\nversion = \"0.1.0\"\nrequires-python = \">=3.x\"\n",
+    );
+    let log = Image::new("python-bad-requires").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Invalid Python version in pyproject.toml\n!\n! Line 4 of pyproject.toml: requires-python = \">=3.x\" is not valid:\n! Failed to parse version:",
+    );
+    assert_contains(
+        &log,
+        "!   Change that line to a valid constraint, for example requires-python = \">=3.12\" (PEP 440 version specifiers).",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
 fn malformed_version_variable_is_an_error() {
     let app = App::fixture("python-only");
     let log = Image::new("python-bad-var")
@@ -87,21 +372,72 @@ fn malformed_version_variable_is_an_error() {
     assert_contains(&log, "! BP_PYTHON_VERSION='three' is not a CPython version");
 }
 
+/// The shipped manifest's shape (upstream release URLs) with BP_PYTHON_MIRROR_URL: the
+/// archive comes from the mirror, under the upstream `<build>/<file>` layout.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn mirror_url_rewrites_upstream_release_urls() {
+    let app = App::fixture("python-only");
+    let image = Image::new("python-mirror")
+        .env(
+            "BP_PYTHON_MANIFEST_URL",
+            &format!("{}/manifest-upstream.json", mirror_url()),
+        )
+        .env("BP_PYTHON_MIRROR_URL", &format!("{}/", mirror_url()));
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Downloading Python 3.11.2 from http://127.0.0.1:8765/debian12.1/cpython-3.11.2%2Bdebian12.1-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz ... done",
+    );
+    assert_eq!(
+        image_python(&image),
+        format!("{PYTHON_311} /layers/blacklodge_python/python")
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn unreachable_mirror_is_named() {
+    let app = App::fixture("python-only");
+    let log = Image::new("python-unreachable")
+        .env(
+            "BP_PYTHON_MANIFEST_URL",
+            &format!("{}/manifest-upstream.json", mirror_url()),
+        )
+        .env("BP_PYTHON_MIRROR_URL", "http://127.0.0.1:9/python")
+        .build_fails(&app);
+    assert_contains(&log, "! ERROR: Could not download Python");
+    assert_contains(
+        &log,
+        "! http://127.0.0.1:9/python/debian12.1/cpython-3.11.2%2Bdebian12.1-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz could not be reached",
+    );
+    assert_contains(&log, "(attempt 2 failed: ");
+    assert_contains(&log, "!   Check the network, or set BP_PYTHON_MIRROR_URL");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn unreachable_manifest_is_named() {
+    let app = App::fixture("python-only");
+    let log = Image::new("python-unreachable-manifest")
+        .env("BP_PYTHON_MANIFEST_URL", "http://127.0.0.1:9/manifest.json")
+        .build_fails(&app);
+    assert_contains(&log, "! ERROR: Could not fetch the Python manifest");
+    assert_contains(
+        &log,
+        "http://127.0.0.1:9/manifest.json could not be reached",
+    );
+}
+
 /// A manifest override whose checksum is wrong: the archive is rejected and nothing is
 /// installed.
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn checksum_mismatch_fails_the_build() {
-    let manifest: serde_json::Value = serde_json::from_str(
-        &ureq::get(&format!("{}/manifest.json", mirror_url()))
-            .call()
-            .expect("bench mirror answers")
-            .into_string()
-            .expect("text"),
-    )
-    .expect("JSON");
-    let mut tampered = manifest.clone();
-    tampered["archives"][0]["sha256"] = serde_json::Value::String("0".repeat(64));
+    let mut tampered = mirror_manifest("manifest.json");
+    for archive in tampered["archives"].as_array_mut().expect("archives") {
+        archive["sha256"] = serde_json::Value::String("0".repeat(64));
+    }
     let app = App::fixture("python-only");
     app.write("manifest.json", &tampered.to_string());
     // The app directory is /workspace in the build container: a file override.
@@ -111,23 +447,66 @@ fn checksum_mismatch_fails_the_build() {
     assert_contains(&log, "! ERROR: Could not download Python");
     assert_contains(
         &log,
-        "does not have the expected sha256 checksum (expected 0000000000000000000000000000000000000000000000000000000000000000, got ",
+        "install_only_stripped.tar.gz does not have the expected sha256 checksum (expected 0000000000000000000000000000000000000000000000000000000000000000, got ",
     );
     assert_contains(&log, "The archive was not used.");
 }
 
+/// A truncated archive whose (wrong) checksum a manifest vouches for: extraction fails,
+/// the error names the archive, and the build stops.
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
-fn unreachable_mirror_is_named() {
+fn truncated_archive_never_becomes_a_runtime() {
+    let archive = mirror_archive(PYTHON_311);
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut ureq::get(archive["url"].as_str().expect("url"))
+            .call()
+            .expect("mirror serves the archive")
+            .into_reader(),
+        &mut bytes,
+    )
+    .expect("archive body");
+    let truncated = &bytes[..bytes.len() / 2];
     let app = App::fixture("python-only");
-    let log = Image::new("python-unreachable")
-        .env("BP_PYTHON_MIRROR_URL", "http://127.0.0.1:9/mirror")
-        .env("BP_PYTHON_MANIFEST_URL", "http://127.0.0.1:9/manifest.json")
+    fs_err::write(app.path().join("truncated.tar.gz"), truncated).expect("write");
+    let sha256 = {
+        let output = Command::new("sha256sum")
+            .arg(app.path().join("truncated.tar.gz"))
+            .output()
+            .expect("sha256sum");
+        String::from_utf8_lossy(&output.stdout)[..64].to_string()
+    };
+    let manifest = serde_json::json!({"archives": [{
+        "version": PYTHON_311, "arch": "x86_64", "libc": "gnu", "build": "truncated",
+        "url": "file:///workspace/truncated.tar.gz", "sha256": sha256,
+    }]});
+    app.write("manifest.json", &manifest.to_string());
+    let log = Image::new("python-truncated")
+        .env("BP_PYTHON_MANIFEST_URL", "/workspace/manifest.json")
         .build_fails(&app);
-    assert_contains(&log, "! ERROR: Could not fetch the Python manifest");
     assert_contains(
         &log,
-        "http://127.0.0.1:9/manifest.json could not be reached",
+        "! ERROR: Could not unpack Python\n!\n! The archive file:///workspace/truncated.tar.gz passed its checksum but could not be extracted: ",
+    );
+    assert_not_contains(&log, "Compiling the standard library");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn architecture_without_a_build_is_an_error() {
+    let mut manifest = mirror_manifest("manifest.json");
+    for archive in manifest["archives"].as_array_mut().expect("archives") {
+        archive["arch"] = serde_json::Value::String("aarch64".into());
+    }
+    let app = App::fixture("python-only");
+    app.write("manifest.json", &manifest.to_string());
+    let log = Image::new("python-arch")
+        .env("BP_PYTHON_MANIFEST_URL", "/workspace/manifest.json")
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: No Python builds for x86_64\n!\n! The manifest (/workspace/manifest.json) has no CPython archive for this build's architecture, x86_64 (glibc).\n! It has archives for: aarch64.\n",
     );
 }
 

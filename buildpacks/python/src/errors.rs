@@ -1,7 +1,10 @@
 //! Every way the runtime buildpack can fail, and the one place that explains each to the user.
 
-use crate::selection::{Origin, PYTHON_VERSION_FILE, VERSION_VARIABLE};
-use crate::version::VersionRequest;
+use crate::project_files::ProjectFileError;
+use crate::python_version_file::{self, PythonVersionFileError};
+use crate::runtime_txt::{self, RuntimeTxtError};
+use crate::selection::{Origin, Requested, VERSION_VARIABLE};
+use crate::version::{MinorVersion, PythonVersion, VersionRequest};
 use blacklodge_common::command::CommandError;
 use blacklodge_common::download::DownloadError;
 use blacklodge_common::error::{UserError, UserFacing};
@@ -13,7 +16,9 @@ pub(crate) enum PythonError {
     InvalidVersionVariable {
         value: String,
     },
-    VersionFile(VersionFileError),
+    PythonVersionFile(PythonVersionFileError),
+    RuntimeTxt(RuntimeTxtError),
+    ProjectFile(ProjectFileError),
     Io {
         action: &'static str,
         path: PathBuf,
@@ -30,11 +35,24 @@ pub(crate) enum PythonError {
     NoArchivesForArch {
         arch: String,
         manifest: String,
+        arches: Vec<String>,
+    },
+    NothingSupported {
+        oldest: MinorVersion,
+    },
+    EndOfLife {
+        requested: Requested,
+        oldest: MinorVersion,
+        newest: Option<MinorVersion>,
     },
     UnknownVersion {
-        request: VersionRequest,
-        origin: Origin,
-        available: Vec<String>,
+        requested: Requested,
+        available: Vec<PythonVersion>,
+    },
+    ConflictingVersions {
+        decided_by: Requested,
+        selected: PythonVersion,
+        conflicting: Vec<Requested>,
     },
     Download(DownloadError),
     Extract {
@@ -44,14 +62,33 @@ pub(crate) enum PythonError {
     BrokenInterpreter(CommandError),
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum VersionFileError {
-    InvalidLine { line_number: usize, line: String },
-    Empty,
-    SeveralVersions { lines: Vec<String> },
+const PIN_FORMAT: &str = "a CPython version: either MAJOR.MINOR (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g. 3.12.4)";
+const PRECEDENCE: &str =
+    "BP_PYTHON_VERSION, .python-version, runtime.txt, pyproject.toml, Pipfile, uv.lock";
+
+fn joined(versions: &[PythonVersion]) -> String {
+    versions
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-const VERSION_FORMAT: &str = "a CPython version: either MAJOR.MINOR (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g. 3.12.4)";
+/// "3.11 (in .python-version)", one per line.
+fn listed(requests: &[Requested]) -> String {
+    requests
+        .iter()
+        .map(|requested| format!("- {} asks for {}", requested.origin, requested.request))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn where_to_change(origin: &Origin) -> String {
+    match origin {
+        Origin::Variable => format!("Change {VERSION_VARIABLE}"),
+        other => format!("Change {other}"),
+    }
+}
 
 impl UserFacing for PythonError {
     #[allow(clippy::too_many_lines)]
@@ -59,24 +96,12 @@ impl UserFacing for PythonError {
         match self {
             Self::InvalidVersionVariable { value } => UserError::new(
                 format!("Invalid {VERSION_VARIABLE}"),
-                format!("{VERSION_VARIABLE}='{value}' is not {VERSION_FORMAT}."),
-                format!("Set {VERSION_VARIABLE} to a version such as 3.12, or unset it to use {PYTHON_VERSION_FILE}."),
+                format!("{VERSION_VARIABLE}='{value}' is not {PIN_FORMAT}."),
+                format!("Set {VERSION_VARIABLE} to a version such as 3.12, or unset it to use the app's version files."),
             ),
-            Self::VersionFile(VersionFileError::InvalidLine { line_number, line }) => UserError::new(
-                format!("Invalid {PYTHON_VERSION_FILE}"),
-                format!("Line {line_number} of {PYTHON_VERSION_FILE} is '{line}', which is not {VERSION_FORMAT}."),
-                "Change that line to a version such as 3.12. Only CPython is supported.".to_string(),
-            ),
-            Self::VersionFile(VersionFileError::Empty) => UserError::new(
-                format!("Empty {PYTHON_VERSION_FILE}"),
-                format!("{PYTHON_VERSION_FILE} contains no version (only blank lines or comments)."),
-                "Write the version on its own line, e.g. 3.12, or delete the file to use the default.".to_string(),
-            ),
-            Self::VersionFile(VersionFileError::SeveralVersions { lines }) => UserError::new(
-                format!("Several versions in {PYTHON_VERSION_FILE}"),
-                format!("{PYTHON_VERSION_FILE} lists {} versions: {}.\nAn app image has exactly one Python.", lines.len(), lines.join(", ")),
-                format!("Keep only the version the app runs on in {PYTHON_VERSION_FILE}."),
-            ),
+            Self::PythonVersionFile(error) => python_version_file_error(error),
+            Self::RuntimeTxt(error) => runtime_txt_error(error),
+            Self::ProjectFile(error) => project_file_error(error),
             Self::Io { action, path, error } => UserError::new(
                 format!("Could not {action} {}", path.display()),
                 blacklodge_common::error::io_detail(action, path, error),
@@ -94,18 +119,72 @@ impl UserFacing for PythonError {
                     A manifest is JSON: {{"archives": [{{"version": "3.12.4", "arch": "x86_64", "libc": "gnu",
                     "build": "...", "url": "...", "sha256": "..."}}]}}. Fix the file or unset BP_PYTHON_MANIFEST_URL."#},
             ),
-            Self::NoArchivesForArch { arch, manifest } => UserError::new(
+            Self::NoArchivesForArch { arch, manifest, arches } => UserError::new(
                 format!("No Python builds for {arch}"),
-                format!("The manifest ({manifest}) has no CPython archive for the {arch} architecture."),
-                "Build on a supported architecture (x86_64, aarch64), or add archives for it to your manifest.",
-            ),
-            Self::UnknownVersion { request, origin, available } => UserError::new(
-                format!("Python {request} is not available"),
                 format!(
-                    "Python {request} was requested in {origin}, but no build of it is available.\nAvailable versions: {}.",
-                    available.join(", ")
+                    "The manifest ({manifest}) has no CPython archive for this build's architecture, {arch} (glibc).\nIt has archives for: {}.",
+                    if arches.is_empty() { "nothing".to_string() } else { arches.join(", ") }
                 ),
-                format!("Request one of the available versions in {origin}."),
+                "Build on a supported architecture, or add archives for this one to your manifest (BP_PYTHON_MANIFEST_URL).",
+            ),
+            Self::NothingSupported { oldest } => UserError::new(
+                "No supported Python in the manifest",
+                format!("Every CPython in the manifest is older than {oldest}, the oldest supported version."),
+                "Add archives of supported versions to your manifest (BP_PYTHON_MANIFEST_URL).",
+            ),
+            Self::EndOfLife { requested, oldest, newest } => UserError::new(
+                format!("Python {} has reached end of life", requested.request),
+                format!(
+                    "Python {} was requested in {}, but it is end-of-life: it gets no security fixes.\nSupported versions: {oldest} to {}.",
+                    requested.request,
+                    requested.origin,
+                    newest.map_or_else(|| oldest.to_string(), |newest| newest.to_string()),
+                ),
+                format!(
+                    "{} to a supported version such as {}, and test the app on it.",
+                    where_to_change(&requested.origin),
+                    newest.unwrap_or(*oldest)
+                ),
+            ),
+            Self::UnknownVersion { requested, available } => {
+                let (title, detail) = match &requested.request {
+                    VersionRequest::Range(_) => (
+                        format!("No available Python satisfies {}", requested.request),
+                        format!(
+                            "{} asks for Python {}, but no available build satisfies it.\nAvailable versions: {}.",
+                            requested.origin, requested.request, joined(available)
+                        ),
+                    ),
+                    _ => (
+                        format!("Python {} is not available", requested.request),
+                        format!(
+                            "Python {} was requested in {}, but no build of it is available.\nAvailable versions: {}.",
+                            requested.request, requested.origin, joined(available)
+                        ),
+                    ),
+                };
+                UserError::new(
+                    title,
+                    detail,
+                    format!(
+                        "Request one of the available versions in {}.\nWith a manifest override (BP_PYTHON_MANIFEST_URL), add the version to that manifest.",
+                        requested.origin
+                    ),
+                )
+            }
+            Self::ConflictingVersions { decided_by, selected, conflicting } => UserError::new(
+                "Conflicting Python versions",
+                format!(
+                    "{} asks for {}, which selects Python {selected}, but other files of the app exclude it:\n{}\n{} takes precedence (order: {PRECEDENCE}), but an image has one Python and every file must accept it.",
+                    decided_by.origin,
+                    decided_by.request,
+                    listed(conflicting),
+                    decided_by.origin,
+                ),
+                format!(
+                    "Make the files agree: change {} or the files listed above to versions that accept each other.\nTo build with another version regardless, set {VERSION_VARIABLE}.",
+                    decided_by.origin
+                ),
             ),
             Self::Download(error) => UserError::new(
                 "Could not download Python",
@@ -129,8 +208,165 @@ impl UserFacing for PythonError {
     }
 }
 
+fn python_version_file_error(error: &PythonVersionFileError) -> UserError {
+    let file = python_version_file::FILE_NAME;
+    match error {
+        PythonVersionFileError::InvalidLine { line_number, line } => UserError::new(
+            format!("Invalid {file}"),
+            format!("Line {line_number} of {file} is '{line}', which is not {PIN_FORMAT}."),
+            "Change that line to a version such as 3.12. Only CPython is supported.",
+        ),
+        PythonVersionFileError::Empty => UserError::new(
+            format!("Empty {file}"),
+            format!("{file} contains no version (only blank lines or comments)."),
+            "Write the version on its own line, e.g. 3.12, or delete the file to use the default.",
+        ),
+        PythonVersionFileError::SeveralVersions { lines } => UserError::new(
+            format!("Several versions in {file}"),
+            format!(
+                "{file} lists {} versions: {}.\nAn app image has exactly one Python.",
+                lines.len(),
+                lines.join(", ")
+            ),
+            format!("Keep only the version the app runs on in {file}."),
+        ),
+    }
+}
+
+fn runtime_txt_error(error: &RuntimeTxtError) -> UserError {
+    let file = runtime_txt::FILE_NAME;
+    let fix = formatdoc! {"
+        runtime.txt is a legacy format: replace it with a .python-version file containing
+        only the version, e.g. 3.12 (or fix the line to read python-3.12)."};
+    match error {
+        RuntimeTxtError::InvalidLine { line_number, line } => UserError::new(
+            format!("Invalid {file}"),
+            format!(
+                "Line {line_number} of {file} is '{line}', which is not python-MAJOR.MINOR or python-MAJOR.MINOR.PATCH (e.g. python-3.12.4)."
+            ),
+            fix,
+        ),
+        RuntimeTxtError::Empty => UserError::new(
+            format!("Empty {file}"),
+            format!("{file} contains no version."),
+            fix,
+        ),
+        RuntimeTxtError::SeveralLines { lines } => UserError::new(
+            format!("Several versions in {file}"),
+            format!(
+                "{file} has {} lines: {}. It must have exactly one.",
+                lines.len(),
+                lines.join(", ")
+            ),
+            fix,
+        ),
+    }
+}
+
+fn project_file_error(error: &ProjectFileError) -> UserError {
+    match error {
+        ProjectFileError::Toml {
+            file,
+            line,
+            message,
+        } => UserError::new(
+            format!("Invalid {file}"),
+            match line {
+                Some(line) => format!("{file} is not valid TOML (line {line}): {message}"),
+                None => format!("{file} is not valid TOML: {message}"),
+            },
+            format!(
+                "Fix {file} at that line; `python3 -c \"import tomllib; tomllib.load(open('{file}', 'rb'))\"` shows the same problem locally."
+            ),
+        ),
+        ProjectFileError::InvalidConstraint {
+            origin,
+            line,
+            value,
+            message,
+        } => {
+            let file = origin.file().unwrap_or_default();
+            let key = origin.key().unwrap_or_default();
+            let example = match origin {
+                Origin::PoetryPython => "python = \"^3.12\" (Poetry constraint syntax)",
+                Origin::PipfileFullVersion => "python_full_version = \"3.12.4\"",
+                Origin::PipfileVersion => "python_version = \"3.12\"",
+                _ => "requires-python = \">=3.12\" (PEP 440 version specifiers)",
+            };
+            UserError::new(
+                format!("Invalid Python version in {file}"),
+                format!("Line {line} of {file}: {key} = \"{value}\" is not valid:\n{message}"),
+                format!("Change that line to a valid constraint, for example {example}."),
+            )
+        }
+    }
+}
+
 impl From<PythonError> for libcnb::Error<PythonError> {
     fn from(error: PythonError) -> Self {
         Self::BuildpackError(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::parse_pin;
+
+    fn requested(origin: Origin, text: &str) -> Requested {
+        Requested {
+            request: parse_pin(text)
+                .or_else(|()| VersionRequest::parse_specifiers(text))
+                .expect("valid"),
+            origin,
+        }
+    }
+
+    #[test]
+    fn end_of_life_names_the_supported_range() {
+        let error = PythonError::EndOfLife {
+            requested: requested(Origin::RuntimeTxt, "3.8.10"),
+            oldest: "3.10".parse().expect("valid"),
+            newest: Some("3.13".parse().expect("valid")),
+        }
+        .user_error();
+        assert_eq!(error.title, "Python 3.8.10 has reached end of life");
+        assert_eq!(
+            error.detail,
+            "Python 3.8.10 was requested in runtime.txt, but it is end-of-life: it gets no security fixes.\nSupported versions: 3.10 to 3.13."
+        );
+        assert_eq!(
+            error.fix,
+            "Change runtime.txt to a supported version such as 3.13, and test the app on it."
+        );
+    }
+
+    #[test]
+    fn conflicts_name_every_file() {
+        let error = PythonError::ConflictingVersions {
+            decided_by: requested(Origin::PythonVersionFile, "3.11"),
+            selected: "3.11.2".parse().expect("valid"),
+            conflicting: vec![requested(Origin::RequiresPython, ">=3.12")],
+        }
+        .user_error();
+        assert_eq!(
+            error.detail,
+            "{} asks for 3.11, which selects Python 3.11.2, but other files of the app exclude it:\n- pyproject.toml requires-python asks for >=3.12\n.python-version takes precedence (order: BP_PYTHON_VERSION, .python-version, runtime.txt, pyproject.toml, Pipfile, uv.lock), but an image has one Python and every file must accept it."
+                .replace("{}", ".python-version")
+        );
+    }
+
+    #[test]
+    fn range_without_match_says_so() {
+        let error = PythonError::UnknownVersion {
+            requested: requested(Origin::UvLock, ">=3.14"),
+            available: vec!["3.13.5".parse().expect("valid")],
+        }
+        .user_error();
+        assert_eq!(error.title, "No available Python satisfies >=3.14");
+        assert_eq!(
+            error.detail,
+            "uv.lock requires-python asks for Python >=3.14, but no available build satisfies it.\nAvailable versions: 3.13.5."
+        );
     }
 }

@@ -6,11 +6,20 @@
 mod errors;
 mod layers;
 mod manifest;
+mod poetry_constraint;
+mod project_files;
+mod python_version_file;
+mod runtime_txt;
+mod sbom;
 mod selection;
+mod support;
 mod version;
 
 use crate::errors::PythonError;
 use crate::manifest::Manifest;
+use crate::selection::{Decision, Origin};
+use crate::support::Support;
+use crate::version::MinorVersion;
 use blacklodge_common::{download, env, output};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
@@ -76,70 +85,122 @@ impl Buildpack for PythonBuildpack {
     }
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
+        let started = std::time::Instant::now();
         output::header("Blacklodge Python");
         let env = context.platform.env();
 
         output::step("Selecting Python version");
-        let requested = selection::requested_version(&context.app_dir, env)?;
-        let (manifest_location, manifest_text) = match env::string(env, "BP_PYTHON_MANIFEST_URL") {
-            Some(location) => {
-                let bytes = download::fetch(&location, None).map_err(|error| {
-                    PythonError::ManifestFetch {
-                        location: location.clone(),
-                        error,
-                    }
-                })?;
-                (location, String::from_utf8_lossy(&bytes).into_owned())
-            }
-            None => (
-                "shipped with the buildpack".to_string(),
-                manifest::SHIPPED_MANIFEST.to_string(),
-            ),
-        };
-        let manifest =
-            Manifest::parse(&manifest_text).map_err(|error| PythonError::ManifestParse {
-                location: manifest_location.clone(),
-                error,
-            })?;
+        let requests = selection::find_requests(&context.app_dir, env)?;
+        let (manifest_location, manifest) = load_manifest(env)?;
+        let support = Support::shipped();
         let arch = manifest::manifest_arch(&context.target.arch);
-        let archives = manifest.archives_for(arch);
-        if archives.is_empty() {
+        if manifest
+            .archives_for(arch, MinorVersion { major: 0, minor: 0 })
+            .is_empty()
+        {
             return Err(PythonError::NoArchivesForArch {
                 arch: arch.to_string(),
                 manifest: manifest_location,
+                arches: manifest.arches(),
             }
             .into());
         }
-        let archive = manifest::select(&archives, requested.request).ok_or_else(|| {
-            let mut available: Vec<String> =
-                archives.iter().map(|a| a.version.to_string()).collect();
-            available.dedup();
-            PythonError::UnknownVersion {
-                request: requested.request.expect("only a request can fail to match"),
-                origin: requested.origin.clone(),
-                available,
-            }
-        })?;
-        match requested.request {
-            Some(request) => output::detail(format!(
-                "Python {} ({request} requested in {})",
-                archive.version, requested.origin
-            )),
-            None => output::detail(format!(
-                "Python {} ({}; pin a version in .python-version)",
-                archive.version, requested.origin
-            )),
-        }
+        let archives = manifest.archives_for(arch, support.oldest);
+        let decision = selection::decide(&requests, &archives, support)?;
+        log_decision(&decision);
+        let archive = decision.archive;
 
         let mirror = env::string(env, "BP_PYTHON_MIRROR_URL");
         let url = manifest::mirrored(&archive.url, mirror.as_deref());
         layers::python::install(&context, archive, &url)?;
 
+        output::step(format!(
+            "Done ({})",
+            output::format_duration(started.elapsed())
+        ));
         BuildResultBuilder::new().build()
     }
 
     fn on_error(&self, error: libcnb::Error<Self::Error>) {
         blacklodge_common::error::report(&error);
+    }
+}
+
+/// The shipped manifest, or the one `BP_PYTHON_MANIFEST_URL` points to, and where it is from.
+fn load_manifest(env: &libcnb::Env) -> Result<(String, Manifest), PythonError> {
+    let (location, text) = match env::string(env, "BP_PYTHON_MANIFEST_URL") {
+        Some(location) => {
+            let bytes =
+                download::fetch(&location, None).map_err(|error| PythonError::ManifestFetch {
+                    location: location.clone(),
+                    error,
+                })?;
+            (location, String::from_utf8_lossy(&bytes).into_owned())
+        }
+        None => (
+            "shipped with the buildpack".to_string(),
+            manifest::SHIPPED_MANIFEST.to_string(),
+        ),
+    };
+    let manifest = Manifest::parse(&text).map_err(|error| PythonError::ManifestParse {
+        location: location.clone(),
+        error,
+    })?;
+    Ok((location, manifest))
+}
+
+/// Tells the user which version was chosen and which file decided it.
+fn log_decision(decision: &Decision<'_>) {
+    let version = decision.archive.version;
+    match &decision.decided_by {
+        Some(requested) => output::detail(format!(
+            "Python {version} ({} requested in {})",
+            requested.request, requested.origin
+        )),
+        None => output::detail(format!(
+            "Python {version} (no version requested: the newest available; pin one in .python-version)"
+        )),
+    }
+    if !decision.agreeing.is_empty() {
+        let agreeing: Vec<String> = decision
+            .agreeing
+            .iter()
+            .map(|requested| format!("{} ({})", requested.origin, requested.request))
+            .collect();
+        output::detail(format!("Also accepted by {}", agreeing.join(", ")));
+    }
+    if !decision.overridden.is_empty() {
+        let overridden: Vec<String> = decision
+            .overridden
+            .iter()
+            .map(|requested| format!("{} asks for {}", requested.origin, requested.request))
+            .collect();
+        output::warning(
+            format!(
+                "{} overrides the app's version files",
+                selection::VERSION_VARIABLE
+            ),
+            format!(
+                "Building with Python {version}, although:\n{}\nUnset {} to build with the version the app asks for.",
+                overridden.join("\n"),
+                selection::VERSION_VARIABLE
+            ),
+        );
+    }
+    let runtime_txt = decision
+        .decided_by
+        .iter()
+        .chain(&decision.agreeing)
+        .chain(&decision.overridden)
+        .find(|requested| requested.origin == Origin::RuntimeTxt);
+    if let Some(requested) = runtime_txt {
+        output::warning(
+            "runtime.txt is deprecated",
+            format!(
+                "runtime.txt is a legacy format. Replace it with a .python-version file containing\nonly the version ({}), the format pyenv, uv and other tools read.",
+                requested.request
+            ),
+        );
     }
 }
 

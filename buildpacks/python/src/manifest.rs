@@ -5,7 +5,7 @@
 //! manifest of the same format (URL or path); `BP_PYTHON_MIRROR_URL` rewrites the upstream
 //! release URLs to a mirror that keeps the same `<build>/<file>` layout.
 
-use crate::version::{PythonVersion, VersionRequest};
+use crate::version::{MinorVersion, PythonVersion};
 use serde::Deserialize;
 
 pub(crate) const SHIPPED_MANIFEST: &str = include_str!("../data/manifest.json");
@@ -41,8 +41,22 @@ impl Manifest {
         serde_json::from_str(text)
     }
 
-    /// Archives for this architecture (manifest arch names, e.g. `x86_64`) on glibc.
-    pub(crate) fn archives_for(&self, arch: &str) -> Vec<Archive> {
+    /// The architectures the manifest has glibc archives for.
+    pub(crate) fn arches(&self) -> Vec<String> {
+        let mut arches: Vec<String> = self
+            .archives
+            .iter()
+            .filter(|a| a.libc == "gnu")
+            .map(|a| a.arch.clone())
+            .collect();
+        arches.sort();
+        arches.dedup();
+        arches
+    }
+
+    /// Final releases (no pre-releases) for this architecture (manifest arch names, e.g.
+    /// `x86_64`) on glibc, of supported minors (`oldest` and newer), newest first.
+    pub(crate) fn archives_for(&self, arch: &str, oldest: MinorVersion) -> Vec<Archive> {
         let mut archives: Vec<Archive> = self
             .archives
             .iter()
@@ -55,17 +69,11 @@ impl Manifest {
                     sha256: a.sha256.to_ascii_lowercase(),
                 })
             })
+            .filter(|archive| archive.version.minor_version() >= oldest)
             .collect();
         archives.sort_by_key(|archive| std::cmp::Reverse(archive.version));
         archives
     }
-}
-
-/// The newest archive satisfying the request (`archives` sorted newest first).
-pub(crate) fn select(archives: &[Archive], request: Option<VersionRequest>) -> Option<&Archive> {
-    archives
-        .iter()
-        .find(|archive| request.is_none_or(|request| request.matches(archive.version)))
 }
 
 /// Rewrites upstream URLs to the mirror (other URLs are kept: overrides may point anywhere).
@@ -89,35 +97,48 @@ pub(crate) fn manifest_arch(cnb_arch: &str) -> &str {
 mod tests {
     use super::*;
 
+    fn oldest() -> MinorVersion {
+        "3.10".parse().expect("valid")
+    }
+
     #[test]
-    fn shipped_manifest_parses_and_has_every_supported_minor() {
+    fn shipped_manifest_has_every_supported_minor_for_both_arches() {
         let manifest = Manifest::parse(SHIPPED_MANIFEST).expect("shipped manifest is valid");
-        let archives = manifest.archives_for("x86_64");
-        for minor in 10..=14 {
-            let request = VersionRequest::Minor { major: 3, minor };
+        assert_eq!(manifest.arches(), vec!["aarch64", "x86_64"]);
+        for arch in ["x86_64", "aarch64"] {
+            let archives = manifest.archives_for(arch, oldest());
+            for minor in 10..=14 {
+                assert!(
+                    archives.iter().any(|a| a.version.minor == minor),
+                    "3.{minor} missing for {arch}"
+                );
+            }
             assert!(
-                select(&archives, Some(request)).is_some(),
-                "3.{minor} missing"
+                archives
+                    .iter()
+                    .all(|a| a.arch == arch && a.sha256.len() == 64)
             );
+            assert!(archives.windows(2).all(|w| w[0].version >= w[1].version));
         }
     }
 
     #[test]
-    fn selects_newest_matching_patch() {
-        let manifest = Manifest::parse(SHIPPED_MANIFEST).expect("valid");
-        let archives = manifest.archives_for("x86_64");
-        let newest_311 =
-            select(&archives, Some("3.11".parse().expect("valid"))).expect("3.11 exists");
-        assert!(
-            archives
-                .iter()
-                .filter(|a| a.version.minor == 11)
-                .all(|a| a.version <= newest_311.version)
-        );
-        assert_eq!(
-            select(&archives, None).expect("any").version,
-            archives[0].version
-        );
+    fn unsupported_and_unparseable_entries_are_left_out() {
+        let manifest = Manifest::parse(
+            r#"{"archives": [
+                {"version": "3.9.20", "arch": "x86_64", "libc": "gnu", "build": "b", "url": "u", "sha256": "A"},
+                {"version": "3.11.2", "arch": "x86_64", "libc": "gnu", "build": "b", "url": "u", "sha256": "AB"},
+                {"version": "3.14.0rc1", "arch": "x86_64", "libc": "gnu", "build": "b", "url": "u", "sha256": "A"},
+                {"version": "3.12.1", "arch": "x86_64", "libc": "musl", "build": "b", "url": "u", "sha256": "A"},
+                {"version": "3.12.1", "arch": "aarch64", "libc": "gnu", "build": "b", "url": "u", "sha256": "A"}
+            ]}"#,
+        )
+        .expect("valid");
+        let archives = manifest.archives_for("x86_64", oldest());
+        assert_eq!(archives.len(), 1);
+        assert_eq!(archives[0].version.to_string(), "3.11.2");
+        assert_eq!(archives[0].sha256, "ab");
+        assert!(manifest.archives_for("riscv64", oldest()).is_empty());
     }
 
     #[test]

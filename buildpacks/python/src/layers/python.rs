@@ -3,13 +3,14 @@
 use crate::PythonBuildpack;
 use crate::errors::PythonError;
 use crate::manifest::Archive;
+use crate::sbom;
 use blacklodge_common::{cache, download, output};
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::LayerState;
 use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// What the cached layer was made from. A change of any field reinstalls Python.
@@ -80,32 +81,17 @@ pub(crate) fn install(
         }
         LayerState::Empty { .. } => {
             cache::log_if_discarded("Python", &layer.state);
-            let archive_path = std::env::temp_dir().join("blacklodge-python.tar.gz");
-            output::timed(
-                format!("Downloading Python {} from {download_url}", archive.version),
-                || download::download_verified(download_url, &archive_path, &archive.sha256),
-            )
-            .map_err(PythonError::Download)?;
-            output::timed("Verified sha256; extracting", || {
-                download::extract_tar_gz(&archive_path, &layer.path(), 1)
-            })
-            .map_err(|error| PythonError::Extract {
-                archive: download_url.to_string(),
-                error,
-            })?;
-            // Nothing of the download is left behind in any layer.
-            fs_err::remove_file(&archive_path).map_err(|error| PythonError::Io {
-                action: "remove",
-                path: archive_path.clone(),
-                error,
-            })?;
-            output::timed("Compiling the standard library to bytecode", || {
-                compile_bytecode(&layer.path())
-            })
-            .map_err(PythonError::BrokenInterpreter)?;
+            let result = download_and_unpack(archive, download_url, &layer.path());
+            if result.is_err() {
+                // Whatever was unpacked before the failure must not be mistaken for a runtime.
+                clear_directory(&layer.path());
+            }
+            result?;
             layer.write_metadata(wanted.clone())?;
         }
     }
+    // Written on every build (cheap), so a reused layer keeps its SBOM.
+    layer.write_sboms(&[sbom::runtime_sbom(archive)])?;
 
     layer.write_env(
         LayerEnv::new()
@@ -134,12 +120,74 @@ pub(crate) fn install(
     Ok(layer.path())
 }
 
+/// Downloads (verified before use) to a temporary file outside the layer, unpacks into the
+/// layer, checks the layout and compiles the bytecode. Nothing of the download stays behind.
+fn download_and_unpack(
+    archive: &Archive,
+    download_url: &str,
+    layer: &Path,
+) -> Result<(), PythonError> {
+    let temp = tempfile_dir()?;
+    let archive_path = temp.join("python.tar.gz");
+    let result = (|| {
+        output::timed(
+            format!("Downloading Python {} from {download_url}", archive.version),
+            || download::download_verified(download_url, &archive_path, &archive.sha256),
+        )
+        .map_err(PythonError::Download)?;
+        output::timed("Verified sha256; extracting", || {
+            download::extract_tar_gz(&archive_path, layer, 1)
+        })
+        .map_err(|error| PythonError::Extract {
+            archive: download_url.to_string(),
+            error,
+        })?;
+        if !layer.join("bin/python3").is_file() {
+            return Err(PythonError::Extract {
+                archive: download_url.to_string(),
+                error: std::io::Error::other(
+                    "it has no python/bin/python3 (not the `install_only` layout)",
+                ),
+            });
+        }
+        output::timed("Compiling the standard library to bytecode", || {
+            compile_bytecode(layer)
+        })
+        .map_err(PythonError::BrokenInterpreter)
+    })();
+    let _ = fs_err::remove_dir_all(&temp);
+    result
+}
+
+/// A fresh directory for the download, outside every layer.
+fn tempfile_dir() -> Result<PathBuf, PythonError> {
+    let path = std::env::temp_dir().join(format!("blacklodge-python-{}", std::process::id()));
+    let _ = fs_err::remove_dir_all(&path);
+    fs_err::create_dir_all(&path).map_err(|error| PythonError::Io {
+        action: "create",
+        path: path.clone(),
+        error,
+    })?;
+    Ok(path)
+}
+
+fn clear_directory(directory: &Path) {
+    if let Ok(entries) = fs_err::read_dir(directory) {
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let _ = if path.is_dir() && !path.is_symlink() {
+                fs_err::remove_dir_all(&path)
+            } else {
+                fs_err::remove_file(&path)
+            };
+        }
+    }
+}
+
 /// Compiles the standard library once, with hash-based pycs that are never re-validated
 /// (the layer does not change after install). Faster start-up, reproducible layers, and no
 /// bytecode written into the layer later by whatever runs Python during the build.
-fn compile_bytecode(
-    layer: &std::path::Path,
-) -> Result<(), blacklodge_common::command::CommandError> {
+fn compile_bytecode(layer: &Path) -> Result<(), blacklodge_common::command::CommandError> {
     blacklodge_common::command::run_captured(
         Command::new(layer.join("bin/python3"))
             // -f: also replace the pycs the interpreter itself wrote while starting up.
