@@ -363,7 +363,7 @@ fn planqk_job_reads_mounted_inputs_and_base64_variables() {
     );
     assert_contains(
         &printed,
-        "PlanQK:Job:Result: {\"scaled\": [2, 4, 6], \"count\": 3}\n",
+        "PlanQK:Job:Result: {\"scaled\":[2,4,6],\"count\":3}\n",
     );
     let written =
         fs_err::read_to_string(output_dir.path().join("result.json")).expect("result file");
@@ -383,7 +383,7 @@ fn planqk_job_reads_mounted_inputs_and_base64_variables() {
     assert_eq!(result.status.code(), Some(0), "{}", stdout(&result));
     assert_contains(
         &stdout(&result),
-        "PlanQK:Job:Result: {\"scaled\": [30, 60], \"count\": 2}\n",
+        "PlanQK:Job:Result: {\"scaled\":[30,60],\"count\":2}\n",
     );
 
     // No input at all: exit code 2 (bad input) with the error in the marker line.
