@@ -62,6 +62,12 @@ start_server() {
         BLACKLODGE_WORKERS=2 BLACKLODGE_THREADS=4 \
         "$VENV/bin/blacklodge" web >"$LOG_DIR/$name.log" 2>&1 &
       ;;
+    harness-lean)
+      env -i PATH="$PATH" HOME="$HOME" PORT="$port" BLACKLODGE_HOST=127.0.0.1 \
+        BLACKLODGE_ENTRYPOINT=model:predict BLACKLODGE_APP_DIR="$APP_DIR" \
+        BLACKLODGE_WORKERS=2 BLACKLODGE_THREADS=4 BLACKLODGE_TIMEOUT=0 BLACKLODGE_ACCESS_LOG=false \
+        "$VENV/bin/blacklodge" web >"$LOG_DIR/$name.log" 2>&1 &
+      ;;
     bare-gthread)
       BENCH_APP_DIR="$APP_DIR" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
         --worker-class gthread --workers 2 --threads 4 --keep-alive 5 --timeout 90 \
@@ -117,7 +123,7 @@ measure() {
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 LOG_DIR="$(mktemp -d)"
-SERVERS=(bare-gthread harness bare-sync bare-waitress)
+SERVERS=(bare-gthread harness harness-lean bare-sync bare-waitress)
 declare -A RPS P50 P99
 for round in $(seq 1 "$ROUNDS"); do
   for server in "${SERVERS[@]}"; do
@@ -143,7 +149,16 @@ throughput_ratio="$(ratio "$h_rps" "$b_rps")"
 p99_ratio="$(ratio "$h_p99" "$b_p99")"
 verdict() { awk -v v="$1" -v goal="$2" -v dir="$3" 'BEGIN { ok = (dir == "min") ? v >= goal : v <= goal; print ok ? "met" : "NOT met" }'; }
 
-versions="$("$VENV/bin/python" -c 'import platform, importlib.metadata as m; print(f"Python {platform.python_version()}, gunicorn {m.version(\"gunicorn\")}, Flask {m.version(\"flask\")}, waitress {m.version(\"waitress\")}, harness {m.version(\"blacklodge-harness\")}")')"
+versions="$("$VENV/bin/python" - <<'PY'
+import platform
+from importlib.metadata import version
+
+print(
+    f"Python {platform.python_version()}, gunicorn {version('gunicorn')}, Flask {version('flask')}, "
+    f"waitress {version('waitress')}, harness {version('blacklodge-harness')}"
+)
+PY
+)"
 
 mkdir -p "$(dirname "$RESULTS")"
 {
@@ -158,6 +173,7 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "| server | req/s | p50 ms | p99 ms | req/s per round |"
   echo "| --- | ---: | ---: | ---: | --- |"
   row harness "**harness** (\`blacklodge web\`: gunicorn gthread 2×4, Flask, request ids, metrics, JSON access log)"
+  row harness-lean "harness, \`BLACKLODGE_TIMEOUT=0\` (call on the request thread) and \`BLACKLODGE_ACCESS_LOG=false\`"
   row bare-gthread "bare WSGI app, gunicorn gthread 2×4 (same settings)"
   row bare-sync "bare WSGI app, gunicorn sync, 2 workers"
   row bare-waitress "bare WSGI app, waitress, 8 threads"

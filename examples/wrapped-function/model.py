@@ -4,10 +4,6 @@ The Blacklodge wrapper calls predict() once per request (or once per job) with t
 JSON body, and sends back what it returns as JSON.
 """
 
-import logging
-
-log = logging.getLogger(__name__)
-
 WEIGHTS = {"amount": 0.004, "items": 0.05, "new_customer": 0.3, "express": 0.1}
 
 
@@ -23,5 +19,4 @@ def predict(payload):
         "express": 1.0 if payload.get("express") else 0.0,
     }
     score = min(1.0, sum(WEIGHTS[name] * value for name, value in features.items()))
-    log.info("scored an order", extra={"score": round(score, 3)})
     return {"risk": round(score, 3), "review": score > 0.5}

@@ -275,7 +275,10 @@ fn model_class_with_pip_keeps_the_apps_pins_and_waits_for_load() {
         &log,
         "  - Entry point sentiment.model:Model (from [tool.blacklodge] in pyproject.toml)\n",
     );
-    assert_contains(&log, "  - Python 3.11.2 at /layers/blacklodge_pip/venv (");
+    assert_contains(
+        &log,
+        "  - Python 3.11.2 at /layers/blacklodge_pip/venv with ",
+    );
     // Flask comes from the app's venv; only what it lacks is installed for the harness.
     assert_contains(
         &log,
@@ -543,4 +546,56 @@ fn pinned_dependency_that_conflicts_with_the_harness_fails_clearly() {
         &log,
         "! How to fix:\n!   Change the version of flask==2.2.5",
     );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn example_runs_as_documented() {
+    let app = App::fixture("examples/wrapped-function");
+    let image = Image::new("wrapper-example");
+    let _ = image.build_ok(&app);
+
+    // docs/wrapper.md and the example's README: the job reads stdin and writes the result.
+    let mut child = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "-i",
+            "--network",
+            "none",
+            "--entrypoint",
+            "job",
+        ])
+        .arg(&image.name)
+        .args(["--input", "-", "--output", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(br#"{"amount": 20, "items": 1}"#)
+            .expect("write stdin");
+    }
+    let output = child.wait_with_output().expect("docker finishes");
+    assert_eq!(
+        stdout(&output),
+        "{\"risk\":0.13,\"review\":false}\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let container = image.start(None, &[]);
+    wait_until_ready(&container, Duration::from_mins(1));
+    let response = post(&container, r#"{"amount": 120, "items": 3}"#, &[]);
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.body, r#"{"risk":0.63,"review":true}"#);
+    let missing = post(&container, r#"{"amount": 120}"#, &[]);
+    assert_eq!(missing.status, 500, "{}", missing.body);
+    let statz = json(&container.get("/statz"));
+    assert_eq!(statz["app"]["name"], "order-scorer");
+    assert_eq!(statz["app"]["version"], "1.0.0");
 }

@@ -85,11 +85,12 @@ impl Buildpack for WrapperBuildpack {
             harness::version()
         ));
         let python = PythonEnv::inspect(&context.layers_dir)?;
+        let installed = python.distributions.len();
         output::detail(format!(
-            "Python {} at {} ({} packages installed)",
+            "Python {} at {} with {installed} installed distribution{}",
             python.python_version,
             python.prefix,
-            python.distributions.len()
+            if installed == 1 { "" } else { "s" }
         ));
         let pip = pip_version::pinned();
         let index = env::string(platform_env, "PIP_INDEX_URL")
