@@ -160,6 +160,11 @@ print(
 PY
 )"
 
+step "CPU time per request in one process (no server, no network)"
+CPU_LINES="$(BENCH_APP_DIR="$APP_DIR" "$VENV/bin/python" "$HERE/cpu_per_request.py")"
+info "$(tr '\n' ';' <<<"$CPU_LINES")"
+cpu() { awk -v n="$1" '$1 == n {print $2}' <<<"$CPU_LINES"; }
+
 mkdir -p "$(dirname "$RESULTS")"
 {
   echo "# Wrapper benchmark: what the harness costs"
@@ -184,6 +189,34 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "| --- | ---: | ---: | --- |"
   echo "| throughput | $throughput_ratio | ≥ 0.90 | $(verdict "$throughput_ratio" 0.90 min) |"
   echo "| p99 latency | $p99_ratio | ≤ 1.20 | $(verdict "$p99_ratio" 1.20 max) |"
+  echo
+  echo "## Where the harness's time goes"
+  echo
+  echo "CPU time of one \`POST /predict\` inside one process, calling the WSGI apps directly"
+  echo "(\`bench/benchmarks/wrapper/cpu_per_request.py\`, $(nproc) cores; not disturbed by other work the way wall-clock throughput is):"
+  echo
+  echo "| variant | µs CPU per request |"
+  echo "| --- | ---: |"
+  echo "| bare WSGI app | $(cpu bare) |"
+  echo "| harness, defaults (Flask, handler thread pool for the deadline, JSON access log, metrics) | $(cpu harness) |"
+  echo "| harness, \`BLACKLODGE_ACCESS_LOG=false\` | $(cpu harness-no-access-log) |"
+  echo "| harness, \`BLACKLODGE_TIMEOUT=0\` (no thread switch) | $(cpu harness-timeout-0) |"
+  echo "| harness, both | $(cpu harness-lean) |"
+  echo
+  echo "The bare app is \`json.loads\`, the call and \`json.dumps\`; gunicorn's own work per request"
+  echo "(HTTP parsing, sockets) comes on top of both. With a function this cheap, the harness's fixed"
+  echo "cost per request is what the throughput ratio measures; with a handler that takes"
+  echo "milliseconds (a model), the same fixed cost is a few percent."
+  echo
+  echo "## Why gunicorn"
+  echo
+  echo "Same bare app, same run: gunicorn's threaded worker (gthread) served $(med "${RPS[bare-gthread]}") req/s,"
+  echo "its sync worker $(med "${RPS[bare-sync]}") req/s (one request per process at a time: a slow handler blocks"
+  echo "its worker), waitress $(med "${RPS[bare-waitress]}") req/s (one process: every request shares one GIL, so a"
+  echo "CPU-bound handler cannot use a second core). gunicorn gthread is the fastest of the three here and"
+  echo "also gives what the harness needs around it: several processes for CPU-bound handlers,"
+  echo "graceful shutdown with a grace period, worker restarts, and hooks for per-worker start-up"
+  echo "(\`load()\`) and exit (\`shutdown()\`)."
 } > "$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 step "Results in ${RESULTS#"$REPO_DIR"/}"
