@@ -128,7 +128,9 @@ def test_serves_requests_with_metrics_summed_over_workers(server: Server) -> Non
     status, body = server.chunked(b"a" * 1025)
     assert status == 413, body
     assert json.loads(body)["error"]["type"] == "payload_too_large"
-    for _ in range(4):  # every scrape, whichever worker answers, sees all six requests
+    # Other workers' counts arrive within the flush interval (0.1 s).
+    time.sleep(0.3)
+    for _ in range(4):  # every scrape, whichever worker answers, sees all requests
         text = server.request("GET", "/metrics")[2].decode()
         assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 7' in text
         assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="413"} 2' in text

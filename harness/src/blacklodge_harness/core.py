@@ -443,6 +443,10 @@ class Invoker:
 
     def call(self, payload: Any, context: Context) -> Any:
         """Call the handler; raises CallTimeout, HandlerFailed, HandlerReportedError, BadInput, NotReady."""
+        if self.timeout <= 0:
+            # No deadline to enforce: handing the call to another thread would only cost
+            # a thread switch per request.
+            return call_directly(self.handler, payload, context, self.metrics)
         started = time.monotonic()
         # Copy the context so the request id bound by the caller reaches the handler's log lines.
         ctx = contextvars.copy_context()

@@ -19,6 +19,7 @@ import logging
 import os
 import platform
 import re
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -54,6 +55,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 #: Accepted incoming request ids: printable, no spaces, bounded (they go into logs and headers).
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+#: Longest delay before a worker's metrics reach the snapshot other workers read.
+METRICS_FLUSH_INTERVAL = 0.1
 _PROBE_ROUTES = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 _ERROR_TYPES = {
     400: "bad_request",
@@ -112,6 +115,9 @@ class WebRuntime:
         self.invoker = Invoker(
             handler, concurrency=settings.threads, timeout=settings.timeout, metrics=self.handler_metrics
         )
+        self._metrics_dirty = threading.Event()
+        self._flusher: Optional[threading.Thread] = None
+        self._flusher_lock = threading.Lock()
 
     def start(self, on_failure: Callable[[BaseException], None]) -> None:
         self.handler.start_in_background(on_failure)
@@ -130,8 +136,34 @@ class WebRuntime:
     def shutdown(self) -> None:
         self.handler.shutdown()
         self.invoker.shutdown()
+        # The last requests' counts reach the snapshot the master archives.
+        self._write_snapshot()
 
     def write_metrics(self) -> None:
+        """Note that the metrics changed; a background thread writes the snapshot.
+
+        Writing the file on every request cost more than the rest of the request
+        (see bench/results/wrapper.md), so snapshots are written at most every
+        METRICS_FLUSH_INTERVAL seconds: another worker's scrape sees this worker's
+        counts at most that much later.
+        """
+        if self.store is None:
+            return
+        self._metrics_dirty.set()
+        if self._flusher is None:
+            with self._flusher_lock:
+                if self._flusher is None:
+                    self._flusher = threading.Thread(target=self._flush_loop, name="blacklodge-metrics", daemon=True)
+                    self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while True:
+            self._metrics_dirty.wait()
+            self._metrics_dirty.clear()
+            self._write_snapshot()
+            time.sleep(METRICS_FLUSH_INTERVAL)
+
+    def _write_snapshot(self) -> None:
         if self.store is not None:
             try:
                 self.store.write(self.registry.snapshot())

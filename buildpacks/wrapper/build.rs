@@ -1,0 +1,83 @@
+//! Embeds the harness (harness/src/blacklodge_harness) in the buildpack binary and reads its
+//! runtime dependencies from harness/pyproject.toml, so the Python package in this repository
+//! is the single source of both. `cargo libcnb package` ships only the binary.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if path.is_dir() {
+            if name != "__pycache__" {
+                collect(&path, root, out);
+            }
+        } else if path.extension().is_some_and(|ext| ext == "py") || name == "py.typed" {
+            let relative = path
+                .strip_prefix(root)
+                .expect("below the root")
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push((relative, path));
+        }
+    }
+}
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let harness = manifest_dir.join("../../harness");
+    let package = harness.join("src/blacklodge_harness");
+    let pyproject = harness.join("pyproject.toml");
+    println!("cargo:rerun-if-changed={}", package.display());
+    println!("cargo:rerun-if-changed={}", pyproject.display());
+
+    let mut files = Vec::new();
+    collect(&package, &harness.join("src"), &mut files);
+    assert!(
+        files
+            .iter()
+            .any(|(name, _)| name == "blacklodge_harness/cli.py"),
+        "the harness package is missing at {}",
+        package.display()
+    );
+
+    let text = std::fs::read_to_string(&pyproject).expect("harness/pyproject.toml is readable");
+    let document: toml::Table = text.parse().expect("harness/pyproject.toml is TOML");
+    let dependencies: Vec<String> = document["project"]["dependencies"]
+        .as_array()
+        .expect("[project] dependencies is an array")
+        .iter()
+        .map(|value| value.as_str().expect("a requirement string").to_string())
+        .collect();
+
+    let mut code =
+        String::from("/// The harness package files: (path below site-packages, contents).\n");
+    code.push_str("pub(crate) const FILES: &[(&str, &[u8])] = &[\n");
+    for (relative, path) in &files {
+        let canonical = path.canonicalize().expect("canonical path");
+        writeln!(
+            code,
+            "    ({relative:?}, include_bytes!({:?})),",
+            canonical.display().to_string()
+        )
+        .expect("write to string");
+    }
+    code.push_str("];\n\n/// `[project] dependencies` of harness/pyproject.toml.\n");
+    code.push_str("pub(crate) const DEPENDENCIES: &[&str] = &[\n");
+    for dependency in &dependencies {
+        writeln!(code, "    {dependency:?},").expect("write to string");
+    }
+    code.push_str("];\n");
+
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("harness_files.rs");
+    std::fs::write(out, code).expect("write generated code");
+}

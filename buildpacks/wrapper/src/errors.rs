@@ -1,0 +1,344 @@
+//! Every way the wrapper buildpack can fail, and the one place that explains each to the user.
+
+use crate::config::{
+    CONFIG_FILE, ConfigError, ModeProblem, Origin, PYPROJECT, VAR_ENTRYPOINT, VAR_VALIDATE,
+};
+use blacklodge_common::command::CommandError;
+use blacklodge_common::download::DownloadError;
+use blacklodge_common::error::{UserError, UserFacing, io_detail};
+use blacklodge_common::pypi::IndexError;
+use std::path::PathBuf;
+
+/// A failed `blacklodge validate`, as the harness reported it (`{"code", "title", "detail", "fix"}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub(crate) struct ValidationFailure {
+    pub(crate) code: String,
+    pub(crate) title: String,
+    pub(crate) detail: String,
+    pub(crate) fix: String,
+}
+
+#[derive(Debug)]
+pub(crate) enum WrapperError {
+    Config(ConfigError),
+    /// `python3` missing or unusable: the runtime buildpack did not run.
+    NoPython(CommandError),
+    /// The environment description printed by Python is not what we expect.
+    InspectOutput(String),
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    FindPip {
+        index: String,
+        error: IndexError,
+    },
+    DownloadPip(DownloadError),
+    InstallPip(CommandError),
+    /// pip could not install the harness's dependencies next to the app's packages.
+    InstallDependencies {
+        requirements: Vec<String>,
+        error: CommandError,
+    },
+    /// The entry point failed validation.
+    Validation(ValidationFailure),
+    /// `blacklodge validate` failed without its JSON answer (a crash).
+    ValidateCrashed(CommandError),
+}
+
+impl From<ConfigError> for WrapperError {
+    fn from(error: ConfigError) -> Self {
+        Self::Config(error)
+    }
+}
+
+impl From<WrapperError> for libcnb::Error<WrapperError> {
+    fn from(error: WrapperError) -> Self {
+        Self::BuildpackError(error)
+    }
+}
+
+/// The last lines of a tool's output: the part that says what went wrong.
+fn tail(output: &str, lines: usize) -> String {
+    let all: Vec<&str> = output.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+const SCHEMA_FIX: &str = "The keys are: entrypoint = \"module:attribute\" (required), modes = [\"web\", \"job\"], default-mode = \"web\", name = \"...\", version = \"...\". See docs/wrapper.md.";
+
+fn config_error(error: &ConfigError) -> UserError {
+    match error {
+        ConfigError::Read { path, error } => UserError::new(
+            format!("Could not read {}", path.display()),
+            io_detail("read", path, error),
+            "Make sure the file is a readable text file.",
+        ),
+        ConfigError::Invalid { origin, message } => UserError::new(
+            format!("Invalid wrapper configuration in {}", origin_file(origin)),
+            format!("{origin}: {message}"),
+            SCHEMA_FIX,
+        ),
+        ConfigError::TwoPlaces => UserError::new(
+            "The wrapper is configured twice",
+            format!(
+                "Both {CONFIG_FILE} and a [tool.blacklodge] table in {PYPROJECT} exist; only one may declare the entry point."
+            ),
+            format!("Keep one of them: delete {CONFIG_FILE}, or remove [tool.blacklodge] from {PYPROJECT}."),
+        ),
+        ConfigError::NoEntrypoint { origin } => UserError::new(
+            "No entry point declared",
+            format!("{origin} configures the wrapper but has no `entrypoint`."),
+            format!(
+                "Add the function or class to serve, e.g. entrypoint = \"model:predict\" (module model.py, function predict), or set {VAR_ENTRYPOINT}."
+            ),
+        ),
+        ConfigError::EntrypointSyntax {
+            origin,
+            value,
+            suggestion,
+        } => UserError::new(
+            "Invalid entry point",
+            format!(
+                "{origin} is '{value}', which is not of the form 'module:attribute' (a dotted import path, a colon, a name)."
+            ),
+            match suggestion {
+                Some(suggestion) => format!("Did you mean '{suggestion}'? Set the entry point to that."),
+                None => "Set it to 'module:attribute', e.g. 'model:predict' for the function predict in model.py.".to_string(),
+            },
+        ),
+        ConfigError::Mode {
+            origin,
+            value,
+            problem: ModeProblem::Unknown,
+        } => UserError::new(
+            "Unknown mode",
+            format!("{origin} contains '{value}'. The modes are 'web' (HTTP service) and 'job' (one-shot run)."),
+            "Use \"web\" and/or \"job\".",
+        ),
+        ConfigError::Mode {
+            origin,
+            value,
+            problem: ModeProblem::NotYetAvailable,
+        } => UserError::new(
+            "The worker mode is not available yet",
+            format!("{origin} contains '{value}': the Kafka worker is not part of this release of the wrapper."),
+            "Remove \"worker\" from the modes; \"web\" and \"job\" are available.",
+        ),
+        ConfigError::NoModes { origin } => UserError::new(
+            "No modes declared",
+            format!("modes in {origin} is empty, so the image would have no process."),
+            "List at least one mode, e.g. modes = [\"web\"], or remove the key to get both web and job.",
+        ),
+        ConfigError::DuplicateMode { origin, mode } => UserError::new(
+            "A mode is listed twice",
+            format!("modes in {origin} lists '{mode}' more than once."),
+            "List each mode once.",
+        ),
+        ConfigError::DefaultNotDeclared {
+            origin,
+            default,
+            modes,
+        } => UserError::new(
+            "The default mode is not one of the modes",
+            format!(
+                "{origin} is '{default}', but modes only has {}.",
+                modes
+                    .iter()
+                    .map(|mode| format!("'{mode}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            format!("Add '{default}' to modes, or choose one of the declared modes as the default."),
+        ),
+        ConfigError::InvalidText { origin, key, value } => UserError::new(
+            format!("Invalid {key} in the wrapper configuration"),
+            format!("{key} in {origin} is {value:?}: it must be non-empty printable text of at most 200 characters."),
+            format!("Fix {key}, or remove it."),
+        ),
+        ConfigError::InvalidVariable(error) => UserError::from(error),
+        ConfigError::UnknownVariable { name, suggestion } => UserError::new(
+            "Unknown wrapper variable",
+            format!(
+                "{name} is not a setting of the blacklodge/wrapper buildpack.{}",
+                suggestion.map_or(String::new(), |s| format!(" Did you mean {s}?"))
+            ),
+            format!(
+                "Rename or remove it. The wrapper reads {VAR_ENTRYPOINT}, {VAR_VALIDATE} and BP_BLACKLODGE_DEFAULT_MODE (see docs/wrapper.md)."
+            ),
+        ),
+    }
+}
+
+fn origin_file(origin: &Origin) -> &'static str {
+    match origin {
+        Origin::ConfigFile => CONFIG_FILE,
+        Origin::Pyproject => PYPROJECT,
+        Origin::Variable => VAR_ENTRYPOINT,
+    }
+}
+
+/// The app's pins pip named as the other side of the conflict (`(constraint) flask==2.2.5`).
+fn conflicting_pins(output: &str) -> Vec<String> {
+    let mut pins: Vec<String> = output
+        .lines()
+        .filter_map(|line| line.split_once("(constraint) "))
+        .map(|(_, pin)| pin.trim().to_string())
+        .collect();
+    pins.sort();
+    pins.dedup();
+    pins
+}
+
+fn dependency_error(requirements: &[String], error: &CommandError) -> UserError {
+    let output = error.output();
+    let requirements = requirements.join(", ");
+    if output.contains("ResolutionImpossible") || output.contains("conflicting dependencies") {
+        let pins = conflicting_pins(output);
+        let culprits = if pins.is_empty() {
+            "packages installed by your app".to_string()
+        } else {
+            pins.join(", ")
+        };
+        return UserError::new(
+            "The app's packages conflict with the harness's dependencies",
+            format!(
+                "The harness needs {requirements}. The wrapper never replaces a package your app installed, and {culprits} cannot be combined with them.\n\npip says:\n{}",
+                tail(output, 12)
+            ),
+            format!(
+                "Change the version of {culprits} in your dependency file (requirements.txt, pyproject.toml, ...) to one compatible with {requirements}, or remove the pin and let the wrapper install a compatible release."
+            ),
+        );
+    }
+    UserError::new(
+        "Could not install the harness's dependencies",
+        format!(
+            "`{}` {}. Its last lines:\n{}",
+            error.command(),
+            error.reason(),
+            tail(output, 15)
+        ),
+        "Check the package index (PIP_INDEX_URL) and the network; the harness needs ".to_string()
+            + &requirements
+            + ".",
+    )
+}
+
+impl UserFacing for WrapperError {
+    fn user_error(&self) -> UserError {
+        match self {
+            Self::Config(error) => config_error(error),
+            Self::NoPython(error) => UserError::new(
+                "No Python to run the entry point with",
+                format!(
+                    "`{}` {}:\n{}",
+                    error.command(),
+                    error.reason(),
+                    tail(error.output(), 10)
+                ),
+                "The blacklodge/python buildpack must run before blacklodge/wrapper: build with the Blacklodge builder, or list both buildpacks.",
+            ),
+            Self::InspectOutput(output) => UserError::new(
+                "Could not inspect the Python environment",
+                format!(
+                    "Python printed something unexpected while listing the installed packages:\n{}",
+                    tail(output, 10)
+                ),
+                "This is likely a bug in the wrapper; please report it with the build log.",
+            ),
+            Self::Io {
+                action,
+                path,
+                error,
+            } => UserError::new(
+                format!("Could not {action} {}", path.display()),
+                io_detail(action, path, error),
+                "This is not caused by your app; retry the build, and report it if it persists.",
+            ),
+            Self::FindPip { index, error } => UserError::new(
+                "Could not find pip on the package index",
+                format!("Looking for pip on {index} failed: {error}"),
+                "Check PIP_INDEX_URL (it must be a simple index that carries pip) and the network.",
+            ),
+            Self::DownloadPip(error) => UserError::new(
+                "Could not download pip",
+                error.to_string(),
+                "Check PIP_INDEX_URL and the network. A checksum mismatch means the index serves a different pip file than the pinned one.",
+            ),
+            Self::InstallPip(error) => UserError::new(
+                "Could not prepare pip",
+                format!(
+                    "`{}` {}:\n{}",
+                    error.command(),
+                    error.reason(),
+                    tail(error.output(), 15)
+                ),
+                "This points at a broken Python installation; rebuild without cache (pack build --clear-cache).",
+            ),
+            Self::InstallDependencies {
+                requirements,
+                error,
+            } => dependency_error(requirements, error),
+            Self::Validation(failure) => UserError::new(
+                failure.title.clone(),
+                failure.detail.clone(),
+                // Only an import that fails for reasons outside the code may need the escape
+                // hatch; a typo never does.
+                if failure.code == "import_failed" {
+                    format!(
+                        "{}\nThe build imports the entry point to check it. If importing needs something only available at run time (a secret, a service), set {VAR_VALIDATE}=false.",
+                        failure.fix
+                    )
+                } else {
+                    failure.fix.clone()
+                },
+            ),
+            Self::ValidateCrashed(error) => UserError::new(
+                "Could not check the entry point",
+                format!(
+                    "`{}` {}. Its output:\n{}",
+                    error.command(),
+                    error.reason(),
+                    tail(error.output(), 20)
+                ),
+                format!(
+                    "Importing your module crashed the interpreter; run it locally with `python -c 'import <module>'`. To skip the check, set {VAR_VALIDATE}=false."
+                ),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflict_names_the_pins() {
+        assert_eq!(
+            conflicting_pins(
+                "The conflict is caused by:\n    The user requested flask>=2.3\n    The user requested (constraint) flask==2.2.5\n"
+            ),
+            vec!["flask==2.2.5".to_string()]
+        );
+    }
+
+    #[test]
+    fn unknown_key_message_names_the_file() {
+        let error = WrapperError::Config(ConfigError::Invalid {
+            origin: Origin::ConfigFile,
+            message: "line 2: unknown field `port`".into(),
+        })
+        .user_error();
+        assert_eq!(
+            error.title,
+            "Invalid wrapper configuration in blacklodge.toml"
+        );
+        assert_eq!(
+            error.detail,
+            "blacklodge.toml: line 2: unknown field `port`"
+        );
+        assert!(error.fix.starts_with("The keys are: entrypoint"));
+    }
+}

@@ -1,0 +1,356 @@
+//! The `harness` layer (launch): the harness package, the harness's dependencies that the
+//! app does not already have, and the `blacklodge` command that puts both on `sys.path`.
+//!
+//! ```text
+//! harness/
+//!   bin/blacklodge          the command the processes run
+//!   lib/blacklodge_harness  the harness (first on sys.path)
+//!   deps/…/site-packages    e.g. gunicorn, when the app did not install it (last on sys.path)
+//! ```
+//!
+//! The dependencies are installed by pip with `--prefix` (so packages already installed in
+//! the app's environment count as satisfied and are never replaced) and with every installed
+//! distribution pinned as a constraint (so a version the harness cannot use is a resolution
+//! error, not a silent upgrade). Nothing is written to the app's venv, which belongs to the
+//! dependency buildpack.
+//!
+//! Cached on the harness contents, the Python environment and the app's installed packages.
+
+use crate::errors::WrapperError;
+use crate::pip_version::PinnedPip;
+use crate::python_env::PythonEnv;
+use crate::{WrapperBuildpack, harness, layers};
+use blacklodge_common::{cache, command, output};
+use libcnb::build::BuildContext;
+use libcnb::data::layer_name;
+use libcnb::layer::{
+    CachedLayerDefinition, EmptyLayerCause, InvalidMetadataAction, LayerState, RestoredLayerAction,
+};
+use serde::{Deserialize, Serialize};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// 1980-01-01 (see the pip buildpack): with SOURCE_DATE_EPOCH set, bytecode is hash-based and
+/// the layer reproducible.
+const SOURCE_DATE_EPOCH: &str = "315532800";
+const LAUNCHER_TEMPLATE: &str = include_str!("../python/launcher.py");
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HarnessLayerMetadata {
+    pub(crate) harness_version: String,
+    pub(crate) harness_sha256: String,
+    pub(crate) python_version: String,
+    pub(crate) python_prefix: String,
+    pub(crate) app_packages_sha256: String,
+    pub(crate) pip_version: String,
+}
+
+fn invalidation_reasons(
+    cached: &HarnessLayerMetadata,
+    wanted: &HarnessLayerMetadata,
+) -> Vec<String> {
+    let HarnessLayerMetadata {
+        harness_version,
+        harness_sha256,
+        python_version,
+        python_prefix,
+        app_packages_sha256,
+        pip_version,
+    } = cached;
+    let HarnessLayerMetadata {
+        harness_version: new_harness_version,
+        harness_sha256: new_harness_sha256,
+        python_version: new_python_version,
+        python_prefix: new_python_prefix,
+        app_packages_sha256: new_app_packages_sha256,
+        pip_version: new_pip_version,
+    } = wanted;
+    cache::reasons([
+        cache::changed("harness version", harness_version, new_harness_version),
+        (harness_version == new_harness_version && harness_sha256 != new_harness_sha256)
+            .then(|| "harness files changed".to_string()),
+        cache::changed("Python version", python_version, new_python_version),
+        cache::changed("Python environment", python_prefix, new_python_prefix),
+        (app_packages_sha256 != new_app_packages_sha256)
+            .then(|| "the app's installed packages changed".to_string()),
+        cache::changed("pip version", pip_version, new_pip_version),
+    ])
+}
+
+pub(crate) struct HarnessInstall<'a> {
+    pub(crate) python: &'a PythonEnv,
+    pub(crate) pip: &'a PinnedPip,
+    pub(crate) index: &'a str,
+}
+
+/// Installs (or reuses) the layer; returns the path of the `blacklodge` command.
+pub(crate) fn install(
+    context: &BuildContext<WrapperBuildpack>,
+    install: &HarnessInstall<'_>,
+) -> libcnb::Result<PathBuf, WrapperError> {
+    let wanted = HarnessLayerMetadata {
+        harness_version: harness::version().to_string(),
+        harness_sha256: harness::fingerprint(),
+        python_version: install.python.python_version.clone(),
+        python_prefix: install.python.prefix.clone(),
+        app_packages_sha256: install.python.distributions_fingerprint(),
+        pip_version: install.pip.version.clone(),
+    };
+    let layer = context.cached_layer(
+        layer_name!("harness"),
+        CachedLayerDefinition {
+            build: false,
+            launch: true,
+            invalid_metadata_action: &|_| {
+                (
+                    InvalidMetadataAction::DeleteLayer,
+                    vec!["cache format changed".to_string()],
+                )
+            },
+            restored_layer_action: &|cached: &HarnessLayerMetadata, _| {
+                let reasons = invalidation_reasons(cached, &wanted);
+                let action = if reasons.is_empty() {
+                    RestoredLayerAction::KeepLayer
+                } else {
+                    RestoredLayerAction::DeleteLayer
+                };
+                (action, reasons)
+            },
+        },
+    )?;
+    let root = layer.path();
+    let launcher = root.join("bin/blacklodge");
+    match layer.state {
+        LayerState::Restored { .. } => {
+            output::detail(format!(
+                "Reusing cached harness {} (harness, Python and the app's packages unchanged)",
+                wanted.harness_version
+            ));
+        }
+        LayerState::Empty { ref cause } => {
+            if let EmptyLayerCause::RestoredLayerAction { cause: reasons }
+            | EmptyLayerCause::InvalidMetadataAction { cause: reasons } = cause
+            {
+                cache::log_discarded("harness", reasons);
+            }
+            let pip_site = layers::pip::install(
+                context,
+                install.pip,
+                &install.python.python_version,
+                install.index,
+            )?;
+            let cache_dir = layers::pip_cache::directory(context)?;
+            install_dependencies(&root, install.python, &pip_site, &cache_dir)?;
+            write_harness(&root, &launcher)?;
+            layer.write_metadata(wanted.clone())?;
+        }
+    }
+    Ok(launcher)
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WrapperError {
+    let path = path.to_path_buf();
+    move |error| WrapperError::Io {
+        action,
+        path,
+        error,
+    }
+}
+
+fn install_dependencies(
+    root: &Path,
+    python: &PythonEnv,
+    pip_site: &Path,
+    cache_dir: &Path,
+) -> Result<(), WrapperError> {
+    let requirements = harness::requirements();
+    let constraints = std::env::temp_dir().join("blacklodge-app-constraints.txt");
+    fs_err::write(&constraints, python.constraints()).map_err(io_error("write", &constraints))?;
+    output::stream_heading(format!(
+        "Installing the harness's dependencies ({}); the app's packages are kept as installed",
+        requirements.join(", ")
+    ));
+    let start = std::time::Instant::now();
+    command::run_streamed(
+        Command::new("python3")
+            .args(["-m", "pip", "install", "--prefix"])
+            .arg(root.join("deps"))
+            .arg("--constraint")
+            .arg(&constraints)
+            .args(&requirements)
+            .args([
+                "--no-input",
+                "--progress-bar",
+                "off",
+                "--disable-pip-version-check",
+                "--no-warn-script-location",
+            ])
+            .current_dir(root)
+            .env("PYTHONPATH", pip_site)
+            .env("PIP_CACHE_DIR", cache_dir)
+            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH),
+    )
+    .map_err(|error| WrapperError::InstallDependencies {
+        requirements: requirements.clone(),
+        error,
+    })?;
+    output::detail(format!(
+        "Done in {}",
+        output::format_duration(start.elapsed())
+    ));
+    // Console scripts of the dependencies (flask, gunicorn) would run without the harness's
+    // sys.path set-up; only `blacklodge` is a command of this layer.
+    let scripts = root.join("deps/bin");
+    if scripts.exists() {
+        fs_err::remove_dir_all(&scripts).map_err(io_error("remove", &scripts))?;
+    }
+    Ok(())
+}
+
+/// `site-packages` / `dist-packages` directories pip created below `deps/` (the layout
+/// depends on the interpreter's install scheme).
+fn site_directories(deps: &Path) -> std::io::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        if depth == 0 || !dir.is_dir() {
+            return Ok(());
+        }
+        let mut entries: Vec<PathBuf> = fs_err::read_dir(dir)?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.is_dir())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name == "site-packages" || name == "dist-packages" {
+                found.push(path);
+            } else {
+                walk(&path, depth - 1, found)?;
+            }
+        }
+        Ok(())
+    }
+    let mut found = Vec::new();
+    walk(deps, 5, &mut found)?;
+    Ok(found)
+}
+
+fn python_string(path: &Path) -> String {
+    // A JSON string literal is a valid Python string literal.
+    serde_json::Value::String(path.to_string_lossy().into_owned()).to_string()
+}
+
+pub(crate) fn launcher_script(harness_dir: &Path, dependency_dirs: &[PathBuf]) -> String {
+    let dirs = dependency_dirs
+        .iter()
+        .map(|dir| python_string(dir))
+        .collect::<Vec<_>>()
+        .join(", ");
+    LAUNCHER_TEMPLATE
+        .replace("@HARNESS_DIR@", &python_string(harness_dir))
+        .replace("@DEPENDENCY_DIRS@", &format!("[{dirs}]"))
+}
+
+fn write_harness(root: &Path, launcher: &Path) -> Result<(), WrapperError> {
+    let lib = root.join("lib");
+    harness::write_package(&lib).map_err(io_error("write", &lib))?;
+    command::run_captured(
+        Command::new("python3")
+            .args([
+                "-m",
+                "compileall",
+                "-q",
+                "--invalidation-mode",
+                "checked-hash",
+            ])
+            .arg(&lib)
+            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH),
+    )
+    .map_err(WrapperError::NoPython)?;
+
+    let deps = root.join("deps");
+    let dependency_dirs = site_directories(&deps).map_err(io_error("read", &deps))?;
+    let bin = root.join("bin");
+    fs_err::create_dir_all(&bin).map_err(io_error("create", &bin))?;
+    fs_err::write(launcher, launcher_script(&lib, &dependency_dirs))
+        .map_err(io_error("write", launcher))?;
+    fs_err::set_permissions(launcher, std::fs::Permissions::from_mode(0o755))
+        .map_err(io_error("make executable", launcher))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata() -> HarnessLayerMetadata {
+        HarnessLayerMetadata {
+            harness_version: "0.1.0".into(),
+            harness_sha256: "a".into(),
+            python_version: "3.11.2".into(),
+            python_prefix: "/layers/blacklodge_pip/venv".into(),
+            app_packages_sha256: "p".into(),
+            pip_version: "26.3".into(),
+        }
+    }
+
+    #[test]
+    fn reasons_name_what_changed() {
+        let cached = metadata();
+        assert!(invalidation_reasons(&cached, &cached).is_empty());
+        let wanted = HarnessLayerMetadata {
+            harness_sha256: "b".into(),
+            app_packages_sha256: "q".into(),
+            ..metadata()
+        };
+        assert_eq!(
+            invalidation_reasons(&cached, &wanted),
+            vec![
+                "harness files changed".to_string(),
+                "the app's installed packages changed".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn finds_site_directories_in_any_scheme() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs_err::create_dir_all(dir.path().join("lib/python3.11/site-packages/flask"))
+            .expect("mkdir");
+        fs_err::create_dir_all(dir.path().join("local/lib/python3.11/dist-packages"))
+            .expect("mkdir");
+        let found = site_directories(dir.path()).expect("walk");
+        assert_eq!(
+            found,
+            vec![
+                dir.path().join("lib/python3.11/site-packages"),
+                dir.path().join("local/lib/python3.11/dist-packages"),
+            ]
+        );
+        assert!(
+            site_directories(&dir.path().join("missing"))
+                .expect("walk")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn launcher_puts_the_harness_first_and_dependencies_last() {
+        let script = launcher_script(
+            Path::new("/layers/w/harness/lib"),
+            &[PathBuf::from(
+                "/layers/w/harness/deps/lib/python3.11/site-packages",
+            )],
+        );
+        assert!(script.contains("sys.path.insert(0, \"/layers/w/harness/lib\")"));
+        assert!(script.contains(
+            "for _directory in [\"/layers/w/harness/deps/lib/python3.11/site-packages\"]:"
+        ));
+        assert!(script.starts_with("#!/usr/bin/env python3\n"));
+    }
+}

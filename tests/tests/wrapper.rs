@@ -1,0 +1,601 @@
+//! The wrapper buildpack through pack and the real lifecycle: fixture apps with a plain
+//! function, a model class and a PlanQK `run(data, params)` become images whose `web` process
+//! answers HTTP and whose `job` process runs once; broken apps fail the build with the fix.
+
+use blacklodge_tests::{App, Container, Image, Response, assert_contains, assert_not_contains};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const JSON: (&str, &str) = ("Content-Type", "application/json");
+
+fn post(container: &Container, body: &str, headers: &[(&str, &str)]) -> Response {
+    let mut all = vec![JSON];
+    all.extend_from_slice(headers);
+    container.request("POST", "/predict", &all, Some(body.as_bytes()))
+}
+
+fn json(response: &Response) -> serde_json::Value {
+    serde_json::from_str(&response.body)
+        .unwrap_or_else(|error| panic!("not JSON ({error}): {}", response.body))
+}
+
+/// Polls `/readyz` until it answers 200.
+fn wait_until_ready(container: &Container, timeout: Duration) {
+    container.wait_until_listening(timeout);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let response = container.request("GET", "/readyz", &[], None);
+        if response.status == 200 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready in time: {} {}\n{}",
+            response.status,
+            response.body,
+            container.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `docker run --rm` of a process type, with extra `docker run` arguments; returns the output.
+fn run_process(image: &Image, process: &str, docker_args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(["run", "--rm", "--network", "none"])
+        .args(docker_args)
+        .args([
+            "--entrypoint",
+            &format!("/cnb/process/{process}"),
+            &image.name,
+        ])
+        .output()
+        .expect("docker runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A directory the container user (uid 1000) can read (and write when `writable`).
+fn shared_dir(source: Option<&Path>, writable: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if let Some(source) = source {
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", source.display()))
+            .arg(dir.path())
+            .status()
+            .expect("cp runs");
+        assert!(status.success());
+    }
+    let mode = if writable { "a+rwX" } else { "a+rX" };
+    let status = Command::new("chmod")
+        .args(["-R", mode])
+        .arg(dir.path())
+        .status()
+        .expect("chmod runs");
+    assert!(status.success());
+    dir
+}
+
+fn mount(dir: &Path, target: &str) -> String {
+    format!("{}:{target}", dir.display())
+}
+
+fn base64(text: &str) -> String {
+    let output = Command::new("base64")
+        .args(["-w", "0"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("base64 runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn plain_function_without_dependencies_serves_http() {
+    let app = App::fixture("wrapper-function");
+    let image = Image::new("wrapper-function");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "## Blacklodge wrapper\n- Reading the wrapper configuration\n  - Entry point model:predict (from blacklodge.toml)\n  - Modes: web (default), job\n- Installing the Blacklodge harness 0.1.0\n",
+    );
+    assert_contains(&log, "Successfully installed ");
+    assert_contains(&log, "  - Calls predict(payload, context) (function)\n");
+    assert_contains(
+        &log,
+        "- Processes\n  - web: /layers/blacklodge_wrapper/harness/bin/blacklodge web (default)\n  - job: /layers/blacklodge_wrapper/harness/bin/blacklodge job\n",
+    );
+    assert_contains(&log, "Setting default process type 'web'");
+    assert_not_contains(&log, "## Blacklodge pip");
+
+    // Small limits so 413 and 504 are quick to provoke.
+    let container = image.start(
+        None,
+        &[
+            ("BLACKLODGE_MAX_BODY_SIZE", "1KiB"),
+            ("BLACKLODGE_TIMEOUT", "2"),
+        ],
+    );
+    wait_until_ready(&container, Duration::from_mins(1));
+
+    let ok = post(
+        &container,
+        r#"{"values": [1, 2, 3]}"#,
+        &[("X-Request-ID", "test-request-1")],
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(
+        json(&ok),
+        serde_json::json!({"sum": 6, "request_id": "test-request-1"})
+    );
+    assert_eq!(ok.headers["x-request-id"], "test-request-1");
+
+    let malformed = post(&container, "{not json", &[]);
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    assert_eq!(json(&malformed)["error"]["type"], "invalid_json");
+
+    let oversized = post(
+        &container,
+        &format!(r#"{{"values": [{}1]}}"#, "1, ".repeat(600)),
+        &[],
+    );
+    assert_eq!(oversized.status, 413, "{}", oversized.body);
+    assert_eq!(json(&oversized)["error"]["type"], "payload_too_large");
+
+    let failed = post(&container, r#"{"fail": true}"#, &[]);
+    assert_eq!(failed.status, 500, "{}", failed.body);
+    assert_eq!(json(&failed)["error"]["type"], "handler_error");
+    assert_contains(&failed.body, "RuntimeError");
+    assert_not_contains(&failed.body, "the model exploded");
+    assert_not_contains(&failed.body, "Traceback");
+
+    let slow = post(&container, r#"{"sleep": 4}"#, &[]);
+    assert_eq!(slow.status, 504, "{}", slow.body);
+    assert_eq!(json(&slow)["error"]["type"], "timeout");
+
+    // The service is still up after all of that.
+    let again = post(&container, r#"{"values": [5]}"#, &[]);
+    assert_eq!(again.status, 200, "{}", again.body);
+    let statz = json(&container.get("/statz"));
+    assert_eq!(statz["entrypoint"]["spec"], "model:predict");
+    assert_eq!(statz["app"]["name"], "model");
+
+    // JSON log lines carry the request id, for the harness's lines and the handler's own.
+    let logs = container.logs();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let of_request: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["request_id"] == "test-request-1")
+        .collect();
+    let messages: Vec<&str> = of_request
+        .iter()
+        .filter_map(|line| line["message"].as_str())
+        .collect();
+    assert!(
+        messages.contains(&"scoring 3 values")
+            && messages.contains(&"print() output is captured as a log line")
+            && messages.contains(&"POST /predict 200"),
+        "request log lines: {messages:?}\n{logs}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["level"] == "error" && line["exception"].is_string()),
+        "the handler's traceback is logged:\n{logs}"
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn sigterm_lets_the_request_in_flight_finish_and_exits_zero() {
+    let app = App::fixture("wrapper-function");
+    let image = Image::new("wrapper-drain");
+    let _ = image.build_ok(&app);
+    let container = image.start(None, &[]);
+    wait_until_ready(&container, Duration::from_mins(1));
+
+    let url = container.url("/predict");
+    let in_flight = std::thread::spawn(move || {
+        ureq::post(&url)
+            .set("Content-Type", "application/json")
+            .timeout(Duration::from_secs(30))
+            .send_string(r#"{"values": [7], "sleep": 3}"#)
+            .map(|response| {
+                (
+                    response.status(),
+                    response.into_string().unwrap_or_default(),
+                )
+            })
+            .map_err(|error| error.to_string())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let stop = Command::new("docker")
+        .args(["stop", "--time", "20", &container.name])
+        .output()
+        .expect("docker stop runs");
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+
+    let (status, body) = in_flight
+        .join()
+        .expect("request thread")
+        .unwrap_or_else(|error| {
+            panic!(
+                "the request in flight failed: {error}\n{}",
+                container.logs()
+            )
+        });
+    assert_eq!(status, 200, "{body}");
+    assert_contains(&body, r#""sum":7"#);
+    let exit_code = Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{.State.ExitCode}}",
+            &container.name,
+        ])
+        .output()
+        .expect("docker inspect runs");
+    assert_eq!(
+        stdout(&exit_code).trim(),
+        "0",
+        "exit code after SIGTERM\n{}",
+        container.logs()
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn model_class_with_pip_keeps_the_apps_pins_and_waits_for_load() {
+    let app = App::fixture("wrapper-class");
+    let image = Image::new("wrapper-class");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "## Blacklodge pip\n");
+    assert_contains(
+        &log,
+        "  - Entry point sentiment.model:Model (from [tool.blacklodge] in pyproject.toml)\n",
+    );
+    assert_contains(
+        &log,
+        "  - Python 3.11.2 at /layers/blacklodge_pip/venv with ",
+    );
+    // Flask comes from the app's venv; only what it lacks is installed for the harness.
+    assert_contains(
+        &log,
+        "Requirement already satisfied: flask>=2.3 in /layers/blacklodge_pip/venv/lib/python3.11/site-packages (3.1.2)",
+    );
+    assert_contains(
+        &log,
+        "  - Calls Model.predict(payload) (class; load() before traffic)\n",
+    );
+
+    let where_from = image.shell_ok(
+        "/layers/blacklodge_wrapper/harness/bin/blacklodge --version; python -c 'import flask; print(flask.__file__)'; ls /layers/blacklodge_wrapper/harness/deps/lib/python3.11/site-packages",
+    );
+    assert_contains(&where_from, "blacklodge-harness 0.1.0\n");
+    assert_contains(
+        &where_from,
+        "/layers/blacklodge_pip/venv/lib/python3.11/site-packages/flask/__init__.py\n",
+    );
+    assert_contains(&where_from, "gunicorn\n");
+    assert_not_contains(&where_from, "flask-");
+
+    let container = image.start(None, &[("MODEL_LOAD_SECONDS", "6")]);
+    container.wait_until_listening(Duration::from_mins(1));
+    let loading = container.request("GET", "/readyz", &[], None);
+    assert_eq!(loading.status, 503, "{}", loading.body);
+    assert_eq!(json(&loading)["reason"], "loading");
+    let early = post(&container, r#"{"text": "good"}"#, &[]);
+    assert_eq!(early.status, 503, "{}", early.body);
+    assert_eq!(json(&early)["error"]["type"], "not_ready");
+    assert_eq!(container.get("/healthz").status, 200, "alive while loading");
+
+    wait_until_ready(&container, Duration::from_mins(1));
+    let scored = post(&container, r#"{"text": "a great and good day"}"#, &[]);
+    assert_eq!(scored.status, 200, "{}", scored.body);
+    assert_eq!(
+        json(&scored),
+        serde_json::json!({"score": 3, "label": "positive", "flask": "3.1.2"})
+    );
+    let statz = json(&container.get("/statz"));
+    assert_eq!(statz["app"]["name"], "sentiment");
+    assert_eq!(statz["app"]["version"], "1.2.0");
+    assert_contains(
+        &container.get("/metrics").body,
+        "blacklodge_handler_calls_total{outcome=\"ok\"} 1",
+    );
+
+    // Rebuilding the unchanged app reuses the harness.
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Reusing cached harness 0.1.0 (harness, Python and the app's packages unchanged)\n",
+    );
+    assert_contains(&log, "Reusing layer 'blacklodge/wrapper:harness'");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn planqk_job_reads_mounted_inputs_and_base64_variables() {
+    let app = App::fixture("wrapper-planqk");
+    let image = Image::new("wrapper-planqk");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "  - Modes: job (default), web\n");
+    assert_contains(&log, "  - Calls run(data, params) (planqk-run)\n");
+    assert_contains(&log, "Setting default process type 'job'");
+
+    // The PlanQK layout, mounted read-only, and a writable output directory.
+    let input = shared_dir(Some(&app.path().join("input")), false);
+    let output_dir = shared_dir(None, true);
+    let result = run_process(
+        &image,
+        "job",
+        &[
+            "-v",
+            &format!("{}:ro", mount(input.path(), "/var/input")),
+            "-v",
+            &mount(output_dir.path(), "/var/output"),
+        ],
+    );
+    let printed = stdout(&result);
+    assert_eq!(
+        result.status.code(),
+        Some(0),
+        "{printed}{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_contains(
+        &printed,
+        "PlanQK:Job:Result: {\"scaled\":[2,4,6],\"count\":3}\n",
+    );
+    let written =
+        fs_err::read_to_string(output_dir.path().join("result.json")).expect("result file");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&written).expect("JSON"),
+        serde_json::json!({"scaled": [2, 4, 6], "count": 3})
+    );
+
+    // PlanQK's BASE64_ENCODED convention.
+    let data = format!("DATA_VALUE={}", base64(r#"{"values": [10, 20]}"#));
+    let params = format!("PARAMS_VALUE={}", base64(r#"{"factor": 3}"#));
+    let result = run_process(
+        &image,
+        "job",
+        &["-e", "BASE64_ENCODED=true", "-e", &data, "-e", &params],
+    );
+    assert_eq!(result.status.code(), Some(0), "{}", stdout(&result));
+    assert_contains(
+        &stdout(&result),
+        "PlanQK:Job:Result: {\"scaled\":[30,60],\"count\":2}\n",
+    );
+
+    // No input at all: exit code 2 (bad input) with the error in the marker line.
+    let result = run_process(&image, "job", &[]);
+    assert_eq!(result.status.code(), Some(2), "{}", stdout(&result));
+    assert_contains(
+        &stdout(&result),
+        "PlanQK:Job:Result: {\"error\": {\"type\": ",
+    );
+
+    // The same image also serves HTTP.
+    let container = image.start(Some("web"), &[]);
+    wait_until_ready(&container, Duration::from_mins(1));
+    let response = post(
+        &container,
+        r#"{"data": {"values": [1]}, "params": {"factor": 5}}"#,
+        &[],
+    );
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(
+        json(&response),
+        serde_json::json!({"scaled": [5], "count": 1})
+    );
+    let statz = json(&container.get("/statz"));
+    assert_eq!(statz["app"]["name"], "planqk-sample");
+    assert_eq!(statz["app"]["version"], "0.3.0");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn procfile_wins_for_the_processes_it_defines() {
+    let app = App::fixture("wrapper-function");
+    app.write("Procfile", "web: python3 -c 'print(\"procfile web\")'\n");
+    let image = Image::new("wrapper-procfile");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "## Blacklodge wrapper\n");
+    assert_contains(&log, "## Blacklodge Procfile\n");
+    assert_contains(&log, "Setting default process type 'web'");
+
+    let web = run_process(&image, "web", &[]);
+    assert_eq!(stdout(&web), "procfile web\n");
+    // The wrapper's job process stays, with the launch environment the wrapper set.
+    let job = run_process(
+        &image,
+        "job",
+        &[
+            "-e",
+            "BLACKLODGE_JOB_INPUT=none",
+            "-e",
+            "BLACKLODGE_RESULT_MARKER=true",
+        ],
+    );
+    assert_eq!(job.status.code(), Some(1), "{}", stdout(&job));
+    assert_contains(
+        &stdout(&job),
+        "PlanQK:Job:Result: {\"error\": {\"type\": \"handler_error\"",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn entry_point_variable_overrides_and_typos_list_the_names_that_exist() {
+    let app = App::fixture("wrapper-function");
+    let log = Image::new("wrapper-typo")
+        .env("BP_BLACKLODGE_ENTRYPOINT", "model:predcit")
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        "  - Entry point model:predcit (from BP_BLACKLODGE_ENTRYPOINT overrides blacklodge.toml)\n",
+    );
+    assert_contains(&log, "! ERROR: Entry point 'model:predcit' not found\n");
+    assert_contains(&log, "predict (function)");
+    assert_contains(&log, "Set the entry point to 'model:predict'.");
+    assert_not_contains(&log, "BP_BLACKLODGE_VALIDATE");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn missing_module_syntax_error_and_missing_dependency_fail_the_build() {
+    let app = App::fixture("wrapper-function");
+    app.write("blacklodge.toml", "entrypoint = \"models:predict\"\n");
+    let log = Image::new("wrapper-module").build_fails(&app);
+    assert_contains(&log, "! ERROR: Module 'models' not found\n");
+    assert_contains(&log, "! Modules and packages there: model");
+    assert_contains(
+        &log,
+        "!   Did you mean module 'model'? Set the entry point to 'model:...'.",
+    );
+
+    let app = App::fixture("wrapper-function");
+    app.write(
+        "model.py",
+        "def predict(payload):\n    return {\"ok\": True\n\n\nx = 1\n",
+    );
+    let log = Image::new("wrapper-syntax").build_fails(&app);
+    assert_contains(&log, "! ERROR: Syntax error in model.py at line 2\n");
+    assert_contains(&log, "!   File model.py, line 2\n");
+
+    let app = App::fixture("wrapper-function");
+    app.write(
+        "model.py",
+        "import numpy\n\ndef predict(payload):\n    return 1\n",
+    );
+    let log = Image::new("wrapper-dependency").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Module 'model' imports 'numpy', which is not installed\n",
+    );
+    assert_contains(&log, "(model.py, line 1)");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn invalid_configuration_is_explained() {
+    let app = App::fixture("wrapper-function");
+    app.write("blacklodge.toml", "modes = [\"web\"]\n");
+    let log = Image::new("wrapper-no-entrypoint").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: No entry point declared\n!\n! blacklodge.toml configures the wrapper but has no `entrypoint`.\n",
+    );
+
+    app.write(
+        "blacklodge.toml",
+        "entrypoint = \"model:predict\"\nport = 8080\n",
+    );
+    let log = Image::new("wrapper-unknown-key").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Invalid wrapper configuration in blacklodge.toml\n!\n! blacklodge.toml: line 2: unknown field `port`, expected one of `entrypoint`, `modes`, `default-mode`, `name`, `version`\n",
+    );
+
+    app.write(
+        "blacklodge.toml",
+        "entrypoint = \"model:predict\"\nmodes = [\"web\", \"batch\"]\n",
+    );
+    let log = Image::new("wrapper-bad-mode").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Unknown mode\n!\n! modes in blacklodge.toml contains 'batch'.",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn pinned_dependency_that_conflicts_with_the_harness_fails_clearly() {
+    let app = App::fixture("wrapper-class");
+    app.write("requirements.txt", "flask==2.2.5\nwerkzeug==2.3.8\n");
+    let log = Image::new("wrapper-conflict").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: The app's packages conflict with the harness's dependencies\n",
+    );
+    assert_contains(&log, "flask==2.2.5");
+    assert_contains(&log, "The user requested (constraint) flask==2.2.5");
+    assert_contains(
+        &log,
+        "! How to fix:\n!   Change the version of flask==2.2.5",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn example_runs_as_documented() {
+    let app = App::fixture("examples/wrapped-function");
+    let image = Image::new("wrapper-example");
+    let _ = image.build_ok(&app);
+
+    // docs/wrapper.md and the example's README: the job reads stdin and writes the result.
+    let mut child = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "-i",
+            "--network",
+            "none",
+            "--entrypoint",
+            "job",
+        ])
+        .arg(&image.name)
+        .args(["--input", "-", "--output", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(br#"{"amount": 20, "items": 1}"#)
+            .expect("write stdin");
+    }
+    let output = child.wait_with_output().expect("docker finishes");
+    assert_eq!(
+        stdout(&output),
+        "{\"risk\":0.13,\"review\":false}\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let container = image.start(None, &[]);
+    wait_until_ready(&container, Duration::from_mins(1));
+    let response = post(&container, r#"{"amount": 120, "items": 3}"#, &[]);
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.body, r#"{"risk":0.63,"review":true}"#);
+    let missing = post(&container, r#"{"amount": 120}"#, &[]);
+    assert_eq!(missing.status, 500, "{}", missing.body);
+    let statz = json(&container.get("/statz"));
+    assert_eq!(statz["app"]["name"], "order-scorer");
+    assert_eq!(statz["app"]["version"], "1.0.0");
+}
