@@ -11,11 +11,11 @@ mod selection;
 use crate::errors::UvError;
 use crate::selection::Selection;
 use blacklodge_common::download::sha256_bytes;
-use blacklodge_common::{command, env, output, pypi};
+use blacklodge_common::{command, env, output};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
 use blacklodge_python_deps::managers::{self, Manager};
-use blacklodge_python_deps::{ca, layers, python, tool, uv::Uv};
+use blacklodge_python_deps::{layers, setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
@@ -71,11 +71,7 @@ impl Buildpack for UvBuildpack {
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
         output::header("Blacklodge uv");
         let env = context.platform.env();
-        if let managers::Selection::Conflict(found) =
-            managers::select(&context.app_dir, env).map_err(deps)?
-        {
-            return Err(deps(DepsError::Conflict(found)).into());
-        }
+        setup::check_selection(&context.app_dir, env).map_err(deps)?;
         for file in ["pyproject.toml", "uv.lock"] {
             if !context.app_dir.join(file).is_file() {
                 return Err(UvError::MissingFile(file).into());
@@ -91,28 +87,9 @@ impl Buildpack for UvBuildpack {
 
         output::step("Installing dependencies from uv.lock");
         output::detail(format!("Installing {}", selection.describe()));
-        let python = python::find().map_err(deps)?;
-        let bindings = ca::read_bindings(&ca::bindings_root()).map_err(deps)?;
-        if !bindings.names.is_empty() {
-            output::detail(format!(
-                "Trusting the CA certificates of binding(s): {}",
-                bindings.names.join(", ")
-            ));
-        }
-        let tls = ca::Tls::prepare(&bindings, &std::env::temp_dir()).map_err(deps)?;
-        let index = ["UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"]
-            .iter()
-            .find_map(|name| env::string(env, name))
-            .unwrap_or_else(|| pypi::DEFAULT_INDEX.to_string());
         let pin = tool::uv();
-        let binary = layers::uv::install(&context, &pin, &index)?;
-        let cache_dir = layers::uv_cache::prepare(&context)?;
-        let uv = Uv {
-            binary,
-            cache_dir,
-            python: python.clone(),
-            tls,
-        };
+        let uv = setup::uv(&context, &setup::tool_index(env, None))?;
+        let python = uv.python.clone();
 
         let wanted = VenvLayerMetadata {
             lock_sha256: fingerprint(&context.app_dir).map_err(deps)?,

@@ -4,18 +4,12 @@
 //! production image needs. `BP_UV_GROUPS` and `BP_UV_EXTRAS` add named groups and extras
 //! (comma-separated, or `all`).
 
-use blacklodge_common::env::{self, InvalidVariable};
+use blacklodge_common::env::InvalidVariable;
+use blacklodge_python_deps::names::{self, Names};
 use libcnb::Env;
 
 pub(crate) const GROUPS_VARIABLE: &str = "BP_UV_GROUPS";
 pub(crate) const EXTRAS_VARIABLE: &str = "BP_UV_EXTRAS";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Names {
-    None,
-    All,
-    Some(Vec<String>),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Selection {
@@ -23,38 +17,11 @@ pub(crate) struct Selection {
     pub(crate) extras: Names,
 }
 
-fn names(env: &Env, variable: &str) -> Result<Names, InvalidVariable> {
-    let Some(value) = env::string(env, variable) else {
-        return Ok(Names::None);
-    };
-    if value.eq_ignore_ascii_case("all") {
-        return Ok(Names::All);
-    }
-    let list: Vec<String> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .map(str::to_string)
-        .collect();
-    let valid = |name: &String| {
-        name.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
-    if list.is_empty() || !list.iter().all(valid) {
-        return Err(InvalidVariable {
-            name: variable.to_string(),
-            value,
-            expected: "comma-separated names (letters, digits, - _ .), or `all`".to_string(),
-        });
-    }
-    Ok(Names::Some(list))
-}
-
 impl Selection {
     pub(crate) fn from_env(env: &Env) -> Result<Self, InvalidVariable> {
         Ok(Self {
-            groups: names(env, GROUPS_VARIABLE)?,
-            extras: names(env, EXTRAS_VARIABLE)?,
+            groups: names::parse(env, GROUPS_VARIABLE)?,
+            extras: names::parse(env, EXTRAS_VARIABLE)?,
         })
     }
 
@@ -84,15 +51,10 @@ impl Selection {
 
     /// For the log and the venv cache key.
     pub(crate) fn describe(&self) -> String {
-        let list = |names: &Names| match names {
-            Names::None => "none".to_string(),
-            Names::All => "all".to_string(),
-            Names::Some(names) => names.join(", "),
-        };
         format!(
             "dependency groups: {}; extras: {}",
-            list(&self.groups),
-            list(&self.extras)
+            self.groups.describe(),
+            self.extras.describe()
         )
     }
 }
