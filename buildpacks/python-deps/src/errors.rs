@@ -151,6 +151,7 @@ impl From<CaError> for DepsError {
 }
 
 /// A [`DepsError`] as the libcnb error of the buildpack `E` belongs to.
+#[must_use]
 pub fn fail<E: From<DepsError>>(error: DepsError) -> libcnb::Error<E> {
     libcnb::Error::BuildpackError(E::from(error))
 }

@@ -136,8 +136,9 @@ fn missing_system_package(output: &str) -> Option<(&'static str, &'static str)> 
         .find(|(needle, _)| evidence.iter().any(|line| line.contains(needle)))
 }
 
-/// Reads the installer's output.
+/// Reads the installer's output. One ordered list of checks: long, but read top to bottom.
 #[must_use]
+#[allow(clippy::too_many_lines)]
 pub fn cause(output: &str) -> Cause {
     let output = &redact(output);
     if let Some(line) = find_line(

@@ -38,7 +38,7 @@ pub fn distributions(venv: &Path) -> std::io::Result<Vec<Distribution>> {
         };
         for entry in entries {
             let path = entry?.path();
-            if !path.extension().is_some_and(|ext| ext == "dist-info") {
+            if path.extension().is_none_or(|ext| ext != "dist-info") {
                 continue;
             }
             let Ok(metadata) = fs_err::read_to_string(path.join("METADATA")) else {

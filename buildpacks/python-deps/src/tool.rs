@@ -44,6 +44,9 @@ pub fn parse_pin(text: &str) -> Option<PinnedWheel> {
 }
 
 /// The pinned uv release (`requirements/uv.txt`).
+///
+/// # Panics
+/// Never in a release: the shipped file is checked by a unit test.
 #[must_use]
 pub fn uv() -> PinnedWheel {
     // Checked by a unit test, so a malformed file never reaches a release.
@@ -103,7 +106,10 @@ fn vendored(pin: &PinnedWheel, vendor_dir: &Path) -> Option<PathBuf> {
         .filter(|path| {
             path.file_name()
                 .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with(&prefix) && name.ends_with(".whl"))
+                .is_some_and(|name| {
+                    name.starts_with(&prefix)
+                        && Path::new(name).extension().is_some_and(|ext| ext == "whl")
+                })
         })
         .find(|path| download::sha256_file(path).is_ok_and(|sha| sha == pin.sha256))
 }

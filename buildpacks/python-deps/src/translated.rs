@@ -69,15 +69,15 @@ impl Drop for TempFile {
 }
 
 fn netrc_text(entries: &[NetrcEntry]) -> String {
-    entries
-        .iter()
-        .map(|entry| {
-            format!(
-                "machine {} login {} password {}\n",
-                entry.host, entry.login, entry.password
-            )
-        })
-        .collect()
+    use std::fmt::Write;
+    entries.iter().fold(String::new(), |mut out, entry| {
+        let _ = writeln!(
+            out,
+            "machine {} login {} password {}",
+            entry.host, entry.login, entry.password
+        );
+        out
+    })
 }
 
 /// Syncs `venv` to `install` with uv.

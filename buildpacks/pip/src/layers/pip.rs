@@ -1,11 +1,12 @@
 //! The `pip` layer: pip itself, for build only (never in the app image), cached per pip
 //! and Python version. It is fetched from the configured index as a wheel, verified against
-//! the pinned sha256, and installed with itself (a wheel is importable as a zip).
+//! the pinned sha256 (or taken from the app's `vendor/`), and installed with itself (a wheel is importable as a zip).
 
 use crate::PipBuildpack;
 use crate::errors::PipError;
-use crate::pip_version::PinnedPip;
-use blacklodge_common::{cache, command, download, output, pypi};
+use blacklodge_common::{cache, command, output};
+use blacklodge_python_deps::errors::DepsError;
+use blacklodge_python_deps::tool::{self, Origin, PinnedWheel};
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::{
@@ -40,7 +41,7 @@ fn invalidation_reasons(cached: &PipLayerMetadata, wanted: &PipLayerMetadata) ->
 /// Returns the directory to put on PYTHONPATH to run `python -m pip`.
 pub(crate) fn install(
     context: &BuildContext<PipBuildpack>,
-    pip: &PinnedPip,
+    pip: &PinnedWheel,
     python_version: &str,
     index: &str,
 ) -> libcnb::Result<PathBuf, PipError> {
@@ -73,7 +74,7 @@ pub(crate) fn install(
     let site = layer.path().join("site-packages");
     match layer.state {
         LayerState::Restored { .. } => {
-            output::detail(format!("Reusing cached pip {}", pip.version))
+            output::detail(format!("Reusing cached pip {}", pip.version));
         }
         LayerState::Empty { ref cause } => {
             if let EmptyLayerCause::RestoredLayerAction { cause: reasons }
@@ -81,17 +82,19 @@ pub(crate) fn install(
             {
                 cache::log_discarded("pip", reasons);
             }
-            let filename = pip.wheel_filename();
-            let found =
-                pypi::find_file(index, "pip", &filename).map_err(|error| PipError::FindPip {
-                    index: index.to_string(),
-                    error,
-                })?;
-            let wheel = std::env::temp_dir().join(&filename);
-            output::timed(format!("Downloading pip {}", pip.version), || {
-                download::download_verified(&found.url, &wheel, &pip.sha256)
+            let scratch = std::env::temp_dir();
+            let (wheel, origin) = output::timed(format!("Fetching pip {}", pip.version), || {
+                tool::fetch(pip, index, &context.app_dir, &scratch)
             })
-            .map_err(PipError::DownloadPip)?;
+            .map_err(|error| {
+                PipError::Deps(DepsError::FetchTool {
+                    tool: pip.label(),
+                    error,
+                })
+            })?;
+            if let Origin::Vendor(path) = &origin {
+                output::detail(format!("(from {})", path.display()));
+            }
             output::timed(format!("Installing pip {}", pip.version), || {
                 command::run_captured(
                     Command::new("python3")
@@ -109,7 +112,9 @@ pub(crate) fn install(
                 )
             })
             .map_err(PipError::InstallPip)?;
-            let _ = fs_err::remove_file(&wheel);
+            if origin == Origin::Index {
+                let _ = fs_err::remove_file(&wheel);
+            }
             layer.write_metadata(wanted.clone())?;
         }
     }
