@@ -161,7 +161,7 @@ impl Buildpack for PipenvBuildpack {
         let indexes = indexes(&lock, env)?;
         let uv = setup::uv(
             &context,
-            &setup::tool_index(env, indexes.index_url.as_deref()),
+            &setup::tool_index(env, None),
         )?;
         let install = Install {
             requirements: locked::requirements(&plan.packages, &indexes),

@@ -181,7 +181,7 @@ impl Buildpack for PoetryBuildpack {
         let indexes = indexes(&plan, &sources);
         let uv = setup::uv(
             &context,
-            &setup::tool_index(env, indexes.index_url.as_deref()),
+            &setup::tool_index(env, None),
         )?;
         let install = Install {
             requirements: locked::requirements(&plan.packages, &indexes),

@@ -80,7 +80,7 @@ impl DepsError {
                 format!("Could not get {tool}"),
                 format!("Fetching {tool}: {error}"),
                 format!(
-                    "Check the index URL and the network. For offline builds put the pinned wheel of {tool} in vendor/ (see docs/dependencies.md). A checksum mismatch means the index serves a different file than the pinned one."
+                    "Check the index URL (UV_DEFAULT_INDEX / PIP_INDEX_URL), its credentials and the network. For offline builds put the pinned wheel of {tool} in vendor/ (see docs/dependencies.md). A checksum mismatch means the index serves a different file than the pinned one."
                 ),
             ),
             Self::InstallTool { tool, error } => UserError::new(

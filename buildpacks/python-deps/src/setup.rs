@@ -20,7 +20,8 @@ pub fn check_selection(app_dir: &std::path::Path, env: &libcnb::Env) -> Result<(
 }
 
 /// The index uv itself is fetched from: the first of `UV_DEFAULT_INDEX`, `UV_INDEX_URL`,
-/// `PIP_INDEX_URL`, `preferred` (a lock's primary source), else PyPI.
+/// `PIP_INDEX_URL`, `preferred`, else PyPI. (Not a lock's private source: its credentials
+/// are for the packages, and a failure there is explained by the installer.)
 #[must_use]
 pub fn tool_index(env: &libcnb::Env, preferred: Option<&str>) -> String {
     ["UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"]
