@@ -159,10 +159,7 @@ impl Buildpack for PipenvBuildpack {
             plan.packages.len()
         ));
         let indexes = indexes(&lock, env)?;
-        let uv = setup::uv(
-            &context,
-            &setup::tool_index(env, None),
-        )?;
+        let uv = setup::uv(&context, &setup::tool_index(env, None))?;
         let install = Install {
             requirements: locked::requirements(&plan.packages, &indexes),
             editables: plan.editables.clone(),

@@ -179,10 +179,7 @@ impl Buildpack for PoetryBuildpack {
 
         let sources = project.sources();
         let indexes = indexes(&plan, &sources);
-        let uv = setup::uv(
-            &context,
-            &setup::tool_index(env, None),
-        )?;
+        let uv = setup::uv(&context, &setup::tool_index(env, None))?;
         let install = Install {
             requirements: locked::requirements(&plan.packages, &indexes),
             editables: if root {

@@ -92,8 +92,8 @@ fn failed_package(output: &str) -> Option<String> {
         // uv: "Failed to build `psycopg2==2.9.10`"; pip: "Failed to build psycopg2" or
         // "Building wheel for x (pyproject.toml) did not run successfully".
         if let Some(rest) = line.split("Failed to build ").nth(1) {
-            let name = rest.trim().trim_matches(['`', ':']).trim();
-            let name = name.split(['`', ' ']).next().unwrap_or(name);
+            let name = rest.trim().trim_start_matches(['`', '\'']);
+            let name = name.split(['`', '\'', ' ', ':']).next().unwrap_or(name);
             if !name.is_empty() && !name.starts_with("installable") {
                 return Some(name.to_string());
             }
@@ -328,6 +328,12 @@ mod tests {
                 detail: tail(output, 12),
             }
         );
+        let pip26 =
+            "      ERROR: Failed to build 'psycopg2' when getting requirements to build wheel\n";
+        let Cause::Compile { package, .. } = cause(pip26) else {
+            panic!("compile");
+        };
+        assert_eq!(package.as_deref(), Some("psycopg2"));
         let uv = "  × Failed to build `psycopg2==2.9.10`\n  ├─▶ The build backend returned an error\n      Error: pg_config executable not found.\n";
         let Cause::Compile { package, .. } = cause(uv) else {
             panic!("compile");

@@ -104,6 +104,9 @@ pub(crate) fn install(
                             "--quiet",
                             "--no-index",
                             "--no-deps",
+                            // A build-only tool: compiling its bytecode would cost seconds
+                            // on every cold build and save nothing.
+                            "--no-compile",
                             "--disable-pip-version-check",
                             "--target",
                         ])
