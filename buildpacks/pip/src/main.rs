@@ -42,9 +42,7 @@ impl Buildpack for PipBuildpack {
     type Error = PipError;
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        if managers::detects(&context.app_dir, context.platform.env(), Manager::Pip)
-            .map_err(|error| PipError::Deps(error.into()))?
-        {
+        if managers::detects(&context.app_dir, context.platform.env(), Manager::Pip) {
             DetectResultBuilder::pass()
                 .build_plan(BuildPlanBuilder::new().requires("python").build())
                 .build()

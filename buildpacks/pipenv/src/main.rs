@@ -113,9 +113,7 @@ impl Buildpack for PipenvBuildpack {
     type Error = PipenvError;
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        if managers::detects(&context.app_dir, context.platform.env(), Manager::Pipenv)
-            .map_err(deps)?
-        {
+        if managers::detects(&context.app_dir, context.platform.env(), Manager::Pipenv) {
             DetectResultBuilder::pass()
                 .build_plan(BuildPlanBuilder::new().requires("python").build())
                 .build()

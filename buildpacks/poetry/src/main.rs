@@ -117,9 +117,7 @@ impl Buildpack for PoetryBuildpack {
     type Error = PoetryError;
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        if managers::detects(&context.app_dir, context.platform.env(), Manager::Poetry)
-            .map_err(deps)?
-        {
+        if managers::detects(&context.app_dir, context.platform.env(), Manager::Poetry) {
             DetectResultBuilder::pass()
                 .build_plan(BuildPlanBuilder::new().requires("python").build())
                 .build()

@@ -176,16 +176,19 @@ pub fn select(app_dir: &Path, env: &Env) -> Result<Selection, InvalidVariable> {
 /// for [`Selection::Unlocked`] and the Poetry buildpack for [`Selection::PoetryWithoutLock`]
 /// to explain what is missing.
 ///
-/// # Errors
-/// [`InvalidVariable`] from [`select`].
-pub fn detects(app_dir: &Path, env: &Env, manager: Manager) -> Result<bool, InvalidVariable> {
-    Ok(match select(app_dir, env)? {
-        Selection::Selected(selected) => selected == manager,
-        Selection::Conflict(found) => found.iter().any(|(m, _)| *m == manager),
-        Selection::PoetryWithoutLock => manager == Manager::Poetry,
-        Selection::Unlocked => manager == Manager::Pip,
-        Selection::Nothing => false,
-    })
+/// An invalid `BP_PYTHON_PACKAGE_MANAGER` also passes: a failing detection would only make
+/// the lifecycle fall through to the python-only group and silently ignore the value, while
+/// the build of the first group reports it.
+#[must_use]
+pub fn detects(app_dir: &Path, env: &Env, manager: Manager) -> bool {
+    match select(app_dir, env) {
+        Err(_) => true,
+        Ok(Selection::Selected(selected)) => selected == manager,
+        Ok(Selection::Conflict(found)) => found.iter().any(|(m, _)| *m == manager),
+        Ok(Selection::PoetryWithoutLock) => manager == Manager::Poetry,
+        Ok(Selection::Unlocked) => manager == Manager::Pip,
+        Ok(Selection::Nothing) => false,
+    }
 }
 
 #[cfg(test)]
@@ -207,8 +210,8 @@ mod tests {
             select(dir.path(), &Env::new()),
             Ok(Selection::Selected(Manager::Uv))
         );
-        assert_eq!(detects(dir.path(), &Env::new(), Manager::Uv), Ok(true));
-        assert_eq!(detects(dir.path(), &Env::new(), Manager::Pip), Ok(false));
+        assert!(detects(dir.path(), &Env::new(), Manager::Uv));
+        assert!(!detects(dir.path(), &Env::new(), Manager::Pip));
     }
 
     #[test]
@@ -232,8 +235,12 @@ mod tests {
             select(dir.path(), &env),
             Ok(Selection::Selected(Manager::Pip))
         );
-        assert_eq!(detects(dir.path(), &env, Manager::Pipenv), Ok(false));
+        assert!(!detects(dir.path(), &env, Manager::Pipenv));
         env.insert(MANAGER_VARIABLE, "npm");
+        assert!(
+            detects(dir.path(), &env, Manager::Pipenv),
+            "so the build reports it"
+        );
         assert_eq!(
             select(dir.path(), &env)
                 .expect_err("npm is no Python manager")

@@ -58,7 +58,7 @@ impl Buildpack for UvBuildpack {
     type Error = UvError;
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        if managers::detects(&context.app_dir, context.platform.env(), Manager::Uv).map_err(deps)? {
+        if managers::detects(&context.app_dir, context.platform.env(), Manager::Uv) {
             DetectResultBuilder::pass()
                 .build_plan(BuildPlanBuilder::new().requires("python").build())
                 .build()
