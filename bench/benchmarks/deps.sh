@@ -52,8 +52,9 @@ check_serves() {  # check_serves IMAGE
   die "$1 does not serve" "the built image did not answer on /" "see its log above"
 }
 
-# The baseline's base image: the build image with our CPython and pip, like python:3.x-slim
-# has them. Made once, outside the timings.
+# The baseline's base image: the build image with our CPython and pip (in a venv: the
+# interpreter is marked externally managed), like python:3.x-slim has them. Made once,
+# outside the timings.
 baseline_base() {
   local ctx="$WORK/base" url pip_url
   mkdir -p "$ctx"
@@ -65,8 +66,8 @@ baseline_base() {
 FROM $BUILD_IMAGE
 USER root
 COPY cpython.tar.gz pip-26.3-py3-none-any.whl /tmp/
-RUN tar -C /opt -xzf /tmp/cpython.tar.gz && /opt/python/bin/python3 /tmp/pip-26.3-py3-none-any.whl/pip install --no-cache-dir /tmp/pip-26.3-py3-none-any.whl && rm /tmp/*.whl /tmp/*.tar.gz
-ENV PATH=/opt/python/bin:\$PATH
+RUN tar -C /opt -xzf /tmp/cpython.tar.gz && /opt/python/bin/python3 -m venv --without-pip /venv && /venv/bin/python /tmp/pip-26.3-py3-none-any.whl/pip install --no-cache-dir /tmp/pip-26.3-py3-none-any.whl && rm /tmp/*.whl /tmp/*.tar.gz && chown -R 1000:1000 /venv
+ENV PATH=/venv/bin:/opt/python/bin:\$PATH
 DOCKERFILE
   DOCKER_BUILDKIT=0 docker build --network host -q -t blacklodge-bench/baseline-base "$ctx" >/dev/null
 }
