@@ -15,6 +15,8 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod private_index;
+
 /// Builder under test (`bench/setup` creates it from the working tree).
 #[must_use]
 pub fn builder() -> String {
@@ -115,6 +117,8 @@ pub struct Image {
     launch_cache: String,
     env: BTreeMap<String, String>,
     buildpacks: Vec<String>,
+    network: String,
+    volumes: Vec<String>,
 }
 
 impl Image {
@@ -134,7 +138,77 @@ impl Image {
             name,
             env,
             buildpacks: Vec::new(),
+            network: "host".to_string(),
+            volumes: Vec::new(),
         }
+    }
+
+    /// The build container's network (`host` by default; `none` for offline builds).
+    #[must_use]
+    pub fn network(mut self, network: &str) -> Self {
+        self.network = network.to_string();
+        self
+    }
+
+    /// Mounts a host directory into the build (`pack build --volume`), e.g. a binding:
+    /// `volume("/tmp/ca:/platform/bindings/ca:ro")`.
+    #[must_use]
+    pub fn volume(mut self, spec: &str) -> Self {
+        self.volumes.push(spec.to_string());
+        self
+    }
+
+    /// The CycloneDX SBOM documents the buildpacks wrote for the image's launch layers
+    /// (`pack sbom download`), by file path.
+    #[must_use]
+    pub fn launch_sboms(&self) -> BTreeMap<String, serde_json::Value> {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let output = run(Command::new("pack")
+            .args(["sbom", "download", &self.name, "--output-dir"])
+            .arg(dir.path()));
+        assert!(
+            output.status.success(),
+            "pack sbom download: {}",
+            text(&output)
+        );
+        let mut found = BTreeMap::new();
+        let mut queue = vec![dir.path().to_path_buf()];
+        while let Some(path) = queue.pop() {
+            if path.is_dir() {
+                queue.extend(
+                    fs_err::read_dir(&path)
+                        .expect("readable")
+                        .map(|e| e.expect("entry").path()),
+                );
+            } else if path.to_string_lossy().ends_with(".cdx.json") {
+                let relative = path
+                    .strip_prefix(dir.path())
+                    .expect("inside")
+                    .to_string_lossy()
+                    .into_owned();
+                let json =
+                    serde_json::from_slice(&fs_err::read(&path).expect("readable")).expect("JSON");
+                found.insert(relative, json);
+            }
+        }
+        found
+    }
+
+    /// Whether `needle` occurs anywhere in the image: any layer's files, the config (env,
+    /// labels, history). Reads `docker save`, whose layers are uncompressed tars.
+    #[must_use]
+    pub fn contains_bytes(&self, needle: &str) -> bool {
+        let output = run(Command::new("docker").args(["save", &self.name]));
+        assert!(
+            output.status.success(),
+            "docker save: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let needle = needle.as_bytes();
+        output
+            .stdout
+            .windows(needle.len())
+            .any(|window| window == needle)
     }
 
     /// Builds with this buildpack (`pack build --buildpack`) instead of the builder's order.
@@ -149,6 +223,16 @@ impl Image {
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.insert(key.to_string(), value.to_string());
         self
+    }
+
+    /// Sets a build-time variable for the following builds of this image (same caches).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.insert(key.to_string(), value.to_string());
+    }
+
+    /// Unsets a build-time variable for the following builds of this image.
+    pub fn unset_env(&mut self, key: &str) {
+        self.env.remove(key);
     }
 
     /// Removes a build-time variable set by default.
@@ -168,7 +252,7 @@ impl Image {
             .arg(app.path())
             .args([
                 "--network",
-                "host",
+                &self.network,
                 "--pull-policy",
                 "if-not-present",
                 "--trust-builder",
@@ -188,6 +272,9 @@ impl Image {
         }
         for buildpack in &self.buildpacks {
             command.args(["--buildpack", buildpack]);
+        }
+        for volume in &self.volumes {
+            command.args(["--volume", volume]);
         }
         let output = run(&mut command);
         BuildResult {

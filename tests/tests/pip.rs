@@ -141,6 +141,9 @@ fn invalid_requirement_line_is_quoted() {
     let app = App::fixture("examples/flask-hello");
     app.write("requirements.txt", "flask==3.1.2\nflask=>3\n");
     let log = Image::new("pip-invalid").build_fails(&app);
-    assert_contains(&log, "! requirements.txt has a line pip cannot read:");
+    assert_contains(
+        &log,
+        "! requirements.txt has a line the installer cannot read:",
+    );
     assert_contains(&log, "line 2 of requirements.txt");
 }

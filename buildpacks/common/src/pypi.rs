@@ -84,6 +84,35 @@ pub fn find_file(index: &str, project: &str, filename: &str) -> Result<IndexFile
         })
 }
 
+/// Looks up the file with the given sha256 on the project page of `project` in `index`
+/// (pins name a file by its hash; the filename is then whatever the index calls it).
+///
+/// # Errors
+/// [`IndexError`] when the page cannot be fetched or lists no file with that hash.
+pub fn find_file_by_sha256(
+    index: &str,
+    project: &str,
+    sha256: &str,
+) -> Result<IndexFile, IndexError> {
+    let page_url = format!("{}/{}/", index.trim_end_matches('/'), normalize(project));
+    let body = download::fetch(
+        &page_url,
+        Some("application/vnd.pypi.simple.v1+json, text/html;q=0.1"),
+    )
+    .map_err(IndexError::Download)?;
+    parse_page(&body, &page_url)
+        .into_iter()
+        .find(|file| {
+            file.sha256
+                .as_deref()
+                .is_some_and(|hash| hash.eq_ignore_ascii_case(sha256))
+        })
+        .ok_or_else(|| IndexError::NotFound {
+            index: page_url,
+            filename: format!("a file with sha256 {sha256}"),
+        })
+}
+
 fn parse_page(body: &[u8], page_url: &str) -> Vec<IndexFile> {
     if let Ok(page) = serde_json::from_slice::<JsonPage>(body) {
         return page

@@ -5,43 +5,26 @@
 
 mod errors;
 mod layers;
-mod pip_version;
 mod requirements;
 
 use crate::errors::PipError;
 use crate::layers::venv::{PipRun, VenvLayerMetadata};
 use crate::requirements::REQUIREMENTS_FILE;
-use blacklodge_common::{command, env, output, pypi};
+use blacklodge_common::{env, output, pypi};
+use blacklodge_python_deps::errors::DepsError;
+use blacklodge_python_deps::managers::{self, Manager, Selection};
+use blacklodge_python_deps::{ca, python};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::data::layer_name;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
-use libcnb::layer::{CachedLayerDefinition, InvalidMetadataAction, RestoredLayerAction};
 use libcnb::{Buildpack, Platform, buildpack_main};
-use serde::{Deserialize, Serialize};
-use std::process::Command;
 
 #[cfg(test)]
 use tempfile as _;
 
 pub(crate) struct PipBuildpack;
-
-/// The pip cache layer's metadata: bump to drop every cached download.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
-#[serde(deny_unknown_fields)]
-struct PipCacheMetadata {
-    cache_version: u32,
-}
-
-fn python_version() -> Result<String, PipError> {
-    let output = command::run_captured(Command::new("python3").args([
-        "-c",
-        "import sys; print('.'.join(map(str, sys.version_info[:3])))",
-    ]))
-    .map_err(PipError::NoPython)?;
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
-}
 
 impl Buildpack for PipBuildpack {
     type Platform = GenericPlatform;
@@ -49,7 +32,7 @@ impl Buildpack for PipBuildpack {
     type Error = PipError;
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        if context.app_dir.join(REQUIREMENTS_FILE).is_file() {
+        if managers::detects(&context.app_dir, context.platform.env(), Manager::Pip) {
             DetectResultBuilder::pass()
                 .build_plan(BuildPlanBuilder::new().requires("python").build())
                 .build()
@@ -61,10 +44,30 @@ impl Buildpack for PipBuildpack {
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
         output::header("Blacklodge pip");
-        let python_version = python_version()?;
-        let pip = pip_version::pinned();
-        let index = env::string(context.platform.env(), "PIP_INDEX_URL")
-            .unwrap_or_else(|| pypi::DEFAULT_INDEX.to_string());
+        let env = context.platform.env();
+        match managers::select(&context.app_dir, env)
+            .map_err(|error| PipError::Deps(error.into()))?
+        {
+            Selection::Conflict(found) => {
+                return Err(PipError::Deps(DepsError::Conflict(found)).into());
+            }
+            Selection::Unlocked => return Err(PipError::Deps(DepsError::Unlocked).into()),
+            _ => {}
+        }
+        let python_version = python::find().map_err(PipError::Deps)?.version;
+        let bindings = ca::read_bindings(&ca::bindings_root())
+            .map_err(|error| PipError::Deps(error.into()))?;
+        if !bindings.names.is_empty() {
+            output::detail(format!(
+                "Trusting the CA certificates of binding(s): {}",
+                bindings.names.join(", ")
+            ));
+        }
+        let tls = ca::Tls::prepare(&bindings, &std::env::temp_dir())
+            .map_err(|error| PipError::Deps(error.into()))?;
+        let pip = blacklodge_python_deps::tool::pip();
+        let index =
+            env::string(env, "PIP_INDEX_URL").unwrap_or_else(|| pypi::DEFAULT_INDEX.to_string());
 
         output::step(format!("Installing dependencies from {REQUIREMENTS_FILE}"));
         let root = context.app_dir.join(REQUIREMENTS_FILE);
@@ -80,17 +83,13 @@ impl Buildpack for PipBuildpack {
                 error,
             })?;
 
-        let pip_site = layers::pip::install(&context, &pip, &python_version, &index)?;
-        let cache = context.cached_layer(
+        let pip_site =
+            blacklodge_python_deps::layers::pip::install(&context, &pip, &python_version, &index)?;
+        let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(
+            &context,
             layer_name!("pip-cache"),
-            CachedLayerDefinition {
-                build: false,
-                launch: false,
-                invalid_metadata_action: &|_| InvalidMetadataAction::DeleteLayer,
-                restored_layer_action: &|_: &PipCacheMetadata, _| RestoredLayerAction::KeepLayer,
-            },
+            "pip cache",
         )?;
-        cache.write_metadata(PipCacheMetadata { cache_version: 1 })?;
 
         layers::venv::install(
             &context,
@@ -101,7 +100,8 @@ impl Buildpack for PipBuildpack {
             },
             &PipRun {
                 pip_site: &pip_site,
-                cache_dir: &cache.path(),
+                cache_dir: &cache_dir,
+                tls: &tls,
             },
         )?;
         BuildResultBuilder::new().build()

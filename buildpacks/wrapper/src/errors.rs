@@ -4,9 +4,8 @@ use crate::config::{
     CONFIG_FILE, ConfigError, ModeProblem, Origin, PYPROJECT, VAR_ENTRYPOINT, VAR_VALIDATE,
 };
 use blacklodge_common::command::CommandError;
-use blacklodge_common::download::DownloadError;
 use blacklodge_common::error::{UserError, UserFacing, io_detail};
-use blacklodge_common::pypi::IndexError;
+use blacklodge_python_deps::errors::DepsError;
 use std::path::PathBuf;
 
 /// A failed `blacklodge validate`, as the harness reported it (`{"code", "title", "detail", "fix"}`).
@@ -30,12 +29,8 @@ pub(crate) enum WrapperError {
         path: PathBuf,
         error: std::io::Error,
     },
-    FindPip {
-        index: String,
-        error: IndexError,
-    },
-    DownloadPip(DownloadError),
-    InstallPip(CommandError),
+    /// Fetching or installing the pinned pip (shared with the dependency buildpacks).
+    Deps(DepsError),
     /// pip could not install the harness's dependencies next to the app's packages.
     InstallDependencies {
         requirements: Vec<String>,
@@ -256,26 +251,7 @@ impl UserFacing for WrapperError {
                 io_detail(action, path, error),
                 "This is not caused by your app; retry the build, and report it if it persists.",
             ),
-            Self::FindPip { index, error } => UserError::new(
-                "Could not find pip on the package index",
-                format!("Looking for pip on {index} failed: {error}"),
-                "Check PIP_INDEX_URL (it must be a simple index that carries pip) and the network.",
-            ),
-            Self::DownloadPip(error) => UserError::new(
-                "Could not download pip",
-                error.to_string(),
-                "Check PIP_INDEX_URL and the network. A checksum mismatch means the index serves a different pip file than the pinned one.",
-            ),
-            Self::InstallPip(error) => UserError::new(
-                "Could not prepare pip",
-                format!(
-                    "`{}` {}:\n{}",
-                    error.command(),
-                    error.reason(),
-                    tail(error.output(), 15)
-                ),
-                "This points at a broken Python installation; rebuild without cache (pack build --clear-cache).",
-            ),
+            Self::Deps(error) => error.user_error(),
             Self::InstallDependencies {
                 requirements,
                 error,
@@ -307,6 +283,12 @@ impl UserFacing for WrapperError {
                 ),
             ),
         }
+    }
+}
+
+impl From<DepsError> for WrapperError {
+    fn from(error: DepsError) -> Self {
+        Self::Deps(error)
     }
 }
 

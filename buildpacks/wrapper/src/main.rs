@@ -13,8 +13,6 @@ mod harness;
 mod launch;
 mod layers;
 // The pip release and its hash are shared with the pip buildpack (one pin for both).
-#[path = "../../pip/src/pip_version.rs"]
-mod pip_version;
 mod python_env;
 mod validate;
 
@@ -92,7 +90,7 @@ impl Buildpack for WrapperBuildpack {
             python.prefix,
             if installed == 1 { "" } else { "s" }
         ));
-        let pip = pip_version::pinned();
+        let pip = blacklodge_python_deps::tool::pip();
         let index = env::string(platform_env, "PIP_INDEX_URL")
             .unwrap_or_else(|| pypi::DEFAULT_INDEX.to_string());
         let launcher = layers::harness::install(

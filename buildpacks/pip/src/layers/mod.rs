@@ -1,2 +1,1 @@
-pub(crate) mod pip;
 pub(crate) mod venv;

@@ -7,6 +7,8 @@ use crate::PipBuildpack;
 use crate::errors::PipError;
 use crate::requirements::REQUIREMENTS_FILE;
 use blacklodge_common::{cache, command, output};
+use blacklodge_python_deps::ca::Tls;
+use blacklodge_python_deps::layers::venv::write_sbom;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::LayerState;
@@ -51,6 +53,8 @@ pub(crate) struct PipRun<'a> {
     pub(crate) pip_site: &'a Path,
     /// pip's download/wheel cache.
     pub(crate) cache_dir: &'a Path,
+    /// CA certificates (bindings) for pip.
+    pub(crate) tls: &'a Tls,
 }
 
 pub(crate) fn install(
@@ -85,8 +89,10 @@ pub(crate) fn install(
             .map_err(PipError::CreateVenv)?;
             output::stream_heading(format!("Running pip install -r {REQUIREMENTS_FILE}"));
             let start = std::time::Instant::now();
+            let mut install = Command::new(venv.join("bin/python"));
+            pip.tls.apply(&mut install);
             command::run_streamed(
-                Command::new(venv.join("bin/python"))
+                install
                     .args(["-m", "pip", "install", "--requirement", REQUIREMENTS_FILE])
                     .args([
                         "--no-input",
@@ -105,6 +111,7 @@ pub(crate) fn install(
                 "Installed in {}",
                 output::format_duration(start.elapsed())
             ));
+            write_sbom(&venv, |sboms| layer.write_sboms(sboms))?;
             layer.write_metadata(wanted.clone())?;
         }
     }

@@ -17,10 +17,10 @@
 //! Cached on the harness contents, the Python environment and the app's installed packages.
 
 use crate::errors::WrapperError;
-use crate::pip_version::PinnedPip;
 use crate::python_env::PythonEnv;
-use crate::{WrapperBuildpack, harness, layers};
+use crate::{WrapperBuildpack, harness};
 use blacklodge_common::{cache, command, output};
+use blacklodge_python_deps::tool::PinnedWheel;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::{
@@ -81,7 +81,7 @@ fn invalidation_reasons(
 
 pub(crate) struct HarnessInstall<'a> {
     pub(crate) python: &'a PythonEnv,
-    pub(crate) pip: &'a PinnedPip,
+    pub(crate) pip: &'a PinnedWheel,
     pub(crate) index: &'a str,
 }
 
@@ -135,13 +135,17 @@ pub(crate) fn install(
             {
                 cache::log_discarded("harness", reasons);
             }
-            let pip_site = layers::pip::install(
+            let pip_site = blacklodge_python_deps::layers::pip::install(
                 context,
                 install.pip,
                 &install.python.python_version,
                 install.index,
             )?;
-            let cache_dir = layers::pip_cache::directory(context)?;
+            let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(
+                context,
+                layer_name!("pip-cache"),
+                "pip cache",
+            )?;
             install_dependencies(&root, install.python, &pip_site, &cache_dir)?;
             write_harness(&root, &launcher)?;
             layer.write_metadata(wanted.clone())?;

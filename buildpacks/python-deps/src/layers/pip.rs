@@ -1,11 +1,11 @@
 //! The `pip` layer: pip itself, for build only (never in the app image), cached per pip
 //! and Python version. It is fetched from the configured index as a wheel, verified against
-//! the pinned sha256, and installed with itself (a wheel is importable as a zip).
+//! the pinned sha256 (or taken from the app's `vendor/`), and installed with itself (a wheel is importable as a zip).
 
-use crate::PipBuildpack;
-use crate::errors::PipError;
-use crate::pip_version::PinnedPip;
-use blacklodge_common::{cache, command, download, output, pypi};
+use crate::errors::{DepsError, fail};
+use crate::tool::{self, Origin, PinnedWheel};
+use blacklodge_common::{cache, command, output};
+use libcnb::Buildpack;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::LayerState;
@@ -15,9 +15,9 @@ use std::process::Command;
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct PipLayerMetadata {
-    pub(crate) pip_version: String,
-    pub(crate) python_version: String,
+pub struct PipLayerMetadata {
+    pub pip_version: String,
+    pub python_version: String,
 }
 
 fn invalidation_reasons(cached: &PipLayerMetadata, wanted: &PipLayerMetadata) -> Vec<String> {
@@ -35,13 +35,21 @@ fn invalidation_reasons(cached: &PipLayerMetadata, wanted: &PipLayerMetadata) ->
     ])
 }
 
-/// Returns the directory to put on PYTHONPATH to run `python -m pip`.
-pub(crate) fn install(
-    context: &BuildContext<PipBuildpack>,
-    pip: &PinnedPip,
+/// Installs (or reuses) the pinned pip; returns the directory to put on PYTHONPATH to run
+/// `python -m pip`.
+///
+/// # Errors
+/// Fetching or installing pip.
+pub fn install<B>(
+    context: &BuildContext<B>,
+    pip: &PinnedWheel,
     python_version: &str,
     index: &str,
-) -> libcnb::Result<PathBuf, PipError> {
+) -> libcnb::Result<PathBuf, B::Error>
+where
+    B: Buildpack,
+    B::Error: From<DepsError>,
+{
     let wanted = PipLayerMetadata {
         pip_version: pip.version.clone(),
         python_version: python_version.to_string(),
@@ -61,17 +69,19 @@ pub(crate) fn install(
         }
         LayerState::Empty { .. } => {
             cache::log_if_discarded("pip", &layer.state);
-            let filename = pip.wheel_filename();
-            let found =
-                pypi::find_file(index, "pip", &filename).map_err(|error| PipError::FindPip {
-                    index: index.to_string(),
-                    error,
-                })?;
-            let wheel = std::env::temp_dir().join(&filename);
-            output::timed(format!("Downloading pip {}", pip.version), || {
-                download::download_verified(&found.url, &wheel, &pip.sha256)
+            let scratch = std::env::temp_dir();
+            let (wheel, origin) = output::timed(format!("Fetching pip {}", pip.version), || {
+                tool::fetch(pip, index, &context.app_dir, &scratch)
             })
-            .map_err(PipError::DownloadPip)?;
+            .map_err(|error| {
+                fail(DepsError::FetchTool {
+                    tool: pip.label(),
+                    error,
+                })
+            })?;
+            if let Origin::Vendor(path) = &origin {
+                output::detail(format!("(from {})", path.display()));
+            }
             output::timed(format!("Installing pip {}", pip.version), || {
                 command::run_captured(
                     Command::new("python3")
@@ -81,6 +91,9 @@ pub(crate) fn install(
                             "--quiet",
                             "--no-index",
                             "--no-deps",
+                            // A build-only tool: compiling its bytecode would cost seconds
+                            // on every cold build and save nothing.
+                            "--no-compile",
                             "--disable-pip-version-check",
                             "--target",
                         ])
@@ -88,8 +101,15 @@ pub(crate) fn install(
                         .arg(&wheel),
                 )
             })
-            .map_err(PipError::InstallPip)?;
-            let _ = fs_err::remove_file(&wheel);
+            .map_err(|error| {
+                fail(DepsError::InstallTool {
+                    tool: pip.label(),
+                    error,
+                })
+            })?;
+            if origin == Origin::Index {
+                let _ = fs_err::remove_file(&wheel);
+            }
             layer.write_metadata(wanted.clone())?;
         }
     }

@@ -1,0 +1,126 @@
+//! Every way the Pipenv buildpack can fail, and the one place that explains each to the user.
+
+use crate::pipfile::LockError;
+use blacklodge_common::command::CommandError;
+use blacklodge_common::error::{UserError, UserFacing, io_detail};
+use blacklodge_python_deps::errors::DepsError;
+use blacklodge_python_deps::explain;
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub(crate) enum PipenvError {
+    Deps(DepsError),
+    MissingPipfile,
+    MissingLock,
+    InvalidPipfile(toml::de::Error),
+    InvalidLock(serde_json::Error),
+    LockOutOfSync {
+        locked: String,
+        current: String,
+    },
+    Lock(LockError),
+    /// `${VAR}` in a source URL with `VAR` unset.
+    UnsetVariable {
+        variable: String,
+        source: String,
+    },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    Install(CommandError),
+}
+
+impl UserFacing for PipenvError {
+    fn user_error(&self) -> UserError {
+        match self {
+            Self::Deps(error) => error.user_error(),
+            Self::MissingPipfile => UserError::new(
+                "No Pipfile",
+                "The app has a Pipfile.lock but no Pipfile; the lock cannot be checked against it.",
+                "Commit the Pipfile together with Pipfile.lock.",
+            ),
+            Self::MissingLock => UserError::new(
+                "No Pipfile.lock",
+                "The app has a Pipfile but no Pipfile.lock. The build installs like `pipenv install --deploy`: exactly the locked, hash-checked versions, never a fresh resolution.",
+                "Run `pipenv lock` and commit Pipfile.lock.",
+            ),
+            Self::InvalidPipfile(error) => UserError::new(
+                "Pipfile is not valid TOML",
+                format!("Pipfile: {error}"),
+                "Fix the Pipfile (Pipenv itself cannot read it either).",
+            ),
+            Self::InvalidLock(error) => UserError::new(
+                "Pipfile.lock is not a valid lock",
+                format!("Pipfile.lock: {error}"),
+                "Regenerate it with `pipenv lock` and commit it.",
+            ),
+            Self::LockOutOfSync { locked, current } => UserError::new(
+                "Pipfile.lock is out of date",
+                format!(
+                    "Pipfile.lock was generated for a different Pipfile: it records the Pipfile hash {locked}, the Pipfile now hashes to {current} (what `pipenv install --deploy` refuses)."
+                ),
+                "Run `pipenv lock` and commit Pipfile.lock.",
+            ),
+            Self::Lock(error) => match error {
+                LockError::UnknownCategory { category, known } => UserError::new(
+                    format!("Unknown package category `{category}`"),
+                    format!(
+                        "BP_PIPENV_CATEGORIES names `{category}`, but Pipfile.lock has only: {}.",
+                        known.join(", ")
+                    ),
+                    "Set BP_PIPENV_CATEGORIES to categories of the Pipfile (dev-packages is `develop`), or unset it for [packages] only.",
+                ),
+                LockError::Unsupported { package, what } => UserError::new(
+                    "A locked package cannot be installed by hash",
+                    format!(
+                        "{package} is locked as {what}; the build installs index packages (hash-checked) and local editable paths only."
+                    ),
+                    format!(
+                        "Publish {package} to a package index (a private one works), or vendor it as a wheel."
+                    ),
+                ),
+                LockError::NoHashes { package } => UserError::new(
+                    "A locked package has no hashes",
+                    format!("Pipfile.lock lists no hashes for {package}."),
+                    "Regenerate the lock with `pipenv lock` against an index that publishes hashes.",
+                ),
+            },
+            Self::UnsetVariable { variable, source } => UserError::new(
+                format!("{variable} is not set"),
+                format!(
+                    "The Pipfile source `{source}` uses ${{{variable}}} in its URL, and the build has no such variable."
+                ),
+                format!(
+                    "Pass it to the build (`pack build --env {variable}=…`); it is used at build time only and never stored in the image."
+                ),
+            ),
+            Self::Io { path, error } => UserError::new(
+                format!("Could not read {}", path.display()),
+                io_detail("read", path, error),
+                "Check the file exists and is readable.",
+            ),
+            Self::Install(error) => {
+                let (detail, fix) =
+                    explain::install_failure(error.output(), "Pipfile.lock", "pipenv lock");
+                UserError::new(
+                    "Could not install the packages in Pipfile.lock",
+                    detail,
+                    fix,
+                )
+            }
+        }
+    }
+}
+
+impl From<DepsError> for PipenvError {
+    fn from(error: DepsError) -> Self {
+        Self::Deps(error)
+    }
+}
+
+impl From<PipenvError> for libcnb::Error<PipenvError> {
+    fn from(error: PipenvError) -> Self {
+        Self::BuildpackError(error)
+    }
+}

@@ -1,0 +1,208 @@
+//! Blacklodge Pipenv buildpack: `pipenv install --deploy` semantics without Pipenv.
+//!
+//! Pipfile.lock must record the hash of the current Pipfile; its `default` category (plus
+//! the ones `BP_PIPENV_CATEGORIES` adds) becomes an exact, hash-checked requirements set that
+//! uv syncs the venv to. Local editable paths (`-e .`) are installed after, without deps.
+
+mod errors;
+mod pipfile;
+
+use crate::errors::PipenvError;
+use crate::pipfile::Lock;
+use blacklodge_common::download::sha256_bytes;
+use blacklodge_common::{env, output};
+use blacklodge_python_deps::errors::DepsError;
+use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
+use blacklodge_python_deps::locked::{self, Indexes};
+use blacklodge_python_deps::managers::{self, Manager};
+use blacklodge_python_deps::names::{self, Names};
+use blacklodge_python_deps::translated::{self, Install, InstallError};
+use blacklodge_python_deps::{layers, setup, tool};
+use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
+use libcnb::data::build_plan::BuildPlanBuilder;
+use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
+use libcnb::generic::{GenericMetadata, GenericPlatform};
+use libcnb::{Buildpack, Env, Platform, buildpack_main};
+use std::path::Path;
+
+pub(crate) struct PipenvBuildpack;
+
+const CATEGORIES_VARIABLE: &str = "BP_PIPENV_CATEGORIES";
+const PYPI: &str = "https://pypi.org/simple";
+
+fn deps(error: impl Into<DepsError>) -> PipenvError {
+    PipenvError::Deps(error.into())
+}
+
+fn read(app_dir: &Path, file: &str) -> Result<String, PipenvError> {
+    let path = app_dir.join(file);
+    fs_err::read_to_string(&path).map_err(|error| PipenvError::Io { path, error })
+}
+
+/// `default` plus `BP_PIPENV_CATEGORIES` (Pipfile section names are accepted too).
+fn categories(env: &Env, lock: &Lock) -> Result<Vec<String>, PipenvError> {
+    let mut categories = vec!["default".to_string()];
+    match names::parse(env, CATEGORIES_VARIABLE).map_err(deps)? {
+        Names::None => {}
+        Names::All => categories.extend(lock.categories()),
+        Names::Some(extra) => {
+            categories.extend(extra.into_iter().map(|name| match name.as_str() {
+                "dev-packages" | "dev" => "develop".to_string(),
+                "packages" => "default".to_string(),
+                _ => name,
+            }));
+        }
+    }
+    categories.sort();
+    categories.dedup();
+    Ok(categories)
+}
+
+/// Pipenv expands `${VAR}` / `$VAR` in source URLs from the environment (how credentials are
+/// usually passed). Done here at build time; the result only reaches a temporary file.
+fn expand(url: &str, source: &str, env: &Env) -> Result<String, PipenvError> {
+    let mut out = String::new();
+    let mut rest = url;
+    while let Some(start) = rest.find('$') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let (name, remaining) = if let Some(braced) = after.strip_prefix('{') {
+            let end = braced.find('}').unwrap_or(braced.len());
+            (&braced[..end], braced.get(end + 1..).unwrap_or(""))
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        let value = env::string(env, name).ok_or_else(|| PipenvError::UnsetVariable {
+            variable: name.to_string(),
+            source: source.to_string(),
+        })?;
+        out.push_str(&value);
+        rest = remaining;
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn indexes(lock: &Lock, env: &Env) -> Result<Indexes, PipenvError> {
+    let mirror = env::string(env, "PIPENV_PYPI_MIRROR");
+    let mut urls = Vec::new();
+    for source in &lock.meta.sources {
+        let url = expand(&source.url, &source.name, env)?;
+        let url = match &mirror {
+            Some(mirror) if url.trim_end_matches('/') == PYPI => mirror.clone(),
+            _ => url,
+        };
+        urls.push(url);
+    }
+    if urls.is_empty() {
+        return Ok(Indexes::default());
+    }
+    let index_url = urls.remove(0);
+    Ok(Indexes {
+        index_url: Some(index_url),
+        extra_index_urls: urls,
+    })
+}
+
+impl Buildpack for PipenvBuildpack {
+    type Platform = GenericPlatform;
+    type Metadata = GenericMetadata;
+    type Error = PipenvError;
+
+    fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
+        if managers::detects(&context.app_dir, context.platform.env(), Manager::Pipenv) {
+            DetectResultBuilder::pass()
+                .build_plan(BuildPlanBuilder::new().requires("python").build())
+                .build()
+        } else {
+            println!("No Pipfile in the app root (or another package manager is selected).");
+            DetectResultBuilder::fail().build()
+        }
+    }
+
+    fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
+        output::header("Blacklodge Pipenv");
+        let env = context.platform.env();
+        let app_dir = &context.app_dir;
+        setup::check_selection(app_dir, env).map_err(deps)?;
+        if !app_dir.join("Pipfile").is_file() {
+            return Err(PipenvError::MissingPipfile.into());
+        }
+        if !app_dir.join("Pipfile.lock").is_file() {
+            return Err(PipenvError::MissingLock.into());
+        }
+        let pipfile_text = read(app_dir, "Pipfile")?;
+        let lock_text = read(app_dir, "Pipfile.lock")?;
+        let pipfile: toml::Table = pipfile_text.parse().map_err(PipenvError::InvalidPipfile)?;
+        let lock: Lock = serde_json::from_str(&lock_text).map_err(PipenvError::InvalidLock)?;
+
+        output::step("Installing dependencies from Pipfile.lock");
+        let current = pipfile::pipfile_hash(&pipfile);
+        if current != lock.meta.hash.sha256 {
+            return Err(PipenvError::LockOutOfSync {
+                locked: lock.meta.hash.sha256.clone(),
+                current,
+            }
+            .into());
+        }
+        output::detail("Pipfile.lock matches the Pipfile (its recorded hash)");
+        let categories = categories(env, &lock)?;
+        let plan = lock.plan(&categories).map_err(PipenvError::Lock)?;
+        output::detail(format!(
+            "Installing categories: {} ({} packages)",
+            categories.join(", "),
+            plan.packages.len()
+        ));
+        let indexes = indexes(&lock, env)?;
+        let uv = setup::uv(&context, &setup::tool_index(env, None))?;
+        let install = Install {
+            requirements: locked::requirements(&plan.packages, &indexes),
+            editables: plan.editables.clone(),
+            netrc: Vec::new(),
+        };
+        let wanted = VenvLayerMetadata {
+            lock_sha256: sha256_bytes(format!("{pipfile_text}\0{lock_text}").as_bytes()),
+            python_version: uv.python.version.clone(),
+            installer: tool::uv().label(),
+            selection: format!("categories: {}", categories.join(", ")),
+        };
+        layers::venv::install(&context, &wanted, "Pipfile.lock", |venv, _| {
+            translated::sync(&uv, app_dir, venv, &install).map_err(|error| {
+                libcnb::Error::BuildpackError(match error {
+                    InstallError::Command(error) => PipenvError::Install(error),
+                    InstallError::Io { path, error } => PipenvError::Io { path, error },
+                })
+            })
+        })?;
+        BuildResultBuilder::new().build()
+    }
+
+    fn on_error(&self, error: libcnb::Error<Self::Error>) {
+        blacklodge_common::error::report(&error);
+    }
+}
+
+buildpack_main!(PipenvBuildpack);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_urls_expand_variables() {
+        let mut env = Env::new();
+        env.insert("USER", "me");
+        env.insert("PASS", "pw");
+        assert_eq!(
+            expand("https://${USER}:$PASS@host/simple", "private", &env).expect("set"),
+            "https://me:pw@host/simple"
+        );
+        assert!(matches!(
+            expand("https://${NOPE}@host", "private", &env),
+            Err(PipenvError::UnsetVariable { .. })
+        ));
+    }
+}

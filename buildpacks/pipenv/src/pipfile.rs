@@ -1,0 +1,232 @@
+//! `Pipfile` and `Pipfile.lock`: the hash Pipenv records for the Pipfile (checked like
+//! `pipenv install --deploy`), and the lock's categories as an exact, hash-checked set.
+
+use blacklodge_python_deps::locked::LockedPackage;
+use blacklodge_python_deps::pyjson;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Sections of a Pipfile that are not package categories (plette's `PIPFILE_SECTIONS`).
+const NON_CATEGORY_SECTIONS: [&str; 7] = [
+    "source",
+    "packages",
+    "dev-packages",
+    "requires",
+    "scripts",
+    "pipfile",
+    "pipenv",
+];
+
+/// plette's `Pipfile.get_hash()` (the value of `_meta.hash.sha256` in the lock): sha256 of
+/// `json.dumps(data, sort_keys=True, separators=(",", ":"))`, where a Pipfile without
+/// `[[source]]` gets PyPI as its source.
+pub(crate) fn pipfile_hash(pipfile: &toml::Table) -> String {
+    let document = pyjson::from_toml(&toml::Value::Table(pipfile.clone()));
+    let get = |key: &str| document.get(key).cloned();
+    let sources = get("source").unwrap_or_else(|| {
+        serde_json::json!([{"name": "pypi", "url": "https://pypi.org/simple", "verify_ssl": true}])
+    });
+    let mut meta = Map::new();
+    meta.insert("sources".into(), sources);
+    meta.insert(
+        "requires".into(),
+        get("requires").unwrap_or_else(|| Value::Object(Map::new())),
+    );
+    let mut data = Map::new();
+    data.insert("_meta".into(), Value::Object(meta));
+    data.insert(
+        "default".into(),
+        get("packages").unwrap_or_else(|| Value::Object(Map::new())),
+    );
+    data.insert(
+        "develop".into(),
+        get("dev-packages").unwrap_or_else(|| Value::Object(Map::new())),
+    );
+    if let Some(object) = document.as_object() {
+        for (category, values) in object {
+            if NON_CATEGORY_SECTIONS.contains(&category.as_str())
+                || category == "default"
+                || category == "develop"
+            {
+                continue;
+            }
+            data.insert(category.clone(), values.clone());
+        }
+    }
+    blacklodge_common::download::sha256_bytes(
+        pyjson::dumps(&Value::Object(data), pyjson::COMPACT).as_bytes(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Lock {
+    #[serde(rename = "_meta")]
+    pub(crate) meta: Meta,
+    #[serde(flatten)]
+    categories: BTreeMap<String, BTreeMap<String, Entry>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Meta {
+    pub(crate) hash: MetaHash,
+    #[serde(default)]
+    pub(crate) sources: Vec<Source>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct MetaHash {
+    pub(crate) sha256: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Source {
+    pub(crate) name: String,
+    pub(crate) url: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Entry {
+    version: Option<String>,
+    #[serde(default)]
+    hashes: Vec<String>,
+    markers: Option<String>,
+    #[serde(default)]
+    editable: bool,
+    path: Option<String>,
+    git: Option<String>,
+    file: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LockError {
+    UnknownCategory {
+        category: String,
+        known: Vec<String>,
+    },
+    Unsupported {
+        package: String,
+        what: String,
+    },
+    NoHashes {
+        package: String,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub(crate) packages: Vec<LockedPackage>,
+    /// Local paths (installed editable, without dependencies).
+    pub(crate) editables: Vec<PathBuf>,
+}
+
+impl Lock {
+    pub(crate) fn categories(&self) -> Vec<String> {
+        self.categories.keys().cloned().collect()
+    }
+
+    pub(crate) fn plan(&self, categories: &[String]) -> Result<Plan, LockError> {
+        let mut by_name: BTreeMap<&str, LockedPackage> = BTreeMap::new();
+        let mut plan = Plan::default();
+        for category in categories {
+            let Some(entries) = self.categories.get(category) else {
+                return Err(LockError::UnknownCategory {
+                    category: category.clone(),
+                    known: self.categories(),
+                });
+            };
+            for (name, entry) in entries {
+                if let Some(path) = &entry.path
+                    && (entry.editable || path == ".")
+                {
+                    plan.editables.push(PathBuf::from(path));
+                    continue;
+                }
+                if let Some(what) = entry
+                    .git
+                    .as_ref()
+                    .map(|url| format!("git {url}"))
+                    .or_else(|| entry.file.as_ref().map(|url| format!("file {url}")))
+                    .or_else(|| entry.path.as_ref().map(|path| format!("path {path}")))
+                {
+                    return Err(LockError::Unsupported {
+                        package: name.clone(),
+                        what,
+                    });
+                }
+                let Some(version) = entry.version.as_deref().and_then(|v| v.strip_prefix("=="))
+                else {
+                    return Err(LockError::Unsupported {
+                        package: name.clone(),
+                        what: format!("version {:?}", entry.version),
+                    });
+                };
+                if entry.hashes.is_empty() {
+                    return Err(LockError::NoHashes {
+                        package: name.clone(),
+                    });
+                }
+                by_name.entry(name).or_insert_with(|| LockedPackage {
+                    name: name.clone(),
+                    version: version.to_string(),
+                    markers: entry.markers.clone(),
+                    hashes: entry.hashes.clone(),
+                });
+            }
+        }
+        plan.packages = by_name.into_values().collect();
+        plan.editables.sort();
+        plan.editables.dedup();
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PIPFILE: &str = include_str!("../../../tests/fixtures/pipenv-flask/Pipfile");
+    const LOCK: &str = include_str!("../../../tests/fixtures/pipenv-flask/Pipfile.lock");
+
+    #[test]
+    fn pipfile_hash_matches_pipenv() {
+        let lock: Lock = serde_json::from_str(LOCK).expect("valid lock");
+        assert_eq!(
+            pipfile_hash(&PIPFILE.parse().expect("valid Pipfile")),
+            lock.meta.hash.sha256
+        );
+    }
+
+    #[test]
+    fn pipfile_without_source_hashes_with_pypi() {
+        // python3 -c 'import json,hashlib; print(hashlib.sha256(json.dumps({"_meta":{"sources":[{"name":"pypi","url":"https://pypi.org/simple","verify_ssl":True}],"requires":{}},"default":{"six":"*"},"develop":{}},sort_keys=True,separators=(",",":")).encode()).hexdigest())'
+        assert_eq!(
+            pipfile_hash(&"[packages]\nsix = \"*\"\n".parse().expect("valid")),
+            "83b3df86404322b5e9c6d1f3a782fd8510f976dafa4940f849d7e79258978aaa"
+        );
+    }
+
+    #[test]
+    fn default_category_only_unless_asked() {
+        let lock: Lock = serde_json::from_str(LOCK).expect("valid lock");
+        let plan = lock.plan(&["default".to_string()]).expect("plan");
+        assert!(
+            plan.packages
+                .iter()
+                .any(|p| p.name == "flask" && p.version == "3.1.2")
+        );
+        assert!(!plan.packages.iter().any(|p| p.name == "six"));
+        let dev = lock
+            .plan(&["default".to_string(), "develop".to_string()])
+            .expect("plan");
+        assert!(dev.packages.iter().any(|p| p.name == "six"));
+        assert_eq!(
+            lock.plan(&["docs".to_string()]),
+            Err(LockError::UnknownCategory {
+                category: "docs".into(),
+                known: vec!["default".into(), "develop".into()]
+            })
+        );
+    }
+}

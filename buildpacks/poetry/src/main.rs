@@ -1,0 +1,212 @@
+//! Blacklodge Poetry buildpack: installs a Poetry project without running Poetry.
+//!
+//! poetry.lock is checked against pyproject.toml (Poetry's content-hash), its packages for the
+//! selected groups are translated into an exact, hash-checked requirements set (pins, markers,
+//! file hashes, sources), and uv syncs the venv to it. This needs only the simple index API —
+//! Poetry itself needs PyPI's JSON API, which many mirrors lack — and is much faster than
+//! bootstrapping Poetry. The root package is installed (editable) unless package-mode = false.
+
+mod errors;
+mod lock;
+mod project;
+
+use crate::errors::PoetryError;
+use crate::lock::Lock;
+use crate::project::Project;
+use blacklodge_common::download::sha256_bytes;
+use blacklodge_common::{env, output};
+use blacklodge_python_deps::errors::DepsError;
+use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
+use blacklodge_python_deps::locked::{self, Indexes};
+use blacklodge_python_deps::managers::{self, Manager};
+use blacklodge_python_deps::names::{self, Names};
+use blacklodge_python_deps::translated::{self, Install, InstallError, NetrcEntry};
+use blacklodge_python_deps::{layers, setup, tool};
+use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
+use libcnb::data::build_plan::BuildPlanBuilder;
+use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
+use libcnb::generic::{GenericMetadata, GenericPlatform};
+use libcnb::{Buildpack, Env, Platform, buildpack_main};
+use std::path::{Path, PathBuf};
+
+pub(crate) struct PoetryBuildpack;
+
+const GROUPS_VARIABLE: &str = "BP_POETRY_GROUPS";
+
+fn deps(error: impl Into<DepsError>) -> PoetryError {
+    PoetryError::Deps(error.into())
+}
+
+fn read(app_dir: &Path, file: &str) -> Result<String, PoetryError> {
+    let path = app_dir.join(file);
+    fs_err::read_to_string(&path).map_err(|error| PoetryError::Io { path, error })
+}
+
+/// The groups to install: `main` plus `BP_POETRY_GROUPS` (or every group for `all`).
+fn groups(env: &Env, lock: &Lock) -> Result<Vec<String>, PoetryError> {
+    let mut groups = vec!["main".to_string()];
+    match names::parse(env, GROUPS_VARIABLE).map_err(deps)? {
+        Names::None => {}
+        Names::All => groups.extend(lock.groups()),
+        Names::Some(extra) => groups.extend(extra),
+    }
+    groups.sort();
+    groups.dedup();
+    Ok(groups)
+}
+
+/// `POETRY_HTTP_BASIC_<SOURCE>_USERNAME` / `_PASSWORD`, Poetry's own variables, as netrc
+/// entries for the sources' hosts.
+fn credentials(env: &Env, sources: &[project::Source]) -> Vec<NetrcEntry> {
+    sources
+        .iter()
+        .filter_map(|source| {
+            let key: String = source
+                .name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let login = env::string(env, &format!("POETRY_HTTP_BASIC_{key}_USERNAME"))?;
+            let password =
+                env::string(env, &format!("POETRY_HTTP_BASIC_{key}_PASSWORD")).unwrap_or_default();
+            Some(NetrcEntry {
+                host: translated::host_of(&source.url)?,
+                login,
+                password,
+            })
+        })
+        .collect()
+}
+
+fn indexes(plan: &lock::Plan, sources: &[project::Source]) -> Indexes {
+    // pyproject order decides which source is primary; PyPI (or the configured default
+    // index) stays in when some package comes from it.
+    let mut used: Vec<&project::Source> = sources
+        .iter()
+        .filter(|source| plan.sources.contains_key(&source.name))
+        .collect();
+    used.sort_by_key(|source| source.priority.as_deref() != Some("primary"));
+    let mut urls: Vec<String> = used.iter().map(|source| source.url.clone()).collect();
+    for (name, url) in &plan.sources {
+        if !sources.iter().any(|source| &source.name == name) {
+            urls.push(url.clone());
+        }
+    }
+    if plan.uses_default_index || urls.is_empty() {
+        Indexes {
+            index_url: None,
+            extra_index_urls: urls,
+        }
+    } else {
+        Indexes {
+            index_url: Some(urls.remove(0)),
+            extra_index_urls: urls,
+        }
+    }
+}
+
+impl Buildpack for PoetryBuildpack {
+    type Platform = GenericPlatform;
+    type Metadata = GenericMetadata;
+    type Error = PoetryError;
+
+    fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
+        if managers::detects(&context.app_dir, context.platform.env(), Manager::Poetry) {
+            DetectResultBuilder::pass()
+                .build_plan(BuildPlanBuilder::new().requires("python").build())
+                .build()
+        } else {
+            println!("No poetry.lock in the app root (or another package manager is selected).");
+            DetectResultBuilder::fail().build()
+        }
+    }
+
+    fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
+        output::header("Blacklodge Poetry");
+        let env = context.platform.env();
+        let app_dir = &context.app_dir;
+        setup::check_selection(app_dir, env).map_err(deps)?;
+        if !app_dir.join("pyproject.toml").is_file() {
+            return Err(PoetryError::MissingPyproject.into());
+        }
+        if !app_dir.join("poetry.lock").is_file() {
+            return Err(PoetryError::MissingLock.into());
+        }
+        let pyproject_text = read(app_dir, "pyproject.toml")?;
+        let lock_text = read(app_dir, "poetry.lock")?;
+        let project =
+            Project::parse(&pyproject_text).map_err(|error| PoetryError::InvalidToml {
+                file: "pyproject.toml",
+                error,
+            })?;
+        let lock = Lock::parse(&lock_text).map_err(|error| PoetryError::InvalidToml {
+            file: "poetry.lock",
+            error,
+        })?;
+
+        output::step("Installing dependencies from poetry.lock");
+        let current = project.content_hash(true);
+        let locked_hash = &lock.metadata.content_hash;
+        if &current != locked_hash && &project.content_hash(false) != locked_hash {
+            return Err(PoetryError::LockOutOfSync {
+                locked: locked_hash.clone(),
+                current,
+            }
+            .into());
+        }
+        output::detail("poetry.lock matches pyproject.toml (content-hash)");
+        let groups = groups(env, &lock)?;
+        let plan = lock.plan(&groups).map_err(PoetryError::Lock)?;
+        let root = project.package_mode();
+        output::detail(format!(
+            "Installing groups: {} ({} packages){}",
+            groups.join(", "),
+            plan.packages.len(),
+            if root {
+                ", and the project itself"
+            } else {
+                " (package-mode = false: not the project itself)"
+            }
+        ));
+
+        let sources = project.sources();
+        let indexes = indexes(&plan, &sources);
+        let uv = setup::uv(&context, &setup::tool_index(env, None))?;
+        let install = Install {
+            requirements: locked::requirements(&plan.packages, &indexes),
+            editables: if root {
+                vec![PathBuf::from(".")]
+            } else {
+                vec![]
+            },
+            netrc: credentials(env, &sources),
+        };
+        let wanted = VenvLayerMetadata {
+            lock_sha256: sha256_bytes(format!("{pyproject_text}\0{lock_text}").as_bytes()),
+            python_version: uv.python.version.clone(),
+            installer: tool::uv().label(),
+            selection: format!("groups: {}; root package: {root}", groups.join(", ")),
+        };
+        layers::venv::install(&context, &wanted, "poetry.lock", |venv, _| {
+            translated::sync(&uv, app_dir, venv, &install).map_err(|error| {
+                libcnb::Error::BuildpackError(match error {
+                    InstallError::Command(error) => PoetryError::Install(error),
+                    InstallError::Io { path, error } => PoetryError::Io { path, error },
+                })
+            })
+        })?;
+        BuildResultBuilder::new().build()
+    }
+
+    fn on_error(&self, error: libcnb::Error<Self::Error>) {
+        blacklodge_common::error::report(&error);
+    }
+}
+
+buildpack_main!(PoetryBuildpack);

@@ -1,0 +1,157 @@
+//! Failures every dependency buildpack shares, and the one place that explains them.
+//! Each buildpack's own error enum wraps [`DepsError`] and delegates to it.
+
+use crate::ca::CaError;
+use crate::managers::{MANAGER_VARIABLE, Manager};
+use crate::tool::FetchError;
+use blacklodge_common::command::CommandError;
+use blacklodge_common::env::InvalidVariable;
+use blacklodge_common::error::{UserError, io_detail};
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub enum DepsError {
+    InvalidVariable(InvalidVariable),
+    /// Files of several package managers and no `BP_PYTHON_PACKAGE_MANAGER`.
+    Conflict(Vec<(Manager, Vec<&'static str>)>),
+    /// `pyproject.toml` declares dependencies but nothing pins them.
+    Unlocked,
+    /// `python3` is not on PATH: the runtime buildpack did not run.
+    NoPython(CommandError),
+    FetchTool {
+        tool: String,
+        error: FetchError,
+    },
+    InstallTool {
+        tool: String,
+        error: CommandError,
+    },
+    CreateVenv(CommandError),
+    Ca(CaError),
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+impl DepsError {
+    #[must_use]
+    pub fn user_error(&self) -> UserError {
+        match self {
+            Self::InvalidVariable(error) => error.into(),
+            Self::Conflict(found) => {
+                let listed: Vec<String> = found
+                    .iter()
+                    .map(|(manager, files)| format!("- {}: {}", manager.name(), files.join(", ")))
+                    .collect();
+                let choices: Vec<&str> = found.iter().map(|(manager, _)| manager.id()).collect();
+                UserError::new(
+                    "More than one package manager",
+                    format!(
+                        "The app has files of several package managers:\n{}\n\nOnly one may install the dependencies, and guessing could install the wrong set.",
+                        listed.join("\n")
+                    ),
+                    format!(
+                        "Remove the files of the managers you do not use, or choose one with {MANAGER_VARIABLE} (one of: {}), e.g. `pack build --env {MANAGER_VARIABLE}={}`.",
+                        choices.join(", "),
+                        choices.first().copied().unwrap_or("pip")
+                    ),
+                )
+            }
+            Self::Unlocked => UserError::new(
+                "No lockfile for the dependencies in pyproject.toml",
+                format!(
+                    "pyproject.toml declares dependencies, but no file pins the versions to install. Each package manager needs:\n{}",
+                    Manager::ALL
+                        .iter()
+                        .map(|manager| format!("- {}: {}", manager.name(), manager.needs()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+                "Lock the dependencies with your package manager (e.g. `uv lock`, `poetry lock`) and commit the lockfile, or add a requirements.txt (a line `.` installs the project itself with pip).",
+            ),
+            Self::NoPython(error) => UserError::new(
+                "No Python to install dependencies with",
+                format!("`{}` {}.", error.command(), error.reason()),
+                "The blacklodge/python buildpack must run before the dependency buildpack: build with the Blacklodge builder or list both buildpacks.",
+            ),
+            Self::FetchTool { tool, error } => UserError::new(
+                format!("Could not get {tool}"),
+                format!("Fetching {tool}: {error}"),
+                format!(
+                    "Check the index URL (UV_DEFAULT_INDEX / PIP_INDEX_URL), its credentials and the network. For offline builds put the pinned wheel of {tool} in vendor/ (see docs/dependencies.md). A checksum mismatch means the index serves a different file than the pinned one."
+                ),
+            ),
+            Self::InstallTool { tool, error } => UserError::new(
+                format!("Could not install {tool}"),
+                format!(
+                    "`{}` {}:\n{}",
+                    error.command(),
+                    error.reason(),
+                    crate::explain::tail(error.output(), 15)
+                ),
+                "This points at a broken Python installation or cache; rebuild without cache (pack build --clear-cache).",
+            ),
+            Self::CreateVenv(error) => UserError::new(
+                "Could not create the virtual environment",
+                format!(
+                    "`{}` {}:\n{}",
+                    error.command(),
+                    error.reason(),
+                    crate::explain::tail(error.output(), 15)
+                ),
+                "This points at a broken Python installation; rebuild without cache (pack build --clear-cache).",
+            ),
+            Self::Ca(error) => match error {
+                CaError::Io { path, error } => UserError::new(
+                    "Could not read the CA certificate binding",
+                    io_detail("read", path, error),
+                    "Check the files of the `ca-certificates` binding are readable.",
+                ),
+                CaError::NotPem { binding, file } => UserError::new(
+                    "Invalid CA certificate binding",
+                    format!(
+                        "The binding `{binding}` (type ca-certificates) has the file {}, which holds no PEM certificate.",
+                        file.display()
+                    ),
+                    "Put only PEM certificates (-----BEGIN CERTIFICATE-----) next to the `type` file of the binding.",
+                ),
+                CaError::Empty { binding } => UserError::new(
+                    "Empty CA certificate binding",
+                    format!(
+                        "The binding `{binding}` has type ca-certificates but no certificate file."
+                    ),
+                    "Add the PEM certificate file to the binding directory, next to `type`.",
+                ),
+            },
+            Self::Io {
+                action,
+                path,
+                error,
+            } => UserError::new(
+                format!("Could not {action} {}", path.display()),
+                io_detail(action, path, error),
+                "Check that the file exists and is readable.",
+            ),
+        }
+    }
+}
+
+impl From<InvalidVariable> for DepsError {
+    fn from(error: InvalidVariable) -> Self {
+        Self::InvalidVariable(error)
+    }
+}
+
+impl From<CaError> for DepsError {
+    fn from(error: CaError) -> Self {
+        Self::Ca(error)
+    }
+}
+
+/// A [`DepsError`] as the libcnb error of the buildpack `E` belongs to.
+#[must_use]
+pub fn fail<E: From<DepsError>>(error: DepsError) -> libcnb::Error<E> {
+    libcnb::Error::BuildpackError(E::from(error))
+}

@@ -1,0 +1,373 @@
+//! Explaining an installer's failure (pip or uv): recognise the cause in its output and say
+//! what to do. The order matters: a refused connection also ends in "no matching
+//! distribution", so reachability and credentials are checked before resolution.
+
+use crate::tool::redact;
+
+/// What went wrong while installing, as far as the installer's output tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// The index rejected the credentials (HTTP 401/403).
+    Credentials {
+        line: String,
+    },
+    /// TLS verification failed: an intercepting proxy or private index with an unknown CA.
+    Certificate {
+        line: String,
+    },
+    /// The index could not be reached at all.
+    Unreachable {
+        line: String,
+    },
+    /// A downloaded file does not have the hash the lock or requirements pin.
+    HashMismatch {
+        detail: String,
+    },
+    /// A source distribution had to be compiled and that failed.
+    Compile {
+        package: Option<String>,
+        /// The Debian package that provides what was missing, when recognised.
+        system_package: Option<(&'static str, &'static str)>,
+        detail: String,
+    },
+    /// A requirements line that cannot be parsed.
+    InvalidLine {
+        line: String,
+    },
+    /// A requirement no file on the index satisfies.
+    NotFound {
+        line: String,
+    },
+    /// The requirements contradict each other.
+    Conflict {
+        detail: String,
+    },
+    /// uv: the lock does not match pyproject.toml.
+    LockOutOfSync {
+        line: String,
+    },
+    Unknown {
+        detail: String,
+    },
+}
+
+/// The last `count` lines of `output`.
+#[must_use]
+pub fn tail(output: &str, count: usize) -> String {
+    let lines: Vec<&str> = output.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
+}
+
+fn find_line<'a>(output: &'a str, needles: &[&str]) -> Option<&'a str> {
+    output
+        .lines()
+        .find(|line| needles.iter().any(|needle| line.contains(needle)))
+        .map(str::trim)
+}
+
+/// Headers and helper programs sdists commonly need, with the Debian package providing them.
+const SYSTEM_PACKAGES: &[(&str, &str)] = &[
+    ("pg_config", "libpq-dev"),
+    ("libpq-fe.h", "libpq-dev"),
+    ("mysql_config", "default-libmysqlclient-dev"),
+    ("mysql.h", "default-libmysqlclient-dev"),
+    ("libxml/", "libxml2-dev"),
+    ("libxslt/", "libxslt1-dev"),
+    ("yaml.h", "libyaml-dev"),
+    ("krb5", "libkrb5-dev"),
+    ("gssapi", "libkrb5-dev"),
+    ("lber.h", "libldap2-dev"),
+    ("ldap.h", "libldap2-dev"),
+    ("sasl/sasl.h", "libsasl2-dev"),
+    ("jpeglib.h", "libjpeg-dev"),
+    ("cairo.h", "libcairo2-dev"),
+    ("gmp.h", "libgmp-dev"),
+    ("hdf5.h", "libhdf5-dev"),
+    ("cargo", "cargo (Rust toolchain)"),
+    ("rustc", "rustc (Rust toolchain)"),
+];
+
+fn failed_package(output: &str) -> Option<String> {
+    for line in output.lines() {
+        // uv: "Failed to build `psycopg2==2.9.10`"; pip: "Failed to build psycopg2" or
+        // "Building wheel for x (pyproject.toml) did not run successfully".
+        if let Some(rest) = line.split("Failed to build ").nth(1) {
+            let name = rest.trim().trim_start_matches(['`', '\'']);
+            let name = name.split(['`', '\'', ' ', ':']).next().unwrap_or(name);
+            if !name.is_empty() && !name.starts_with("installable") {
+                return Some(name.to_string());
+            }
+        }
+        if let Some(rest) = line.split("Building wheel for ").nth(1)
+            && line.contains("did not run successfully")
+        {
+            return rest.split_whitespace().next().map(str::to_string);
+        }
+    }
+    for line in output.lines() {
+        // pip (metadata step): "× Getting requirements to build wheel did not run successfully."
+        // is preceded by "Collecting psycopg2==2.9.10" lines; the last collected one failed.
+        if line.contains("did not run successfully") {
+            return output
+                .lines()
+                .take_while(|l| !l.contains("did not run successfully"))
+                .filter_map(|l| l.trim().strip_prefix("Collecting "))
+                .last()
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_string);
+        }
+    }
+    None
+}
+
+fn missing_system_package(output: &str) -> Option<(&'static str, &'static str)> {
+    let evidence: Vec<&str> = output
+        .lines()
+        .filter(|line| {
+            line.contains("fatal error:")
+                || line.contains("not found")
+                || line.contains("No such file")
+                || line.contains("could not find")
+        })
+        .collect();
+    SYSTEM_PACKAGES
+        .iter()
+        .copied()
+        .find(|(needle, _)| evidence.iter().any(|line| line.contains(needle)))
+}
+
+/// Reads the installer's output. One ordered list of checks: long, but read top to bottom.
+#[must_use]
+#[allow(clippy::too_many_lines)]
+pub fn cause(output: &str) -> Cause {
+    let output = &redact(output);
+    if let Some(line) = find_line(
+        output,
+        &[
+            "401 Unauthorized",
+            "403 Forbidden",
+            "401 Error",
+            "403 Error",
+            "Credentials not correct",
+            "lack of valid authentication credentials",
+            "Missing credentials",
+        ],
+    ) {
+        return Cause::Credentials {
+            line: line.to_string(),
+        };
+    }
+    if let Some(line) = find_line(
+        output,
+        &[
+            "CERTIFICATE_VERIFY_FAILED",
+            "invalid peer certificate",
+            "UnknownIssuer",
+            "certificate verify failed",
+        ],
+    ) {
+        return Cause::Certificate {
+            line: line.to_string(),
+        };
+    }
+    if let Some(line) = find_line(
+        output,
+        &[
+            "Connection refused",
+            "Failed to establish a new connection",
+            "Temporary failure in name resolution",
+            "Name or service not known",
+            "dns error",
+            "tcp connect error",
+            "Network is unreachable",
+            "Could not fetch URL",
+            "error sending request",
+        ],
+    ) {
+        return Cause::Unreachable {
+            line: line.to_string(),
+        };
+    }
+    if let Some(line) = find_line(
+        output,
+        &["needs to be updated, but `--locked` was provided"],
+    ) {
+        return Cause::LockOutOfSync {
+            line: line.to_string(),
+        };
+    }
+    if output.contains("DO NOT MATCH THE HASHES") || output.contains("Hash mismatch") {
+        return Cause::HashMismatch {
+            detail: tail(output, 8),
+        };
+    }
+    if output.contains("Failed to build")
+        || output.contains("fatal error:")
+        || output.contains("did not run successfully")
+    {
+        return Cause::Compile {
+            package: failed_package(output),
+            system_package: missing_system_package(output),
+            detail: tail(output, 12),
+        };
+    }
+    if let Some(line) = find_line(output, &["Invalid requirement"]) {
+        return Cause::InvalidLine {
+            line: line.to_string(),
+        };
+    }
+    if let Some(line) = find_line(
+        output,
+        &[
+            "No matching distribution found for",
+            "not found in the package registry",
+            "was not found in the provided package locations",
+            "no versions of",
+            "there is no version of",
+        ],
+    ) {
+        return Cause::NotFound {
+            line: line.to_string(),
+        };
+    }
+    if output.contains("ResolutionImpossible")
+        || output.contains("conflicting dependencies")
+        || output.contains("No solution found when resolving")
+    {
+        return Cause::Conflict {
+            detail: tail(output, 12),
+        };
+    }
+    Cause::Unknown {
+        detail: tail(output, 15),
+    }
+}
+
+/// The detail and fix for a failed install of `source` (e.g. `requirements.txt`,
+/// `poetry.lock`), with `lock_fix` the command that regenerates the lock.
+#[must_use]
+pub fn install_failure(output: &str, source: &str, lock_fix: &str) -> (String, String) {
+    match cause(output) {
+        Cause::Credentials { line } => (
+            format!("The package index rejected the credentials:\n{line}"),
+            "Check the user name and password (or token) given to the build: PIP_INDEX_URL / UV_INDEX_<NAME>_USERNAME and _PASSWORD / POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD, or a netrc file. They are used at build time only.".to_string(),
+        ),
+        Cause::Certificate { line } => (
+            format!("The package index's TLS certificate is not trusted:\n{line}"),
+            "Behind a TLS-intercepting proxy or with a private CA, provide the CA certificate as a binding of type `ca-certificates` (pack build --volume <dir>:/platform/bindings/ca:ro, where <dir> holds a `type` file containing `ca-certificates` and the PEM file), or add it to the build image trust store.".to_string(),
+        ),
+        Cause::Unreachable { line } => (
+            format!("The package index could not be reached:\n{line}"),
+            "Check the index URL (PIP_INDEX_URL, UV_DEFAULT_INDEX, the lock's sources) and the build's network. For builds without network, vendor the wheels (see docs/dependencies.md, offline builds).".to_string(),
+        ),
+        Cause::HashMismatch { detail } => (
+            format!("A downloaded file does not have the hash {source} pins:\n{detail}"),
+            format!("If the package really changed on the index, regenerate the hashes ({lock_fix}); otherwise your index or proxy serves a different file than the one pinned."),
+        ),
+        Cause::Compile { package, system_package, detail } => {
+            let which = package.map_or_else(|| "A package".to_string(), |name| format!("The package {name}"));
+            let fix = match system_package {
+                Some((needle, debian)) => format!("It needs `{needle}`, which the build image lacks: add the Debian package {debian} to the build image (and its runtime library to the run image), or pin a version that publishes a wheel for this Python and Linux (manylinux x86_64)."),
+                None => "Pin a version that publishes a wheel for this Python and Linux (manylinux x86_64), or add the missing compiler, headers or libraries to the build image (the error above names them).".to_string(),
+            };
+            (
+                format!("{which} has no wheel for this Python and had to be built from source, which failed:\n{detail}"),
+                fix,
+            )
+        }
+        Cause::InvalidLine { line } => (
+            format!("{source} has a line the installer cannot read:\n{line}"),
+            "Fix that line: each line is a requirement such as `flask==3.0.3`, an option such as `-r other.txt`, or a comment.".to_string(),
+        ),
+        Cause::NotFound { line } => (
+            format!("A requirement cannot be satisfied by the package index:\n{line}"),
+            format!("Check that the package name and version exist on your index (and support this Python version), then fix {source}."),
+        ),
+        Cause::Conflict { detail } => (
+            format!("The requirements conflict with each other:\n{detail}"),
+            "Relax or align the versions listed above so one set satisfies every requirement.".to_string(),
+        ),
+        Cause::LockOutOfSync { line } => (
+            format!("{source} does not match pyproject.toml:\n{line}"),
+            format!("Run `{lock_fix}` and commit the updated {source}. The build installs exactly the locked versions and never re-locks."),
+        ),
+        Cause::Unknown { detail } => (
+            format!("The installer failed. Its last lines:\n{detail}"),
+            format!("Read the installer's output above; usually {source} needs fixing."),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_connection_is_not_reported_as_missing_package() {
+        let output = "WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError(': Failed to establish a new connection: [Errno 111] Connection refused')': /simple/flask/\nERROR: Could not find a version that satisfies the requirement flask\nERROR: No matching distribution found for flask\n";
+        assert!(matches!(cause(output), Cause::Unreachable { .. }));
+    }
+
+    #[test]
+    fn credentials_are_recognised_and_redacted() {
+        let output = "  × Failed to fetch: `http://user:pw@127.0.0.1:1/simple/x/`\n  ╰─▶ HTTP status client error (401 Unauthorized) for url (http://user:pw@127.0.0.1:1/simple/x/)\n";
+        let Cause::Credentials { line } = cause(output) else {
+            panic!("credentials");
+        };
+        assert!(!line.contains("pw"), "{line}");
+    }
+
+    #[test]
+    fn compile_failures_name_package_and_system_package() {
+        let output = "Collecting psycopg2==2.9.10\n  error: subprocess-exited-with-error\n  × Getting requirements to build wheel did not run successfully.\n  Error: pg_config executable not found.\n";
+        assert_eq!(
+            cause(output),
+            Cause::Compile {
+                package: Some("psycopg2==2.9.10".into()),
+                system_package: Some(("pg_config", "libpq-dev")),
+                detail: tail(output, 12),
+            }
+        );
+        let pip26 =
+            "      ERROR: Failed to build 'psycopg2' when getting requirements to build wheel\n";
+        let Cause::Compile { package, .. } = cause(pip26) else {
+            panic!("compile");
+        };
+        assert_eq!(package.as_deref(), Some("psycopg2"));
+        let uv = "  × Failed to build `psycopg2==2.9.10`\n  ├─▶ The build backend returned an error\n      Error: pg_config executable not found.\n";
+        let Cause::Compile { package, .. } = cause(uv) else {
+            panic!("compile");
+        };
+        assert_eq!(package.as_deref(), Some("psycopg2==2.9.10"));
+    }
+
+    #[test]
+    fn uv_lock_mismatch() {
+        let (detail, fix) = install_failure(
+            "error: The lockfile at `uv.lock` needs to be updated, but `--locked` was provided. To update the lockfile, run `uv lock`.\n",
+            "uv.lock",
+            "uv lock",
+        );
+        assert!(detail.starts_with("uv.lock does not match pyproject.toml:"));
+        assert!(fix.starts_with("Run `uv lock` and commit"));
+    }
+
+    #[test]
+    fn pip_invalid_line_and_missing_package() {
+        let (detail, _) = install_failure(
+            "ERROR: Invalid requirement: 'flask=>3': Expected end or semicolon (from line 2 of requirements.txt)\n",
+            "requirements.txt",
+            "",
+        );
+        assert!(detail.ends_with("(from line 2 of requirements.txt)"));
+        let (detail, _) = install_failure(
+            "ERROR: No matching distribution found for nopenope==1.0\n",
+            "requirements.txt",
+            "",
+        );
+        assert_eq!(
+            detail,
+            "A requirement cannot be satisfied by the package index:\nERROR: No matching distribution found for nopenope==1.0"
+        );
+    }
+}

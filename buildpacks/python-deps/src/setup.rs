@@ -1,0 +1,67 @@
+//! The steps every uv-based buildpack (uv, Poetry, Pipenv) takes before installing: check the
+//! manager selection, find Python, trust the CA bindings, get uv and its cache.
+
+use crate::errors::{DepsError, fail};
+use crate::managers::{self, Selection};
+use crate::{ca, layers, python, tool, uv::Uv};
+use blacklodge_common::{env, output, pypi};
+use libcnb::build::BuildContext;
+use libcnb::{Buildpack, Platform};
+
+/// Fails with the conflict message when files of several managers are present.
+///
+/// # Errors
+/// [`DepsError::Conflict`] or an invalid `BP_PYTHON_PACKAGE_MANAGER`.
+pub fn check_selection(app_dir: &std::path::Path, env: &libcnb::Env) -> Result<(), DepsError> {
+    match managers::select(app_dir, env)? {
+        Selection::Conflict(found) => Err(DepsError::Conflict(found)),
+        _ => Ok(()),
+    }
+}
+
+/// The index uv itself is fetched from: the first of `UV_DEFAULT_INDEX`, `UV_INDEX_URL`,
+/// `PIP_INDEX_URL`, `preferred`, else PyPI. (Not a lock's private source: its credentials
+/// are for the packages, and a failure there is explained by the installer.)
+#[must_use]
+pub fn tool_index(env: &libcnb::Env, preferred: Option<&str>) -> String {
+    ["UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"]
+        .iter()
+        .find_map(|name| env::string(env, name))
+        .or_else(|| preferred.map(str::to_string))
+        .unwrap_or_else(|| pypi::DEFAULT_INDEX.to_string())
+}
+
+/// Python, TLS settings, the pinned uv and its cache, ready to run.
+///
+/// # Errors
+/// No Python, an invalid CA binding, or uv cannot be fetched.
+pub fn uv<B>(context: &BuildContext<B>, index: &str) -> libcnb::Result<Uv, B::Error>
+where
+    B: Buildpack,
+    B::Error: From<DepsError>,
+    B::Platform: Platform,
+{
+    let python = python::find().map_err(fail::<B::Error>)?;
+    let bindings =
+        ca::read_bindings(&ca::bindings_root()).map_err(|error| fail::<B::Error>(error.into()))?;
+    if !bindings.names.is_empty() {
+        output::detail(format!(
+            "Trusting the CA certificates of binding(s): {}",
+            bindings.names.join(", ")
+        ));
+    }
+    let tls = ca::Tls::prepare(&bindings, &std::env::temp_dir())
+        .map_err(|error| fail::<B::Error>(error.into()))?;
+    let binary = layers::uv::install(context, &tool::uv(), index)?;
+    let cache_dir = layers::download_cache::prepare(
+        context,
+        libcnb::data::layer_name!("uv-cache"),
+        "uv cache",
+    )?;
+    Ok(Uv {
+        binary,
+        cache_dir,
+        python,
+        tls,
+    })
+}

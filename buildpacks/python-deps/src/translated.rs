@@ -1,0 +1,168 @@
+//! Installing a lock translated into hashed requirements (Poetry, Pipenv) with uv:
+//! `uv pip sync --require-hashes` makes the venv exactly the locked set (extraneous packages
+//! removed, so a cached venv is updated in place), then local editable packages (the root
+//! project) are installed without dependencies.
+//!
+//! The requirements file and any netrc carry index URLs and credentials: both are written to
+//! the build's temporary directory, readable by the build user only, and removed afterwards —
+//! never into a layer.
+
+use crate::uv::Uv;
+use blacklodge_common::command::{self, CommandError};
+use blacklodge_common::output;
+use std::path::{Path, PathBuf};
+
+/// What to install.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Install {
+    /// The hashed requirements (see [`crate::locked::requirements`]).
+    pub requirements: String,
+    /// Local packages installed editable after the sync (relative to the app).
+    pub editables: Vec<PathBuf>,
+    /// `machine login password` entries for the indexes that need credentials.
+    pub netrc: Vec<NetrcEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetrcEntry {
+    pub host: String,
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Debug)]
+pub enum InstallError {
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    Command(CommandError),
+}
+
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn create(name: &str, contents: &str) -> Result<Self, InstallError> {
+        use fs_err::os::unix::fs::OpenOptionsExt;
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("blacklodge-{}-{name}", std::process::id()));
+        let io = |error| InstallError::Io {
+            path: path.clone(),
+            error,
+        };
+        let mut file = fs_err::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io)?;
+        file.write_all(contents.as_bytes()).map_err(io)?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = fs_err::remove_file(&self.0);
+    }
+}
+
+fn netrc_text(entries: &[NetrcEntry]) -> String {
+    use std::fmt::Write;
+    entries.iter().fold(String::new(), |mut out, entry| {
+        let _ = writeln!(
+            out,
+            "machine {} login {} password {}",
+            entry.host, entry.login, entry.password
+        );
+        out
+    })
+}
+
+/// Syncs `venv` to `install` with uv.
+///
+/// # Errors
+/// Writing the temporary files, or uv failing.
+pub fn sync(uv: &Uv, app_dir: &Path, venv: &Path, install: &Install) -> Result<(), InstallError> {
+    let requirements = TempFile::create("requirements.txt", &install.requirements)?;
+    let netrc = if install.netrc.is_empty() {
+        None
+    } else {
+        Some(TempFile::create("netrc", &netrc_text(&install.netrc))?)
+    };
+    let python = venv.join("bin/python");
+    output::stream_heading("Running uv pip sync --require-hashes (the locked set, exactly)");
+    let mut sync = uv.command(app_dir);
+    sync.args(["pip", "sync", "--require-hashes", "--python"])
+        .arg(&python)
+        .arg(&requirements.0);
+    if let Some(netrc) = &netrc {
+        sync.env("NETRC", &netrc.0);
+    }
+    command::run_streamed(&mut sync).map_err(InstallError::Command)?;
+    for editable in &install.editables {
+        output::stream_heading(format!(
+            "Installing {} (editable, without dependencies)",
+            editable.display()
+        ));
+        let mut local = uv.command(app_dir);
+        local
+            .args(["pip", "install", "--no-deps", "--python"])
+            .arg(&python)
+            .arg("--editable")
+            .arg(editable);
+        if let Some(netrc) = &netrc {
+            local.env("NETRC", &netrc.0);
+        }
+        command::run_streamed(&mut local).map_err(InstallError::Command)?;
+    }
+    Ok(())
+}
+
+/// The host (and port) of an index URL, for netrc.
+#[must_use]
+pub fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host_port = authority.rsplit('@').next()?;
+    // netrc matches on the host name only.
+    let host = host_port.split(':').next()?;
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_netrc() {
+        assert_eq!(
+            host_of("http://u:p@127.0.0.1:8080/simple/").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(host_of("not a url"), None);
+        assert_eq!(
+            netrc_text(&[NetrcEntry {
+                host: "h".into(),
+                login: "l".into(),
+                password: "p".into()
+            }]),
+            "machine h login l password p\n"
+        );
+    }
+
+    #[test]
+    fn temp_files_are_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let file = TempFile::create("test", "secret").expect("written");
+        let path = file.0.clone();
+        let mode = fs_err::metadata(&path)
+            .expect("exists")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        drop(file);
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,56 @@
+//! Every way the uv buildpack can fail, and the one place that explains each to the user.
+
+use blacklodge_common::command::CommandError;
+use blacklodge_common::error::{UserError, UserFacing};
+use blacklodge_python_deps::errors::DepsError;
+use blacklodge_python_deps::explain;
+
+#[derive(Debug)]
+pub(crate) enum UvError {
+    Deps(DepsError),
+    /// `uv.lock` or `pyproject.toml` is missing (uv chosen by `BP_PYTHON_PACKAGE_MANAGER`).
+    MissingFile(&'static str),
+    /// A uv variable that would skip the lock check is set.
+    SkipsLockCheck(&'static str),
+    Sync(CommandError),
+}
+
+impl UserFacing for UvError {
+    fn user_error(&self) -> UserError {
+        match self {
+            Self::Deps(error) => error.user_error(),
+            Self::MissingFile(file) => UserError::new(
+                format!("No {file}"),
+                format!(
+                    "uv installs a project from pyproject.toml and uv.lock; this app has no {file}."
+                ),
+                "Run `uv lock` in the project and commit pyproject.toml and uv.lock.",
+            ),
+            Self::SkipsLockCheck(variable) => UserError::new(
+                format!("{variable} is not supported"),
+                format!(
+                    "{variable} is set for the build. It makes uv install without checking that uv.lock matches pyproject.toml, so an outdated lock would be installed silently."
+                ),
+                format!(
+                    "Unset {variable}. The build runs `uv sync --locked`: it installs exactly uv.lock and fails when the lock is out of date."
+                ),
+            ),
+            Self::Sync(error) => {
+                let (detail, fix) = explain::install_failure(error.output(), "uv.lock", "uv lock");
+                UserError::new("Could not install the packages in uv.lock", detail, fix)
+            }
+        }
+    }
+}
+
+impl From<DepsError> for UvError {
+    fn from(error: DepsError) -> Self {
+        Self::Deps(error)
+    }
+}
+
+impl From<UvError> for libcnb::Error<UvError> {
+    fn from(error: UvError) -> Self {
+        Self::BuildpackError(error)
+    }
+}

@@ -1,0 +1,119 @@
+//! Blacklodge uv buildpack: installs a uv project into a virtual environment layer with
+//! `uv sync --locked` (the lock must match pyproject.toml; it is never re-locked).
+//!
+//! uv lives in a build-only layer; its cache in a cache-only layer. The venv is reused
+//! without running uv when uv.lock, pyproject.toml, the selection, Python and uv are
+//! unchanged, and synced in place when only the lock changed.
+
+mod errors;
+mod selection;
+
+use crate::errors::UvError;
+use crate::selection::Selection;
+use blacklodge_common::download::sha256_bytes;
+use blacklodge_common::{command, env, output};
+use blacklodge_python_deps::errors::DepsError;
+use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
+use blacklodge_python_deps::managers::{self, Manager};
+use blacklodge_python_deps::{layers, setup, tool};
+use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
+use libcnb::data::build_plan::BuildPlanBuilder;
+use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
+use libcnb::generic::{GenericMetadata, GenericPlatform};
+use libcnb::{Buildpack, Platform, buildpack_main};
+
+pub(crate) struct UvBuildpack;
+
+/// The files `uv sync --locked` reads: the venv is keyed on all of them.
+const PROJECT_FILES: [&str; 3] = ["pyproject.toml", "uv.lock", "uv.toml"];
+
+/// uv settings that would let an outdated lock through.
+const LOCK_CHECK_SKIPPERS: [&str; 2] = ["UV_FROZEN", "UV_NO_SYNC"];
+
+fn fingerprint(app_dir: &std::path::Path) -> Result<String, DepsError> {
+    let mut material = Vec::new();
+    for file in PROJECT_FILES {
+        let path = app_dir.join(file);
+        if path.is_file() {
+            material.extend_from_slice(file.as_bytes());
+            material.push(0);
+            material.extend(fs_err::read(&path).map_err(|error| DepsError::Io {
+                action: "read",
+                path,
+                error,
+            })?);
+            material.push(0);
+        }
+    }
+    Ok(sha256_bytes(&material))
+}
+
+fn deps(error: impl Into<DepsError>) -> UvError {
+    UvError::Deps(error.into())
+}
+
+impl Buildpack for UvBuildpack {
+    type Platform = GenericPlatform;
+    type Metadata = GenericMetadata;
+    type Error = UvError;
+
+    fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
+        if managers::detects(&context.app_dir, context.platform.env(), Manager::Uv) {
+            DetectResultBuilder::pass()
+                .build_plan(BuildPlanBuilder::new().requires("python").build())
+                .build()
+        } else {
+            println!("No uv.lock in the app root (or another package manager is selected).");
+            DetectResultBuilder::fail().build()
+        }
+    }
+
+    fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
+        output::header("Blacklodge uv");
+        let env = context.platform.env();
+        setup::check_selection(&context.app_dir, env).map_err(deps)?;
+        for file in ["pyproject.toml", "uv.lock"] {
+            if !context.app_dir.join(file).is_file() {
+                return Err(UvError::MissingFile(file).into());
+            }
+        }
+        if let Some(variable) = LOCK_CHECK_SKIPPERS
+            .into_iter()
+            .find(|variable| env::string(env, variable).is_some())
+        {
+            return Err(UvError::SkipsLockCheck(variable).into());
+        }
+        let selection = Selection::from_env(env).map_err(deps)?;
+
+        output::step("Installing dependencies from uv.lock");
+        output::detail(format!("Installing {}", selection.describe()));
+        let pin = tool::uv();
+        let uv = setup::uv(&context, &setup::tool_index(env, None))?;
+        let python = uv.python.clone();
+
+        let wanted = VenvLayerMetadata {
+            lock_sha256: fingerprint(&context.app_dir).map_err(deps)?,
+            python_version: python.version.clone(),
+            installer: pin.label(),
+            selection: selection.describe(),
+        };
+        layers::venv::install(&context, &wanted, "uv.lock", |venv, _| {
+            output::stream_heading("Running uv sync --locked");
+            let mut sync = uv.command(&context.app_dir);
+            sync.args(["sync", "--locked"])
+                .args(selection.args())
+                .arg("--python")
+                .arg(&python.executable)
+                .env("UV_PROJECT_ENVIRONMENT", venv);
+            command::run_streamed(&mut sync).map_err(UvError::Sync)?;
+            Ok(())
+        })?;
+        BuildResultBuilder::new().build()
+    }
+
+    fn on_error(&self, error: libcnb::Error<Self::Error>) {
+        blacklodge_common::error::report(&error);
+    }
+}
+
+buildpack_main!(UvBuildpack);

@@ -1,0 +1,146 @@
+//! A private package index on loopback for the dependency tests: `tests/fixtures/deps-index/
+//! server.py` run with the host's python3. It serves `blacklodge-private` 1.0.0 and passes
+//! other projects through from PyPI, optionally behind basic auth and/or TLS.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+pub struct Options {
+    pub credentials: Option<(String, String)>,
+    /// PEM certificate and key (TLS when set).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// A fixed port (lockfiles record the index URL); a free one otherwise.
+    pub port: Option<u16>,
+}
+
+pub struct PrivateIndex {
+    pub port: u16,
+    scheme: &'static str,
+    child: Child,
+}
+
+impl PrivateIndex {
+    #[must_use]
+    pub fn start(options: &Options) -> Self {
+        let port = options.port.unwrap_or_else(crate::free_port);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/deps-index/server.py");
+        let mut command = Command::new("python3");
+        command
+            .arg(script)
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some((user, password)) = &options.credentials {
+            command.args(["--user", user, "--password", password]);
+        }
+        if let Some((cert, key)) = &options.tls {
+            command.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
+        let child = command.spawn().expect("python3 runs the index server");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the private index did not start on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            port,
+            scheme: if options.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            child,
+        }
+    }
+
+    /// The simple index URL, with `user:password@` when given.
+    #[must_use]
+    pub fn url(&self, credentials: Option<(&str, &str)>) -> String {
+        let auth = credentials
+            .map(|(user, password)| format!("{user}:{password}@"))
+            .unwrap_or_default();
+        format!("{}://{auth}127.0.0.1:{}/simple", self.scheme, self.port)
+    }
+}
+
+impl Drop for PrivateIndex {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it (openssl), in `dir`:
+/// returns (ca.pem, cert.pem, key.pem).
+#[must_use]
+pub fn make_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl runs");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Blacklodge Test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    fs_err::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("write");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "cert.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}

@@ -1,0 +1,296 @@
+//! What every dependency buildpack shares, through pack: package manager selection, private
+//! indexes with credentials (never persisted), CA certificate bindings, offline builds from
+//! vendored wheels, and the installer failures the user must be told about.
+
+use blacklodge_tests::private_index::{self, Options, PrivateIndex};
+use blacklodge_tests::{App, Image, assert_contains, assert_not_contains, mirror_url};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+const SECRET: &str = "s3cr3t-Blacklodge-42";
+
+/// Makes a host directory readable by the build user (uid 1000) when mounted.
+fn world_readable(dir: &Path) {
+    for entry in walk(dir) {
+        let mode = if entry.is_dir() { 0o755 } else { 0o644 };
+        fs_err::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = vec![dir.to_path_buf()];
+    for entry in fs_err::read_dir(dir).expect("readable") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn several_managers_are_a_conflict_until_one_is_chosen() {
+    let app = App::fixture("pipenv-flask");
+    app.write("requirements.txt", "flask==3.1.2\ngunicorn==23.0.0\n");
+    app.write(
+        "environment.yml",
+        "name: app\ndependencies: [python=3.11]\n",
+    );
+    let log = Image::new("deps-conflict").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: More than one package manager\n!\n! The app has files of several package managers:\n! - Pipenv: Pipfile.lock, Pipfile\n! - pip: requirements.txt\n! - conda: environment.yml\n",
+    );
+    assert_contains(
+        &log,
+        "choose one with BP_PYTHON_PACKAGE_MANAGER (one of: pipenv, pip, conda), e.g. `pack build --env BP_PYTHON_PACKAGE_MANAGER=pipenv`.",
+    );
+
+    let log = Image::new("deps-chosen")
+        .env("BP_PYTHON_PACKAGE_MANAGER", "pip")
+        .build_ok(&app);
+    assert_contains(&log, "## Blacklodge pip\n");
+    assert_not_contains(&log, "## Blacklodge Pipenv");
+
+    let log = Image::new("deps-bad-choice")
+        .env("BP_PYTHON_PACKAGE_MANAGER", "npm")
+        .build_fails(&app);
+    assert_contains(&log, "BP_PYTHON_PACKAGE_MANAGER='npm' is not accepted.");
+    assert_contains(&log, "Accepted: uv, poetry, pipenv, pip, conda.");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn dependencies_without_a_lock_are_an_error_and_plain_apps_build() {
+    let app = App::fixture("python-only");
+    app.write(
+        "pyproject.toml",
+        "[project]\nname = \"svc\"\nversion = \"1\"\ndependencies = [\"flask\"]\n",
+    );
+    let log = Image::new("deps-unlocked").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: No lockfile for the dependencies in pyproject.toml",
+    );
+    assert_contains(
+        &log,
+        "! - uv: pyproject.toml + uv.lock (`uv lock`)\n! - Poetry: pyproject.toml + poetry.lock (`poetry lock`)\n! - Pipenv: Pipfile + Pipfile.lock (`pipenv lock`)\n! - pip: requirements.txt\n",
+    );
+
+    // No dependencies declared: the python-only group builds it.
+    app.write(
+        "pyproject.toml",
+        "[project]\nname = \"svc\"\nversion = \"1\"\n",
+    );
+    let log = Image::new("deps-plain").build_ok(&app);
+    assert_contains(&log, "## Blacklodge Python\n");
+    assert_not_contains(&log, "## Blacklodge pip");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn private_index_credentials_are_used_and_never_persisted() {
+    let index = PrivateIndex::start(&Options {
+        credentials: Some(("ci-user".into(), SECRET.into())),
+        ..Options::default()
+    });
+    // pip: PIP_INDEX_URL with user:password (pip itself is fetched through it too).
+    let app = App::fixture("examples/flask-hello");
+    app.write(
+        "requirements.txt",
+        "flask==3.1.2\ngunicorn==23.0.0\nblacklodge-private==1.0.0\n",
+    );
+    let image =
+        Image::new("deps-private-pip").env("PIP_INDEX_URL", &index.url(Some(("ci-user", SECRET))));
+    let log = image.build_ok(&app);
+    assert_not_contains(&log, SECRET);
+    assert_contains(
+        &image.shell_ok("python -c 'import blacklodge_private as p; print(p.VALUE)'"),
+        "private-ok",
+    );
+    assert!(!image.contains_bytes(SECRET), "the secret is in the image");
+    assert_not_contains(&image.inspect().to_string(), SECRET);
+
+    // Wrong password: pip's 401 is explained.
+    let log = Image::new("deps-private-pip-wrong")
+        .env(
+            "PIP_EXTRA_INDEX_URL",
+            &index.url(Some(("ci-user", "wrong"))),
+        )
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Could not install the packages in requirements.txt",
+    );
+    assert_contains(&log, "! The package index rejected the credentials:");
+    assert_not_contains(&log, "ci-user:wrong@");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn pipenv_source_credentials_from_variables() {
+    // The fixture's lock was made against this port (the URL is part of the Pipfile hash).
+    let _index = PrivateIndex::start(&Options {
+        credentials: Some(("ci-user".into(), SECRET.into())),
+        port: Some(38771),
+        ..Options::default()
+    });
+    let app = App::fixture("pipenv-private");
+    let image = Image::new("deps-private-pipenv")
+        .env("PRIVATE_INDEX_USER", "ci-user")
+        .env("PRIVATE_INDEX_PASSWORD", SECRET);
+    let log = image.build_ok(&app);
+    assert_not_contains(&log, SECRET);
+    assert_contains(&image.shell_ok("python app.py"), "private-ok");
+    assert!(!image.contains_bytes(SECRET), "the secret is in the image");
+
+    let log = Image::new("deps-private-pipenv-wrong")
+        .env("PRIVATE_INDEX_USER", "ci-user")
+        .env("PRIVATE_INDEX_PASSWORD", "wrong")
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Could not install the packages in Pipfile.lock",
+    );
+    assert_contains(&log, "! The package index rejected the credentials:");
+
+    let log = Image::new("deps-private-pipenv-unset").build_fails(&app);
+    assert_contains(&log, "! ERROR: PRIVATE_INDEX_USER is not set");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn ca_certificate_binding_is_trusted() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (ca, cert, key) = private_index::make_ca(certs.path());
+    let index = PrivateIndex::start(&Options {
+        tls: Some((cert, key)),
+        ..Options::default()
+    });
+    let app = App::fixture("examples/flask-hello");
+    app.write(
+        "requirements.txt",
+        &format!(
+            "--extra-index-url {}\nflask==3.1.2\ngunicorn==23.0.0\nblacklodge-private==1.0.0\n",
+            index.url(None)
+        ),
+    );
+
+    let log = Image::new("deps-ca-missing").build_fails(&app);
+    assert_contains(
+        &log,
+        "! The package index's TLS certificate is not trusted:",
+    );
+    assert_contains(&log, "binding of type `ca-certificates`");
+
+    let binding = tempfile::tempdir().expect("tempdir");
+    fs_err::write(binding.path().join("type"), "ca-certificates\n").expect("write");
+    fs_err::copy(&ca, binding.path().join("test-ca.pem")).expect("copy");
+    world_readable(binding.path());
+    let image = Image::new("deps-ca").volume(&format!(
+        "{}:/platform/bindings/test-ca:ro",
+        binding.path().display()
+    ));
+    let log = image.build_ok(&app);
+    assert_contains(&log, "Trusting the CA certificates of binding(s): test-ca");
+    assert_contains(
+        &image.shell_ok("python -c 'import blacklodge_private as p; print(p.VALUE)'"),
+        "private-ok",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn vendored_wheels_build_with_the_network_off() {
+    let app = App::fixture("examples/flask-hello");
+    // The wheels (and the pinned pip) in vendor/, the interpreter archive from a file.
+    let download = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--dest",
+        ])
+        .arg(app.path().join("vendor"))
+        .args(["flask==3.1.2", "gunicorn==23.0.0", "pip==26.3"])
+        .status()
+        .expect("pip download runs");
+    assert!(download.success());
+    app.write(
+        "requirements.txt",
+        "--no-index\n--find-links vendor\nflask==3.1.2\ngunicorn==23.0.0\n",
+    );
+    let manifest: serde_json::Value = ureq::get(&format!("{}/manifest.json", mirror_url()))
+        .call()
+        .expect("mirror manifest")
+        .into_json()
+        .expect("JSON");
+    let archive = manifest["archives"]
+        .as_array()
+        .expect("archives")
+        .iter()
+        .find(|a| a["version"] == "3.11.2")
+        .expect("3.11.2 on the mirror")
+        .clone();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut ureq::get(archive["url"].as_str().expect("url"))
+            .call()
+            .expect("archive")
+            .into_reader(),
+        &mut bytes,
+    )
+    .expect("read archive");
+    fs_err::create_dir_all(app.path().join(".python")).expect("mkdir");
+    fs_err::write(app.path().join(".python/cpython.tar.gz"), bytes).expect("write");
+    let mut local = archive.clone();
+    local["url"] = "/workspace/.python/cpython.tar.gz".into();
+    app.write(
+        ".python/manifest.json",
+        &serde_json::json!({"source": "vendored", "archives": [local]}).to_string(),
+    );
+    app.write(".python-version", "3.11\n");
+
+    let image = Image::new("deps-offline")
+        .network("none")
+        .env("BP_PYTHON_MANIFEST_URL", "/workspace/.python/manifest.json");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "(from /workspace/vendor/pip-26.3-py3-none-any.whl)");
+    assert_contains(&log, "Successfully installed ");
+    let container = image.start(None, &[]);
+    assert_eq!(container.get("/").status, 200);
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn sdist_needing_missing_headers_and_unreachable_index_are_explained() {
+    let app = App::fixture("examples/flask-hello");
+    app.write("requirements.txt", "psycopg2==2.9.10\n");
+    let log = Image::new("deps-sdist").build_fails(&app);
+    assert_contains(
+        &log,
+        "! The package psycopg2 has no wheel for this Python and had to be built from source, which failed:",
+    );
+    assert_contains(
+        &log,
+        "!   It needs `pg_config`, which the build image lacks: add the Debian package libpq-dev to the build image",
+    );
+
+    app.write(
+        "requirements.txt",
+        "--index-url http://127.0.0.1:9/simple\nflask==3.1.2\n",
+    );
+    let log = Image::new("deps-unreachable").build_fails(&app);
+    assert_contains(&log, "! The package index could not be reached:");
+    assert_contains(&log, "Connection refused");
+}

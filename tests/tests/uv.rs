@@ -1,0 +1,133 @@
+//! The uv buildpack through pack and the real lifecycle, with real PyPI installs.
+
+use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn uv_project_installs_serves_and_keeps_uv_out_of_the_image() {
+    let app = App::fixture("uv-flask");
+    let image = Image::new("uv-flask");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "## Blacklodge uv\n- Installing dependencies from uv.lock\n  - Installing dependency groups: none; extras: none\n",
+    );
+    assert_contains(&log, "  - Running uv sync --locked\n");
+    assert_contains(&log, "+ flask==3.1.2");
+    assert_not_contains(&log, "six==");
+
+    let container = image.start(None, &[]);
+    let response = container.get("/");
+    assert_eq!(response.status, 200, "{}", response.body);
+
+    let env = image.shell_ok(
+        "echo \"$VIRTUAL_ENV\"; command -v python gunicorn; python -c 'import six' 2>&1 || true",
+    );
+    assert_contains(
+        &env,
+        "/layers/blacklodge_uv/venv\n/layers/blacklodge_uv/venv/bin/python\n/layers/blacklodge_uv/venv/bin/gunicorn\n",
+    );
+    assert_contains(&env, "No module named 'six'");
+    let (has_uv, output) = image.run_shell("command -v uv || ls /layers/blacklodge_uv");
+    assert!(has_uv, "{output}");
+    assert_eq!(output.trim(), "venv", "only the venv layer is in the image");
+
+    // The SBOM lists what is installed, with versions.
+    let sboms = image.launch_sboms();
+    let (_, sbom) = sboms
+        .iter()
+        .find(|(path, _)| path.contains("blacklodge_uv") && path.contains("venv"))
+        .unwrap_or_else(|| panic!("no venv SBOM in {:?}", sboms.keys()));
+    let purls: Vec<&str> = sbom["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|c| c["purl"].as_str())
+        .collect();
+    assert!(purls.contains(&"pkg:pypi/flask@3.1.2"), "{purls:?}");
+    assert!(purls.contains(&"pkg:pypi/gunicorn@23.0.0"), "{purls:?}");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn rebuild_reuses_the_venv_and_groups_sync_in_place() {
+    let app = App::fixture("uv-flask");
+    let mut image = Image::new("uv-rebuild");
+    let _ = image.build_ok(&app);
+
+    // Code-only change: uv does not run, the venv layer is reused.
+    app.write("extra.py", "X = 1\n");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Reusing cached virtual environment (uv.lock, Python and uv 0.13.9 unchanged)",
+    );
+    assert_not_contains(&log, "Running uv sync");
+    assert_contains(&log, "Reusing layer 'blacklodge/uv:venv'");
+
+    // A group and an extra added: the cached venv is updated, not recreated.
+    image.set_env("BP_UV_GROUPS", "dev");
+    image.set_env("BP_UV_EXTRAS", "idna");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Updating cached virtual environment:\n    - selection changed (dependency groups: none; extras: none → dependency groups: dev; extras: idna)\n",
+    );
+    assert_contains(&log, "+ six==1.17.0");
+    assert_contains(&log, "+ idna==3.10");
+    assert_contains(
+        &image.shell_ok("python -c 'import six, idna; print(six.__version__, idna.__version__)'"),
+        "1.17.0 3.10",
+    );
+
+    // And removed again: exactly the new set, six and idna really gone.
+    image.unset_env("BP_UV_GROUPS");
+    image.unset_env("BP_UV_EXTRAS");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "- six==1.17.0");
+    let output =
+        image.shell_ok("python -c 'import six' 2>&1 || python -c 'import idna' 2>&1 || true");
+    assert_contains(&output, "No module named 'six'");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn lock_out_of_sync_is_an_error() {
+    let app = App::fixture("uv-flask");
+    let pyproject = fs_err::read_to_string(app.path().join("pyproject.toml")).expect("read");
+    app.write(
+        "pyproject.toml",
+        &pyproject.replace(
+            "\"gunicorn==23.0.0\"]",
+            "\"gunicorn==23.0.0\", \"six==1.17.0\"]",
+        ),
+    );
+    let log = Image::new("uv-out-of-sync").build_fails(&app);
+    assert_contains(&log, "! ERROR: Could not install the packages in uv.lock");
+    assert_contains(&log, "! uv.lock does not match pyproject.toml:");
+    assert_contains(&log, "!   Run `uv lock` and commit the updated uv.lock.");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn frozen_is_refused_and_a_missing_lock_is_explained() {
+    let app = App::fixture("uv-flask");
+    let log = Image::new("uv-frozen")
+        .env("UV_FROZEN", "1")
+        .build_fails(&app);
+    assert_contains(&log, "! ERROR: UV_FROZEN is not supported");
+    assert_contains(
+        &log,
+        "!   Unset UV_FROZEN. The build runs `uv sync --locked`",
+    );
+
+    app.remove("uv.lock");
+    let log = Image::new("uv-no-lock")
+        .env("BP_PYTHON_PACKAGE_MANAGER", "uv")
+        .build_fails(&app);
+    assert_contains(&log, "! ERROR: No uv.lock");
+    assert_contains(
+        &log,
+        "!   Run `uv lock` in the project and commit pyproject.toml and uv.lock.",
+    );
+}
