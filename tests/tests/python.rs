@@ -4,6 +4,10 @@
 use blacklodge_tests::{App, Image, assert_contains, assert_not_contains, mirror_url};
 use std::process::Command;
 
+/// These fixtures carry another manager's files without a lock (they only state a Python
+/// version), so they are built with the runtime buildpack alone, as `pack build --buildpack`.
+const RUNTIME_ONLY: &str = "blacklodge/python";
+
 const PYTHON_311: &str = "3.11.2";
 const PYTHON_313: &str = "3.13.5";
 
@@ -209,7 +213,9 @@ fn pyproject_requires_python_selects_the_newest_match() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn poetry_python_constraint_is_honoured() {
     let app = App::fixture("python-poetry");
-    let log = Image::new("python-poetry").build_ok(&app);
+    let log = Image::new("python-poetry")
+        .buildpack(RUNTIME_ONLY)
+        .build_ok(&app);
     // ~3.11 excludes the newer 3.13.5.
     assert_contains(
         &log,
@@ -221,7 +227,9 @@ fn poetry_python_constraint_is_honoured() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn pipfile_python_version_is_honoured() {
     let app = App::fixture("python-pipfile");
-    let log = Image::new("python-pipfile").build_ok(&app);
+    let log = Image::new("python-pipfile")
+        .buildpack(RUNTIME_ONLY)
+        .build_ok(&app);
     assert_contains(
         &log,
         "  - Python 3.13.5 (3.13 requested in Pipfile python_version)",
@@ -232,7 +240,9 @@ fn pipfile_python_version_is_honoured() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn uv_lock_requires_python_is_honoured() {
     let app = App::fixture("python-uv");
-    let log = Image::new("python-uv-project").build_ok(&app);
+    let log = Image::new("python-uv-project")
+        .buildpack(RUNTIME_ONLY)
+        .build_ok(&app);
     // pyproject.toml comes first; uv.lock agrees.
     assert_contains(
         &log,
@@ -243,7 +253,9 @@ fn uv_lock_requires_python_is_honoured() {
         "pyproject.toml",
         "[project]\nname = \"uv-project\"\nversion = \"0.1.0\"\ndependencies = []\n",
     );
-    let log = Image::new("python-uv-lock").build_ok(&app);
+    let log = Image::new("python-uv-lock")
+        .buildpack(RUNTIME_ONLY)
+        .build_ok(&app);
     assert_contains(
         &log,
         "  - Python 3.11.2 (>=3.11, <3.12 requested in uv.lock requires-python)",
