@@ -3,6 +3,18 @@
 use blacklodge_tests::{assert_contains, builder};
 use std::process::Command;
 
+/// Every buildpack the builder and the packaged composite carry.
+const ALL_BUILDPACKS: [&str; 8] = [
+    "blacklodge/python-app",
+    "blacklodge/python",
+    "blacklodge/uv",
+    "blacklodge/poetry",
+    "blacklodge/pipenv",
+    "blacklodge/pip",
+    "blacklodge/wrapper",
+    "blacklodge/procfile",
+];
+
 fn inspect(image: &str, format: &str) -> String {
     let output = Command::new("docker")
         .args(["image", "inspect", "--format", format, image])
@@ -96,12 +108,7 @@ fn builder_composes_our_buildpacks_on_our_stack() {
         &builder(),
         "{{index .Config.Labels \"io.buildpacks.builder.metadata\"}}",
     );
-    for id in [
-        "blacklodge/python-app",
-        "blacklodge/python",
-        "blacklodge/pip",
-        "blacklodge/procfile",
-    ] {
+    for id in ALL_BUILDPACKS {
         assert_contains(&metadata, &format!("\"id\":\"{id}\""));
     }
     assert_contains(&metadata, "blacklodge/run:bookworm");
@@ -140,12 +147,7 @@ fn package_toml_makes_a_usable_buildpack_file() {
         .output()
         .expect("pack runs");
     let listing = String::from_utf8_lossy(&inspect.stdout);
-    for id in [
-        "blacklodge/python-app",
-        "blacklodge/python",
-        "blacklodge/pip",
-        "blacklodge/procfile",
-    ] {
+    for id in ALL_BUILDPACKS {
         assert_contains(&listing, id);
     }
 
