@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import platform
-import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -248,9 +247,8 @@ def create_app(
     runtime = WebRuntime(settings, handler, metrics_store=metrics_store)
 
     app = Flask("blacklodge_harness")
-    # One byte of headroom: on a chunked body Werkzeug stops reading at the limit
-    # without telling whether more followed, so _read_body() reads up to
-    # limit + 1 and refuses anything longer than the limit itself.
+    # /predict reads its body with fastpath.read_body, which enforces the limit
+    # itself (also on chunked bodies); this bounds any other read through Flask.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size + 1
     app.extensions[EXTENSION_KEY] = runtime
     _register_hooks(app, runtime)
@@ -384,23 +382,23 @@ def _register_routes(app: Flask, runtime: WebRuntime) -> None:
         now = datetime.now(timezone.utc)
         return _to_response(
             json_reply(
-            {
-                "app": {
-                    "name": settings.app_name,
-                    "version": settings.app_version,
-                    "revision": settings.revision,
-                },
-                "entrypoint": {
-                    "spec": settings.entrypoint,
-                    "kind": entry.kind if entry else None,
-                    "call": entry.style.value if entry else None,
-                },
-                "state": handler.state.value,
-                "harness": {"version": __version__},
-                "python": {"version": platform.python_version(), "implementation": platform.python_implementation()},
-                "started_at": runtime.started_at.isoformat().replace("+00:00", "Z"),
-                "uptime_seconds": round((now - runtime.started_at).total_seconds(), 3),
-            }
+                {
+                    "app": {
+                        "name": settings.app_name,
+                        "version": settings.app_version,
+                        "revision": settings.revision,
+                    },
+                    "entrypoint": {
+                        "spec": settings.entrypoint,
+                        "kind": entry.kind if entry else None,
+                        "call": entry.style.value if entry else None,
+                    },
+                    "state": handler.state.value,
+                    "harness": {"version": __version__},
+                    "python": {"version": platform.python_version(), "implementation": platform.python_implementation()},
+                    "started_at": runtime.started_at.isoformat().replace("+00:00", "Z"),
+                    "uptime_seconds": round((now - runtime.started_at).total_seconds(), 3),
+                }
             )
         )
 
