@@ -60,3 +60,22 @@ def test_collect_prefers_fresh_own_snapshot(tmp_path: Path) -> None:
     store.write(Registry().snapshot(), pid=7)
     text = render(store.collect(sample_registry().snapshot(), pid=7))
     assert 'app_requests_total{status="200"} 1' in text
+
+
+def test_histogram_bucket_bounds_are_inclusive() -> None:
+    registry = Registry()
+    histogram = registry.histogram("h", "help", buckets=(0.1, 1.0))
+    for value in (0.1, 0.10001, 1.0, 5.0):
+        histogram.observe(value)
+    text = registry.render()
+    assert 'h_bucket{le="0.1"} 1' in text
+    assert 'h_bucket{le="1"} 3' in text
+    assert 'h_bucket{le="+Inf"} 4' in text
+
+
+def test_label_keys_match_keyword_labels() -> None:
+    registry = Registry()
+    counter = registry.counter("c", "help", ["route", "status"])
+    counter.inc(route="/predict", status="200")
+    counter.inc_key(("/predict", "200"))
+    assert counter.value(route="/predict", status="200") == 2

@@ -203,3 +203,35 @@ def _ready(server: Server) -> bool:
         return server.request("GET", "/readyz")[0] == 200
     except OSError:
         return False
+
+
+def test_timeout_answered_by_the_watchdog_under_gunicorn(tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path, "funcs:slow", BLACKLODGE_WORKERS="1", BLACKLODGE_TIMEOUT="0.5", BLACKLODGE_GRACE_PERIOD="3"
+    )
+    try:
+        wait_until(lambda: _ready(server), timeout=30, interval=0.1)
+        began = time.monotonic()
+        status, headers, body = server.predict({"seconds": 30}, {"X-Request-ID": "overrun-1"})
+        assert time.monotonic() - began < 2
+        assert status == 504
+        assert headers["X-Request-ID"] == "overrun-1"
+        assert body["error"] == {
+            "type": "timeout",
+            "message": "the handler did not finish within 0.5s (BLACKLODGE_TIMEOUT)",
+            "request_id": "overrun-1",
+        }
+        # The other request threads keep serving.
+        assert server.predict({"seconds": 0})[:1] == (200,)
+        text = server.request("GET", "/metrics")[2].decode()
+        assert 'blacklodge_handler_calls_total{outcome="timeout"} 1' in text
+        assert "blacklodge_handler_calls_abandoned 1" in text
+        access = [e for e in server.log_lines() if e.get("logger") == "blacklodge.access" and e.get("request_id") == "overrun-1"]
+        assert access and access[0]["status"] == 504
+        # SIGTERM: the overrunning call does not keep the worker alive past the grace period.
+        began = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=20) == 0
+        assert time.monotonic() - began < 10
+    finally:
+        stop(server)

@@ -33,6 +33,7 @@ import enum
 import inspect
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -91,7 +92,8 @@ class NotReady(Exception):
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex characters (128 bits, like a UUID4 without the version bits)."""
+    return os.urandom(16).hex()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,11 +241,20 @@ class Handler:
             raise NotReady("the entry point is not loaded")
         return self.entry.style
 
+    @property
+    def wants_context(self) -> bool:
+        """Whether calls pass a :class:`Context` (so building one can be skipped otherwise)."""
+        entry = self.entry
+        return entry is not None and entry.style in (CallStyle.PAYLOAD_CONTEXT, CallStyle.PAYLOAD_CONTEXT_KEYWORD)
+
     def context(self, request_id: str, mode: str, **kwargs: Any) -> Context:
         return Context(request_id=request_id, mode=mode, logger=self.logger, **kwargs)
 
-    def call(self, payload: Any, context: Context) -> Any:
+    def call(self, payload: Any, context: Optional[Context]) -> Any:
         """Call the entry point. For the data/params style ``payload`` is ``{"data": ..., "params": ...}``.
+
+        ``context`` may be None when the style takes none (see :attr:`wants_context`);
+        a default one is made otherwise.
 
         Raises :class:`BadInput` (passed through), :class:`HandlerFailed`,
         :class:`HandlerReportedError`, or :class:`NotReady`.
@@ -256,9 +267,9 @@ class Handler:
                 data, params = split_data_params(payload)
                 result = self._call(data, params)
             elif style is CallStyle.PAYLOAD_CONTEXT:
-                result = self._call(payload, context)
+                result = self._call(payload, context or self.context(logs.current_request_id() or "-", "http"))
             elif style is CallStyle.PAYLOAD_CONTEXT_KEYWORD:
-                result = self._call(payload, context=context)
+                result = self._call(payload, context=context or self.context(logs.current_request_id() or "-", "http"))
             else:
                 result = self._call(payload)
             if inspect.isawaitable(result):
@@ -441,7 +452,7 @@ class Invoker:
         self.metrics.abandoned.dec()
         log.warning("a call that overran its deadline has finished (%s)", "raised" if future.exception() else "returned")
 
-    def call(self, payload: Any, context: Context) -> Any:
+    def call(self, payload: Any, context: Optional[Context]) -> Any:
         """Call the handler; raises CallTimeout, HandlerFailed, HandlerReportedError, BadInput, NotReady."""
         if self.timeout <= 0:
             # No deadline to enforce: handing the call to another thread would only cost
@@ -453,7 +464,7 @@ class Invoker:
         future = self._pool.submit(lambda: ctx.run(self.handler.call, payload, context))
         wait: Optional[float] = None
         if self.timeout > 0:
-            deadline = context.deadline if context.deadline is not None else started + self.timeout
+            deadline = context.deadline if context is not None and context.deadline is not None else started + self.timeout
             wait = max(0.0, deadline - time.monotonic())
         try:
             result = future.result(timeout=wait)
@@ -481,12 +492,14 @@ class Invoker:
         self._pool.shutdown()
 
 
-def call_directly(handler: Handler, payload: Any, context: Context, metrics: Optional[HandlerMetrics] = None) -> Any:
+def call_directly(
+    handler: Handler, payload: Any, context: Optional[Context], metrics: Optional[HandlerMetrics] = None
+) -> Any:
     """Call on the current thread (job mode), recording metrics when given."""
     started = time.monotonic()
     outcome = "ok"
     try:
-        with logs.bind(request_id=context.request_id):
+        with logs.bind(request_id=context.request_id if context is not None else logs.current_request_id()):
             return handler.call(payload, context)
     except BadInput:
         outcome = "bad_input"

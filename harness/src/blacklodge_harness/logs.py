@@ -20,12 +20,13 @@ import contextvars
 import io
 import json
 import logging
+import re
 import sys
 import threading
 import time
 from contextlib import contextmanager
 from types import MappingProxyType, TracebackType
-from typing import Any, Dict, Iterator, Mapping, Optional, TextIO, Type
+from typing import Any, Dict, Iterator, Mapping, Optional, TextIO, Tuple, Type
 
 _request_id: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("blacklodge_request_id", default=None)
 _fields: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
@@ -99,10 +100,19 @@ class ContextFilter(logging.Filter):
         return True
 
 
+#: (second, "YYYY-MM-DDTHH:MM:SS") of the last formatted timestamp: strftime once per second.
+_last_second: Tuple[int, str] = (-1, "")
+
+
 def _timestamp(created: float) -> str:
+    global _last_second
     seconds = int(created)
     millis = int((created - seconds) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    cached = _last_second
+    if cached[0] != seconds:
+        cached = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+        _last_second = cached
+    return f"{cached[1]}.{millis:03d}Z"
 
 
 def _extras(record: logging.LogRecord) -> Dict[str, Any]:
@@ -153,6 +163,99 @@ class TextFormatter(logging.Formatter):
         if record.stack_info:
             line += "\n" + self.formatStack(record.stack_info)
         return line
+
+
+#: Strings json.dumps writes unchanged between quotes (request ids accepted by the harness are).
+_PLAIN_JSON_STRING = re.compile(r'[ !#-\[\]-~]*\Z')
+
+
+class AccessLog:
+    """Writes the access log line of an HTTP request (logger ``blacklodge.access``).
+
+    The line is the one :class:`JsonFormatter` would write for the record
+    ``logger.log(level, "%s %s %d", method, path, status, extra={...})``. When
+    the harness's JSON handler on the root logger is the only place that record
+    could go (no other handler or filter on the way, no bound fields), the line
+    is assembled directly and written under the handler's lock, which skips
+    creating, filtering and formatting a ``LogRecord`` (about 40 µs per request).
+    In every other case the record goes through ``logging`` as usual.
+    """
+
+    def __init__(self, name: str = "blacklodge.access") -> None:
+        self.logger = logging.getLogger(name)
+        self._root = logging.getLogger()
+        self._logger_json = json.dumps(name)
+        self._parts: Dict[Tuple[int, str, str, int, str], Tuple[str, str]] = {}
+
+    def _direct_handler(self) -> Optional[logging.StreamHandler]:  # type: ignore[type-arg]
+        logger = self.logger
+        if logger.handlers or logger.filters or not logger.propagate:
+            return None
+        # Ancestors between the logger and the root would see the record too (looked up
+        # each time: creating a "blacklodge" logger later changes the parent).
+        ancestor = logger.parent
+        while ancestor is not None and ancestor is not self._root:
+            if ancestor.handlers or not ancestor.propagate:
+                return None
+            ancestor = ancestor.parent
+        handlers = self._root.handlers
+        if len(handlers) != 1:
+            return None
+        handler = handlers[0]
+        if type(handler) is not _HarnessHandler or type(handler.formatter) is not JsonFormatter:
+            return None
+        for flt in handler.filters:
+            if type(flt) is not ContextFilter:
+                return None
+        return handler
+
+    def write(
+        self, level: int, method: str, path: str, status: int, duration_ms: float, request_id: Optional[str]
+    ) -> None:
+        logger = self.logger
+        if not logger.isEnabledFor(level):
+            return
+        handler = self._direct_handler()
+        if handler is None or level < handler.level or _fields.get():
+            logger.log(
+                level,
+                "%s %s %d",
+                method,
+                path,
+                status,
+                extra={
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "duration_ms": duration_ms,
+                    "request_id": request_id or _request_id.get(),
+                },
+            )
+            return
+        key = (level, method, path, status, _mode)
+        parts = self._parts.get(key)
+        if parts is None:
+            parts = (
+                f'", "level": "{logging.getLevelName(level).lower()}", "logger": {self._logger_json}, '
+                f'"message": {json.dumps(f"{method} {path} {status}", ensure_ascii=False)}, "mode": {json.dumps(_mode)},',
+                f' "method": {json.dumps(method, ensure_ascii=False)}, "path": {json.dumps(path, ensure_ascii=False)}, '
+                f'"status": {status}, "duration_ms": ',
+            )
+            if len(self._parts) < 512:  # paths of unknown routes are unbounded
+                self._parts[key] = parts
+        if not request_id:
+            rid = ""
+        elif _PLAIN_JSON_STRING.match(request_id):
+            rid = f' "request_id": "{request_id}",'
+        else:
+            rid = f' "request_id": {json.dumps(request_id, ensure_ascii=False)},'
+        line = f'{{"timestamp": "{_timestamp(time.time())}{parts[0]}{rid}{parts[1]}{duration_ms!r}}}\n'
+        with handler.lock:  # type: ignore[union-attr]
+            try:
+                handler.stream.write(line)
+                handler.stream.flush()
+            except Exception:  # noqa: BLE001 - as logging does: report, never fail the request
+                handler.handleError(logging.makeLogRecord({"msg": line, "levelno": level}))
 
 
 def make_formatter(log_format: str) -> logging.Formatter:

@@ -14,6 +14,7 @@ histograms into ``archive.json`` so totals never go backwards; its gauges
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import os
@@ -56,7 +57,10 @@ class Counter(_Metric):
         self._values: Dict[LabelValues, float] = {}
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
-        key = self._key(labels)
+        self.inc_key(self._key(labels), amount)
+
+    def inc_key(self, key: LabelValues, amount: float = 1.0) -> None:
+        """``inc`` with the label values already in label-name order (the request hot path)."""
         with self._lock:
             self._values[key] = self._values.get(key, 0.0) + amount
 
@@ -78,7 +82,10 @@ class Gauge(_Metric):
         self._values: Dict[LabelValues, float] = {}
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
-        key = self._key(labels)
+        self.inc_key(self._key(labels), amount)
+
+    def inc_key(self, key: LabelValues, amount: float = 1.0) -> None:
+        """``inc`` with the label values already in label-name order (the request hot path)."""
         with self._lock:
             self._values[key] = self._values.get(key, 0.0) + amount
 
@@ -107,12 +114,12 @@ class Histogram(_Metric):
         self._values: Dict[LabelValues, Tuple[List[int], List[float]]] = {}
 
     def observe(self, value: float, **labels: str) -> None:
-        key = self._key(labels)
-        index = len(self.buckets)
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                index = i
-                break
+        self.observe_key(value, self._key(labels))
+
+    def observe_key(self, value: float, key: LabelValues = ()) -> None:
+        """``observe`` with the label values already in label-name order (the request hot path)."""
+        # The first bucket whose upper bound is >= value; len(buckets) is the +Inf bucket.
+        index = bisect.bisect_left(self.buckets, value)
         with self._lock:
             counts, total = self._values.setdefault(key, ([0] * (len(self.buckets) + 1), [0.0]))
             counts[index] += 1

@@ -97,8 +97,21 @@ class HarnessWorker(ThreadWorker):
 def _worker_exit(server: Any, worker: Any) -> None:
     """In the worker, after in-flight requests finished: run the handler's shutdown()."""
     app = getattr(worker, "wsgi", None)
-    if app is not None and hasattr(app, "extensions"):
-        get_runtime(app).shutdown()
+    if app is None or not hasattr(app, "extensions"):
+        return
+    runtime = get_runtime(app)
+    runtime.shutdown()
+    if runtime.watchdog is not None and runtime.watchdog.overrunning > 0:
+        # A call that overran its deadline (already answered 504) still holds a request
+        # thread. gunicorn's request threads are not daemon threads, so a normal exit
+        # would wait for that call; end the worker now, as the grace period is over.
+        log.warning("exiting with %d overrunning call(s) still running", runtime.watchdog.overrunning)
+        for handler in logging.getLogger().handlers:
+            try:
+                handler.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(0)
 
 
 def gunicorn_options(settings: Settings, tmp_dir: str) -> Dict[str, Any]:

@@ -10,6 +10,11 @@ Routes
 The production server is gunicorn (:mod:`blacklodge_harness.server`), which
 calls :func:`create_app` once per worker process. Tests use the Flask test
 client on the same factory.
+
+``POST /predict`` and the probes are answered by the plain-WSGI
+:class:`~blacklodge_harness.fastpath.FastPath` installed as the app's
+``wsgi_app`` (``create_app(fast_path=False)`` leaves them to the Flask views
+below, which give the same answers); everything else is Flask.
 """
 
 from __future__ import annotations
@@ -18,46 +23,40 @@ import json
 import logging
 import os
 import platform
-import re
 import threading
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from flask import Flask, Response, g, request
-from werkzeug.datastructures import Headers
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 
 from blacklodge_harness import __version__, logs
 from blacklodge_harness.config import Settings, load_settings
-from blacklodge_harness.core import (
-    CallTimeout,
-    Handler,
-    HandlerFailed,
-    HandlerMetrics,
-    HandlerReportedError,
-    Invoker,
-    NotReady,
-    ResultNotSerializable,
-    encode_json,
-    new_request_id,
+from blacklodge_harness.core import Handler, HandlerMetrics, Invoker
+from blacklodge_harness.errors import HarnessError
+from blacklodge_harness.fastpath import (
+    PROBE_ROUTES,
+    REQUEST_ID_HEADER,
+    FastPath,
+    Reply,
+    accept_request_id,
+    cors_headers,
+    healthz_reply,
+    is_json_type,
+    json_reply,
+    predict_reply,
+    readyz_reply,
 )
-from blacklodge_harness.entrypoint import CallStyle
-from blacklodge_harness.errors import BadInput, HarnessError
 from blacklodge_harness.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from blacklodge_harness.metrics import MultiprocessStore, Registry, render
+from blacklodge_harness.watchdog import Watchdog
 
 log = logging.getLogger("blacklodge.http")
-access_log = logging.getLogger("blacklodge.access")
 
 EXTENSION_KEY = "blacklodge"
-REQUEST_ID_HEADER = "X-Request-ID"
-#: Accepted incoming request ids: printable, no spaces, bounded (they go into logs and headers).
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
-_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 #: Longest delay before a worker's metrics reach the snapshot other workers read.
 METRICS_FLUSH_INTERVAL = 0.1
-_PROBE_ROUTES = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 _ERROR_TYPES = {
     400: "bad_request",
     404: "not_found",
@@ -65,10 +64,6 @@ _ERROR_TYPES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
-
-
-def is_json_type(mimetype: str) -> bool:
-    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
 class WebRuntime:
@@ -115,9 +110,18 @@ class WebRuntime:
         self.invoker = Invoker(
             handler, concurrency=settings.threads, timeout=settings.timeout, metrics=self.handler_metrics
         )
+        #: Deadlines of calls on the request threads (set by FastPath when there is a timeout).
+        self.watchdog: Optional[Watchdog] = None
+        self.access_log = logs.AccessLog()
         self._metrics_dirty = threading.Event()
         self._flusher: Optional[threading.Thread] = None
         self._flusher_lock = threading.Lock()
+
+    def saturated(self) -> bool:
+        """Every handler thread is held by a call that overran its deadline (liveness fails)."""
+        if self.invoker.saturated():
+            return True
+        return self.watchdog is not None and self.watchdog.overrunning >= self.settings.threads
 
     def start(self, on_failure: Callable[[BaseException], None]) -> None:
         self.handler.start_in_background(on_failure)
@@ -136,6 +140,8 @@ class WebRuntime:
     def shutdown(self) -> None:
         self.handler.shutdown()
         self.invoker.shutdown()
+        if self.watchdog is not None:
+            self.watchdog.stop()
         # The last requests' counts reach the snapshot the master archives.
         self._write_snapshot()
 
@@ -149,7 +155,8 @@ class WebRuntime:
         """
         if self.store is None:
             return
-        self._metrics_dirty.set()
+        if not self._metrics_dirty.is_set():
+            self._metrics_dirty.set()
         if self._flusher is None:
             with self._flusher_lock:
                 if self._flusher is None:
@@ -201,16 +208,19 @@ def _request_id() -> str:
     return getattr(g, "request_id", None) or logs.current_request_id() or "-"
 
 
+def _to_response(reply: Reply) -> Response:
+    response = Response(reply.body, status=reply.status, content_type=reply.content_type)
+    for key, value in reply.headers:
+        response.headers[key] = value
+    return response
+
+
 def error_response(status: int, error_type: str, message: str, headers: Optional[Dict[str, str]] = None) -> Response:
     body = {"error": {"type": error_type, "message": message, "request_id": _request_id()}}
     response = Response(json.dumps(body), status=status, mimetype="application/json")
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
-
-
-def _json_response(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
 def create_app(
@@ -220,6 +230,7 @@ def create_app(
     start: bool = True,
     metrics_store: Optional[MultiprocessStore] = None,
     on_load_failure: Optional[Callable[[BaseException], None]] = None,
+    fast_path: bool = True,
 ) -> Flask:
     """Build the Flask app for the handler named by ``settings`` (default: from the environment).
 
@@ -227,20 +238,24 @@ def create_app(
     answer (``/readyz`` 503) while a slow ``load()`` runs. ``on_load_failure``
     defaults to logging and staying up unready; the gunicorn server passes
     :func:`exit_on_load_failure` so a broken entry point stops the container.
+    ``fast_path`` (default) answers ``POST /predict`` and the probes in plain
+    WSGI (:class:`~blacklodge_harness.fastpath.FastPath`); without it the Flask
+    views below answer them, the same way but slower.
     """
     settings = settings or load_settings()
     handler = handler or Handler(settings.entrypoint, settings.app_dir)
     runtime = WebRuntime(settings, handler, metrics_store=metrics_store)
 
     app = Flask("blacklodge_harness")
-    # One byte of headroom: on a chunked body Werkzeug stops reading at the limit
-    # without telling whether more followed, so _read_body() reads up to
-    # limit + 1 and refuses anything longer than the limit itself.
+    # /predict reads its body with fastpath.read_body, which enforces the limit
+    # itself (also on chunked bodies); this bounds any other read through Flask.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size + 1
     app.extensions[EXTENSION_KEY] = runtime
     _register_hooks(app, runtime)
     _register_errors(app, runtime)
     _register_routes(app, runtime)
+    if fast_path:
+        app.wsgi_app = FastPath(runtime, app.wsgi_app)  # type: ignore[method-assign,arg-type]
     if start:
         runtime.start(on_load_failure or _log_load_failure)
     return app
@@ -259,11 +274,10 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
     @app.before_request
     def begin() -> None:
         g.started = time.monotonic()
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
+        g.request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
         g.log_token = logs.set_request_id(g.request_id)
         g.counted = True
-        runtime.in_flight.inc()
+        runtime.in_flight.inc_key(())
 
     @app.after_request
     def finish(response: Response) -> Response:
@@ -274,29 +288,19 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
             _apply_cors(response, settings.cors_origins)
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         elapsed = time.monotonic() - getattr(g, "started", time.monotonic())
-        runtime.requests.inc(route=route, method=request.method, status=str(response.status_code))
-        runtime.latency.observe(elapsed, route=route)
+        runtime.requests.inc_key((route, request.method, str(response.status_code)))
+        runtime.latency.observe_key(elapsed, (route,))
         if settings.access_log:
-            level = logging.DEBUG if route in _PROBE_ROUTES else logging.INFO
-            access_log.log(
-                level,
-                "%s %s %d",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
+            level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
+            runtime.access_log.write(
+                level, request.method, request.path, response.status_code, round(elapsed * 1000, 2), _request_id()
             )
         return response
 
     @app.teardown_request
     def end(_exc: Optional[BaseException]) -> None:
         if getattr(g, "counted", False):
-            runtime.in_flight.dec()
+            runtime.in_flight.inc_key((), -1.0)
             g.counted = False
         runtime.write_metrics()
         token = getattr(g, "log_token", None)
@@ -307,11 +311,14 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
 
 def _apply_cors(response: Response, origins: Tuple[str, ...]) -> None:
     origin = request.headers.get("Origin")
-    if not origin or ("*" not in origins and origin.rstrip("/") not in origins):
+    allowed = cors_headers(origins, origin)
+    if not allowed:
         return
-    response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
-    response.headers.add("Vary", "Origin")
-    response.headers["Access-Control-Expose-Headers"] = REQUEST_ID_HEADER
+    for key, value in allowed:
+        if key == "Vary":
+            response.headers.add(key, value)
+        else:
+            response.headers[key] = value
     if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = request.headers.get(
@@ -359,20 +366,11 @@ def _register_routes(app: Flask, runtime: WebRuntime) -> None:
     @app.get("/healthz")
     @app.get("/livez")
     def healthz() -> Response:
-        if runtime.invoker.saturated():
-            return _json_response({"status": "stuck", "reason": "every handler thread is held by an overrunning call"}, 503)
-        return _json_response({"status": "ok"})
+        return _to_response(healthz_reply(runtime))
 
     @app.get("/readyz")
     def readyz() -> Response:
-        if runtime.stopping:
-            response = _json_response({"status": "not_ready", "reason": "draining"}, 503)
-        else:
-            ready, reason = handler.readiness()
-            response = _json_response(
-                {"status": "ready"} if ready else {"status": "not_ready", "reason": reason}, 200 if ready else 503
-            )
-        return response
+        return _to_response(readyz_reply(runtime))
 
     @app.get("/metrics")
     def metrics() -> Response:
@@ -382,112 +380,31 @@ def _register_routes(app: Flask, runtime: WebRuntime) -> None:
     def statz() -> Response:
         entry = handler.entry
         now = datetime.now(timezone.utc)
-        return _json_response(
-            {
-                "app": {
-                    "name": settings.app_name,
-                    "version": settings.app_version,
-                    "revision": settings.revision,
-                },
-                "entrypoint": {
-                    "spec": settings.entrypoint,
-                    "kind": entry.kind if entry else None,
-                    "call": entry.style.value if entry else None,
-                },
-                "state": handler.state.value,
-                "harness": {"version": __version__},
-                "python": {"version": platform.python_version(), "implementation": platform.python_implementation()},
-                "started_at": runtime.started_at.isoformat().replace("+00:00", "Z"),
-                "uptime_seconds": round((now - runtime.started_at).total_seconds(), 3),
-            }
+        return _to_response(
+            json_reply(
+                {
+                    "app": {
+                        "name": settings.app_name,
+                        "version": settings.app_version,
+                        "revision": settings.revision,
+                    },
+                    "entrypoint": {
+                        "spec": settings.entrypoint,
+                        "kind": entry.kind if entry else None,
+                        "call": entry.style.value if entry else None,
+                    },
+                    "state": handler.state.value,
+                    "harness": {"version": __version__},
+                    "python": {"version": platform.python_version(), "implementation": platform.python_implementation()},
+                    "started_at": runtime.started_at.isoformat().replace("+00:00", "Z"),
+                    "uptime_seconds": round((now - runtime.started_at).total_seconds(), 3),
+                }
+            )
         )
 
     @app.post("/predict")
     def predict() -> Response:
-        retry = {"Retry-After": "5"}
-        if runtime.draining:
-            return error_response(503, "draining", "the server is shutting down; retry on another instance", {**retry, "Connection": "close"})
-        if not handler.is_loaded():
-            reason = "failed to load; see the logs" if handler.failure is not None else "is still loading"
-            return error_response(503, "not_ready", f"the handler {reason}", retry)
-
-        mimetype = request.mimetype
-        payload: Any
-        if is_json_type(mimetype):
-            body = _read_body(settings.max_body_size)
-            if not body.strip():
-                return error_response(400, "invalid_json", "the request body is empty; send a JSON document")
-            try:
-                payload = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as exc:
-                return error_response(400, "invalid_json", f"the request body is not valid JSON: {exc}")
-        elif handler.style is CallStyle.DATA_PARAMS:
-            return error_response(
-                415,
-                "unsupported_media_type",
-                'this handler takes run(data, params): send Content-Type: application/json with {"data": ..., "params": {...}}',
-            )
-        elif mimetype in _FORM_TYPES or not settings.raw_body:
-            accepted = "application/json" + (" or any non-form type as raw bytes" if settings.raw_body else "")
-            return error_response(
-                415, "unsupported_media_type", f"content type {mimetype or '(none)'} is not accepted; send {accepted}"
-            )
-        else:
-            payload = _read_body(settings.max_body_size)
-
-        started = g.started
-        context = handler.context(
-            g.request_id,
-            "http",
-            headers=Headers(request.headers),
-            metadata={"method": request.method, "path": request.path, "content_type": mimetype},
-            deadline=started + settings.timeout if settings.timeout > 0 else None,
-        )
-        try:
-            result = runtime.invoker.call(payload, context)
-        except BadInput as exc:
-            return error_response(400, "bad_input", exc.message)
-        except CallTimeout as exc:
-            log.error("handler call overran the %gs timeout; it keeps running in the background", exc.timeout)
-            return error_response(
-                504,
-                "timeout",
-                f"the handler did not finish within {exc.timeout:g}s (BLACKLODGE_TIMEOUT)",
-            )
-        except HandlerReportedError as exc:
-            log.error("handler returned an error response: %s", exc)
-            return error_response(500, "handler_error", f"{exc.code}: {exc.detail}")
-        except HandlerFailed as exc:
-            log.error("handler raised %s", exc.type_name, exc_info=(type(exc.exc), exc.exc, exc.exc.__traceback__))
-            if settings.error_details:
-                message = f"{exc.type_name}: {exc.exc}"
-            else:
-                message = f"the handler raised {exc.type_name}; details are in the logs under request id {g.request_id}"
-            return error_response(500, "handler_error", message)
-        except NotReady:
-            return error_response(503, "not_ready", "the handler is not loaded", retry)
-        return _result_response(result)
-
-
-def _read_body(limit: int) -> bytes:
-    """The request body; raises 413 when it is longer than ``limit``, chunked or not."""
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        raise RequestEntityTooLarge()
-    return body
-
-
-def _result_response(result: Any) -> Response:
-    if isinstance(result, (bytes, bytearray, memoryview)):
-        return Response(bytes(result), mimetype="application/octet-stream")
-    if isinstance(result, str):
-        return Response(result, mimetype="text/plain")
-    try:
-        body = encode_json(result)
-    except ResultNotSerializable as exc:
-        log.error("handler result is not JSON-serializable: %s", exc)
-        return error_response(500, "result_not_serializable", str(exc))
-    return Response(body, mimetype="application/json")
+        return _to_response(predict_reply(runtime, request.environ, g.request_id, g.started, runtime.invoker.call))
 
 
 __all__ = ["create_app", "get_runtime", "WebRuntime", "exit_on_load_failure", "is_json_type"]

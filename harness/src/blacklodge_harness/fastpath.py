@@ -1,0 +1,419 @@
+"""The request hot path: ``POST /predict`` and the probes as plain WSGI.
+
+Flask's routing, request and response objects and its before/after/teardown
+hooks cost about 140 µs per request, fourteen times what a bare WSGI app calling
+the same function needs (bench/results/wrapper.md). :class:`FastPath` wraps the
+Flask app's ``wsgi_app`` and answers ``POST /predict``, ``GET /healthz``,
+``/livez`` and ``/readyz`` itself; every other request (``/metrics``,
+``/statz``, 404, 405, CORS preflights) goes to Flask unchanged. Both paths
+produce the same answers: the bodies come from the ``*_reply`` functions below,
+which the Flask views use too, and the same request id, headers, metrics and
+access log line.
+
+Under gunicorn the handler runs on the request thread and a
+:class:`~blacklodge_harness.watchdog.Watchdog` answers ``504`` at the deadline;
+elsewhere (Flask's test client, other WSGI servers) calls go through the
+:class:`~blacklodge_harness.core.Invoker` thread pool as before.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import re
+import socket
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
+
+from werkzeug.datastructures import EnvironHeaders
+
+from blacklodge_harness import logs
+from blacklodge_harness.core import (
+    CallTimeout,
+    Context,
+    HandlerFailed,
+    HandlerReportedError,
+    NotReady,
+    ResultNotSerializable,
+    encode_json,
+    new_request_id,
+)
+from blacklodge_harness.entrypoint import CallStyle
+from blacklodge_harness.errors import BadInput
+from blacklodge_harness.watchdog import Ticket, Watchdog
+
+if TYPE_CHECKING:
+    from blacklodge_harness.web import WebRuntime
+
+log = logging.getLogger("blacklodge.http")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+#: Accepted incoming request ids: printable, no spaces, bounded (they go into logs and headers).
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}\Z")
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+#: Routes whose access log lines are debug level (probes and scrapes).
+PROBE_ROUTES = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
+_RETRY = (("Retry-After", "5"),)
+_STATUS_LINES: Dict[int, str] = {int(s): f"{int(s)} {s.phrase}" for s in HTTPStatus}
+
+StartResponse = Callable[[str, List[Tuple[str, str]]], Any]
+WsgiApp = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
+Call = Callable[[Any, Optional[Context]], Any]
+
+
+class Reply(NamedTuple):
+    """An answer before it becomes a WSGI (fast path) or Flask response."""
+
+    status: int
+    content_type: str
+    body: bytes
+    headers: Tuple[Tuple[str, str], ...] = ()
+
+
+class AnsweredByWatchdog(Exception):
+    """The call overran its deadline and the watchdog has answered the request."""
+
+
+def is_json_type(mimetype: str) -> bool:
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+def mimetype_of(content_type: str) -> str:
+    """``application/json; charset=utf-8`` -> ``application/json`` (as Werkzeug's ``request.mimetype``)."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def accept_request_id(incoming: Optional[str]) -> str:
+    """The client's ``X-Request-ID`` when acceptable, else a new id."""
+    if incoming and REQUEST_ID_RE.match(incoming):
+        return incoming
+    return new_request_id()
+
+
+def json_reply(body: Any, status: int = 200) -> Reply:
+    return Reply(status, "application/json", json.dumps(body).encode("utf-8"))
+
+
+def error_reply(
+    status: int, error_type: str, message: str, request_id: str, headers: Tuple[Tuple[str, str], ...] = ()
+) -> Reply:
+    body = {"error": {"type": error_type, "message": message, "request_id": request_id}}
+    return Reply(status, "application/json", json.dumps(body).encode("utf-8"), headers)
+
+
+def too_large_reply(limit: int, request_id: str) -> Reply:
+    return error_reply(
+        413,
+        "payload_too_large",
+        f"the request body is larger than the limit of {limit} bytes (BLACKLODGE_MAX_BODY_SIZE)",
+        request_id,
+    )
+
+
+def read_body(environ: Dict[str, Any], limit: int) -> Optional[bytes]:
+    """The request body, or None when it is longer than ``limit`` (with or without Content-Length)."""
+    stream = environ["wsgi.input"]
+    length_text = environ.get("CONTENT_LENGTH")
+    if length_text:
+        try:
+            length = max(0, int(length_text))
+        except ValueError:
+            length = 0
+        if length > limit:
+            return None
+        return bytes(stream.read(length)) if length else b""
+    if not environ.get("wsgi.input_terminated"):
+        # No length and a server that does not mark the end of the body: nothing safe to read.
+        return b""
+    chunks: List[bytes] = []
+    total = 0
+    while total <= limit:
+        chunk = stream.read(limit + 1 - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    if total > limit:
+        return None
+    return b"".join(chunks)
+
+
+# --------------------------------------------------------------------------- replies
+
+
+_OK = Reply(200, "application/json", b'{"status": "ok"}')
+_READY = Reply(200, "application/json", b'{"status": "ready"}')
+_DRAINING = json_reply({"status": "not_ready", "reason": "draining"}, 503)
+_STUCK = json_reply({"status": "stuck", "reason": "every handler thread is held by an overrunning call"}, 503)
+
+
+def healthz_reply(runtime: "WebRuntime") -> Reply:
+    return _STUCK if runtime.saturated() else _OK
+
+
+def readyz_reply(runtime: "WebRuntime") -> Reply:
+    if runtime.stopping:
+        return _DRAINING
+    ready, reason = runtime.handler.readiness()
+    return _READY if ready else json_reply({"status": "not_ready", "reason": reason}, 503)
+
+
+def result_reply(result: Any, request_id: str) -> Reply:
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return Reply(200, "application/octet-stream", bytes(result))
+    if isinstance(result, str):
+        return Reply(200, "text/plain; charset=utf-8", result.encode("utf-8"))
+    try:
+        body = encode_json(result)
+    except ResultNotSerializable as exc:
+        log.error("handler result is not JSON-serializable: %s", exc)
+        return error_reply(500, "result_not_serializable", str(exc), request_id)
+    return Reply(200, "application/json", body)
+
+
+def predict_reply(runtime: "WebRuntime", environ: Dict[str, Any], request_id: str, started: float, call: Call) -> Reply:
+    """Everything ``POST /predict`` does between reading the request and writing the answer.
+
+    ``call(payload, context)`` runs the handler (directly, on the pool, or under
+    the watchdog); it may raise :class:`AnsweredByWatchdog`, which passes through.
+    """
+    settings = runtime.settings
+    handler = runtime.handler
+    if runtime.draining:
+        return error_reply(
+            503,
+            "draining",
+            "the server is shutting down; retry on another instance",
+            request_id,
+            _RETRY + (("Connection", "close"),),
+        )
+    if not handler.is_loaded():
+        reason = "failed to load; see the logs" if handler.failure is not None else "is still loading"
+        return error_reply(503, "not_ready", f"the handler {reason}", request_id, _RETRY)
+
+    mimetype = mimetype_of(environ.get("CONTENT_TYPE") or "")
+    payload: Any
+    if is_json_type(mimetype):
+        body = read_body(environ, settings.max_body_size)
+        if body is None:
+            return too_large_reply(settings.max_body_size, request_id)
+        if not body.strip():
+            return error_reply(400, "invalid_json", "the request body is empty; send a JSON document", request_id)
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return error_reply(400, "invalid_json", f"the request body is not valid JSON: {exc}", request_id)
+    elif handler.style is CallStyle.DATA_PARAMS:
+        return error_reply(
+            415,
+            "unsupported_media_type",
+            'this handler takes run(data, params): send Content-Type: application/json with {"data": ..., "params": {...}}',
+            request_id,
+        )
+    elif mimetype in FORM_TYPES or not settings.raw_body:
+        accepted = "application/json" + (" or any non-form type as raw bytes" if settings.raw_body else "")
+        return error_reply(
+            415,
+            "unsupported_media_type",
+            f"content type {mimetype or '(none)'} is not accepted; send {accepted}",
+            request_id,
+        )
+    else:
+        raw = read_body(environ, settings.max_body_size)
+        if raw is None:
+            return too_large_reply(settings.max_body_size, request_id)
+        payload = raw
+
+    context: Optional[Context] = None
+    if handler.wants_context:
+        context = handler.context(
+            request_id,
+            "http",
+            headers=EnvironHeaders(environ),
+            metadata={"method": environ.get("REQUEST_METHOD", "POST"), "path": environ.get("PATH_INFO", "/predict"), "content_type": mimetype},
+            deadline=started + settings.timeout if settings.timeout > 0 else None,
+        )
+    try:
+        result = call(payload, context)
+    except BadInput as exc:
+        return error_reply(400, "bad_input", exc.message, request_id)
+    except CallTimeout as exc:
+        log.error("handler call overran the %gs timeout; it keeps running in the background", exc.timeout)
+        return error_reply(504, "timeout", f"the handler did not finish within {exc.timeout:g}s (BLACKLODGE_TIMEOUT)", request_id)
+    except HandlerReportedError as exc:
+        log.error("handler returned an error response: %s", exc)
+        return error_reply(500, "handler_error", f"{exc.code}: {exc.detail}", request_id)
+    except HandlerFailed as exc:
+        log.error("handler raised %s", exc.type_name, exc_info=(type(exc.exc), exc.exc, exc.exc.__traceback__))
+        if settings.error_details:
+            message = f"{exc.type_name}: {exc.exc}"
+        else:
+            message = f"the handler raised {exc.type_name}; details are in the logs under request id {request_id}"
+        return error_reply(500, "handler_error", message, request_id)
+    except NotReady:
+        return error_reply(503, "not_ready", "the handler is not loaded", request_id, _RETRY)
+    return result_reply(result, request_id)
+
+
+def timeout_reply(timeout: float, request_id: str) -> Reply:
+    return error_reply(504, "timeout", f"the handler did not finish within {timeout:g}s (BLACKLODGE_TIMEOUT)", request_id)
+
+
+def cors_headers(origins: Tuple[str, ...], origin: Optional[str]) -> List[Tuple[str, str]]:
+    """Headers for a (non-preflight) request from ``origin``; preflights are answered by Flask."""
+    if not origin or ("*" not in origins and origin.rstrip("/") not in origins):
+        return []
+    return [
+        ("Access-Control-Allow-Origin", "*" if "*" in origins else origin),
+        ("Vary", "Origin"),
+        ("Access-Control-Expose-Headers", REQUEST_ID_HEADER),
+    ]
+
+
+# --------------------------------------------------------------------------- WSGI
+
+
+class FastPath:
+    """WSGI middleware answering the hot routes itself and passing the rest to ``fallback`` (Flask)."""
+
+    def __init__(self, runtime: "WebRuntime", fallback: WsgiApp) -> None:
+        self.runtime = runtime
+        self.fallback = fallback
+        settings = runtime.settings
+        self.cors_origins = settings.cors_origins
+        self.timeout = settings.timeout
+        self.watchdog: Optional[Watchdog] = Watchdog(self._answer_overrun) if settings.timeout > 0 else None
+        runtime.watchdog = self.watchdog
+        self._routes: Dict[Tuple[str, str], Tuple[str, Callable[[Dict[str, Any], str, float], Reply]]] = {
+            ("POST", "/predict"): ("/predict", self._predict),
+            ("GET", "/healthz"): ("/healthz", lambda environ, rid, started: healthz_reply(runtime)),
+            ("GET", "/livez"): ("/livez", lambda environ, rid, started: healthz_reply(runtime)),
+            ("GET", "/readyz"): ("/readyz", lambda environ, rid, started: readyz_reply(runtime)),
+        }
+        self._request_keys: Dict[Tuple[str, str, int], Tuple[str, str, str]] = {}
+
+    # -- the WSGI entry
+
+    def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "")
+        path = environ.get("PATH_INFO", "")
+        entry = self._routes.get((method, path))
+        if entry is None:
+            return self.fallback(environ, start_response)
+        route, respond = entry
+        runtime = self.runtime
+        started = time.monotonic()
+        request_id = accept_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        token = logs.set_request_id(request_id)
+        runtime.in_flight.inc_key(())
+        status = 500
+        finished = False
+        try:
+            try:
+                reply = respond(environ, request_id, started)
+            except AnsweredByWatchdog:
+                # The watchdog wrote the 504, counted and logged the request, and shut the
+                # socket for writing: gunicorn closes the connection on a broken pipe.
+                finished = True
+                raise BrokenPipeError(errno.EPIPE, "answered at the deadline") from None
+            except Exception:  # noqa: BLE001 - a fault in the harness, never a stack trace to the client
+                log.exception("internal error while handling the request")
+                reply = error_reply(500, "internal_error", "internal error in the harness; see the logs", request_id)
+            status = reply.status
+            headers = self._headers(reply, request_id, environ)
+        finally:
+            if not finished:
+                self._finish(route, method, path, status, started, request_id)
+            logs.reset_request_id(token)
+        start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
+        return [reply.body]
+
+    def _headers(self, reply: Reply, request_id: str, environ: Dict[str, Any]) -> List[Tuple[str, str]]:
+        headers = [
+            ("Content-Type", reply.content_type),
+            ("Content-Length", str(len(reply.body))),
+            *reply.headers,
+            (REQUEST_ID_HEADER, request_id),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Cache-Control", "no-store"),
+        ]
+        if self.cors_origins:
+            headers.extend(cors_headers(self.cors_origins, environ.get("HTTP_ORIGIN")))
+        return headers
+
+    def _finish(self, route: str, method: str, path: str, status: int, started: float, request_id: str) -> None:
+        runtime = self.runtime
+        elapsed = time.monotonic() - started
+        key = self._request_keys.get((route, method, status))
+        if key is None:
+            key = self._request_keys.setdefault((route, method, status), (route, method, str(status)))
+        runtime.requests.inc_key(key)
+        runtime.latency.observe_key(elapsed, (route,))
+        runtime.in_flight.inc_key((), -1.0)
+        runtime.write_metrics()
+        if runtime.settings.access_log:
+            level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
+            runtime.access_log.write(level, method, path, status, round(elapsed * 1000, 2), request_id)
+
+    # -- POST /predict
+
+    def _predict(self, environ: Dict[str, Any], request_id: str, started: float) -> Reply:
+        runtime = self.runtime
+        call: Call
+        sock = environ.get("gunicorn.socket")
+        if self.watchdog is None:
+            call = self._call_direct
+        elif type(sock) is socket.socket and str(environ.get("SERVER_PROTOCOL", "")).startswith("HTTP/1"):
+            watchdog = self.watchdog
+
+            def call(payload: Any, context: Optional[Context]) -> Any:
+                ticket = watchdog.watch(started + self.timeout, sock, request_id, started, environ)
+                try:
+                    return self._call_direct(payload, context)
+                finally:
+                    if not watchdog.release(ticket):
+                        runtime.handler_metrics.abandoned.inc_key((), -1.0)
+                        log.warning("a call that overran its deadline has finished")
+                        raise AnsweredByWatchdog()
+
+        else:
+            call = runtime.invoker.call
+        return predict_reply(runtime, environ, request_id, started, call)
+
+    def _call_direct(self, payload: Any, context: Optional[Context]) -> Any:
+        metrics = self.runtime.handler_metrics
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            return self.runtime.handler.call(payload, context)
+        except BadInput:
+            outcome = "bad_input"
+            raise
+        except (HandlerFailed, HandlerReportedError):
+            outcome = "error"
+            raise
+        finally:
+            metrics.calls.inc_key((outcome,))
+            metrics.duration.observe_key(time.monotonic() - started)
+
+    def _answer_overrun(self, ticket: Ticket) -> None:
+        """On the watchdog thread: answer 504 on the client socket, count and log the request."""
+        runtime = self.runtime
+        request_id = ticket.request_id
+        with logs.bind(request_id=request_id):
+            runtime.handler_metrics.calls.inc_key(("timeout",))
+            runtime.handler_metrics.abandoned.inc_key(())
+            log.error("handler call overran the %gs timeout; it keeps running in the background", self.timeout)
+            reply = timeout_reply(self.timeout, request_id)
+            headers = self._headers(reply, request_id, ticket.environ)
+            headers.append(("Date", formatdate(usegmt=True)))
+            headers.append(("Connection", "close"))
+            head = f"HTTP/1.1 {_STATUS_LINES[504]}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+            try:
+                ticket.sock.sendall(head.encode("latin-1") + reply.body)
+            except OSError as exc:
+                log.info("could not send the timeout answer: %s", exc)
+            self._finish("/predict", "POST", "/predict", 504, ticket.started, request_id)

@@ -1,0 +1,295 @@
+"""The plain-WSGI fast path as gunicorn calls it: environ with ``gunicorn.socket``,
+the call on the request thread, the watchdog answering 504 on the socket."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import socket
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+from flask import Flask
+
+from blacklodge_harness import logs
+from blacklodge_harness.config import Settings
+from blacklodge_harness.core import new_request_id
+from blacklodge_harness.fastpath import FastPath, read_body
+from blacklodge_harness.web import create_app, get_runtime
+
+from conftest import wait_until
+
+
+@pytest.fixture
+def make_app(settings_for: Callable[..., Settings]) -> Iterator[Callable[..., Flask]]:
+    apps: List[Flask] = []
+
+    def make(spec: str, **env: str) -> Flask:
+        app = create_app(settings_for(spec, **env))
+        apps.append(app)
+        wait_until(lambda: get_runtime(app).handler.is_loaded())
+        return app
+
+    yield make
+    for app in apps:
+        get_runtime(app).shutdown()
+
+
+@pytest.fixture
+def sockets() -> Iterator[Tuple[socket.socket, socket.socket]]:
+    server_side, client_side = socket.socketpair()
+    yield server_side, client_side
+    server_side.close()
+    client_side.close()
+
+
+def environ(body: bytes, sock: Optional[socket.socket] = None, **extra: Any) -> Dict[str, Any]:
+    env: Dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/predict",
+        "SERVER_NAME": "test",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": True,
+    }
+    if sock is not None:
+        env["gunicorn.socket"] = sock
+    env.update(extra)
+    return env
+
+
+def call(app: Flask, env: Dict[str, Any]) -> Tuple[str, Dict[str, str], bytes]:
+    captured: Dict[str, Any] = {}
+
+    def start_response(status: str, headers: List[Tuple[str, str]]) -> None:
+        captured["status"] = status
+        captured["headers"] = dict(headers)
+
+    body = b"".join(app.wsgi_app(env, start_response))
+    return captured["status"], captured["headers"], body
+
+
+def test_gunicorn_environ_calls_on_the_request_thread(make_app: Callable[..., Flask], sockets: Any) -> None:
+    app = make_app("funcs:thread_name")
+    assert isinstance(app.wsgi_app, FastPath)
+    status, headers, body = call(app, environ(b"{}", sockets[0], HTTP_X_REQUEST_ID="rid-1"))
+    assert status == "200 OK"
+    assert json.loads(body) == {"thread": threading.current_thread().name}
+    assert headers["X-Request-ID"] == "rid-1"
+    assert headers["Content-Length"] == str(len(body))
+    assert headers["Cache-Control"] == "no-store"
+    # Without gunicorn's socket the deadline needs the handler thread pool.
+    status, _, body = call(app, environ(b"{}"))
+    assert json.loads(body)["thread"].startswith("blacklodge-call")
+
+
+def test_watchdog_answers_504_on_the_socket(make_app: Callable[..., Flask], sockets: Any) -> None:
+    server_side, client_side = sockets
+    app = make_app("funcs:slow", BLACKLODGE_TIMEOUT="0.2", BLACKLODGE_THREADS="1")
+    runtime = get_runtime(app)
+    outcome: Dict[str, Any] = {}
+
+    def request() -> None:
+        try:
+            call(app, environ(b'{"seconds": 1}', server_side, HTTP_X_REQUEST_ID="slow-1"))
+        except BaseException as exc:  # noqa: BLE001
+            outcome["error"] = exc
+
+    started = time.monotonic()
+    thread = threading.Thread(target=request)
+    thread.start()
+    client_side.settimeout(5)
+    answer = b""
+    while True:
+        chunk = client_side.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.8
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 504 Gateway Timeout\r\n")
+    assert b"\r\nConnection: close" in head and b"\r\nX-Request-ID: slow-1" in head
+    assert int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]) == len(body)
+    error = json.loads(body)["error"]
+    assert error == {
+        "type": "timeout",
+        "message": "the handler did not finish within 0.2s (BLACKLODGE_TIMEOUT)",
+        "request_id": "slow-1",
+    }
+    metrics = runtime.registry.render()
+    assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="504"} 1' in metrics
+    assert 'blacklodge_handler_calls_total{outcome="timeout"} 1' in metrics
+    assert "blacklodge_handler_calls_abandoned 1" in metrics
+    assert "blacklodge_http_requests_in_flight 0" in metrics
+    # One thread, held by the overrunning call: liveness reports it.
+    assert call(app, environ(b"", REQUEST_METHOD="GET", PATH_INFO="/healthz"))[0] == "503 Service Unavailable"
+    # When the call returns, gunicorn is told the connection is gone (it closes it quietly).
+    thread.join(timeout=5)
+    assert isinstance(outcome.get("error"), BrokenPipeError)
+    assert "blacklodge_handler_calls_abandoned 0" in runtime.registry.render()
+    assert 'status="200"' not in runtime.registry.render()
+    assert call(app, environ(b"", REQUEST_METHOD="GET", PATH_INFO="/healthz"))[0] == "200 OK"
+    # The worker goes on serving.
+    server2, client2 = socket.socketpair()
+    try:
+        assert call(app, environ(b'{"seconds": 0}', server2))[0] == "200 OK"
+    finally:
+        server2.close()
+        client2.close()
+
+
+def test_fast_calls_leave_no_watchdog_state(make_app: Callable[..., Flask], sockets: Any) -> None:
+    app = make_app("funcs:echo", BLACKLODGE_TIMEOUT="5")
+    for _ in range(20):
+        assert call(app, environ(b"1", sockets[0]))[0] == "200 OK"
+    watchdog = get_runtime(app).watchdog
+    assert watchdog is not None and watchdog.overrunning == 0 and not watchdog._tickets
+
+
+def test_timeout_0_needs_no_watchdog(make_app: Callable[..., Flask], sockets: Any) -> None:
+    app = make_app("funcs:thread_name", BLACKLODGE_TIMEOUT="0")
+    assert get_runtime(app).watchdog is None
+    status, _, body = call(app, environ(b"{}", sockets[0]))
+    assert json.loads(body) == {"thread": threading.current_thread().name}
+
+
+def test_chunked_body_limit(make_app: Callable[..., Flask]) -> None:
+    app = make_app("funcs:describe", BLACKLODGE_MAX_BODY_SIZE="10")
+    raw = {"CONTENT_TYPE": "application/octet-stream"}
+    env = environ(b"x" * 10, **raw)
+    del env["CONTENT_LENGTH"]
+    assert json.loads(call(app, env)[2]) == {"type": "bytes", "length": 10}
+    env = environ(b"x" * 11, **raw)
+    del env["CONTENT_LENGTH"]
+    status, _, body = call(app, env)
+    assert status == "413 Request Entity Too Large"
+    assert json.loads(body)["error"]["type"] == "payload_too_large"
+
+
+class _Trickle(io.RawIOBase):
+    """A stream that returns at most 3 bytes per read, like a chunked body arriving in pieces."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def read(self, size: int = -1) -> bytes:
+        piece, self._data = self._data[: min(3, size if size >= 0 else 3)], self._data[min(3, size if size >= 0 else 3) :]
+        return piece
+
+
+def test_read_body_variants() -> None:
+    assert read_body({"wsgi.input": _Trickle(b"abcdefgh"), "wsgi.input_terminated": True}, 8) == b"abcdefgh"
+    assert read_body({"wsgi.input": _Trickle(b"abcdefghi"), "wsgi.input_terminated": True}, 8) is None
+    # No length and no end marker: not safe to read.
+    assert read_body({"wsgi.input": io.BytesIO(b"abc")}, 8) == b""
+    assert read_body({"wsgi.input": io.BytesIO(b"abc"), "CONTENT_LENGTH": "3"}, 8) == b"abc"
+    assert read_body({"wsgi.input": io.BytesIO(b"abc"), "CONTENT_LENGTH": "9"}, 8) is None
+
+
+def test_internal_error_is_json(make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app("funcs:echo")
+    runtime = get_runtime(app)
+
+    def broken() -> Any:
+        raise RuntimeError("bug in the harness")
+
+    monkeypatch.setattr(runtime.handler, "readiness", broken)
+    status, headers, body = call(app, environ(b"", REQUEST_METHOD="GET", PATH_INFO="/readyz"))
+    assert status == "500 Internal Server Error"
+    error = json.loads(body)["error"]
+    assert error["type"] == "internal_error" and error["request_id"] == headers["X-Request-ID"]
+    assert "bug in the harness" not in body.decode()
+
+
+def test_cors_headers_on_the_fast_path(make_app: Callable[..., Flask], sockets: Any) -> None:
+    app = make_app("funcs:echo", BLACKLODGE_CORS_ORIGINS="https://app.example.com")
+    _, headers, _ = call(app, environ(b"1", sockets[0], HTTP_ORIGIN="https://app.example.com"))
+    assert headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert headers["Vary"] == "Origin"
+    _, headers, _ = call(app, environ(b"1", sockets[0], HTTP_ORIGIN="https://other.example.com"))
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_new_request_ids_are_32_hex_and_distinct() -> None:
+    ids = {new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
+# ------------------------------------------------------------------ the access log line
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    setup = logs.setup_logging("http", log_format="json", level="info", capture_output=False, stream=stream)
+    yield stream
+    setup.restore()
+
+
+@contextlib.contextmanager
+def harness_handler_only() -> Iterator[None]:
+    """pytest attaches its capture handlers to the root logger for the test body; set them aside."""
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    root.handlers = [h for h in saved if type(h).__name__ == "_HarnessHandler"]
+    try:
+        yield
+    finally:
+        root.handlers = saved
+
+
+def _without_timestamp(line: str) -> str:
+    return line[line.index('"level"') :]
+
+
+@pytest.mark.parametrize("request_id", ["abc-123", 'needs "escaping"', None])
+def test_access_line_written_directly_equals_the_logging_record(json_logs: io.StringIO, request_id: Optional[str]) -> None:
+    access = logs.AccessLog()
+    with harness_handler_only():
+        assert access._direct_handler() is not None
+        access.write(logging.INFO, "POST", "/predict", 200, 1.25, request_id)
+        token = logs.set_request_id(request_id)
+        try:
+            logging.getLogger("blacklodge.access").info(
+                "%s %s %d", "POST", "/predict", 200, extra={"method": "POST", "path": "/predict", "status": 200, "duration_ms": 1.25}
+            )
+        finally:
+            logs.reset_request_id(token)
+    direct, logged = json_logs.getvalue().splitlines()
+    assert _without_timestamp(direct) == _without_timestamp(logged)
+    assert json.loads(direct)["timestamp"].endswith("Z")
+
+
+def test_access_line_respects_level_and_other_handlers(json_logs: io.StringIO) -> None:
+    access = logs.AccessLog()
+    seen: List[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    with harness_handler_only():
+        access.write(logging.DEBUG, "GET", "/healthz", 200, 0.1, "r1")  # below the info level
+        assert json_logs.getvalue() == ""
+        extra = Collect()
+        logging.getLogger("blacklodge").addHandler(extra)
+        try:
+            assert access._direct_handler() is None
+            access.write(logging.INFO, "POST", "/predict", 200, 0.5, "r2")
+        finally:
+            logging.getLogger("blacklodge").removeHandler(extra)
+        assert [record.getMessage() for record in seen] == ["POST /predict 200"]
+        assert json.loads(json_logs.getvalue())["request_id"] == "r2"
+        with logs.bind(request_id="r3", topic="orders"):  # bound fields: through logging
+            access.write(logging.INFO, "POST", "/predict", 200, 0.5, "r3")
+        assert json.loads(json_logs.getvalue().splitlines()[-1])["topic"] == "orders"
