@@ -14,16 +14,22 @@
 # sync worker and under waitress.
 #
 # Results go to bench/results/wrapper.md. Knobs: ROUNDS (3), DURATION (10s),
-# CONNECTIONS (16), WRK_THREADS (1).
+# CONNECTIONS (16), WRK_THREADS (1), WORKERS (2), THREADS (4), RESULTS (the results file).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 ROUNDS="${ROUNDS:-3}"
+# Workers x threads of every gthread server (the harness's defaults are 2 x 4). With several
+# workers the kernel hands wrk's keep-alive connections to whichever worker accepts first,
+# so a run may put most connections on one worker: round results then split into a fast and
+# a slow mode for every server alike. WORKERS=1 measures the per-request cost without that.
+WORKERS="${WORKERS:-2}"
+THREADS="${THREADS:-4}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-16}"
 WRK_THREADS="${WRK_THREADS:-1}"
 HERE="$BENCH_DIR/benchmarks/wrapper"
 APP_DIR="$REPO_DIR/examples/wrapped-function"
-RESULTS="$BENCH_DIR/results/wrapper.md"
+RESULTS="${RESULTS:-$BENCH_DIR/results/wrapper.md}"
 VENV="$BLACKLODGE_CACHE/bench-wrapper-venv"
 WAITRESS_VERSION=3.0.2
 PYTHON="${PYTHON:-python3}"
@@ -63,28 +69,28 @@ start_server() {
     harness)
       env -i PATH="$PATH" HOME="$HOME" PORT="$port" BLACKLODGE_HOST=127.0.0.1 \
         BLACKLODGE_ENTRYPOINT=model:predict BLACKLODGE_APP_DIR="$APP_DIR" \
-        BLACKLODGE_WORKERS=2 BLACKLODGE_THREADS=4 \
+        BLACKLODGE_WORKERS="$WORKERS" BLACKLODGE_THREADS="$THREADS" \
         "$VENV/bin/blacklodge" web >"$LOG_DIR/$name.log" 2>&1 &
       ;;
     harness-no-log)
       env -i PATH="$PATH" HOME="$HOME" PORT="$port" BLACKLODGE_HOST=127.0.0.1 \
         BLACKLODGE_ENTRYPOINT=model:predict BLACKLODGE_APP_DIR="$APP_DIR" \
-        BLACKLODGE_WORKERS=2 BLACKLODGE_THREADS=4 BLACKLODGE_ACCESS_LOG=false \
+        BLACKLODGE_WORKERS="$WORKERS" BLACKLODGE_THREADS="$THREADS" BLACKLODGE_ACCESS_LOG=false \
         "$VENV/bin/blacklodge" web >"$LOG_DIR/$name.log" 2>&1 &
       ;;
     bare-gthread)
       BENCH_APP_DIR="$APP_DIR" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
-        --worker-class gthread --workers 2 --threads 4 --keep-alive 5 --timeout 90 \
+        --worker-class gthread --workers "$WORKERS" --threads "$THREADS" --keep-alive 5 --timeout 90 \
         bare_app:app >"$LOG_DIR/$name.log" 2>&1 &
       ;;
     bare-gthread-log)
       BENCH_APP_DIR="$APP_DIR" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
-        --worker-class gthread --workers 2 --threads 4 --keep-alive 5 --timeout 90 --access-logfile - \
+        --worker-class gthread --workers "$WORKERS" --threads "$THREADS" --keep-alive 5 --timeout 90 --access-logfile - \
         bare_app:app >"$LOG_DIR/$name.log" 2>&1 &
       ;;
     bare-sync)
       BENCH_APP_DIR="$APP_DIR" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
-        --worker-class sync --workers 2 --timeout 90 \
+        --worker-class sync --workers "$WORKERS" --timeout 90 \
         bare_app:app >"$LOG_DIR/$name.log" 2>&1 &
       ;;
     bare-waitress)
@@ -190,11 +196,11 @@ mkdir -p "$(dirname "$RESULTS")"
   echo
   echo "| server | req/s | p50 ms | p99 ms | req/s per round |"
   echo "| --- | ---: | ---: | ---: | --- |"
-  row harness "**harness** (\`blacklodge web\` defaults: gunicorn gthread 2×4, request ids, metrics, 60 s deadline, JSON access log)"
-  row bare-gthread-log "bare WSGI app, gunicorn gthread 2×4, gunicorn access log to stdout"
+  row harness "**harness** (\`blacklodge web\`: gunicorn gthread ${WORKERS}×${THREADS}, request ids, metrics, 60 s deadline, JSON access log)"
+  row bare-gthread-log "bare WSGI app, gunicorn gthread ${WORKERS}×${THREADS}, gunicorn access log to stdout"
   row harness-no-log "harness, \`BLACKLODGE_ACCESS_LOG=false\`"
-  row bare-gthread "bare WSGI app, gunicorn gthread 2×4, no access log"
-  row bare-sync "bare WSGI app, gunicorn sync, 2 workers"
+  row bare-gthread "bare WSGI app, gunicorn gthread ${WORKERS}×${THREADS}, no access log"
+  row bare-sync "bare WSGI app, gunicorn sync, ${WORKERS} worker(s)"
   row bare-waitress "bare WSGI app, waitress, 8 threads"
   echo
   echo "## Goal: the harness costs almost nothing"

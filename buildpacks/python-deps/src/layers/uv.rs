@@ -8,9 +8,7 @@ use blacklodge_common::{cache, command, output};
 use libcnb::Buildpack;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use libcnb::layer::{
-    CachedLayerDefinition, EmptyLayerCause, InvalidMetadataAction, LayerState, RestoredLayerAction,
-};
+use libcnb::layer::LayerState;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::process::Command;
@@ -55,37 +53,19 @@ where
         uv_version: pin.version.clone(),
         wheel_sha256: pin.sha256.clone(),
     };
-    let layer = context.cached_layer(
+    let layer = cache::cached_layer(
+        context,
         layer_name!("uv"),
-        CachedLayerDefinition {
-            build: false,
-            launch: false,
-            invalid_metadata_action: &|_| {
-                (
-                    InvalidMetadataAction::DeleteLayer,
-                    vec!["cache format changed".to_string()],
-                )
-            },
-            restored_layer_action: &|cached: &UvLayerMetadata, _| {
-                let reasons = invalidation_reasons(cached, &wanted);
-                let action = if reasons.is_empty() {
-                    RestoredLayerAction::KeepLayer
-                } else {
-                    RestoredLayerAction::DeleteLayer
-                };
-                (action, reasons)
-            },
-        },
+        false,
+        false,
+        &wanted,
+        invalidation_reasons,
     )?;
     let binary = layer.path().join("uv");
     match layer.state {
         LayerState::Restored { .. } => output::detail(format!("Reusing cached {}", pin.label())),
-        LayerState::Empty { ref cause } => {
-            if let EmptyLayerCause::RestoredLayerAction { cause: reasons }
-            | EmptyLayerCause::InvalidMetadataAction { cause: reasons } = cause
-            {
-                cache::log_discarded("uv", reasons);
-            }
+        LayerState::Empty { .. } => {
+            cache::log_if_discarded("uv", &layer.state);
             let scratch = layer.path().join("wheel");
             let io = |error| DepsError::Io {
                 action: "create",

@@ -13,7 +13,7 @@ use libcnb::Buildpack;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::{
-    CachedLayerDefinition, EmptyLayerCause, InvalidMetadataAction, LayerState, RestoredLayerAction,
+    CachedLayerDefinition, InvalidMetadataAction, LayerState, RestoredLayerAction,
 };
 use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
 use serde::{Deserialize, Serialize};
@@ -122,12 +122,8 @@ where
             }
             Some(Fill::Update)
         }
-        LayerState::Empty { ref cause } => {
-            if let EmptyLayerCause::RestoredLayerAction { cause: reasons }
-            | EmptyLayerCause::InvalidMetadataAction { cause: reasons } = cause
-            {
-                cache::log_discarded("virtual environment", reasons);
-            }
+        LayerState::Empty { .. } => {
+            cache::log_if_discarded("virtual environment", &layer.state);
             output::timed("Creating virtual environment", || {
                 command::run_captured(
                     Command::new("python3")

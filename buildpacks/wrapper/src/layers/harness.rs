@@ -23,9 +23,7 @@ use blacklodge_common::{cache, command, output};
 use blacklodge_python_deps::tool::PinnedWheel;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use libcnb::layer::{
-    CachedLayerDefinition, EmptyLayerCause, InvalidMetadataAction, LayerState, RestoredLayerAction,
-};
+use libcnb::layer::LayerState;
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -98,27 +96,13 @@ pub(crate) fn install(
         app_packages_sha256: install.python.distributions_fingerprint(),
         pip_version: install.pip.version.clone(),
     };
-    let layer = context.cached_layer(
+    let layer = cache::cached_layer(
+        context,
         layer_name!("harness"),
-        CachedLayerDefinition {
-            build: false,
-            launch: true,
-            invalid_metadata_action: &|_| {
-                (
-                    InvalidMetadataAction::DeleteLayer,
-                    vec!["cache format changed".to_string()],
-                )
-            },
-            restored_layer_action: &|cached: &HarnessLayerMetadata, _| {
-                let reasons = invalidation_reasons(cached, &wanted);
-                let action = if reasons.is_empty() {
-                    RestoredLayerAction::KeepLayer
-                } else {
-                    RestoredLayerAction::DeleteLayer
-                };
-                (action, reasons)
-            },
-        },
+        false,
+        true,
+        &wanted,
+        invalidation_reasons,
     )?;
     let root = layer.path();
     let launcher = root.join("bin/blacklodge");
@@ -129,12 +113,8 @@ pub(crate) fn install(
                 wanted.harness_version
             ));
         }
-        LayerState::Empty { ref cause } => {
-            if let EmptyLayerCause::RestoredLayerAction { cause: reasons }
-            | EmptyLayerCause::InvalidMetadataAction { cause: reasons } = cause
-            {
-                cache::log_discarded("harness", reasons);
-            }
+        LayerState::Empty { .. } => {
+            cache::log_if_discarded("harness", &layer.state);
             let pip_site = blacklodge_python_deps::layers::pip::install(
                 context,
                 install.pip,
