@@ -12,7 +12,6 @@ use blacklodge_python_deps::layers::venv::write_sbom;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::LayerState;
-use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -115,12 +114,7 @@ pub(crate) fn install(
             layer.write_metadata(wanted.clone())?;
         }
     }
-    layer.write_env(LayerEnv::new().chainable_insert(
-        Scope::All,
-        ModificationBehavior::Override,
-        "VIRTUAL_ENV",
-        &venv,
-    ))?;
+    layer.write_env(blacklodge_python_deps::layers::venv::environment(&venv))?;
     Ok(venv)
 }
 

@@ -145,13 +145,20 @@ where
         write_sbom(&layer.path(), |sboms| layer.write_sboms(sboms))?;
         layer.write_metadata(wanted.clone())?;
     }
-    layer.write_env(LayerEnv::new().chainable_insert(
+    layer.write_env(environment(&venv))?;
+    Ok(venv)
+}
+
+/// The environment a venv layer gives later buildpacks and the app: `VIRTUAL_ENV` (its `bin`
+/// goes first on `PATH` as a layer's `bin` always does).
+#[must_use]
+pub fn environment(venv: &Path) -> LayerEnv {
+    LayerEnv::new().chainable_insert(
         Scope::All,
         ModificationBehavior::Override,
         "VIRTUAL_ENV",
-        &venv,
-    ))?;
-    Ok(venv)
+        venv,
+    )
 }
 
 /// Writes the CycloneDX SBOM of `venv` through `write` (the layer's `write_sboms`).
