@@ -28,6 +28,21 @@ impl UserError {
         }
     }
 
+    /// A file-system failure: "Could not {action} {path}", the I/O error, and `fix`.
+    #[must_use]
+    pub fn io(
+        action: &str,
+        path: &std::path::Path,
+        error: &std::io::Error,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self::new(
+            format!("Could not {action} {}", path.display()),
+            io_detail(action, path, error),
+            fix,
+        )
+    }
+
     /// The rendered message, as printed to the build log.
     #[must_use]
     pub fn render(&self) -> String {
@@ -93,5 +108,21 @@ mod tests {
             error.render(),
             "\n! ERROR: Invalid .python-version\n!\n! Line 2 is 'three'.\n!\n! It must be a version.\n!\n! How to fix:\n!   Write a version like 3.12.\n"
         );
+    }
+
+    #[test]
+    fn io_errors_name_the_action_and_path() {
+        let error = UserError::io(
+            "read",
+            std::path::Path::new("/workspace/requirements.txt"),
+            &std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            "Make it readable.",
+        );
+        assert_eq!(error.title, "Could not read /workspace/requirements.txt");
+        assert_eq!(
+            error.detail,
+            "Could not read /workspace/requirements.txt: permission denied"
+        );
+        assert_eq!(error.fix, "Make it readable.");
     }
 }

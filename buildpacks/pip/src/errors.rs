@@ -27,9 +27,10 @@ impl UserFacing for PipError {
                 action,
                 path,
                 error,
-            } => UserError::new(
-                format!("Could not {action} {}", path.display()),
-                blacklodge_common::error::io_detail(action, path, error),
+            } => UserError::io(
+                action,
+                path,
+                error,
                 format!(
                     "Check that {REQUIREMENTS_FILE} and the files it includes with -r/-c exist and are readable."
                 ),

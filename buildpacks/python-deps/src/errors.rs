@@ -129,9 +129,10 @@ impl DepsError {
                 action,
                 path,
                 error,
-            } => UserError::new(
-                format!("Could not {action} {}", path.display()),
-                io_detail(action, path, error),
+            } => UserError::io(
+                action,
+                path,
+                error,
                 "Check that the file exists and is readable.",
             ),
         }

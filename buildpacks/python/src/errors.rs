@@ -102,9 +102,10 @@ impl UserFacing for PythonError {
             Self::PythonVersionFile(error) => python_version_file_error(error),
             Self::RuntimeTxt(error) => runtime_txt_error(error),
             Self::ProjectFile(error) => project_file_error(error),
-            Self::Io { action, path, error } => UserError::new(
-                format!("Could not {action} {}", path.display()),
-                blacklodge_common::error::io_detail(action, path, error),
+            Self::Io { action, path, error } => UserError::io(
+                action,
+                path,
+                error,
                 "Check the file's permissions and that it is a regular file.",
             ),
             Self::ManifestFetch { location, error } => UserError::new(

@@ -246,9 +246,10 @@ impl UserFacing for WrapperError {
                 action,
                 path,
                 error,
-            } => UserError::new(
-                format!("Could not {action} {}", path.display()),
-                io_detail(action, path, error),
+            } => UserError::io(
+                action,
+                path,
+                error,
                 "This is not caused by your app; retry the build, and report it if it persists.",
             ),
             Self::Deps(error) => error.user_error(),
