@@ -370,33 +370,7 @@ impl Image {
     /// loopback port, on the host network.
     #[must_use]
     pub fn start(&self, process: Option<&str>, env: &[(&str, &str)]) -> Container {
-        let port = free_port();
-        let name = unique_name("blacklodge-test-container");
-        let mut command = Command::new("docker");
-        command.args([
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--network",
-            "host",
-            "-e",
-            &format!("PORT={port}"),
-        ]);
-        for (key, value) in env {
-            command.args(["-e", &format!("{key}={value}")]);
-        }
-        if let Some(process) = process {
-            command.args(["--entrypoint", &format!("/cnb/process/{process}")]);
-        }
-        command.arg(&self.name);
-        let output = run(&mut command);
-        assert!(
-            output.status.success(),
-            "docker run failed: {}",
-            text(&output)
-        );
-        Container { name, port }
+        Container::start(&self.name, process, env)
     }
 }
 
@@ -426,6 +400,40 @@ pub struct Response {
 }
 
 impl Container {
+    /// Runs `image` (any reference: a local name or a registry reference) detached, with
+    /// `PORT` set to a free loopback port, on the host network; `process` picks a process
+    /// type instead of the default one.
+    #[must_use]
+    pub fn start(image: &str, process: Option<&str>, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let name = unique_name("blacklodge-test-container");
+        let mut command = Command::new("docker");
+        command.args([
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "host",
+            "-e",
+            &format!("PORT={port}"),
+        ]);
+        for (key, value) in env {
+            command.args(["-e", &format!("{key}={value}")]);
+        }
+        if let Some(process) = process {
+            command.args(["--entrypoint", &format!("/cnb/process/{process}")]);
+        }
+        command.arg(image);
+        let output = run(&mut command);
+        assert!(
+            output.status.success(),
+            "docker run failed: {}",
+            text(&output)
+        );
+        Self { name, port }
+    }
+
     /// `http://127.0.0.1:<port><path>`
     #[must_use]
     pub fn url(&self, path: &str) -> String {

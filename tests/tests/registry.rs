@@ -122,20 +122,7 @@ fn creator_in_the_builder_image_exports_to_a_registry() {
 
     // The image is in the registry (not in the daemon): pull and run it.
     docker(&["pull", &app_ref]);
-    let port = free_port();
-    let name = format!("blacklodge-test-tekton-{tag}");
-    docker(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--network",
-        "host",
-        "-e",
-        &format!("PORT={port}"),
-        &app_ref,
-    ]);
-    let container = Container { name, port };
+    let container = Container::start(&app_ref, None, &[]);
     container.wait_until_listening(Duration::from_mins(1));
     let response = container.request("GET", "/", &[], None);
     assert_eq!(response.status, 200);
