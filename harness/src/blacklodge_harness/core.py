@@ -41,7 +41,7 @@ import uuid
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path, PurePath
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from blacklodge_harness import logs
 from blacklodge_harness.entrypoint import CallStyle, EntryPoint, make_caller, resolve
@@ -433,13 +433,6 @@ class HandlerMetrics:
             "blacklodge_handler_calls_abandoned",
             "Calls that overran the deadline and are still running in the background.",
         )
-        self._lock = registry.lock
-
-    def record(self, outcome: Tuple[str], seconds: float) -> None:
-        """Count a call that returned or raised (``outcome`` is a 1-tuple: ``("ok",)``) and its duration."""
-        with self._lock:
-            self.calls.inc_locked(outcome)
-            self.duration.observe_locked(seconds)
 
 
 class Invoker:

@@ -53,6 +53,8 @@ log = logging.getLogger("blacklodge.http")
 REQUEST_ID_HEADER = "X-Request-ID"
 #: environ key of the request's in-flight token (``WebRuntime.begin_request``), for the watchdog.
 FLIGHT_KEY = "blacklodge.flight"
+#: environ key of the handler call's (outcome, seconds), recorded when the request finishes.
+CALL_KEY = "blacklodge.call"
 #: Accepted incoming request ids: printable, no spaces, bounded (they go into logs and headers).
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}\Z")
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -348,7 +350,7 @@ class FastPath:
         started = time.monotonic()
         request_id = accept_request_id(environ.get("HTTP_X_REQUEST_ID"))
         token = logs.set_request_id(request_id)
-        flight = environ[FLIGHT_KEY] = runtime.begin_request()
+        environ[FLIGHT_KEY] = runtime.begin_request()
         status = 500
         finished = False
         try:
@@ -366,7 +368,7 @@ class FastPath:
             headers = self._headers(reply, request_id, environ)
         finally:
             if not finished:
-                self._finish(route, method, path, status, started, request_id, flight)
+                self._finish(route, method, path, status, started, request_id, environ)
             logs.reset_request_id(token)
         start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
         return [reply.body]
@@ -385,14 +387,14 @@ class FastPath:
         return headers
 
     def _finish(
-        self, route: str, method: str, path: str, status: int, started: float, request_id: str, flight: int
+        self, route: str, method: str, path: str, status: int, started: float, request_id: str, environ: Dict[str, Any]
     ) -> None:
         runtime = self.runtime
         elapsed = time.monotonic() - started
         key = self._request_keys.get((route, method, status))
         if key is None:
             key = self._request_keys.setdefault((route, method, status), (route, method, str(status)))
-        runtime.end_request(flight, key, self._route_keys[route], elapsed)
+        runtime.end_request(environ[FLIGHT_KEY], key, self._route_keys[route], elapsed, environ.get(CALL_KEY))
         if runtime.settings.access_log:
             level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
             runtime.access_log.write(level, method, path, status, round(elapsed * 1000, 2), request_id)
@@ -431,7 +433,8 @@ class FastPath:
                 runtime.handler_metrics.abandoned.inc_key((), -1.0)
                 log.warning("a call that overran its deadline has finished")
                 raise AnsweredByWatchdog()
-        runtime.handler_metrics.record(outcome, seconds)
+        # Counted with the request, under the same lock (FastPath._finish).
+        environ[CALL_KEY] = (outcome, seconds)
         if outcome is not _OK_OUTCOME:
             return failure_reply(runtime, result, request_id)
         return result_reply(result, request_id)
@@ -453,4 +456,4 @@ class FastPath:
                 ticket.sock.sendall(head.encode("latin-1") + reply.body)
             except OSError as exc:
                 log.info("could not send the timeout answer: %s", exc)
-            self._finish("/predict", "POST", "/predict", 504, ticket.started, request_id, ticket.environ[FLIGHT_KEY])
+            self._finish("/predict", "POST", "/predict", 504, ticket.started, request_id, ticket.environ)

@@ -115,8 +115,9 @@ class Histogram(_Metric):
     def __init__(self, *args: Any, buckets: Sequence[float] = DEFAULT_BUCKETS) -> None:
         super().__init__(*args)
         self.buckets = tuple(sorted(buckets))
-        # per label set: [count per bucket (not cumulative) + overflow, sum]
-        self._values: Dict[LabelValues, Tuple[List[int], List[float]]] = {}
+        # Per label set, one flat list: the count per bucket (not cumulative), the +Inf
+        # bucket's count, then the sum (one list: an observation updates two of its items).
+        self._values: Dict[LabelValues, List[float]] = {}
 
     def observe(self, value: float, **labels: str) -> None:
         self.observe_key(value, self._key(labels))
@@ -130,19 +131,19 @@ class Histogram(_Metric):
         """``observe_key`` for a caller holding the registry's :attr:`Registry.lock`."""
         entry = self._values.get(key)
         if entry is None:
-            entry = self._values[key] = ([0] * (len(self.buckets) + 1), [0.0])
+            entry = self._values[key] = [0] * (len(self.buckets) + 1) + [0.0]
         # The first bucket whose upper bound is >= value; len(buckets) is the +Inf bucket.
-        entry[0][bisect.bisect_left(self.buckets, value)] += 1
-        entry[1][0] += value
+        entry[bisect.bisect_left(self.buckets, value)] += 1
+        entry[-1] += value
 
     def count(self, **labels: str) -> int:
         entry = self._values.get(self._key(labels))
-        return sum(entry[0]) if entry else 0
+        return int(sum(entry[:-1])) if entry else 0
 
     def snapshot(self) -> Dict[str, Any]:
         return {
             "buckets": list(self.buckets),
-            "samples": [[list(k), list(counts), total[0]] for k, (counts, total) in self._values.items()],
+            "samples": [[list(k), [int(c) for c in entry[:-1]], entry[-1]] for k, entry in list(self._values.items())],
         }
 
 

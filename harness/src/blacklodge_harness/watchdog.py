@@ -11,11 +11,11 @@ client socket, which gunicorn hands to the application in ``environ`` as
 returns, its result is discarded and the request thread gives the connection
 back to gunicorn as closed.
 
-Registering a call is a dictionary insert under a lock and does not wake the
+Registering a call is a dictionary insert under a lock (releasing it, a lock-free
+``dict.pop``) and does not wake the
 watchdog thread unless the new deadline comes before the time the thread
-already plans to wake up. Waking it on every request cost a thread switch and a
-GIL hand-off per request (about 15 µs of CPU, and under gunicorn a fifth of the
-throughput; see bench/results/wrapper.md). With no call in flight the thread
+already plans to wake up. (Waking it whenever no other call was in flight cost
+a thread switch and a GIL hand-off per request at low concurrency.) With no call in flight the thread
 sleeps for one timeout, and otherwise until the earliest deadline; a call
 starting later has a later deadline, so in the steady state no request wakes it.
 """
@@ -87,9 +87,8 @@ class Watchdog:
 
         In the second case this waits until the answer is completely written.
         """
-        with self._lock:
-            in_time = self._tickets.pop(ticket.key, None) is not None
-        if in_time:
+        # dict.pop is atomic: either this or the watchdog's expiry removes the ticket, never both.
+        if self._tickets.pop(ticket.key, None) is not None:
             return True
         if ticket.answered is not None:
             ticket.answered.wait()
@@ -114,14 +113,20 @@ class Watchdog:
                 self._wake.clear()
                 now = time.monotonic()
                 # At most one call per request thread (plus overrunning ones): a scan is cheap.
-                earliest = min((ticket.deadline for ticket in self._tickets.values()), default=now + self._timeout)
+                # release() does not take the lock: scan a copy (list() of a dict is atomic).
+                tickets = list(self._tickets.values())
+                earliest = min((ticket.deadline for ticket in tickets), default=now + self._timeout)
                 self._wake_at = earliest
                 expired = []
                 if earliest <= now:
                     for key, ticket in list(self._tickets.items()):
-                        if ticket.deadline <= now:
-                            del self._tickets[key]
-                            ticket.answered = threading.Event()
+                        if ticket.deadline > now:
+                            continue
+                        # The event exists before the ticket leaves the dict, so a release()
+                        # that finds the ticket gone always has an answer to wait for. pop,
+                        # not del: the call may have been released since the copy.
+                        ticket.answered = threading.Event()
+                        if self._tickets.pop(key, None) is not None:
                             self.overrunning += 1
                             expired.append(ticket)
             if not expired:

@@ -130,12 +130,26 @@ class WebRuntime:
         self.active[token] = None
         return token
 
-    def end_request(self, token: int, key: Tuple[str, str, str], route: Tuple[str], elapsed: float) -> None:
-        """Record a finished request: count (route, method, status), latency, no longer in flight."""
+    def end_request(
+        self,
+        token: int,
+        key: Tuple[str, str, str],
+        route: Tuple[str],
+        elapsed: float,
+        call: Optional[Tuple[Tuple[str], float]] = None,
+    ) -> None:
+        """Record a finished request: count (route, method, status), latency, no longer in flight.
+
+        ``call`` is the handler call's outcome (a 1-tuple such as ``("ok",)``) and duration,
+        when the request's thread made one: counted under the same lock.
+        """
         self.active.pop(token, None)
         with self.registry.lock:
             self.requests.inc_locked(key)
             self.latency.observe_locked(elapsed, route)
+            if call is not None:
+                self.handler_metrics.calls.inc_locked(call[0])
+                self.handler_metrics.duration.observe_locked(call[1])
         self.write_metrics()
 
     def saturated(self) -> bool:
