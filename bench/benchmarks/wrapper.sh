@@ -219,14 +219,20 @@ mkdir -p "$(dirname "$RESULTS")"
 {
   echo "# Wrapper benchmark: what the harness costs"
   echo
-  echo "Recorded by \`bench/benchmarks/wrapper.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores, $(uname -m), shared with other work)."
+  echo "Recorded by \`bench/benchmarks/wrapper.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores, $(uname -m))."
   echo "$versions; wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), ${WRK_THREADS} thread, ${CONNECTIONS} connections, ${DURATION} per run after a 2 s warm-up,"
   echo "$ROUNDS rounds alternating the servers; the table shows the median of the rounds."
+  if [ "$PIN" = 1 ]; then
+    echo "Every server runs pinned to core 0 (\`taskset -c 0\`) and wrk to core 1, so the load generator takes no CPU from the server."
+  else
+    echo "Servers and wrk share all cores (not pinned)."
+  fi
   echo
   echo "\`POST /predict\` with a small JSON order calls \`predict()\` of \`examples/wrapped-function\`."
+  echo "\"CPU µs/req\" is the server's own CPU time (user + system, all its processes, from /proc) divided by the requests served."
   echo
-  echo "| server | req/s | p50 ms | p99 ms | req/s per round |"
-  echo "| --- | ---: | ---: | ---: | --- |"
+  echo "| server | req/s | p50 ms | p99 ms | CPU µs/req | req/s per round |"
+  echo "| --- | ---: | ---: | ---: | ---: | --- |"
   row harness "**harness** (\`blacklodge web\`: gunicorn gthread ${WORKERS}×${THREADS}, request ids, metrics, 60 s deadline, JSON access log)"
   row bare-gthread-log "bare WSGI app, gunicorn gthread ${WORKERS}×${THREADS}, gunicorn access log to stdout"
   row harness-no-log "harness, \`BLACKLODGE_ACCESS_LOG=false\`"
@@ -242,21 +248,21 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "\`BLACKLODGE_ACCESS_LOG=false\` the baseline is the bare app without one (second row). The"
   echo "third row, harness with its log against the bare app without, is the harshest reading."
   echo
-  echo "| comparison (medians) | throughput ratio | ≥ 0.90 | p99 ratio | ≤ 1.20 |"
-  echo "| --- | ---: | --- | ---: | --- |"
+  echo "| comparison (medians) | throughput ratio | ≥ 0.90 | p99 ratio | ≤ 1.20 | CPU per request, bare / harness |"
+  echo "| --- | ---: | --- | ---: | --- | ---: |"
   goal_row "harness / bare, both logging each request" harness bare-gthread-log
   goal_row "harness without access log / bare without" harness-no-log bare-gthread
   goal_row "harness (logging) / bare (not logging)" harness bare-gthread
   echo
-  echo "Reading these numbers: the machine is shared with other work, and the same server's throughput"
-  echo "varies by up to ±40 % from round to round (last column), more than the differences the goal is"
-  echo "about. The medians of the rounds are recorded as measured; the CPU time per request below is the"
-  echo "stable measure of what the harness adds."
+  echo "The last column is the throughput the server's CPU time alone predicts (bare app's CPU per"
+  echo "request over the harness's): it does not move with wall-clock noise, so it is the check on the"
+  echo "throughput ratio. The per-round columns show how much the rounds of one server vary."
   echo
   echo "## Where the harness's time goes"
   echo
   echo "CPU time of one \`POST /predict\` inside one process, calling the WSGI apps directly"
-  echo "(\`bench/benchmarks/wrapper/cpu_per_request.py\`, $(nproc) cores; not disturbed by other work the way wall-clock throughput is):"
+  echo "through gunicorn's request parser and response writer over a socket pair"
+  echo "(\`bench/benchmarks/wrapper/cpu_per_request.py\`; the lowest of 15 batches of 1000 requests):"
   echo
   echo "| variant | µs CPU per request |"
   echo "| --- | ---: |"
@@ -271,13 +277,16 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "(Flask 140 µs, the hand-off to a handler thread 45 µs, the access log 50 µs), and 0.29× the throughput"
   echo "and 2.77× the p99 latency of the bare app without access log."
   echo
-  echo "What is left of the harness's cost on \`POST /predict\` (the fast path, \`harness/src/blacklodge_harness/fastpath.py\`):"
-  echo "the access log line (assembled directly and written with one \`write\` and \`flush\` on stdout,"
-  echo "the difference between the first two harness rows), request id and response headers, five metric"
-  echo "updates under one lock each, and registering the call with the deadline watchdog (a dictionary"
-  echo "insert; no thread switch). Routing, request parsing and response building in Flask and the hand-off"
-  echo "of every call to a handler thread, which made up most of the old cost (last row), are gone from the"
-  echo "hot path; \`/metrics\`, \`/statz\`, 404, 405 and CORS preflights are still served by Flask."
+  echo "What the harness does on \`POST /predict\` (the fast path, \`harness/src/blacklodge_harness/fastpath.py\`):"
+  echo "request id (taken or generated) and three more response headers than the bare app"
+  echo "(\`X-Request-ID\`, \`X-Content-Type-Options: nosniff\`, \`Cache-Control: no-store\`, each"
+  echo "validated and written by gunicorn), content-type and body-size checks, the call registered"
+  echo "with the deadline watchdog (a dictionary insert; the watchdog thread is not woken), the"
+  echo "request's and the call's metrics under one lock, and the access log line (assembled directly"
+  echo "and written with one \`write\` and \`flush\` on stdout). Routing, request parsing and response"
+  echo "building in Flask and the hand-off of every call to a handler thread, which made up most of"
+  echo "the old cost (last row), are gone from the hot path; \`/metrics\`, \`/statz\`, 404, 405 and"
+  echo "CORS preflights are still served by Flask."
   echo
   echo "The bare app is \`json.loads\`, the call and \`json.dumps\`; gunicorn's own work per request"
   echo "(HTTP parsing, sockets) comes on top of both. With a function this cheap, the harness's fixed"
