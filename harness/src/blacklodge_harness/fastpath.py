@@ -239,6 +239,19 @@ def read_payload(runtime: "WebRuntime", environ: Dict[str, Any], mimetype: str, 
     return raw
 
 
+def prepare_call(runtime: "WebRuntime", environ: Dict[str, Any], request_id: str) -> Tuple[Optional[Reply], Any, str]:
+    """(answer, payload, mimetype) of a ``POST /predict``: when ``answer`` is not None it is
+    the reply (503, 400, 413, 415) and the handler is not called."""
+    refused = refusal_reply(runtime, request_id)
+    if refused is not None:
+        return refused, None, ""
+    mimetype = mimetype_of(environ.get("CONTENT_TYPE") or "")
+    payload = read_payload(runtime, environ, mimetype, request_id)
+    if type(payload) is Reply:
+        return payload, None, mimetype
+    return None, payload, mimetype
+
+
 def call_context(runtime: "WebRuntime", environ: Dict[str, Any], mimetype: str, request_id: str, started: float) -> Optional[Context]:
     """The :class:`Context` for handlers that take one, else None."""
     handler = runtime.handler
@@ -285,13 +298,9 @@ def predict_reply(runtime: "WebRuntime", environ: Dict[str, Any], request_id: st
 
     ``call(payload, context)`` runs the handler (directly or on the pool).
     """
-    refused = refusal_reply(runtime, request_id)
-    if refused is not None:
-        return refused
-    mimetype = mimetype_of(environ.get("CONTENT_TYPE") or "")
-    payload = read_payload(runtime, environ, mimetype, request_id)
-    if type(payload) is Reply:
-        return payload
+    answer, payload, mimetype = prepare_call(runtime, environ, request_id)
+    if answer is not None:
+        return answer
     try:
         result = call(payload, call_context(runtime, environ, mimetype, request_id, started))
     except CALL_FAILURES as exc:
@@ -408,13 +417,9 @@ class FastPath:
         if watchdog is not None and (type(sock) is not socket.socket or environ.get("SERVER_PROTOCOL") not in _HTTP1):
             # No socket to answer on at the deadline: the handler thread pool keeps it.
             return predict_reply(runtime, environ, request_id, started, runtime.invoker.call)
-        refused = refusal_reply(runtime, request_id)
-        if refused is not None:
-            return refused
-        mimetype = mimetype_of(environ.get("CONTENT_TYPE") or "")
-        payload = read_payload(runtime, environ, mimetype, request_id)
-        if type(payload) is Reply:
-            return payload
+        answer, payload, mimetype = prepare_call(runtime, environ, request_id)
+        if answer is not None:
+            return answer
         context = call_context(runtime, environ, mimetype, request_id, started) if runtime.handler.wants_context else None
         # The call runs on this (the request) thread; the watchdog answers at the deadline.
         ticket = None if watchdog is None else watchdog.watch(started + self.timeout, sock, request_id, started, environ)
