@@ -1,8 +1,8 @@
 //! Blacklodge Poetry buildpack: installs a Poetry project without running Poetry.
 //!
 //! poetry.lock is checked against pyproject.toml (Poetry's content-hash), its packages for the
-//! selected groups are translated into an exact, hash-checked requirements set (pins, markers,
-//! file hashes, sources), and uv syncs the venv to it. This needs only the simple index API —
+//! selected groups and extras are translated into an exact, hash-checked requirements set
+//! (pins, markers, file hashes, sources, git commits, local paths), and uv syncs the venv to it. This needs only the simple index API —
 //! Poetry itself needs PyPI's JSON API, which many mirrors lack — and is much faster than
 //! bootstrapping Poetry. The root package is installed (editable) unless package-mode = false.
 
@@ -11,16 +11,19 @@ mod lock;
 mod project;
 
 use crate::errors::PoetryError;
-use crate::lock::Lock;
+use crate::lock::{Extras, Lock};
 use crate::project::Project;
 use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{env, output};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
-use blacklodge_python_deps::locked::{self, Indexes};
+use blacklodge_python_deps::local_sources;
+use blacklodge_python_deps::locked::{self, Indexes, Origin};
 use blacklodge_python_deps::managers::{self, Manager};
 use blacklodge_python_deps::names::{self, Names};
-use blacklodge_python_deps::translated::{self, Install, InstallError, NetrcEntry};
+use blacklodge_python_deps::translated::{
+    self, HashChecking, Install, InstallError, NetrcEntry,
+};
 use blacklodge_python_deps::{layers, setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
@@ -32,6 +35,7 @@ use std::path::{Path, PathBuf};
 pub(crate) struct PoetryBuildpack;
 
 const GROUPS_VARIABLE: &str = "BP_POETRY_GROUPS";
+const EXTRAS_VARIABLE: &str = "BP_POETRY_EXTRAS";
 
 fn deps(error: impl Into<DepsError>) -> PoetryError {
     PoetryError::Deps(error.into())
@@ -53,6 +57,17 @@ fn groups(env: &Env, lock: &Lock) -> Result<Vec<String>, PoetryError> {
     groups.sort();
     groups.dedup();
     Ok(groups)
+}
+
+/// `BP_POETRY_EXTRAS`: none by default, named ones, or every extra for `all`.
+fn extras(env: &Env, lock: &Lock) -> Result<Extras, PoetryError> {
+    let requested = match names::parse(env, EXTRAS_VARIABLE).map_err(deps)? {
+        Names::None => Some(Vec::new()),
+        Names::All => None,
+        Names::Some(extras) => Some(extras),
+    };
+    lock.select_extras(requested.as_deref())
+        .map_err(PoetryError::Lock)
 }
 
 /// `POETRY_HTTP_BASIC_<SOURCE>_USERNAME` / `_PASSWORD`, Poetry's own variables, as netrc
@@ -162,36 +177,115 @@ impl Buildpack for PoetryBuildpack {
         }
         output::detail("poetry.lock matches pyproject.toml (content-hash)");
         let groups = groups(env, &lock)?;
-        let plan = lock.plan(&groups).map_err(PoetryError::Lock)?;
+        let extras = extras(env, &lock)?;
+        let plan = lock.plan(&groups, &extras).map_err(PoetryError::Lock)?;
         let root = project.package_mode();
+        let extra_names = extras.names();
         output::detail(format!(
-            "Installing groups: {} ({} packages){}",
+            "Installing groups: {}{} ({} packages){}",
             groups.join(", "),
-            plan.packages.len(),
+            if extra_names.is_empty() {
+                String::new()
+            } else {
+                format!(", extras: {}", extra_names.join(", "))
+            },
+            plan.packages.len() + plan.editables.len(),
             if root {
                 ", and the project itself"
             } else {
                 " (package-mode = false: not the project itself)"
             }
         ));
+        let local_paths = plan
+            .packages
+            .iter()
+            .filter_map(locked::local_path)
+            .chain(plan.editables.iter().map(PathBuf::as_path));
+        if let Some(path) = local_sources::first_missing(app_dir, local_paths) {
+            let package = plan
+                .packages
+                .iter()
+                .find(|package| locked::local_path(package) == Some(path))
+                .map_or_else(|| path.display().to_string(), |package| package.name.clone());
+            return Err(PoetryError::LocalPathMissing {
+                package,
+                path: path.to_path_buf(),
+            }
+            .into());
+        }
+        let unhashed = locked::unhashed(&plan.packages);
+        if !unhashed.is_empty() {
+            output::detail(format!(
+                "Without a file hash in the lock (checked by what the lock pins instead): {}",
+                unhashed
+                    .iter()
+                    .map(|package| format!("{} ({})", package.name, package.describe_origin()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let directories: Vec<&Path> = plan
+            .packages
+            .iter()
+            .filter_map(|package| match &package.origin {
+                Origin::Directory(path) => Some(path.as_path()),
+                _ => None,
+            })
+            .collect();
+        let local_fingerprint = if directories.is_empty() {
+            String::new()
+        } else {
+            local_sources::fingerprint(app_dir, &directories).map_err(|error| {
+                PoetryError::Io {
+                    path: app_dir.clone(),
+                    error,
+                }
+            })?
+        };
 
         let sources = project.sources();
         let indexes = indexes(&plan, &sources);
         let uv = setup::uv(&context, &setup::tool_index(env, None))?;
+        let mut editables = plan.editables.clone();
+        if root {
+            editables.insert(0, PathBuf::from("."));
+        }
         let install = Install {
-            requirements: locked::requirements(&plan.packages, &indexes),
-            editables: if root {
-                vec![PathBuf::from(".")]
+            requirements: locked::requirements(&plan.packages, &indexes, app_dir),
+            hash_checking: if unhashed.is_empty() {
+                HashChecking::Require
             } else {
-                vec![]
+                HashChecking::Verify
             },
+            rebuild: plan
+                .packages
+                .iter()
+                .filter(|package| matches!(package.origin, Origin::Directory(_)))
+                .map(|package| package.name.clone())
+                .collect(),
+            editables,
             netrc: credentials(env, &sources),
         };
+        // Local source directories are part of the key (their content is not in the lock);
+        // without any, the key is the one of earlier releases, so caches stay valid.
+        let mut key_material = format!("{pyproject_text}\0{lock_text}");
+        if !local_fingerprint.is_empty() {
+            key_material.push('\0');
+            key_material.push_str(&local_fingerprint);
+        }
+        let extras_selected = if extra_names.is_empty() {
+            String::new()
+        } else {
+            format!("; extras: {}", extra_names.join(", "))
+        };
         let wanted = VenvLayerMetadata {
-            lock_sha256: sha256_bytes(format!("{pyproject_text}\0{lock_text}").as_bytes()),
+            lock_sha256: sha256_bytes(key_material.as_bytes()),
             python_version: uv.python.version.clone(),
             installer: tool::uv().label(),
-            selection: format!("groups: {}; root package: {root}", groups.join(", ")),
+            selection: format!(
+                "groups: {}{extras_selected}; root package: {root}",
+                groups.join(", "),
+            ),
         };
         layers::venv::install(&context, &wanted, "poetry.lock", |venv, _| {
             translated::sync(&uv, app_dir, venv, &install).map_err(|error| {

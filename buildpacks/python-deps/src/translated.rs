@@ -1,7 +1,9 @@
 //! Installing a lock translated into hashed requirements (Poetry, Pipenv) with uv:
 //! `uv pip sync --require-hashes` makes the venv exactly the locked set (extraneous packages
 //! removed, so a cached venv is updated in place), then local editable packages (the root
-//! project) are installed without dependencies.
+//! project) are installed without dependencies. A set with git or local directory packages
+//! is synced with `--verify-hashes` instead (see [`crate::locked`] for why that keeps every
+//! hash of the lock checked).
 //!
 //! The requirements file and any netrc carry index URLs and credentials: both are written to
 //! the build's temporary directory, readable by the build user only, and removed afterwards —
@@ -12,11 +14,36 @@ use blacklodge_common::command::{self, CommandError};
 use blacklodge_common::output;
 use std::path::{Path, PathBuf};
 
+/// How uv checks the hashes of the requirements file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HashChecking {
+    /// Every line must carry hashes (`--require-hashes`).
+    #[default]
+    Require,
+    /// Every hash given is checked; lines without one (git, directories) are allowed
+    /// (`--verify-hashes`).
+    Verify,
+}
+
+impl HashChecking {
+    fn flag(self) -> &'static str {
+        match self {
+            Self::Require => "--require-hashes",
+            Self::Verify => "--verify-hashes",
+        }
+    }
+}
+
 /// What to install.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Install {
     /// The hashed requirements (see [`crate::locked::requirements`]).
     pub requirements: String,
+    pub hash_checking: HashChecking,
+    /// Packages built from local directories: rebuilt whenever uv runs, since their source
+    /// can change without the lock changing (and pack gives every file the same mtime, which
+    /// uv's own freshness check relies on).
+    pub rebuild: Vec<String>,
     /// Local packages installed editable after the sync (relative to the app).
     pub editables: Vec<PathBuf>,
     /// `machine login password` entries for the indexes that need credentials.
@@ -92,11 +119,19 @@ pub fn sync(uv: &Uv, app_dir: &Path, venv: &Path, install: &Install) -> Result<(
         Some(TempFile::create("netrc", &netrc_text(&install.netrc))?)
     };
     let python = venv.join("bin/python");
-    output::stream_heading("Running uv pip sync --require-hashes (the locked set, exactly)");
+    let flag = install.hash_checking.flag();
+    output::stream_heading(match install.hash_checking {
+        HashChecking::Require => format!("Running uv pip sync {flag} (the locked set, exactly)"),
+        HashChecking::Verify => format!(
+            "Running uv pip sync {flag} (the locked set, exactly; every hash the lock records is checked)"
+        ),
+    });
     let mut sync = uv.command(app_dir);
-    sync.args(["pip", "sync", "--require-hashes", "--python"])
-        .arg(&python)
-        .arg(&requirements.0);
+    sync.args(["pip", "sync", flag]);
+    for package in &install.rebuild {
+        sync.args(["--reinstall-package", package, "--refresh-package", package]);
+    }
+    sync.arg("--python").arg(&python).arg(&requirements.0);
     if let Some(netrc) = &netrc {
         sync.env("NETRC", &netrc.0);
     }
