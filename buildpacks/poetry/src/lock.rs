@@ -212,15 +212,16 @@ impl Lock {
                     plan.uses_default_index = true;
                     Origin::Index
                 }
-                Some(source) => match source_origin(package, source)? {
-                    Some(origin) => origin,
-                    None => {
+                Some(source) => {
+                    if let Some(origin) = source_origin(package, source)? {
+                        origin
+                    } else {
                         if let (Some(url), Some(reference)) = (&source.url, &source.reference) {
                             plan.sources.insert(reference.clone(), url.clone());
                         }
                         Origin::Index
                     }
-                },
+                }
             };
             let hashes: Vec<String> = package.files.iter().map(|file| file.hash.clone()).collect();
             if origin == Origin::Index && hashes.is_empty() {
@@ -304,10 +305,7 @@ impl Lock {
 }
 
 fn same_name(a: &str, b: &str) -> bool {
-    let normal = |name: &str| {
-        name.to_ascii_lowercase()
-            .replace(['_', '.'], "-")
-    };
+    let normal = |name: &str| name.to_ascii_lowercase().replace(['_', '.'], "-");
     normal(a) == normal(b)
 }
 
@@ -361,7 +359,9 @@ mod tests {
     #[test]
     fn main_group_only_by_default() {
         let lock = Lock::parse(FIXTURE_LOCK).expect("valid");
-        let plan = lock.plan(&["main".to_string()], &Extras::default()).expect("plan");
+        let plan = lock
+            .plan(&["main".to_string()], &Extras::default())
+            .expect("plan");
         let names: Vec<&str> = plan.packages.iter().map(|p| p.name.as_str()).collect();
         assert!(names.contains(&"flask"));
         assert!(!names.contains(&"six"), "dev group excluded: {names:?}");
@@ -450,7 +450,10 @@ content-hash = "x"
                 "urllib3"
             ]
         );
-        assert!(plan.packages.iter().all(|p| p.markers.is_none()), "{plan:?}");
+        assert!(
+            plan.packages.iter().all(|p| p.markers.is_none()),
+            "{plan:?}"
+        );
 
         // colorama is Windows-only within the extra: the environment marker stays.
         let color = lock
@@ -482,11 +485,10 @@ content-hash = "x"
             .plan(&["main".to_string()], &Extras::default())
             .expect("plan");
         let origin = |name: &str| {
-            plan.packages
-                .iter()
-                .find(|p| p.name == name)
-                .map(|p| (p.origin.clone(), p.hashes.len()))
-                .unwrap_or_else(|| panic!("{name} in {plan:?}"))
+            plan.packages.iter().find(|p| p.name == name).map_or_else(
+                || panic!("{name} in {plan:?}"),
+                |p| (p.origin.clone(), p.hashes.len()),
+            )
         };
         assert_eq!(
             origin("localpkg"),
@@ -503,13 +505,14 @@ content-hash = "x"
             origin("blacklodge-private"),
             (
                 Origin::Url(
-                    "http://127.0.0.1:38772/files/blacklodge_private-1.0.0-py3-none-any.whl"
-                        .into()
+                    "http://127.0.0.1:38772/files/blacklodge_private-1.0.0-py3-none-any.whl".into()
                 ),
                 1
             )
         );
-        assert!(matches!(origin("greeter").0, Origin::Git { commit, .. } if commit == "9a06b513367192dd2a244f7ce6c7e42f335aebfc"));
+        assert!(
+            matches!(origin("greeter").0, Origin::Git { commit, .. } if commit == "9a06b513367192dd2a244f7ce6c7e42f335aebfc")
+        );
         assert_eq!(plan.editables, vec![PathBuf::from("libs/devpkg")]);
 
         let unpinned = SOURCES_LOCK.replace(

@@ -17,13 +17,10 @@ use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{env, output};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
-use blacklodge_python_deps::local_sources;
-use blacklodge_python_deps::locked::{self, Indexes, Origin};
+use blacklodge_python_deps::locked::Indexes;
 use blacklodge_python_deps::managers::{self, Manager};
 use blacklodge_python_deps::names::{self, Names};
-use blacklodge_python_deps::translated::{
-    self, HashChecking, Install, InstallError, NetrcEntry,
-};
+use blacklodge_python_deps::translated::{self, InstallError, NetrcEntry, PlanError};
 use blacklodge_python_deps::{layers, setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
@@ -196,90 +193,36 @@ impl Buildpack for PoetryBuildpack {
                 " (package-mode = false: not the project itself)"
             }
         ));
-        let local_paths = plan
-            .packages
-            .iter()
-            .filter_map(locked::local_path)
-            .chain(plan.editables.iter().map(PathBuf::as_path));
-        if let Some(path) = local_sources::first_missing(app_dir, local_paths) {
-            let package = plan
-                .packages
-                .iter()
-                .find(|package| locked::local_path(package) == Some(path))
-                .map_or_else(|| path.display().to_string(), |package| package.name.clone());
-            return Err(PoetryError::LocalPathMissing {
-                package,
-                path: path.to_path_buf(),
-            }
-            .into());
-        }
-        let unhashed = locked::unhashed(&plan.packages);
-        if !unhashed.is_empty() {
-            output::detail(format!(
-                "Without a file hash in the lock (checked by what the lock pins instead): {}",
-                unhashed
-                    .iter()
-                    .map(|package| format!("{} ({})", package.name, package.describe_origin()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        let directories: Vec<&Path> = plan
-            .packages
-            .iter()
-            .filter_map(|package| match &package.origin {
-                Origin::Directory(path) => Some(path.as_path()),
-                _ => None,
-            })
-            .collect();
-        let local_fingerprint = if directories.is_empty() {
-            String::new()
-        } else {
-            local_sources::fingerprint(app_dir, &directories).map_err(|error| {
-                PoetryError::Io {
-                    path: app_dir.clone(),
-                    error,
-                }
-            })?
-        };
-
         let sources = project.sources();
         let indexes = indexes(&plan, &sources);
-        let uv = setup::uv(&context, &setup::tool_index(env, None))?;
         let mut editables = plan.editables.clone();
         if root {
             editables.insert(0, PathBuf::from("."));
         }
-        let install = Install {
-            requirements: locked::requirements(&plan.packages, &indexes, app_dir),
-            hash_checking: if unhashed.is_empty() {
-                HashChecking::Require
-            } else {
-                HashChecking::Verify
-            },
-            rebuild: plan
-                .packages
-                .iter()
-                .filter(|package| matches!(package.origin, Origin::Directory(_)))
-                .map(|package| package.name.clone())
-                .collect(),
+        let (install, local_fingerprint) = translated::plan(
+            app_dir,
+            &plan.packages,
             editables,
-            netrc: credentials(env, &sources),
-        };
-        // Local source directories are part of the key (their content is not in the lock);
-        // without any, the key is the one of earlier releases, so caches stay valid.
-        let mut key_material = format!("{pyproject_text}\0{lock_text}");
-        if !local_fingerprint.is_empty() {
-            key_material.push('\0');
-            key_material.push_str(&local_fingerprint);
-        }
+            &indexes,
+            credentials(env, &sources),
+        )
+        .map_err(|error| match error {
+            PlanError::LocalPathMissing { package, path } => {
+                PoetryError::LocalPathMissing { package, path }
+            }
+            PlanError::Io { path, error } => PoetryError::Io { path, error },
+        })?;
+        let uv = setup::uv(&context, &setup::tool_index(env, None))?;
         let extras_selected = if extra_names.is_empty() {
             String::new()
         } else {
             format!("; extras: {}", extra_names.join(", "))
         };
         let wanted = VenvLayerMetadata {
-            lock_sha256: sha256_bytes(key_material.as_bytes()),
+            lock_sha256: sha256_bytes(
+                translated::key_material(&[&pyproject_text, &lock_text], &local_fingerprint)
+                    .as_bytes(),
+            ),
             python_version: uv.python.version.clone(),
             installer: tool::uv().label(),
             selection: format!(

@@ -11,10 +11,11 @@ const IGNORED_DIRS: [&str; 6] = [".git", "__pycache__", "build", "dist", ".venv"
 
 /// The first of `paths` (relative to `app_dir`) that does not exist.
 #[must_use]
-pub fn first_missing<'a>(app_dir: &Path, paths: impl IntoIterator<Item = &'a Path>) -> Option<&'a Path> {
-    paths
-        .into_iter()
-        .find(|path| !app_dir.join(path).exists())
+pub fn first_missing<'a>(
+    app_dir: &Path,
+    paths: impl IntoIterator<Item = &'a Path>,
+) -> Option<&'a Path> {
+    paths.into_iter().find(|path| !app_dir.join(path).exists())
 }
 
 /// Why a missing local path is missing, as a sentence for the error message.
@@ -64,7 +65,9 @@ pub fn fingerprint(app_dir: &Path, dirs: &[&Path]) -> std::io::Result<String> {
             material.push('\n');
         }
     }
-    Ok(blacklodge_common::download::sha256_bytes(material.as_bytes()))
+    Ok(blacklodge_common::download::sha256_bytes(
+        material.as_bytes(),
+    ))
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 //! the build's temporary directory, readable by the build user only, and removed afterwards —
 //! never into a layer.
 
+use crate::local_sources;
+use crate::locked::{self, Indexes, LockedPackage, Origin};
 use crate::uv::Uv;
 use blacklodge_common::command::{self, CommandError};
 use blacklodge_common::output;
@@ -64,6 +66,105 @@ pub enum InstallError {
         error: std::io::Error,
     },
     Command(CommandError),
+}
+
+/// A lock's plan that cannot be installed as it is.
+#[derive(Debug)]
+pub enum PlanError {
+    /// A local path dependency (`package`, or an editable path) that is not in the app.
+    LocalPathMissing { package: String, path: PathBuf },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// What to install for a translated lock, and the fingerprint of its local source
+/// directories (empty without any) for the venv's cache key.
+///
+/// Logs the packages the lock records no file hash for.
+///
+/// # Errors
+/// A local path dependency missing from the app, or one that cannot be read.
+pub fn plan(
+    app_dir: &Path,
+    packages: &[LockedPackage],
+    editables: Vec<PathBuf>,
+    indexes: &Indexes,
+    netrc: Vec<NetrcEntry>,
+) -> Result<(Install, String), PlanError> {
+    let local_paths = packages
+        .iter()
+        .filter_map(locked::local_path)
+        .chain(editables.iter().map(PathBuf::as_path));
+    if let Some(path) = local_sources::first_missing(app_dir, local_paths) {
+        let package = packages
+            .iter()
+            .find(|package| locked::local_path(package) == Some(path))
+            .map_or_else(
+                || path.display().to_string(),
+                |package| package.name.clone(),
+            );
+        return Err(PlanError::LocalPathMissing {
+            package,
+            path: path.to_path_buf(),
+        });
+    }
+    let unhashed = locked::unhashed(packages);
+    if !unhashed.is_empty() {
+        output::detail(format!(
+            "Without a file hash in the lock (pinned by commit or part of the app): {}",
+            unhashed
+                .iter()
+                .map(|package| format!("{} ({})", package.name, package.describe_origin()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let directories: Vec<&Path> = packages
+        .iter()
+        .filter_map(|package| match &package.origin {
+            Origin::Directory(path) => Some(path.as_path()),
+            _ => None,
+        })
+        .collect();
+    let fingerprint = if directories.is_empty() {
+        String::new()
+    } else {
+        local_sources::fingerprint(app_dir, &directories).map_err(|error| PlanError::Io {
+            path: app_dir.to_path_buf(),
+            error,
+        })?
+    };
+    let install = Install {
+        requirements: locked::requirements(packages, indexes, app_dir),
+        hash_checking: if unhashed.is_empty() {
+            HashChecking::Require
+        } else {
+            HashChecking::Verify
+        },
+        rebuild: packages
+            .iter()
+            .filter(|package| matches!(package.origin, Origin::Directory(_)))
+            .map(|package| package.name.clone())
+            .collect(),
+        editables,
+        netrc,
+    };
+    Ok((install, fingerprint))
+}
+
+/// The venv cache key material: the lock (and the files it was checked against), plus the
+/// local source directories' fingerprint when there are any (without, the key stays what it
+/// was before local directories were supported, so existing caches stay valid).
+#[must_use]
+pub fn key_material(lock_files: &[&str], local_fingerprint: &str) -> String {
+    let mut material = lock_files.join("\0");
+    if !local_fingerprint.is_empty() {
+        material.push('\0');
+        material.push_str(local_fingerprint);
+    }
+    material
 }
 
 struct TempFile(PathBuf);
