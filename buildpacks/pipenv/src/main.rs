@@ -182,7 +182,13 @@ impl Buildpack for PipenvBuildpack {
             installer: tool::uv().label(),
             selection: format!("categories: {}", categories.join(", ")),
         };
-        layers::venv::install(&context, &wanted, "Pipfile.lock", |venv, _| {
+        // The lock's label in the cache decisions ("… changed", "… unchanged").
+        let lock_label = if local_fingerprint.is_empty() {
+            "Pipfile.lock"
+        } else {
+            "Pipfile.lock (+ local packages)"
+        };
+        layers::venv::install(&context, &wanted, lock_label, |venv, _| {
             translated::sync(&uv, app_dir, venv, &install).map_err(|error| {
                 libcnb::Error::BuildpackError(match error {
                     InstallError::Command(error) => PipenvError::Install(error),

@@ -307,7 +307,7 @@ mod tests {
                     "greeter",
                     &Origin::Git {
                         url: "http://127.0.0.1:38773/greeter.git".into(),
-                        commit: "9a06b513367192dd2a244f7ce6c7e42f335aebfc".into(),
+                        commit: "7f4d427c893d80b226165f14b8ac7f6667245e8c".into(),
                         subdirectory: None
                     },
                     0
@@ -322,7 +322,7 @@ mod tests {
         );
         assert_eq!(plan.editables, vec![PathBuf::from("./libs/devpkg")]);
 
-        let unpinned = SOURCES_LOCK.replace("9a06b513367192dd2a244f7ce6c7e42f335aebfc", "main");
+        let unpinned = SOURCES_LOCK.replace("7f4d427c893d80b226165f14b8ac7f6667245e8c", "main");
         let lock: Lock = serde_json::from_str(&unpinned).expect("valid lock");
         assert_eq!(
             lock.plan(&["default".to_string()]),

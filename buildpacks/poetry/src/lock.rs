@@ -511,12 +511,12 @@ content-hash = "x"
             )
         );
         assert!(
-            matches!(origin("greeter").0, Origin::Git { commit, .. } if commit == "9a06b513367192dd2a244f7ce6c7e42f335aebfc")
+            matches!(origin("greeter").0, Origin::Git { commit, .. } if commit == "7f4d427c893d80b226165f14b8ac7f6667245e8c")
         );
         assert_eq!(plan.editables, vec![PathBuf::from("libs/devpkg")]);
 
         let unpinned = SOURCES_LOCK.replace(
-            "resolved_reference = \"9a06b513367192dd2a244f7ce6c7e42f335aebfc\"\n",
+            "resolved_reference = \"7f4d427c893d80b226165f14b8ac7f6667245e8c\"\n",
             "",
         );
         assert_eq!(

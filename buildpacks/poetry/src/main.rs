@@ -177,15 +177,14 @@ impl Buildpack for PoetryBuildpack {
         let extras = extras(env, &lock)?;
         let plan = lock.plan(&groups, &extras).map_err(PoetryError::Lock)?;
         let root = project.package_mode();
-        let extra_names = extras.names();
+        let extras_selected = match extras.names().as_slice() {
+            [] => String::new(),
+            names => format!("; extras: {}", names.join(", ")),
+        };
         output::detail(format!(
             "Installing groups: {}{} ({} packages){}",
             groups.join(", "),
-            if extra_names.is_empty() {
-                String::new()
-            } else {
-                format!(", extras: {}", extra_names.join(", "))
-            },
+            extras_selected.replace(';', ","),
             plan.packages.len() + plan.editables.len(),
             if root {
                 ", and the project itself"
@@ -213,11 +212,6 @@ impl Buildpack for PoetryBuildpack {
             PlanError::Io { path, error } => PoetryError::Io { path, error },
         })?;
         let uv = setup::uv(&context, &setup::tool_index(env, None))?;
-        let extras_selected = if extra_names.is_empty() {
-            String::new()
-        } else {
-            format!("; extras: {}", extra_names.join(", "))
-        };
         let wanted = VenvLayerMetadata {
             lock_sha256: sha256_bytes(
                 translated::key_material(&[&pyproject_text, &lock_text], &local_fingerprint)
@@ -230,7 +224,13 @@ impl Buildpack for PoetryBuildpack {
                 groups.join(", "),
             ),
         };
-        layers::venv::install(&context, &wanted, "poetry.lock", |venv, _| {
+        // The lock's label in the cache decisions ("… changed", "… unchanged").
+        let lock_label = if local_fingerprint.is_empty() {
+            "poetry.lock"
+        } else {
+            "poetry.lock (+ local packages)"
+        };
+        layers::venv::install(&context, &wanted, lock_label, |venv, _| {
             translated::sync(&uv, app_dir, venv, &install).map_err(|error| {
                 libcnb::Error::BuildpackError(match error {
                     InstallError::Command(error) => PoetryError::Install(error),

@@ -358,7 +358,7 @@ mod tests {
 
     #[test]
     fn git_failures_are_about_the_repository() {
-        let output = "error: Failed to download and build `greeter @ git+http://127.0.0.1:9/greeter.git@9a06b513367192dd2a244f7ce6c7e42f335aebfc`\n  cause: Git operation failed\n  cause: failed to fetch commit `9a06b513367192dd2a244f7ce6c7e42f335aebfc`\n         fatal: unable to access 'http://127.0.0.1:9/greeter.git/': Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server\n";
+        let output = "error: Failed to download and build `greeter @ git+http://127.0.0.1:9/greeter.git@7f4d427c893d80b226165f14b8ac7f6667245e8c`\n  cause: Git operation failed\n  cause: failed to fetch commit `7f4d427c893d80b226165f14b8ac7f6667245e8c`\n         fatal: unable to access 'http://127.0.0.1:9/greeter.git/': Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server\n";
         let (detail, fix) = install_failure(output, "poetry.lock", "poetry lock");
         assert!(detail.starts_with("A git dependency of poetry.lock could not be fetched:"));
         assert!(detail.contains("Couldn't connect to server"), "{detail}");

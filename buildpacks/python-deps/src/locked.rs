@@ -256,7 +256,7 @@ mod tests {
                     "tool",
                     Origin::Git {
                         url: git_url("git@github.com:org/tool.git"),
-                        commit: "9a06b513367192dd2a244f7ce6c7e42f335aebfc".into(),
+                        commit: "7f4d427c893d80b226165f14b8ac7f6667245e8c".into(),
                         subdirectory: Some("python".into()),
                     },
                     vec![],
@@ -270,13 +270,13 @@ mod tests {
             "remote @ https://files.example/remote-1.0-py3-none-any.whl \\\n    --hash=sha256:aa\n\
              vendored @ file:///workspace/vendor/vendored-1.0-py3-none-any.whl \\\n    --hash=sha256:bb\n\
              local @ file:///workspace/libs/my%20lib\n\
-             tool @ git+ssh://git@github.com/org/tool.git@9a06b513367192dd2a244f7ce6c7e42f335aebfc#subdirectory=python\n"
+             tool @ git+ssh://git@github.com/org/tool.git@7f4d427c893d80b226165f14b8ac7f6667245e8c#subdirectory=python\n"
         );
     }
 
     #[test]
     fn commits_urls_and_archives() {
-        assert!(is_commit("9a06b513367192dd2a244f7ce6c7e42f335aebfc"));
+        assert!(is_commit("7f4d427c893d80b226165f14b8ac7f6667245e8c"));
         assert!(!is_commit("main"));
         assert!(!is_commit("9a06b51"));
         assert_eq!(
