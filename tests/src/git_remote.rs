@@ -84,7 +84,7 @@ impl GitRemote {
             ],
         );
         git(&served.join(&bare), &["update-server-info"]);
-        let child = Command::new("python3")
+        let mut child = Command::new("python3")
             .args([
                 "-m",
                 "http.server",
@@ -97,8 +97,11 @@ impl GitRemote {
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 serves the repository");
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_mins(1);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the git remote on {port} exited: {status} (port in use?)");
+            }
             assert!(
                 Instant::now() < deadline,
                 "the git remote did not start on {port}"
