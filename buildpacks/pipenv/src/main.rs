@@ -19,7 +19,6 @@ use blacklodge_python_deps::names::{self, Names};
 use blacklodge_python_deps::translated::{self, Install, InstallError};
 use blacklodge_python_deps::{layers, setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
-use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Env, Platform, buildpack_main};
@@ -115,7 +114,7 @@ impl Buildpack for PipenvBuildpack {
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
         if managers::detects(&context.app_dir, context.platform.env(), Manager::Pipenv) {
             DetectResultBuilder::pass()
-                .build_plan(BuildPlanBuilder::new().requires("python").build())
+                .build_plan(layers::venv::provider_plan())
                 .build()
         } else {
             println!("No Pipfile in the app root (or another package manager is selected).");
@@ -169,7 +168,7 @@ impl Buildpack for PipenvBuildpack {
             installer: tool::uv().label(),
             selection: format!("categories: {}", categories.join(", ")),
         };
-        layers::venv::install(&context, &wanted, "Pipfile.lock", |venv, _| {
+        layers::venv::install(&context, &wanted, "Pipfile.lock", &uv, |venv, _| {
             translated::sync(&uv, app_dir, venv, &install).map_err(|error| {
                 libcnb::Error::BuildpackError(match error {
                     InstallError::Command(error) => PipenvError::Install(error),

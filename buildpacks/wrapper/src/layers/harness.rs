@@ -118,7 +118,6 @@ pub(crate) fn install(
             let pip_site = blacklodge_python_deps::layers::pip::install(
                 context,
                 install.pip,
-                &install.python.python_version,
                 install.index,
             )?;
             let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(
