@@ -10,9 +10,7 @@ use libcnb::build::BuildContext;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// 1980-01-01, the earliest time a wheel (zip) can hold. With SOURCE_DATE_EPOCH set,
-/// bytecode is compiled in hash-based mode, so layers are reproducible.
-pub const SOURCE_DATE_EPOCH: &str = "315532800";
+use crate::bytecode::SOURCE_DATE_EPOCH;
 
 /// uv, its cache and the interpreter to install for.
 #[derive(Debug, Clone)]
@@ -51,8 +49,9 @@ impl Uv {
         command::run_captured(self.command(app_dir).args(["cache", "prune", "--ci"])).map(|_| ())
     }
 
-    /// `uv <args>` with the build's settings: our Python only (never a downloaded one),
-    /// bytecode compiled, no progress bars, system certificates (+ the CA bindings).
+    /// `uv <args>` with the build's settings: our Python only (never a downloaded one), no
+    /// progress bars, system certificates (+ the CA bindings). Bytecode is compiled after
+    /// the install by [`crate::bytecode`] (uv would also compile the packages' test suites).
     ///
     /// Files are hard-linked from the cache into the venv (both are layers on the same
     /// volume), so each unpacked wheel is written to disk once; the cache's links to
@@ -65,7 +64,7 @@ impl Uv {
             .current_dir(app_dir)
             .env("UV_CACHE_DIR", &self.cache_dir)
             .env("UV_PYTHON_DOWNLOADS", "never")
-            .env("UV_COMPILE_BYTECODE", "1")
+            .env("UV_COMPILE_BYTECODE", "0")
             .env("UV_LINK_MODE", "hardlink")
             .env("UV_NO_PROGRESS", "1")
             .env("NO_COLOR", "1")

@@ -19,9 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// 1980-01-01: the earliest timestamp a wheel (zip) can hold. With SOURCE_DATE_EPOCH set,
-/// pip's bytecode compilation writes hash-based .pyc files, so layers are reproducible.
-const SOURCE_DATE_EPOCH: &str = "315532800";
+use blacklodge_python_deps::bytecode::SOURCE_DATE_EPOCH;
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -154,6 +152,8 @@ fn fill(
                 "off",
                 "--disable-pip-version-check",
                 "--no-warn-script-location",
+                // Compiled below, on every core: pip compiles one file at a time.
+                "--no-compile",
             ])
             .current_dir(&context.app_dir)
             .env("PYTHONPATH", &pip_site)
@@ -165,6 +165,7 @@ fn fill(
         "Installed in {}",
         output::format_duration(start.elapsed())
     ));
+    blacklodge_python_deps::bytecode::compile_logged(path);
     Ok(())
 }
 

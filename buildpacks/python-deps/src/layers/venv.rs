@@ -336,6 +336,7 @@ where
         "Installed in {}",
         output::format_duration(start.elapsed())
     ));
+    crate::bytecode::compile_logged(venv);
     Ok(())
 }
 
