@@ -123,6 +123,15 @@ pub(crate) fn install(
     Ok(path)
 }
 
+/// Keeps only the wheels pip built from source (`wheels/`): the HTTP cache of downloaded
+/// files is cheap to fetch again, and the cache layer is restored before every build, so
+/// what it holds is paid by every build, including the ones that install nothing.
+fn prune_download_cache(cache_dir: &Path) {
+    for downloads in ["http", "http-v2"] {
+        let _ = fs_err::remove_dir_all(cache_dir.join(downloads));
+    }
+}
+
 /// Creates the venv at `path` and runs `pip install -r requirements.txt` into it (pip is
 /// fetched first: an unchanged rebuild never needs it).
 fn fill(
@@ -166,6 +175,7 @@ fn fill(
         output::format_duration(start.elapsed())
     ));
     blacklodge_python_deps::bytecode::compile_logged(path);
+    prune_download_cache(pip.cache_dir);
     Ok(())
 }
 
