@@ -126,7 +126,8 @@ fn extras_install_their_optional_packages_only_when_enabled() {
     );
 
     // One extra: its packages (transitive ones and requests' own `socks` extra included);
-    // colorama stays out (Windows only), the cached venv is updated in place.
+    // colorama stays out (Windows only). The venv is launch-only (no later buildpack needs it
+    // at build), so a changed selection recreates it.
     image.set_env("BP_POETRY_EXTRAS", "net");
     let log = image.build_ok(&app);
     assert_contains(
@@ -135,7 +136,7 @@ fn extras_install_their_optional_packages_only_when_enabled() {
     );
     assert_contains(
         &log,
-        "  - Updating cached virtual environment:\n    - selection changed (groups: main; root package: false → groups: main; extras: net; root package: false)\n",
+        "  - Discarding cached virtual environment:\n    - selection changed (groups: main; root package: false → groups: main; extras: net; root package: false)\n",
     );
     let output = image.shell_ok(
         "python -c 'import requests, socks; print(requests.__version__)'; python -c 'import colorama' 2>&1 || true",
@@ -207,7 +208,7 @@ fn git_url_and_path_dependencies_are_installed() {
         "hello from git local-ok vendored-ok private-ok /workspace/libs/devpkg/devpkg/__init__.py\n",
     );
 
-    // A changed local package (the lock does not change): the venv is updated with it.
+    // A changed local package (the lock does not change): the venv is made again with it.
     app.write(
         "libs/localpkg/localpkg/__init__.py",
         "VALUE = \"local-changed\"\n",
@@ -215,7 +216,7 @@ fn git_url_and_path_dependencies_are_installed() {
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "  - Updating cached virtual environment:\n    - poetry.lock (+ local packages) changed\n",
+        "  - Discarding cached virtual environment:\n    - poetry.lock (+ local packages) changed\n",
     );
     assert_contains(&image.shell_ok(probe), "hello from git local-changed ");
     let log = image.build_ok(&app);
