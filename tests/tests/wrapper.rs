@@ -605,3 +605,63 @@ fn example_runs_as_documented() {
     assert_eq!(statz["app"]["name"], "order-scorer");
     assert_eq!(statz["app"]["version"], "1.0.0");
 }
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn an_import_that_hangs_fails_the_build_at_the_limit_with_its_stack() {
+    let app = App::fixture("wrapper-function");
+    app.write(
+        "model.py",
+        "import time\n\n\ndef connect():\n    time.sleep(10**6)\n\n\nconnect()\n\n\ndef predict(payload):\n    return payload\n",
+    );
+    let log = Image::new("wrapper-hang")
+        .env("BP_BLACKLODGE_VALIDATE_TIMEOUT", "3")
+        .build_fails(&app);
+    // Stopped at the limit (Python's own watchdog), not after the buildpack's grace period.
+    assert_contains(&log, "  - Importing model:predict ... failed (3.");
+    assert_contains(
+        &log,
+        "! ERROR: Importing the entry point 'model:predict' did not finish within 3 seconds\n",
+    );
+    assert_contains(
+        &log,
+        "the import was still running after 3 seconds (the limit, BP_BLACKLODGE_VALIDATE_TIMEOUT). It was stopped, with every process it started.\n",
+    );
+    assert_contains(
+        &log,
+        "! It was running (most recent call last):\n!   File \"model.py\", line 8, in <module>\n!     connect()\n!   File \"model.py\", line 5, in connect\n!     time.sleep(10**6)\n",
+    );
+    assert_contains(
+        &log,
+        "raise BP_BLACKLODGE_VALIDATE_TIMEOUT (seconds, default 120)",
+    );
+
+    let log = Image::new("wrapper-bad-timeout")
+        .env("BP_BLACKLODGE_VALIDATE_TIMEOUT", "2m")
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Invalid value for BP_BLACKLODGE_VALIDATE_TIMEOUT\n!\n! BP_BLACKLODGE_VALIDATE_TIMEOUT='2m' is not accepted.\n! Accepted: a whole number of seconds from 1 to 86400 (default 120)",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn processes_the_import_starts_end_with_the_check() {
+    let app = App::fixture("wrapper-function");
+    // A module that starts a helper process when imported. Were the helper left running, it
+    // would see the wrapper's next layer appear and leave a file in the exported app.
+    let model = fs_err::read_to_string(app.path().join("model.py")).expect("model.py");
+    app.write(
+        "model.py",
+        &format!(
+            "import subprocess\n_helper = subprocess.Popen(['sh', '-c', 'while [ ! -e /layers/blacklodge_wrapper/entrypoint ]; do sleep 0.05; done; touch /workspace/helper-survived'])\n{model}"
+        ),
+    );
+    let image = Image::new("wrapper-helper");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "  - Importing model:predict ... done (");
+    let files = image.shell_ok("ls -a /workspace");
+    assert_contains(&files, "model.py\n");
+    assert_not_contains(&files, "helper-survived");
+}

@@ -247,7 +247,10 @@ impl Collected {
         let _ = self
             .done
             .recv_timeout(deadline.saturating_duration_since(Instant::now()));
-        self.bytes.lock().map(|bytes| bytes.clone()).unwrap_or_default()
+        self.bytes
+            .lock()
+            .map(|bytes| bytes.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -317,8 +320,7 @@ mod tests {
 
     /// Whether a process with this id still exists (and is not a zombie).
     fn alive(pid: &str) -> bool {
-        fs_err::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|stat| !stat.contains(") Z "))
+        fs_err::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
     }
 
     #[test]
@@ -337,7 +339,11 @@ mod tests {
         assert!(output.killed);
         assert_eq!(output.status.code(), None, "killed by a signal");
         assert_eq!(output.stdout, b"started\n");
-        assert!(output.elapsed < Duration::from_secs(10), "{:?}", output.elapsed);
+        assert!(
+            output.elapsed < Duration::from_secs(10),
+            "{:?}",
+            output.elapsed
+        );
         let background = fs_err::read_to_string(&pid_file).expect("pid written");
         let background = background.trim();
         // The background sleep is an orphan now; give the kernel a moment to reap it.

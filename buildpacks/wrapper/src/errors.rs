@@ -1,8 +1,10 @@
 //! Every way the wrapper buildpack can fail, and the one place that explains each to the user.
 
 use crate::config::{
-    CONFIG_FILE, ConfigError, ModeProblem, Origin, PYPROJECT, VAR_ENTRYPOINT, VAR_VALIDATE,
+    CONFIG_FILE, ConfigError, KNOWN_VARIABLES, ModeProblem, Origin, PYPROJECT, VAR_ENTRYPOINT,
+    VAR_VALIDATE, VAR_VALIDATE_TIMEOUT,
 };
+use crate::validate::Hung;
 use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing, io_detail};
 use blacklodge_python_deps::errors::DepsError;
@@ -40,6 +42,8 @@ pub(crate) enum WrapperError {
     Validation(ValidationFailure),
     /// `blacklodge validate` failed without its JSON answer (a crash).
     ValidateCrashed(CommandError),
+    /// Importing the entry point did not finish within `BP_BLACKLODGE_VALIDATE_TIMEOUT`.
+    ValidateTimeout(Hung),
 }
 
 impl From<ConfigError> for WrapperError {
@@ -152,17 +156,24 @@ fn config_error(error: &ConfigError) -> UserError {
             format!("Fix {key}, or remove it."),
         ),
         ConfigError::InvalidVariable(error) => UserError::from(error),
-        ConfigError::UnknownVariable { name, suggestion } => UserError::new(
-            "Unknown wrapper variable",
-            format!(
-                "{name} is not a setting of the blacklodge/wrapper buildpack.{}",
-                suggestion.map_or(String::new(), |s| format!(" Did you mean {s}?"))
-            ),
-            format!(
-                "Rename or remove it. The wrapper reads {VAR_ENTRYPOINT}, {VAR_VALIDATE} and BP_BLACKLODGE_DEFAULT_MODE (see docs/wrapper.md)."
-            ),
-        ),
+        ConfigError::UnknownVariable { name, suggestion } => {
+            unknown_variable_error(name, *suggestion)
+        }
     }
+}
+
+fn unknown_variable_error(name: &str, suggestion: Option<&str>) -> UserError {
+    UserError::new(
+        "Unknown wrapper variable",
+        format!(
+            "{name} is not a setting of the blacklodge/wrapper buildpack.{}",
+            suggestion.map_or(String::new(), |s| format!(" Did you mean {s}?"))
+        ),
+        format!(
+            "Rename or remove it. The wrapper reads {} (see docs/wrapper.md).",
+            KNOWN_VARIABLES.join(", ")
+        ),
+    )
 }
 
 fn origin_file(origin: &Origin) -> &'static str {
@@ -220,6 +231,39 @@ fn dependency_error(requirements: &[String], error: &CommandError) -> UserError 
     )
 }
 
+fn timeout_error(hung: &Hung) -> UserError {
+    let seconds = hung.limit.as_secs();
+    let module = hung
+        .entrypoint
+        .split_once(':')
+        .map_or(hung.entrypoint.as_str(), |(module, _)| module);
+    let running = if hung.frames.is_empty() {
+        "Python printed no stack before it was stopped.".to_string()
+    } else {
+        format!(
+            "It was running (most recent call last):\n{}",
+            hung.frames
+                .iter()
+                .map(crate::validate::Frame::render)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    };
+    UserError::new(
+        format!(
+            "Importing the entry point '{}' did not finish within {seconds} seconds",
+            hung.entrypoint
+        ),
+        format!(
+            "The build imports module '{module}' to check the entry point, and the import was still running after {seconds} seconds (the limit, {VAR_VALIDATE_TIMEOUT}). It was stopped, with every process it started.\n\n{running}"
+        ),
+        format!(
+            "Importing a module should only define things. Move slow or blocking work (loading a model, connecting to a service, waiting for input) into the load() method of a class entry point, which the harness runs after start-up and before traffic, or into the function itself.\nIf the import really needs longer, raise {VAR_VALIDATE_TIMEOUT} (seconds, default {}); to skip the check, set {VAR_VALIDATE}=false.",
+            crate::config::DEFAULT_VALIDATE_TIMEOUT.as_secs()
+        ),
+    )
+}
+
 impl UserFacing for WrapperError {
     fn user_error(&self) -> UserError {
         match self {
@@ -271,6 +315,7 @@ impl UserFacing for WrapperError {
                     failure.fix.clone()
                 },
             ),
+            Self::ValidateTimeout(hung) => timeout_error(hung),
             Self::ValidateCrashed(error) => UserError::new(
                 "Could not check the entry point",
                 format!(
@@ -305,6 +350,65 @@ mod tests {
             ),
             vec!["flask==2.2.5".to_string()]
         );
+    }
+
+    #[test]
+    fn timeout_names_the_entry_point_the_limit_the_stack_and_the_fix() {
+        let error = WrapperError::ValidateTimeout(Hung {
+            entrypoint: "model:predict".into(),
+            limit: std::time::Duration::from_secs(7),
+            frames: vec![crate::validate::Frame {
+                file: "model.py".into(),
+                line: 3,
+                function: "<module>".into(),
+                code: Some("time.sleep(10**6)".into()),
+            }],
+        })
+        .user_error();
+        assert_eq!(
+            error.title,
+            "Importing the entry point 'model:predict' did not finish within 7 seconds"
+        );
+        assert!(
+            error.detail.starts_with("The build imports module 'model' to check the entry point, and the import was still running after 7 seconds (the limit, BP_BLACKLODGE_VALIDATE_TIMEOUT)."),
+            "{}",
+            error.detail
+        );
+        assert!(
+            error.detail.ends_with("It was running (most recent call last):\n  File \"model.py\", line 3, in <module>\n    time.sleep(10**6)"),
+            "{}",
+            error.detail
+        );
+        assert!(error.fix.contains("load()"), "{}", error.fix);
+        assert!(
+            error
+                .fix
+                .contains("raise BP_BLACKLODGE_VALIDATE_TIMEOUT (seconds, default 120)"),
+            "{}",
+            error.fix
+        );
+        assert!(
+            error.fix.contains("BP_BLACKLODGE_VALIDATE=false"),
+            "{}",
+            error.fix
+        );
+    }
+
+    #[test]
+    fn unknown_variable_lists_every_variable() {
+        let error = WrapperError::Config(ConfigError::UnknownVariable {
+            name: "BP_BLACKLODGE_VALIDATE_TIMEOUTS".into(),
+            suggestion: Some(VAR_VALIDATE_TIMEOUT),
+        })
+        .user_error();
+        assert!(
+            error
+                .detail
+                .ends_with("Did you mean BP_BLACKLODGE_VALIDATE_TIMEOUT?")
+        );
+        for name in KNOWN_VARIABLES {
+            assert!(error.fix.contains(name), "{}", error.fix);
+        }
     }
 
     #[test]

@@ -105,7 +105,12 @@ impl Buildpack for WrapperBuildpack {
         output::step("Checking the entry point");
         if config.validate {
             let validated = output::timed(format!("Importing {}", config.entrypoint), || {
-                validate::run(&launcher, &config.entrypoint, &context.app_dir)
+                validate::run(
+                    &launcher,
+                    &config.entrypoint,
+                    &context.app_dir,
+                    config.validate_timeout,
+                )
             })?;
             output::detail(format!("Calls {}", validated.describe()));
         } else {
