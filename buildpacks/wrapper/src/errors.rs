@@ -36,6 +36,8 @@ pub(crate) enum WrapperError {
     /// pip could not install the harness's dependencies next to the app's packages.
     InstallDependencies {
         requirements: Vec<String>,
+        /// The app's installed distributions (`name==version`), pinned as constraints.
+        app_pins: Vec<String>,
         error: CommandError,
     },
     /// The entry point failed validation.
@@ -184,23 +186,32 @@ fn origin_file(origin: &Origin) -> &'static str {
     }
 }
 
-/// The app's pins pip named as the other side of the conflict (`(constraint) flask==2.2.5`).
-fn conflicting_pins(output: &str) -> Vec<String> {
+/// The app's pins pip named as the other side of the conflict (`(constraint) flask==2.2.5`);
+/// the lock's pins are constraints too, but not the app's to change.
+fn conflicting_pins(output: &str, app_pins: &[String]) -> Vec<String> {
+    let app_pins: Vec<String> = app_pins.iter().map(|pin| pin.to_lowercase()).collect();
     let mut pins: Vec<String> = output
         .lines()
         .filter_map(|line| line.split_once("(constraint) "))
         .map(|(_, pin)| pin.trim().to_string())
+        .filter(|pin| app_pins.contains(&pin.to_lowercase()))
         .collect();
     pins.sort();
     pins.dedup();
     pins
 }
 
-fn dependency_error(requirements: &[String], error: &CommandError) -> UserError {
+const LOCK_FILE: &str = "harness/requirements.lock";
+
+fn dependency_error(
+    requirements: &[String],
+    app_pins: &[String],
+    error: &CommandError,
+) -> UserError {
     let output = error.output();
     let requirements = requirements.join(", ");
     if output.contains("ResolutionImpossible") || output.contains("conflicting dependencies") {
-        let pins = conflicting_pins(output);
+        let pins = conflicting_pins(output, app_pins);
         let culprits = if pins.is_empty() {
             "packages installed by your app".to_string()
         } else {
@@ -209,12 +220,32 @@ fn dependency_error(requirements: &[String], error: &CommandError) -> UserError 
         return UserError::new(
             "The app's packages conflict with the harness's dependencies",
             format!(
-                "The harness needs {requirements}. The wrapper never replaces a package your app installed, and {culprits} cannot be combined with them.\n\npip says:\n{}",
+                "The harness needs {requirements}, at the versions of its lock ({LOCK_FILE}) for whatever your app does not install itself. The wrapper never replaces a package your app installed, and {culprits} cannot be combined with them.\n\npip says:\n{}",
                 tail(output, 12)
             ),
             format!(
-                "Change the version of {culprits} in your dependency file (requirements.txt, pyproject.toml, ...) to one compatible with {requirements}, or remove the pin and let the wrapper install a compatible release."
+                "Change the version of {culprits} in your dependency file (requirements.txt, pyproject.toml, ...) to one compatible with {requirements}, or remove the pin and let the wrapper install a compatible release.\nOr add the harness's dependency that needs a newer version (say flask) to your own dependencies, at a version that works with your pins: the harness uses your app's copy when there is one."
             ),
+        );
+    }
+    if output.contains("DO NOT MATCH THE HASHES") {
+        return UserError::new(
+            "A harness dependency does not match its locked hash",
+            format!(
+                "The harness's dependencies are installed from its lock ({LOCK_FILE}), which pins the sha256 of every file. The package index served a file with another hash:\n{}",
+                tail(output, 8)
+            ),
+            "Check the package index (PIP_INDEX_URL): a mirror must serve PyPI's files unchanged. If it rebuilt or altered a package, fix the mirror; never accept a file whose hash changed.",
+        );
+    }
+    if output.contains("--require-hashes mode") || output.contains("Hashes are required") {
+        return UserError::new(
+            "A harness dependency is not in its lock",
+            format!(
+                "pip needed a distribution that {LOCK_FILE} does not pin, so it cannot be checked against a hash:\n{}",
+                tail(output, 8)
+            ),
+            "If one of your packages was installed without its own dependencies, add them to your dependency file. Otherwise the lock misses a dependency for this Python version: please report it with the build log (harness/scripts/lock.sh refreshes the lock).",
         );
     }
     UserError::new(
@@ -299,8 +330,9 @@ impl UserFacing for WrapperError {
             Self::Deps(error) => error.user_error(),
             Self::InstallDependencies {
                 requirements,
+                app_pins,
                 error,
-            } => dependency_error(requirements, error),
+            } => dependency_error(requirements, app_pins, error),
             Self::Validation(failure) => UserError::new(
                 failure.title.clone(),
                 failure.detail.clone(),
@@ -346,10 +378,54 @@ mod tests {
     fn conflict_names_the_pins() {
         assert_eq!(
             conflicting_pins(
-                "The conflict is caused by:\n    The user requested flask>=2.3\n    The user requested (constraint) flask==2.2.5\n"
+                "The conflict is caused by:\n    The user requested flask>=2.3\n    The user requested (constraint) flask==2.2.5\n    The user requested (constraint) werkzeug==3.1.9\n",
+                &["Flask==2.2.5".to_string(), "six==1.17.0".to_string()]
             ),
             vec!["flask==2.2.5".to_string()]
         );
+    }
+
+    fn pip_failed(output: &str) -> CommandError {
+        use std::os::unix::process::ExitStatusExt;
+        CommandError::Failed {
+            command: "python3 -m pip install".into(),
+            status: std::process::ExitStatus::from_raw(256),
+            output: output.into(),
+        }
+    }
+
+    #[test]
+    fn a_file_that_does_not_match_the_lock_is_explained() {
+        let error = dependency_error(
+            &["gunicorn>=22".to_string()],
+            &[],
+            &pip_failed(
+                "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.\n    gunicorn==27.0.1 from http://mirror/gunicorn-27.0.1-py3-none-any.whl:\n        Expected sha256 aa\n             Got        bb\n",
+            ),
+        );
+        assert_eq!(
+            error.title,
+            "A harness dependency does not match its locked hash"
+        );
+        assert!(
+            error.detail.contains("Expected sha256 aa"),
+            "{}",
+            error.detail
+        );
+        assert!(
+            error
+                .fix
+                .starts_with("Check the package index (PIP_INDEX_URL)")
+        );
+
+        let error = dependency_error(
+            &["gunicorn>=22".to_string()],
+            &[],
+            &pip_failed(
+                "ERROR: In --require-hashes mode, all requirements must have their versions pinned with ==. These do not:\n    packaging from https://x/packaging-26.0-py3-none-any.whl\n",
+            ),
+        );
+        assert_eq!(error.title, "A harness dependency is not in its lock");
     }
 
     #[test]

@@ -11,12 +11,16 @@
 //! The dependencies are installed by pip with `--prefix` (so packages already installed in
 //! the app's environment count as satisfied and are never replaced) and with every installed
 //! distribution pinned as a constraint (so a version the harness cannot use is a resolution
-//! error, not a silent upgrade). Nothing is written to the app's venv, which belongs to the
-//! dependency buildpack.
+//! error, not a silent upgrade). What the app lacks comes from the harness's lock
+//! (`harness/requirements.lock`): its entries for the distributions the app does not have
+//! are constraints too, with their sha256 hashes, and pip runs with `--require-hashes`, so
+//! every file it downloads is the locked version and byte-for-byte the locked file. Nothing
+//! is written to the app's venv, which belongs to the dependency buildpack.
 //!
 //! Cached on the harness contents, the Python environment and the app's installed packages.
 
 use crate::errors::WrapperError;
+use crate::harness::Locked;
 use crate::python_env::PythonEnv;
 use crate::{WrapperBuildpack, harness};
 use blacklodge_common::{cache, command, output};
@@ -143,6 +147,29 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
     }
 }
 
+/// The locked distributions pip may install: those the app does not have. The app's own
+/// copies are kept, and pinned by the other constraints.
+pub(crate) fn locked_for(python: &PythonEnv, lock: &[Locked]) -> (Vec<Locked>, usize) {
+    let installed = python.distribution_names();
+    let (kept, wanted): (Vec<&Locked>, Vec<&Locked>) = lock
+        .iter()
+        .partition(|entry| installed.contains(&entry.name));
+    (wanted.into_iter().cloned().collect(), kept.len())
+}
+
+/// The constraints file: the app's installed distributions, then the locked ones it lacks.
+pub(crate) fn constraints(python: &PythonEnv, locked: &[Locked]) -> String {
+    let mut text = python.constraints();
+    text.push_str(
+        "# The harness's locked dependencies the app does not have (harness/requirements.lock).\n",
+    );
+    for entry in locked {
+        text.push_str(&entry.requirement);
+        text.push('\n');
+    }
+    text
+}
+
 fn install_dependencies(
     root: &Path,
     python: &PythonEnv,
@@ -150,11 +177,15 @@ fn install_dependencies(
     cache_dir: &Path,
 ) -> Result<(), WrapperError> {
     let requirements = harness::requirements();
+    let (locked, kept) = locked_for(python, &harness::lock());
     let constraints = std::env::temp_dir().join("blacklodge-app-constraints.txt");
-    fs_err::write(&constraints, python.constraints()).map_err(io_error("write", &constraints))?;
+    fs_err::write(&constraints, self::constraints(python, &locked))
+        .map_err(io_error("write", &constraints))?;
     output::stream_heading(format!(
-        "Installing the harness's dependencies ({}); the app's packages are kept as installed",
-        requirements.join(", ")
+        "Installing the harness's dependencies ({}) from its lock, hash-checked ({} locked distribution{} the app lacks; {kept} the app has are kept as installed)",
+        requirements.join(", "),
+        locked.len(),
+        if locked.len() == 1 { "" } else { "s" },
     ));
     let start = std::time::Instant::now();
     command::run_streamed(
@@ -163,6 +194,9 @@ fn install_dependencies(
             .arg(root.join("deps"))
             .arg("--constraint")
             .arg(&constraints)
+            // Every downloaded file must match a hash of the lock; a distribution outside the
+            // lock cannot be installed.
+            .arg("--require-hashes")
             .args(&requirements)
             .args([
                 "--no-input",
@@ -178,6 +212,7 @@ fn install_dependencies(
     )
     .map_err(|error| WrapperError::InstallDependencies {
         requirements: requirements.clone(),
+        app_pins: python.distributions.clone(),
         error,
     })?;
     output::detail(format!(
@@ -298,6 +333,43 @@ mod tests {
                 "harness files changed".to_string(),
                 "the app's installed packages changed".to_string()
             ]
+        );
+    }
+
+    #[test]
+    fn the_apps_distributions_are_kept_and_the_rest_comes_from_the_lock() {
+        let python = PythonEnv {
+            python_version: "3.11.2".into(),
+            prefix: "/layers/blacklodge_pip/venv".into(),
+            distributions: vec!["Flask==3.1.2".into(), "Jinja2==3.1.6".into()],
+        };
+        let lock = vec![
+            Locked {
+                name: "flask".into(),
+                version: "3.1.3".into(),
+                requirement: "flask==3.1.3 \\\n    --hash=sha256:aa".into(),
+            },
+            Locked {
+                name: "gunicorn".into(),
+                version: "27.0.1".into(),
+                requirement: "gunicorn==27.0.1 \\\n    --hash=sha256:bb".into(),
+            },
+            Locked {
+                name: "jinja2".into(),
+                version: "3.1.6".into(),
+                requirement: "jinja2==3.1.6 \\\n    --hash=sha256:cc".into(),
+            },
+        ];
+        let (locked, kept) = locked_for(&python, &lock);
+        assert_eq!(kept, 2);
+        assert_eq!(
+            locked.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+            vec!["gunicorn"]
+        );
+        let text = constraints(&python, &locked);
+        assert!(
+            text.ends_with("\nFlask==3.1.2\nJinja2==3.1.6\n# The harness's locked dependencies the app does not have (harness/requirements.lock).\ngunicorn==27.0.1 \\\n    --hash=sha256:bb\n"),
+            "{text}"
         );
     }
 
