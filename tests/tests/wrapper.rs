@@ -665,3 +665,134 @@ fn processes_the_import_starts_end_with_the_check() {
     assert_contains(&files, "model.py\n");
     assert_not_contains(&files, "helper-survived");
 }
+
+/// `(name, version)` of every distribution in harness/requirements.lock.
+fn locked_distributions() -> Vec<(String, String)> {
+    let lock = fs_err::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../harness/requirements.lock"),
+    )
+    .expect("harness/requirements.lock");
+    lock.lines()
+        .filter(|line| !line.starts_with(|c: char| c.is_whitespace() || c == '#'))
+        .filter_map(|line| {
+            let (name, rest) = line.split_once("==")?;
+            let version = rest.split([' ', ';']).next()?;
+            Some((name.to_string(), version.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn harness_dependencies_come_from_the_lock_and_are_in_the_sbom() {
+    let app = App::fixture("wrapper-function");
+    let image = Image::new("wrapper-lock");
+    let log = image.build_ok(&app);
+    let locked = locked_distributions();
+    assert!(
+        locked.iter().any(|(name, _)| name == "gunicorn"),
+        "{locked:?}"
+    );
+    assert_contains(
+        &log,
+        &format!(
+            "Installing the harness's dependencies (flask>=2.3, gunicorn>=22) from its lock, hash-checked ({} locked distributions the app lacks; 0 the app has are kept as installed)",
+            locked.len()
+        ),
+    );
+    assert_contains(
+        &log,
+        &format!(
+            "  - SBOM (CycloneDX): the harness 0.1.0 and {} distributions in the layer\n",
+            locked.len()
+        ),
+    );
+
+    // Exactly the locked versions are installed.
+    let installed = image
+        .shell_ok(
+            "ls /layers/blacklodge_wrapper/harness/deps/lib/python3.11/site-packages | grep dist-info",
+        )
+        .to_lowercase();
+    for (name, version) in &locked {
+        let wheel_name = name.replace('-', "_");
+        assert_contains(&installed, &format!("{wheel_name}-{version}.dist-info\n"));
+    }
+
+    // The harness layer's SBOM lists the harness and each of them.
+    let sboms = image.launch_sboms();
+    let (_, sbom) = sboms
+        .iter()
+        .find(|(path, _)| path.contains("blacklodge_wrapper") && path.contains("harness"))
+        .unwrap_or_else(|| panic!("no harness SBOM in {:?}", sboms.keys()));
+    let purls: Vec<&str> = sbom["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|component| component["purl"].as_str())
+        .collect();
+    assert!(
+        purls.contains(&"pkg:generic/blacklodge-harness@0.1.0"),
+        "{purls:?}"
+    );
+    for (name, version) in &locked {
+        let purl = format!("pkg:pypi/{name}@{version}");
+        assert!(purls.contains(&purl.as_str()), "{purl} missing: {purls:?}");
+    }
+    assert_eq!(purls.len(), locked.len() + 1, "{purls:?}");
+
+    // A rebuild restores the layer and still exports its SBOM.
+    let log = image.build_ok(&app);
+    assert_contains(&log, "Reusing cached harness 0.1.0");
+    let sboms = image.launch_sboms();
+    assert!(
+        sboms
+            .keys()
+            .any(|path| path.contains("blacklodge_wrapper") && path.contains("harness")),
+        "{:?}",
+        sboms.keys()
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn a_harness_dependency_that_does_not_match_the_lock_fails_the_build() {
+    let (name, version) = locked_distributions()
+        .into_iter()
+        .find(|(name, _)| name == "gunicorn")
+        .expect("gunicorn is locked");
+    let port = blacklodge_tests::free_port();
+    let mut server = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/wrapper-forged-index/server.py"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--forge",
+            &format!("{name}=={version}"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 runs the index");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the forged index did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let app = App::fixture("wrapper-function");
+    let log = Image::new("wrapper-forged")
+        .env("PIP_INDEX_URL", &format!("http://127.0.0.1:{port}/simple"))
+        .build_fails(&app);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_contains(
+        &log,
+        "! ERROR: A harness dependency does not match its locked hash\n",
+    );
+    assert_contains(
+        &log,
+        &format!("{name}=={version} from http://127.0.0.1:{port}/files/"),
+    );
+    assert_contains(&log, "Expected sha256 ");
+    assert_contains(&log, "!   Check the package index (PIP_INDEX_URL)");
+}

@@ -18,12 +18,15 @@
 //! is written to the app's venv, which belongs to the dependency buildpack.
 //!
 //! Cached on the harness contents, the Python environment and the app's installed packages.
+//! The layer's CycloneDX SBOM lists the harness and every distribution installed in `deps/`
+//! (the python-deps SBOM code), rewritten on every build so it matches a restored layer too.
 
 use crate::errors::WrapperError;
 use crate::harness::Locked;
 use crate::python_env::PythonEnv;
 use crate::{WrapperBuildpack, harness};
 use blacklodge_common::{cache, command, output};
+use blacklodge_python_deps::sbom;
 use blacklodge_python_deps::tool::PinnedWheel;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
@@ -116,6 +119,7 @@ pub(crate) fn install(
                 "Reusing cached harness {} (harness, Python and the app's packages unchanged)",
                 wanted.harness_version
             ));
+            layer.write_sboms(&[sbom(&root)?])?;
         }
         LayerState::Empty { .. } => {
             cache::log_if_discarded("harness", &layer.state);
@@ -132,10 +136,42 @@ pub(crate) fn install(
             )?;
             install_dependencies(&root, install.python, &pip_site, &cache_dir)?;
             write_harness(&root, &launcher)?;
+            let sbom = sbom(&root)?;
+            layer.write_sboms(&[sbom])?;
             layer.write_metadata(wanted.clone())?;
         }
     }
     Ok(launcher)
+}
+
+/// The layer's SBOM: the harness itself and the distributions pip installed into `deps/`.
+fn sbom(root: &Path) -> Result<libcnb::sbom::Sbom, WrapperError> {
+    let deps = root.join("deps");
+    let sites = site_directories(&deps).map_err(io_error("read", &deps))?;
+    let distributions = sbom::distributions_in(&sites).map_err(io_error("read", &deps))?;
+    output::detail(format!(
+        "SBOM (CycloneDX): the harness {} and {} distribution{} in the layer",
+        harness::version(),
+        distributions.len(),
+        if distributions.len() == 1 { "" } else { "s" }
+    ));
+    Ok(sbom::cyclonedx_with(
+        &distributions,
+        vec![harness_component(harness::version())],
+    ))
+}
+
+/// The harness as a CycloneDX component (it ships inside the buildpack, not from PyPI).
+fn harness_component(version: &str) -> serde_json::Value {
+    let purl = format!("pkg:generic/blacklodge-harness@{version}");
+    serde_json::json!({
+        "type": "library",
+        "bom-ref": purl,
+        "name": "blacklodge-harness",
+        "version": version,
+        "purl": purl,
+        "description": "The Blacklodge harness, shipped inside the blacklodge/wrapper buildpack",
+    })
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WrapperError {
@@ -370,6 +406,37 @@ mod tests {
         assert!(
             text.ends_with("\nFlask==3.1.2\nJinja2==3.1.6\n# The harness's locked dependencies the app does not have (harness/requirements.lock).\ngunicorn==27.0.1 \\\n    --hash=sha256:bb\n"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn sbom_lists_the_harness_and_the_installed_distributions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = dir.path().join("deps/lib/python3.11/site-packages");
+        for (name, version) in [("gunicorn", "27.0.1"), ("Flask", "3.1.3")] {
+            let info = site.join(format!("{name}-{version}.dist-info"));
+            fs_err::create_dir_all(&info).expect("mkdir");
+            fs_err::write(
+                info.join("METADATA"),
+                format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"),
+            )
+            .expect("write");
+        }
+        let document: serde_json::Value =
+            serde_json::from_slice(&sbom(dir.path()).expect("sbom").data).expect("JSON");
+        let purls: Vec<&str> = document["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .filter_map(|component| component["purl"].as_str())
+            .collect();
+        assert_eq!(
+            purls,
+            vec![
+                format!("pkg:generic/blacklodge-harness@{}", harness::version()).as_str(),
+                "pkg:pypi/flask@3.1.3",
+                "pkg:pypi/gunicorn@27.0.1",
+            ]
         );
     }
 
