@@ -796,3 +796,77 @@ fn a_harness_dependency_that_does_not_match_the_lock_fails_the_build() {
     assert_contains(&log, "Expected sha256 ");
     assert_contains(&log, "!   Check the package index (PIP_INDEX_URL)");
 }
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn the_source_revision_is_recorded_at_build_time() {
+    let app = App::fixture("wrapper-function");
+    let git = |args: &[&str]| {
+        let output = Command::new("git")
+            .args([
+                "-c",
+                "user.name=Blacklodge Tests",
+                "-c",
+                "user.email=tests@blacklodge.invalid",
+            ])
+            .args(args)
+            .current_dir(app.path())
+            .output()
+            .expect("git runs");
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        stdout(&output).trim().to_string()
+    };
+    git(&["init", "-q", "-b", "release"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "The wrapped function"]);
+    git(&["pack-refs", "--all"]);
+    let commit = git(&["rev-parse", "HEAD"]);
+
+    // From the app's .git (pack copies it), read without git: no git in the image.
+    let mut image = Image::new("wrapper-revision");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        &format!("  - Source revision {commit} (from .git, branch release)\n"),
+    );
+    let container = image.start(None, &[]);
+    wait_until_ready(&container, Duration::from_mins(1));
+    let statz = json(&container.get("/statz"));
+    assert_eq!(statz["app"]["revision"], commit.as_str(), "{statz}");
+    drop(container);
+
+    // A CI variable passed to the build wins over .git, and BP_BLACKLODGE_REVISION over both.
+    image.set_env("GIT_COMMIT", "ci-build-4711");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Source revision ci-build-4711 (from GIT_COMMIT)\n",
+    );
+    image.set_env("BP_BLACKLODGE_REVISION", "v1.4.0-rc.2");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Source revision v1.4.0-rc.2 (from BP_BLACKLODGE_REVISION)\n",
+    );
+    let container = image.start(None, &[]);
+    wait_until_ready(&container, Duration::from_mins(1));
+    let statz = json(&container.get("/statz"));
+    assert_eq!(statz["app"]["revision"], "v1.4.0-rc.2", "{statz}");
+    drop(container);
+    // The recorded revision is a default: the container's own variable wins.
+    let container = image.start(None, &[("BLACKLODGE_REVISION", "hotfix-1")]);
+    wait_until_ready(&container, Duration::from_mins(1));
+    assert_eq!(
+        json(&container.get("/statz"))["app"]["revision"],
+        "hotfix-1"
+    );
+    drop(container);
+
+    image.set_env("BP_BLACKLODGE_REVISION", &"x".repeat(201));
+    let log = image.build_fails(&app);
+    assert_contains(&log, "! ERROR: Invalid value for BP_BLACKLODGE_REVISION\n");
+    assert_contains(
+        &log,
+        "! Accepted: printable text of at most 200 characters (a commit hash, a tag, a build id).\n",
+    );
+}

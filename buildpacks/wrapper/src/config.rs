@@ -26,12 +26,14 @@ pub(crate) const VAR_ENTRYPOINT: &str = "BP_BLACKLODGE_ENTRYPOINT";
 pub(crate) const VAR_VALIDATE: &str = "BP_BLACKLODGE_VALIDATE";
 pub(crate) const VAR_DEFAULT_MODE: &str = "BP_BLACKLODGE_DEFAULT_MODE";
 pub(crate) const VAR_VALIDATE_TIMEOUT: &str = "BP_BLACKLODGE_VALIDATE_TIMEOUT";
+pub(crate) const VAR_REVISION: &str = "BP_BLACKLODGE_REVISION";
 /// Every `BP_BLACKLODGE_*` variable the wrapper reads; any other is a typo.
 pub(crate) const KNOWN_VARIABLES: &[&str] = &[
     VAR_ENTRYPOINT,
     VAR_VALIDATE,
     VAR_VALIDATE_TIMEOUT,
     VAR_DEFAULT_MODE,
+    VAR_REVISION,
 ];
 const VAR_PREFIX: &str = "BP_BLACKLODGE_";
 /// Longest name/version the harness accepts (BLACKLODGE_APP_NAME / _VERSION).
