@@ -205,19 +205,21 @@ pub fn run_limited(command: &mut Command, limit: Duration) -> Result<LimitedOutp
     let stderr = collect(child.stderr.take());
 
     let mut killed = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(spawn_error)? {
-            break status;
+    loop {
+        // Wait without reaping: while the exited child is a zombie its id, which is the
+        // group's, cannot be reused, so killing the group below cannot hit another one.
+        if exited(&child).map_err(spawn_error)? {
+            break;
         }
         if start.elapsed() >= limit {
-            kill_group(&child);
             killed = true;
-            break child.wait().map_err(spawn_error)?;
+            break;
         }
         thread::sleep(Duration::from_millis(20));
-    };
+    }
     let elapsed = start.elapsed();
     kill_group(&child);
+    let status = child.wait().map_err(spawn_error)?;
     let deadline = Instant::now() + PIPE_GRACE;
     Ok(LimitedOutput {
         status,
@@ -226,6 +228,18 @@ pub fn run_limited(command: &mut Command, limit: Duration) -> Result<LimitedOutp
         killed,
         elapsed,
     })
+}
+
+/// Whether the child has exited, leaving it unreaped.
+fn exited(child: &Child) -> std::io::Result<bool> {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    // With NOHANG, `None` while the child runs; EXITED covers exits, kills and core dumps.
+    Ok(waitid(
+        WaitId::Pid(rustix::process::Pid::from_child(child)),
+        options,
+    )?
+    .is_some())
 }
 
 /// `SIGKILL` to the child's process group (its id, see `process_group(0)`); a group that is
