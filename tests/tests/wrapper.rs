@@ -111,7 +111,7 @@ fn plain_function_without_dependencies_serves_http() {
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "## Blacklodge wrapper\n- Reading the wrapper configuration\n  - Entry point model:predict (from blacklodge.toml)\n  - Modes: web (default), job\n- Installing the Blacklodge harness 0.1.0\n",
+        "## Blacklodge wrapper\n- Reading the wrapper configuration\n  - Entry point model:predict (from blacklodge.toml)\n  - Modes: web (default), job\n  - No source revision (no BP_BLACKLODGE_REVISION, CI variable, platform project metadata or .git)\n- Installing the Blacklodge harness 0.1.0\n",
     );
     assert_contains(&log, "Successfully installed ");
     assert_contains(&log, "  - Calls predict(payload, context) (function)\n");
@@ -173,6 +173,7 @@ fn plain_function_without_dependencies_serves_http() {
     let statz = json(&container.get("/statz"));
     assert_eq!(statz["entrypoint"]["spec"], "model:predict");
     assert_eq!(statz["app"]["name"], "model");
+    assert!(statz["app"]["revision"].is_null(), "{statz}");
 
     // JSON log lines carry the request id, for the harness's lines and the handler's own.
     let logs = container.logs();
