@@ -13,18 +13,31 @@
 # without one. Also measured, to back the choice of server: the bare app under gunicorn's
 # sync worker and under waitress.
 #
-# Results go to bench/results/wrapper.md. Knobs: ROUNDS (3), DURATION (10s),
-# CONNECTIONS (16), WRK_THREADS (1), WORKERS (2), THREADS (4), RESULTS (the results file).
+# Pinning (PIN=1, the default with two or more cores): the server runs on core 0 and wrk on
+# core 1, so the load generator never takes CPU from the server and every server gets the
+# same single core; with one worker process that makes the rounds repeatable (the harness's
+# default of 2 workers on a 2-core machine shares both cores with wrk, and the kernel hands
+# wrk's keep-alive connections unevenly to the workers, which splits rounds into a fast and
+# a slow mode). Besides wrk's numbers, each run records the server's CPU time per request
+# (user + system of all its processes, from /proc), the least noisy measure of the cost.
+#
+# Results go to bench/results/wrapper.md. Knobs: ROUNDS (5), DURATION (8s),
+# CONNECTIONS (16), WRK_THREADS (1), WORKERS (1), THREADS (4), PIN (1), RESULTS (the results file).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-ROUNDS="${ROUNDS:-3}"
-# Workers x threads of every gthread server (the harness's defaults are 2 x 4). With several
-# workers the kernel hands wrk's keep-alive connections to whichever worker accepts first,
-# so a run may put most connections on one worker: round results then split into a fast and
-# a slow mode for every server alike. WORKERS=1 measures the per-request cost without that.
-WORKERS="${WORKERS:-2}"
+ROUNDS="${ROUNDS:-5}"
+# Workers x threads of every gthread server (the harness's defaults are 2 x 4).
+WORKERS="${WORKERS:-1}"
 THREADS="${THREADS:-4}"
-DURATION="${DURATION:-10s}"
+if [ "$(nproc)" -ge 2 ]; then PIN="${PIN:-1}"; else PIN=0; fi
+if [ "$PIN" = 1 ]; then
+  SERVER_CPU=(taskset -c 0)
+  LOAD_CPU=(taskset -c 1)
+else
+  SERVER_CPU=()
+  LOAD_CPU=()
+fi
+DURATION="${DURATION:-8s}"
 CONNECTIONS="${CONNECTIONS:-16}"
 WRK_THREADS="${WRK_THREADS:-1}"
 HERE="$BENCH_DIR/benchmarks/wrapper"
@@ -70,31 +83,31 @@ start_server() {
       env -i PATH="$PATH" HOME="$HOME" PORT="$port" BLACKLODGE_HOST=127.0.0.1 \
         BLACKLODGE_ENTRYPOINT=model:predict BLACKLODGE_APP_DIR="$APP_DIR" \
         BLACKLODGE_WORKERS="$WORKERS" BLACKLODGE_THREADS="$THREADS" \
-        "$VENV/bin/blacklodge" web >"$LOG_DIR/$name.log" 2>&1 &
+        "${SERVER_CPU[@]}" "$VENV/bin/blacklodge" web >"$LOG_DIR/$name.log" 2>&1 &
       ;;
     harness-no-log)
       env -i PATH="$PATH" HOME="$HOME" PORT="$port" BLACKLODGE_HOST=127.0.0.1 \
         BLACKLODGE_ENTRYPOINT=model:predict BLACKLODGE_APP_DIR="$APP_DIR" \
         BLACKLODGE_WORKERS="$WORKERS" BLACKLODGE_THREADS="$THREADS" BLACKLODGE_ACCESS_LOG=false \
-        "$VENV/bin/blacklodge" web >"$LOG_DIR/$name.log" 2>&1 &
+        "${SERVER_CPU[@]}" "$VENV/bin/blacklodge" web >"$LOG_DIR/$name.log" 2>&1 &
       ;;
     bare-gthread)
-      BENCH_APP_DIR="$APP_DIR" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
+      BENCH_APP_DIR="$APP_DIR" "${SERVER_CPU[@]}" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
         --worker-class gthread --workers "$WORKERS" --threads "$THREADS" --keep-alive 5 --timeout 90 \
         bare_app:app >"$LOG_DIR/$name.log" 2>&1 &
       ;;
     bare-gthread-log)
-      BENCH_APP_DIR="$APP_DIR" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
+      BENCH_APP_DIR="$APP_DIR" "${SERVER_CPU[@]}" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
         --worker-class gthread --workers "$WORKERS" --threads "$THREADS" --keep-alive 5 --timeout 90 --access-logfile - \
         bare_app:app >"$LOG_DIR/$name.log" 2>&1 &
       ;;
     bare-sync)
-      BENCH_APP_DIR="$APP_DIR" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
+      BENCH_APP_DIR="$APP_DIR" "${SERVER_CPU[@]}" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
         --worker-class sync --workers "$WORKERS" --timeout 90 \
         bare_app:app >"$LOG_DIR/$name.log" 2>&1 &
       ;;
     bare-waitress)
-      (cd "$HERE" && BENCH_APP_DIR="$APP_DIR" exec "$VENV/bin/waitress-serve" --listen "127.0.0.1:$port" \
+      (cd "$HERE" && BENCH_APP_DIR="$APP_DIR" exec "${SERVER_CPU[@]}" "$VENV/bin/waitress-serve" --listen "127.0.0.1:$port" \
         --threads 8 bare_app:app) >"$LOG_DIR/$name.log" 2>&1 &
       ;;
   esac
@@ -119,50 +132,68 @@ to_ms() {
     else { printf "%s", v } }'
 }
 
-# measure NAME -> "rps p50 p99 errors"
+# CPU ticks (user + system) used so far by the server: its process and its workers.
+server_ticks() {
+  local pid total=0 fields
+  for pid in "$SERVER_PID" $(pgrep -P "$SERVER_PID"); do
+    fields="$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null)" || continue
+    # After the command name: state is field 1, utime field 12, stime field 13.
+    total=$((total + $(awk '{print $12 + $13}' <<<"$fields")))
+  done
+  echo "$total"
+}
+
+# measure NAME -> "rps p50 p99 errors cpu_us_per_request"
 measure() {
-  local name="$1" port out rps p50 p99 errors
+  local name="$1" port out rps p50 p99 errors ticks_before ticks_after requests cpu
   port="$(free_port)"
   start_server "$name" "$port"
   # Warm-up, not recorded.
-  wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d2s -s "$HERE/post.lua" "http://127.0.0.1:$port" >/dev/null
-  out="$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$HERE/post.lua" "http://127.0.0.1:$port")"
+  "${LOAD_CPU[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d2s -s "$HERE/post.lua" "http://127.0.0.1:$port" >/dev/null
+  ticks_before="$(server_ticks)"
+  out="$("${LOAD_CPU[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$HERE/post.lua" "http://127.0.0.1:$port")"
+  ticks_after="$(server_ticks)"
   stop_server
+  requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+  cpu="$(awk -v t="$((ticks_after - ticks_before))" -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.0f", t / hz / n * 1e6 }')"
   rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
   p50="$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")"
   p99="$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")"
   errors="$(awk '/Non-2xx or 3xx responses:/ {print $NF} /Socket errors:/ {print "socket"}' <<<"$out" | paste -sd' ')"
-  echo "$rps $p50 $p99 ${errors:-0}"
+  errors="${errors:-0}"
+  echo "$rps $p50 $p99 ${errors// /,} $cpu"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 LOG_DIR="$(mktemp -d)"
 SERVERS=(bare-gthread-log harness bare-gthread harness-no-log bare-sync bare-waitress)
-declare -A RPS P50 P99
+declare -A RPS P50 P99 CPU
 for round in $(seq 1 "$ROUNDS"); do
   for server in "${SERVERS[@]}"; do
-    read -r rps p50 p99 errors < <(measure "$server")
-    info "round $round: $server: $rps req/s, p50 ${p50}ms, p99 ${p99}ms, errors: $errors"
+    read -r rps p50 p99 errors cpu < <(measure "$server")
+    info "round $round: $server: $rps req/s, p50 ${p50}ms, p99 ${p99}ms, ${cpu} µs CPU/request, errors: $errors"
     [ "$errors" = 0 ] || die "$server answered with errors ($errors)" "see $LOG_DIR/$server.log" "fix the server"
     RPS[$server]+="$rps "
     P50[$server]+="$p50 "
     P99[$server]+="$p99 "
+    CPU[$server]+="$cpu "
   done
 done
 
 med() { tr ' ' '\n' <<<"$1" | grep -v '^$' | median; }
 row() {
   local name="$1" label="$2"
-  printf '| %s | %.0f | %.2f | %.2f | %s |\n' "$label" "$(med "${RPS[$name]}")" "$(med "${P50[$name]}")" "$(med "${P99[$name]}")" "${RPS[$name]% }"
+  printf '| %s | %.0f | %.2f | %.2f | %.0f | %s |\n' "$label" "$(med "${RPS[$name]}")" "$(med "${P50[$name]}")" "$(med "${P99[$name]}")" "$(med "${CPU[$name]}")" "${RPS[$name]% }"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 goal_row() {  # goal_row LABEL HARNESS BARE
-  local label="$1" h="$2" b="$3" t p
+  local label="$1" h="$2" b="$3" t p c
   t="$(ratio "$(med "${RPS[$h]}")" "$(med "${RPS[$b]}")")"
   p="$(ratio "$(med "${P99[$h]}")" "$(med "${P99[$b]}")")"
-  echo "| $label | $t | $(verdict "$t" 0.90 min) | $p | $(verdict "$p" 1.20 max) |"
+  c="$(ratio "$(med "${CPU[$b]}")" "$(med "${CPU[$h]}")")"
+  echo "| $label | $t | $(verdict "$t" 0.90 min) | $p | $(verdict "$p" 1.20 max) | $c |"
 }
 verdict() { awk -v v="$1" -v goal="$2" -v dir="$3" 'BEGIN { ok = (dir == "min") ? v >= goal : v <= goal; print ok ? "met" : "NOT met" }'; }
 
@@ -188,14 +219,20 @@ mkdir -p "$(dirname "$RESULTS")"
 {
   echo "# Wrapper benchmark: what the harness costs"
   echo
-  echo "Recorded by \`bench/benchmarks/wrapper.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores, $(uname -m), shared with other work)."
+  echo "Recorded by \`bench/benchmarks/wrapper.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores, $(uname -m))."
   echo "$versions; wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), ${WRK_THREADS} thread, ${CONNECTIONS} connections, ${DURATION} per run after a 2 s warm-up,"
   echo "$ROUNDS rounds alternating the servers; the table shows the median of the rounds."
+  if [ "$PIN" = 1 ]; then
+    echo "Every server runs pinned to core 0 (\`taskset -c 0\`) and wrk to core 1, so the load generator takes no CPU from the server."
+  else
+    echo "Servers and wrk share all cores (not pinned)."
+  fi
   echo
   echo "\`POST /predict\` with a small JSON order calls \`predict()\` of \`examples/wrapped-function\`."
+  echo "\"CPU µs/req\" is the server's own CPU time (user + system, all its processes, from /proc) divided by the requests served."
   echo
-  echo "| server | req/s | p50 ms | p99 ms | req/s per round |"
-  echo "| --- | ---: | ---: | ---: | --- |"
+  echo "| server | req/s | p50 ms | p99 ms | CPU µs/req | req/s per round |"
+  echo "| --- | ---: | ---: | ---: | ---: | --- |"
   row harness "**harness** (\`blacklodge web\`: gunicorn gthread ${WORKERS}×${THREADS}, request ids, metrics, 60 s deadline, JSON access log)"
   row bare-gthread-log "bare WSGI app, gunicorn gthread ${WORKERS}×${THREADS}, gunicorn access log to stdout"
   row harness-no-log "harness, \`BLACKLODGE_ACCESS_LOG=false\`"
@@ -211,21 +248,21 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "\`BLACKLODGE_ACCESS_LOG=false\` the baseline is the bare app without one (second row). The"
   echo "third row, harness with its log against the bare app without, is the harshest reading."
   echo
-  echo "| comparison (medians) | throughput ratio | ≥ 0.90 | p99 ratio | ≤ 1.20 |"
-  echo "| --- | ---: | --- | ---: | --- |"
+  echo "| comparison (medians) | throughput ratio | ≥ 0.90 | p99 ratio | ≤ 1.20 | CPU per request, bare / harness |"
+  echo "| --- | ---: | --- | ---: | --- | ---: |"
   goal_row "harness / bare, both logging each request" harness bare-gthread-log
   goal_row "harness without access log / bare without" harness-no-log bare-gthread
   goal_row "harness (logging) / bare (not logging)" harness bare-gthread
   echo
-  echo "Reading these numbers: the machine is shared with other work, and the same server's throughput"
-  echo "varies by up to ±40 % from round to round (last column), more than the differences the goal is"
-  echo "about. The medians of the rounds are recorded as measured; the CPU time per request below is the"
-  echo "stable measure of what the harness adds."
+  echo "The last column is the throughput the server's CPU time alone predicts (bare app's CPU per"
+  echo "request over the harness's): it does not move with wall-clock noise, so it is the check on the"
+  echo "throughput ratio. The per-round columns show how much the rounds of one server vary."
   echo
   echo "## Where the harness's time goes"
   echo
   echo "CPU time of one \`POST /predict\` inside one process, calling the WSGI apps directly"
-  echo "(\`bench/benchmarks/wrapper/cpu_per_request.py\`, $(nproc) cores; not disturbed by other work the way wall-clock throughput is):"
+  echo "through gunicorn's request parser and response writer over a socket pair"
+  echo "(\`bench/benchmarks/wrapper/cpu_per_request.py\`; the lowest of 15 batches of 1000 requests):"
   echo
   echo "| variant | µs CPU per request |"
   echo "| --- | ---: |"
@@ -240,13 +277,16 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "(Flask 140 µs, the hand-off to a handler thread 45 µs, the access log 50 µs), and 0.29× the throughput"
   echo "and 2.77× the p99 latency of the bare app without access log."
   echo
-  echo "What is left of the harness's cost on \`POST /predict\` (the fast path, \`harness/src/blacklodge_harness/fastpath.py\`):"
-  echo "the access log line (assembled directly and written with one \`write\` and \`flush\` on stdout,"
-  echo "the difference between the first two harness rows), request id and response headers, five metric"
-  echo "updates under one lock each, and registering the call with the deadline watchdog (a dictionary"
-  echo "insert; no thread switch). Routing, request parsing and response building in Flask and the hand-off"
-  echo "of every call to a handler thread, which made up most of the old cost (last row), are gone from the"
-  echo "hot path; \`/metrics\`, \`/statz\`, 404, 405 and CORS preflights are still served by Flask."
+  echo "What the harness does on \`POST /predict\` (the fast path, \`harness/src/blacklodge_harness/fastpath.py\`):"
+  echo "request id (taken or generated) and three more response headers than the bare app"
+  echo "(\`X-Request-ID\`, \`X-Content-Type-Options: nosniff\`, \`Cache-Control: no-store\`, each"
+  echo "validated and written by gunicorn), content-type and body-size checks, the call registered"
+  echo "with the deadline watchdog (a dictionary insert; the watchdog thread is not woken), the"
+  echo "request's and the call's metrics under one lock, and the access log line (assembled directly"
+  echo "and written with one \`write\` and \`flush\` on stdout). Routing, request parsing and response"
+  echo "building in Flask and the hand-off of every call to a handler thread, which made up most of"
+  echo "the old cost (last row), are gone from the hot path; \`/metrics\`, \`/statz\`, 404, 405 and"
+  echo "CORS preflights are still served by Flask."
   echo
   echo "The bare app is \`json.loads\`, the call and \`json.dumps\`; gunicorn's own work per request"
   echo "(HTTP parsing, sockets) comes on top of both. With a function this cheap, the harness's fixed"

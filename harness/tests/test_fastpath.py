@@ -293,3 +293,19 @@ def test_access_line_respects_level_and_other_handlers(json_logs: io.StringIO) -
         with logs.bind(request_id="r3", topic="orders"):  # bound fields: through logging
             access.write(logging.INFO, "POST", "/predict", 200, 0.5, "r3")
         assert json.loads(json_logs.getvalue().splitlines()[-1])["topic"] == "orders"
+
+
+def test_in_flight_gauge_counts_a_running_call(make_app: Callable[..., Flask], sockets: Any, tmp_path: Any) -> None:
+    app = make_app("funcs:slow")
+    runtime = get_runtime(app)
+    started = tmp_path / "started"
+    body = json.dumps({"seconds": 0.5, "started_file": str(started)}).encode()
+    thread = threading.Thread(target=call, args=(app, environ(body, sockets[0])))
+    thread.start()
+    wait_until(started.exists)
+    assert "blacklodge_http_requests_in_flight 1\n" in runtime.registry.render()
+    thread.join(timeout=5)
+    metrics = runtime.registry.render()
+    assert "blacklodge_http_requests_in_flight 0\n" in metrics
+    assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 1' in metrics
+    assert "blacklodge_handler_duration_seconds_count 1" in metrics

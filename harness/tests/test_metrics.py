@@ -79,3 +79,25 @@ def test_label_keys_match_keyword_labels() -> None:
     counter.inc(route="/predict", status="200")
     counter.inc_key(("/predict", "200"))
     assert counter.value(route="/predict", status="200") == 2
+
+
+def test_function_gauge_reads_its_value_at_snapshot_time() -> None:
+    registry = Registry()
+    active = {1: None, 2: None}
+    registry.function_gauge("app_active", "Active.", lambda: len(active))
+    assert "app_active 2\n" in registry.render()
+    del active[1]
+    assert "app_active 1\n" in registry.render()
+    assert registry.snapshot()["app_active"]["aggregate"] == "sum"
+
+
+def test_locked_updates_under_the_registry_lock() -> None:
+    registry = Registry()
+    requests = registry.counter("app_requests_total", "Requests.", ["status"])
+    latency = registry.histogram("app_latency_seconds", "Latency.", buckets=(0.1, 1.0))
+    with registry.lock:
+        requests.inc_locked(("200",))
+        latency.observe_locked(0.5)
+    text = registry.render()
+    assert 'app_requests_total{status="200"} 1\n' in text
+    assert 'app_latency_seconds_bucket{le="0.1"} 0\n' in text and 'app_latency_seconds_bucket{le="1"} 1\n' in text

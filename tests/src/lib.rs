@@ -15,6 +15,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod git_remote;
 pub mod private_index;
 
 /// Builder under test (`bench/setup` creates it from the working tree).
@@ -99,6 +100,72 @@ impl App {
 
     pub fn remove(&self, relative: &str) {
         fs_err::remove_file(self.dir.path().join(relative)).expect("remove app file");
+    }
+
+    /// Downloads wheels for the stack's Python (3.11, manylinux x86_64) into `dest` of the app
+    /// with the host's pip, as a user vendoring them would; `no_deps` for exact lists.
+    pub fn pip_download(&self, dest: &str, requirements: &[String], no_deps: bool) {
+        let mut command = Command::new("python3");
+        command.args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--platform",
+            "manylinux2014_x86_64",
+        ]);
+        if no_deps {
+            command.arg("--no-deps");
+        }
+        let status = command
+            .arg("--dest")
+            .arg(self.path().join(dest))
+            .args(requirements)
+            .status()
+            .expect("pip download runs");
+        assert!(status.success(), "pip download {requirements:?}");
+    }
+
+    /// Puts the bench mirror's CPython `version` archive into the app (`.python/`) with a
+    /// manifest pointing at it, and `.python-version`, for builds without network. Returns the
+    /// value for `BP_PYTHON_MANIFEST_URL`.
+    #[must_use]
+    pub fn vendor_python(&self, version: &str) -> String {
+        let manifest: serde_json::Value = ureq::get(&format!("{}/manifest.json", mirror_url()))
+            .call()
+            .expect("mirror manifest")
+            .into_json()
+            .expect("JSON");
+        let archive = manifest["archives"]
+            .as_array()
+            .expect("archives")
+            .iter()
+            .find(|a| a["version"] == version)
+            .unwrap_or_else(|| panic!("{version} on the mirror"))
+            .clone();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut ureq::get(archive["url"].as_str().expect("url"))
+                .call()
+                .expect("archive")
+                .into_reader(),
+            &mut bytes,
+        )
+        .expect("read archive");
+        fs_err::create_dir_all(self.path().join(".python")).expect("mkdir");
+        fs_err::write(self.path().join(".python/cpython.tar.gz"), bytes).expect("write");
+        let mut local = archive.clone();
+        local["url"] = "/workspace/.python/cpython.tar.gz".into();
+        self.write(
+            ".python/manifest.json",
+            &serde_json::json!({"source": "vendored", "archives": [local]}).to_string(),
+        );
+        let minor: Vec<&str> = version.split('.').take(2).collect();
+        self.write(".python-version", &format!("{}\n", minor.join(".")));
+        "/workspace/.python/manifest.json".to_string()
     }
 }
 

@@ -38,9 +38,13 @@ impl PrivateIndex {
         if let Some((cert, key)) = &options.tls {
             command.arg("--cert").arg(cert).arg("--key").arg(key);
         }
-        let child = command.spawn().expect("python3 runs the index server");
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut child = command.spawn().expect("python3 runs the index server");
+        // Generous: the machine may be busy with parallel builds.
+        let deadline = Instant::now() + Duration::from_mins(1);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the private index on {port} exited: {status} (port in use?)");
+            }
             assert!(
                 Instant::now() < deadline,
                 "the private index did not start on {port}"

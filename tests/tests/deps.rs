@@ -3,10 +3,9 @@
 //! vendored wheels, and the installer failures the user must be told about.
 
 use blacklodge_tests::private_index::{self, Options, PrivateIndex};
-use blacklodge_tests::{App, Image, assert_contains, assert_not_contains, mirror_url};
+use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 const SECRET: &str = "s3cr3t-Blacklodge-42";
 
@@ -203,67 +202,74 @@ fn ca_certificate_binding_is_trusted() {
     );
 }
 
+/// The `ca-certificates` binding for the uv-based managers. uv, Poetry and Pipenv share one
+/// code path for it: each build calls `blacklodge_python_deps::setup::uv`, which reads the
+/// bindings into one bundle, and every uv command they run is made by `Uv::command`, which
+/// sets `UV_SYSTEM_CERTS`, `SSL_CERT_FILE` (and `GIT_SSL_CAINFO` for git) from it. So this
+/// one build, whose index is a TLS private index signed by a test CA
+/// (`PIPENV_PYPI_MIRROR`), proves uv honours the binding for all three.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn ca_certificate_binding_is_trusted_by_uv() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (ca, cert, key) = private_index::make_ca(certs.path());
+    let index = PrivateIndex::start(&Options {
+        tls: Some((cert, key)),
+        ..Options::default()
+    });
+    let app = App::fixture("pipenv-flask");
+
+    let log = Image::new("deps-uv-ca-missing")
+        .env("PIPENV_PYPI_MIRROR", &index.url(None))
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        "! The package index's TLS certificate is not trusted:",
+    );
+    assert_contains(&log, "binding of type `ca-certificates`");
+
+    let binding = tempfile::tempdir().expect("tempdir");
+    fs_err::write(binding.path().join("type"), "ca-certificates\n").expect("write");
+    fs_err::copy(&ca, binding.path().join("test-ca.pem")).expect("copy");
+    world_readable(binding.path());
+    let image = Image::new("deps-uv-ca")
+        .env("PIPENV_PYPI_MIRROR", &index.url(None))
+        .volume(&format!(
+            "{}:/platform/bindings/test-ca:ro",
+            binding.path().display()
+        ));
+    let log = image.build_ok(&app);
+    assert_contains(&log, "Trusting the CA certificates of binding(s): test-ca");
+    assert_contains(&log, "Running uv pip sync --require-hashes");
+    assert_contains(
+        &image.shell_ok("python -c 'import flask; print(flask.__version__)'"),
+        "3.1.2",
+    );
+}
+
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn vendored_wheels_build_with_the_network_off() {
     let app = App::fixture("examples/flask-hello");
     // The wheels (and the pinned pip) in vendor/, the interpreter archive from a file.
-    let download = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--only-binary=:all:",
-            "--python-version",
-            "3.11",
-            "--platform",
-            "manylinux2014_x86_64",
-            "--dest",
-        ])
-        .arg(app.path().join("vendor"))
-        .args(["flask==3.1.2", "gunicorn==23.0.0", "pip==26.3"])
-        .status()
-        .expect("pip download runs");
-    assert!(download.success());
+    app.pip_download(
+        "vendor",
+        &[
+            "flask==3.1.2".into(),
+            "gunicorn==23.0.0".into(),
+            "pip==26.3".into(),
+        ],
+        false,
+    );
     app.write(
         "requirements.txt",
         "--no-index\n--find-links vendor\nflask==3.1.2\ngunicorn==23.0.0\n",
     );
-    let manifest: serde_json::Value = ureq::get(&format!("{}/manifest.json", mirror_url()))
-        .call()
-        .expect("mirror manifest")
-        .into_json()
-        .expect("JSON");
-    let archive = manifest["archives"]
-        .as_array()
-        .expect("archives")
-        .iter()
-        .find(|a| a["version"] == "3.11.2")
-        .expect("3.11.2 on the mirror")
-        .clone();
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(
-        &mut ureq::get(archive["url"].as_str().expect("url"))
-            .call()
-            .expect("archive")
-            .into_reader(),
-        &mut bytes,
-    )
-    .expect("read archive");
-    fs_err::create_dir_all(app.path().join(".python")).expect("mkdir");
-    fs_err::write(app.path().join(".python/cpython.tar.gz"), bytes).expect("write");
-    let mut local = archive.clone();
-    local["url"] = "/workspace/.python/cpython.tar.gz".into();
-    app.write(
-        ".python/manifest.json",
-        &serde_json::json!({"source": "vendored", "archives": [local]}).to_string(),
-    );
-    app.write(".python-version", "3.11\n");
+    let manifest = app.vendor_python("3.11.2");
 
     let image = Image::new("deps-offline")
         .network("none")
-        .env("BP_PYTHON_MANIFEST_URL", "/workspace/.python/manifest.json");
+        .env("BP_PYTHON_MANIFEST_URL", &manifest);
     let log = image.build_ok(&app);
     assert_contains(&log, "(from /workspace/vendor/pip-26.3-py3-none-any.whl)");
     assert_contains(&log, "Successfully installed ");

@@ -1,7 +1,12 @@
 //! The Pipenv buildpack through pack and the real lifecycle: `pipenv install --deploy`
 //! semantics, installed by uv from Pipfile.lock without Pipenv.
 
+use blacklodge_tests::git_remote::GitRemote;
+use blacklodge_tests::private_index::{Options, PrivateIndex};
 use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
+
+/// The commit the fixture lock records for tests/fixtures/git-greeter.
+const GREETER_COMMIT: &str = "7f4d427c893d80b226165f14b8ac7f6667245e8c";
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
@@ -61,4 +66,65 @@ fn out_of_date_or_missing_lock_is_explained() {
     let log = Image::new("pipenv-no-lock").build_fails(&app);
     assert_contains(&log, "! ERROR: No Pipfile.lock");
     assert_contains(&log, "!   Run `pipenv lock` and commit Pipfile.lock.");
+}
+
+/// Git (served on loopback over HTTP, at the locked commit), URL (the private index's file
+/// server; Pipenv records no hash for it), local wheel, local directory and editable path
+/// entries of one Pipfile.lock.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn git_url_and_path_entries_are_installed() {
+    let _index = PrivateIndex::start(&Options {
+        port: Some(38772),
+        ..Options::default()
+    });
+    let remote = GitRemote::start("git-greeter", "greeter", 38773);
+    assert_eq!(
+        remote.commit, GREETER_COMMIT,
+        "the fixture lock pins this commit"
+    );
+    let app = App::fixture("pipenv-sources");
+    let image = Image::new("pipenv-sources");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        &format!(
+            "  - Without a file hash in the lock (pinned by commit or part of the app): blacklodge-private (URL http://127.0.0.1:38772/files/blacklodge_private-1.0.0-py3-none-any.whl), greeter (git http://127.0.0.1:38773/greeter.git@{}), localpkg (directory ./libs/localpkg)\n",
+            &GREETER_COMMIT[..12]
+        ),
+    );
+    assert_contains(&log, "  - Running uv pip sync --verify-hashes");
+    assert_contains(
+        &log,
+        "Installing ./libs/devpkg (editable, without dependencies)",
+    );
+    assert_contains(
+        &image.shell_ok("cd / && python -c 'import greeter, localpkg, devpkg, vendored_tool, blacklodge_private as p; print(greeter.MESSAGE, localpkg.VALUE, vendored_tool.VALUE, p.VALUE, devpkg.__file__)'"),
+        "hello from git local-ok vendored-ok private-ok /workspace/libs/devpkg/devpkg/__init__.py\n",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn missing_path_and_unpinned_git_entries_are_explained() {
+    let app = App::fixture("pipenv-sources");
+    app.remove("vendor/vendored_tool-1.0.0-py3-none-any.whl");
+    let log = Image::new("pipenv-path-missing").build_fails(&app);
+    assert_contains(&log, "! ERROR: A path dependency is missing");
+    assert_contains(
+        &log,
+        "! Pipfile.lock installs vendored-tool from the path `./vendor/vendored_tool-1.0.0-py3-none-any.whl`, which does not exist in the app.",
+    );
+    assert_not_contains(&log, "Running uv");
+
+    let app = App::fixture("pipenv-sources");
+    let lock = fs_err::read_to_string(app.path().join("Pipfile.lock")).expect("read");
+    app.write("Pipfile.lock", &lock.replace(GREETER_COMMIT, "main"));
+    let log = Image::new("pipenv-git-unpinned").build_fails(&app);
+    assert_contains(&log, "! ERROR: A git dependency has no locked commit");
+    assert_contains(
+        &log,
+        "! Pipfile.lock installs greeter from the git repository http://127.0.0.1:38773/greeter.git, but its `ref` is `main`, not a commit id.",
+    );
+    assert_contains(&log, "!   Run `pipenv lock` with access to the repository");
 }

@@ -1,7 +1,12 @@
 //! The Poetry buildpack through pack and the real lifecycle: poetry.lock installed by uv,
 //! without Poetry, from a simple-index source (PyPI's JSON API is not needed).
 
+use blacklodge_tests::git_remote::GitRemote;
+use blacklodge_tests::private_index::{Options, PrivateIndex};
 use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
+
+/// The commit the fixture locks record for tests/fixtures/git-greeter.
+const GREETER_COMMIT: &str = "7f4d427c893d80b226165f14b8ac7f6667245e8c";
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
@@ -103,4 +108,148 @@ fn out_of_sync_missing_lock_and_unknown_group_are_explained() {
     let log = Image::new("poetry-no-lock").build_fails(&app);
     assert_contains(&log, "! ERROR: No poetry.lock");
     assert_contains(&log, "!   Run `poetry lock` and commit poetry.lock.");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn extras_install_their_optional_packages_only_when_enabled() {
+    let app = App::fixture("poetry-extras");
+    let mut image = Image::new("poetry-extras");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Installing groups: main (1 packages) (package-mode = false: not the project itself)\n",
+    );
+    assert_contains(
+        &image.shell_ok("python -c 'import six' && python -c 'import requests' 2>&1 || true"),
+        "No module named 'requests'",
+    );
+
+    // One extra: its packages (transitive ones and requests' own `socks` extra included);
+    // colorama stays out (Windows only), the cached venv is updated in place.
+    image.set_env("BP_POETRY_EXTRAS", "net");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Installing groups: main, extras: net (7 packages)",
+    );
+    assert_contains(
+        &log,
+        "  - Updating cached virtual environment:\n    - selection changed (groups: main; root package: false → groups: main; extras: net; root package: false)\n",
+    );
+    let output = image.shell_ok(
+        "python -c 'import requests, socks; print(requests.__version__)'; python -c 'import colorama' 2>&1 || true",
+    );
+    assert_contains(&output, "2.32.3\n");
+    assert_contains(&output, "No module named 'colorama'");
+
+    // All extras; then none again: the optional packages are really gone.
+    image.set_env("BP_POETRY_EXTRAS", "all");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "extras: color, net (8 packages)");
+    image.unset_env("BP_POETRY_EXTRAS");
+    let _ = image.build_ok(&app);
+    assert_contains(
+        &image.shell_ok("python -c 'import idna' 2>&1 || true"),
+        "No module named 'idna'",
+    );
+
+    let log = Image::new("poetry-extras-unknown")
+        .env("BP_POETRY_EXTRAS", "net,socks")
+        .build_fails(&app);
+    assert_contains(&log, "! ERROR: Unknown extra `socks`");
+    assert_contains(
+        &log,
+        "! BP_POETRY_EXTRAS names `socks`, but poetry.lock has only: color, net.",
+    );
+    assert_contains(
+        &log,
+        "!   Set BP_POETRY_EXTRAS to extras declared in pyproject.toml",
+    );
+    assert_not_contains(&log, "Running uv");
+}
+
+/// Git (served on loopback over HTTP, at the locked commit), URL (the private index's file
+/// server), local wheel, local directory and editable path dependencies, all from one lock.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn git_url_and_path_dependencies_are_installed() {
+    let _index = PrivateIndex::start(&Options {
+        port: Some(38772),
+        ..Options::default()
+    });
+    let remote = GitRemote::start("git-greeter", "greeter", 38773);
+    assert_eq!(
+        remote.commit, GREETER_COMMIT,
+        "the fixture locks pin this commit"
+    );
+    let app = App::fixture("poetry-sources");
+    let image = Image::new("poetry-sources");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        &format!(
+            "  - Without a file hash in the lock (pinned by commit or part of the app): greeter (git http://127.0.0.1:38773/greeter.git@{}), localpkg (directory libs/localpkg)\n",
+            &GREETER_COMMIT[..12]
+        ),
+    );
+    assert_contains(
+        &log,
+        "  - Running uv pip sync --verify-hashes (the locked set, exactly; every hash the lock records is checked)\n",
+    );
+    assert_contains(
+        &log,
+        "Installing libs/devpkg (editable, without dependencies)",
+    );
+    let probe = "cd / && python -c 'import greeter, localpkg, devpkg, vendored_tool, blacklodge_private as p; print(greeter.MESSAGE, localpkg.VALUE, vendored_tool.VALUE, p.VALUE, devpkg.__file__)'";
+    assert_contains(
+        &image.shell_ok(probe),
+        "hello from git local-ok vendored-ok private-ok /workspace/libs/devpkg/devpkg/__init__.py\n",
+    );
+
+    // A changed local package (the lock does not change): the venv is updated with it.
+    app.write(
+        "libs/localpkg/localpkg/__init__.py",
+        "VALUE = \"local-changed\"\n",
+    );
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Updating cached virtual environment:\n    - poetry.lock (+ local packages) changed\n",
+    );
+    assert_contains(&image.shell_ok(probe), "hello from git local-changed ");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Reusing cached virtual environment (poetry.lock (+ local packages), Python and uv 0.13.9 unchanged)",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn missing_path_and_unpinned_git_dependencies_are_explained() {
+    let app = App::fixture("poetry-sources");
+    fs_err::remove_dir_all(app.path().join("libs/localpkg")).expect("remove");
+    let log = Image::new("poetry-path-missing").build_fails(&app);
+    assert_contains(&log, "! ERROR: A path dependency is missing");
+    assert_contains(
+        &log,
+        "! poetry.lock installs localpkg from the path `libs/localpkg`, which does not exist in the app. It is not in the app directory the build received (not committed, or excluded from the build).",
+    );
+    assert_contains(&log, "!   Commit `libs/localpkg` with the app");
+    assert_not_contains(&log, "Running uv");
+
+    let app = App::fixture("poetry-sources");
+    let lock = fs_err::read_to_string(app.path().join("poetry.lock")).expect("read");
+    app.write(
+        "poetry.lock",
+        &lock.replace(&format!("resolved_reference = \"{GREETER_COMMIT}\"\n"), ""),
+    );
+    let log = Image::new("poetry-git-unpinned").build_fails(&app);
+    assert_contains(&log, "! ERROR: A git dependency has no locked commit");
+    assert_contains(
+        &log,
+        "! poetry.lock installs greeter from the git repository http://127.0.0.1:38773/greeter.git (reference `main`), but records no commit id (`resolved_reference`).",
+    );
+    assert_contains(&log, "!   Run `poetry lock` with access to the repository");
 }

@@ -131,3 +131,44 @@ fn frozen_is_refused_and_a_missing_lock_is_explained() {
         "!   Run `uv lock` in the project and commit pyproject.toml and uv.lock.",
     );
 }
+
+/// The wheels a uv project vendors: uv locks them from `vendor/` itself (`[tool.uv]
+/// find-links = ["vendor"]`, `no-index = true`), so `uv sync --locked` needs no index. The
+/// test downloads exactly the locked versions, as the app would have committed them.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn vendored_wheels_build_with_the_network_off() {
+    let app = App::fixture("uv-offline");
+    let lock = fs_err::read_to_string(app.path().join("uv.lock")).expect("read");
+    let mut pins = Vec::new();
+    let (mut name, mut version) = (String::new(), String::new());
+    for line in lock.lines() {
+        let quoted = |line: &str| line.split('"').nth(1).unwrap_or_default().to_string();
+        if line.starts_with("name = ") {
+            name = quoted(line);
+        } else if line.starts_with("version = ") {
+            version = quoted(line);
+        } else if line == "source = { registry = \"vendor\" }" {
+            pins.push(format!("{name}=={version}"));
+        }
+    }
+    assert_eq!(pins.len(), 11, "{pins:?}");
+    // The pinned uv too (the buildpack takes it from vendor/ by its hash).
+    pins.push("uv==0.13.9".to_string());
+    app.pip_download("vendor", &pins, true);
+    let manifest = app.vendor_python("3.11.2");
+
+    let image = Image::new("uv-offline")
+        .network("none")
+        .env("BP_PYTHON_MANIFEST_URL", &manifest);
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "(from /workspace/vendor/uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl)",
+    );
+    assert_contains(&log, "  - Running uv sync --locked\n");
+    assert_contains(&log, "+ flask==3.1.2");
+    assert_not_contains(&log, "six==");
+    let container = image.start(None, &[]);
+    assert_eq!(container.get("/").status, 200);
+}

@@ -1,20 +1,21 @@
-"""CPU time per POST /predict inside one process, without server or network.
+"""CPU time per POST /predict inside one process, without a load generator or network.
 
-Calls the bare WSGI app and the harness's app (``create_app``, as a gunicorn worker builds
-it) directly with a WSGI environ, so the numbers show what each part of the harness costs,
-free of the load generator and of other work on the machine (CPU time, not wall). The environ
-carries a connected socket as ``gunicorn.socket``, as gunicorn's does, so the harness takes
-the path it takes under gunicorn (the call on the request thread, the deadline kept by the
-watchdog thread); ``harness-flask`` is the same app with the Flask views answering
-``POST /predict`` (``create_app(fast_path=False)``, the harness before the plain-WSGI path),
-which hands every call to the handler thread pool.
+Each request goes through gunicorn's own request parsing and response writing (its
+``RequestParser``, ``wsgi.create`` and ``Response``, as a gthread worker calls them) over a
+socket pair, then the WSGI app: the bare WSGI app and the harness's app (``create_app``, as a
+gunicorn worker builds it). So the numbers include what the harness costs inside gunicorn
+(its extra response headers are validated and written there), free of the load generator and
+of other work on the machine (CPU time, not wall). The environ carries the socket as
+``gunicorn.socket``, so the harness takes the path it takes under gunicorn (the call on the
+request thread, the deadline kept by the watchdog thread); ``harness-flask`` is the same app
+with the Flask views answering ``POST /predict`` (``create_app(fast_path=False)``, the
+harness before the plain-WSGI path), which hands every call to the handler thread pool.
 
 Prints one ``name microseconds`` line per variant.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import socket
 import sys
@@ -30,35 +31,38 @@ from blacklodge_harness.config import load_settings  # noqa: E402
 from blacklodge_harness.logs import setup_logging  # noqa: E402
 from blacklodge_harness.web import create_app, get_runtime  # noqa: E402
 
+from gunicorn.config import Config  # noqa: E402
+from gunicorn.http import RequestParser, wsgi  # noqa: E402
+
 BODY = b'{"amount": 120.5, "items": 3, "new_customer": true}'
+REQUEST = (
+    b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+)
 CALLS = 1000
-# Never written to: every call returns long before its deadline.
-SOCKET, _PEER = socket.socketpair()
-
-
-def environ() -> dict:
-    return {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/predict",
-        "SERVER_NAME": "bench",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.url_scheme": "http",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(BODY)),
-        "wsgi.input": io.BytesIO(BODY),
-        "wsgi.input_terminated": True,
-        "gunicorn.socket": SOCKET,
-    }
+CONFIG = Config()
+# The server's end of the connection and the client's, which sends requests and drains answers.
+SERVER_SIDE, CLIENT_SIDE = socket.socketpair()
+PEER = ("127.0.0.1", 40000)
+LISTENER = ("127.0.0.1", 8080)
 
 
 def caller(app: Callable) -> Callable[[], None]:
+    """One request as gunicorn's gthread worker handles it: parse, call the app, write the answer."""
+
     def call() -> None:
-        result = app(environ(), lambda status, headers: None)
-        b"".join(result)
+        CLIENT_SIDE.sendall(REQUEST)
+        request = next(RequestParser(CONFIG, SERVER_SIDE, PEER))
+        response, environ = wsgi.create(request, SERVER_SIDE, PEER, LISTENER, CONFIG)
+        environ["wsgi.multithread"] = True
+        result = app(environ, response.start_response)
+        for chunk in result:
+            response.write(chunk)
+        response.close()
         close = getattr(result, "close", None)
         if close:
             close()
+        CLIENT_SIDE.recv(65536)
 
     return call
 

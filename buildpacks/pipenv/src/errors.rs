@@ -4,7 +4,7 @@ use crate::pipfile::LockError;
 use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing, io_detail};
 use blacklodge_python_deps::errors::DepsError;
-use blacklodge_python_deps::explain;
+use blacklodge_python_deps::{explain, local_sources};
 use std::path::PathBuf;
 
 #[derive(Debug)]
@@ -19,6 +19,11 @@ pub(crate) enum PipenvError {
         current: String,
     },
     Lock(LockError),
+    /// A path dependency whose directory or file is not in the app.
+    LocalPathMissing {
+        package: String,
+        path: PathBuf,
+    },
     /// `${VAR}` in a source URL with `VAR` unset.
     UnsetVariable {
         variable: String,
@@ -62,30 +67,19 @@ impl UserFacing for PipenvError {
                 ),
                 "Run `pipenv lock` and commit Pipfile.lock.",
             ),
-            Self::Lock(error) => match error {
-                LockError::UnknownCategory { category, known } => UserError::new(
-                    format!("Unknown package category `{category}`"),
-                    format!(
-                        "BP_PIPENV_CATEGORIES names `{category}`, but Pipfile.lock has only: {}.",
-                        known.join(", ")
-                    ),
-                    "Set BP_PIPENV_CATEGORIES to categories of the Pipfile (dev-packages is `develop`), or unset it for [packages] only.",
+            Self::Lock(error) => lock_error(error),
+            Self::LocalPathMissing { package, path } => UserError::new(
+                "A path dependency is missing",
+                format!(
+                    "Pipfile.lock installs {package} from the path `{}`, which does not exist in the app. {}",
+                    path.display(),
+                    local_sources::why_missing(path)
                 ),
-                LockError::Unsupported { package, what } => UserError::new(
-                    "A locked package cannot be installed by hash",
-                    format!(
-                        "{package} is locked as {what}; the build installs index packages (hash-checked) and local editable paths only."
-                    ),
-                    format!(
-                        "Publish {package} to a package index (a private one works), or vendor it as a wheel."
-                    ),
+                format!(
+                    "Commit `{}` with the app (inside the app directory), or remove it from the Pipfile and run `pipenv lock`.",
+                    path.display()
                 ),
-                LockError::NoHashes { package } => UserError::new(
-                    "A locked package has no hashes",
-                    format!("Pipfile.lock lists no hashes for {package}."),
-                    "Regenerate the lock with `pipenv lock` against an index that publishes hashes.",
-                ),
-            },
+            ),
             Self::UnsetVariable { variable, source } => UserError::new(
                 format!("{variable} is not set"),
                 format!(
@@ -110,6 +104,45 @@ impl UserFacing for PipenvError {
                 )
             }
         }
+    }
+}
+
+fn lock_error(error: &LockError) -> UserError {
+    match error {
+        LockError::UnknownCategory { category, known } => UserError::new(
+            format!("Unknown package category `{category}`"),
+            format!(
+                "BP_PIPENV_CATEGORIES names `{category}`, but Pipfile.lock has only: {}.",
+                known.join(", ")
+            ),
+            "Set BP_PIPENV_CATEGORIES to categories of the Pipfile (dev-packages is `develop`), or unset it for [packages] only.",
+        ),
+        LockError::Unsupported { package, what } => UserError::new(
+            "A locked package has no exact version",
+            format!(
+                "Pipfile.lock lists {package} from the index with {what}, not a pinned `==version`."
+            ),
+            "Regenerate the lock with `pipenv lock` and commit it.",
+        ),
+        LockError::GitWithoutCommit {
+            package,
+            url,
+            reference,
+        } => UserError::new(
+            "A git dependency has no locked commit",
+            format!(
+                "Pipfile.lock installs {package} from the git repository {url}, but its `ref` is {}, not a commit id. Without one the build would install whatever the branch holds today.",
+                reference
+                    .as_ref()
+                    .map_or_else(|| "missing".to_string(), |r| format!("`{r}`"))
+            ),
+            "Run `pipenv lock` with access to the repository (it records the commit as `ref`), and commit Pipfile.lock.",
+        ),
+        LockError::NoHashes { package } => UserError::new(
+            "A locked package has no hashes",
+            format!("Pipfile.lock lists no hashes for {package}."),
+            "Regenerate the lock with `pipenv lock` against an index that publishes hashes.",
+        ),
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Pipfile.lock must record the hash of the current Pipfile; its `default` category (plus
 //! the ones `BP_PIPENV_CATEGORIES` adds) becomes an exact, hash-checked requirements set that
-//! uv syncs the venv to. Local editable paths (`-e .`) are installed after, without deps.
+//! uv syncs the venv to: index packages by hash, git packages at the locked commit, URL and
+//! local archives (with their hashes when the lock has them) and local directories. Local
+//! editable paths (`-e .`) are installed after, without deps.
 
 mod errors;
 mod pipfile;
@@ -13,10 +15,10 @@ use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{env, output};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
-use blacklodge_python_deps::locked::{self, Indexes};
+use blacklodge_python_deps::locked::Indexes;
 use blacklodge_python_deps::managers::{self, Manager};
 use blacklodge_python_deps::names::{self, Names};
-use blacklodge_python_deps::translated::{self, Install, InstallError};
+use blacklodge_python_deps::translated::{self, InstallError, PlanError};
 use blacklodge_python_deps::{layers, setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
@@ -157,19 +159,36 @@ impl Buildpack for PipenvBuildpack {
             plan.packages.len()
         ));
         let indexes = indexes(&lock, env)?;
+        let (install, local_fingerprint) = translated::plan(
+            app_dir,
+            &plan.packages,
+            plan.editables.clone(),
+            &indexes,
+            Vec::new(),
+        )
+        .map_err(|error| match error {
+            PlanError::LocalPathMissing { package, path } => {
+                PipenvError::LocalPathMissing { package, path }
+            }
+            PlanError::Io { path, error } => PipenvError::Io { path, error },
+        })?;
         let uv = setup::uv(&context, &setup::tool_index(env, None))?;
-        let install = Install {
-            requirements: locked::requirements(&plan.packages, &indexes),
-            editables: plan.editables.clone(),
-            netrc: Vec::new(),
-        };
         let wanted = VenvLayerMetadata {
-            lock_sha256: sha256_bytes(format!("{pipfile_text}\0{lock_text}").as_bytes()),
+            lock_sha256: sha256_bytes(
+                translated::key_material(&[&pipfile_text, &lock_text], &local_fingerprint)
+                    .as_bytes(),
+            ),
             python_version: uv.python.version.clone(),
             installer: tool::uv().label(),
             selection: format!("categories: {}", categories.join(", ")),
         };
-        layers::venv::install(&context, &wanted, "Pipfile.lock", |venv, _| {
+        // The lock's label in the cache decisions ("… changed", "… unchanged").
+        let lock_label = if local_fingerprint.is_empty() {
+            "Pipfile.lock"
+        } else {
+            "Pipfile.lock (+ local packages)"
+        };
+        layers::venv::install(&context, &wanted, lock_label, |venv, _| {
             translated::sync(&uv, app_dir, venv, &install).map_err(|error| {
                 libcnb::Error::BuildpackError(match error {
                     InstallError::Command(error) => PipenvError::Install(error),

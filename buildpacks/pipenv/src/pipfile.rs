@@ -1,7 +1,7 @@
 //! `Pipfile` and `Pipfile.lock`: the hash Pipenv records for the Pipfile (checked like
 //! `pipenv install --deploy`), and the lock's categories as an exact, hash-checked set.
 
-use blacklodge_python_deps::locked::LockedPackage;
+use blacklodge_python_deps::locked::{self, LockedPackage, Origin};
 use blacklodge_python_deps::pyjson;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -96,6 +96,10 @@ struct Entry {
     editable: bool,
     path: Option<String>,
     git: Option<String>,
+    /// git: the commit Pipenv resolved the Pipfile's reference to.
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+    subdirectory: Option<String>,
     file: Option<String>,
 }
 
@@ -108,6 +112,12 @@ pub(crate) enum LockError {
     Unsupported {
         package: String,
         what: String,
+    },
+    /// A git package whose `ref` is not a commit id.
+    GitWithoutCommit {
+        package: String,
+        url: String,
+        reference: Option<String>,
     },
     NoHashes {
         package: String,
@@ -143,35 +153,29 @@ impl Lock {
                     plan.editables.push(PathBuf::from(path));
                     continue;
                 }
-                if let Some(what) = entry
-                    .git
-                    .as_ref()
-                    .map(|url| format!("git {url}"))
-                    .or_else(|| entry.file.as_ref().map(|url| format!("file {url}")))
-                    .or_else(|| entry.path.as_ref().map(|path| format!("path {path}")))
-                {
-                    return Err(LockError::Unsupported {
-                        package: name.clone(),
-                        what,
-                    });
-                }
-                let Some(version) = entry.version.as_deref().and_then(|v| v.strip_prefix("=="))
-                else {
-                    return Err(LockError::Unsupported {
-                        package: name.clone(),
-                        what: format!("version {:?}", entry.version),
-                    });
-                };
-                if entry.hashes.is_empty() {
+                let origin = origin(name, entry)?;
+                if origin == Origin::Index && entry.hashes.is_empty() {
                     return Err(LockError::NoHashes {
                         package: name.clone(),
                     });
                 }
+                let version = entry
+                    .version
+                    .as_deref()
+                    .and_then(|v| v.strip_prefix("=="))
+                    .map(str::to_string);
+                if origin == Origin::Index && version.is_none() {
+                    return Err(LockError::Unsupported {
+                        package: name.clone(),
+                        what: format!("version {:?}", entry.version),
+                    });
+                }
                 by_name.entry(name).or_insert_with(|| LockedPackage {
                     name: name.clone(),
-                    version: version.to_string(),
+                    version,
                     markers: entry.markers.clone(),
                     hashes: entry.hashes.clone(),
+                    origin,
                 });
             }
         }
@@ -180,6 +184,47 @@ impl Lock {
         plan.editables.dedup();
         Ok(plan)
     }
+}
+
+/// Where a lock entry comes from: `git` (at the locked `ref`), `file` (a URL, or a local
+/// archive or directory), `path` (a local archive or directory), else the index.
+fn origin(name: &str, entry: &Entry) -> Result<Origin, LockError> {
+    let local = |path: &str| {
+        let path = path.strip_prefix("file://").unwrap_or(path);
+        if locked::is_archive(path) {
+            Origin::File(PathBuf::from(path))
+        } else {
+            Origin::Directory(PathBuf::from(path))
+        }
+    };
+    if let Some(url) = &entry.git {
+        let Some(commit) = entry
+            .reference
+            .clone()
+            .filter(|reference| locked::is_commit(reference))
+        else {
+            return Err(LockError::GitWithoutCommit {
+                package: name.to_string(),
+                url: url.clone(),
+                reference: entry.reference.clone(),
+            });
+        };
+        return Ok(Origin::Git {
+            url: locked::git_url(url),
+            commit,
+            subdirectory: entry.subdirectory.clone(),
+        });
+    }
+    if let Some(file) = &entry.file {
+        return Ok(
+            if file.starts_with("http://") || file.starts_with("https://") {
+                Origin::Url(file.clone())
+            } else {
+                local(file)
+            },
+        );
+    }
+    Ok(entry.path.as_deref().map_or(Origin::Index, local))
 }
 
 #[cfg(test)]
@@ -214,7 +259,7 @@ mod tests {
         assert!(
             plan.packages
                 .iter()
-                .any(|p| p.name == "flask" && p.version == "3.1.2")
+                .any(|p| p.name == "flask" && p.version.as_deref() == Some("3.1.2"))
         );
         assert!(!plan.packages.iter().any(|p| p.name == "six"));
         let dev = lock
@@ -226,6 +271,65 @@ mod tests {
             Err(LockError::UnknownCategory {
                 category: "docs".into(),
                 known: vec!["default".into(), "develop".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn direct_references_are_translated() {
+        const SOURCES_PIPFILE: &str =
+            include_str!("../../../tests/fixtures/pipenv-sources/Pipfile");
+        const SOURCES_LOCK: &str =
+            include_str!("../../../tests/fixtures/pipenv-sources/Pipfile.lock");
+        let lock: Lock = serde_json::from_str(SOURCES_LOCK).expect("valid lock");
+        assert_eq!(
+            pipfile_hash(&SOURCES_PIPFILE.parse().expect("valid Pipfile")),
+            lock.meta.hash.sha256
+        );
+        let plan = lock.plan(&["default".to_string()]).expect("plan");
+        let origins: Vec<(&str, &Origin, usize)> = plan
+            .packages
+            .iter()
+            .map(|p| (p.name.as_str(), &p.origin, p.hashes.len()))
+            .collect();
+        assert_eq!(
+            origins,
+            vec![
+                (
+                    "blacklodge-private",
+                    &Origin::Url(
+                        "http://127.0.0.1:38772/files/blacklodge_private-1.0.0-py3-none-any.whl"
+                            .into()
+                    ),
+                    0
+                ),
+                (
+                    "greeter",
+                    &Origin::Git {
+                        url: "http://127.0.0.1:38773/greeter.git".into(),
+                        commit: "7f4d427c893d80b226165f14b8ac7f6667245e8c".into(),
+                        subdirectory: None
+                    },
+                    0
+                ),
+                ("localpkg", &Origin::Directory("./libs/localpkg".into()), 0),
+                (
+                    "vendored-tool",
+                    &Origin::File("./vendor/vendored_tool-1.0.0-py3-none-any.whl".into()),
+                    1
+                ),
+            ]
+        );
+        assert_eq!(plan.editables, vec![PathBuf::from("./libs/devpkg")]);
+
+        let unpinned = SOURCES_LOCK.replace("7f4d427c893d80b226165f14b8ac7f6667245e8c", "main");
+        let lock: Lock = serde_json::from_str(&unpinned).expect("valid lock");
+        assert_eq!(
+            lock.plan(&["default".to_string()]),
+            Err(LockError::GitWithoutCommit {
+                package: "greeter".into(),
+                url: "http://127.0.0.1:38773/greeter.git".into(),
+                reference: Some("main".into()),
             })
         );
     }

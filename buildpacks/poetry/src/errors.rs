@@ -4,7 +4,7 @@ use crate::lock::LockError;
 use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing, io_detail};
 use blacklodge_python_deps::errors::DepsError;
-use blacklodge_python_deps::explain;
+use blacklodge_python_deps::{explain, local_sources};
 use std::path::PathBuf;
 
 #[derive(Debug)]
@@ -21,6 +21,11 @@ pub(crate) enum PoetryError {
         current: String,
     },
     Lock(LockError),
+    /// A path dependency whose directory or file is not in the app.
+    LocalPathMissing {
+        package: String,
+        path: PathBuf,
+    },
     Io {
         path: PathBuf,
         error: std::io::Error,
@@ -54,37 +59,19 @@ impl UserFacing for PoetryError {
                 ),
                 "Run `poetry lock` (it keeps the locked versions where it can) and commit poetry.lock.",
             ),
-            Self::Lock(error) => match error {
-                LockError::TooOld { lock_version } => UserError::new(
-                    "poetry.lock is too old",
-                    format!(
-                        "poetry.lock has lock-version {lock_version}. The build needs lock-version 2.1 (Poetry 2.0 or later), which records each package's groups and markers."
-                    ),
-                    "Regenerate the lock with Poetry 2: `poetry lock`, and commit it.",
+            Self::Lock(error) => lock_error(error),
+            Self::LocalPathMissing { package, path } => UserError::new(
+                "A path dependency is missing",
+                format!(
+                    "poetry.lock installs {package} from the path `{}`, which does not exist in the app. {}",
+                    path.display(),
+                    local_sources::why_missing(path)
                 ),
-                LockError::UnsupportedSource { package, kind } => UserError::new(
-                    "A locked package cannot be installed by hash",
-                    format!(
-                        "{package} comes from a source of type `{kind}` (git, URL or path); the build installs only index packages, hash-checked."
-                    ),
-                    format!(
-                        "Publish {package} to a package index (a private one works) and declare it as a source, or vendor it as a wheel."
-                    ),
+                format!(
+                    "Commit `{}` with the app (inside the app directory), or remove the dependency from pyproject.toml and run `poetry lock`.",
+                    path.display()
                 ),
-                LockError::NoHashes { package } => UserError::new(
-                    "A locked package has no hashes",
-                    format!("poetry.lock lists no files (and hashes) for {package}."),
-                    "Regenerate the lock with `poetry lock` against an index that publishes hashes.",
-                ),
-                LockError::UnknownGroup { group, known } => UserError::new(
-                    format!("Unknown dependency group `{group}`"),
-                    format!(
-                        "BP_POETRY_GROUPS names `{group}`, but poetry.lock has only: {}.",
-                        known.join(", ")
-                    ),
-                    "Set BP_POETRY_GROUPS to groups declared in pyproject.toml ([tool.poetry.group.<name>]), or unset it for the main group only.",
-                ),
-            },
+            ),
             Self::Io { path, error } => UserError::new(
                 format!("Could not read {}", path.display()),
                 io_detail("read", path, error),
@@ -96,6 +83,76 @@ impl UserFacing for PoetryError {
                 UserError::new("Could not install the packages in poetry.lock", detail, fix)
             }
         }
+    }
+}
+
+fn lock_error(error: &LockError) -> UserError {
+    match error {
+        LockError::TooOld { lock_version } => UserError::new(
+            "poetry.lock is too old",
+            format!(
+                "poetry.lock has lock-version {lock_version}. The build needs lock-version 2.1 (Poetry 2.0 or later), which records each package's groups and markers."
+            ),
+            "Regenerate the lock with Poetry 2: `poetry lock`, and commit it.",
+        ),
+        LockError::UnsupportedSource { package, kind } => UserError::new(
+            "A locked package has an unknown source type",
+            format!(
+                "poetry.lock installs {package} from a source of type `{kind}`; the build knows index sources (`legacy`), `git`, `url`, `file` and `directory`."
+            ),
+            format!(
+                "Declare {package} as an index, git, URL or path dependency in pyproject.toml and run `poetry lock`."
+            ),
+        ),
+        LockError::GitWithoutCommit {
+            package,
+            url,
+            reference,
+        } => UserError::new(
+            "A git dependency has no locked commit",
+            format!(
+                "poetry.lock installs {package} from the git repository {url}{}, but records no commit id (`resolved_reference`). Without it the build would install whatever the branch holds today.",
+                reference
+                    .as_ref()
+                    .map(|r| format!(" (reference `{r}`)"))
+                    .unwrap_or_default()
+            ),
+            "Run `poetry lock` with access to the repository (it records the commit), and commit poetry.lock.",
+        ),
+        LockError::UnknownExtra { extra, known } => UserError::new(
+            format!("Unknown extra `{extra}`"),
+            if known.is_empty() {
+                format!("BP_POETRY_EXTRAS names `{extra}`, but poetry.lock declares no extras.")
+            } else {
+                format!(
+                    "BP_POETRY_EXTRAS names `{extra}`, but poetry.lock has only: {}.",
+                    known.join(", ")
+                )
+            },
+            "Set BP_POETRY_EXTRAS to extras declared in pyproject.toml ([project.optional-dependencies] or [tool.poetry.extras]), or `all`, or unset it for none; after adding an extra, run `poetry lock`.",
+        ),
+        LockError::InvalidMarkers {
+            package,
+            markers,
+            error,
+        } => UserError::new(
+            "A locked package has invalid markers",
+            format!("poetry.lock gives {package} the markers `{markers}`: {error}"),
+            "Regenerate the lock with `poetry lock` and commit it.",
+        ),
+        LockError::NoHashes { package } => UserError::new(
+            "A locked package has no hashes",
+            format!("poetry.lock lists no files (and hashes) for {package}."),
+            "Regenerate the lock with `poetry lock` against an index that publishes hashes.",
+        ),
+        LockError::UnknownGroup { group, known } => UserError::new(
+            format!("Unknown dependency group `{group}`"),
+            format!(
+                "BP_POETRY_GROUPS names `{group}`, but poetry.lock has only: {}.",
+                known.join(", ")
+            ),
+            "Set BP_POETRY_GROUPS to groups declared in pyproject.toml ([tool.poetry.group.<name>]), or unset it for the main group only.",
+        ),
     }
 }
 

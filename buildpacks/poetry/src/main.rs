@@ -1,8 +1,8 @@
 //! Blacklodge Poetry buildpack: installs a Poetry project without running Poetry.
 //!
 //! poetry.lock is checked against pyproject.toml (Poetry's content-hash), its packages for the
-//! selected groups are translated into an exact, hash-checked requirements set (pins, markers,
-//! file hashes, sources), and uv syncs the venv to it. This needs only the simple index API —
+//! selected groups and extras are translated into an exact, hash-checked requirements set
+//! (pins, markers, file hashes, sources, git commits, local paths), and uv syncs the venv to it. This needs only the simple index API —
 //! Poetry itself needs PyPI's JSON API, which many mirrors lack — and is much faster than
 //! bootstrapping Poetry. The root package is installed (editable) unless package-mode = false.
 
@@ -11,16 +11,16 @@ mod lock;
 mod project;
 
 use crate::errors::PoetryError;
-use crate::lock::Lock;
+use crate::lock::{Extras, Lock};
 use crate::project::Project;
 use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{env, output};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
-use blacklodge_python_deps::locked::{self, Indexes};
+use blacklodge_python_deps::locked::Indexes;
 use blacklodge_python_deps::managers::{self, Manager};
 use blacklodge_python_deps::names::{self, Names};
-use blacklodge_python_deps::translated::{self, Install, InstallError, NetrcEntry};
+use blacklodge_python_deps::translated::{self, InstallError, NetrcEntry, PlanError};
 use blacklodge_python_deps::{layers, setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 pub(crate) struct PoetryBuildpack;
 
 const GROUPS_VARIABLE: &str = "BP_POETRY_GROUPS";
+const EXTRAS_VARIABLE: &str = "BP_POETRY_EXTRAS";
 
 fn deps(error: impl Into<DepsError>) -> PoetryError {
     PoetryError::Deps(error.into())
@@ -53,6 +54,17 @@ fn groups(env: &Env, lock: &Lock) -> Result<Vec<String>, PoetryError> {
     groups.sort();
     groups.dedup();
     Ok(groups)
+}
+
+/// `BP_POETRY_EXTRAS`: none by default, named ones, or every extra for `all`.
+fn extras(env: &Env, lock: &Lock) -> Result<Extras, PoetryError> {
+    let requested = match names::parse(env, EXTRAS_VARIABLE).map_err(deps)? {
+        Names::None => Some(Vec::new()),
+        Names::All => None,
+        Names::Some(extras) => Some(extras),
+    };
+    lock.select_extras(requested.as_deref())
+        .map_err(PoetryError::Lock)
 }
 
 /// `POETRY_HTTP_BASIC_<SOURCE>_USERNAME` / `_PASSWORD`, Poetry's own variables, as netrc
@@ -162,38 +174,63 @@ impl Buildpack for PoetryBuildpack {
         }
         output::detail("poetry.lock matches pyproject.toml (content-hash)");
         let groups = groups(env, &lock)?;
-        let plan = lock.plan(&groups).map_err(PoetryError::Lock)?;
+        let extras = extras(env, &lock)?;
+        let plan = lock.plan(&groups, &extras).map_err(PoetryError::Lock)?;
         let root = project.package_mode();
+        let extras_selected = match extras.names().as_slice() {
+            [] => String::new(),
+            names => format!("; extras: {}", names.join(", ")),
+        };
         output::detail(format!(
-            "Installing groups: {} ({} packages){}",
+            "Installing groups: {}{} ({} packages){}",
             groups.join(", "),
-            plan.packages.len(),
+            extras_selected.replace(';', ","),
+            plan.packages.len() + plan.editables.len(),
             if root {
                 ", and the project itself"
             } else {
                 " (package-mode = false: not the project itself)"
             }
         ));
-
         let sources = project.sources();
         let indexes = indexes(&plan, &sources);
+        let mut editables = plan.editables.clone();
+        if root {
+            editables.insert(0, PathBuf::from("."));
+        }
+        let (install, local_fingerprint) = translated::plan(
+            app_dir,
+            &plan.packages,
+            editables,
+            &indexes,
+            credentials(env, &sources),
+        )
+        .map_err(|error| match error {
+            PlanError::LocalPathMissing { package, path } => {
+                PoetryError::LocalPathMissing { package, path }
+            }
+            PlanError::Io { path, error } => PoetryError::Io { path, error },
+        })?;
         let uv = setup::uv(&context, &setup::tool_index(env, None))?;
-        let install = Install {
-            requirements: locked::requirements(&plan.packages, &indexes),
-            editables: if root {
-                vec![PathBuf::from(".")]
-            } else {
-                vec![]
-            },
-            netrc: credentials(env, &sources),
-        };
         let wanted = VenvLayerMetadata {
-            lock_sha256: sha256_bytes(format!("{pyproject_text}\0{lock_text}").as_bytes()),
+            lock_sha256: sha256_bytes(
+                translated::key_material(&[&pyproject_text, &lock_text], &local_fingerprint)
+                    .as_bytes(),
+            ),
             python_version: uv.python.version.clone(),
             installer: tool::uv().label(),
-            selection: format!("groups: {}; root package: {root}", groups.join(", ")),
+            selection: format!(
+                "groups: {}{extras_selected}; root package: {root}",
+                groups.join(", "),
+            ),
         };
-        layers::venv::install(&context, &wanted, "poetry.lock", |venv, _| {
+        // The lock's label in the cache decisions ("… changed", "… unchanged").
+        let lock_label = if local_fingerprint.is_empty() {
+            "poetry.lock"
+        } else {
+            "poetry.lock (+ local packages)"
+        };
+        layers::venv::install(&context, &wanted, lock_label, |venv, _| {
             translated::sync(&uv, app_dir, venv, &install).map_err(|error| {
                 libcnb::Error::BuildpackError(match error {
                     InstallError::Command(error) => PoetryError::Install(error),

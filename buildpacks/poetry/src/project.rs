@@ -165,4 +165,25 @@ mod tests {
         );
         assert!(project.package_mode());
     }
+
+    #[test]
+    fn content_hash_matches_poetry_for_extras_and_direct_references() {
+        for (pyproject, lock) in [
+            (
+                include_str!("../../../tests/fixtures/poetry-extras/pyproject.toml"),
+                include_str!("../../../tests/fixtures/poetry-extras/poetry.lock"),
+            ),
+            (
+                include_str!("../../../tests/fixtures/poetry-sources/pyproject.toml"),
+                include_str!("../../../tests/fixtures/poetry-sources/poetry.lock"),
+            ),
+        ] {
+            let project = Project::parse(pyproject).expect("valid");
+            let lock: toml::Table = lock.parse().expect("valid lock");
+            assert_eq!(
+                project.content_hash(true),
+                lock["metadata"]["content-hash"].as_str().expect("hash")
+            );
+        }
+    }
 }

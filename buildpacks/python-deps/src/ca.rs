@@ -1,7 +1,9 @@
 //! Custom CA certificates: a CNB binding of type `ca-certificates` (the convention of the
 //! Paketo CA buildpack and the service binding spec) plus the image trust store, handed to
 //! every tool we run: pip (`PIP_CERT`), uv (`SSL_CERT_FILE` with system certificates on),
-//! anything using requests (`REQUESTS_CA_BUNDLE`) or OpenSSL (`SSL_CERT_FILE`).
+//! anything using requests (`REQUESTS_CA_BUNDLE`) or OpenSSL (`SSL_CERT_FILE`), and git, which
+//! uv runs for git dependencies (`GIT_SSL_CAINFO`: Debian's git uses GnuTLS, which does not
+//! read `SSL_CERT_FILE`).
 //!
 //! The combined bundle is written outside every layer, so it never reaches the app image.
 
@@ -150,7 +152,12 @@ impl Tls {
         // instead of its bundled webpki roots.
         let mut vars = vec![("UV_SYSTEM_CERTS", OsString::from("1"))];
         if let Some(bundle) = &self.bundle {
-            for name in ["SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"] {
+            for name in [
+                "SSL_CERT_FILE",
+                "PIP_CERT",
+                "REQUESTS_CA_BUNDLE",
+                "GIT_SSL_CAINFO",
+            ] {
                 vars.push((name, bundle.clone().into_os_string()));
             }
         }

@@ -7,6 +7,10 @@ use crate::tool::redact;
 /// What went wrong while installing, as far as the installer's output tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cause {
+    /// uv could not fetch a git dependency (unreachable, refused, or the commit is gone).
+    Git {
+        detail: String,
+    },
     /// The index rejected the credentials (HTTP 401/403).
     Credentials {
         line: String,
@@ -141,6 +145,13 @@ fn missing_system_package(output: &str) -> Option<(&'static str, &'static str)> 
 #[allow(clippy::too_many_lines)]
 pub fn cause(output: &str) -> Cause {
     let output = &redact(output);
+    // Checked first: git's own messages (connection, authentication, TLS) are about the
+    // repository, not a package index.
+    if output.contains("Git operation failed") {
+        return Cause::Git {
+            detail: tail(output, 8),
+        };
+    }
     if let Some(line) = find_line(
         output,
         &[
@@ -248,6 +259,10 @@ pub fn cause(output: &str) -> Cause {
 #[must_use]
 pub fn install_failure(output: &str, source: &str, lock_fix: &str) -> (String, String) {
     match cause(output) {
+        Cause::Git { detail } => (
+            format!("A git dependency of {source} could not be fetched:\n{detail}"),
+            format!("Check that the repository URL in {source} is reachable from the build (network, TLS: a `ca-certificates` binding is given to git too) and that the locked commit still exists there (a force-push can remove it: then run `{lock_fix}` again)."),
+        ),
         Cause::Credentials { line } => (
             format!("The package index rejected the credentials:\n{line}"),
             "Check the user name and password (or token) given to the build: PIP_INDEX_URL / UV_INDEX_<NAME>_USERNAME and _PASSWORD / POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD, or a netrc file. They are used at build time only.".to_string(),
@@ -339,6 +354,15 @@ mod tests {
             panic!("compile");
         };
         assert_eq!(package.as_deref(), Some("psycopg2==2.9.10"));
+    }
+
+    #[test]
+    fn git_failures_are_about_the_repository() {
+        let output = "error: Failed to download and build `greeter @ git+http://127.0.0.1:9/greeter.git@7f4d427c893d80b226165f14b8ac7f6667245e8c`\n  cause: Git operation failed\n  cause: failed to fetch commit `7f4d427c893d80b226165f14b8ac7f6667245e8c`\n         fatal: unable to access 'http://127.0.0.1:9/greeter.git/': Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server\n";
+        let (detail, fix) = install_failure(output, "poetry.lock", "poetry lock");
+        assert!(detail.starts_with("A git dependency of poetry.lock could not be fetched:"));
+        assert!(detail.contains("Couldn't connect to server"), "{detail}");
+        assert!(fix.contains("locked commit still exists"), "{fix}");
     }
 
     #[test]

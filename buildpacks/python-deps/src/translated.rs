@@ -1,22 +1,51 @@
 //! Installing a lock translated into hashed requirements (Poetry, Pipenv) with uv:
 //! `uv pip sync --require-hashes` makes the venv exactly the locked set (extraneous packages
 //! removed, so a cached venv is updated in place), then local editable packages (the root
-//! project) are installed without dependencies.
+//! project) are installed without dependencies. A set with git or local directory packages
+//! is synced with `--verify-hashes` instead (see [`crate::locked`] for why that keeps every
+//! hash of the lock checked).
 //!
 //! The requirements file and any netrc carry index URLs and credentials: both are written to
 //! the build's temporary directory, readable by the build user only, and removed afterwards —
 //! never into a layer.
 
+use crate::local_sources;
+use crate::locked::{self, Indexes, LockedPackage, Origin};
 use crate::uv::Uv;
 use blacklodge_common::command::{self, CommandError};
 use blacklodge_common::output;
 use std::path::{Path, PathBuf};
+
+/// How uv checks the hashes of the requirements file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HashChecking {
+    /// Every line must carry hashes (`--require-hashes`).
+    #[default]
+    Require,
+    /// Every hash given is checked; lines without one (git, directories) are allowed
+    /// (`--verify-hashes`).
+    Verify,
+}
+
+impl HashChecking {
+    fn flag(self) -> &'static str {
+        match self {
+            Self::Require => "--require-hashes",
+            Self::Verify => "--verify-hashes",
+        }
+    }
+}
 
 /// What to install.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Install {
     /// The hashed requirements (see [`crate::locked::requirements`]).
     pub requirements: String,
+    pub hash_checking: HashChecking,
+    /// Packages built from local directories: rebuilt whenever uv runs, since their source
+    /// can change without the lock changing (and pack gives every file the same mtime, which
+    /// uv's own freshness check relies on).
+    pub rebuild: Vec<String>,
     /// Local packages installed editable after the sync (relative to the app).
     pub editables: Vec<PathBuf>,
     /// `machine login password` entries for the indexes that need credentials.
@@ -37,6 +66,105 @@ pub enum InstallError {
         error: std::io::Error,
     },
     Command(CommandError),
+}
+
+/// A lock's plan that cannot be installed as it is.
+#[derive(Debug)]
+pub enum PlanError {
+    /// A local path dependency (`package`, or an editable path) that is not in the app.
+    LocalPathMissing { package: String, path: PathBuf },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// What to install for a translated lock, and the fingerprint of its local source
+/// directories (empty without any) for the venv's cache key.
+///
+/// Logs the packages the lock records no file hash for.
+///
+/// # Errors
+/// A local path dependency missing from the app, or one that cannot be read.
+pub fn plan(
+    app_dir: &Path,
+    packages: &[LockedPackage],
+    editables: Vec<PathBuf>,
+    indexes: &Indexes,
+    netrc: Vec<NetrcEntry>,
+) -> Result<(Install, String), PlanError> {
+    let local_paths = packages
+        .iter()
+        .filter_map(locked::local_path)
+        .chain(editables.iter().map(PathBuf::as_path));
+    if let Some(path) = local_sources::first_missing(app_dir, local_paths) {
+        let package = packages
+            .iter()
+            .find(|package| locked::local_path(package) == Some(path))
+            .map_or_else(
+                || path.display().to_string(),
+                |package| package.name.clone(),
+            );
+        return Err(PlanError::LocalPathMissing {
+            package,
+            path: path.to_path_buf(),
+        });
+    }
+    let unhashed = locked::unhashed(packages);
+    if !unhashed.is_empty() {
+        output::detail(format!(
+            "Without a file hash in the lock (pinned by commit or part of the app): {}",
+            unhashed
+                .iter()
+                .map(|package| format!("{} ({})", package.name, package.describe_origin()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let directories: Vec<&Path> = packages
+        .iter()
+        .filter_map(|package| match &package.origin {
+            Origin::Directory(path) => Some(path.as_path()),
+            _ => None,
+        })
+        .collect();
+    let fingerprint = if directories.is_empty() {
+        String::new()
+    } else {
+        local_sources::fingerprint(app_dir, &directories).map_err(|error| PlanError::Io {
+            path: app_dir.to_path_buf(),
+            error,
+        })?
+    };
+    let install = Install {
+        requirements: locked::requirements(packages, indexes, app_dir),
+        hash_checking: if unhashed.is_empty() {
+            HashChecking::Require
+        } else {
+            HashChecking::Verify
+        },
+        rebuild: packages
+            .iter()
+            .filter(|package| matches!(package.origin, Origin::Directory(_)))
+            .map(|package| package.name.clone())
+            .collect(),
+        editables,
+        netrc,
+    };
+    Ok((install, fingerprint))
+}
+
+/// The venv cache key material: the lock (and the files it was checked against), plus the
+/// local source directories' fingerprint when there are any (without, the key stays what it
+/// was before local directories were supported, so existing caches stay valid).
+#[must_use]
+pub fn key_material(lock_files: &[&str], local_fingerprint: &str) -> String {
+    let mut material = lock_files.join("\0");
+    if !local_fingerprint.is_empty() {
+        material.push('\0');
+        material.push_str(local_fingerprint);
+    }
+    material
 }
 
 struct TempFile(PathBuf);
@@ -92,11 +220,19 @@ pub fn sync(uv: &Uv, app_dir: &Path, venv: &Path, install: &Install) -> Result<(
         Some(TempFile::create("netrc", &netrc_text(&install.netrc))?)
     };
     let python = venv.join("bin/python");
-    output::stream_heading("Running uv pip sync --require-hashes (the locked set, exactly)");
+    let flag = install.hash_checking.flag();
+    output::stream_heading(match install.hash_checking {
+        HashChecking::Require => format!("Running uv pip sync {flag} (the locked set, exactly)"),
+        HashChecking::Verify => format!(
+            "Running uv pip sync {flag} (the locked set, exactly; every hash the lock records is checked)"
+        ),
+    });
     let mut sync = uv.command(app_dir);
-    sync.args(["pip", "sync", "--require-hashes", "--python"])
-        .arg(&python)
-        .arg(&requirements.0);
+    sync.args(["pip", "sync", flag]);
+    for package in &install.rebuild {
+        sync.args(["--reinstall-package", package, "--refresh-package", package]);
+    }
+    sync.arg("--python").arg(&python).arg(&requirements.0);
     if let Some(netrc) = &netrc {
         sync.env("NETRC", &netrc.0);
     }

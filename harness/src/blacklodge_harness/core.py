@@ -272,6 +272,9 @@ class Handler:
                 result = self._call(payload, context=context or self.context(logs.current_request_id() or "-", "http"))
             else:
                 result = self._call(payload)
+            if type(result) in _PLAIN_RESULTS:
+                # Neither awaitable nor a PlanQK ErrorResponse: the common case, checked cheaply.
+                return result
             if inspect.isawaitable(result):
                 result = _await(result)
         except BadInput:
@@ -282,6 +285,10 @@ class Handler:
         if reported is not None:
             raise reported
         return result
+
+
+#: Result types that can be neither awaited nor a PlanQK ``ErrorResponse``.
+_PLAIN_RESULTS = frozenset({dict, list, tuple, str, bytes, bytearray, int, float, bool, type(None)})
 
 
 def _await(awaitable: Any) -> Any:
@@ -354,12 +361,14 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
+#: Made once: ``json.dumps`` with any non-default option builds a new encoder per call.
+_ENCODER = json.JSONEncoder(default=_jsonable, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_json(value: Any) -> bytes:
     """Compact UTF-8 JSON. Raises :class:`ResultNotSerializable` with the reason."""
     try:
-        return json.dumps(value, default=_jsonable, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode(
-            "utf-8"
-        )
+        return _ENCODER.encode(value).encode("utf-8")
     except ValueError as exc:
         if "Out of range float" in str(exc):
             raise ResultNotSerializable("the result contains NaN or Infinity, which JSON cannot represent") from exc

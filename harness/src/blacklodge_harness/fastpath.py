@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("blacklodge.http")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+#: environ key of the request's in-flight token (``WebRuntime.begin_request``), for the watchdog.
+FLIGHT_KEY = "blacklodge.flight"
+#: environ key of the handler call's (outcome, seconds), recorded when the request finishes.
+CALL_KEY = "blacklodge.call"
 #: Accepted incoming request ids: printable, no spaces, bounded (they go into logs and headers).
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}\Z")
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -58,6 +62,8 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 PROBE_ROUTES = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 _RETRY = (("Retry-After", "5"),)
 _STATUS_LINES: Dict[int, str] = {int(s): f"{int(s)} {s.phrase}" for s in HTTPStatus}
+_OK_OUTCOME, _BAD_INPUT_OUTCOME, _ERROR_OUTCOME = ("ok",), ("bad_input",), ("error",)
+_HTTP1 = frozenset({"HTTP/1.0", "HTTP/1.1"})
 
 StartResponse = Callable[[str, List[Tuple[str, str]]], Any]
 WsgiApp = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
@@ -83,7 +89,15 @@ def is_json_type(mimetype: str) -> bool:
 
 def mimetype_of(content_type: str) -> str:
     """``application/json; charset=utf-8`` -> ``application/json`` (as Werkzeug's ``request.mimetype``)."""
-    return content_type.split(";", 1)[0].strip().lower()
+    mimetype = _MIMETYPES.get(content_type)
+    if mimetype is None:
+        mimetype = content_type.split(";", 1)[0].strip().lower()
+        if len(_MIMETYPES) < 256:  # clients send a handful of spellings; never grow without bound
+            _MIMETYPES[content_type] = mimetype
+    return mimetype
+
+
+_MIMETYPES: Dict[str, str] = {}
 
 
 def accept_request_id(incoming: Optional[str]) -> str:
@@ -174,14 +188,8 @@ def result_reply(result: Any, request_id: str) -> Reply:
     return Reply(200, "application/json", body)
 
 
-def predict_reply(runtime: "WebRuntime", environ: Dict[str, Any], request_id: str, started: float, call: Call) -> Reply:
-    """Everything ``POST /predict`` does between reading the request and writing the answer.
-
-    ``call(payload, context)`` runs the handler (directly, on the pool, or under
-    the watchdog); it may raise :class:`AnsweredByWatchdog`, which passes through.
-    """
-    settings = runtime.settings
-    handler = runtime.handler
+def refusal_reply(runtime: "WebRuntime", request_id: str) -> Optional[Reply]:
+    """503 while draining or while the handler is not loaded; None when calls are taken."""
     if runtime.draining:
         return error_reply(
             503,
@@ -190,30 +198,34 @@ def predict_reply(runtime: "WebRuntime", environ: Dict[str, Any], request_id: st
             request_id,
             _RETRY + (("Connection", "close"),),
         )
+    handler = runtime.handler
     if not handler.is_loaded():
         reason = "failed to load; see the logs" if handler.failure is not None else "is still loading"
         return error_reply(503, "not_ready", f"the handler {reason}", request_id, _RETRY)
+    return None
 
-    mimetype = mimetype_of(environ.get("CONTENT_TYPE") or "")
-    payload: Any
+
+def read_payload(runtime: "WebRuntime", environ: Dict[str, Any], mimetype: str, request_id: str) -> Any:
+    """The handler's payload from the request body, or the error :class:`Reply` that answers the request."""
+    settings = runtime.settings
     if is_json_type(mimetype):
         body = read_body(environ, settings.max_body_size)
         if body is None:
             return too_large_reply(settings.max_body_size, request_id)
-        if not body.strip():
+        if not body or body.isspace():
             return error_reply(400, "invalid_json", "the request body is empty; send a JSON document", request_id)
         try:
-            payload = json.loads(body)
+            return json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             return error_reply(400, "invalid_json", f"the request body is not valid JSON: {exc}", request_id)
-    elif handler.style is CallStyle.DATA_PARAMS:
+    if runtime.handler.style is CallStyle.DATA_PARAMS:
         return error_reply(
             415,
             "unsupported_media_type",
             'this handler takes run(data, params): send Content-Type: application/json with {"data": ..., "params": {...}}',
             request_id,
         )
-    elif mimetype in FORM_TYPES or not settings.raw_body:
+    if mimetype in FORM_TYPES or not settings.raw_body:
         accepted = "application/json" + (" or any non-form type as raw bytes" if settings.raw_body else "")
         return error_reply(
             415,
@@ -221,40 +233,78 @@ def predict_reply(runtime: "WebRuntime", environ: Dict[str, Any], request_id: st
             f"content type {mimetype or '(none)'} is not accepted; send {accepted}",
             request_id,
         )
-    else:
-        raw = read_body(environ, settings.max_body_size)
-        if raw is None:
-            return too_large_reply(settings.max_body_size, request_id)
-        payload = raw
+    raw = read_body(environ, settings.max_body_size)
+    if raw is None:
+        return too_large_reply(settings.max_body_size, request_id)
+    return raw
 
-    context: Optional[Context] = None
-    if handler.wants_context:
-        context = handler.context(
-            request_id,
-            "http",
-            headers=EnvironHeaders(environ),
-            metadata={"method": environ.get("REQUEST_METHOD", "POST"), "path": environ.get("PATH_INFO", "/predict"), "content_type": mimetype},
-            deadline=started + settings.timeout if settings.timeout > 0 else None,
-        )
-    try:
-        result = call(payload, context)
-    except BadInput as exc:
+
+def prepare_call(runtime: "WebRuntime", environ: Dict[str, Any], request_id: str) -> Tuple[Optional[Reply], Any, str]:
+    """(answer, payload, mimetype) of a ``POST /predict``: when ``answer`` is not None it is
+    the reply (503, 400, 413, 415) and the handler is not called."""
+    refused = refusal_reply(runtime, request_id)
+    if refused is not None:
+        return refused, None, ""
+    mimetype = mimetype_of(environ.get("CONTENT_TYPE") or "")
+    payload = read_payload(runtime, environ, mimetype, request_id)
+    if type(payload) is Reply:
+        return payload, None, mimetype
+    return None, payload, mimetype
+
+
+def call_context(runtime: "WebRuntime", environ: Dict[str, Any], mimetype: str, request_id: str, started: float) -> Optional[Context]:
+    """The :class:`Context` for handlers that take one, else None."""
+    handler = runtime.handler
+    if not handler.wants_context:
+        return None
+    timeout = runtime.settings.timeout
+    return handler.context(
+        request_id,
+        "http",
+        headers=EnvironHeaders(environ),
+        metadata={"method": environ.get("REQUEST_METHOD", "POST"), "path": environ.get("PATH_INFO", "/predict"), "content_type": mimetype},
+        deadline=started + timeout if timeout > 0 else None,
+    )
+
+
+def failure_reply(runtime: "WebRuntime", exc: Exception, request_id: str) -> Reply:
+    """The answer for a call that raised one of the handler call's exceptions; re-raises anything else."""
+    if isinstance(exc, BadInput):
         return error_reply(400, "bad_input", exc.message, request_id)
-    except CallTimeout as exc:
+    if isinstance(exc, CallTimeout):
         log.error("handler call overran the %gs timeout; it keeps running in the background", exc.timeout)
         return error_reply(504, "timeout", f"the handler did not finish within {exc.timeout:g}s (BLACKLODGE_TIMEOUT)", request_id)
-    except HandlerReportedError as exc:
+    if isinstance(exc, HandlerReportedError):
         log.error("handler returned an error response: %s", exc)
         return error_reply(500, "handler_error", f"{exc.code}: {exc.detail}", request_id)
-    except HandlerFailed as exc:
+    if isinstance(exc, HandlerFailed):
         log.error("handler raised %s", exc.type_name, exc_info=(type(exc.exc), exc.exc, exc.exc.__traceback__))
-        if settings.error_details:
+        if runtime.settings.error_details:
             message = f"{exc.type_name}: {exc.exc}"
         else:
             message = f"the handler raised {exc.type_name}; details are in the logs under request id {request_id}"
         return error_reply(500, "handler_error", message, request_id)
-    except NotReady:
+    if isinstance(exc, NotReady):
         return error_reply(503, "not_ready", "the handler is not loaded", request_id, _RETRY)
+    raise exc
+
+
+#: What a handler call may raise, each answered by :func:`failure_reply`.
+CALL_FAILURES = (BadInput, CallTimeout, HandlerReportedError, HandlerFailed, NotReady)
+
+
+def predict_reply(runtime: "WebRuntime", environ: Dict[str, Any], request_id: str, started: float, call: Call) -> Reply:
+    """Everything ``POST /predict`` does between reading the request and writing the answer.
+
+    ``call(payload, context)`` runs the handler (directly or on the pool).
+    """
+    answer, payload, mimetype = prepare_call(runtime, environ, request_id)
+    if answer is not None:
+        return answer
+    try:
+        result = call(payload, call_context(runtime, environ, mimetype, request_id, started))
+    except CALL_FAILURES as exc:
+        return failure_reply(runtime, exc, request_id)
     return result_reply(result, request_id)
 
 
@@ -285,7 +335,7 @@ class FastPath:
         settings = runtime.settings
         self.cors_origins = settings.cors_origins
         self.timeout = settings.timeout
-        self.watchdog: Optional[Watchdog] = Watchdog(self._answer_overrun) if settings.timeout > 0 else None
+        self.watchdog: Optional[Watchdog] = Watchdog(self._answer_overrun, settings.timeout) if settings.timeout > 0 else None
         runtime.watchdog = self.watchdog
         self._routes: Dict[Tuple[str, str], Tuple[str, Callable[[Dict[str, Any], str, float], Reply]]] = {
             ("POST", "/predict"): ("/predict", self._predict),
@@ -294,6 +344,7 @@ class FastPath:
             ("GET", "/readyz"): ("/readyz", lambda environ, rid, started: readyz_reply(runtime)),
         }
         self._request_keys: Dict[Tuple[str, str, int], Tuple[str, str, str]] = {}
+        self._route_keys: Dict[str, Tuple[str]] = {route: (route,) for route, _ in self._routes.values()}
 
     # -- the WSGI entry
 
@@ -308,7 +359,7 @@ class FastPath:
         started = time.monotonic()
         request_id = accept_request_id(environ.get("HTTP_X_REQUEST_ID"))
         token = logs.set_request_id(request_id)
-        runtime.in_flight.inc_key(())
+        environ[FLIGHT_KEY] = runtime.begin_request()
         status = 500
         finished = False
         try:
@@ -326,7 +377,7 @@ class FastPath:
             headers = self._headers(reply, request_id, environ)
         finally:
             if not finished:
-                self._finish(route, method, path, status, started, request_id)
+                self._finish(route, method, path, status, started, request_id, environ)
             logs.reset_request_id(token)
         start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
         return [reply.body]
@@ -344,16 +395,15 @@ class FastPath:
             headers.extend(cors_headers(self.cors_origins, environ.get("HTTP_ORIGIN")))
         return headers
 
-    def _finish(self, route: str, method: str, path: str, status: int, started: float, request_id: str) -> None:
+    def _finish(
+        self, route: str, method: str, path: str, status: int, started: float, request_id: str, environ: Dict[str, Any]
+    ) -> None:
         runtime = self.runtime
         elapsed = time.monotonic() - started
         key = self._request_keys.get((route, method, status))
         if key is None:
             key = self._request_keys.setdefault((route, method, status), (route, method, str(status)))
-        runtime.requests.inc_key(key)
-        runtime.latency.observe_key(elapsed, (route,))
-        runtime.in_flight.inc_key((), -1.0)
-        runtime.write_metrics()
+        runtime.end_request(environ[FLIGHT_KEY], key, self._route_keys[route], elapsed, environ.get(CALL_KEY))
         if runtime.settings.access_log:
             level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
             runtime.access_log.write(level, method, path, status, round(elapsed * 1000, 2), request_id)
@@ -362,42 +412,37 @@ class FastPath:
 
     def _predict(self, environ: Dict[str, Any], request_id: str, started: float) -> Reply:
         runtime = self.runtime
-        call: Call
+        watchdog = self.watchdog
         sock = environ.get("gunicorn.socket")
-        if self.watchdog is None:
-            call = self._call_direct
-        elif type(sock) is socket.socket and str(environ.get("SERVER_PROTOCOL", "")).startswith("HTTP/1"):
-            watchdog = self.watchdog
-
-            def call(payload: Any, context: Optional[Context]) -> Any:
-                ticket = watchdog.watch(started + self.timeout, sock, request_id, started, environ)
-                try:
-                    return self._call_direct(payload, context)
-                finally:
-                    if not watchdog.release(ticket):
-                        runtime.handler_metrics.abandoned.inc_key((), -1.0)
-                        log.warning("a call that overran its deadline has finished")
-                        raise AnsweredByWatchdog()
-
-        else:
-            call = runtime.invoker.call
-        return predict_reply(runtime, environ, request_id, started, call)
-
-    def _call_direct(self, payload: Any, context: Optional[Context]) -> Any:
-        metrics = self.runtime.handler_metrics
-        started = time.monotonic()
-        outcome = "ok"
+        if watchdog is not None and (type(sock) is not socket.socket or environ.get("SERVER_PROTOCOL") not in _HTTP1):
+            # No socket to answer on at the deadline: the handler thread pool keeps it.
+            return predict_reply(runtime, environ, request_id, started, runtime.invoker.call)
+        answer, payload, mimetype = prepare_call(runtime, environ, request_id)
+        if answer is not None:
+            return answer
+        context = call_context(runtime, environ, mimetype, request_id, started) if runtime.handler.wants_context else None
+        # The call runs on this (the request) thread; the watchdog answers at the deadline.
+        ticket = None if watchdog is None else watchdog.watch(started + self.timeout, sock, request_id, started, environ)
+        call_started = time.monotonic()
         try:
-            return self.runtime.handler.call(payload, context)
-        except BadInput:
-            outcome = "bad_input"
-            raise
-        except (HandlerFailed, HandlerReportedError):
-            outcome = "error"
-            raise
+            try:
+                result = runtime.handler.call(payload, context)
+                outcome = _OK_OUTCOME
+            except CALL_FAILURES as exc:
+                result = exc
+                outcome = _BAD_INPUT_OUTCOME if isinstance(exc, BadInput) else _ERROR_OUTCOME
+            seconds = time.monotonic() - call_started
         finally:
-            metrics.calls.inc_key((outcome,))
-            metrics.duration.observe_key(time.monotonic() - started)
+            if ticket is not None and not watchdog.release(ticket):  # type: ignore[union-attr]
+                # Answered (504) and counted by the watchdog; the result is discarded.
+                runtime.handler_metrics.abandoned.inc_key((), -1.0)
+                log.warning("a call that overran its deadline has finished")
+                raise AnsweredByWatchdog()
+        # Counted with the request, under the same lock (FastPath._finish).
+        environ[CALL_KEY] = (outcome, seconds)
+        if outcome is not _OK_OUTCOME:
+            return failure_reply(runtime, result, request_id)
+        return result_reply(result, request_id)
 
     def _answer_overrun(self, ticket: Ticket) -> None:
         """On the watchdog thread: answer 504 on the client socket, count and log the request."""
@@ -416,4 +461,4 @@ class FastPath:
                 ticket.sock.sendall(head.encode("latin-1") + reply.body)
             except OSError as exc:
                 log.info("could not send the timeout answer: %s", exc)
-            self._finish("/predict", "POST", "/predict", 504, ticket.started, request_id)
+            self._finish("/predict", "POST", "/predict", 504, ticket.started, request_id, ticket.environ)

@@ -6,7 +6,7 @@ exposition format (version 0.0.4).
 Gunicorn runs several worker processes, and a scrape reaches only one of them.
 :class:`MultiprocessStore` makes ``/metrics`` describe the whole server: every
 worker writes a snapshot of its registry to ``<dir>/<pid>.json`` (tmpfs when
-available) after each request, and the worker that serves ``/metrics`` sums the
+available) shortly after its counts change, and the worker that serves ``/metrics`` sums the
 snapshots of all workers. When a worker dies the master folds its counters and
 histograms into ``archive.json`` so totals never go backwards; its gauges
 (in-flight requests) are dropped, as they describe a process that is gone.
@@ -20,7 +20,7 @@ import math
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, cast
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, cast
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -63,6 +63,11 @@ class Counter(_Metric):
         """``inc`` with the label values already in label-name order (the request hot path)."""
         with self._lock:
             self._values[key] = self._values.get(key, 0.0) + amount
+
+    def inc_locked(self, key: LabelValues) -> None:
+        """Add one; the caller holds the registry's :attr:`Registry.lock` (several updates, one lock)."""
+        values = self._values
+        values[key] = values.get(key, 0.0) + 1.0
 
     def value(self, **labels: str) -> float:
         return self._values.get(self._key(labels), 0.0)
@@ -110,30 +115,57 @@ class Histogram(_Metric):
     def __init__(self, *args: Any, buckets: Sequence[float] = DEFAULT_BUCKETS) -> None:
         super().__init__(*args)
         self.buckets = tuple(sorted(buckets))
-        # per label set: [count per bucket (not cumulative) + overflow, sum]
-        self._values: Dict[LabelValues, Tuple[List[int], List[float]]] = {}
+        # Per label set, one flat list: the count per bucket (not cumulative), the +Inf
+        # bucket's count, then the sum (one list: an observation updates two of its items).
+        self._values: Dict[LabelValues, List[float]] = {}
 
     def observe(self, value: float, **labels: str) -> None:
         self.observe_key(value, self._key(labels))
 
     def observe_key(self, value: float, key: LabelValues = ()) -> None:
         """``observe`` with the label values already in label-name order (the request hot path)."""
-        # The first bucket whose upper bound is >= value; len(buckets) is the +Inf bucket.
-        index = bisect.bisect_left(self.buckets, value)
         with self._lock:
-            counts, total = self._values.setdefault(key, ([0] * (len(self.buckets) + 1), [0.0]))
-            counts[index] += 1
-            total[0] += value
+            self.observe_locked(value, key)
+
+    def observe_locked(self, value: float, key: LabelValues = ()) -> None:
+        """``observe_key`` for a caller holding the registry's :attr:`Registry.lock`."""
+        entry = self._values.get(key)
+        if entry is None:
+            entry = self._values[key] = [0] * (len(self.buckets) + 1) + [0.0]
+        # The first bucket whose upper bound is >= value; len(buckets) is the +Inf bucket.
+        entry[bisect.bisect_left(self.buckets, value)] += 1
+        entry[-1] += value
 
     def count(self, **labels: str) -> int:
         entry = self._values.get(self._key(labels))
-        return sum(entry[0]) if entry else 0
+        return int(sum(entry[:-1])) if entry else 0
 
     def snapshot(self) -> Dict[str, Any]:
         return {
             "buckets": list(self.buckets),
-            "samples": [[list(k), list(counts), total[0]] for k, (counts, total) in self._values.items()],
+            "samples": [[list(k), [int(c) for c in entry[:-1]], entry[-1]] for k, entry in list(self._values.items())],
         }
+
+
+class FunctionGauge(_Metric):
+    """A gauge without labels whose value is read from a function when a snapshot is taken.
+
+    Used for in-flight requests: the request path adds and removes an entry of a
+    dictionary (atomic operations, no lock) and the gauge reports its length.
+    """
+
+    kind = "gauge"
+    aggregate = "sum"
+
+    def __init__(self, *args: Any, function: Callable[[], float]) -> None:
+        super().__init__(*args)
+        self._function = function
+
+    def value(self) -> float:
+        return float(self._function())
+
+    def snapshot(self) -> Dict[str, Any]:
+        return {"aggregate": self.aggregate, "samples": [[[], self.value()]]}
 
 
 _M = TypeVar("_M", bound=_Metric)
@@ -162,6 +194,14 @@ class Registry:
         self, name: str, help_text: str, labelnames: Sequence[str] = (), *, buckets: Sequence[float] = DEFAULT_BUCKETS
     ) -> Histogram:
         return self._add(Histogram(name, help_text, labelnames, self._lock, buckets=buckets))
+
+    def function_gauge(self, name: str, help_text: str, function: Callable[[], float]) -> FunctionGauge:
+        return self._add(FunctionGauge(name, help_text, (), self._lock, function=function))
+
+    @property
+    def lock(self) -> threading.Lock:
+        """The one lock of every metric here: hold it around several ``*_locked`` updates."""
+        return self._lock
 
     def snapshot(self) -> Snapshot:
         with self._lock:

@@ -19,6 +19,7 @@ below, which give the same answers); everything else is Flask.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -92,7 +93,13 @@ class WebRuntime:
         self.latency = self.registry.histogram(
             "blacklodge_http_request_duration_seconds", "HTTP request latency by route.", ["route"]
         )
-        self.in_flight = self.registry.gauge("blacklodge_http_requests_in_flight", "HTTP requests being handled.")
+        #: Requests being handled, by token: adding and removing a key are atomic, so the
+        #: request path takes no lock for the in-flight gauge (it reports the length).
+        self.active: Dict[int, None] = {}
+        self._tokens = itertools.count()
+        self.registry.function_gauge(
+            "blacklodge_http_requests_in_flight", "HTTP requests being handled.", lambda: len(self.active)
+        )
         info = self.registry.gauge(
             "blacklodge_app_info",
             "Application and harness versions (value is always 1).",
@@ -116,6 +123,34 @@ class WebRuntime:
         self._metrics_dirty = threading.Event()
         self._flusher: Optional[threading.Thread] = None
         self._flusher_lock = threading.Lock()
+
+    def begin_request(self) -> int:
+        """Count a request as in flight; pass the token to :meth:`end_request`."""
+        token = next(self._tokens)
+        self.active[token] = None
+        return token
+
+    def end_request(
+        self,
+        token: int,
+        key: Tuple[str, str, str],
+        route: Tuple[str],
+        elapsed: float,
+        call: Optional[Tuple[Tuple[str], float]] = None,
+    ) -> None:
+        """Record a finished request: count (route, method, status), latency, no longer in flight.
+
+        ``call`` is the handler call's outcome (a 1-tuple such as ``("ok",)``) and duration,
+        when the request's thread made one: counted under the same lock.
+        """
+        self.active.pop(token, None)
+        with self.registry.lock:
+            self.requests.inc_locked(key)
+            self.latency.observe_locked(elapsed, route)
+            if call is not None:
+                self.handler_metrics.calls.inc_locked(call[0])
+                self.handler_metrics.duration.observe_locked(call[1])
+        self.write_metrics()
 
     def saturated(self) -> bool:
         """Every handler thread is held by a call that overran its deadline (liveness fails)."""
@@ -276,8 +311,7 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
         g.started = time.monotonic()
         g.request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
         g.log_token = logs.set_request_id(g.request_id)
-        g.counted = True
-        runtime.in_flight.inc_key(())
+        g.token = runtime.begin_request()
 
     @app.after_request
     def finish(response: Response) -> Response:
@@ -288,8 +322,11 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
             _apply_cors(response, settings.cors_origins)
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         elapsed = time.monotonic() - getattr(g, "started", time.monotonic())
-        runtime.requests.inc_key((route, request.method, str(response.status_code)))
-        runtime.latency.observe_key(elapsed, (route,))
+        token = getattr(g, "token", None)
+        g.token = None
+        runtime.end_request(
+            -1 if token is None else token, (route, request.method, str(response.status_code)), (route,), elapsed
+        )
         if settings.access_log:
             level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
             runtime.access_log.write(
@@ -299,10 +336,12 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
 
     @app.teardown_request
     def end(_exc: Optional[BaseException]) -> None:
-        if getattr(g, "counted", False):
-            runtime.in_flight.inc_key((), -1.0)
-            g.counted = False
-        runtime.write_metrics()
+        token = getattr(g, "token", None)
+        if token is not None:
+            # after_request did not run (an error escaped): no longer in flight.
+            runtime.active.pop(token, None)
+            g.token = None
+            runtime.write_metrics()
         token = getattr(g, "log_token", None)
         if token is not None:
             logs.reset_request_id(token)

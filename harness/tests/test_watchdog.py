@@ -1,0 +1,96 @@
+"""The deadline watchdog: answers overrunning calls on time without being woken per request."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any, Callable, Iterator, List, Tuple
+
+import pytest
+
+from blacklodge_harness.watchdog import Ticket, Watchdog
+
+
+@pytest.fixture
+def sock() -> Iterator[socket.socket]:
+    left, right = socket.socketpair()
+    yield left
+    left.close()
+    right.close()
+
+
+@pytest.fixture
+def watchdogs() -> Iterator[Callable[..., Watchdog]]:
+    """Makes watchdogs and stops them after the test."""
+    made: List[Watchdog] = []
+
+    def make(on_expire: Callable[[Ticket], None], timeout: float) -> Watchdog:
+        made.append(Watchdog(on_expire, timeout))
+        return made[-1]
+
+    yield make
+    for watchdog in made:
+        watchdog.stop()
+
+
+class Expired:
+    """Collects (ticket, time) for each call the watchdog answered."""
+
+    def __init__(self) -> None:
+        self.calls: List[Tuple[Ticket, float]] = []
+        self.event = threading.Event()
+
+    def __call__(self, ticket: Ticket) -> None:
+        self.calls.append((ticket, time.monotonic()))
+        self.event.set()
+
+
+def test_fast_calls_do_not_wake_the_watchdog_thread(sock: socket.socket, watchdogs: Callable[..., Watchdog]) -> None:
+    watchdog = watchdogs(Expired(), timeout=5.0)
+    waits = []
+    real_wait = watchdog._wake.wait
+
+    def counting_wait(timeout: Any = None) -> bool:
+        waits.append(timeout)
+        return real_wait(timeout)
+
+    watchdog._wake.wait = counting_wait  # type: ignore[method-assign]
+    for _ in range(200):
+        now = time.monotonic()
+        assert watchdog.release(watchdog.watch(now + 5.0, sock, "rid", now, {}))
+    time.sleep(0.1)
+    # The thread went to sleep once (until the first deadline) and nothing woke it since.
+    assert len(waits) <= 2, waits
+
+
+def test_call_registered_while_idle_is_answered_at_its_deadline(
+    sock: socket.socket, watchdogs: Callable[..., Watchdog]
+) -> None:
+    expired = Expired()
+    watchdog = watchdogs(expired, timeout=0.4)
+    now = time.monotonic()
+    assert watchdog.release(watchdog.watch(now + 0.4, sock, "fast", now, {}))
+    time.sleep(0.15)  # the thread is idle now, sleeping one timeout
+    started = time.monotonic()
+    slow = watchdog.watch(started + 0.4, sock, "slow", started, {})
+    assert expired.event.wait(3)
+    ticket, answered_at = expired.calls[0]
+    assert ticket is slow
+    assert started + 0.4 <= answered_at < started + 0.4 + 0.15
+    assert not watchdog.release(slow)  # answered already: the caller discards its result
+
+
+def test_earlier_deadline_than_the_planned_wake_up_wakes_the_thread(
+    sock: socket.socket, watchdogs: Callable[..., Watchdog]
+) -> None:
+    expired = Expired()
+    watchdog = watchdogs(expired, timeout=5.0)
+    now = time.monotonic()
+    first = watchdog.watch(now + 5.0, sock, "first", now, {})
+    time.sleep(0.1)  # the thread sleeps until the first call's deadline, 5 s away
+    # A call whose request started long ago (a slow upload) has an earlier deadline.
+    watchdog.watch(time.monotonic() + 0.2, sock, "early", now - 4.8, {})
+    assert expired.event.wait(2)
+    assert [ticket.request_id for ticket, _ in expired.calls] == ["early"]
+    assert watchdog.release(first)

@@ -1,0 +1,132 @@
+//! A git repository served on loopback for git dependencies in locks: a fixture directory
+//! committed with fixed author, committer and dates (so its commit id is the one the fixture
+//! locks record) and served over HTTP with git's "dumb" protocol (static files after
+//! `git update-server-info`, by the host's python3), which the git that uv runs fetches from
+//! like from any HTTP remote.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct GitRemote {
+    pub port: u16,
+    /// The commit id of the served branch `main`.
+    pub commit: String,
+    name: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Blacklodge")
+        .env("GIT_AUTHOR_EMAIL", "tests@blacklodge.invalid")
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_NAME", "Blacklodge")
+        .env("GIT_COMMITTER_EMAIL", "tests@blacklodge.invalid")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+impl GitRemote {
+    /// Commits `tests/fixtures/<fixture>` as `<name>.git` (branch `main`, message
+    /// `<name>`) and serves it on `port`.
+    #[must_use]
+    pub fn start(fixture: &str, name: &str, port: u16) -> Self {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(fixture);
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let work = dir.path().join("work");
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(&source)
+            .arg(&work)
+            .status()
+            .expect("cp runs");
+        assert!(status.success(), "copying {}", source.display());
+        git(&work, &["init", "--quiet", "--initial-branch=main", "."]);
+        git(&work, &["add", "--all"]);
+        git(
+            &work,
+            &[
+                "-c",
+                "commit.gpgsign=false",
+                "commit",
+                "--quiet",
+                "-m",
+                name,
+            ],
+        );
+        let commit = git(&work, &["rev-parse", "HEAD"]);
+        let served = dir.path().join("served");
+        fs_err::create_dir_all(&served).expect("mkdir");
+        let bare = format!("{name}.git");
+        git(
+            dir.path(),
+            &[
+                "clone",
+                "--quiet",
+                "--bare",
+                "work",
+                &format!("served/{bare}"),
+            ],
+        );
+        git(&served.join(&bare), &["update-server-info"]);
+        let mut child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(&served)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 serves the repository");
+        let deadline = Instant::now() + Duration::from_mins(1);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the git remote on {port} exited: {status} (port in use?)");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the git remote did not start on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            port,
+            commit,
+            name: name.to_string(),
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>/<name>.git`
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/{}.git", self.port, self.name)
+    }
+}
+
+impl Drop for GitRemote {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
