@@ -32,13 +32,27 @@ pack_build() {  # pack_build MANAGER APP → seconds
   local start end
   start="$(now)"
   pack build "blacklodge-bench/$1" --builder "$BUILDER_IMAGE" --path "$2" \
-    --network host --pull-policy if-not-present --trust-builder \
+    --network host --pull-policy if-not-present --trust-builder --verbose \
     --cache "type=build;format=volume;name=$RUN_ID-$1-build" \
     --cache "type=launch;format=volume;name=$RUN_ID-$1-launch" \
     --env "BP_PYTHON_MANIFEST_URL=$MIRROR_URL/manifest.json" >"$WORK/$1.log" 2>&1 \
     || { tail -40 "$WORK/$1.log" >&2; die "pack build ($1) failed" "see the log above" "fix the build, then re-run"; }
   end="$(now)"
   elapsed "$start" "$end"
+}
+
+# phases LOG: "restore/build/export(+cache)/outside" seconds from the lifecycle's timers; outside
+# = the rest of the wall time (pack: ephemeral builder, container and volume set-up/removal).
+phases() {
+  local total="$2"
+  awk -v total="$total" '
+    function secs(v) { if (v ~ /ms$/) return v / 1000; if (v ~ /µs$/) return v / 1000000; if (v ~ /m[0-9.]+s$/) { split(v, p, "m"); return p[1] * 60 + p[2] }; return v + 0 }
+    /Timer: (Analyzer|Detector|Restorer|Builder|Exporter|Cache) ran for/ {
+      for (i = 1; i <= NF; i++) if ($i == "for") v = $(i + 1)
+      sub(/s$/, "", v); v = v "s"
+      if ($0 ~ /Restorer/) r += secs(v); else if ($0 ~ /Builder/) b += secs(v); else if ($0 ~ /Exporter|Cache/) e += secs(v); else a += secs(v)
+    }
+    END { printf "%.1f / %.1f / %.1f / %.1f", a + r, b, e, total - a - r - b - e }' "$1"
 }
 
 check_serves() {  # check_serves IMAGE
@@ -101,19 +115,23 @@ check_serves blacklodge-bench/dockerfile
 info "cold ${base_cold}s, warm ${base_warm}s"
 
 rows=()
+phase_rows=()
 for manager in pip uv poetry pipenv; do
   app="$WORK/$manager"
   app_for "$manager" "$app"
   step "$manager: cold build"
   cold="$(pack_build "$manager" "$app")"
+  cold_phases="$(phases "$WORK/$manager.log" "$cold")"
   echo "# code-only change" >>"$app/app.py"
   step "$manager: warm rebuild (code-only change)"
   warm="$(pack_build "$manager" "$app")"
   grep -q "Reusing cached virtual environment" "$WORK/$manager.log" \
     || die "$manager: the warm rebuild did not reuse the venv" "see $WORK/$manager.log" ""
+  warm_phases="$(phases "$WORK/$manager.log" "$warm")"
   check_serves "blacklodge-bench/$manager"
   info "cold ${cold}s, warm ${warm}s"
   rows+=("| $manager | $cold | $warm | $(ratio "$warm" "$cold") | $(ratio "$cold" "$base_cold") | $(ratio "$warm" "$base_warm") |")
+  phase_rows+=("| $manager | $cold_phases | $warm_phases |")
 done
 
 {
@@ -131,5 +149,11 @@ done
   printf '%s\n' "${rows[@]}"
   echo
   echo "Goals: warm ≤ 25% of cold; cold no slower than the Dockerfile baseline (ratio ≤ 1.00)."
+  echo
+  echo "Where the seconds go (lifecycle timers of the same builds; analyze + detect + restore / build / export + cache / outside the lifecycle: pack's ephemeral builder, the build container and the removal of its volumes):"
+  echo
+  echo "| manager | cold: restore / build / export / outside | warm: restore / build / export / outside |"
+  echo "| --- | --- | --- |"
+  printf '%s\n' "${phase_rows[@]}"
 } >"$RESULTS"
 cat "$RESULTS"

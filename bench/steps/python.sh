@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 MIRROR_DIR="$BLACKLODGE_CACHE/mirror"
 # Build tag of the archives we make; bump when the packaging below changes.
-ARCHIVE_BUILD="debian${DEBIAN_VERSION_ID}.1"
+ARCHIVE_BUILD="debian${DEBIAN_VERSION_ID}.2"
 
 make_debian_cpython() {
   local minor="$1"   # e.g. 3.11
@@ -35,6 +35,10 @@ make_debian_cpython() {
       cp root/usr/include/x86_64-linux-gnu/python$minor/pyconfig.h \$p/include/python$minor/pyconfig.h
       cp -a root/usr/lib/x86_64-linux-gnu/libpython$minor.so* \$p/lib/ 2>/dev/null || true
       rm -rf \$p/lib/python$minor/test \$p/lib/python$minor/idlelib \$p/lib/python$minor/tkinter
+      # The static libraries (libpython$minor.a and its -pic twin, 25 MB of 56) only serve
+      # programs that link CPython statically; extension modules never do, and embedding
+      # links libpython$minor.so. Every image and every build cache would carry them.
+      rm -f \$p/lib/python$minor/config-$minor-x86_64-linux-gnu/libpython$minor*.a
       find \$p -name __pycache__ -type d -prune -exec rm -rf {} +
       echo \"\$version\" > /out/VERSION
       chown -R $(id -u):$(id -g) /out
@@ -47,6 +51,11 @@ make_debian_cpython() {
     -czf "$MIRROR_DIR/$ARCHIVE_BUILD/$name.tmp" python
   publish "$MIRROR_DIR/$ARCHIVE_BUILD/$name.tmp" "$MIRROR_DIR/$ARCHIVE_BUILD/$name"
   rm -rf "$work"
+  # Archives of an earlier packaging of the same interpreter would list it twice in the manifest.
+  local old
+  for old in "$MIRROR_DIR"/debian"${DEBIAN_VERSION_ID}".[0-9]*; do
+    [ "$old" = "$MIRROR_DIR/$ARCHIVE_BUILD" ] || rm -rf "$old"
+  done
   printf '%s\n' "$version" > "$marker"
 }
 

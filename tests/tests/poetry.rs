@@ -37,13 +37,13 @@ fn poetry_project_installs_main_group_and_serves() {
     );
     assert_contains(&log, "Reusing layer 'blacklodge/poetry:venv'");
 
-    // The dev group on request: the cached venv is synced in place.
+    // The dev group on request: the venv (only in the image, not restored) is made anew.
     image.set_env("BP_POETRY_GROUPS", "dev");
     let log = image.build_ok(&app);
     assert_contains(&log, "  - Installing groups: dev, main (10 packages)");
     assert_contains(
         &log,
-        "  - Updating cached virtual environment:\n    - selection changed",
+        "  - Discarding cached virtual environment:\n    - selection changed",
     );
     assert_contains(
         &image.shell_ok("python -c 'import six; print(six.__version__)'"),

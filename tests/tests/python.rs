@@ -399,7 +399,7 @@ fn mirror_url_rewrites_upstream_release_urls() {
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "  - Downloading Python 3.11.2 from http://127.0.0.1:8765/debian12.1/cpython-3.11.2%2Bdebian12.1-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz ... done",
+        "  - Downloading Python 3.11.2 from http://127.0.0.1:8765/debian12.2/cpython-3.11.2%2Bdebian12.2-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz ... done",
     );
     assert_eq!(
         image_python(&image),
@@ -421,7 +421,7 @@ fn unreachable_mirror_is_named() {
     assert_contains(&log, "! ERROR: Could not download Python");
     assert_contains(
         &log,
-        "! http://127.0.0.1:9/python/debian12.1/cpython-3.11.2%2Bdebian12.1-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz could not be reached",
+        "! http://127.0.0.1:9/python/debian12.2/cpython-3.11.2%2Bdebian12.2-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz could not be reached",
     );
     assert_contains(&log, "(attempt 2 failed: ");
     assert_contains(&log, "!   Check the network, or set BP_PYTHON_MIRROR_URL");

@@ -55,7 +55,8 @@ fn rebuild_reuses_the_venv_and_groups_sync_in_place() {
     let mut image = Image::new("uv-rebuild");
     let _ = image.build_ok(&app);
 
-    // Code-only change: uv does not run, the venv layer is reused.
+    // Code-only change: uv is neither fetched nor run; the venv layer of the image is
+    // reused (only the app needs it: it is not restored into the build), SBOM included.
     app.write("extra.py", "X = 1\n");
     let log = image.build_ok(&app);
     assert_contains(
@@ -63,15 +64,23 @@ fn rebuild_reuses_the_venv_and_groups_sync_in_place() {
         "  - Reusing cached virtual environment (uv.lock, Python and uv 0.13.9 unchanged)",
     );
     assert_not_contains(&log, "Running uv sync");
+    assert_not_contains(&log, "Fetching uv");
     assert_contains(&log, "Reusing layer 'blacklodge/uv:venv'");
+    assert!(
+        image
+            .launch_sboms()
+            .keys()
+            .any(|path| path.contains("blacklodge_uv") && path.contains("venv")),
+        "the reused venv keeps its SBOM"
+    );
 
-    // A group and an extra added: the cached venv is updated, not recreated.
+    // A group and an extra added: the venv is made anew with the new selection.
     image.set_env("BP_UV_GROUPS", "dev");
     image.set_env("BP_UV_EXTRAS", "idna");
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "  - Updating cached virtual environment:\n    - selection changed (dependency groups: none; extras: none → dependency groups: dev; extras: idna)\n",
+        "  - Discarding cached virtual environment:\n    - selection changed (dependency groups: none; extras: none → dependency groups: dev; extras: idna)\n",
     );
     assert_contains(&log, "+ six==1.17.0");
     assert_contains(&log, "+ idna==3.10");
@@ -83,10 +92,33 @@ fn rebuild_reuses_the_venv_and_groups_sync_in_place() {
     // And removed again: exactly the new set, six and idna really gone.
     image.unset_env("BP_UV_GROUPS");
     image.unset_env("BP_UV_EXTRAS");
-    let log = image.build_ok(&app);
-    assert_contains(&log, "- six==1.17.0");
+    let _ = image.build_ok(&app);
     let output =
         image.shell_ok("python -c 'import six' 2>&1 || python -c 'import idna' 2>&1 || true");
+    assert_contains(&output, "No module named 'six'");
+
+    // When a later buildpack needs the venv while building (the wrapper inspects and imports
+    // in it), the venv is cached and a changed selection syncs it in place.
+    image.set_env("BP_BLACKLODGE_ENTRYPOINT", "app:hello");
+    image.set_env("BP_BLACKLODGE_VALIDATE", "false");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "## Blacklodge wrapper\n");
+    assert_contains(
+        &log,
+        "  - Python 3.11.2 at /layers/blacklodge_uv/venv with ",
+    );
+    image.set_env("BP_UV_GROUPS", "dev");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Updating cached virtual environment:\n    - selection changed (dependency groups: none; extras: none → dependency groups: dev; extras: none)\n",
+    );
+    assert_contains(&log, "+ six==1.17.0");
+    assert_not_contains(&log, "+ flask==");
+    image.unset_env("BP_UV_GROUPS");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "- six==1.17.0");
+    let output = image.shell_ok("python -c 'import six' 2>&1 || true");
     assert_contains(&output, "No module named 'six'");
 }
 

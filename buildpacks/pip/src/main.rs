@@ -15,7 +15,6 @@ use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::managers::{self, Manager, Selection};
 use blacklodge_python_deps::{ca, python};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
-use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::data::layer_name;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
@@ -34,7 +33,7 @@ impl Buildpack for PipBuildpack {
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
         if managers::detects(&context.app_dir, context.platform.env(), Manager::Pip) {
             DetectResultBuilder::pass()
-                .build_plan(BuildPlanBuilder::new().requires("python").build())
+                .build_plan(blacklodge_python_deps::layers::venv::provider_plan())
                 .build()
         } else {
             println!("No {REQUIREMENTS_FILE} in the app root.");
@@ -83,8 +82,6 @@ impl Buildpack for PipBuildpack {
                 error,
             })?;
 
-        let pip_site =
-            blacklodge_python_deps::layers::pip::install(&context, &pip, &python_version, &index)?;
         let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(
             &context,
             layer_name!("pip-cache"),
@@ -99,7 +96,8 @@ impl Buildpack for PipBuildpack {
                 pip_version: pip.version.clone(),
             },
             &PipRun {
-                pip_site: &pip_site,
+                pin: &pip,
+                index: &index,
                 cache_dir: &cache_dir,
                 tls: &tls,
             },

@@ -23,7 +23,6 @@ use blacklodge_python_deps::names::{self, Names};
 use blacklodge_python_deps::translated::{self, InstallError, NetrcEntry, PlanError};
 use blacklodge_python_deps::{layers, setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
-use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Env, Platform, buildpack_main};
@@ -131,7 +130,7 @@ impl Buildpack for PoetryBuildpack {
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
         if managers::detects(&context.app_dir, context.platform.env(), Manager::Poetry) {
             DetectResultBuilder::pass()
-                .build_plan(BuildPlanBuilder::new().requires("python").build())
+                .build_plan(layers::venv::provider_plan())
                 .build()
         } else {
             println!("No poetry.lock in the app root (or another package manager is selected).");
@@ -230,7 +229,7 @@ impl Buildpack for PoetryBuildpack {
         } else {
             "poetry.lock (+ local packages)"
         };
-        layers::venv::install(&context, &wanted, lock_label, |venv, _| {
+        layers::venv::install(&context, &wanted, lock_label, &uv, |venv, _| {
             translated::sync(&uv, app_dir, venv, &install).map_err(|error| {
                 libcnb::Error::BuildpackError(match error {
                     InstallError::Command(error) => PoetryError::Install(error),

@@ -3,7 +3,7 @@
 
 use crate::errors::{DepsError, fail};
 use crate::managers::{self, Selection};
-use crate::{ca, layers, python, tool, uv::Uv};
+use crate::{ca, layers, python, uv::Uv};
 use blacklodge_common::{env, output, pypi};
 use libcnb::build::BuildContext;
 use libcnb::{Buildpack, Platform};
@@ -31,10 +31,11 @@ pub fn tool_index(env: &libcnb::Env, preferred: Option<&str>) -> String {
         .unwrap_or_else(|| pypi::DEFAULT_INDEX.to_string())
 }
 
-/// Python, TLS settings, the pinned uv and its cache, ready to run.
+/// Python, TLS settings, the pinned uv's place and its cache; uv itself is fetched by
+/// [`Uv::install_binary`] when something is to be installed.
 ///
 /// # Errors
-/// No Python, an invalid CA binding, or uv cannot be fetched.
+/// No Python or an invalid CA binding.
 pub fn uv<B>(context: &BuildContext<B>, index: &str) -> libcnb::Result<Uv, B::Error>
 where
     B: Buildpack,
@@ -52,7 +53,7 @@ where
     }
     let tls = ca::Tls::prepare(&bindings, &std::env::temp_dir())
         .map_err(|error| fail::<B::Error>(error.into()))?;
-    let binary = layers::uv::install(context, &tool::uv(), index)?;
+    let binary = layers::uv::binary_path(&context.layers_dir);
     let cache_dir = layers::download_cache::prepare(
         context,
         libcnb::data::layer_name!("uv-cache"),
@@ -60,6 +61,7 @@ where
     )?;
     Ok(Uv {
         binary,
+        index: index.to_string(),
         cache_dir,
         python,
         tls,

@@ -1,27 +1,62 @@
 //! Running the pinned uv: one place that sets what every uv invocation needs.
 
 use crate::ca::Tls;
+use crate::errors::DepsError;
 use crate::python::Python;
+use crate::{layers, tool};
+use blacklodge_common::command::{self, CommandError};
+use libcnb::Buildpack;
+use libcnb::build::BuildContext;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// 1980-01-01, the earliest time a wheel (zip) can hold. With SOURCE_DATE_EPOCH set,
-/// bytecode is compiled in hash-based mode, so layers are reproducible.
-pub const SOURCE_DATE_EPOCH: &str = "315532800";
+use crate::bytecode::SOURCE_DATE_EPOCH;
 
 /// uv, its cache and the interpreter to install for.
 #[derive(Debug, Clone)]
 pub struct Uv {
+    /// Where [`Uv::install_binary`] puts uv (only a build that installs needs it).
     pub binary: PathBuf,
+    /// The index uv itself is fetched from.
+    pub index: String,
     pub cache_dir: PathBuf,
     pub python: Python,
     pub tls: Tls,
 }
 
 impl Uv {
-    /// `uv <args>` with the build's settings: our Python only (never a downloaded one),
-    /// bytecode compiled, files copied out of the cache (it is another layer), no progress
-    /// bars, system certificates (+ the CA bindings).
+    /// Fetches the pinned uv into its build-only layer. Called only when something is to be
+    /// installed: a reused venv needs no uv, so an unchanged rebuild neither fetches nor
+    /// restores it.
+    ///
+    /// # Errors
+    /// Fetching or unpacking uv.
+    pub fn install_binary<B>(&self, context: &BuildContext<B>) -> libcnb::Result<(), B::Error>
+    where
+        B: Buildpack,
+        B::Error: From<DepsError>,
+    {
+        layers::uv::install(context, &tool::uv(), &self.index).map(|_| ())
+    }
+
+    /// Empties the download cache of what is cheap to fetch again (pre-built wheels and
+    /// unpacked archives: `uv cache prune --ci`), keeping the wheels uv built from source.
+    /// The cache layer is restored before every build, so its size is paid by every build.
+    ///
+    /// # Errors
+    /// uv failing.
+    pub fn prune_cache(&self, app_dir: &Path) -> Result<(), CommandError> {
+        command::run_captured(self.command(app_dir).args(["cache", "prune", "--ci"])).map(|_| ())
+    }
+
+    /// `uv <args>` with the build's settings: our Python only (never a downloaded one), no
+    /// progress bars, system certificates (+ the CA bindings). Bytecode is compiled after
+    /// the install by [`crate::bytecode`] (uv would also compile the packages' test suites).
+    ///
+    /// Files are hard-linked from the cache into the venv (both are layers on the same
+    /// volume), so each unpacked wheel is written to disk once; the cache's links to
+    /// pre-built wheels are pruned after the install ([`Uv::prune_cache`]), and uv never
+    /// writes into an installed file, so the venv does not share anything with a later cache.
     #[must_use]
     pub fn command(&self, app_dir: &Path) -> Command {
         let mut command = Command::new(&self.binary);
@@ -29,8 +64,8 @@ impl Uv {
             .current_dir(app_dir)
             .env("UV_CACHE_DIR", &self.cache_dir)
             .env("UV_PYTHON_DOWNLOADS", "never")
-            .env("UV_COMPILE_BYTECODE", "1")
-            .env("UV_LINK_MODE", "copy")
+            .env("UV_COMPILE_BYTECODE", "0")
+            .env("UV_LINK_MODE", "hardlink")
             .env("UV_NO_PROGRESS", "1")
             .env("NO_COLOR", "1")
             .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH);

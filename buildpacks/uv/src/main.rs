@@ -17,7 +17,6 @@ use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
 use blacklodge_python_deps::managers::{self, Manager};
 use blacklodge_python_deps::{layers, setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
-use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Platform, buildpack_main};
@@ -60,7 +59,7 @@ impl Buildpack for UvBuildpack {
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
         if managers::detects(&context.app_dir, context.platform.env(), Manager::Uv) {
             DetectResultBuilder::pass()
-                .build_plan(BuildPlanBuilder::new().requires("python").build())
+                .build_plan(layers::venv::provider_plan())
                 .build()
         } else {
             println!("No uv.lock in the app root (or another package manager is selected).");
@@ -97,7 +96,7 @@ impl Buildpack for UvBuildpack {
             installer: pin.label(),
             selection: selection.describe(),
         };
-        layers::venv::install(&context, &wanted, "uv.lock", |venv, _| {
+        layers::venv::install(&context, &wanted, "uv.lock", &uv, |venv, _| {
             output::stream_heading("Running uv sync --locked");
             let mut sync = uv.command(&context.app_dir);
             sync.args(["sync", "--locked"])

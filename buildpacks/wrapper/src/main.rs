@@ -39,8 +39,18 @@ impl Buildpack for WrapperBuildpack {
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
         if config::is_declared(&context.app_dir, context.platform.env()) {
+            // The entry point is imported in the dependency manager's venv while building,
+            // so the venv must be there (not only in the image); an app without one is
+            // wrapped with the runtime alone.
             DetectResultBuilder::pass()
-                .build_plan(BuildPlanBuilder::new().requires("python").build())
+                .build_plan(
+                    BuildPlanBuilder::new()
+                        .requires("python")
+                        .requires(blacklodge_python_deps::layers::venv::build_requirement())
+                        .or()
+                        .requires("python")
+                        .build(),
+                )
                 .build()
         } else {
             println!(

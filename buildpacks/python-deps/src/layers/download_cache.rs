@@ -10,13 +10,21 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Bump `cache_version` to drop every cached download.
+///
+/// A string, not a number: the lifecycle keeps layer metadata as JSON and writes it back as
+/// TOML, so an integer comes back as a float (`1.0`), which would make the metadata
+/// unreadable and the cache discarded on every build.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DownloadCacheMetadata {
-    pub cache_version: u32,
+    pub cache_version: String,
 }
 
-const WANTED: DownloadCacheMetadata = DownloadCacheMetadata { cache_version: 1 };
+fn wanted() -> DownloadCacheMetadata {
+    DownloadCacheMetadata {
+        cache_version: "2".to_string(),
+    }
+}
 
 fn invalidation_reasons(
     cached: &DownloadCacheMetadata,
@@ -40,8 +48,29 @@ pub fn prepare<B: Buildpack>(
     name: LayerName,
     label: &str,
 ) -> libcnb::Result<PathBuf, B::Error> {
-    let layer = cache::cached_layer(context, name, false, false, &WANTED, invalidation_reasons)?;
+    let wanted = wanted();
+    let layer = cache::cached_layer(context, name, false, false, &wanted, invalidation_reasons)?;
     cache::log_if_discarded(label, &layer.state);
-    layer.write_metadata(WANTED)?;
+    layer.write_metadata(wanted)?;
     Ok(layer.path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_survives_the_lifecycles_json_round_trip() {
+        // What the restorer writes back for a cached layer (JSON → TOML).
+        let restored: DownloadCacheMetadata =
+            toml::from_str("cache_version = \"2\"").expect("readable");
+        assert!(invalidation_reasons(&restored, &wanted()).is_empty());
+        let older = DownloadCacheMetadata {
+            cache_version: "1".into(),
+        };
+        assert_eq!(
+            invalidation_reasons(&older, &wanted()),
+            vec!["cache format changed (1 → 2)".to_string()]
+        );
+    }
 }

@@ -1,24 +1,146 @@
-//! The `venv` layer of the lock-based managers (uv, Poetry, Pipenv): the app's dependencies,
-//! for build and launch, with an SBOM.
+//! The `venv` layer of the dependency buildpacks: the app's dependencies, for launch (and for
+//! build when a later buildpack asks for it), with an SBOM.
 //!
-//! - Python or installer changed → the venv is discarded and recreated (reasons logged).
-//! - Lock or selected groups changed → the cached venv is synced to the new lock in place
-//!   (the installer adds, upgrades and removes exactly what differs; reasons logged).
-//! - Nothing changed → reused as is: no installer run, no network.
+//! Where the venv lives between builds depends on who needs it:
+//!
+//! - Only the app image (the default): a launch layer that is not cached. An unchanged venv
+//!   is kept by its metadata alone: the lifecycle restores neither its files nor re-tars them,
+//!   and the exporter reuses the previous image's layer as is. Any change recreates it.
+//! - A later buildpack in the group requires [`PLAN_ENTRY`] with `build = true` (the wrapper
+//!   imports the entry point in it): a build, launch and cache layer, restored before the
+//!   build. Then a changed lock or selection syncs the cached venv in place (the installer
+//!   adds, upgrades and removes exactly what differs).
+//!
+//! Python or installer changed → the venv is discarded and recreated. Nothing changed →
+//! reused as is: no installer run, no network. Every reason is logged.
 
 use crate::errors::{DepsError, fail};
 use crate::sbom;
+use crate::uv::Uv;
 use blacklodge_common::{cache, command, output};
 use libcnb::Buildpack;
 use libcnb::build::BuildContext;
+use libcnb::data::build_plan::{BuildPlan, BuildPlanBuilder, Require};
+use libcnb::data::buildpack_plan::BuildpackPlan;
+use libcnb::data::layer_content_metadata::{LayerContentMetadata, LayerTypes};
 use libcnb::data::layer_name;
 use libcnb::layer::{
     CachedLayerDefinition, InvalidMetadataAction, LayerState, RestoredLayerAction,
+    UncachedLayerDefinition,
 };
 use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The build plan entry a dependency buildpack provides: a later buildpack that needs the
+/// venv while building requires it with `build = true` in its metadata.
+pub const PLAN_ENTRY: &str = "venv";
+
+/// The detect plan of a dependency buildpack: it requires `python` and offers [`PLAN_ENTRY`]
+/// to a later buildpack that requires it (or, when none does, only requires `python`).
+pub fn provider_plan() -> BuildPlan {
+    BuildPlanBuilder::new()
+        .requires("python")
+        .provides(PLAN_ENTRY)
+        .or()
+        .requires("python")
+        .build()
+}
+
+/// The requirement of a buildpack that runs the venv's Python while building.
+#[must_use]
+pub fn build_requirement() -> Require {
+    let mut require = Require::new(PLAN_ENTRY);
+    let mut metadata = toml::Table::new();
+    metadata.insert("build".to_string(), toml::Value::Boolean(true));
+    require.metadata = metadata;
+    require
+}
+
+/// Whether a later buildpack asked for the venv at build time.
+#[must_use]
+pub fn needed_at_build(plan: &BuildpackPlan) -> bool {
+    plan.entries.iter().any(|entry| {
+        entry.name == PLAN_ENTRY && entry.metadata.get("build") == Some(&toml::Value::Boolean(true))
+    })
+}
+
+/// What became of the venv of the previous image (launch-only venvs).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Previous {
+    /// No venv metadata from a previous image.
+    None,
+    /// Unchanged: kept by metadata, the exporter reuses the previous image's layer.
+    Kept,
+    /// Changed: recreated, for these reasons.
+    Discarded(Vec<String>),
+}
+
+/// Keeps the launch-only layer `name` of the previous image when `reasons(cached, wanted)`
+/// finds nothing that changed.
+///
+/// The lifecycle restores only the metadata (`<name>.toml`) of a launch layer that is not
+/// cached; rewriting it with `launch = true` and no directory makes the exporter reuse the
+/// previous image's layer. (libcnb's layer API treats a layer without its directory as
+/// absent, so this is done here.) A directory restored from an older, cached layer of the
+/// same metadata is removed: the image already has those bytes.
+///
+/// # Errors
+/// Reading or writing the layer metadata.
+pub fn keep_previous_launch_layer<M>(
+    layers_dir: &Path,
+    name: &str,
+    wanted: &M,
+    reasons: impl Fn(&M, &M) -> Vec<String>,
+) -> Result<Previous, DepsError>
+where
+    M: Serialize + DeserializeOwned + Clone,
+{
+    let toml_path = layers_dir.join(format!("{name}.toml"));
+    let dir = layers_dir.join(name);
+    let io = |action, path: &Path| {
+        let path = path.to_path_buf();
+        move |error| DepsError::Io {
+            action,
+            path,
+            error,
+        }
+    };
+    if !toml_path.is_file() {
+        return Ok(Previous::None);
+    }
+    let text = fs_err::read_to_string(&toml_path).map_err(io("read", &toml_path))?;
+    let Ok(cached) = toml::from_str::<LayerContentMetadata<M>>(&text) else {
+        // An older metadata format: nothing to compare with; the venv is made anew.
+        return Ok(Previous::Discarded(vec![
+            "the cache was written by an incompatible buildpack version".to_string(),
+        ]));
+    };
+    let found = reasons(&cached.metadata, wanted);
+    if !found.is_empty() {
+        return Ok(Previous::Discarded(found));
+    }
+    if dir.exists() {
+        fs_err::remove_dir_all(&dir).map_err(io("remove", &dir))?;
+    }
+    let kept = LayerContentMetadata {
+        types: Some(LayerTypes {
+            launch: true,
+            build: false,
+            cache: false,
+        }),
+        metadata: wanted.clone(),
+    };
+    let text = toml::to_string(&kept).map_err(|error| DepsError::Io {
+        action: "write",
+        path: toml_path.clone(),
+        error: std::io::Error::other(error),
+    })?;
+    fs_err::write(&toml_path, text).map_err(io("write", &toml_path))?;
+    Ok(Previous::Kept)
+}
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -70,14 +192,15 @@ pub enum Fill {
     Update,
 }
 
-/// Prepares the venv layer and runs `fill` unless the cached venv is current.
+/// Prepares the venv layer and, unless the venv is current, gets uv and runs `fill`.
 ///
 /// # Errors
-/// Layer errors, venv creation, and whatever `fill` returns.
+/// Layer errors, getting uv, venv creation, and whatever `fill` returns.
 pub fn install<B, F>(
     context: &BuildContext<B>,
     wanted: &VenvLayerMetadata,
     lock_file: &str,
+    uv: &Uv,
     fill: F,
 ) -> libcnb::Result<PathBuf, B::Error>
 where
@@ -85,6 +208,46 @@ where
     B::Error: From<DepsError>,
     F: FnOnce(&Path, Fill) -> libcnb::Result<(), B::Error>,
 {
+    let reused = || {
+        output::detail(format!(
+            "Reusing cached virtual environment ({lock_file}, Python and {} unchanged)",
+            wanted.installer
+        ));
+    };
+    if !needed_at_build(&context.buildpack_plan) {
+        let previous =
+            keep_previous_launch_layer(&context.layers_dir, "venv", wanted, |cached, wanted| {
+                let (mut discard, update) = decide(cached, wanted, lock_file);
+                discard.extend(update);
+                discard
+            })
+            .map_err(fail::<B::Error>)?;
+        match previous {
+            Previous::Kept => {
+                reused();
+                return Ok(context.layers_dir.join("venv"));
+            }
+            Previous::Discarded(reasons) => cache::log_discarded("virtual environment", &reasons),
+            Previous::None => {}
+        }
+        let layer = context.uncached_layer(
+            layer_name!("venv"),
+            UncachedLayerDefinition {
+                build: false,
+                launch: true,
+            },
+        )?;
+        let venv = layer.path();
+        create_venv::<B>(&venv)?;
+        uv.install_binary(context)?;
+        fill_venv(&venv, Fill::Fresh, fill)?;
+        prune_download_cache(uv, &context.app_dir);
+        write_sbom(&venv, |sboms| layer.write_sboms(sboms))?;
+        layer.write_metadata(wanted.clone())?;
+        layer.write_env(environment(&venv))?;
+        return Ok(venv);
+    }
+
     let layer = context.cached_layer(
         layer_name!("venv"),
         CachedLayerDefinition {
@@ -109,10 +272,7 @@ where
     let venv = layer.path();
     let fill_with = match layer.state {
         LayerState::Restored { ref cause } if cause.is_empty() => {
-            output::detail(format!(
-                "Reusing cached virtual environment ({lock_file}, Python and {} unchanged)",
-                wanted.installer
-            ));
+            reused();
             None
         }
         LayerState::Restored { ref cause } => {
@@ -124,29 +284,60 @@ where
         }
         LayerState::Empty { .. } => {
             cache::log_if_discarded("virtual environment", &layer.state);
-            output::timed("Creating virtual environment", || {
-                command::run_captured(
-                    Command::new("python3")
-                        .args(["-m", "venv", "--without-pip"])
-                        .arg(&venv),
-                )
-            })
-            .map_err(|error| fail::<B::Error>(DepsError::CreateVenv(error)))?;
+            create_venv::<B>(&venv)?;
             Some(Fill::Fresh)
         }
     };
     if let Some(how) = fill_with {
-        let start = std::time::Instant::now();
-        fill(&venv, how)?;
-        output::detail(format!(
-            "Installed in {}",
-            output::format_duration(start.elapsed())
-        ));
+        uv.install_binary(context)?;
+        fill_venv(&venv, how, fill)?;
+        prune_download_cache(uv, &context.app_dir);
         write_sbom(&layer.path(), |sboms| layer.write_sboms(sboms))?;
         layer.write_metadata(wanted.clone())?;
     }
     layer.write_env(environment(&venv))?;
     Ok(venv)
+}
+
+fn create_venv<B>(venv: &Path) -> libcnb::Result<(), B::Error>
+where
+    B: Buildpack,
+    B::Error: From<DepsError>,
+{
+    output::timed("Creating virtual environment", || {
+        command::run_captured(
+            Command::new("python3")
+                .args(["-m", "venv", "--without-pip"])
+                .arg(venv),
+        )
+    })
+    .map(|_| ())
+    .map_err(|error| fail::<B::Error>(DepsError::CreateVenv(error)))
+}
+
+/// Best effort: a cache that could not be pruned costs time, not correctness.
+fn prune_download_cache(uv: &Uv, app_dir: &Path) {
+    if let Err(error) = uv.prune_cache(app_dir) {
+        output::detail(format!(
+            "Could not prune the uv cache (`{}` {}); it is kept as is",
+            error.command(),
+            error.reason()
+        ));
+    }
+}
+
+fn fill_venv<E, F>(venv: &Path, how: Fill, fill: F) -> libcnb::Result<(), E>
+where
+    F: FnOnce(&Path, Fill) -> libcnb::Result<(), E>,
+{
+    let start = std::time::Instant::now();
+    fill(venv, how)?;
+    output::detail(format!(
+        "Installed in {}",
+        output::format_duration(start.elapsed())
+    ));
+    crate::bytecode::compile_logged(venv);
+    Ok(())
 }
 
 /// The environment a venv layer gives later buildpacks and the app: `VIRTUAL_ENV` (its `bin`

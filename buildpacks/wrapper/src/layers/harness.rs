@@ -123,12 +123,8 @@ pub(crate) fn install(
         }
         LayerState::Empty { .. } => {
             cache::log_if_discarded("harness", &layer.state);
-            let pip_site = blacklodge_python_deps::layers::pip::install(
-                context,
-                install.pip,
-                &install.python.python_version,
-                install.index,
-            )?;
+            let pip_site =
+                blacklodge_python_deps::layers::pip::install(context, install.pip, install.index)?;
             let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(
                 context,
                 layer_name!("pip-cache"),
