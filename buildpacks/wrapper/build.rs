@@ -1,6 +1,7 @@
 //! Embeds the harness (harness/src/blacklodge_harness) in the buildpack binary and reads its
-//! runtime dependencies from harness/pyproject.toml, so the Python package in this repository
-//! is the single source of both. `cargo libcnb package` ships only the binary.
+//! runtime dependencies from harness/pyproject.toml and their lock from
+//! harness/requirements.lock, so the Python package in this repository is the single source
+//! of all three. `cargo libcnb package` ships only the binary.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -36,8 +37,10 @@ fn main() {
     let harness = manifest_dir.join("../../harness");
     let package = harness.join("src/blacklodge_harness");
     let pyproject = harness.join("pyproject.toml");
+    let lock = harness.join("requirements.lock");
     println!("cargo:rerun-if-changed={}", package.display());
     println!("cargo:rerun-if-changed={}", pyproject.display());
+    println!("cargo:rerun-if-changed={}", lock.display());
 
     let mut files = Vec::new();
     collect(&package, &harness.join("src"), &mut files);
@@ -76,6 +79,18 @@ fn main() {
         writeln!(code, "    {dependency:?},").expect("write to string");
     }
     code.push_str("];\n");
+    code.push_str(
+        "\n/// harness/requirements.lock: the dependencies pinned with their sha256 hashes.\n",
+    );
+    writeln!(
+        code,
+        "pub(crate) const LOCK: &str = include_str!({:?});",
+        lock.canonicalize()
+            .expect("harness/requirements.lock exists (harness/scripts/lock.sh writes it)")
+            .display()
+            .to_string()
+    )
+    .expect("write to string");
 
     let out =
         PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("harness_files.rs");

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from typing import Dict
 
 from conftest import APPS
@@ -65,6 +66,30 @@ def test_validate_keeps_stdout_clean_when_user_code_prints() -> None:
     assert result.returncode == 0
     assert json.loads(result.stdout)["ok"] is True
     assert "noise printed while importing" in result.stderr
+
+
+def test_validate_timeout_prints_the_stack_of_the_hung_import() -> None:
+    started = time.monotonic()
+    result = blacklodge("validate", "--json", "--timeout", "1", "--entrypoint", "hangs_on_import:predict", "--app-dir", str(APPS))
+    assert time.monotonic() - started < 30
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "Timeout (0:00:01)!" in result.stderr
+    hung = str(APPS / "hangs_on_import.py")
+    assert f'File "{hung}", line 7 in wait_forever' in result.stderr
+    assert f'File "{hung}", line 10 in <module>' in result.stderr
+
+
+def test_validate_timeout_does_not_fire_after_a_quick_import() -> None:
+    result = blacklodge("validate", "--json", "--timeout", "30", "--entrypoint", "funcs:run", "--app-dir", str(APPS))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ok"] is True
+
+
+def test_validate_timeout_must_be_positive() -> None:
+    result = blacklodge("validate", "--timeout", "0", "--entrypoint", "funcs:run", "--app-dir", str(APPS))
+    assert result.returncode == 2
+    assert "must be more than 0 seconds" in result.stderr
 
 
 def test_validate_without_entry_point() -> None:

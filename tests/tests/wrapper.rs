@@ -111,7 +111,7 @@ fn plain_function_without_dependencies_serves_http() {
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "## Blacklodge wrapper\n- Reading the wrapper configuration\n  - Entry point model:predict (from blacklodge.toml)\n  - Modes: web (default), job\n- Installing the Blacklodge harness 0.1.0\n",
+        "## Blacklodge wrapper\n- Reading the wrapper configuration\n  - Entry point model:predict (from blacklodge.toml)\n  - Modes: web (default), job\n  - No source revision (no BP_BLACKLODGE_REVISION, CI variable, platform project metadata or .git)\n- Installing the Blacklodge harness 0.1.0\n",
     );
     assert_contains(&log, "Successfully installed ");
     assert_contains(&log, "  - Calls predict(payload, context) (function)\n");
@@ -173,6 +173,7 @@ fn plain_function_without_dependencies_serves_http() {
     let statz = json(&container.get("/statz"));
     assert_eq!(statz["entrypoint"]["spec"], "model:predict");
     assert_eq!(statz["app"]["name"], "model");
+    assert!(statz["app"]["revision"].is_null(), "{statz}");
 
     // JSON log lines carry the request id, for the harness's lines and the handler's own.
     let logs = container.logs();
@@ -604,4 +605,269 @@ fn example_runs_as_documented() {
     let statz = json(&container.get("/statz"));
     assert_eq!(statz["app"]["name"], "order-scorer");
     assert_eq!(statz["app"]["version"], "1.0.0");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn an_import_that_hangs_fails_the_build_at_the_limit_with_its_stack() {
+    let app = App::fixture("wrapper-function");
+    app.write(
+        "model.py",
+        "import time\n\n\ndef connect():\n    time.sleep(10**6)\n\n\nconnect()\n\n\ndef predict(payload):\n    return payload\n",
+    );
+    let log = Image::new("wrapper-hang")
+        .env("BP_BLACKLODGE_VALIDATE_TIMEOUT", "3")
+        .build_fails(&app);
+    // Stopped at the limit (Python's own watchdog), not after the buildpack's grace period.
+    assert_contains(&log, "  - Importing model:predict ... failed (3.");
+    assert_contains(
+        &log,
+        "! ERROR: Importing the entry point 'model:predict' did not finish within 3 seconds\n",
+    );
+    assert_contains(
+        &log,
+        "the import was still running after 3 seconds (the limit, BP_BLACKLODGE_VALIDATE_TIMEOUT). It was stopped, with every process it started.\n",
+    );
+    assert_contains(
+        &log,
+        "! It was running (most recent call last):\n!   File \"model.py\", line 8, in <module>\n!     connect()\n!   File \"model.py\", line 5, in connect\n!     time.sleep(10**6)\n",
+    );
+    assert_contains(
+        &log,
+        "raise BP_BLACKLODGE_VALIDATE_TIMEOUT (seconds, default 120)",
+    );
+
+    let log = Image::new("wrapper-bad-timeout")
+        .env("BP_BLACKLODGE_VALIDATE_TIMEOUT", "2m")
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Invalid value for BP_BLACKLODGE_VALIDATE_TIMEOUT\n!\n! BP_BLACKLODGE_VALIDATE_TIMEOUT='2m' is not accepted.\n! Accepted: a whole number of seconds from 1 to 86400 (default 120)",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn processes_the_import_starts_end_with_the_check() {
+    let app = App::fixture("wrapper-function");
+    // A module that starts a helper process when imported. Were the helper left running, it
+    // would see the wrapper's next layer appear and leave a file in the exported app.
+    let model = fs_err::read_to_string(app.path().join("model.py")).expect("model.py");
+    app.write(
+        "model.py",
+        &format!(
+            "import subprocess\n_helper = subprocess.Popen(['sh', '-c', 'while [ ! -e /layers/blacklodge_wrapper/entrypoint ]; do sleep 0.05; done; touch /workspace/helper-survived'])\n{model}"
+        ),
+    );
+    let image = Image::new("wrapper-helper");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "  - Importing model:predict ... done (");
+    let files = image.shell_ok("ls -a /workspace");
+    assert_contains(&files, "model.py\n");
+    assert_not_contains(&files, "helper-survived");
+}
+
+/// `(name, version)` of every distribution in harness/requirements.lock.
+fn locked_distributions() -> Vec<(String, String)> {
+    let lock = fs_err::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../harness/requirements.lock"),
+    )
+    .expect("harness/requirements.lock");
+    lock.lines()
+        .filter(|line| !line.starts_with(|c: char| c.is_whitespace() || c == '#'))
+        .filter_map(|line| {
+            let (name, rest) = line.split_once("==")?;
+            let version = rest.split([' ', ';']).next()?;
+            Some((name.to_string(), version.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn harness_dependencies_come_from_the_lock_and_are_in_the_sbom() {
+    let app = App::fixture("wrapper-function");
+    let image = Image::new("wrapper-lock");
+    let log = image.build_ok(&app);
+    let locked = locked_distributions();
+    assert!(
+        locked.iter().any(|(name, _)| name == "gunicorn"),
+        "{locked:?}"
+    );
+    assert_contains(
+        &log,
+        &format!(
+            "Installing the harness's dependencies (flask>=2.3, gunicorn>=22) from its lock, hash-checked ({} locked distributions the app lacks; 0 the app has are kept as installed)",
+            locked.len()
+        ),
+    );
+    assert_contains(
+        &log,
+        &format!(
+            "  - SBOM (CycloneDX): the harness 0.1.0 and {} distributions in the layer\n",
+            locked.len()
+        ),
+    );
+
+    // Exactly the locked versions are installed.
+    let installed = image
+        .shell_ok(
+            "ls /layers/blacklodge_wrapper/harness/deps/lib/python3.11/site-packages | grep dist-info",
+        )
+        .to_lowercase();
+    for (name, version) in &locked {
+        let wheel_name = name.replace('-', "_");
+        assert_contains(&installed, &format!("{wheel_name}-{version}.dist-info\n"));
+    }
+
+    // The harness layer's SBOM lists the harness and each of them.
+    let sboms = image.launch_sboms();
+    let (_, sbom) = sboms
+        .iter()
+        .find(|(path, _)| path.contains("blacklodge_wrapper") && path.contains("harness"))
+        .unwrap_or_else(|| panic!("no harness SBOM in {:?}", sboms.keys()));
+    let purls: Vec<&str> = sbom["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|component| component["purl"].as_str())
+        .collect();
+    assert!(
+        purls.contains(&"pkg:generic/blacklodge-harness@0.1.0"),
+        "{purls:?}"
+    );
+    for (name, version) in &locked {
+        let purl = format!("pkg:pypi/{name}@{version}");
+        assert!(purls.contains(&purl.as_str()), "{purl} missing: {purls:?}");
+    }
+    assert_eq!(purls.len(), locked.len() + 1, "{purls:?}");
+
+    // A rebuild restores the layer and still exports its SBOM.
+    let log = image.build_ok(&app);
+    assert_contains(&log, "Reusing cached harness 0.1.0");
+    let sboms = image.launch_sboms();
+    assert!(
+        sboms
+            .keys()
+            .any(|path| path.contains("blacklodge_wrapper") && path.contains("harness")),
+        "{:?}",
+        sboms.keys()
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn a_harness_dependency_that_does_not_match_the_lock_fails_the_build() {
+    let (name, version) = locked_distributions()
+        .into_iter()
+        .find(|(name, _)| name == "gunicorn")
+        .expect("gunicorn is locked");
+    let port = blacklodge_tests::free_port();
+    let mut server = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/wrapper-forged-index/server.py"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--forge",
+            &format!("{name}=={version}"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 runs the index");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the forged index did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let app = App::fixture("wrapper-function");
+    let log = Image::new("wrapper-forged")
+        .env("PIP_INDEX_URL", &format!("http://127.0.0.1:{port}/simple"))
+        .build_fails(&app);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_contains(
+        &log,
+        "! ERROR: A harness dependency does not match its locked hash\n",
+    );
+    assert_contains(
+        &log,
+        &format!("{name}=={version} from http://127.0.0.1:{port}/files/"),
+    );
+    assert_contains(&log, "Expected sha256 ");
+    assert_contains(&log, "!   Check the package index (PIP_INDEX_URL)");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn the_source_revision_is_recorded_at_build_time() {
+    let app = App::fixture("wrapper-function");
+    let git = |args: &[&str]| {
+        let output = Command::new("git")
+            .args([
+                "-c",
+                "user.name=Blacklodge Tests",
+                "-c",
+                "user.email=tests@blacklodge.invalid",
+            ])
+            .args(args)
+            .current_dir(app.path())
+            .output()
+            .expect("git runs");
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        stdout(&output).trim().to_string()
+    };
+    git(&["init", "-q", "-b", "release"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "The wrapped function"]);
+    git(&["pack-refs", "--all"]);
+    let commit = git(&["rev-parse", "HEAD"]);
+
+    // From the app's .git (pack copies it), read without git: no git in the image.
+    let mut image = Image::new("wrapper-revision");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        &format!("  - Source revision {commit} (from .git, branch release)\n"),
+    );
+    let container = image.start(None, &[]);
+    wait_until_ready(&container, Duration::from_mins(1));
+    let statz = json(&container.get("/statz"));
+    assert_eq!(statz["app"]["revision"], commit.as_str(), "{statz}");
+    drop(container);
+
+    // A CI variable passed to the build wins over .git, and BP_BLACKLODGE_REVISION over both.
+    image.set_env("GIT_COMMIT", "ci-build-4711");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Source revision ci-build-4711 (from GIT_COMMIT)\n",
+    );
+    image.set_env("BP_BLACKLODGE_REVISION", "v1.4.0-rc.2");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Source revision v1.4.0-rc.2 (from BP_BLACKLODGE_REVISION)\n",
+    );
+    let container = image.start(None, &[]);
+    wait_until_ready(&container, Duration::from_mins(1));
+    let statz = json(&container.get("/statz"));
+    assert_eq!(statz["app"]["revision"], "v1.4.0-rc.2", "{statz}");
+    drop(container);
+    // The recorded revision is a default: the container's own variable wins.
+    let container = image.start(None, &[("BLACKLODGE_REVISION", "hotfix-1")]);
+    wait_until_ready(&container, Duration::from_mins(1));
+    assert_eq!(
+        json(&container.get("/statz"))["app"]["revision"],
+        "hotfix-1"
+    );
+    drop(container);
+
+    image.set_env("BP_BLACKLODGE_REVISION", &"x".repeat(201));
+    let log = image.build_fails(&app);
+    assert_contains(&log, "! ERROR: Invalid value for BP_BLACKLODGE_REVISION\n");
+    assert_contains(
+        &log,
+        "! Accepted: printable text of at most 200 characters (a commit hash, a tag, a build id).\n",
+    );
 }

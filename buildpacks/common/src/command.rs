@@ -1,8 +1,11 @@
 //! Running the tools a buildpack drives (pip, python, …) with their output in the build log.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
+use std::time::{Duration, Instant};
 
 /// A command that could not be started or did not succeed.
 #[derive(Debug)]
@@ -160,6 +163,134 @@ pub fn run_captured(command: &mut Command) -> Result<Output, CommandError> {
     }
 }
 
+/// What a command run by [`run_limited`] did.
+#[derive(Debug)]
+pub struct LimitedOutput {
+    /// The exit status (a `SIGKILL` status when the limit stopped it).
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// The limit was reached and the command was killed.
+    pub killed: bool,
+    pub elapsed: Duration,
+}
+
+/// How long the output pipes may stay open after the command ended (a process that left its
+/// process group may still hold them); what arrived by then is kept.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs the command in a process group of its own, without printing, for at most `limit`.
+///
+/// When the limit is reached the whole group is killed (`SIGKILL`). The group is also killed
+/// when the command ends by itself, so nothing it started in the background outlives it.
+/// Stdin is closed. A non-zero exit is not an error here: the caller reads the output.
+///
+/// # Errors
+/// [`CommandError::Spawn`] when the command cannot start or cannot be waited for.
+pub fn run_limited(command: &mut Command, limit: Duration) -> Result<LimitedOutput, CommandError> {
+    let command_line = display(command);
+    let spawn_error = |error| CommandError::Spawn {
+        command: command_line.clone(),
+        error,
+    };
+    let start = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(spawn_error)?;
+    let stdout = collect(child.stdout.take());
+    let stderr = collect(child.stderr.take());
+
+    let mut killed = false;
+    loop {
+        // Wait without reaping: while the exited child is a zombie its id, which is the
+        // group's, cannot be reused, so killing the group below cannot hit another one.
+        if exited(&child).map_err(spawn_error)? {
+            break;
+        }
+        if start.elapsed() >= limit {
+            killed = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = start.elapsed();
+    kill_group(&child);
+    let status = child.wait().map_err(spawn_error)?;
+    let deadline = Instant::now() + PIPE_GRACE;
+    Ok(LimitedOutput {
+        status,
+        stdout: stdout.finish(deadline),
+        stderr: stderr.finish(deadline),
+        killed,
+        elapsed,
+    })
+}
+
+/// Whether the child has exited, leaving it unreaped.
+fn exited(child: &Child) -> std::io::Result<bool> {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    // With NOHANG, `None` while the child runs; EXITED covers exits, kills and core dumps.
+    Ok(waitid(
+        WaitId::Pid(rustix::process::Pid::from_child(child)),
+        options,
+    )?
+    .is_some())
+}
+
+/// `SIGKILL` to the child's process group (its id, see `process_group(0)`); a group that is
+/// already gone is fine.
+fn kill_group(child: &Child) {
+    let pid = rustix::process::Pid::from_child(child);
+    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+}
+
+/// A pipe read to its end by a thread of its own.
+struct Collected {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl Collected {
+    /// Waits for the end of the pipe until `deadline`, then returns what was read.
+    fn finish(self, deadline: Instant) -> Vec<u8> {
+        let _ = self
+            .done
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        self.bytes
+            .lock()
+            .map(|bytes| bytes.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn collect(stream: Option<impl Read + Send + 'static>) -> Collected {
+    let bytes = Arc::new(Mutex::new(Vec::new()));
+    let (sender, done) = mpsc::channel();
+    if let Some(mut stream) = stream {
+        let bytes = Arc::clone(&bytes);
+        thread::spawn(move || {
+            let mut buffer = [0_u8; 8192];
+            while let Ok(read) = stream.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                if let Ok(mut bytes) = bytes.lock() {
+                    bytes.extend_from_slice(&buffer[..read]);
+                }
+            }
+            let _ = sender.send(());
+        });
+    } else {
+        let _ = sender.send(());
+    }
+    Collected { bytes, done }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +317,78 @@ mod tests {
         let error = run_captured(&mut Command::new("/nonexistent/tool")).expect_err("no such tool");
         assert!(matches!(error, CommandError::Spawn { .. }));
         assert!(error.reason().starts_with("could not be started"));
+    }
+
+    #[test]
+    fn limited_command_that_finishes_keeps_its_output() {
+        let output = run_limited(
+            Command::new("sh").args(["-c", "echo out; echo err >&2; exit 4"]),
+            Duration::from_secs(20),
+        )
+        .expect("sh runs");
+        assert!(!output.killed);
+        assert_eq!(output.status.code(), Some(4));
+        assert_eq!(output.stdout, b"out\n");
+        assert_eq!(output.stderr, b"err\n");
+    }
+
+    /// Whether a process with this id still exists (and is not a zombie).
+    fn alive(pid: &str) -> bool {
+        fs_err::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+    }
+
+    #[test]
+    fn the_limit_kills_the_command_and_everything_it_started() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("background.pid");
+        let script = format!(
+            "sleep 300 & echo $! > {}; echo started; sleep 300",
+            pid_file.display()
+        );
+        let output = run_limited(
+            Command::new("sh").args(["-c", &script]),
+            Duration::from_millis(500),
+        )
+        .expect("sh runs");
+        assert!(output.killed);
+        assert_eq!(output.status.code(), None, "killed by a signal");
+        assert_eq!(output.stdout, b"started\n");
+        assert!(
+            output.elapsed < Duration::from_secs(10),
+            "{:?}",
+            output.elapsed
+        );
+        let background = fs_err::read_to_string(&pid_file).expect("pid written");
+        let background = background.trim();
+        // The background sleep is an orphan now; give the kernel a moment to reap it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(background) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!alive(background), "process {background} survived");
+    }
+
+    #[test]
+    fn background_processes_end_with_the_command() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("background.pid");
+        let script = format!(
+            "sleep 300 >/dev/null 2>&1 & echo $! > {}",
+            pid_file.display()
+        );
+        let output = run_limited(
+            Command::new("sh").args(["-c", &script]),
+            Duration::from_secs(20),
+        )
+        .expect("sh runs");
+        assert!(!output.killed);
+        assert!(output.status.success());
+        let background = fs_err::read_to_string(&pid_file).expect("pid written");
+        let background = background.trim();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(background) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!alive(background), "process {background} survived");
     }
 }

@@ -26,14 +26,26 @@ fn metadata_field(metadata: &str, field: &str) -> Option<String> {
 /// # Errors
 /// I/O errors reading the venv.
 pub fn distributions(venv: &Path) -> std::io::Result<Vec<Distribution>> {
-    let mut found = Vec::new();
     let lib = venv.join("lib");
     let Ok(pythons) = fs_err::read_dir(&lib) else {
-        return Ok(found);
+        return Ok(Vec::new());
     };
+    let mut sites = Vec::new();
     for python in pythons {
-        let site = python?.path().join("site-packages");
-        let Ok(entries) = fs_err::read_dir(&site) else {
+        sites.push(python?.path().join("site-packages"));
+    }
+    distributions_in(&sites)
+}
+
+/// The distributions installed in these site directories (`*.dist-info`), sorted; a missing
+/// directory has none. For prefixes that are not a venv (`pip install --prefix`).
+///
+/// # Errors
+/// I/O errors reading a directory.
+pub fn distributions_in(sites: &[std::path::PathBuf]) -> std::io::Result<Vec<Distribution>> {
+    let mut found = Vec::new();
+    for site in sites {
+        let Ok(entries) = fs_err::read_dir(site) else {
             continue;
         };
         for entry in entries {
@@ -59,9 +71,16 @@ pub fn distributions(venv: &Path) -> std::io::Result<Vec<Distribution>> {
 /// CycloneDX 1.4 JSON listing `distributions` (deterministic: no timestamp, no serial).
 #[must_use]
 pub fn cyclonedx(distributions: &[Distribution]) -> Sbom {
-    let components: Vec<_> = distributions
-        .iter()
-        .map(|dist| {
+    cyclonedx_with(distributions, Vec::new())
+}
+
+/// [`cyclonedx`] with `others` (CycloneDX component objects of software that is not from
+/// PyPI) listed first.
+#[must_use]
+pub fn cyclonedx_with(distributions: &[Distribution], others: Vec<serde_json::Value>) -> Sbom {
+    let components: Vec<_> = others
+        .into_iter()
+        .chain(distributions.iter().map(|dist| {
             let purl_name = blacklodge_common::pypi::normalize(&dist.name);
             json!({
                 "type": "library",
@@ -70,7 +89,7 @@ pub fn cyclonedx(distributions: &[Distribution]) -> Sbom {
                 "version": dist.version,
                 "purl": format!("pkg:pypi/{purl_name}@{}", dist.version),
             })
-        })
+        }))
         .collect();
     let document = json!({
         "bomFormat": "CycloneDX",

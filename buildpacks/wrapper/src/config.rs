@@ -16,6 +16,7 @@ use libcnb::Env;
 use serde::Deserialize;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub(crate) const CONFIG_FILE: &str = "blacklodge.toml";
 pub(crate) const PYPROJECT: &str = "pyproject.toml";
@@ -24,11 +25,23 @@ const TABLE: &str = "[tool.blacklodge]";
 pub(crate) const VAR_ENTRYPOINT: &str = "BP_BLACKLODGE_ENTRYPOINT";
 pub(crate) const VAR_VALIDATE: &str = "BP_BLACKLODGE_VALIDATE";
 pub(crate) const VAR_DEFAULT_MODE: &str = "BP_BLACKLODGE_DEFAULT_MODE";
+pub(crate) const VAR_VALIDATE_TIMEOUT: &str = "BP_BLACKLODGE_VALIDATE_TIMEOUT";
+pub(crate) const VAR_REVISION: &str = "BP_BLACKLODGE_REVISION";
 /// Every `BP_BLACKLODGE_*` variable the wrapper reads; any other is a typo.
-const KNOWN_VARIABLES: &[&str] = &[VAR_ENTRYPOINT, VAR_VALIDATE, VAR_DEFAULT_MODE];
+pub(crate) const KNOWN_VARIABLES: &[&str] = &[
+    VAR_ENTRYPOINT,
+    VAR_VALIDATE,
+    VAR_VALIDATE_TIMEOUT,
+    VAR_DEFAULT_MODE,
+    VAR_REVISION,
+];
 const VAR_PREFIX: &str = "BP_BLACKLODGE_";
 /// Longest name/version the harness accepts (BLACKLODGE_APP_NAME / _VERSION).
 const MAX_TEXT: usize = 200;
+/// How long importing the entry point may take at build time, unless configured.
+pub(crate) const DEFAULT_VALIDATE_TIMEOUT: Duration = Duration::from_mins(2);
+/// The longest accepted `BP_BLACKLODGE_VALIDATE_TIMEOUT`: a day.
+const MAX_VALIDATE_TIMEOUT_SECS: u64 = 86_400;
 
 /// A process the wrapper can declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +115,8 @@ pub(crate) struct WrapperConfig {
     pub(crate) name: Option<String>,
     pub(crate) version: Option<String>,
     pub(crate) validate: bool,
+    /// How long the build-time import may take.
+    pub(crate) validate_timeout: Duration,
 }
 
 /// The table as written by the user. Unknown keys are errors.
@@ -361,6 +376,7 @@ fn resolve(
     let validate = env::boolean(env, VAR_VALIDATE)
         .map_err(ConfigError::InvalidVariable)?
         .unwrap_or(true);
+    let validate_timeout = validate_timeout(env).map_err(ConfigError::InvalidVariable)?;
 
     Ok(WrapperConfig {
         origin,
@@ -371,7 +387,28 @@ fn resolve(
         name,
         version,
         validate,
+        validate_timeout,
     })
+}
+
+/// `BP_BLACKLODGE_VALIDATE_TIMEOUT`: whole seconds, 1 to a day; the default when unset.
+fn validate_timeout(env: &Env) -> Result<Duration, InvalidVariable> {
+    let Some(value) = env::string(env, VAR_VALIDATE_TIMEOUT) else {
+        return Ok(DEFAULT_VALIDATE_TIMEOUT);
+    };
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|seconds| (1..=MAX_VALIDATE_TIMEOUT_SECS).contains(seconds))
+        .map(Duration::from_secs)
+        .ok_or_else(|| InvalidVariable {
+            name: VAR_VALIDATE_TIMEOUT.to_string(),
+            value,
+            expected: format!(
+                "a whole number of seconds from 1 to {MAX_VALIDATE_TIMEOUT_SECS} (default {}); to skip the check, set {VAR_VALIDATE}=false instead",
+                DEFAULT_VALIDATE_TIMEOUT.as_secs()
+            ),
+        })
 }
 
 fn printable(value: &str) -> Option<String> {
@@ -491,6 +528,7 @@ mod tests {
         assert_eq!(config.default_mode, Mode::Web);
         assert_eq!(config.origin, Origin::ConfigFile);
         assert!(config.validate);
+        assert_eq!(config.validate_timeout, DEFAULT_VALIDATE_TIMEOUT);
         assert!(is_declared(dir.path(), &Env::new()));
     }
 
@@ -619,6 +657,30 @@ mod tests {
         };
         assert_eq!(name, "BP_BLACKLODGE_ENTRY_POINT");
         assert_eq!(suggestion, Some(VAR_ENTRYPOINT));
+    }
+
+    #[test]
+    fn validate_timeout_is_whole_seconds() {
+        let dir = app(&[(CONFIG_FILE, "entrypoint = \"m:f\"\n")]);
+        let mut env = Env::new();
+        env.insert(VAR_VALIDATE_TIMEOUT, " 5 ");
+        let config = load(dir.path(), &env).expect("valid");
+        assert_eq!(config.validate_timeout, Duration::from_secs(5));
+        for bad in ["0", "-3", "2.5", "10s", "86401", "soon"] {
+            env.insert(VAR_VALIDATE_TIMEOUT, bad);
+            let Err(ConfigError::InvalidVariable(error)) = load(dir.path(), &env) else {
+                panic!("{bad} accepted");
+            };
+            assert_eq!(error.name, VAR_VALIDATE_TIMEOUT);
+            assert_eq!(error.value, bad);
+            assert!(
+                error
+                    .expected
+                    .starts_with("a whole number of seconds from 1 to 86400 (default 120)"),
+                "{}",
+                error.expected
+            );
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Every way the wrapper buildpack can fail, and the one place that explains each to the user.
 
 use crate::config::{
-    CONFIG_FILE, ConfigError, ModeProblem, Origin, PYPROJECT, VAR_ENTRYPOINT, VAR_VALIDATE,
+    CONFIG_FILE, ConfigError, KNOWN_VARIABLES, ModeProblem, Origin, PYPROJECT, VAR_ENTRYPOINT,
+    VAR_VALIDATE, VAR_VALIDATE_TIMEOUT,
 };
+use crate::validate::Hung;
 use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing, io_detail};
 use blacklodge_python_deps::errors::DepsError;
@@ -34,12 +36,16 @@ pub(crate) enum WrapperError {
     /// pip could not install the harness's dependencies next to the app's packages.
     InstallDependencies {
         requirements: Vec<String>,
+        /// The app's installed distributions (`name==version`), pinned as constraints.
+        app_pins: Vec<String>,
         error: CommandError,
     },
     /// The entry point failed validation.
     Validation(ValidationFailure),
     /// `blacklodge validate` failed without its JSON answer (a crash).
     ValidateCrashed(CommandError),
+    /// Importing the entry point did not finish within `BP_BLACKLODGE_VALIDATE_TIMEOUT`.
+    ValidateTimeout(Hung),
 }
 
 impl From<ConfigError> for WrapperError {
@@ -152,17 +158,24 @@ fn config_error(error: &ConfigError) -> UserError {
             format!("Fix {key}, or remove it."),
         ),
         ConfigError::InvalidVariable(error) => UserError::from(error),
-        ConfigError::UnknownVariable { name, suggestion } => UserError::new(
-            "Unknown wrapper variable",
-            format!(
-                "{name} is not a setting of the blacklodge/wrapper buildpack.{}",
-                suggestion.map_or(String::new(), |s| format!(" Did you mean {s}?"))
-            ),
-            format!(
-                "Rename or remove it. The wrapper reads {VAR_ENTRYPOINT}, {VAR_VALIDATE} and BP_BLACKLODGE_DEFAULT_MODE (see docs/wrapper.md)."
-            ),
-        ),
+        ConfigError::UnknownVariable { name, suggestion } => {
+            unknown_variable_error(name, *suggestion)
+        }
     }
+}
+
+fn unknown_variable_error(name: &str, suggestion: Option<&str>) -> UserError {
+    UserError::new(
+        "Unknown wrapper variable",
+        format!(
+            "{name} is not a setting of the blacklodge/wrapper buildpack.{}",
+            suggestion.map_or(String::new(), |s| format!(" Did you mean {s}?"))
+        ),
+        format!(
+            "Rename or remove it. The wrapper reads {} (see docs/wrapper.md).",
+            KNOWN_VARIABLES.join(", ")
+        ),
+    )
 }
 
 fn origin_file(origin: &Origin) -> &'static str {
@@ -173,23 +186,32 @@ fn origin_file(origin: &Origin) -> &'static str {
     }
 }
 
-/// The app's pins pip named as the other side of the conflict (`(constraint) flask==2.2.5`).
-fn conflicting_pins(output: &str) -> Vec<String> {
+/// The app's pins pip named as the other side of the conflict (`(constraint) flask==2.2.5`);
+/// the lock's pins are constraints too, but not the app's to change.
+fn conflicting_pins(output: &str, app_pins: &[String]) -> Vec<String> {
+    let app_pins: Vec<String> = app_pins.iter().map(|pin| pin.to_lowercase()).collect();
     let mut pins: Vec<String> = output
         .lines()
         .filter_map(|line| line.split_once("(constraint) "))
         .map(|(_, pin)| pin.trim().to_string())
+        .filter(|pin| app_pins.contains(&pin.to_lowercase()))
         .collect();
     pins.sort();
     pins.dedup();
     pins
 }
 
-fn dependency_error(requirements: &[String], error: &CommandError) -> UserError {
+const LOCK_FILE: &str = "harness/requirements.lock";
+
+fn dependency_error(
+    requirements: &[String],
+    app_pins: &[String],
+    error: &CommandError,
+) -> UserError {
     let output = error.output();
     let requirements = requirements.join(", ");
     if output.contains("ResolutionImpossible") || output.contains("conflicting dependencies") {
-        let pins = conflicting_pins(output);
+        let pins = conflicting_pins(output, app_pins);
         let culprits = if pins.is_empty() {
             "packages installed by your app".to_string()
         } else {
@@ -198,12 +220,32 @@ fn dependency_error(requirements: &[String], error: &CommandError) -> UserError 
         return UserError::new(
             "The app's packages conflict with the harness's dependencies",
             format!(
-                "The harness needs {requirements}. The wrapper never replaces a package your app installed, and {culprits} cannot be combined with them.\n\npip says:\n{}",
+                "The harness needs {requirements}, at the versions of its lock ({LOCK_FILE}) for whatever your app does not install itself. The wrapper never replaces a package your app installed, and {culprits} cannot be combined with them.\n\npip says:\n{}",
                 tail(output, 12)
             ),
             format!(
-                "Change the version of {culprits} in your dependency file (requirements.txt, pyproject.toml, ...) to one compatible with {requirements}, or remove the pin and let the wrapper install a compatible release."
+                "Change the version of {culprits} in your dependency file (requirements.txt, pyproject.toml, ...) to one compatible with {requirements}, or remove the pin and let the wrapper install a compatible release.\nOr add the harness's dependency that needs a newer version (say flask) to your own dependencies, at a version that works with your pins: the harness uses your app's copy when there is one."
             ),
+        );
+    }
+    if output.contains("DO NOT MATCH THE HASHES") {
+        return UserError::new(
+            "A harness dependency does not match its locked hash",
+            format!(
+                "The harness's dependencies are installed from its lock ({LOCK_FILE}), which pins the sha256 of every file. The package index served a file with another hash:\n{}",
+                tail(output, 8)
+            ),
+            "Check the package index (PIP_INDEX_URL): a mirror must serve PyPI's files unchanged. If it rebuilt or altered a package, fix the mirror; never accept a file whose hash changed.",
+        );
+    }
+    if output.contains("--require-hashes mode") || output.contains("Hashes are required") {
+        return UserError::new(
+            "A harness dependency is not in its lock",
+            format!(
+                "pip needed a distribution that {LOCK_FILE} does not pin, so it cannot be checked against a hash:\n{}",
+                tail(output, 8)
+            ),
+            "If one of your packages was installed without its own dependencies, add them to your dependency file. Otherwise the lock misses a dependency for this Python version: please report it with the build log (harness/scripts/lock.sh refreshes the lock).",
         );
     }
     UserError::new(
@@ -217,6 +259,39 @@ fn dependency_error(requirements: &[String], error: &CommandError) -> UserError 
         "Check the package index (PIP_INDEX_URL) and the network; the harness needs ".to_string()
             + &requirements
             + ".",
+    )
+}
+
+fn timeout_error(hung: &Hung) -> UserError {
+    let seconds = hung.limit.as_secs();
+    let module = hung
+        .entrypoint
+        .split_once(':')
+        .map_or(hung.entrypoint.as_str(), |(module, _)| module);
+    let running = if hung.frames.is_empty() {
+        "Python printed no stack before it was stopped.".to_string()
+    } else {
+        format!(
+            "It was running (most recent call last):\n{}",
+            hung.frames
+                .iter()
+                .map(crate::validate::Frame::render)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    };
+    UserError::new(
+        format!(
+            "Importing the entry point '{}' did not finish within {seconds} seconds",
+            hung.entrypoint
+        ),
+        format!(
+            "The build imports module '{module}' to check the entry point, and the import was still running after {seconds} seconds (the limit, {VAR_VALIDATE_TIMEOUT}). It was stopped, with every process it started.\n\n{running}"
+        ),
+        format!(
+            "Importing a module should only define things. Move slow or blocking work (loading a model, connecting to a service, waiting for input) into the load() method of a class entry point, which the harness runs after start-up and before traffic, or into the function itself.\nIf the import really needs longer, raise {VAR_VALIDATE_TIMEOUT} (seconds, default {}); to skip the check, set {VAR_VALIDATE}=false.",
+            crate::config::DEFAULT_VALIDATE_TIMEOUT.as_secs()
+        ),
     )
 }
 
@@ -255,8 +330,9 @@ impl UserFacing for WrapperError {
             Self::Deps(error) => error.user_error(),
             Self::InstallDependencies {
                 requirements,
+                app_pins,
                 error,
-            } => dependency_error(requirements, error),
+            } => dependency_error(requirements, app_pins, error),
             Self::Validation(failure) => UserError::new(
                 failure.title.clone(),
                 failure.detail.clone(),
@@ -271,6 +347,7 @@ impl UserFacing for WrapperError {
                     failure.fix.clone()
                 },
             ),
+            Self::ValidateTimeout(hung) => timeout_error(hung),
             Self::ValidateCrashed(error) => UserError::new(
                 "Could not check the entry point",
                 format!(
@@ -301,10 +378,113 @@ mod tests {
     fn conflict_names_the_pins() {
         assert_eq!(
             conflicting_pins(
-                "The conflict is caused by:\n    The user requested flask>=2.3\n    The user requested (constraint) flask==2.2.5\n"
+                "The conflict is caused by:\n    The user requested flask>=2.3\n    The user requested (constraint) flask==2.2.5\n    The user requested (constraint) werkzeug==3.1.9\n",
+                &["Flask==2.2.5".to_string(), "six==1.17.0".to_string()]
             ),
             vec!["flask==2.2.5".to_string()]
         );
+    }
+
+    fn pip_failed(output: &str) -> CommandError {
+        use std::os::unix::process::ExitStatusExt;
+        CommandError::Failed {
+            command: "python3 -m pip install".into(),
+            status: std::process::ExitStatus::from_raw(256),
+            output: output.into(),
+        }
+    }
+
+    #[test]
+    fn a_file_that_does_not_match_the_lock_is_explained() {
+        let error = dependency_error(
+            &["gunicorn>=22".to_string()],
+            &[],
+            &pip_failed(
+                "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.\n    gunicorn==27.0.1 from http://mirror/gunicorn-27.0.1-py3-none-any.whl:\n        Expected sha256 aa\n             Got        bb\n",
+            ),
+        );
+        assert_eq!(
+            error.title,
+            "A harness dependency does not match its locked hash"
+        );
+        assert!(
+            error.detail.contains("Expected sha256 aa"),
+            "{}",
+            error.detail
+        );
+        assert!(
+            error
+                .fix
+                .starts_with("Check the package index (PIP_INDEX_URL)")
+        );
+
+        let error = dependency_error(
+            &["gunicorn>=22".to_string()],
+            &[],
+            &pip_failed(
+                "ERROR: In --require-hashes mode, all requirements must have their versions pinned with ==. These do not:\n    packaging from https://x/packaging-26.0-py3-none-any.whl\n",
+            ),
+        );
+        assert_eq!(error.title, "A harness dependency is not in its lock");
+    }
+
+    #[test]
+    fn timeout_names_the_entry_point_the_limit_the_stack_and_the_fix() {
+        let error = WrapperError::ValidateTimeout(Hung {
+            entrypoint: "model:predict".into(),
+            limit: std::time::Duration::from_secs(7),
+            frames: vec![crate::validate::Frame {
+                file: "model.py".into(),
+                line: 3,
+                function: "<module>".into(),
+                code: Some("time.sleep(10**6)".into()),
+            }],
+        })
+        .user_error();
+        assert_eq!(
+            error.title,
+            "Importing the entry point 'model:predict' did not finish within 7 seconds"
+        );
+        assert!(
+            error.detail.starts_with("The build imports module 'model' to check the entry point, and the import was still running after 7 seconds (the limit, BP_BLACKLODGE_VALIDATE_TIMEOUT)."),
+            "{}",
+            error.detail
+        );
+        assert!(
+            error.detail.ends_with("It was running (most recent call last):\n  File \"model.py\", line 3, in <module>\n    time.sleep(10**6)"),
+            "{}",
+            error.detail
+        );
+        assert!(error.fix.contains("load()"), "{}", error.fix);
+        assert!(
+            error
+                .fix
+                .contains("raise BP_BLACKLODGE_VALIDATE_TIMEOUT (seconds, default 120)"),
+            "{}",
+            error.fix
+        );
+        assert!(
+            error.fix.contains("BP_BLACKLODGE_VALIDATE=false"),
+            "{}",
+            error.fix
+        );
+    }
+
+    #[test]
+    fn unknown_variable_lists_every_variable() {
+        let error = WrapperError::Config(ConfigError::UnknownVariable {
+            name: "BP_BLACKLODGE_VALIDATE_TIMEOUTS".into(),
+            suggestion: Some(VAR_VALIDATE_TIMEOUT),
+        })
+        .user_error();
+        assert!(
+            error
+                .detail
+                .ends_with("Did you mean BP_BLACKLODGE_VALIDATE_TIMEOUT?")
+        );
+        for name in KNOWN_VARIABLES {
+            assert!(error.fix.contains(name), "{}", error.fix);
+        }
     }
 
     #[test]

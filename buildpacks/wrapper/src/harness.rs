@@ -1,8 +1,10 @@
 //! The harness shipped inside this buildpack: the `blacklodge_harness` package from
-//! `harness/src` and its runtime requirements from `harness/pyproject.toml`, embedded at
-//! compile time by `build.rs`.
+//! `harness/src`, its runtime requirements from `harness/pyproject.toml` and their lock
+//! (`harness/requirements.lock`, exact versions with sha256 hashes, refreshed by
+//! `harness/scripts/lock.sh`), embedded at compile time by `build.rs`.
 
 use blacklodge_common::download::sha256_bytes;
+use blacklodge_common::pypi;
 use std::path::Path;
 
 include!(concat!(env!("OUT_DIR"), "/harness_files.rs"));
@@ -25,6 +27,59 @@ pub(crate) fn requirements() -> Vec<String> {
     DEPENDENCIES.iter().map(|d| (*d).to_string()).collect()
 }
 
+/// One distribution of the lock: its name (normalized) and the requirement text pip reads
+/// (`name==version ; marker --hash=sha256:… …`, comments removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Locked {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) requirement: String,
+}
+
+/// The distributions of `harness/requirements.lock`, in file order.
+pub(crate) fn lock() -> Vec<Locked> {
+    parse_lock(LOCK)
+}
+
+/// Parses pip's requirements format as uv writes it: an entry starts at an unindented line,
+/// its hashes follow on indented continuation lines; comment lines are dropped.
+fn parse_lock(text: &str) -> Vec<Locked> {
+    let mut entries: Vec<Vec<&str>> = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if line.starts_with(char::is_whitespace) {
+            if let Some(entry) = entries.last_mut() {
+                entry.push(trimmed);
+            }
+        } else {
+            entries.push(vec![trimmed]);
+        }
+    }
+    entries
+        .into_iter()
+        .filter_map(|lines| {
+            let (name, rest) = lines[0].split_once("==")?;
+            let version = rest
+                .split(|c: char| c.is_whitespace() || c == ';' || c == '\\')
+                .next()?
+                .to_string();
+            let requirement = lines
+                .iter()
+                .map(|line| line.trim_end_matches('\\').trim())
+                .collect::<Vec<_>>()
+                .join(" \\\n    ");
+            Some(Locked {
+                name: pypi::normalize(name.trim()),
+                version,
+                requirement,
+            })
+        })
+        .collect()
+}
+
 /// A fingerprint of everything shipped: a changed file or requirement reinstalls the harness.
 pub(crate) fn fingerprint() -> String {
     let mut all = Vec::new();
@@ -37,6 +92,7 @@ pub(crate) fn fingerprint() -> String {
         all.extend_from_slice(dependency.as_bytes());
         all.push(0);
     }
+    all.extend_from_slice(LOCK.as_bytes());
     sha256_bytes(&all)
 }
 
@@ -90,6 +146,88 @@ mod tests {
             version().split('.').all(|part| part.parse::<u32>().is_ok()),
             "{}",
             version()
+        );
+    }
+
+    #[test]
+    fn the_lock_is_up_to_date_with_the_requirements() {
+        // harness/scripts/lock.sh writes the requirements it locked on the first line.
+        let first = LOCK.lines().next().unwrap_or_default();
+        assert_eq!(
+            first,
+            format!(
+                "# The harness's runtime dependencies, locked: {}",
+                DEPENDENCIES.join(", ")
+            ),
+            "harness/requirements.lock is out of date with harness/pyproject.toml: run harness/scripts/lock.sh"
+        );
+        let locked = lock();
+        for dependency in DEPENDENCIES {
+            let split = dependency
+                .find(|c: char| "<>=!~ ;[".contains(c))
+                .unwrap_or(dependency.len());
+            let (name, specifiers) = dependency.split_at(split);
+            let name = pypi::normalize(name);
+            let specifiers: pep440_rs::VersionSpecifiers =
+                specifiers.trim().parse().expect("version specifiers");
+            let entry = locked
+                .iter()
+                .find(|entry| entry.name == name)
+                .unwrap_or_else(|| panic!("{name} is not in harness/requirements.lock"));
+            let version: pep440_rs::Version = entry.version.parse().expect("a version");
+            assert!(
+                specifiers.contains(&version),
+                "the lock's {name}=={version} does not satisfy {dependency}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_locked_distribution_is_pinned_with_hashes() {
+        let locked = lock();
+        assert!(locked.len() >= DEPENDENCIES.len(), "{locked:?}");
+        for entry in &locked {
+            assert!(
+                entry
+                    .requirement
+                    .starts_with(&format!("{}=={} ", entry.name, entry.version)),
+                "{entry:?}"
+            );
+            let hashes: Vec<&str> = entry
+                .requirement
+                .split_whitespace()
+                .filter_map(|word| word.strip_prefix("--hash=sha256:"))
+                .collect();
+            assert!(!hashes.is_empty(), "{} has no hash", entry.name);
+            assert!(
+                hashes
+                    .iter()
+                    .all(|hash| hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit())),
+                "{entry:?}"
+            );
+            assert!(!entry.requirement.contains('#'), "{entry:?}");
+        }
+    }
+
+    #[test]
+    fn lock_entries_keep_markers_and_hashes_and_drop_comments() {
+        let locked = parse_lock(
+            "# header\nFlask==3.1.3 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via blacklodge-harness\nimportlib-metadata==8.7.0 ; python_full_version < '3.10' \\\n    --hash=sha256:cc\n    # via\n    #   flask\n",
+        );
+        assert_eq!(
+            locked,
+            vec![
+                Locked {
+                    name: "flask".into(),
+                    version: "3.1.3".into(),
+                    requirement: "Flask==3.1.3 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb".into(),
+                },
+                Locked {
+                    name: "importlib-metadata".into(),
+                    version: "8.7.0".into(),
+                    requirement: "importlib-metadata==8.7.0 ; python_full_version < '3.10' \\\n    --hash=sha256:cc".into(),
+                },
+            ]
         );
     }
 

@@ -56,6 +56,7 @@ mod tests {
             name: None,
             version: None,
             validate: true,
+            validate_timeout: crate::config::DEFAULT_VALIDATE_TIMEOUT,
         };
         let launch = launch(&config, Path::new("/layers/w/harness/bin/blacklodge"));
         let summary: Vec<(String, Vec<String>, bool)> = launch

@@ -14,6 +14,7 @@ mod launch;
 mod layers;
 // The pip release and its hash are shared with the pip buildpack (one pin for both).
 mod python_env;
+mod revision;
 mod validate;
 
 use crate::config::Origin;
@@ -87,6 +88,23 @@ impl Buildpack for WrapperBuildpack {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        let layers_root = context
+            .layers_dir
+            .parent()
+            .unwrap_or(&context.layers_dir)
+            .to_path_buf();
+        let revision = revision::find(platform_env, &layers_root, &context.app_dir)
+            .map_err(WrapperError::from)?;
+        match &revision {
+            Some(revision) => output::detail(format!(
+                "Source revision {} (from {})",
+                revision.value, revision.source
+            )),
+            None => output::detail(format!(
+                "No source revision (no {}, CI variable, platform project metadata or .git)",
+                config::VAR_REVISION
+            )),
+        }
 
         output::step(format!(
             "Installing the Blacklodge harness {}",
@@ -115,7 +133,12 @@ impl Buildpack for WrapperBuildpack {
         output::step("Checking the entry point");
         if config.validate {
             let validated = output::timed(format!("Importing {}", config.entrypoint), || {
-                validate::run(&launcher, &config.entrypoint, &context.app_dir)
+                validate::run(
+                    &launcher,
+                    &config.entrypoint,
+                    &context.app_dir,
+                    config.validate_timeout,
+                )
             })?;
             output::detail(format!("Calls {}", validated.describe()));
         } else {
@@ -125,7 +148,7 @@ impl Buildpack for WrapperBuildpack {
             ));
         }
 
-        layers::entrypoint::write(&context, &config)?;
+        layers::entrypoint::write(&context, &config, revision.as_ref())?;
 
         output::step("Processes");
         for (mode, command) in launch::commands(&config, &launcher) {

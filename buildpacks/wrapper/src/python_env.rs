@@ -3,7 +3,7 @@
 //! distributions it sees.
 
 use crate::errors::WrapperError;
-use blacklodge_common::{command, download::sha256_bytes};
+use blacklodge_common::{command, download::sha256_bytes, pypi};
 use serde::Deserialize;
 use std::path::Path;
 use std::process::Command;
@@ -44,6 +44,14 @@ impl PythonEnv {
             text.push('\n');
         }
         text
+    }
+
+    /// The normalized names of the installed distributions.
+    pub(crate) fn distribution_names(&self) -> std::collections::BTreeSet<String> {
+        self.distributions
+            .iter()
+            .map(|pin| pypi::normalize(pin.split_once("==").map_or(pin.as_str(), |(name, _)| name)))
+            .collect()
     }
 
     pub(crate) fn distributions_fingerprint(&self) -> String {

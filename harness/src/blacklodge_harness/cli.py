@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import json
 import os
 import platform
@@ -49,7 +50,23 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--entrypoint", metavar="MODULE:ATTR", help="entry point (default: $BLACKLODGE_ENTRYPOINT)")
     validate.add_argument("--app-dir", metavar="DIR", help="app directory (default: $BLACKLODGE_APP_DIR or the working directory)")
     validate.add_argument("--json", action="store_true", help="print failures as JSON on stdout too")
+    validate.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up after SECONDS: print every thread's stack on stderr and exit 1 (default: no limit)",
+    )
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+    return value
 
 
 def _config_failure(exc: HarnessError) -> int:
@@ -103,6 +120,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     # Whatever the user's module prints or logs while importing must not
     # corrupt the JSON on stdout.
     setup = setup_logging("validate", log_format="text", level="warning", capture_output=False, stream=sys.stderr)
+    if args.timeout is not None:
+        # A C-level watchdog thread: it dumps the stacks and exits even when the import holds
+        # the GIL (a busy loop in an extension), which a Python timer could not.
+        faulthandler.dump_traceback_later(args.timeout, exit=True, file=sys.stderr)
     try:
         if not spec.strip():
             raise ConfigError(
@@ -119,6 +140,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(json.dumps({"ok": False, "error": exc.to_dict()}))
         return 1
     finally:
+        if args.timeout is not None:
+            faulthandler.cancel_dump_traceback_later()
         setup.restore()
     summary = entry.summary()
     summary["harness_version"] = __version__

@@ -11,15 +11,22 @@
 //! The dependencies are installed by pip with `--prefix` (so packages already installed in
 //! the app's environment count as satisfied and are never replaced) and with every installed
 //! distribution pinned as a constraint (so a version the harness cannot use is a resolution
-//! error, not a silent upgrade). Nothing is written to the app's venv, which belongs to the
-//! dependency buildpack.
+//! error, not a silent upgrade). What the app lacks comes from the harness's lock
+//! (`harness/requirements.lock`): its entries for the distributions the app does not have
+//! are constraints too, with their sha256 hashes, and pip runs with `--require-hashes`, so
+//! every file it downloads is the locked version and byte-for-byte the locked file. Nothing
+//! is written to the app's venv, which belongs to the dependency buildpack.
 //!
 //! Cached on the harness contents, the Python environment and the app's installed packages.
+//! The layer's CycloneDX SBOM lists the harness and every distribution installed in `deps/`
+//! (the python-deps SBOM code), rewritten on every build so it matches a restored layer too.
 
 use crate::errors::WrapperError;
+use crate::harness::Locked;
 use crate::python_env::PythonEnv;
 use crate::{WrapperBuildpack, harness};
 use blacklodge_common::{cache, command, output};
+use blacklodge_python_deps::sbom;
 use blacklodge_python_deps::tool::PinnedWheel;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
@@ -112,6 +119,7 @@ pub(crate) fn install(
                 "Reusing cached harness {} (harness, Python and the app's packages unchanged)",
                 wanted.harness_version
             ));
+            layer.write_sboms(&[sbom(&root)?])?;
         }
         LayerState::Empty { .. } => {
             cache::log_if_discarded("harness", &layer.state);
@@ -124,10 +132,42 @@ pub(crate) fn install(
             )?;
             install_dependencies(&root, install.python, &pip_site, &cache_dir)?;
             write_harness(&root, &launcher)?;
+            let sbom = sbom(&root)?;
+            layer.write_sboms(&[sbom])?;
             layer.write_metadata(wanted.clone())?;
         }
     }
     Ok(launcher)
+}
+
+/// The layer's SBOM: the harness itself and the distributions pip installed into `deps/`.
+fn sbom(root: &Path) -> Result<libcnb::sbom::Sbom, WrapperError> {
+    let deps = root.join("deps");
+    let sites = site_directories(&deps).map_err(io_error("read", &deps))?;
+    let distributions = sbom::distributions_in(&sites).map_err(io_error("read", &deps))?;
+    output::detail(format!(
+        "SBOM (CycloneDX): the harness {} and {} distribution{} in the layer",
+        harness::version(),
+        distributions.len(),
+        if distributions.len() == 1 { "" } else { "s" }
+    ));
+    Ok(sbom::cyclonedx_with(
+        &distributions,
+        vec![harness_component(harness::version())],
+    ))
+}
+
+/// The harness as a CycloneDX component (it ships inside the buildpack, not from PyPI).
+fn harness_component(version: &str) -> serde_json::Value {
+    let purl = format!("pkg:generic/blacklodge-harness@{version}");
+    serde_json::json!({
+        "type": "library",
+        "bom-ref": purl,
+        "name": "blacklodge-harness",
+        "version": version,
+        "purl": purl,
+        "description": "The Blacklodge harness, shipped inside the blacklodge/wrapper buildpack",
+    })
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WrapperError {
@@ -139,6 +179,29 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
     }
 }
 
+/// The locked distributions pip may install: those the app does not have. The app's own
+/// copies are kept, and pinned by the other constraints.
+pub(crate) fn locked_for(python: &PythonEnv, lock: &[Locked]) -> (Vec<Locked>, usize) {
+    let installed = python.distribution_names();
+    let (kept, wanted): (Vec<&Locked>, Vec<&Locked>) = lock
+        .iter()
+        .partition(|entry| installed.contains(&entry.name));
+    (wanted.into_iter().cloned().collect(), kept.len())
+}
+
+/// The constraints file: the app's installed distributions, then the locked ones it lacks.
+pub(crate) fn constraints(python: &PythonEnv, locked: &[Locked]) -> String {
+    let mut text = python.constraints();
+    text.push_str(
+        "# The harness's locked dependencies the app does not have (harness/requirements.lock).\n",
+    );
+    for entry in locked {
+        text.push_str(&entry.requirement);
+        text.push('\n');
+    }
+    text
+}
+
 fn install_dependencies(
     root: &Path,
     python: &PythonEnv,
@@ -146,11 +209,15 @@ fn install_dependencies(
     cache_dir: &Path,
 ) -> Result<(), WrapperError> {
     let requirements = harness::requirements();
+    let (locked, kept) = locked_for(python, &harness::lock());
     let constraints = std::env::temp_dir().join("blacklodge-app-constraints.txt");
-    fs_err::write(&constraints, python.constraints()).map_err(io_error("write", &constraints))?;
+    fs_err::write(&constraints, self::constraints(python, &locked))
+        .map_err(io_error("write", &constraints))?;
     output::stream_heading(format!(
-        "Installing the harness's dependencies ({}); the app's packages are kept as installed",
-        requirements.join(", ")
+        "Installing the harness's dependencies ({}) from its lock, hash-checked ({} locked distribution{} the app lacks; {kept} the app has are kept as installed)",
+        requirements.join(", "),
+        locked.len(),
+        if locked.len() == 1 { "" } else { "s" },
     ));
     let start = std::time::Instant::now();
     command::run_streamed(
@@ -159,6 +226,9 @@ fn install_dependencies(
             .arg(root.join("deps"))
             .arg("--constraint")
             .arg(&constraints)
+            // Every downloaded file must match a hash of the lock; a distribution outside the
+            // lock cannot be installed.
+            .arg("--require-hashes")
             .args(&requirements)
             .args([
                 "--no-input",
@@ -174,6 +244,7 @@ fn install_dependencies(
     )
     .map_err(|error| WrapperError::InstallDependencies {
         requirements: requirements.clone(),
+        app_pins: python.distributions.clone(),
         error,
     })?;
     output::detail(format!(
@@ -293,6 +364,74 @@ mod tests {
             vec![
                 "harness files changed".to_string(),
                 "the app's installed packages changed".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn the_apps_distributions_are_kept_and_the_rest_comes_from_the_lock() {
+        let python = PythonEnv {
+            python_version: "3.11.2".into(),
+            prefix: "/layers/blacklodge_pip/venv".into(),
+            distributions: vec!["Flask==3.1.2".into(), "Jinja2==3.1.6".into()],
+        };
+        let lock = vec![
+            Locked {
+                name: "flask".into(),
+                version: "3.1.3".into(),
+                requirement: "flask==3.1.3 \\\n    --hash=sha256:aa".into(),
+            },
+            Locked {
+                name: "gunicorn".into(),
+                version: "27.0.1".into(),
+                requirement: "gunicorn==27.0.1 \\\n    --hash=sha256:bb".into(),
+            },
+            Locked {
+                name: "jinja2".into(),
+                version: "3.1.6".into(),
+                requirement: "jinja2==3.1.6 \\\n    --hash=sha256:cc".into(),
+            },
+        ];
+        let (locked, kept) = locked_for(&python, &lock);
+        assert_eq!(kept, 2);
+        assert_eq!(
+            locked.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+            vec!["gunicorn"]
+        );
+        let text = constraints(&python, &locked);
+        assert!(
+            text.ends_with("\nFlask==3.1.2\nJinja2==3.1.6\n# The harness's locked dependencies the app does not have (harness/requirements.lock).\ngunicorn==27.0.1 \\\n    --hash=sha256:bb\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn sbom_lists_the_harness_and_the_installed_distributions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = dir.path().join("deps/lib/python3.11/site-packages");
+        for (name, version) in [("gunicorn", "27.0.1"), ("Flask", "3.1.3")] {
+            let info = site.join(format!("{name}-{version}.dist-info"));
+            fs_err::create_dir_all(&info).expect("mkdir");
+            fs_err::write(
+                info.join("METADATA"),
+                format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"),
+            )
+            .expect("write");
+        }
+        let document: serde_json::Value =
+            serde_json::from_slice(&sbom(dir.path()).expect("sbom").data).expect("JSON");
+        let purls: Vec<&str> = document["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .filter_map(|component| component["purl"].as_str())
+            .collect();
+        assert_eq!(
+            purls,
+            vec![
+                format!("pkg:generic/blacklodge-harness@{}", harness::version()).as_str(),
+                "pkg:pypi/flask@3.1.3",
+                "pkg:pypi/gunicorn@27.0.1",
             ]
         );
     }
