@@ -130,3 +130,30 @@ impl Drop for GitRemote {
         let _ = self.child.wait();
     }
 }
+
+/// The commit of `tests/fixtures/git-greeter` as [`GitRemote::start`] commits it (fixed author
+/// and dates): the Poetry and Pipenv fixture locks pin it.
+pub const GREETER_COMMIT: &str = "7f4d427c893d80b226165f14b8ac7f6667245e8c";
+
+/// The servers the `*-sources` fixture locks point at: the private index's file server on
+/// port 38772 (URL dependencies) and the `greeter` git repository on port 38773.
+pub struct SourceServers {
+    pub index: crate::private_index::PrivateIndex,
+    pub greeter: GitRemote,
+}
+
+impl SourceServers {
+    #[must_use]
+    pub fn start() -> Self {
+        let index = crate::private_index::PrivateIndex::start(&crate::private_index::Options {
+            port: Some(38772),
+            ..crate::private_index::Options::default()
+        });
+        let greeter = GitRemote::start("git-greeter", "greeter", 38773);
+        assert_eq!(
+            greeter.commit, GREETER_COMMIT,
+            "the fixture locks pin this commit"
+        );
+        Self { index, greeter }
+    }
+}

@@ -1,12 +1,10 @@
 //! The Pipenv buildpack through pack and the real lifecycle: `pipenv install --deploy`
 //! semantics, installed by uv from Pipfile.lock without Pipenv.
 
-use blacklodge_tests::git_remote::GitRemote;
-use blacklodge_tests::private_index::{Options, PrivateIndex};
+use blacklodge_tests::git_remote::{GREETER_COMMIT, SourceServers};
 use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
 
 /// The commit the fixture lock records for tests/fixtures/git-greeter.
-const GREETER_COMMIT: &str = "7f4d427c893d80b226165f14b8ac7f6667245e8c";
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
@@ -74,15 +72,7 @@ fn out_of_date_or_missing_lock_is_explained() {
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn git_url_and_path_entries_are_installed() {
-    let _index = PrivateIndex::start(&Options {
-        port: Some(38772),
-        ..Options::default()
-    });
-    let remote = GitRemote::start("git-greeter", "greeter", 38773);
-    assert_eq!(
-        remote.commit, GREETER_COMMIT,
-        "the fixture lock pins this commit"
-    );
+    let _servers = SourceServers::start();
     let app = App::fixture("pipenv-sources");
     let image = Image::new("pipenv-sources");
     let log = image.build_ok(&app);

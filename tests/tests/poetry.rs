@@ -1,12 +1,10 @@
 //! The Poetry buildpack through pack and the real lifecycle: poetry.lock installed by uv,
 //! without Poetry, from a simple-index source (PyPI's JSON API is not needed).
 
-use blacklodge_tests::git_remote::GitRemote;
-use blacklodge_tests::private_index::{Options, PrivateIndex};
+use blacklodge_tests::git_remote::{GREETER_COMMIT, SourceServers};
 use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
 
 /// The commit the fixture locks record for tests/fixtures/git-greeter.
-const GREETER_COMMIT: &str = "7f4d427c893d80b226165f14b8ac7f6667245e8c";
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
@@ -175,15 +173,7 @@ fn extras_install_their_optional_packages_only_when_enabled() {
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn git_url_and_path_dependencies_are_installed() {
-    let _index = PrivateIndex::start(&Options {
-        port: Some(38772),
-        ..Options::default()
-    });
-    let remote = GitRemote::start("git-greeter", "greeter", 38773);
-    assert_eq!(
-        remote.commit, GREETER_COMMIT,
-        "the fixture locks pin this commit"
-    );
+    let _servers = SourceServers::start();
     let app = App::fixture("poetry-sources");
     let image = Image::new("poetry-sources");
     let log = image.build_ok(&app);
