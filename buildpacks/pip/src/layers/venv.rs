@@ -10,11 +10,11 @@ use crate::errors::PipError;
 use crate::requirements::REQUIREMENTS_FILE;
 use blacklodge_common::{cache, command, output};
 use blacklodge_python_deps::ca::Tls;
-use blacklodge_python_deps::layers::venv::{self, Previous, write_sbom};
+use blacklodge_python_deps::layers::venv::{self, write_sbom};
 use blacklodge_python_deps::tool::PinnedWheel;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use libcnb::layer::{LayerState, UncachedLayerDefinition};
+use libcnb::layer::LayerState;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -71,28 +71,10 @@ pub(crate) fn install(
     };
     let at_build = venv::needed_at_build(&context.buildpack_plan);
     if !at_build {
-        match venv::keep_previous_launch_layer(
-            &context.layers_dir,
-            "venv",
-            wanted,
-            invalidation_reasons,
-        )
-        .map_err(PipError::Deps)?
-        {
-            Previous::Kept => {
-                reused();
-                return Ok(context.layers_dir.join("venv"));
-            }
-            Previous::Discarded(reasons) => cache::log_discarded("virtual environment", &reasons),
-            Previous::None => {}
-        }
-        let layer = context.uncached_layer(
-            layer_name!("venv"),
-            UncachedLayerDefinition {
-                build: false,
-                launch: true,
-            },
-        )?;
+        let Some(layer) = venv::launch_only_venv(context, wanted, invalidation_reasons, reused)?
+        else {
+            return Ok(context.layers_dir.join("venv"));
+        };
         let path = layer.path();
         fill(context, &path, pip)?;
         write_sbom(&path, |sboms| layer.write_sboms(sboms))?;

@@ -25,7 +25,7 @@ use libcnb::data::buildpack_plan::BuildpackPlan;
 use libcnb::data::layer_content_metadata::{LayerContentMetadata, LayerTypes};
 use libcnb::data::layer_name;
 use libcnb::layer::{
-    CachedLayerDefinition, InvalidMetadataAction, LayerState, RestoredLayerAction,
+    CachedLayerDefinition, InvalidMetadataAction, LayerRef, LayerState, RestoredLayerAction,
     UncachedLayerDefinition,
 };
 use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
@@ -76,6 +76,44 @@ pub enum Previous {
     Kept,
     /// Changed: recreated, for these reasons.
     Discarded(Vec<String>),
+}
+
+/// The launch-only `venv` layer to fill, or `None` when the previous image's venv is kept
+/// (`reasons(cached, wanted)` found nothing that changed; `reused` logs it). A venv that
+/// changed is logged with its reasons and made again from scratch.
+///
+/// # Errors
+/// Reading or writing the layer metadata, creating the layer.
+pub fn launch_only_venv<B, M>(
+    context: &BuildContext<B>,
+    wanted: &M,
+    reasons: impl Fn(&M, &M) -> Vec<String>,
+    reused: impl FnOnce(),
+) -> libcnb::Result<Option<LayerRef<B, (), ()>>, B::Error>
+where
+    B: Buildpack,
+    B::Error: From<DepsError>,
+    M: Serialize + DeserializeOwned + Clone,
+{
+    match keep_previous_launch_layer(&context.layers_dir, "venv", wanted, reasons)
+        .map_err(fail::<B::Error>)?
+    {
+        Previous::Kept => {
+            reused();
+            return Ok(None);
+        }
+        Previous::Discarded(reasons) => cache::log_discarded("virtual environment", &reasons),
+        Previous::None => {}
+    }
+    context
+        .uncached_layer(
+            layer_name!("venv"),
+            UncachedLayerDefinition {
+                build: false,
+                launch: true,
+            },
+        )
+        .map(Some)
 }
 
 /// Keeps the launch-only layer `name` of the previous image when `reasons(cached, wanted)`
@@ -215,28 +253,14 @@ where
         ));
     };
     if !needed_at_build(&context.buildpack_plan) {
-        let previous =
-            keep_previous_launch_layer(&context.layers_dir, "venv", wanted, |cached, wanted| {
-                let (mut discard, update) = decide(cached, wanted, lock_file);
-                discard.extend(update);
-                discard
-            })
-            .map_err(fail::<B::Error>)?;
-        match previous {
-            Previous::Kept => {
-                reused();
-                return Ok(context.layers_dir.join("venv"));
-            }
-            Previous::Discarded(reasons) => cache::log_discarded("virtual environment", &reasons),
-            Previous::None => {}
-        }
-        let layer = context.uncached_layer(
-            layer_name!("venv"),
-            UncachedLayerDefinition {
-                build: false,
-                launch: true,
-            },
-        )?;
+        let reasons = |cached: &VenvLayerMetadata, wanted: &VenvLayerMetadata| {
+            let (mut discard, update) = decide(cached, wanted, lock_file);
+            discard.extend(update);
+            discard
+        };
+        let Some(layer) = launch_only_venv(context, wanted, reasons, reused)? else {
+            return Ok(context.layers_dir.join("venv"));
+        };
         let venv = layer.path();
         create_venv::<B>(&venv)?;
         uv.install_binary(context)?;
