@@ -2,7 +2,7 @@
 //! locked package, and the harness serves it with the versions the lock pins (the harness's
 //! own Flask and gunicorn requirements are met by the app's pins, never replaced).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use blacklodge_tests::{App, Image, assert_contains};
 
@@ -32,6 +32,16 @@ fn wrapped_function_uses_the_locked_packages(fixture: &str, manager_header: &str
 
     let container = image.start(None, &[]);
     container.wait_until_listening(Duration::from_mins(1));
+    // Listening comes before the entry point is loaded (POST /predict answers 503 until then).
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while container.request("GET", "/readyz", &[], None).status != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "never ready:\n{}",
+            container.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let answer = container.request(
         "POST",
         "/predict",
