@@ -337,6 +337,18 @@ mod tests {
         fs_err::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
     }
 
+    /// The process whose id the command wrote to `pid_file` ends within 5 s (an orphan
+    /// needs a moment to be reaped).
+    fn assert_ended(pid_file: &std::path::Path) {
+        let background = fs_err::read_to_string(pid_file).expect("pid written");
+        let background = background.trim();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(background) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!alive(background), "process {background} survived");
+    }
+
     #[test]
     fn the_limit_kills_the_command_and_everything_it_started() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -358,14 +370,7 @@ mod tests {
             "{:?}",
             output.elapsed
         );
-        let background = fs_err::read_to_string(&pid_file).expect("pid written");
-        let background = background.trim();
-        // The background sleep is an orphan now; give the kernel a moment to reap it.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while alive(background) && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(50));
-        }
-        assert!(!alive(background), "process {background} survived");
+        assert_ended(&pid_file);
     }
 
     #[test]
@@ -383,12 +388,6 @@ mod tests {
         .expect("sh runs");
         assert!(!output.killed);
         assert!(output.status.success());
-        let background = fs_err::read_to_string(&pid_file).expect("pid written");
-        let background = background.trim();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while alive(background) && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(50));
-        }
-        assert!(!alive(background), "process {background} survived");
+        assert_ended(&pid_file);
     }
 }
