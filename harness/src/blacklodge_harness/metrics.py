@@ -62,12 +62,12 @@ class Counter(_Metric):
     def inc_key(self, key: LabelValues, amount: float = 1.0) -> None:
         """``inc`` with the label values already in label-name order (the request hot path)."""
         with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
+            self.inc_locked(key, amount)
 
-    def inc_locked(self, key: LabelValues) -> None:
-        """Add one; the caller holds the registry's :attr:`Registry.lock` (several updates, one lock)."""
+    def inc_locked(self, key: LabelValues, amount: float = 1.0) -> None:
+        """``inc_key`` for a caller holding the registry's :attr:`Registry.lock` (several updates, one lock)."""
         values = self._values
-        values[key] = values.get(key, 0.0) + 1.0
+        values[key] = values.get(key, 0.0) + amount
 
     def value(self, **labels: str) -> float:
         return self._values.get(self._key(labels), 0.0)
