@@ -54,6 +54,12 @@ fn python_only_app_gets_the_requested_runtime_and_serves() {
         &log,
         "  - Python 3.11.2 at /layers/blacklodge_python/python/bin/python3",
     );
+    // The bench's archives carry the standard library's bytecode, so it is not compiled again.
+    assert_contains(
+        &log,
+        "  - The archive carries the standard library's bytecode (unchecked-hash pycs): not compiling it again\n",
+    );
+    assert_not_contains(&log, "Compiling the standard library");
     // No dependency manager ran: the group without one was chosen.
     assert_not_contains(&log, "## Blacklodge pip");
 
@@ -502,6 +508,61 @@ fn truncated_archive_never_becomes_a_runtime() {
         "! ERROR: Could not unpack Python\n!\n! The archive file:///workspace/truncated.tar.gz passed its checksum but could not be extracted: ",
     );
     assert_not_contains(&log, "Compiling the standard library");
+}
+
+/// An archive without the standard library's bytecode (python-build-standalone's carry
+/// timestamp pycs, which the lifecycle's normalised mtimes would make stale) is compiled at
+/// build time to unchecked-hash pycs, which the image then uses.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn archive_without_bytecode_is_compiled_at_build() {
+    let archive = mirror_archive(PYTHON_311);
+    let app = App::fixture("python-only");
+    let unpacked = app.path().join("unpacked");
+    fs_err::create_dir_all(&unpacked).expect("mkdir");
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut ureq::get(archive["url"].as_str().expect("url"))
+            .call()
+            .expect("mirror serves the archive")
+            .into_reader(),
+        &mut bytes,
+    )
+    .expect("archive body");
+    fs_err::write(app.path().join("mirror.tar.gz"), &bytes).expect("write");
+    let repack = format!(
+        "set -e; cd {unpacked}; tar -xzf ../mirror.tar.gz; find python -name __pycache__ -prune -exec rm -rf {{}} +; \
+         tar -czf ../plain.tar.gz python; cd ..; rm -rf unpacked mirror.tar.gz; sha256sum plain.tar.gz",
+        unpacked = unpacked.display()
+    );
+    let output = Command::new("bash")
+        .args(["-c", &repack])
+        .output()
+        .expect("bash");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sha256 = String::from_utf8_lossy(&output.stdout)[..64].to_string();
+    let manifest = serde_json::json!({"archives": [{
+        "version": PYTHON_311, "arch": "x86_64", "libc": "gnu", "build": "plain",
+        "url": "file:///workspace/plain.tar.gz", "sha256": sha256,
+    }]});
+    app.write("manifest.json", &manifest.to_string());
+    let image = Image::new("python-plain-archive")
+        .env("BP_PYTHON_MANIFEST_URL", "/workspace/manifest.json");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Compiling the standard library to bytecode ... done",
+    );
+    assert_not_contains(&log, "The archive carries the standard library's bytecode");
+    // Hash-based and never checked against the source (PEP 552 flags = 1), where Python looks.
+    let flags = image.shell_ok(
+        "python3 -c 'import json, importlib.util as u; print(open(u.cache_from_source(json.__file__), \"rb\").read(8)[4:].hex())'",
+    );
+    assert_eq!(flags.trim(), "01000000");
 }
 
 #[test]

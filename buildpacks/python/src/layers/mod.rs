@@ -1,1 +1,2 @@
 pub(crate) mod python;
+pub(crate) mod stdlib_bytecode;

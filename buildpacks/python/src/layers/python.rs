@@ -2,6 +2,7 @@
 
 use crate::PythonBuildpack;
 use crate::errors::PythonError;
+use crate::layers::stdlib_bytecode;
 use crate::manifest::Archive;
 use crate::sbom;
 use blacklodge_common::{cache, download, output};
@@ -150,6 +151,12 @@ fn download_and_unpack(
                 ),
             });
         }
+        if stdlib_bytecode::is_complete(layer) {
+            output::detail(
+                "The archive carries the standard library's bytecode (unchecked-hash pycs): not compiling it again",
+            );
+            return Ok(());
+        }
         output::timed("Compiling the standard library to bytecode", || {
             compile_bytecode(layer)
         })
@@ -203,7 +210,10 @@ fn compile_bytecode(layer: &Path) -> Result<(), blacklodge_common::command::Comm
             ])
             .env("PYTHONDONTWRITEBYTECODE", "1")
             // Test suites and IDLE are not part of a runtime; skip them if an archive has them.
-            .args(["-x", r"/(test|tests|idlelib|turtledemo)/"])
+            .args([
+                "-x",
+                &format!("/({})/", stdlib_bytecode::SKIPPED_DIRS.join("|")),
+            ])
             .arg(layer.join("lib")),
     )
     .map(|_| ())
