@@ -33,7 +33,8 @@ MANAGERS="${MANAGERS:-pip uv poetry pipenv}"
 BENCH_REPO="$REGISTRY/blacklodge-bench"
 cleanup() {
   rm -rf "$WORK"
-  docker image rm -f $(docker images -q "blacklodge-bench/*" 2>/dev/null) $(docker images -q "$BENCH_REPO/*" 2>/dev/null) >/dev/null 2>&1 || true
+  # By name, never by id: the run image's registry tag shares its id with blacklodge/run.
+  docker image rm $(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^(blacklodge-bench|$BENCH_REPO)/") >/dev/null 2>&1 || true
   docker volume rm -f $(docker volume ls -q | grep "^$RUN_ID") >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
