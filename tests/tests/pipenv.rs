@@ -118,3 +118,44 @@ fn missing_path_and_unpinned_git_entries_are_explained() {
     );
     assert_contains(&log, "!   Run `pipenv lock` with access to the repository");
 }
+
+/// Offline: the locked wheels and the pinned uv in `vendor/`, uv pointed at them with
+/// `UV_FIND_LINKS` and `UV_NO_INDEX` (the lock's hashes still checked: see the Poetry test
+/// for a vendored wheel that does not match).
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn vendored_wheels_build_with_the_network_off() {
+    let app = App::fixture("pipenv-flask");
+    let lock: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(app.path().join("Pipfile.lock")).expect("read"),
+    )
+    .expect("JSON");
+    let mut pins: Vec<String> = lock["default"]
+        .as_object()
+        .expect("default")
+        .iter()
+        .map(|(name, entry)| format!("{name}{}", entry["version"].as_str().expect("version")))
+        .collect();
+    assert_eq!(pins.len(), 9, "{pins:?}");
+    pins.push("uv==0.13.9".to_string());
+    app.pip_download("vendor", &pins, true);
+    let manifest = app.vendor_python("3.11.2");
+
+    let image = Image::new("pipenv-offline")
+        .network("none")
+        .env("BP_PYTHON_MANIFEST_URL", &manifest)
+        .env("UV_FIND_LINKS", "/workspace/vendor")
+        .env("UV_NO_INDEX", "true");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "(from /workspace/vendor/uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl)",
+    );
+    assert_contains(
+        &log,
+        "  - No package index (UV_NO_INDEX): the locked files come from the find-links locations (UV_FIND_LINKS) and the lock's direct references\n",
+    );
+    assert_contains(&log, " + flask==3.1.2\n");
+    let container = image.start(None, &[]);
+    assert_eq!(container.get("/").status, 200);
+}

@@ -244,3 +244,91 @@ fn missing_path_and_unpinned_git_dependencies_are_explained() {
     );
     assert_contains(&log, "!   Run `poetry lock` with access to the repository");
 }
+
+/// `name==version` of every package in a poetry.lock (all groups: the wheels an app vendors).
+fn locked_pins(lock: &str) -> Vec<String> {
+    let mut pins = Vec::new();
+    let mut name = None;
+    for line in lock.lines() {
+        let quoted = || line.split('"').nth(1).unwrap_or_default().to_string();
+        if line.starts_with("name = ") {
+            name = Some(quoted());
+        } else if line.starts_with("version = ")
+            && let Some(name) = name.take()
+        {
+            pins.push(format!("{name}=={}", quoted()));
+        }
+    }
+    pins
+}
+
+/// Offline: the locked wheels and the pinned uv in `vendor/`, uv pointed at them with its own
+/// variables (`UV_FIND_LINKS`, `UV_NO_INDEX`); the lock's hashes are still checked, so a
+/// vendored wheel that is not the locked file is refused.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn vendored_wheels_build_with_the_network_off() {
+    let app = App::fixture("poetry-flask");
+    let mut pins =
+        locked_pins(&fs_err::read_to_string(app.path().join("poetry.lock")).expect("read"));
+    assert_eq!(pins.len(), 10, "{pins:?}");
+    pins.push("uv==0.13.9".to_string());
+    app.pip_download("vendor", &pins, true);
+    let manifest = app.vendor_python("3.11.2");
+
+    let offline = |name: &str| {
+        Image::new(name)
+            .network("none")
+            .env("BP_PYTHON_MANIFEST_URL", &manifest)
+            .env("UV_FIND_LINKS", "/workspace/vendor")
+            .env("UV_NO_INDEX", "1")
+    };
+    let image = offline("poetry-offline");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "(from /workspace/vendor/uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl)",
+    );
+    assert_contains(
+        &log,
+        "  - Running uv pip sync --require-hashes (the locked set, exactly)\n",
+    );
+    assert_contains(&log, " + flask==3.1.2\n");
+    let container = image.start(None, &[]);
+    assert_eq!(container.get("/").status, 200);
+
+    // A vendored wheel that is not the file the lock pins (same name, other bytes).
+    tamper_with_wheel(&app.path().join("vendor"), "itsdangerous-2.2.0-");
+    let log = offline("poetry-offline-tampered").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Could not install the packages in poetry.lock",
+    );
+    assert_contains(
+        &log,
+        "! A downloaded file does not have the hash poetry.lock pins:",
+    );
+    assert_contains(&log, "Hash mismatch for `itsdangerous==2.2.0`");
+}
+
+/// Adds a file to the vendored wheel whose name starts with `prefix`: still a valid wheel,
+/// but no longer the file whose hash the lock records.
+fn tamper_with_wheel(vendor: &std::path::Path, prefix: &str) {
+    let wheel = fs_err::read_dir(vendor)
+        .expect("vendor/")
+        .map(|entry| entry.expect("entry").path())
+        .find(|path| {
+            path.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .unwrap_or_else(|| panic!("no {prefix}* wheel in vendor/"));
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; zipfile.ZipFile(sys.argv[1], 'a').writestr('tampered.txt', 'x')",
+        ])
+        .arg(&wheel)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success(), "tampering with {}", wheel.display());
+}

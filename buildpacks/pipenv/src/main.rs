@@ -158,7 +158,7 @@ impl Buildpack for PipenvBuildpack {
             plan.packages.len()
         ));
         let indexes = indexes(&lock, env)?;
-        let (install, local_fingerprint) = translated::plan(
+        let (mut install, local_fingerprint) = translated::plan(
             app_dir,
             &plan.packages,
             plan.editables.clone(),
@@ -171,6 +171,7 @@ impl Buildpack for PipenvBuildpack {
             }
             PlanError::Io { path, error } => PipenvError::Io { path, error },
         })?;
+        install.no_index = translated::no_index(env).map_err(deps)?;
         let uv = setup::uv(&context, &setup::tool_index(env, None))?;
         let wanted = VenvLayerMetadata {
             lock_sha256: sha256_bytes(

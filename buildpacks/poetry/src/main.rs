@@ -197,7 +197,7 @@ impl Buildpack for PoetryBuildpack {
         if root {
             editables.insert(0, PathBuf::from("."));
         }
-        let (install, local_fingerprint) = translated::plan(
+        let (mut install, local_fingerprint) = translated::plan(
             app_dir,
             &plan.packages,
             editables,
@@ -210,6 +210,7 @@ impl Buildpack for PoetryBuildpack {
             }
             PlanError::Io { path, error } => PoetryError::Io { path, error },
         })?;
+        install.no_index = translated::no_index(env).map_err(deps)?;
         let uv = setup::uv(&context, &setup::tool_index(env, None))?;
         let wanted = VenvLayerMetadata {
             lock_sha256: sha256_bytes(

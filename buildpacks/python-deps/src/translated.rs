@@ -13,6 +13,7 @@ use crate::local_sources;
 use crate::locked::{self, Indexes, LockedPackage, Origin};
 use crate::uv::Uv;
 use blacklodge_common::command::{self, CommandError};
+use blacklodge_common::env::{self, InvalidVariable};
 use blacklodge_common::output;
 use std::path::{Path, PathBuf};
 
@@ -50,6 +51,22 @@ pub struct Install {
     pub editables: Vec<PathBuf>,
     /// `machine login password` entries for the indexes that need credentials.
     pub netrc: Vec<NetrcEntry>,
+    /// No package index at all (`UV_NO_INDEX`): only `UV_FIND_LINKS` and direct references.
+    pub no_index: bool,
+}
+
+/// uv's own variable for installing without any package index (only the `UV_FIND_LINKS`
+/// locations and direct references), as offline builds with vendored wheels need.
+pub const NO_INDEX_VARIABLE: &str = "UV_NO_INDEX";
+
+/// Whether `UV_NO_INDEX` is set to true. The build passes it on as `--no-index`: the pinned
+/// uv does not read that variable, and its `uv pip` commands would otherwise query the index
+/// the requirements file names (the lock's sources) before the find-links locations.
+///
+/// # Errors
+/// [`InvalidVariable`] for a value that is not a boolean.
+pub fn no_index(env: &libcnb::Env) -> Result<bool, InvalidVariable> {
+    Ok(env::boolean(env, NO_INDEX_VARIABLE)?.unwrap_or(false))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +167,7 @@ pub fn plan(
             .collect(),
         editables,
         netrc,
+        no_index: false,
     };
     Ok((install, fingerprint))
 }
@@ -221,6 +239,11 @@ pub fn sync(uv: &Uv, app_dir: &Path, venv: &Path, install: &Install) -> Result<(
     };
     let python = venv.join("bin/python");
     let flag = install.hash_checking.flag();
+    if install.no_index {
+        output::detail(format!(
+            "No package index ({NO_INDEX_VARIABLE}): the locked files come from the find-links locations (UV_FIND_LINKS) and the lock's direct references"
+        ));
+    }
     output::stream_heading(match install.hash_checking {
         HashChecking::Require => format!("Running uv pip sync {flag} (the locked set, exactly)"),
         HashChecking::Verify => format!(
@@ -229,6 +252,9 @@ pub fn sync(uv: &Uv, app_dir: &Path, venv: &Path, install: &Install) -> Result<(
     });
     let mut sync = uv.command(app_dir);
     sync.args(["pip", "sync", flag]);
+    if install.no_index {
+        sync.arg("--no-index");
+    }
     for package in &install.rebuild {
         sync.args(["--reinstall-package", package, "--refresh-package", package]);
     }
@@ -243,8 +269,12 @@ pub fn sync(uv: &Uv, app_dir: &Path, venv: &Path, install: &Install) -> Result<(
             editable.display()
         ));
         let mut local = uv.command(app_dir);
+        local.args(["pip", "install", "--no-deps"]);
+        if install.no_index {
+            local.arg("--no-index");
+        }
         local
-            .args(["pip", "install", "--no-deps", "--python"])
+            .arg("--python")
             .arg(&python)
             .arg("--editable")
             .arg(editable);
@@ -286,6 +316,18 @@ mod tests {
             }]),
             "machine h login l password p\n"
         );
+    }
+
+    #[test]
+    fn no_index_is_a_strict_boolean() {
+        let mut env = libcnb::Env::new();
+        assert_eq!(no_index(&env), Ok(false));
+        env.insert(NO_INDEX_VARIABLE, "1");
+        assert_eq!(no_index(&env), Ok(true));
+        env.insert(NO_INDEX_VARIABLE, "false");
+        assert_eq!(no_index(&env), Ok(false));
+        env.insert(NO_INDEX_VARIABLE, "offline");
+        assert!(no_index(&env).is_err());
     }
 
     #[test]
