@@ -98,6 +98,15 @@ impl App {
         fs_err::write(path, contents).expect("write app file");
     }
 
+    /// Copies `files` of `tests/fixtures/<fixture>` over the app's (e.g. a lock changed by the
+    /// real tool, to change the app's dependencies).
+    pub fn overlay(&self, fixture: &str, files: &[&str]) {
+        let source = repo_dir().join("tests/fixtures").join(fixture);
+        for file in files {
+            fs_err::copy(source.join(file), self.dir.path().join(file)).expect("copy fixture file");
+        }
+    }
+
     pub fn remove(&self, relative: &str) {
         fs_err::remove_file(self.dir.path().join(relative)).expect("remove app file");
     }

@@ -159,3 +159,53 @@ fn vendored_wheels_build_with_the_network_off() {
     let container = image.start(None, &[]);
     assert_eq!(container.get("/").status, 200);
 }
+
+/// The venv a later buildpack needs while building (the wrapper imports the entry point in
+/// it) is cached: a code-only rebuild reuses it without fetching or running uv, and a changed
+/// lock syncs it in place: uv adds and removes exactly what differs.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn code_only_rebuild_reuses_the_venv_and_a_changed_lock_syncs_it_in_place() {
+    let app = App::fixture("pipenv-flask");
+    let image = Image::new("pipenv-rebuild")
+        .env("BP_BLACKLODGE_ENTRYPOINT", "app:hello")
+        .env("BP_BLACKLODGE_VALIDATE", "false");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "## Blacklodge wrapper\n");
+
+    app.write("extra.py", "X = 1\n");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Reusing cached virtual environment (Pipfile.lock, Python and uv 0.13.9 unchanged)\n",
+    );
+    assert_not_contains(&log, "Fetching uv");
+    assert_not_contains(&log, "Running uv");
+
+    // idna added to [packages] (Pipfile and Pipfile.lock, as `pipenv lock` wrote them).
+    app.overlay("changed-locks/pipenv", &["Pipfile", "Pipfile.lock"]);
+    let log = image.build_ok(&app);
+    assert_contains(&log, "  - Installing categories: default (10 packages)\n");
+    assert_contains(
+        &log,
+        "  - Updating cached virtual environment:\n    - Pipfile.lock changed\n",
+    );
+    assert_contains(&log, " + idna==3.10\n");
+    assert_not_contains(&log, " + flask==");
+    assert_contains(
+        &image.shell_ok("python -c 'import idna; print(idna.__version__)'"),
+        "3.10\n",
+    );
+
+    // And removed again: uninstalled from the cached venv, the rest untouched.
+    app.overlay("pipenv-flask", &["Pipfile", "Pipfile.lock"]);
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Updating cached virtual environment:\n    - Pipfile.lock changed\n",
+    );
+    assert_contains(&log, " - idna==3.10\n");
+    assert_not_contains(&log, " + ");
+    let output = image.shell_ok("python -c 'import flask, gunicorn; import idna' 2>&1 || true");
+    assert_contains(&output, "No module named 'idna'");
+}

@@ -332,3 +332,50 @@ fn tamper_with_wheel(vendor: &std::path::Path, prefix: &str) {
         .expect("python3 runs");
     assert!(status.success(), "tampering with {}", wheel.display());
 }
+
+/// The venv only the app needs (launch-only): a code-only rebuild keeps the previous image's
+/// venv layer without fetching or running uv; a changed lock makes it anew with exactly the
+/// new set, so a package removed from the lock is really gone.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn code_only_rebuild_reuses_the_venv_and_a_changed_lock_installs_exactly_the_new_set() {
+    let app = App::fixture("poetry-flask");
+    let image = Image::new("poetry-rebuild");
+    let _ = image.build_ok(&app);
+
+    app.write("extra.py", "X = 1\n");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Reusing cached virtual environment (poetry.lock, Python and uv 0.13.9 unchanged)\n",
+    );
+    assert_not_contains(&log, "Fetching uv");
+    assert_not_contains(&log, "Running uv");
+    assert_contains(&log, "Reusing layer 'blacklodge/poetry:venv'");
+
+    // idna added to the main group (pyproject.toml and poetry.lock, as `poetry lock` wrote them).
+    app.overlay("changed-locks/poetry", &["pyproject.toml", "poetry.lock"]);
+    let log = image.build_ok(&app);
+    assert_contains(&log, "  - Installing groups: main (10 packages)");
+    assert_contains(
+        &log,
+        "  - Discarding cached virtual environment:\n    - poetry.lock changed\n",
+    );
+    assert_contains(&log, " + idna==3.10\n");
+    assert_contains(
+        &image.shell_ok("python -c 'import idna; print(idna.__version__)'"),
+        "3.10\n",
+    );
+
+    // And removed again: idna is gone, the rest is still there.
+    app.overlay("poetry-flask", &["pyproject.toml", "poetry.lock"]);
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Discarding cached virtual environment:\n    - poetry.lock changed\n",
+    );
+    let output = image.shell_ok("python -c 'import flask, gunicorn; import idna' 2>&1 || true");
+    assert_contains(&output, "No module named 'idna'");
+    let container = image.start(None, &[]);
+    assert_eq!(container.get("/").status, 200);
+}
