@@ -2,6 +2,7 @@
 //! without Poetry, from a simple-index source (PyPI's JSON API is not needed).
 
 use blacklodge_tests::git_remote::{GREETER_COMMIT, SourceServers};
+use blacklodge_tests::private_index::{Options, PrivateIndex};
 use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
 
 /// The commit the fixture locks record for tests/fixtures/git-greeter.
@@ -378,4 +379,42 @@ fn code_only_rebuild_reuses_the_venv_and_a_changed_lock_installs_exactly_the_new
     assert_contains(&output, "No module named 'idna'");
     let container = image.start(None, &[]);
     assert_eq!(container.get("/").status, 200);
+}
+
+const SECRET: &str = "s3cr3t-Blacklodge-42";
+
+/// A `[[tool.poetry.source]]` behind basic auth, with Poetry's own credential variables: used
+/// for the install, never in the log, any layer or the image config.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn private_source_credentials_are_used_and_never_persisted() {
+    // The fixture's lock was made against this port (the source URL is part of the content
+    // hash and of the lock).
+    let _index = PrivateIndex::start(&Options {
+        credentials: Some(("ci-user".into(), SECRET.into())),
+        port: Some(38774),
+        ..Options::default()
+    });
+    let app = App::fixture("poetry-private");
+    let image = Image::new("poetry-private")
+        .env("POETRY_HTTP_BASIC_PRIVATE_USERNAME", "ci-user")
+        .env("POETRY_HTTP_BASIC_PRIVATE_PASSWORD", SECRET);
+    let log = image.build_ok(&app);
+    assert_contains(&log, " + blacklodge-private==1.0.0\n");
+    assert_not_contains(&log, SECRET);
+    assert_contains(&image.shell_ok("python app.py"), "private-ok");
+    assert!(!image.contains_bytes(SECRET), "the secret is in the image");
+    assert_not_contains(&image.inspect().to_string(), SECRET);
+
+    let log = Image::new("poetry-private-wrong")
+        .env("POETRY_HTTP_BASIC_PRIVATE_USERNAME", "ci-user")
+        .env("POETRY_HTTP_BASIC_PRIVATE_PASSWORD", "wrong-Password-7")
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Could not install the packages in poetry.lock",
+    );
+    assert_contains(&log, "! The package index rejected the credentials:");
+    assert_contains(&log, "POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD");
+    assert_not_contains(&log, "wrong-Password-7");
 }

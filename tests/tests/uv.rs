@@ -1,5 +1,6 @@
 //! The uv buildpack through pack and the real lifecycle, with real PyPI installs.
 
+use blacklodge_tests::private_index::{Options, PrivateIndex};
 use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
 
 #[test]
@@ -203,4 +204,39 @@ fn vendored_wheels_build_with_the_network_off() {
     assert_not_contains(&log, "six==");
     let container = image.start(None, &[]);
     assert_eq!(container.get("/").status, 200);
+}
+
+const SECRET: &str = "s3cr3t-Blacklodge-42";
+
+/// A named `[[tool.uv.index]]` behind basic auth, with uv's own credential variables
+/// (`UV_INDEX_<NAME>_USERNAME` / `_PASSWORD`): used for the install, never in the log, any
+/// layer or the image config.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn named_index_credentials_are_used_and_never_persisted() {
+    // The fixture's pyproject.toml and lock name this port.
+    let _index = PrivateIndex::start(&Options {
+        credentials: Some(("ci-user".into(), SECRET.into())),
+        port: Some(38775),
+        ..Options::default()
+    });
+    let app = App::fixture("uv-private");
+    let image = Image::new("uv-private")
+        .env("UV_INDEX_PRIVATE_USERNAME", "ci-user")
+        .env("UV_INDEX_PRIVATE_PASSWORD", SECRET);
+    let log = image.build_ok(&app);
+    assert_contains(&log, " + blacklodge-private==1.0.0\n");
+    assert_not_contains(&log, SECRET);
+    assert_contains(&image.shell_ok("python app.py"), "private-ok");
+    assert!(!image.contains_bytes(SECRET), "the secret is in the image");
+    assert_not_contains(&image.inspect().to_string(), SECRET);
+
+    let log = Image::new("uv-private-wrong")
+        .env("UV_INDEX_PRIVATE_USERNAME", "ci-user")
+        .env("UV_INDEX_PRIVATE_PASSWORD", "wrong-Password-7")
+        .build_fails(&app);
+    assert_contains(&log, "! ERROR: Could not install the packages in uv.lock");
+    assert_contains(&log, "! The package index rejected the credentials:");
+    assert_contains(&log, "UV_INDEX_<NAME>_USERNAME and _PASSWORD");
+    assert_not_contains(&log, "wrong-Password-7");
 }
