@@ -209,3 +209,42 @@ fn code_only_rebuild_reuses_the_venv_and_a_changed_lock_syncs_it_in_place() {
     let output = image.shell_ok("python -c 'import flask, gunicorn; import idna' 2>&1 || true");
     assert_contains(&output, "No module named 'idna'");
 }
+
+/// `BP_PIPENV_CATEGORIES`: `all` adds every category of the lock; unset again, the venv is
+/// exactly `[packages]`; an unknown category is an error naming the lock's categories.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn categories_are_selected_and_unknown_ones_are_explained() {
+    let app = App::fixture("pipenv-flask");
+    let mut image = Image::new("pipenv-categories").env("BP_PIPENV_CATEGORIES", "all");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Installing categories: default, develop (10 packages)\n",
+    );
+    assert_contains(
+        &image.shell_ok("python -c 'import six; print(six.__version__)'"),
+        "1.17.0",
+    );
+
+    image.unset_env("BP_PIPENV_CATEGORIES");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Discarding cached virtual environment:\n    - selection changed (categories: default, develop → categories: default)\n",
+    );
+    assert_contains(
+        &image.shell_ok("python -c 'import six' 2>&1 || true"),
+        "No module named 'six'",
+    );
+
+    let log = Image::new("pipenv-category-unknown")
+        .env("BP_PIPENV_CATEGORIES", "docs")
+        .build_fails(&app);
+    assert_contains(&log, "! ERROR: Unknown package category `docs`");
+    assert_contains(
+        &log,
+        "! BP_PIPENV_CATEGORIES names `docs`, but Pipfile.lock has only: default, develop.",
+    );
+    assert_not_contains(&log, "Running uv");
+}
