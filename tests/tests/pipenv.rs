@@ -92,6 +92,16 @@ fn git_url_and_path_entries_are_installed() {
         &image.shell_ok("cd / && python -c 'import greeter, localpkg, devpkg, vendored_tool, blacklodge_private as p; print(greeter.MESSAGE, localpkg.VALUE, vendored_tool.VALUE, p.VALUE, devpkg.__file__)'"),
         "hello from git local-ok vendored-ok private-ok /workspace/libs/devpkg/devpkg/__init__.py\n",
     );
+    // setuptools built localpkg (and devpkg's editable wheel) in their source trees: what it
+    // left there is not in the image.
+    assert_contains(
+        &log,
+        "  - Removed the build output of local packages from the app: libs/devpkg/devpkg.egg-info, libs/localpkg/build, libs/localpkg/localpkg.egg-info\n",
+    );
+    assert_eq!(
+        image.shell_ok("cd /workspace && find . -name build -o -name '*.egg-info'"),
+        ""
+    );
 }
 
 #[test]

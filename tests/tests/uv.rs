@@ -240,3 +240,42 @@ fn named_index_credentials_are_used_and_never_persisted() {
     assert_contains(&log, "UV_INDEX_<NAME>_USERNAME and _PASSWORD");
     assert_not_contains(&log, "wrong-Password-7");
 }
+
+/// A project with a build system is installed editable by `uv sync`; the build output
+/// setuptools writes into the app while doing so (`*.egg-info`) is not in the image.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn project_package_is_installed_editable_without_its_build_output() {
+    let app = App::fixture("uv-flask");
+    let pyproject = fs_err::read_to_string(app.path().join("pyproject.toml")).expect("read");
+    app.write(
+        "pyproject.toml",
+        &format!(
+            "{pyproject}\n[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[tool.setuptools]\npy-modules = [\"app\"]\n"
+        ),
+    );
+    // What `uv lock` changes for a project that became a package.
+    let lock = fs_err::read_to_string(app.path().join("uv.lock")).expect("read");
+    app.write(
+        "uv.lock",
+        &lock.replace(
+            "source = { virtual = \".\" }",
+            "source = { editable = \".\" }",
+        ),
+    );
+    let image = Image::new("uv-package");
+    let log = image.build_ok(&app);
+    assert_contains(&log, " + uv-flask==0.1.0 (from file:///workspace)\n");
+    assert_contains(
+        &log,
+        "  - Removed the build output of local packages from the app: uv_flask.egg-info\n",
+    );
+    assert_contains(
+        &image.shell_ok("cd / && python -c 'import app, importlib.metadata as m; print(m.version(\"uv-flask\"), app.__file__)'"),
+        "0.1.0 /workspace/app.py\n",
+    );
+    assert_eq!(
+        image.shell_ok("cd /workspace && find . -name build -o -name '*.egg-info'"),
+        ""
+    );
+}

@@ -1,9 +1,12 @@
 //! Local path dependencies of a lock (source directories, archives, editable packages): they
-//! must be in the app, and the source directories' content is part of the venv's cache key,
-//! since it can change without the lock changing.
+//! must be in the app, the source directories' content is part of the venv's cache key,
+//! since it can change without the lock changing, and the build output their build backend
+//! leaves in them is removed after the install ([`BuildOutput`]).
 
 use blacklodge_common::download::sha256_file;
-use std::path::{Path, PathBuf};
+use blacklodge_common::output;
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
 
 /// Directories that builds write into a source tree (or that never matter to the install):
 /// left out of the fingerprint, so building a package does not change its key.
@@ -70,6 +73,146 @@ pub fn fingerprint(app_dir: &Path, dirs: &[&Path]) -> std::io::Result<String> {
     ))
 }
 
+/// Whether a directory name is metadata setuptools writes next to a project's packages.
+fn is_egg_info(name: &str) -> bool {
+    name.ends_with(".egg-info")
+}
+
+/// Whether a directory name in a project root is build output a build backend writes there.
+fn is_build_output(name: &str) -> bool {
+    name == "build" || is_egg_info(name)
+}
+
+/// The build output directories in `root` (`build/`, `*.egg-info`) and the `*.egg-info` of
+/// its subdirectories (`src/` layouts), not descending further: other packages deeper in the
+/// tree are roots of their own.
+fn build_output_in(root: &Path) -> Vec<PathBuf> {
+    let subdirectories = |dir: &Path| -> Vec<(String, PathBuf)> {
+        fs_err::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+                    .map(|entry| {
+                        (
+                            entry.file_name().to_string_lossy().into_owned(),
+                            entry.path(),
+                        )
+                    })
+                    .filter(|(name, _)| !name.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut found = Vec::new();
+    for (name, path) in subdirectories(root) {
+        if is_build_output(&name) {
+            found.push(path);
+        } else {
+            found.extend(
+                subdirectories(&path)
+                    .into_iter()
+                    .filter(|(name, _)| is_egg_info(name))
+                    .map(|(_, path)| path),
+            );
+        }
+    }
+    found
+}
+
+/// What a build backend leaves in the app's local source trees while the installer builds
+/// them: setuptools writes `<name>.egg-info` (in the project root, or `src/`) when asked for
+/// build requirements or metadata, and `build/` when building a wheel. Installers build a
+/// local directory where it is, editable or not, so without this the app image would carry
+/// that output in `/workspace`.
+///
+/// None of it is needed once installed: the venv holds the installed files and metadata, and
+/// an editable install's finder (or `.pth`) points at the sources themselves. So the build
+/// output that was not there before the install is removed after it. Kept: what the app
+/// already had, and a `build/` holding setuptools' strict-mode editable links
+/// (`build/__editable__.*`), which an editable install in that mode imports from.
+#[derive(Debug, Clone)]
+pub struct BuildOutput {
+    app_dir: PathBuf,
+    roots: Vec<PathBuf>,
+    before: BTreeSet<PathBuf>,
+}
+
+impl BuildOutput {
+    /// Notes the build output already in the source trees `dirs` (relative to `app_dir`;
+    /// paths leaving the app directory are left alone).
+    #[must_use]
+    pub fn snapshot<'a>(app_dir: &Path, dirs: impl IntoIterator<Item = &'a Path>) -> Self {
+        let roots: Vec<PathBuf> = dirs
+            .into_iter()
+            .filter(|dir| {
+                dir.components()
+                    .all(|part| matches!(part, Component::Normal(_) | Component::CurDir))
+            })
+            .map(|dir| app_dir.join(dir))
+            .collect();
+        let before = roots
+            .iter()
+            .flat_map(|root| build_output_in(root))
+            .collect();
+        Self {
+            app_dir: app_dir.to_path_buf(),
+            roots,
+            before,
+        }
+    }
+
+    /// Removes the build output that appeared since [`BuildOutput::snapshot`] and logs it;
+    /// returns it, relative to the app directory.
+    ///
+    /// # Errors
+    /// A directory that cannot be removed (with its path).
+    pub fn remove_new(&self) -> Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
+        let new: BTreeSet<PathBuf> = self
+            .roots
+            .iter()
+            .flat_map(|root| build_output_in(root))
+            .filter(|path| !self.before.contains(path))
+            .collect();
+        let mut removed = Vec::new();
+        for path in new {
+            if path.ends_with("build") && holds_strict_editable_links(&path) {
+                continue;
+            }
+            fs_err::remove_dir_all(&path).map_err(|error| (path.clone(), error))?;
+            removed.push(
+                path.strip_prefix(&self.app_dir)
+                    .map_or_else(|_| path.clone(), Path::to_path_buf),
+            );
+        }
+        if !removed.is_empty() {
+            output::detail(format!(
+                "Removed the build output of local packages from the app: {}",
+                removed
+                    .iter()
+                    .map(|path| path.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(removed)
+    }
+}
+
+/// setuptools' strict editable mode links the package from `build/__editable__.<name>-<tag>`.
+fn holds_strict_editable_links(build: &Path) -> bool {
+    fs_err::read_dir(build).is_ok_and(|mut entries| {
+        entries.any(|entry| {
+            entry.is_ok_and(|entry| {
+                entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("__editable__")
+            })
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +245,59 @@ mod tests {
         );
         assert!(why_missing(Path::new("../shared")).contains("outside"));
         assert!(why_missing(Path::new("libs/gone")).contains("not committed"));
+    }
+
+    #[test]
+    fn new_build_output_is_removed_and_the_rest_kept() {
+        let app = tempfile::tempdir().expect("tempdir");
+        let mkdir = |relative: &str| {
+            fs_err::create_dir_all(app.path().join(relative)).expect("mkdir");
+        };
+        mkdir("libs/pkg/pkg");
+        mkdir("libs/src-pkg/src/srcpkg");
+        mkdir("docs/build"); // the app's own, before the install
+        mkdir("pkg.egg-info");
+        let output = BuildOutput::snapshot(
+            app.path(),
+            [
+                Path::new("."),
+                Path::new("./libs/pkg"),
+                Path::new("libs/src-pkg"),
+                Path::new("../outside"),
+            ],
+        );
+        mkdir("root.egg-info");
+        mkdir("build/lib");
+        mkdir("libs/pkg/build/lib/pkg");
+        mkdir("libs/pkg/pkg.egg-info");
+        mkdir("libs/src-pkg/src/srcpkg.egg-info");
+        mkdir("libs/src-pkg/build/__editable__.srcpkg-0.1-py3-none-any/srcpkg");
+        mkdir("libs/pkg/pkg/build"); // not where a backend writes `build/`: not touched
+        let mut removed = output.remove_new().expect("removed");
+        removed.sort();
+        assert_eq!(
+            removed,
+            [
+                "build",
+                "libs/pkg/build",
+                "libs/pkg/pkg.egg-info",
+                "libs/src-pkg/src/srcpkg.egg-info",
+                "root.egg-info",
+            ]
+            .map(PathBuf::from)
+        );
+        for kept in [
+            "docs/build",
+            "pkg.egg-info",
+            "libs/pkg/pkg",
+            "libs/pkg/pkg/build",
+            "libs/src-pkg/build/__editable__.srcpkg-0.1-py3-none-any",
+        ] {
+            assert!(app.path().join(kept).is_dir(), "{kept} kept");
+        }
+        assert_eq!(
+            output.remove_new().expect("nothing new"),
+            Vec::<PathBuf>::new()
+        );
     }
 }

@@ -49,6 +49,9 @@ pub struct Install {
     pub rebuild: Vec<String>,
     /// Local packages installed editable after the sync (relative to the app).
     pub editables: Vec<PathBuf>,
+    /// The local source trees uv builds (directories and editables, relative to the app): the
+    /// build output their backend leaves in them is removed after the install.
+    pub source_dirs: Vec<PathBuf>,
     /// `machine login password` entries for the indexes that need credentials.
     pub netrc: Vec<NetrcEntry>,
     /// No package index at all (`UV_NO_INDEX`): only `UV_FIND_LINKS` and direct references.
@@ -153,6 +156,11 @@ pub fn plan(
             error,
         })?
     };
+    let source_dirs = directories
+        .iter()
+        .map(|path| path.to_path_buf())
+        .chain(editables.iter().cloned())
+        .collect();
     let install = Install {
         requirements: locked::requirements(packages, indexes, app_dir),
         hash_checking: if unhashed.is_empty() {
@@ -166,6 +174,7 @@ pub fn plan(
             .map(|package| package.name.clone())
             .collect(),
         editables,
+        source_dirs,
         netrc,
         no_index: false,
     };
@@ -231,6 +240,10 @@ fn netrc_text(entries: &[NetrcEntry]) -> String {
 /// # Errors
 /// Writing the temporary files, or uv failing.
 pub fn sync(uv: &Uv, app_dir: &Path, venv: &Path, install: &Install) -> Result<(), InstallError> {
+    let build_output = local_sources::BuildOutput::snapshot(
+        app_dir,
+        install.source_dirs.iter().map(PathBuf::as_path),
+    );
     let requirements = TempFile::create("requirements.txt", &install.requirements)?;
     let netrc = if install.netrc.is_empty() {
         None
@@ -283,7 +296,10 @@ pub fn sync(uv: &Uv, app_dir: &Path, venv: &Path, install: &Install) -> Result<(
         }
         command::run_streamed(&mut local).map_err(InstallError::Command)?;
     }
-    Ok(())
+    build_output
+        .remove_new()
+        .map(|_| ())
+        .map_err(|(path, error)| InstallError::Io { path, error })
 }
 
 /// The host (and port) of an index URL, for netrc.

@@ -6,6 +6,7 @@
 //! unchanged, and synced in place when only the lock changed.
 
 mod errors;
+mod local_sources;
 mod selection;
 
 use crate::errors::UvError;
@@ -14,12 +15,14 @@ use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{command, env, output};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
+use blacklodge_python_deps::local_sources::BuildOutput;
 use blacklodge_python_deps::managers::{self, Manager};
 use blacklodge_python_deps::{layers, setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Platform, buildpack_main};
+use std::path::PathBuf;
 
 pub(crate) struct UvBuildpack;
 
@@ -97,6 +100,20 @@ impl Buildpack for UvBuildpack {
             selection: selection.describe(),
         };
         layers::venv::install(&context, &wanted, "uv.lock", &uv, |venv, _| {
+            let lock_path = context.app_dir.join("uv.lock");
+            let lock = fs_err::read_to_string(&lock_path).map_err(|error| {
+                deps(DepsError::Io {
+                    action: "read",
+                    path: lock_path,
+                    error,
+                })
+            })?;
+            let build_output = BuildOutput::snapshot(
+                &context.app_dir,
+                local_sources::built_in_place(&lock)
+                    .iter()
+                    .map(PathBuf::as_path),
+            );
             output::stream_heading("Running uv sync --locked");
             let mut sync = uv.command(&context.app_dir);
             sync.args(["sync", "--locked"])
@@ -105,6 +122,13 @@ impl Buildpack for UvBuildpack {
                 .arg(&python.executable)
                 .env("UV_PROJECT_ENVIRONMENT", venv);
             command::run_streamed(&mut sync).map_err(UvError::Sync)?;
+            build_output.remove_new().map_err(|(path, error)| {
+                deps(DepsError::Io {
+                    action: "remove",
+                    path,
+                    error,
+                })
+            })?;
             Ok(())
         })?;
         BuildResultBuilder::new().build()
