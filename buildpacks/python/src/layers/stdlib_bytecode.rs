@@ -97,8 +97,8 @@ mod tests {
     use std::path::PathBuf;
 
     fn write(path: &Path, bytes: &[u8]) {
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, bytes).unwrap();
+        fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        fs::write(path, bytes).expect("write");
     }
 
     fn pyc(flags: u32) -> Vec<u8> {
@@ -111,7 +111,7 @@ mod tests {
     /// A small standard library: os.py and json/__init__.py, each with an unchecked-hash pyc,
     /// and a test suite without any.
     fn runtime() -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
         let stdlib = dir.path().join("lib/python3.11");
         write(&stdlib.join("os.py"), b"");
         write(
@@ -161,7 +161,7 @@ mod tests {
             stdlib.join("__pycache__/os.cpython-311.pyc"),
             stdlib.join("__pycache__/os.cpython-312.pyc"),
         )
-        .unwrap();
+        .expect("rename");
         assert!(!is_complete(dir.path()));
     }
 
@@ -177,9 +177,9 @@ mod tests {
 
     #[test]
     fn no_standard_library_is_not_complete() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
         assert!(!is_complete(dir.path()));
-        fs::create_dir_all(dir.path().join("lib/python3.11")).unwrap();
+        fs::create_dir_all(dir.path().join("lib/python3.11")).expect("mkdir");
         assert!(
             !is_complete(dir.path()),
             "an empty library has nothing compiled"
