@@ -2,7 +2,7 @@
 //! committed with fixed author, committer and dates (so its commit id is the one the fixture
 //! locks record) and served over HTTP with git's "dumb" protocol (static files after
 //! `git update-server-info`, by the host's python3), which the git that uv runs fetches from
-//! like from any HTTP remote.
+//! like from any HTTP remote; or over HTTPS with a given certificate ([`GitRemote::start_tls`]).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 pub struct GitRemote {
     pub port: u16,
+    scheme: &'static str,
     /// The commit id of the served branch `main`.
     pub commit: String,
     name: String,
@@ -44,6 +45,16 @@ impl GitRemote {
     /// `<name>`) and serves it on `port`.
     #[must_use]
     pub fn start(fixture: &str, name: &str, port: u16) -> Self {
+        Self::serve(fixture, name, port, None)
+    }
+
+    /// Like [`GitRemote::start`], served over HTTPS with `cert` and `key` (PEM).
+    #[must_use]
+    pub fn start_tls(fixture: &str, name: &str, port: u16, cert: &Path, key: &Path) -> Self {
+        Self::serve(fixture, name, port, Some((cert, key)))
+    }
+
+    fn serve(fixture: &str, name: &str, port: u16, tls: Option<(&Path, &Path)>) -> Self {
         let source = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures")
             .join(fixture);
@@ -84,14 +95,21 @@ impl GitRemote {
             ],
         );
         git(&served.join(&bare), &["update-server-info"]);
-        let mut child = Command::new("python3")
-            .args([
+        let mut command = Command::new("python3");
+        match tls {
+            None => command.args([
                 "-m",
                 "http.server",
                 "--bind",
                 "127.0.0.1",
                 &port.to_string(),
-            ])
+            ]),
+            Some((cert, key)) => command
+                .args(["-c", HTTPS_SERVER, &port.to_string()])
+                .arg(cert)
+                .arg(key),
+        };
+        let mut child = command
             .current_dir(&served)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -110,6 +128,7 @@ impl GitRemote {
         }
         Self {
             port,
+            scheme: if tls.is_some() { "https" } else { "http" },
             commit,
             name: name.to_string(),
             child,
@@ -117,12 +136,26 @@ impl GitRemote {
         }
     }
 
-    /// `http://127.0.0.1:<port>/<name>.git`
+    /// `http://127.0.0.1:<port>/<name>.git` (`https://` when served over TLS)
     #[must_use]
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/{}.git", self.port, self.name)
+        format!(
+            "{}://127.0.0.1:{}/{}.git",
+            self.scheme, self.port, self.name
+        )
     }
 }
+
+/// The working directory's files over HTTPS on 127.0.0.1: `python3 -c HTTPS_SERVER <port>
+/// <cert.pem> <key.pem>`.
+const HTTPS_SERVER: &str = "\
+import http.server, ssl, sys
+server = http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), http.server.SimpleHTTPRequestHandler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[2], sys.argv[3])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+";
 
 impl Drop for GitRemote {
     fn drop(&mut self) {

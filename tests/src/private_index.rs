@@ -148,3 +148,21 @@ pub fn make_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         dir.join("key.pem"),
     )
 }
+
+/// A `ca-certificates` binding holding `ca` (PEM), readable by the build user (uid 1000): mount
+/// it with `Image::volume(&format!("{}:/platform/bindings/<name>:ro", dir.path().display()))`.
+#[must_use]
+pub fn ca_binding(ca: &Path) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let binding = tempfile::tempdir().expect("tempdir");
+    fs_err::write(binding.path().join("type"), "ca-certificates\n").expect("write");
+    fs_err::copy(ca, binding.path().join("test-ca.pem")).expect("copy");
+    for (path, mode) in [
+        (binding.path().to_path_buf(), 0o755),
+        (binding.path().join("type"), 0o644),
+        (binding.path().join("test-ca.pem"), 0o644),
+    ] {
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    binding
+}

@@ -1,7 +1,8 @@
 //! The Pipenv buildpack through pack and the real lifecycle: `pipenv install --deploy`
 //! semantics, installed by uv from Pipfile.lock without Pipenv.
 
-use blacklodge_tests::git_remote::{GREETER_COMMIT, SourceServers};
+use blacklodge_tests::git_remote::{GREETER_COMMIT, GitRemote, SourceServers};
+use blacklodge_tests::private_index;
 use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
 
 /// The commit the fixture lock records for tests/fixtures/git-greeter.
@@ -257,4 +258,48 @@ fn categories_are_selected_and_unknown_ones_are_explained() {
         "! BP_PIPENV_CATEGORIES names `docs`, but Pipfile.lock has only: default, develop.",
     );
     assert_not_contains(&log, "Running uv");
+}
+
+/// A git dependency over HTTPS from a server whose certificate a test CA signed: git (run by
+/// uv) trusts it only through the `ca-certificates` binding, which it gets as `GIT_SSL_CAINFO`.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn git_over_tls_trusts_the_ca_binding() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (ca, cert, key) = private_index::make_ca(certs.path());
+    // The fixture's Pipfile and lock name this port (the URL is part of the Pipfile hash).
+    let remote = GitRemote::start_tls("git-greeter", "greeter", 38776, &cert, &key);
+    assert_eq!(
+        remote.commit, GREETER_COMMIT,
+        "the fixture lock pins this commit"
+    );
+    let app = App::fixture("pipenv-git-tls");
+
+    let log = Image::new("pipenv-git-tls-untrusted").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Could not install the packages in Pipfile.lock",
+    );
+    assert_contains(
+        &log,
+        "! A git dependency of Pipfile.lock could not be fetched:",
+    );
+    assert_contains(
+        &log,
+        "fatal: unable to access 'https://127.0.0.1:38776/greeter.git/': server certificate verification failed.",
+    );
+    assert_contains(&log, "a `ca-certificates` binding is given to git too");
+
+    let binding = private_index::ca_binding(&ca);
+    let image = Image::new("pipenv-git-tls").volume(&format!(
+        "{}:/platform/bindings/test-ca:ro",
+        binding.path().display()
+    ));
+    let log = image.build_ok(&app);
+    assert_contains(&log, "Trusting the CA certificates of binding(s): test-ca");
+    assert_contains(
+        &log,
+        " + greeter==0.3.0 (from git+https://127.0.0.1:38776/greeter.git@",
+    );
+    assert_contains(&image.shell_ok("python app.py"), "hello from git\n");
 }
