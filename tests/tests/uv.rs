@@ -279,3 +279,35 @@ fn project_package_is_installed_editable_without_its_build_output() {
         ""
     );
 }
+
+/// A lock with a package added, then removed again: the venv (launch-only here) is made
+/// anew with exactly the locked set each time.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn changed_lock_installs_exactly_the_new_set() {
+    let app = App::fixture("uv-flask");
+    let image = Image::new("uv-changed-lock");
+    let _ = image.build_ok(&app);
+
+    // idna added to [project] dependencies (pyproject.toml and uv.lock, as `uv lock` wrote them).
+    app.overlay("changed-locks/uv", &["pyproject.toml", "uv.lock"]);
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Discarding cached virtual environment:\n    - uv.lock changed\n",
+    );
+    assert_contains(&log, " + idna==3.10\n");
+    assert_contains(
+        &image.shell_ok("python -c 'import idna; print(idna.__version__)'"),
+        "3.10\n",
+    );
+
+    app.overlay("uv-flask", &["pyproject.toml", "uv.lock"]);
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Discarding cached virtual environment:\n    - uv.lock changed\n",
+    );
+    let output = image.shell_ok("python -c 'import flask, gunicorn; import idna' 2>&1 || true");
+    assert_contains(&output, "No module named 'idna'");
+}
