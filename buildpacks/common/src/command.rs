@@ -78,6 +78,29 @@ pub fn display(command: &Command) -> String {
 /// # Errors
 /// [`CommandError`] when the command cannot start or exits non-zero.
 pub fn run_streamed(command: &mut Command) -> Result<String, CommandError> {
+    run_streamed_with(command, |_| LineUse::Show)
+}
+
+/// What [`run_streamed_with`] does with a line of output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineUse {
+    /// Printed and kept.
+    Show,
+    /// Kept for explaining a failure, not printed (diagnostics too noisy for the log).
+    Keep,
+    /// Neither printed nor kept.
+    Drop,
+}
+
+/// Like [`run_streamed`], with `sort` deciding for each line whether it is printed, only
+/// kept for the error, or dropped.
+///
+/// # Errors
+/// [`CommandError`] when the command cannot start or exits non-zero.
+pub fn run_streamed_with(
+    command: &mut Command,
+    sort: impl Fn(&str) -> LineUse,
+) -> Result<String, CommandError> {
     let command_line = display(command);
     let mut child = command
         .stdout(Stdio::piped())
@@ -116,9 +139,14 @@ pub fn run_streamed(command: &mut Command) -> Result<String, CommandError> {
 
     let mut captured = String::new();
     for line in receiver {
-        println!("      {line}");
-        captured.push_str(&line);
-        captured.push('\n');
+        let use_of_line = sort(&line);
+        if use_of_line == LineUse::Show {
+            println!("      {line}");
+        }
+        if use_of_line != LineUse::Drop {
+            captured.push_str(&line);
+            captured.push('\n');
+        }
     }
     for reader in readers {
         let _ = reader.join();
@@ -301,6 +329,23 @@ mod tests {
             .expect("sh runs");
         assert!(output.contains("out\n"));
         assert!(output.contains("err\n"));
+    }
+
+    #[test]
+    fn sorted_lines_are_kept_or_dropped() {
+        let error = run_streamed_with(
+            Command::new("sh").args([
+                "-c",
+                "echo shown; echo TRACE kept; echo TRACE noise; exit 1",
+            ]),
+            |line| match line {
+                "TRACE kept" => LineUse::Keep,
+                "TRACE noise" => LineUse::Drop,
+                _ => LineUse::Show,
+            },
+        )
+        .expect_err("exit 1 fails");
+        assert_eq!(error.output(), "shown\nTRACE kept\n");
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! Every way the pip buildpack can fail, and the one place that explains each to the user.
 
+use crate::installer::{INSTALLER_VARIABLE, Installer};
 use crate::requirements::REQUIREMENTS_FILE;
+use crate::translate::Unsupported;
 use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing};
 use blacklodge_python_deps::errors::DepsError;
-use blacklodge_python_deps::explain;
+use blacklodge_python_deps::explain::{self, Cause};
 use std::path::PathBuf;
+
+/// The command that regenerates hashed requirements.
+const HASH_FIX: &str = "pip-compile --generate-hashes";
 
 #[derive(Debug)]
 pub(crate) enum PipError {
@@ -16,7 +21,51 @@ pub(crate) enum PipError {
         error: std::io::Error,
     },
     CreateVenv(CommandError),
-    InstallRequirements(CommandError),
+    /// Options or pip settings uv cannot honour.
+    NotForUv(Vec<Unsupported>),
+    InstallRequirements(InstallFailure),
+}
+
+/// A failed install, with what the buildpack knows beyond the installer's output.
+#[derive(Debug)]
+pub(crate) struct InstallFailure {
+    pub(crate) error: CommandError,
+    pub(crate) installer: Installer,
+    /// Why hash-checking mode is on (uv), e.g. `--hash on line 2 of requirements.txt`.
+    pub(crate) hash_checking: Option<String>,
+    /// The line uv could not read, e.g. ``line 2 of requirements.txt: `flask=>3` ``.
+    pub(crate) unreadable_line: Option<String>,
+}
+
+fn install_failure(failure: &InstallFailure) -> UserError {
+    let InstallFailure {
+        error,
+        installer,
+        hash_checking,
+        unreadable_line,
+    } = failure;
+    let mut cause = explain::cause(error.output());
+    if let (Cause::InvalidLine { line }, Some(at)) = (&cause, unreadable_line) {
+        cause = Cause::InvalidLine {
+            line: format!("{at}\n{line}"),
+        };
+    }
+    let hash_required = matches!(cause, Cause::HashRequired { .. });
+    let invalid_line = matches!(cause, Cause::InvalidLine { .. });
+    let (mut detail, mut fix) = explain::explanation(cause, REQUIREMENTS_FILE, HASH_FIX);
+    if let (true, Some(origin)) = (hash_required, hash_checking) {
+        detail = format!("{detail}\nHash-checking mode is on because of {origin}.");
+    }
+    if invalid_line && *installer == Installer::Uv {
+        fix = format!(
+            "{fix} uv reads requirements files as pip does; for a line only pip accepts, install with pip: {INSTALLER_VARIABLE}=pip."
+        );
+    }
+    UserError::new(
+        format!("Could not install the packages in {REQUIREMENTS_FILE}"),
+        detail,
+        fix,
+    )
 }
 
 impl UserFacing for PipError {
@@ -45,18 +94,21 @@ impl UserFacing for PipError {
                 ),
                 "This points at a broken Python installation; rebuild without cache (pack build --clear-cache).",
             ),
-            Self::InstallRequirements(error) => {
-                let (detail, fix) = explain::install_failure(
-                    error.output(),
-                    REQUIREMENTS_FILE,
-                    "pip-compile --generate-hashes",
-                );
-                UserError::new(
-                    format!("Could not install the packages in {REQUIREMENTS_FILE}"),
-                    detail,
-                    fix,
-                )
-            }
+            Self::NotForUv(unsupported) => UserError::new(
+                "A pip setting uv cannot honour",
+                format!(
+                    "The requirements are installed with uv, which cannot honour:\n{}",
+                    unsupported
+                        .iter()
+                        .map(|item| format!("- {}: {}\n  {}", item.place, item.what, item.why))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+                format!(
+                    "Change or remove what is listed above, or install with pip, which honours all of it: set {INSTALLER_VARIABLE}=pip (`pack build --env {INSTALLER_VARIABLE}=pip`, or in project.toml [[io.buildpacks.build.env]])."
+                ),
+            ),
+            Self::InstallRequirements(failure) => install_failure(failure),
         }
     }
 }
@@ -79,14 +131,23 @@ mod tests {
     use blacklodge_common::command;
     use std::process::Command;
 
+    fn failed(output: &str) -> CommandError {
+        command::run_captured(Command::new("sh").args([
+            "-c",
+            &format!("printf '%s' '{}'; exit 1", output.replace('\'', "'\\''")),
+        ]))
+        .expect_err("exit 1")
+    }
+
     #[test]
     fn install_failures_use_the_shared_explanations() {
-        let error = command::run_captured(Command::new("sh").args([
-            "-c",
-            "echo 'ERROR: No matching distribution found for nopenope==1.0'; exit 1",
-        ]))
-        .expect_err("exit 1");
-        let message = PipError::InstallRequirements(error).user_error();
+        let message = PipError::InstallRequirements(InstallFailure {
+            error: failed("ERROR: No matching distribution found for nopenope==1.0\n"),
+            installer: Installer::Pip,
+            hash_checking: None,
+            unreadable_line: None,
+        })
+        .user_error();
         assert_eq!(
             message.title,
             "Could not install the packages in requirements.txt"
@@ -95,5 +156,56 @@ mod tests {
             message.detail,
             "A requirement cannot be satisfied by the package index:\nERROR: No matching distribution found for nopenope==1.0"
         );
+    }
+
+    #[test]
+    fn uv_failures_say_where() {
+        let message = PipError::InstallRequirements(InstallFailure {
+            error: failed(
+                "error: Couldn't parse requirement in `requirements.txt` at position 13\n  cause: no such comparison operator \"=>\", must be one of ~= == != <= >= < > ===\n         flask=>3\n              ^^^\n",
+            ),
+            installer: Installer::Uv,
+            hash_checking: None,
+            unreadable_line: Some("line 2 of requirements.txt: `flask=>3`".into()),
+        })
+        .user_error();
+        assert_eq!(
+            message.detail,
+            "requirements.txt has a line the installer cannot read:\nline 2 of requirements.txt: `flask=>3`\nCouldn't parse requirement in `requirements.txt` at position 13\nno such comparison operator \"=>\", must be one of ~= == != <= >= < > ===\nflask=>3"
+        );
+        assert!(
+            message.fix.ends_with("BP_PIP_INSTALLER=pip."),
+            "{}",
+            message.fix
+        );
+
+        let message = PipError::InstallRequirements(InstallFailure {
+            error: failed(
+                "error: In `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10\n",
+            ),
+            installer: Installer::Uv,
+            hash_checking: Some("--hash on line 1 of requirements.txt".into()),
+            unreadable_line: None,
+        })
+        .user_error();
+        assert_eq!(
+            message.detail,
+            "requirements.txt is in hash-checking mode, where every requirement, dependencies included, must be pinned with == and carry --hash:\nIn `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10\nHash-checking mode is on because of --hash on line 1 of requirements.txt."
+        );
+    }
+
+    #[test]
+    fn what_uv_cannot_honour_is_listed_with_the_way_out() {
+        let message = PipError::NotForUv(vec![Unsupported {
+            place: "line 2 of requirements.txt".into(),
+            what: "`--prefer-binary`".into(),
+            why: "uv has no such preference.".into(),
+        }])
+        .user_error();
+        assert_eq!(
+            message.detail,
+            "The requirements are installed with uv, which cannot honour:\n- line 2 of requirements.txt: `--prefer-binary`\n  uv has no such preference."
+        );
+        assert!(message.fix.contains("BP_PIP_INSTALLER=pip"));
     }
 }

@@ -1,19 +1,25 @@
 //! Blacklodge pip buildpack: installs `requirements.txt` into a virtual environment layer.
 //!
-//! pip lives in a build-only layer and is never part of the app image; the venv is reused
-//! without running pip when the requirements set, Python and pip are unchanged.
+//! uv installs it by default, reading the files and pip's settings as pip does
+//! ([`translate`]); `BP_PIP_INSTALLER=pip` runs pip itself. The installer lives in a
+//! build-only layer and is never part of the app image; the venv is reused without running
+//! it when the requirements set, Python and the installer are unchanged.
 
 mod errors;
+mod installer;
 mod layers;
 mod requirements;
+mod translate;
 
 use crate::errors::PipError;
-use crate::layers::venv::{PipRun, VenvLayerMetadata};
+use crate::installer::{INSTALLER_VARIABLE, Installer, Reason};
+use crate::layers::venv::{PipRun, Run, UvRun, VenvLayerMetadata};
 use crate::requirements::REQUIREMENTS_FILE;
+use crate::translate::PipSettings;
 use blacklodge_common::{env, output, pypi};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::managers::{self, Manager, Selection};
-use blacklodge_python_deps::{ca, python};
+use blacklodge_python_deps::{ca, python, setup};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::layer_name;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
@@ -53,55 +59,93 @@ impl Buildpack for PipBuildpack {
             Selection::Unlocked => return Err(PipError::Deps(DepsError::Unlocked).into()),
             _ => {}
         }
-        let python_version = python::find().map_err(PipError::Deps)?.version;
-        let bindings = ca::read_bindings(&ca::bindings_root())
+        let (installer, reason) = installer::select(env, &context.app_dir)
             .map_err(|error| PipError::Deps(error.into()))?;
-        if !bindings.names.is_empty() {
-            output::detail(format!(
-                "Trusting the CA certificates of binding(s): {}",
-                bindings.names.join(", ")
-            ));
-        }
-        let tls = ca::Tls::prepare(&bindings, &std::env::temp_dir())
-            .map_err(|error| PipError::Deps(error.into()))?;
-        let pip = blacklodge_python_deps::tool::pip();
-        let index =
-            env::string(env, "PIP_INDEX_URL").unwrap_or_else(|| pypi::DEFAULT_INDEX.to_string());
-
+        let pin = installer.pin();
         output::step(format!("Installing dependencies from {REQUIREMENTS_FILE}"));
+        output::detail(match reason {
+            Reason::Default => format!(
+                "Installer: {} (the default; {INSTALLER_VARIABLE}=pip installs with pip)",
+                pin.label()
+            ),
+            Reason::Variable => format!("Installer: {} ({INSTALLER_VARIABLE})", pin.label()),
+            Reason::VendoredPip => format!(
+                "Installer: {} (vendor/ has its wheel but not {}'s: add that to vendor/ to install with uv)",
+                pin.label(),
+                installer::Installer::Uv.pin().label()
+            ),
+        });
+
         let root = context.app_dir.join(REQUIREMENTS_FILE);
-        let files = requirements::requirement_files(&root).map_err(|error| PipError::Io {
-            action: "read",
-            path: root.clone(),
-            error,
-        })?;
-        let requirements_sha256 =
-            requirements::fingerprint(&context.app_dir, &files).map_err(|error| PipError::Io {
+        let files =
+            requirements::read_set(&context.app_dir, &root).map_err(|error| PipError::Io {
                 action: "read",
                 path: root.clone(),
                 error,
             })?;
+        let wanted = VenvLayerMetadata {
+            requirements_sha256: requirements::fingerprint(&files),
+            python_version: python::find().map_err(PipError::Deps)?.version,
+            installer: pin.label(),
+        };
 
-        let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(
-            &context,
-            layer_name!("pip-cache"),
-            "pip cache",
-        )?;
-
-        layers::venv::install(
-            &context,
-            &VenvLayerMetadata {
-                requirements_sha256,
-                python_version,
-                pip_version: pip.version.clone(),
-            },
-            &PipRun {
-                pin: &pip,
-                index: &index,
-                cache_dir: &cache_dir,
-                tls: &tls,
-            },
-        )?;
+        match installer {
+            Installer::Uv => {
+                let uv = setup::uv(&context, &setup::tool_index(env, None))?;
+                let pip_settings =
+                    PipSettings::from_process(&context.app_dir, uv.tls.bundle.is_some());
+                let settings =
+                    translate::for_uv(&files, &pip_settings).map_err(PipError::NotForUv)?;
+                if !settings.notes.is_empty() {
+                    output::detail(format!(
+                        "pip settings for uv: {}",
+                        settings.notes.join(", ")
+                    ));
+                }
+                if let Some(origin) = &settings.hash_checking {
+                    output::detail(format!(
+                        "Hash-checking mode ({origin}): every requirement must be pinned and hashed"
+                    ));
+                }
+                layers::venv::install(
+                    &context,
+                    &wanted,
+                    &Run::Uv(UvRun {
+                        uv: &uv,
+                        settings: &settings,
+                    }),
+                )?;
+            }
+            Installer::Pip => {
+                let bindings = ca::read_bindings(&ca::bindings_root())
+                    .map_err(|error| PipError::Deps(error.into()))?;
+                if !bindings.names.is_empty() {
+                    output::detail(format!(
+                        "Trusting the CA certificates of binding(s): {}",
+                        bindings.names.join(", ")
+                    ));
+                }
+                let tls = ca::Tls::prepare(&bindings, &std::env::temp_dir())
+                    .map_err(|error| PipError::Deps(error.into()))?;
+                let index = env::string(env, "PIP_INDEX_URL")
+                    .unwrap_or_else(|| pypi::DEFAULT_INDEX.to_string());
+                let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(
+                    &context,
+                    layer_name!("pip-cache"),
+                    "pip cache",
+                )?;
+                layers::venv::install(
+                    &context,
+                    &wanted,
+                    &Run::Pip(PipRun {
+                        pin: &pin,
+                        index: &index,
+                        cache_dir: &cache_dir,
+                        tls: &tls,
+                    }),
+                )?;
+            }
+        }
         BuildResultBuilder::new().build()
     }
 

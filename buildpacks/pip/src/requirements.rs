@@ -1,75 +1,362 @@
 //! What a requirements set consists of: `requirements.txt` and every file it includes with
-//! `-r`/`-c` (recursively). The venv cache is keyed on the content of all of them.
+//! `-r`/`-c` (recursively), read into logical lines and options the way pip reads them
+//! (`pip/_internal/req/req_file.py`). The venv cache is keyed on the content of all of them;
+//! [`crate::translate`] reads what their options ask of the installer.
 
 use blacklodge_common::download::sha256_bytes;
 use std::path::{Path, PathBuf};
 
 pub(crate) const REQUIREMENTS_FILE: &str = "requirements.txt";
 
-/// Files included by a requirements file (`-r x`, `--requirement=x`, `-c x`, `--constraint x`),
-/// relative to the including file's directory.
-pub(crate) fn included_files(contents: &str, base: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for line in contents.lines() {
-        let line = line.split(" #").next().unwrap_or_default().trim();
-        for option in ["--requirement", "--constraint", "-r", "-c"] {
-            if let Some(rest) = line.strip_prefix(option) {
-                let rest = rest.trim_start_matches('=').trim();
-                if !rest.is_empty() && !rest.starts_with('-') {
-                    files.push(base.join(rest));
+/// A logical line: continuation lines (ending in `\`) joined, the comment removed, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Line {
+    /// The 1-based number of its first physical line.
+    pub(crate) number: usize,
+    pub(crate) text: String,
+}
+
+/// A file of the set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RequirementsFile {
+    pub(crate) path: PathBuf,
+    /// The path relative to the app (`requirements/base.txt`), for messages and the cache key.
+    pub(crate) name: String,
+    pub(crate) contents: String,
+    pub(crate) lines: Vec<Line>,
+}
+
+/// An option of a line: `--index-url https://…` is `("--index-url", Some("https://…"))`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LineOption {
+    pub(crate) name: String,
+    pub(crate) value: Option<String>,
+}
+
+/// A comment starts with `#` at the beginning of a line or after whitespace (pip's
+/// `COMMENT_RE`), so a URL fragment such as `#sha256=…` or `#egg=…` is not one.
+fn strip_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    let start = (0..bytes.len()).find(|&index| {
+        bytes[index] == b'#' && (index == 0 || bytes[index - 1].is_ascii_whitespace())
+    });
+    start.map_or(line, |index| &line[..index])
+}
+
+fn is_comment(line: &str) -> bool {
+    strip_comment(line).trim().is_empty() && line.contains('#')
+}
+
+/// The logical lines of a requirements file, as pip's `preprocess` makes them (without the
+/// expansion of `${VAR}`, which no option name contains).
+pub(crate) fn logical_lines(contents: &str) -> Vec<Line> {
+    let mut joined: Vec<Line> = Vec::new();
+    let mut pending: Option<Line> = None;
+    for (index, line) in contents.lines().enumerate() {
+        let number = index + 1;
+        // A comment line ends a continuation (pip's `join_lines`).
+        if !line.ends_with('\\') || is_comment(line) {
+            match pending.take() {
+                Some(mut started) => {
+                    started
+                        .text
+                        .push_str(if is_comment(line) { "" } else { line });
+                    joined.push(started);
                 }
-                break;
+                None => joined.push(Line {
+                    number,
+                    text: line.to_string(),
+                }),
+            }
+        } else {
+            let part = line.trim_end_matches('\\');
+            match pending.as_mut() {
+                Some(started) => started.text.push_str(part),
+                None => {
+                    pending = Some(Line {
+                        number,
+                        text: part.to_string(),
+                    });
+                }
             }
         }
     }
-    files
+    joined.extend(pending);
+    joined
+        .into_iter()
+        .filter_map(|Line { number, text }| {
+            let text = strip_comment(&text).trim().to_string();
+            (!text.is_empty()).then_some(Line { number, text })
+        })
+        .collect()
 }
 
-/// All files of the requirements set, the root first, each once.
-pub(crate) fn requirement_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut seen: Vec<PathBuf> = Vec::new();
+/// The options that take a value (long and short spellings); every other option is a flag.
+const VALUED: &[&str] = &[
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-e",
+    "--editable",
+    "--no-binary",
+    "--only-binary",
+    "--trusted-host",
+    "--use-feature",
+    "--hash",
+    "--global-option",
+    "--config-settings",
+    "--install-option",
+    "--build-option",
+];
+
+/// Splits `text` into words as a shell would for pip's `shlex.split`: whitespace separates,
+/// quotes group.
+fn words(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match quote {
+            Some(open) if c == open => quote = None,
+            Some(_) => current.push(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                in_word = true;
+            }
+            None if c.is_whitespace() => {
+                if in_word {
+                    found.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            None => {
+                current.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        found.push(current);
+    }
+    found
+}
+
+/// The requirement part of a line and its options (pip's `break_args_options`: the words
+/// before the first one starting with `-` are the requirement).
+pub(crate) fn split_line(text: &str) -> (String, Vec<LineOption>) {
+    let tokens: Vec<&str> = text.split(' ').collect();
+    let first_option = tokens
+        .iter()
+        .position(|token| token.starts_with('-'))
+        .unwrap_or(tokens.len());
+    let requirement = tokens[..first_option].join(" ").trim().to_string();
+    let mut options = Vec::new();
+    let mut rest = words(&tokens[first_option..].join(" ")).into_iter();
+    while let Some(word) = rest.next() {
+        let (name, attached) = if let Some(long) = word.strip_prefix("--") {
+            match long.split_once('=') {
+                Some((name, value)) => (format!("--{name}"), Some(value.to_string())),
+                None => (word.clone(), None),
+            }
+        } else if word.starts_with('-') && word.len() > 2 && word.is_char_boundary(2) {
+            (word[..2].to_string(), Some(word[2..].to_string()))
+        } else if word.starts_with('-') {
+            (word.clone(), None)
+        } else {
+            // A stray word: a value of an option we do not know.
+            continue;
+        };
+        let value = if VALUED.contains(&name.as_str()) {
+            attached.or_else(|| rest.next())
+        } else {
+            attached
+        };
+        options.push(LineOption { name, value });
+    }
+    (requirement, options)
+}
+
+/// Files included by the lines (`-r x`, `--requirement=x`, `-c x`, `--constraint x`),
+/// relative to the including file's directory `base`.
+pub(crate) fn included_files(lines: &[Line], base: &Path) -> Vec<PathBuf> {
+    lines
+        .iter()
+        .flat_map(|line| split_line(&line.text).1)
+        .filter(|option| {
+            ["-r", "--requirement", "-c", "--constraint"].contains(&option.name.as_str())
+        })
+        .filter_map(|option| option.value)
+        .map(|value| base.join(value))
+        .collect()
+}
+
+/// All files of the requirements set rooted at `root`, the root first, each once.
+pub(crate) fn read_set(app_dir: &Path, root: &Path) -> std::io::Result<Vec<RequirementsFile>> {
+    let mut seen: Vec<RequirementsFile> = Vec::new();
     let mut queue = vec![root.to_path_buf()];
     while let Some(path) = queue.pop() {
-        if seen.contains(&path) {
+        if seen.iter().any(|file| file.path == path) {
             continue;
         }
         let contents = fs_err::read_to_string(&path)?;
+        let lines = logical_lines(&contents);
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        queue.extend(included_files(&contents, &base));
-        seen.push(path);
+        // Depth first, in the order of the lines (reversed for the stack).
+        queue.extend(included_files(&lines, &base).into_iter().rev());
+        seen.push(RequirementsFile {
+            name: path
+                .strip_prefix(app_dir)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned(),
+            path,
+            contents,
+            lines,
+        });
     }
     Ok(seen)
 }
 
 /// One sha256 over the relative path and content of every file of the set.
-pub(crate) fn fingerprint(app_dir: &Path, files: &[PathBuf]) -> std::io::Result<String> {
+pub(crate) fn fingerprint(files: &[RequirementsFile]) -> String {
     let mut material = Vec::new();
     for file in files {
-        let relative = file.strip_prefix(app_dir).unwrap_or(file);
-        material.extend_from_slice(relative.to_string_lossy().as_bytes());
+        material.extend_from_slice(file.name.as_bytes());
         material.push(0);
-        material.extend_from_slice(&fs_err::read(file)?);
+        material.extend_from_slice(file.contents.as_bytes());
         material.push(0);
     }
-    Ok(sha256_bytes(&material))
+    sha256_bytes(&material)
+}
+
+/// Where uv's error about an unreadable line points, as `line 2 of requirements.txt: `…``.
+/// uv names the file and either a byte offset (`Couldn't parse requirement in `x` at
+/// position 13`) or `x:2:1` at the end of its message; the line is read from the file.
+pub(crate) fn locate_parse_error(output: &str, app_dir: &Path) -> Option<String> {
+    let (file, line_number) = output.lines().find_map(|line| {
+        if let Some(rest) = line.split("Couldn't parse requirement in `").nth(1) {
+            let (file, rest) = rest.split_once('`')?;
+            let offset: usize = rest.split("at position ").nth(1)?.trim().parse().ok()?;
+            let contents = fs_err::read_to_string(app_dir.join(file)).ok()?;
+            let before = contents.get(..offset.min(contents.len()))?;
+            Some((file.to_string(), before.matches('\n').count() + 1))
+        } else if line.contains("or the start of a requirement: ")
+            || line.contains("Expected `--hash`, found")
+        {
+            let place = line.rsplit(": ").next()?.trim();
+            let mut parts = place.rsplitn(3, ':');
+            let _column = parts.next()?;
+            let number: usize = parts.next()?.parse().ok()?;
+            Some((parts.next()?.to_string(), number))
+        } else {
+            None
+        }
+    })?;
+    let contents = fs_err::read_to_string(app_dir.join(&file)).ok()?;
+    let text = contents.lines().nth(line_number.checked_sub(1)?)?.trim();
+    Some(format!("line {line_number} of {file}: `{text}`"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn texts(contents: &str) -> Vec<(usize, String)> {
+        logical_lines(contents)
+            .into_iter()
+            .map(|line| (line.number, line.text))
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_read_as_pip_reads_them() {
+        assert_eq!(
+            texts(
+                "# a comment\nflask==3.1.2  # pinned\n\nsix==1.17.0 \\\n    --hash=sha256:abc \\\n    --hash=sha256:def\npkg @ https://host/pkg.whl#sha256=123\n-r base.txt\t# tab comment\n"
+            ),
+            vec![
+                (2, "flask==3.1.2".to_string()),
+                (
+                    4,
+                    "six==1.17.0     --hash=sha256:abc     --hash=sha256:def".to_string()
+                ),
+                (7, "pkg @ https://host/pkg.whl#sha256=123".to_string()),
+                (8, "-r base.txt".to_string()),
+            ]
+        );
+        // A comment line ends a continuation.
+        assert_eq!(
+            texts("flask \\\n# note\nsix\n"),
+            vec![(1, "flask".to_string()), (3, "six".to_string())]
+        );
+    }
+
+    #[test]
+    fn options_are_split_from_the_requirement() {
+        let option = |name: &str, value: Option<&str>| LineOption {
+            name: name.into(),
+            value: value.map(str::to_string),
+        };
+        assert_eq!(
+            split_line("six==1.17.0 ; python_version >= '3' --hash=sha256:abc --hash sha256:def"),
+            (
+                "six==1.17.0 ; python_version >= '3'".to_string(),
+                vec![
+                    option("--hash", Some("sha256:abc")),
+                    option("--hash", Some("sha256:def"))
+                ]
+            )
+        );
+        assert_eq!(
+            split_line("--index-url https://u:p@host/simple --pre"),
+            (
+                String::new(),
+                vec![
+                    option("--index-url", Some("https://u:p@host/simple")),
+                    option("--pre", None)
+                ]
+            )
+        );
+        assert_eq!(
+            split_line("-ihttps://host/simple"),
+            (
+                String::new(),
+                vec![option("-i", Some("https://host/simple"))]
+            )
+        );
+        assert_eq!(
+            split_line("pkg --config-settings \"--build-option=--x\""),
+            (
+                "pkg".to_string(),
+                vec![option("--config-settings", Some("--build-option=--x"))]
+            )
+        );
+    }
+
     #[test]
     fn finds_includes_in_every_spelling() {
         let base = Path::new("/app");
-        let found = included_files(
-            "flask==3.0\n-r base.txt\n--requirement=dev.txt\n-c constraints.txt  # pinned\n--constraint other.txt\n--require-hashes\n-e .\n",
-            base,
+        let lines = logical_lines(
+            "flask==3.0\n-r base.txt\n--requirement=dev.txt\n-c constraints.txt  # pinned\n--constraint other.txt\n-rshort.txt\n--require-hashes\n-e .\n",
         );
         assert_eq!(
-            found,
-            ["base.txt", "dev.txt", "constraints.txt", "other.txt"]
-                .map(|f| base.join(f))
-                .to_vec()
+            included_files(&lines, base),
+            [
+                "base.txt",
+                "dev.txt",
+                "constraints.txt",
+                "other.txt",
+                "short.txt"
+            ]
+            .map(|f| base.join(f))
+            .to_vec()
         );
     }
 
@@ -79,11 +366,17 @@ mod tests {
         let root = dir.path().join(REQUIREMENTS_FILE);
         fs_err::write(&root, "-r base.txt\nflask\n").expect("write");
         fs_err::write(dir.path().join("base.txt"), "requests\n").expect("write");
-        let files = requirement_files(&root).expect("readable");
-        assert_eq!(files.len(), 2);
-        let before = fingerprint(dir.path(), &files).expect("hash");
+        let files = read_set(dir.path(), &root).expect("readable");
+        assert_eq!(
+            files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["requirements.txt", "base.txt"]
+        );
+        let before = fingerprint(&files);
         fs_err::write(dir.path().join("base.txt"), "requests==2.32.3\n").expect("write");
-        assert_ne!(before, fingerprint(dir.path(), &files).expect("hash"));
+        assert_ne!(
+            before,
+            fingerprint(&read_set(dir.path(), &root).expect("readable"))
+        );
     }
 
     #[test]
@@ -92,10 +385,43 @@ mod tests {
         fs_err::write(dir.path().join("a.txt"), "-r b.txt\n").expect("write");
         fs_err::write(dir.path().join("b.txt"), "-r a.txt\n").expect("write");
         assert_eq!(
-            requirement_files(&dir.path().join("a.txt"))
+            read_set(dir.path(), &dir.path().join("a.txt"))
                 .expect("readable")
                 .len(),
             2
+        );
+    }
+
+    #[test]
+    fn uv_parse_errors_are_located_on_their_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs_err::write(
+            dir.path().join(REQUIREMENTS_FILE),
+            "flask==3.1.2\nflask=>3\n",
+        )
+        .expect("write");
+        fs_err::create_dir(dir.path().join("sub")).expect("mkdir");
+        fs_err::write(dir.path().join("sub/base.txt"), "six\n--upgrade\n").expect("write");
+        // uv 0.13.9's messages.
+        assert_eq!(
+            locate_parse_error(
+                "error: Couldn't parse requirement in `requirements.txt` at position 13\n  cause: no such comparison operator \"=>\", must be one of ~= == != <= >= < > ===\n",
+                dir.path()
+            )
+            .as_deref(),
+            Some("line 2 of requirements.txt: `flask=>3`")
+        );
+        assert_eq!(
+            locate_parse_error(
+                "error: Error parsing included file in `requirements.txt` at position 0\n  cause: Unexpected '-', expected '-c', '-e', '-r' or the start of a requirement: sub/base.txt:2:1\n",
+                dir.path()
+            )
+            .as_deref(),
+            Some("line 2 of sub/base.txt: `--upgrade`")
+        );
+        assert_eq!(
+            locate_parse_error("error: something else\n", dir.path()),
+            None
         );
     }
 }

@@ -27,6 +27,10 @@ pub enum Cause {
     HashMismatch {
         detail: String,
     },
+    /// Hash-checking mode, and a requirement (or a dependency) without a pin or a hash.
+    HashRequired {
+        line: String,
+    },
     /// A source distribution had to be compiled and that failed.
     Compile {
         package: Option<String>,
@@ -67,6 +71,50 @@ fn find_line<'a>(output: &'a str, needles: &[&str]) -> Option<&'a str> {
         .lines()
         .find(|line| needles.iter().any(|needle| line.contains(needle)))
         .map(str::trim)
+}
+
+/// The line with the first of `needles` (in their order) that occurs: the most specific.
+fn find_most_specific<'a>(output: &'a str, needles: &[&str]) -> Option<&'a str> {
+    needles
+        .iter()
+        .find_map(|needle| find_line(output, &[needle]))
+}
+
+/// A line of the installer's output without the error-chain decoration uv puts in front
+/// (`error: `, `cause: `, and the `×`/`╰─▶` of its coloured form).
+fn clean(line: &str) -> &str {
+    let mut line = line.trim();
+    for prefix in ["error: ", "cause: ", "× ", "╰─▶ ", "├─▶ "] {
+        line = line.strip_prefix(prefix).unwrap_or(line).trim_start();
+    }
+    line
+}
+
+/// Whether `line` is one of uv's diagnostics (`RUST_LOG`): `TRACE …` or `DEBUG …`.
+#[must_use]
+pub fn is_diagnostic(line: &str) -> bool {
+    line.starts_with("TRACE ") || line.starts_with("DEBUG ")
+}
+
+/// `(status, url)` when `line` is uv's diagnostic of an index answering 401 or 403:
+/// `TRACE Received response for fresh request with status 401 Unauthorized for: <url>`.
+#[must_use]
+pub fn rejected_status(line: &str) -> Option<(&str, &str)> {
+    let rest = line.split(" with status ").nth(1)?;
+    let (status, url) = rest.split_once(" for: ")?;
+    (status.starts_with("401") || status.starts_with("403")).then(|| (status.trim(), url.trim()))
+}
+
+/// The index responses that refused access, from the diagnostics kept with the output.
+fn rejections(diagnostics: &[&str]) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for (status, url) in diagnostics.iter().filter_map(|line| rejected_status(line)) {
+        let entry = format!("{url} answered {status}");
+        if !found.contains(&entry) {
+            found.push(entry);
+        }
+    }
+    found
 }
 
 /// Headers and helper programs sdists commonly need, with the Debian package providing them.
@@ -144,7 +192,10 @@ fn missing_system_package(output: &str) -> Option<(&'static str, &'static str)> 
 #[must_use]
 #[allow(clippy::too_many_lines)]
 pub fn cause(output: &str) -> Cause {
-    let output = &redact(output);
+    let redacted = redact(output);
+    let (diagnostics, messages): (Vec<&str>, Vec<&str>) =
+        redacted.lines().partition(|line| is_diagnostic(line));
+    let output = &messages.join("\n");
     // Checked first: git's own messages (connection, authentication, TLS) are about the
     // repository, not a package index.
     if output.contains("Git operation failed") {
@@ -181,23 +232,26 @@ pub fn cause(output: &str) -> Cause {
             line: line.to_string(),
         };
     }
-    if let Some(line) = find_line(
+    if let Some(line) = find_most_specific(
         output,
         &[
             "Connection refused",
             "Failed to establish a new connection",
             "Temporary failure in name resolution",
             "Name or service not known",
+            "Network is unreachable",
             "dns error",
             "tcp connect error",
-            "Network is unreachable",
             "Could not fetch URL",
             "error sending request",
         ],
     ) {
-        return Cause::Unreachable {
-            line: line.to_string(),
+        // uv names the URL on an earlier line of the chain ("Failed to fetch: `…`").
+        let line = match find_line(output, &["Failed to fetch"]) {
+            Some(fetch) if !line.contains("://") => format!("{}\n{}", clean(fetch), clean(line)),
+            _ => clean(line).to_string(),
         };
+        return Cause::Unreachable { line };
     }
     if let Some(line) = find_line(
         output,
@@ -205,6 +259,19 @@ pub fn cause(output: &str) -> Cause {
     ) {
         return Cause::LockOutOfSync {
             line: line.to_string(),
+        };
+    }
+    if let Some(line) = find_line(
+        output,
+        &[
+            "In `--require-hashes` mode",
+            "Hash-checking is required, but",
+            "Hashes are required in --require-hashes mode",
+            "In --require-hashes mode, all requirements must have their versions pinned",
+        ],
+    ) {
+        return Cause::HashRequired {
+            line: clean(line).to_string(),
         };
     }
     if output.contains("DO NOT MATCH THE HASHES") || output.contains("Hash mismatch") {
@@ -222,9 +289,18 @@ pub fn cause(output: &str) -> Cause {
             detail: tail(output, 12),
         };
     }
-    if let Some(line) = find_line(output, &["Invalid requirement"]) {
+    if let Some(line) = find_line(
+        output,
+        &[
+            "Invalid requirement",
+            "Couldn't parse requirement in",
+            "expected '-c', '-e', '-r' or the start of a requirement",
+            "Expected `--hash`, found",
+            "cannot be editable",
+        ],
+    ) {
         return Cause::InvalidLine {
-            line: line.to_string(),
+            line: with_explanation(output, line),
         };
     }
     if let Some(line) = find_line(
@@ -237,20 +313,64 @@ pub fn cause(output: &str) -> Cause {
             "there is no version of",
         ],
     ) {
-        return Cause::NotFound {
-            line: line.to_string(),
-        };
+        return not_resolved(
+            &diagnostics,
+            Cause::NotFound {
+                line: clean(line).to_string(),
+            },
+        );
     }
     if output.contains("ResolutionImpossible")
         || output.contains("conflicting dependencies")
         || output.contains("No solution found when resolving")
     {
-        return Cause::Conflict {
-            detail: tail(output, 12),
-        };
+        return not_resolved(
+            &diagnostics,
+            Cause::Conflict {
+                detail: tail(output, 12),
+            },
+        );
     }
     Cause::Unknown {
         detail: tail(output, 15),
+    }
+}
+
+/// `line` and the indented lines that explain it (uv's causes, the offending text), without
+/// the caret lines that point into it (their alignment is lost in the message).
+fn with_explanation(output: &str, line: &str) -> String {
+    let mut lines = output
+        .lines()
+        .skip_while(|candidate| candidate.trim() != line);
+    let mut found = vec![clean(line)];
+    found.extend(
+        lines
+            .by_ref()
+            .skip(1)
+            .take_while(|next| next.starts_with(' '))
+            .map(clean)
+            .filter(|next| !next.is_empty() && !next.chars().all(|c| c == '^'))
+            .take(3),
+    );
+    found.join("\n")
+}
+
+/// A resolution that failed while an index refused access: the refusal is the likely cause
+/// (uv looked for the packages elsewhere and reports them as missing).
+fn not_resolved(diagnostics: &[&str], resolution: Cause) -> Cause {
+    let refused = rejections(diagnostics);
+    if refused.is_empty() {
+        return resolution;
+    }
+    let (Cause::NotFound { line: outcome } | Cause::Conflict { detail: outcome }) = resolution
+    else {
+        return resolution;
+    };
+    Cause::Credentials {
+        line: format!(
+            "{}\nso the packages of that index were not seen:\n{outcome}",
+            refused.join("\n")
+        ),
     }
 }
 
@@ -258,7 +378,13 @@ pub fn cause(output: &str) -> Cause {
 /// `poetry.lock`), with `lock_fix` the command that regenerates the lock.
 #[must_use]
 pub fn install_failure(output: &str, source: &str, lock_fix: &str) -> (String, String) {
-    match cause(output) {
+    explanation(cause(output), source, lock_fix)
+}
+
+/// The detail and fix for `cause` of a failed install of `source` (see [`install_failure`]).
+#[must_use]
+pub fn explanation(cause: Cause, source: &str, lock_fix: &str) -> (String, String) {
+    match cause {
         Cause::Git { detail } => (
             format!("A git dependency of {source} could not be fetched:\n{detail}"),
             format!("Check that the repository URL in {source} is reachable from the build (network, TLS: a `ca-certificates` binding is given to git too) and that the locked commit still exists there (a force-push can remove it: then run `{lock_fix}` again)."),
@@ -278,6 +404,10 @@ pub fn install_failure(output: &str, source: &str, lock_fix: &str) -> (String, S
         Cause::HashMismatch { detail } => (
             format!("A downloaded file does not have the hash {source} pins:\n{detail}"),
             format!("If the package really changed on the index, regenerate the hashes ({lock_fix}); otherwise your index or proxy serves a different file than the one pinned."),
+        ),
+        Cause::HashRequired { line } => (
+            format!("{source} is in hash-checking mode, where every requirement, dependencies included, must be pinned with == and carry --hash:\n{line}"),
+            format!("Add the missing requirements with their hashes (regenerate the file with `{lock_fix}`), or remove every --hash to install without hash checking."),
         ),
         Cause::Compile { package, system_package, detail } => {
             let which = package.map_or_else(|| "A package".to_string(), |name| format!("The package {name}"));
@@ -393,5 +523,116 @@ mod tests {
             detail,
             "A requirement cannot be satisfied by the package index:\nERROR: No matching distribution found for nopenope==1.0"
         );
+    }
+
+    // The outputs below are uv 0.13.9's (`uv pip install -r requirements.txt` with NO_COLOR
+    // and `uv::STATUS_TRACE`), captured from real runs.
+
+    #[test]
+    fn uv_missing_package_and_version() {
+        let output = "Using Python 3.11.2 environment at: /layers/blacklodge_pip/venv\nerror: No solution found when resolving dependencies\n  cause: Because blacklodge-no-such-package-xyz was not found in the package registry and you require blacklodge-no-such-package-xyz==1.0, we can conclude that your requirements are unsatisfiable.\n";
+        let (detail, fix) = install_failure(output, "requirements.txt", "");
+        assert_eq!(
+            detail,
+            "A requirement cannot be satisfied by the package index:\nBecause blacklodge-no-such-package-xyz was not found in the package registry and you require blacklodge-no-such-package-xyz==1.0, we can conclude that your requirements are unsatisfiable."
+        );
+        assert!(fix.contains("then fix requirements.txt"), "{fix}");
+        let output = "error: No solution found when resolving dependencies\n  cause: Because there is no version of flask==99.0 and you require flask==99.0, we can conclude that your requirements are unsatisfiable.\n";
+        assert_eq!(
+            cause(output),
+            Cause::NotFound {
+                line: "Because there is no version of flask==99.0 and you require flask==99.0, we can conclude that your requirements are unsatisfiable.".into()
+            }
+        );
+    }
+
+    #[test]
+    fn uv_conflict() {
+        let output = "error: No solution found when resolving dependencies\n  cause: Because flask==3.1.2 depends on werkzeug>=3.1.0 and you require flask==3.1.2, we can conclude that you require werkzeug>=3.1.0.\n         And because you require werkzeug==2.0.0, we can conclude that your requirements are unsatisfiable.\n";
+        let (detail, _) = install_failure(output, "requirements.txt", "");
+        assert!(
+            detail.starts_with("The requirements conflict with each other:\n"),
+            "{detail}"
+        );
+        assert!(detail.contains("you require werkzeug==2.0.0"), "{detail}");
+    }
+
+    #[test]
+    fn uv_unparsable_lines() {
+        let output = "error: Couldn't parse requirement in `requirements.txt` at position 13\n  cause: no such comparison operator \"=>\", must be one of ~= == != <= >= < > ===\n         flask=>3\n              ^^^\n";
+        assert_eq!(
+            cause(output),
+            Cause::InvalidLine {
+                line: "Couldn't parse requirement in `requirements.txt` at position 13\nno such comparison operator \"=>\", must be one of ~= == != <= >= < > ===\nflask=>3".into()
+            }
+        );
+        let output = "error: Error parsing included file in `requirements.txt` at position 0\n  cause: Unexpected '-', expected '-c', '-e', '-r' or the start of a requirement: sub/base.txt:2:1\n";
+        assert_eq!(
+            cause(output),
+            Cause::InvalidLine {
+                line: "Unexpected '-', expected '-c', '-e', '-r' or the start of a requirement: sub/base.txt:2:1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn uv_hash_checking_mode() {
+        for (output, line) in [
+            (
+                "error: In `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10\n",
+                "In `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10",
+            ),
+            (
+                "error: In `--require-hashes` mode, all requirements must have their versions pinned with `==`, but found: idna\n",
+                "In `--require-hashes` mode, all requirements must have their versions pinned with `==`, but found: idna",
+            ),
+            (
+                "error: Hash-checking is required, but no trusted hash was provided for: `charset-normalizer`\n",
+                "Hash-checking is required, but no trusted hash was provided for: `charset-normalizer`",
+            ),
+        ] {
+            assert_eq!(cause(output), Cause::HashRequired { line: line.into() });
+        }
+        let (detail, fix) = install_failure(
+            "error: In `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10\n",
+            "requirements.txt",
+            "pip-compile --generate-hashes",
+        );
+        assert!(
+            detail.starts_with("requirements.txt is in hash-checking mode, where every requirement, dependencies included, must be pinned with == and carry --hash:\n"),
+            "{detail}"
+        );
+        assert!(fix.contains("`pip-compile --generate-hashes`"), "{fix}");
+    }
+
+    #[test]
+    fn uv_unreachable_index_names_the_url() {
+        let output = "error: Request failed after 3 retries in 8.2s\n  cause: Failed to fetch: http://127.0.0.1:9/simple/flask/\n  cause: error sending request for url (http://127.0.0.1:9/simple/flask/)\n  cause: client error (Connect)\n  cause: tcp connect error\n  cause: Connection refused (os error 111)\n";
+        assert_eq!(
+            cause(output),
+            Cause::Unreachable {
+                line: "Failed to fetch: http://127.0.0.1:9/simple/flask/\nConnection refused (os error 111)".into()
+            }
+        );
+    }
+
+    #[test]
+    fn uv_index_refusing_the_credentials_is_named_not_the_missing_package() {
+        // unsafe-best-match: uv reads a 401 as "no such package" and says only that.
+        let output = "TRACE Received response for fresh request with status 401 Unauthorized for: http://127.0.0.1:38999/simple/blacklodge-private/\nTRACE Received response for fresh request with status 401 Unauthorized for: http://127.0.0.1:38999/simple/six/\nerror: No solution found when resolving dependencies\n  cause: Because blacklodge-private was not found in the package registry and you require blacklodge-private==1.0.0, we can conclude that your requirements are unsatisfiable.\n";
+        let (detail, _) = install_failure(output, "requirements.txt", "");
+        assert_eq!(
+            detail,
+            "The package index rejected the credentials:\nhttp://127.0.0.1:38999/simple/blacklodge-private/ answered 401 Unauthorized\nhttp://127.0.0.1:38999/simple/six/ answered 401 Unauthorized\nso the packages of that index were not seen:\nBecause blacklodge-private was not found in the package registry and you require blacklodge-private==1.0.0, we can conclude that your requirements are unsatisfiable."
+        );
+        // The same refusal next to a failure that is not about resolution is not blamed.
+        let output = "TRACE Received response for fresh request with status 403 Forbidden for: http://127.0.0.1:38999/simple/six/\nerror: Failed to build `psycopg2==2.9.10`\n  cause: The build backend returned an error\n";
+        assert!(matches!(cause(output), Cause::Compile { .. }));
+    }
+
+    #[test]
+    fn uv_first_index_hint_names_the_credentials() {
+        let output = "error: No solution found when resolving dependencies\n  cause: Because six was not found in the package registry and you require six==1.17.0, we can conclude that your requirements are unsatisfiable.\n\nhint: An index URL (http://127.0.0.1:38999/simple) could not be queried due to a lack of valid authentication credentials (401 Unauthorized)\n";
+        assert!(matches!(cause(output), Cause::Credentials { .. }));
     }
 }

@@ -125,6 +125,12 @@ fn vendored(pin: &PinnedWheel, vendor_dir: &Path) -> Option<PathBuf> {
         .find(|path| download::sha256_file(path).is_ok_and(|sha| sha == pin.sha256))
 }
 
+/// Whether the app's `vendor/` holds the pinned wheel of `pin` (with its hash).
+#[must_use]
+pub fn is_vendored(pin: &PinnedWheel, app_dir: &Path) -> bool {
+    vendored(pin, &app_dir.join(VENDOR_DIR)).is_some()
+}
+
 /// Where the wheel came from, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {

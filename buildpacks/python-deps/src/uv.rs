@@ -4,7 +4,7 @@ use crate::ca::Tls;
 use crate::errors::DepsError;
 use crate::python::Python;
 use crate::{layers, tool};
-use blacklodge_common::command::{self, CommandError};
+use blacklodge_common::command::{self, CommandError, LineUse};
 use libcnb::Buildpack;
 use libcnb::build::BuildContext;
 use std::path::{Path, PathBuf};
@@ -71,5 +71,52 @@ impl Uv {
             .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH);
         self.tls.apply(&mut command);
         command
+    }
+}
+
+/// The `RUST_LOG` filter that makes uv report the HTTP status of each index request (uv's
+/// `cached_client` module). With `--index-strategy unsafe-best-match`, uv treats an index that
+/// answers 401/403 as having no such package, and its error says only "not found in the
+/// package registry"; these lines let [`crate::explain`] name the rejected credentials.
+/// [`sort_status_line`] keeps them out of the build log.
+pub const STATUS_TRACE: (&str, &str) = ("RUST_LOG", "uv_client::cached_client=trace");
+
+/// For [`command::run_streamed_with`] with [`STATUS_TRACE`]: uv's own diagnostics are not
+/// printed; a response with status 401 or 403 is kept for explaining a failure.
+#[must_use]
+pub fn sort_status_line(line: &str) -> LineUse {
+    if !crate::explain::is_diagnostic(line) {
+        LineUse::Show
+    } else if crate::explain::rejected_status(line).is_some() {
+        LineUse::Keep
+    } else {
+        LineUse::Drop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rejections_of_the_diagnostics_are_kept() {
+        // Real lines of uv 0.13.9 with STATUS_TRACE.
+        assert_eq!(
+            sort_status_line(
+                "TRACE Received response for fresh request with status 401 Unauthorized for: http://127.0.0.1:38999/simple/six/"
+            ),
+            LineUse::Keep
+        );
+        assert_eq!(
+            sort_status_line(
+                "TRACE Received response for fresh request with status 200 OK for: https://pypi.org/simple/six/"
+            ),
+            LineUse::Drop
+        );
+        assert_eq!(
+            sort_status_line("DEBUG No cache entry for: https://pypi.org/simple/six/"),
+            LineUse::Drop
+        );
+        assert_eq!(sort_status_line(" + six==1.17.0"), LineUse::Show);
     }
 }

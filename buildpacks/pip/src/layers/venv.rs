@@ -1,17 +1,20 @@
 //! The `venv` layer: a virtual environment with the app's requirements, for launch (and for
 //! build when a later buildpack requires it, see `blacklodge_python_deps::layers::venv`).
 //!
-//! Keyed on the fingerprint of the requirements set plus the Python and pip versions: when
-//! none changed, the venv is reused as is (no resolver run, no network); otherwise it is
-//! recreated, so removed packages are really gone.
+//! Keyed on the fingerprint of the requirements set plus the Python version and the installer
+//! (uv or pip, with its version): when none changed, the venv is reused as is (no resolver
+//! run, no network); otherwise it is recreated, so removed packages are really gone.
 
 use crate::PipBuildpack;
-use crate::errors::PipError;
-use crate::requirements::REQUIREMENTS_FILE;
+use crate::errors::{InstallFailure, PipError};
+use crate::installer::Installer;
+use crate::requirements::{self, REQUIREMENTS_FILE};
+use crate::translate::UvSettings;
 use blacklodge_common::{cache, command, output};
 use blacklodge_python_deps::ca::Tls;
 use blacklodge_python_deps::layers::venv::{self, write_sbom};
 use blacklodge_python_deps::tool::PinnedWheel;
+use blacklodge_python_deps::uv::{self as uv_tool, Uv};
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::LayerState;
@@ -26,26 +29,33 @@ use blacklodge_python_deps::bytecode::SOURCE_DATE_EPOCH;
 pub(crate) struct VenvLayerMetadata {
     pub(crate) requirements_sha256: String,
     pub(crate) python_version: String,
-    pub(crate) pip_version: String,
+    /// `uv 0.13.9` or `pip 26.3`.
+    pub(crate) installer: String,
 }
 
 fn invalidation_reasons(cached: &VenvLayerMetadata, wanted: &VenvLayerMetadata) -> Vec<String> {
     let VenvLayerMetadata {
         requirements_sha256,
         python_version,
-        pip_version,
+        installer,
     } = cached;
     let VenvLayerMetadata {
         requirements_sha256: new_requirements_sha256,
         python_version: new_python_version,
-        pip_version: new_pip_version,
+        installer: new_installer,
     } = wanted;
     cache::reasons([
         (requirements_sha256 != new_requirements_sha256)
             .then(|| format!("{REQUIREMENTS_FILE} (or a file it includes) changed")),
         cache::changed("Python version", python_version, new_python_version),
-        cache::changed("pip version", pip_version, new_pip_version),
+        cache::changed("installer", installer, new_installer),
     ])
+}
+
+/// How the venv is filled when it has to be.
+pub(crate) enum Run<'a> {
+    Pip(PipRun<'a>),
+    Uv(UvRun<'a>),
 }
 
 pub(crate) struct PipRun<'a> {
@@ -59,14 +69,22 @@ pub(crate) struct PipRun<'a> {
     pub(crate) tls: &'a Tls,
 }
 
+pub(crate) struct UvRun<'a> {
+    /// uv (fetched when something is to be installed), its cache, the CA certificates.
+    pub(crate) uv: &'a Uv,
+    /// The arguments and variables that make uv read the requirements as pip would.
+    pub(crate) settings: &'a UvSettings,
+}
+
 pub(crate) fn install(
     context: &BuildContext<PipBuildpack>,
     wanted: &VenvLayerMetadata,
-    pip: &PipRun<'_>,
+    run: &Run<'_>,
 ) -> libcnb::Result<PathBuf, PipError> {
     let reused = || {
         output::detail(format!(
-            "Reusing cached virtual environment ({REQUIREMENTS_FILE}, Python and pip unchanged)"
+            "Reusing cached virtual environment ({REQUIREMENTS_FILE}, Python and {} unchanged)",
+            wanted.installer
         ));
     };
     let at_build = venv::needed_at_build(&context.buildpack_plan);
@@ -76,7 +94,7 @@ pub(crate) fn install(
             return Ok(context.layers_dir.join("venv"));
         };
         let path = layer.path();
-        fill(context, &path, pip)?;
+        fill(context, &path, run)?;
         write_sbom(&path, |sboms| layer.write_sboms(sboms))?;
         layer.write_metadata(wanted.clone())?;
         layer.write_env(venv::environment(&path))?;
@@ -96,7 +114,7 @@ pub(crate) fn install(
         LayerState::Restored { .. } => reused(),
         LayerState::Empty { .. } => {
             cache::log_if_discarded("virtual environment", &layer.state);
-            fill(context, &path, pip)?;
+            fill(context, &path, run)?;
             write_sbom(&path, |sboms| layer.write_sboms(sboms))?;
             layer.write_metadata(wanted.clone())?;
         }
@@ -105,21 +123,12 @@ pub(crate) fn install(
     Ok(path)
 }
 
-/// Keeps only the wheels pip built from source (`wheels/`): the HTTP cache of downloaded
-/// files is cheap to fetch again, and the cache layer is restored before every build, so
-/// what it holds is paid by every build, including the ones that install nothing.
-fn prune_download_cache(cache_dir: &Path) {
-    for downloads in ["http", "http-v2"] {
-        let _ = fs_err::remove_dir_all(cache_dir.join(downloads));
-    }
-}
-
-/// Creates the venv at `path` and runs `pip install -r requirements.txt` into it (pip is
-/// fetched first: an unchanged rebuild never needs it).
+/// Creates the venv at `path` and installs the requirements into it (the installer is
+/// fetched first: an unchanged rebuild never needs it), then compiles the bytecode.
 fn fill(
     context: &BuildContext<PipBuildpack>,
     path: &Path,
-    pip: &PipRun<'_>,
+    run: &Run<'_>,
 ) -> libcnb::Result<(), PipError> {
     output::timed("Creating virtual environment", || {
         command::run_captured(
@@ -129,6 +138,42 @@ fn fill(
         )
     })
     .map_err(PipError::CreateVenv)?;
+    match run {
+        Run::Pip(pip) => fill_with_pip(context, path, pip)?,
+        Run::Uv(uv) => fill_with_uv(context, path, uv)?,
+    }
+    blacklodge_python_deps::bytecode::compile_logged(path);
+    match run {
+        Run::Pip(pip) => prune_pip_cache(pip.cache_dir),
+        Run::Uv(uv) => {
+            // Best effort: a cache that could not be pruned costs time, not correctness.
+            if let Err(error) = uv.uv.prune_cache(&context.app_dir) {
+                output::detail(format!(
+                    "Could not prune the uv cache (`{}` {}); it is kept as is",
+                    error.command(),
+                    error.reason()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keeps only the wheels pip built from source (`wheels/`): the HTTP cache of downloaded
+/// files is cheap to fetch again, and the cache layer is restored before every build, so
+/// what it holds is paid by every build, including the ones that install nothing.
+fn prune_pip_cache(cache_dir: &Path) {
+    for downloads in ["http", "http-v2"] {
+        let _ = fs_err::remove_dir_all(cache_dir.join(downloads));
+    }
+}
+
+/// `pip install -r requirements.txt`, pip running from its wheel.
+fn fill_with_pip(
+    context: &BuildContext<PipBuildpack>,
+    path: &Path,
+    pip: &PipRun<'_>,
+) -> libcnb::Result<(), PipError> {
     let pip_site = blacklodge_python_deps::layers::pip::install(context, pip.pin, pip.index)?;
     output::stream_heading(format!("Running pip install -r {REQUIREMENTS_FILE}"));
     let start = std::time::Instant::now();
@@ -143,7 +188,7 @@ fn fill(
                 "off",
                 "--disable-pip-version-check",
                 "--no-warn-script-location",
-                // Compiled below, on every core: pip compiles one file at a time.
+                // Compiled afterwards, on every core: pip compiles one file at a time.
                 "--no-compile",
             ])
             .current_dir(&context.app_dir)
@@ -151,13 +196,59 @@ fn fill(
             .env("PIP_CACHE_DIR", pip.cache_dir)
             .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH),
     )
-    .map_err(PipError::InstallRequirements)?;
+    .map_err(|error| {
+        PipError::InstallRequirements(InstallFailure {
+            error,
+            installer: Installer::Pip,
+            hash_checking: None,
+            unreadable_line: None,
+        })
+    })?;
     output::detail(format!(
         "Installed in {}",
         output::format_duration(start.elapsed())
     ));
-    blacklodge_python_deps::bytecode::compile_logged(path);
-    prune_download_cache(pip.cache_dir);
+    Ok(())
+}
+
+/// `uv pip install -r requirements.txt` with pip's reading of the files: candidates from
+/// every index (`unsafe-best-match`, pip's behaviour), no uv configuration or
+/// `[tool.uv.sources]` of the app (pip knows neither), plus the translated options.
+fn fill_with_uv(
+    context: &BuildContext<PipBuildpack>,
+    path: &Path,
+    run: &UvRun<'_>,
+) -> libcnb::Result<(), PipError> {
+    run.uv.install_binary(context)?;
+    output::stream_heading(format!("Running uv pip install -r {REQUIREMENTS_FILE}"));
+    let start = std::time::Instant::now();
+    let mut install = run.uv.command(&context.app_dir);
+    install
+        .args(["pip", "install", "--requirement", REQUIREMENTS_FILE])
+        .arg("--python")
+        .arg(path.join("bin/python"))
+        .args([
+            "--index-strategy",
+            "unsafe-best-match",
+            "--no-config",
+            "--no-sources",
+        ])
+        .args(&run.settings.args)
+        .envs(run.settings.env.iter().map(|(name, value)| (name, value)))
+        .env(uv_tool::STATUS_TRACE.0, uv_tool::STATUS_TRACE.1);
+    command::run_streamed_with(&mut install, uv_tool::sort_status_line).map_err(|error| {
+        let unreadable_line = requirements::locate_parse_error(error.output(), &context.app_dir);
+        PipError::InstallRequirements(InstallFailure {
+            error,
+            installer: Installer::Uv,
+            hash_checking: run.settings.hash_checking.clone(),
+            unreadable_line,
+        })
+    })?;
+    output::detail(format!(
+        "Installed in {}",
+        output::format_duration(start.elapsed())
+    ));
     Ok(())
 }
 
@@ -170,16 +261,20 @@ mod tests {
         let cached = VenvLayerMetadata {
             requirements_sha256: "a".into(),
             python_version: "3.11.2".into(),
-            pip_version: "26.3".into(),
+            installer: "pip 26.3".into(),
         };
         assert!(invalidation_reasons(&cached, &cached).is_empty());
         let wanted = VenvLayerMetadata {
             requirements_sha256: "b".into(),
+            installer: "uv 0.13.9".into(),
             ..cached.clone()
         };
         assert_eq!(
             invalidation_reasons(&cached, &wanted),
-            vec!["requirements.txt (or a file it includes) changed".to_string()]
+            vec![
+                "requirements.txt (or a file it includes) changed".to_string(),
+                "installer changed (pip 26.3 → uv 0.13.9)".to_string()
+            ]
         );
     }
 }

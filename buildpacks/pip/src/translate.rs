@@ -1,0 +1,771 @@
+//! What uv needs to install a requirements set as pip would: the options of the files that
+//! uv reads differently or not at all, and pip's own settings (`PIP_*` variables, pip.conf),
+//! turned into uv's arguments and variables. Whatever cannot be translated is reported with
+//! its place, never ignored: pip would have honoured it.
+
+use crate::requirements::{RequirementsFile, split_line};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What `uv pip install` gets besides the requirements file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct UvSettings {
+    /// Arguments (never secrets: hosts, flags, package names).
+    pub(crate) args: Vec<String>,
+    /// Variables of the uv process; values may carry credentials and are never logged.
+    pub(crate) env: Vec<(String, String)>,
+    /// What was translated, for the log (names, no values).
+    pub(crate) notes: Vec<String>,
+    /// Why hash-checking mode is on, e.g. `--hash on line 3 of requirements.txt`.
+    pub(crate) hash_checking: Option<String>,
+}
+
+/// Something pip would honour and uv cannot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unsupported {
+    /// Where: `line 3 of requirements.txt`, `PIP_PREFER_BINARY`, `/etc/pip.conf`.
+    pub(crate) place: String,
+    /// The option, variable or file.
+    pub(crate) what: String,
+    /// Why uv cannot honour it, and what else gives the same effect, if anything does.
+    pub(crate) why: String,
+}
+
+/// The options pip accepts in requirements files that uv reads the same way.
+const SAME_IN_UV: &[&str] = &[
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-e",
+    "--editable",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "--no-index",
+    "--no-binary",
+    "--only-binary",
+];
+
+const SETUP_PY_OPTION: &str = "passes options to setup.py, which uv never runs directly: it builds every package through the build backend interface (PEP 517)";
+
+/// What the files' options ask for: flags for uv, and what cannot be honoured.
+#[derive(Debug, Default)]
+struct FileOptions {
+    args: Vec<String>,
+    notes: Vec<String>,
+    hash_checking: Option<String>,
+    /// The files choose the index (`--index-url` or `--no-index`), which pip lets override
+    /// `PIP_INDEX_URL` and `PIP_EXTRA_INDEX_URL` (uv would prefer the variables).
+    choose_index: bool,
+    unsupported: Vec<Unsupported>,
+}
+
+fn read_options(files: &[RequirementsFile]) -> FileOptions {
+    let mut found = FileOptions::default();
+    let mut index_urls: Vec<(String, String)> = Vec::new();
+    for file in files {
+        for line in &file.lines {
+            let place = format!("line {} of {}", line.number, file.name);
+            let (requirement, options) = split_line(&line.text);
+            for option in options {
+                let value = option.value.clone().unwrap_or_default();
+                let mut unsupported = |why: &str| {
+                    found.unsupported.push(Unsupported {
+                        place: place.clone(),
+                        what: format!("`{}`", line.text),
+                        why: why.to_string(),
+                    });
+                };
+                match option.name.as_str() {
+                    "--hash" | "--require-hashes" if found.hash_checking.is_none() => {
+                        found.hash_checking = Some(format!("{} on {place}", option.name));
+                    }
+                    "--hash" | "--require-hashes" => {}
+                    "-e" | "--editable" if is_vcs(&value) => unsupported(
+                        "uv installs version control requirements only non-editable (pip checks them out into src/). Without `-e` the same code is installed.",
+                    ),
+                    "-i" | "--index-url" => {
+                        found.choose_index = true;
+                        index_urls.push((value, place.clone()));
+                    }
+                    "--no-index" => found.choose_index = true,
+                    name if SAME_IN_UV.contains(&name) => {}
+                    "--pre" => {
+                        push_once(&mut found.args, &["--prerelease", "allow"]);
+                        push_once(&mut found.notes, &[format!("--pre ({place})")]);
+                    }
+                    "--trusted-host" => {
+                        found
+                            .args
+                            .extend(["--allow-insecure-host".to_string(), value]);
+                        found.notes.push(format!("--trusted-host ({place})"));
+                    }
+                    "--use-feature" if value == "truststore" => {
+                        // uv uses the system trust store already (`UV_SYSTEM_CERTS`).
+                    }
+                    "--use-feature" => {
+                        unsupported("pip's feature switches have no counterpart in uv.");
+                    }
+                    "--prefer-binary" => unsupported(
+                        "uv has no such preference: it installs the newest version that fits, built from source when it has no wheel. Pin the version that has a wheel instead.",
+                    ),
+                    "--global-option" | "--install-option" | "--build-option" => {
+                        unsupported(&format!("`{}` {SETUP_PY_OPTION}.", option.name));
+                    }
+                    "--config-settings" if !requirement.is_empty() => unsupported(
+                        "uv takes build backend settings only on its command line (`--config-settings-package`), not per requirement.",
+                    ),
+                    // Anything else is not a requirements file option for pip either; uv
+                    // reports the line when it reads it.
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut distinct: Vec<&(String, String)> = Vec::new();
+    for entry in &index_urls {
+        if !distinct.iter().any(|(url, _)| *url == entry.0) {
+            distinct.push(entry);
+        }
+    }
+    if let [_, .., (_, last)] = distinct.as_slice() {
+        found.unsupported.push(Unsupported {
+            place: distinct
+                .iter()
+                .map(|(_, place)| place.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            what: "`--index-url` (more than one)".to_string(),
+            why: format!(
+                "pip uses the last one read ({last}), uv the first. Keep one --index-url and make the others --extra-index-url."
+            ),
+        });
+    }
+    found
+}
+
+fn push_once<T: PartialEq + Clone + Into<String>>(list: &mut Vec<String>, items: &[T]) {
+    let items: Vec<String> = items.iter().cloned().map(Into::into).collect();
+    if !list
+        .windows(items.len())
+        .any(|window| window == items.as_slice())
+    {
+        list.extend(items);
+    }
+}
+
+fn is_vcs(url: &str) -> bool {
+    ["git+", "hg+", "svn+", "bzr+"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+}
+
+/// pip's reading of a boolean variable (`strtobool`); the error says why `value` is not one.
+fn pip_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" | "t" | "true" | "on" | "1" => Ok(true),
+        "n" | "no" | "f" | "false" | "off" | "0" | "" => Ok(false),
+        _ => Err(format!(
+            "'{value}' is not a value pip accepts here: yes/no, true/false, on/off or 1/0."
+        )),
+    }
+}
+
+/// `PIP_*` variables that change nothing uv installs: pip's output, its own cache, checks of
+/// an existing environment (the venv is always new), and what this buildpack sets itself.
+const NO_EFFECT: &[&str] = &[
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+    "PIP_NO_INPUT",
+    "PIP_PROGRESS_BAR",
+    "PIP_NO_COLOR",
+    "PIP_QUIET",
+    "PIP_VERBOSE",
+    "PIP_LOG",
+    "PIP_LOG_FILE",
+    "PIP_ROOT_USER_ACTION",
+    "PIP_CACHE_DIR",
+    "PIP_NO_CACHE_DIR",
+    "PIP_NO_WARN_SCRIPT_LOCATION",
+    "PIP_NO_WARN_CONFLICTS",
+    "PIP_NO_PYTHON_VERSION_WARNING",
+    "PIP_COMPILE",
+    "PIP_NO_COMPILE",
+    "PIP_EXISTS_ACTION",
+    "PIP_UPGRADE",
+    "PIP_UPGRADE_STRATEGY",
+    "PIP_FORCE_REINSTALL",
+    "PIP_IGNORE_INSTALLED",
+    "PIP_BREAK_SYSTEM_PACKAGES",
+    "PIP_RETRIES",
+];
+
+/// The state of pip's settings the translation reads: the `PIP_*` and `UV_*` variables of
+/// the build and pip's configuration files that exist.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PipSettings {
+    pub(crate) vars: BTreeMap<String, String>,
+    pub(crate) config_files: Vec<PathBuf>,
+    /// A CA binding gives every tool a bundle, which takes the place of `PIP_CERT`.
+    pub(crate) ca_bundle: bool,
+}
+
+impl PipSettings {
+    /// The process's `PIP_*` and `UV_*` variables (pip reads its process environment, where
+    /// the lifecycle puts the user's variables) and pip's configuration files.
+    pub(crate) fn from_process(app_dir: &Path, ca_bundle: bool) -> Self {
+        let vars: BTreeMap<String, String> = std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .filter(|(name, _)| name.starts_with("PIP_") || name.starts_with("UV_"))
+            .collect();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let config_files = config_file_candidates(
+            vars.get("PIP_CONFIG_FILE").map(String::as_str),
+            home.as_deref(),
+            std::env::var("XDG_CONFIG_DIRS").ok().as_deref(),
+            std::env::var_os("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .as_deref(),
+            app_dir,
+        )
+        .into_iter()
+        .filter(|path| path.is_file())
+        .collect();
+        Self {
+            vars,
+            config_files,
+            ca_bundle,
+        }
+    }
+
+    fn set(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|value| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+}
+
+/// Where pip looks for configuration (pip's `get_configuration_files`): `PIP_CONFIG_FILE`
+/// (relative to the app, where pip runs; `os.devnull` means none at all), the site-wide
+/// `$XDG_CONFIG_DIRS/pip/pip.conf` and `/etc/pip.conf`, the user's `~/.pip/pip.conf` and
+/// `$XDG_CONFIG_HOME/pip/pip.conf`. The venv's own `pip.conf` cannot exist: the venv is new.
+pub(crate) fn config_file_candidates(
+    config_file: Option<&str>,
+    home: Option<&Path>,
+    xdg_config_dirs: Option<&str>,
+    xdg_config_home: Option<&Path>,
+    app_dir: &Path,
+) -> Vec<PathBuf> {
+    if config_file == Some("/dev/null") {
+        return Vec::new();
+    }
+    let mut candidates: Vec<PathBuf> = xdg_config_dirs
+        .filter(|dirs| !dirs.is_empty())
+        .unwrap_or("/etc/xdg")
+        .split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| Path::new(dir).join("pip/pip.conf"))
+        .collect();
+    candidates.push(PathBuf::from("/etc/pip.conf"));
+    if let Some(home) = home {
+        candidates.push(home.join(".pip/pip.conf"));
+        candidates.push(
+            xdg_config_home
+                .map_or_else(|| home.join(".config"), Path::to_path_buf)
+                .join("pip/pip.conf"),
+        );
+    }
+    if let Some(file) = config_file.filter(|file| !file.is_empty()) {
+        candidates.push(app_dir.join(file));
+    }
+    candidates
+}
+
+/// Sets `uv_name` to `value` unless the build sets one of `uv_names` itself (its own uv
+/// setting wins).
+fn translate_var(
+    settings: &PipSettings,
+    out: &mut UvSettings,
+    pip_name: &str,
+    uv_names: &[&str],
+    value: String,
+) {
+    if let Some(taken) = uv_names.iter().find(|name| settings.set(name).is_some()) {
+        out.notes
+            .push(format!("{pip_name} (not used: {taken} is set)"));
+        return;
+    }
+    out.env.push((uv_names[0].to_string(), value));
+    out.notes.push(format!("{pip_name} → {}", uv_names[0]));
+}
+
+/// The translation of the `PIP_*` variables and config files; `choose_index` when the
+/// requirement files set the index themselves (pip then ignores `PIP_INDEX_URL` and
+/// `PIP_EXTRA_INDEX_URL`).
+#[allow(clippy::too_many_lines)]
+fn read_pip_settings(
+    settings: &PipSettings,
+    choose_index: bool,
+    out: &mut UvSettings,
+) -> Vec<Unsupported> {
+    let mut unsupported: Vec<Unsupported> = settings
+        .config_files
+        .iter()
+        .map(|path| Unsupported {
+            place: path.display().to_string(),
+            what: "pip's configuration file".to_string(),
+            why: "uv does not read pip's configuration. Set what it configures as PIP_* variables of the build instead (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX and PIP_TRUSTED_HOST are translated for uv), and remove the file or point PIP_CONFIG_FILE at /dev/null.".to_string(),
+        })
+        .collect();
+    let mut fail = |name: &str, why: &str| {
+        unsupported.push(Unsupported {
+            place: name.to_string(),
+            what: name.to_string(),
+            why: why.to_string(),
+        });
+    };
+    for (name, value) in &settings.vars {
+        let value = value.trim();
+        if !name.starts_with("PIP_") || value.is_empty() || NO_EFFECT.contains(&name.as_str()) {
+            continue;
+        }
+        match name.as_str() {
+            "PIP_INDEX_URL" | "PIP_EXTRA_INDEX_URL" if choose_index => {
+                out.notes.push(format!(
+                    "{name} (not used: the requirement files set the index, as pip would)"
+                ));
+            }
+            "PIP_INDEX_URL" => translate_var(
+                settings,
+                out,
+                name,
+                &["UV_INDEX_URL", "UV_DEFAULT_INDEX"],
+                value.to_string(),
+            ),
+            "PIP_EXTRA_INDEX_URL" => translate_var(
+                settings,
+                out,
+                name,
+                &["UV_EXTRA_INDEX_URL", "UV_INDEX"],
+                // Both lists are separated by spaces.
+                value.split_whitespace().collect::<Vec<_>>().join(" "),
+            ),
+            "PIP_FIND_LINKS" => translate_var(
+                settings,
+                out,
+                name,
+                &["UV_FIND_LINKS"],
+                // pip separates with spaces, uv with commas.
+                value.split_whitespace().collect::<Vec<_>>().join(","),
+            ),
+            "PIP_NO_INDEX" | "PIP_PRE" | "PIP_REQUIRE_HASHES" => match pip_bool(value) {
+                Ok(false) => {}
+                Ok(true) if name == "PIP_NO_INDEX" => {
+                    push_once(&mut out.args, &["--no-index"]);
+                    out.notes.push(format!("{name} → --no-index"));
+                }
+                Ok(true) if name == "PIP_PRE" => {
+                    push_once(&mut out.args, &["--prerelease", "allow"]);
+                    out.notes.push(format!("{name} → --prerelease allow"));
+                }
+                Ok(true) => {
+                    if out.hash_checking.is_none() {
+                        out.hash_checking = Some(name.clone());
+                    }
+                }
+                Err(why) => fail(name, &why),
+            },
+            "PIP_TRUSTED_HOST" => {
+                if settings.set("UV_INSECURE_HOST").is_some() {
+                    out.notes
+                        .push(format!("{name} (not used: UV_INSECURE_HOST is set)"));
+                } else {
+                    for host in value.split_whitespace() {
+                        out.args
+                            .extend(["--allow-insecure-host".to_string(), host.to_string()]);
+                    }
+                    out.notes.push(format!("{name} → --allow-insecure-host"));
+                }
+            }
+            "PIP_NO_BINARY" | "PIP_ONLY_BINARY" => {
+                let flag = if name == "PIP_NO_BINARY" {
+                    "--no-binary"
+                } else {
+                    "--only-binary"
+                };
+                for packages in value.split_whitespace() {
+                    out.args.extend([flag.to_string(), packages.to_string()]);
+                }
+                out.notes.push(format!("{name} → {flag}"));
+            }
+            "PIP_CERT" if settings.ca_bundle => {
+                out.notes.push(format!(
+                    "{name} (not used: the CA certificate binding gives the bundle)"
+                ));
+            }
+            "PIP_CERT" => {
+                translate_var(settings, out, name, &["SSL_CERT_FILE"], value.to_string());
+            }
+            "PIP_CLIENT_CERT" => {
+                translate_var(settings, out, name, &["SSL_CLIENT_CERT"], value.to_string());
+            }
+            "PIP_TIMEOUT" | "PIP_DEFAULT_TIMEOUT" => match value.parse::<f64>() {
+                Ok(seconds) if seconds.is_finite() && seconds > 0.0 => translate_var(
+                    settings,
+                    out,
+                    name,
+                    &["UV_HTTP_TIMEOUT"],
+                    format!("{}", seconds.ceil()),
+                ),
+                _ => fail(name, "pip accepts a number of seconds here."),
+            },
+            "PIP_USE_FEATURE" if value == "truststore" => {}
+            "PIP_CONFIG_FILE" => {
+                // Read above with the other configuration files.
+            }
+            "PIP_PREFER_BINARY" => fail(
+                name,
+                "uv has no such preference: it installs the newest version that fits, built from source when it has no wheel. Pin the version that has a wheel instead.",
+            ),
+            "PIP_GLOBAL_OPTION" | "PIP_BUILD_OPTION" | "PIP_INSTALL_OPTION" => {
+                fail(name, &format!("It {SETUP_PY_OPTION}."));
+            }
+            _ => fail(
+                name,
+                "uv has no translation for this pip setting (only PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX, PIP_TRUSTED_HOST, PIP_PRE, PIP_REQUIRE_HASHES, PIP_NO_BINARY, PIP_ONLY_BINARY, PIP_CERT, PIP_CLIENT_CERT and PIP_TIMEOUT are translated; pip's output settings change nothing).",
+            ),
+        }
+    }
+    unsupported
+}
+
+/// What uv gets to install `files` as pip would with `settings`, or everything it cannot
+/// honour.
+pub(crate) fn for_uv(
+    files: &[RequirementsFile],
+    settings: &PipSettings,
+) -> Result<UvSettings, Vec<Unsupported>> {
+    let options = read_options(files);
+    let mut out = UvSettings {
+        args: options.args,
+        env: Vec::new(),
+        notes: options.notes,
+        hash_checking: options.hash_checking,
+    };
+    let mut unsupported = options.unsupported;
+    unsupported.extend(read_pip_settings(settings, options.choose_index, &mut out));
+    if out.hash_checking.is_some() {
+        out.args.push("--require-hashes".to_string());
+    }
+    if unsupported.is_empty() {
+        Ok(out)
+    } else {
+        Err(unsupported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::requirements::logical_lines;
+
+    fn file(name: &str, contents: &str) -> RequirementsFile {
+        RequirementsFile {
+            path: PathBuf::from("/workspace").join(name),
+            name: name.to_string(),
+            contents: contents.to_string(),
+            lines: logical_lines(contents),
+        }
+    }
+
+    fn settings(vars: &[(&str, &str)]) -> PipSettings {
+        PipSettings {
+            vars: vars
+                .iter()
+                .map(|(name, value)| ((*name).to_string(), (*value).to_string()))
+                .collect(),
+            ..PipSettings::default()
+        }
+    }
+
+    #[test]
+    fn plain_requirements_need_nothing() {
+        let files = [file(
+            "requirements.txt",
+            "flask==3.1.2\n-r base.txt\n-e .\n",
+        )];
+        assert_eq!(
+            for_uv(&files, &settings(&[])).expect("supported"),
+            UvSettings::default()
+        );
+    }
+
+    #[test]
+    fn a_hash_in_any_file_turns_hash_checking_on() {
+        let files = [
+            file("requirements.txt", "-r base.txt\nflask==3.1.2\n"),
+            file(
+                "requirements/base.txt",
+                "# pinned\nsix==1.17.0 \\\n    --hash=sha256:4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274\n",
+            ),
+        ];
+        let uv = for_uv(&files, &settings(&[])).expect("supported");
+        assert_eq!(
+            uv.hash_checking.as_deref(),
+            Some("--hash on line 2 of requirements/base.txt")
+        );
+        assert_eq!(uv.args, ["--require-hashes"]);
+
+        let uv = for_uv(
+            &[file("requirements.txt", "flask==3.1.2\n")],
+            &settings(&[("PIP_REQUIRE_HASHES", "yes")]),
+        )
+        .expect("supported");
+        assert_eq!(uv.hash_checking.as_deref(), Some("PIP_REQUIRE_HASHES"));
+        assert_eq!(uv.args, ["--require-hashes"]);
+        // A hash in a comment is not one.
+        let uv = for_uv(
+            &[file(
+                "requirements.txt",
+                "flask==3.1.2  # --hash=sha256:x\n",
+            )],
+            &settings(&[]),
+        )
+        .expect("supported");
+        assert_eq!(uv.hash_checking, None);
+    }
+
+    #[test]
+    fn options_uv_ignores_in_files_become_arguments() {
+        let files = [file(
+            "requirements.txt",
+            "--pre\n--trusted-host pypi.internal:8080\n--use-feature=truststore\nflask\n",
+        )];
+        let uv = for_uv(&files, &settings(&[])).expect("supported");
+        assert_eq!(
+            uv.args,
+            [
+                "--prerelease",
+                "allow",
+                "--allow-insecure-host",
+                "pypi.internal:8080"
+            ]
+        );
+        assert_eq!(
+            uv.notes,
+            [
+                "--pre (line 1 of requirements.txt)",
+                "--trusted-host (line 2 of requirements.txt)"
+            ]
+        );
+    }
+
+    #[test]
+    fn options_uv_cannot_honour_are_reported_with_their_place() {
+        let files = [
+            file(
+                "requirements.txt",
+                "flask==3.1.2\n--prefer-binary\npsycopg2 --global-option=build_ext\n-r dev.txt\n",
+            ),
+            file(
+                "dev.txt",
+                "-e git+https://github.com/org/tool@v1#egg=tool\nlxml --config-settings=--build-option=--static\n--use-feature=fast-deps\n",
+            ),
+        ];
+        let unsupported = for_uv(&files, &settings(&[])).expect_err("unsupported");
+        let places: Vec<(&str, &str)> = unsupported
+            .iter()
+            .map(|item| (item.place.as_str(), item.what.as_str()))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                ("line 2 of requirements.txt", "`--prefer-binary`"),
+                (
+                    "line 3 of requirements.txt",
+                    "`psycopg2 --global-option=build_ext`"
+                ),
+                (
+                    "line 1 of dev.txt",
+                    "`-e git+https://github.com/org/tool@v1#egg=tool`"
+                ),
+                (
+                    "line 2 of dev.txt",
+                    "`lxml --config-settings=--build-option=--static`"
+                ),
+                ("line 3 of dev.txt", "`--use-feature=fast-deps`"),
+            ]
+        );
+        assert!(unsupported[1].why.contains("setup.py"), "{unsupported:?}");
+    }
+
+    #[test]
+    fn several_index_urls_are_ambiguous() {
+        let files = [
+            file("requirements.txt", "-i https://a/simple\n-r b.txt\n"),
+            file("b.txt", "--index-url https://b/simple\n"),
+        ];
+        let unsupported = for_uv(&files, &settings(&[])).expect_err("ambiguous");
+        assert_eq!(
+            unsupported[0].place,
+            "line 1 of requirements.txt, line 1 of b.txt"
+        );
+        assert!(
+            unsupported[0]
+                .why
+                .starts_with("pip uses the last one read (line 1 of b.txt), uv the first.")
+        );
+    }
+
+    #[test]
+    fn pip_variables_become_uv_variables_and_arguments() {
+        let uv = for_uv(
+            &[file("requirements.txt", "flask\n")],
+            &settings(&[
+                ("PIP_INDEX_URL", "https://user:secret@mirror/simple"),
+                ("PIP_EXTRA_INDEX_URL", "https://a/simple  https://b/simple"),
+                ("PIP_FIND_LINKS", "/workspace/wheels https://host/links"),
+                ("PIP_NO_INDEX", "off"),
+                ("PIP_PRE", "true"),
+                ("PIP_TRUSTED_HOST", "a b:8080"),
+                ("PIP_ONLY_BINARY", ":all:"),
+                ("PIP_DEFAULT_TIMEOUT", "15.5"),
+                ("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+                ("PIP_NO_CACHE_DIR", "1"),
+            ]),
+        )
+        .expect("supported");
+        let env: BTreeMap<&str, &str> = uv
+            .env
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        assert_eq!(
+            env,
+            BTreeMap::from([
+                ("UV_INDEX_URL", "https://user:secret@mirror/simple"),
+                ("UV_EXTRA_INDEX_URL", "https://a/simple https://b/simple"),
+                ("UV_FIND_LINKS", "/workspace/wheels,https://host/links"),
+                ("UV_HTTP_TIMEOUT", "16"),
+            ])
+        );
+        assert_eq!(
+            uv.args,
+            [
+                "--only-binary",
+                ":all:",
+                "--prerelease",
+                "allow",
+                "--allow-insecure-host",
+                "a",
+                "--allow-insecure-host",
+                "b:8080"
+            ]
+        );
+        assert!(uv.notes.iter().all(|note| !note.contains("secret")));
+        assert!(
+            uv.notes
+                .contains(&"PIP_INDEX_URL → UV_INDEX_URL".to_string())
+        );
+    }
+
+    #[test]
+    fn uv_variables_of_the_build_win() {
+        let uv = for_uv(
+            &[file("requirements.txt", "flask\n")],
+            &settings(&[
+                ("PIP_INDEX_URL", "https://pip/simple"),
+                ("UV_DEFAULT_INDEX", "https://uv/simple"),
+                ("PIP_TRUSTED_HOST", "a"),
+                ("UV_INSECURE_HOST", "b"),
+            ]),
+        )
+        .expect("supported");
+        assert!(uv.env.is_empty(), "{uv:?}");
+        assert!(uv.args.is_empty(), "{uv:?}");
+        assert!(
+            uv.notes
+                .contains(&"PIP_INDEX_URL (not used: UV_DEFAULT_INDEX is set)".to_string())
+        );
+    }
+
+    #[test]
+    fn an_index_chosen_by_the_files_wins_over_the_variables_as_with_pip() {
+        let uv = for_uv(
+            &[file(
+                "requirements.txt",
+                "--index-url https://file/simple\nflask\n",
+            )],
+            &settings(&[
+                ("PIP_INDEX_URL", "https://pip/simple"),
+                ("PIP_EXTRA_INDEX_URL", "https://extra/simple"),
+            ]),
+        )
+        .expect("supported");
+        assert!(uv.env.is_empty(), "{uv:?}");
+        // Only extra indexes in the files: pip adds them to the variables' indexes.
+        let uv = for_uv(
+            &[file(
+                "requirements.txt",
+                "--extra-index-url https://file/simple\nflask\n",
+            )],
+            &settings(&[("PIP_INDEX_URL", "https://pip/simple")]),
+        )
+        .expect("supported");
+        assert_eq!(
+            uv.env,
+            [("UV_INDEX_URL".to_string(), "https://pip/simple".to_string())]
+        );
+    }
+
+    #[test]
+    fn pip_settings_uv_cannot_honour_are_errors() {
+        let mut pip = settings(&[
+            ("PIP_PREFER_BINARY", "1"),
+            ("PIP_CONSTRAINT", "/workspace/c.txt"),
+            ("PIP_NO_INDEX", "maybe"),
+        ]);
+        pip.config_files = vec![PathBuf::from("/etc/pip.conf")];
+        let unsupported =
+            for_uv(&[file("requirements.txt", "flask\n")], &pip).expect_err("unsupported");
+        let places: Vec<&str> = unsupported.iter().map(|u| u.place.as_str()).collect();
+        assert_eq!(
+            places,
+            [
+                "/etc/pip.conf",
+                "PIP_CONSTRAINT",
+                "PIP_NO_INDEX",
+                "PIP_PREFER_BINARY"
+            ]
+        );
+    }
+
+    #[test]
+    fn pip_looks_for_configuration_where_pip_does() {
+        let app = Path::new("/workspace");
+        assert_eq!(
+            config_file_candidates(None, Some(Path::new("/home/cnb")), None, None, app),
+            [
+                "/etc/xdg/pip/pip.conf",
+                "/etc/pip.conf",
+                "/home/cnb/.pip/pip.conf",
+                "/home/cnb/.config/pip/pip.conf"
+            ]
+            .map(PathBuf::from)
+        );
+        assert_eq!(
+            config_file_candidates(Some("pip.conf"), None, Some("/a:/b"), None, app),
+            [
+                "/a/pip/pip.conf",
+                "/b/pip/pip.conf",
+                "/etc/pip.conf",
+                "/workspace/pip.conf"
+            ]
+            .map(PathBuf::from)
+        );
+        assert!(config_file_candidates(Some("/dev/null"), None, None, None, app).is_empty());
+    }
+}
