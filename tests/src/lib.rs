@@ -287,6 +287,23 @@ impl Image {
             .any(|window| window == needle)
     }
 
+    /// Whether `needle` occurs in any file of the build cache (the cache layers kept between
+    /// builds, such as the installers' download caches): read by `grep` in a throwaway
+    /// container of the run image.
+    #[must_use]
+    pub fn build_cache_contains(&self, needle: &str) -> bool {
+        let output = run(Command::new("docker")
+            .args(["run", "--rm", "--network", "none", "--user", "0"])
+            .args(["--volume", &format!("{}:/cache:ro", self.build_cache)])
+            .args(["--entrypoint", "grep", "blacklodge/run:bookworm"])
+            .args(["-r", "-l", "-F", "--", needle, "/cache"]));
+        match output.status.code() {
+            Some(0) => true,
+            Some(1) => false,
+            _ => panic!("grep in the build cache: {}", text(&output)),
+        }
+    }
+
     /// Builds with this buildpack (`pack build --buildpack`) instead of the builder's order.
     #[must_use]
     pub fn buildpack(mut self, reference: &str) -> Self {

@@ -97,7 +97,8 @@ fn private_index_credentials_are_used_and_never_persisted() {
         credentials: Some(("ci-user".into(), SECRET.into())),
         ..Options::default()
     });
-    // pip: PIP_INDEX_URL with user:password (pip itself is fetched through it too).
+    // requirements.txt: PIP_INDEX_URL with user:password, translated for uv (which is
+    // fetched through it too).
     let app = App::fixture("examples/flask-hello");
     app.write(
         "requirements.txt",
@@ -108,13 +109,32 @@ fn private_index_credentials_are_used_and_never_persisted() {
     let log = image.build_ok(&app);
     assert_not_contains(&log, SECRET);
     assert_contains(
+        &log,
+        "  - pip settings for uv: PIP_INDEX_URL → UV_INDEX_URL\n",
+    );
+    assert_contains(&log, "Running uv pip install -r requirements.txt");
+    assert_contains(
         &image.shell_ok("python -c 'import blacklodge_private as p; print(p.VALUE)'"),
         "private-ok",
     );
     assert!(!image.contains_bytes(SECRET), "the secret is in the image");
     assert_not_contains(&image.inspect().to_string(), SECRET);
+    assert!(
+        !image.build_cache_contains(SECRET),
+        "the secret is in the build cache (uv's download cache)"
+    );
 
-    // Wrong password: pip's 401 is explained.
+    // The same with pip itself.
+    let image = Image::new("deps-private-pip-pip")
+        .env("PIP_INDEX_URL", &index.url(Some(("ci-user", SECRET))))
+        .env("BP_PIP_INSTALLER", "pip");
+    let log = image.build_ok(&app);
+    assert_not_contains(&log, SECRET);
+    assert_contains(&log, "Running pip install -r requirements.txt");
+    assert!(!image.contains_bytes(SECRET), "the secret is in the image");
+
+    // Wrong password: the 401 is explained (uv looks past an index that refuses it and
+    // would only report the package missing).
     let log = Image::new("deps-private-pip-wrong")
         .env(
             "PIP_EXTRA_INDEX_URL",
@@ -270,11 +290,61 @@ fn vendored_wheels_build_with_the_network_off() {
     let image = Image::new("deps-offline")
         .network("none")
         .env("BP_PYTHON_MANIFEST_URL", &manifest);
+    // Prepared for pip (its pinned wheel in vendor/, not uv's): pip installs.
     let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Installer: pip 26.3 (vendor/ has its wheel but not uv 0.13.9's: add that to vendor/ to install with uv)\n",
+    );
     assert_contains(&log, "(from /workspace/vendor/pip-26.3-py3-none-any.whl)");
     assert_contains(&log, "Successfully installed ");
     let container = image.start(None, &[]);
     assert_eq!(container.get("/").status, 200);
+    drop(container);
+
+    // With uv's pinned wheel there too, uv installs, still without network.
+    app.pip_download("vendor", &["uv==0.13.9".into()], true);
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "(from /workspace/vendor/uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl)",
+    );
+    assert_contains(
+        &log,
+        "  - Discarding cached virtual environment:\n    - installer changed (pip 26.3 → uv 0.13.9)\n",
+    );
+    assert_contains(&log, " + flask==3.1.2\n");
+    let container = image.start(None, &[]);
+    assert_eq!(container.get("/").status, 200);
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn pip_variables_for_offline_builds_are_translated_for_uv() {
+    let app = App::fixture("examples/flask-hello");
+    app.pip_download(
+        "vendor",
+        &[
+            "flask==3.1.2".into(),
+            "gunicorn==23.0.0".into(),
+            "uv==0.13.9".into(),
+        ],
+        false,
+    );
+    // No index option in the file: only the variables keep uv off the network.
+    app.write("requirements.txt", "flask==3.1.2\ngunicorn==23.0.0\n");
+    let manifest = app.vendor_python("3.11.2");
+    let image = Image::new("deps-offline-variables")
+        .network("none")
+        .env("BP_PYTHON_MANIFEST_URL", &manifest)
+        .env("PIP_NO_INDEX", "1")
+        .env("PIP_FIND_LINKS", "/workspace/vendor");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - pip settings for uv: PIP_FIND_LINKS → UV_FIND_LINKS, PIP_NO_INDEX → --no-index\n",
+    );
+    assert_contains(&log, " + gunicorn==23.0.0\n");
 }
 
 #[test]
@@ -285,7 +355,7 @@ fn sdist_needing_missing_headers_and_unreachable_index_are_explained() {
     let log = Image::new("deps-sdist").build_fails(&app);
     assert_contains(
         &log,
-        "! The package psycopg2 has no wheel for this Python and had to be built from source, which failed:",
+        "! The package psycopg2==2.9.10 has no wheel for this Python and had to be built from source, which failed:\n! Failed to build `psycopg2==2.9.10`\n! Error: pg_config executable not found.\n",
     );
     assert_contains(
         &log,

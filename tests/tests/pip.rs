@@ -1,6 +1,13 @@
-//! The pip buildpack through pack and the real lifecycle, with real PyPI installs.
+//! The pip buildpack through pack and the real lifecycle, with real PyPI installs: uv by
+//! default, pip with `BP_PIP_INSTALLER=pip`.
 
 use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
+
+/// The pinned installers (`buildpacks/python-deps/requirements/`).
+const UV: &str = "uv 0.13.9";
+const PIP: &str = "pip 26.3";
+/// sha256 of six-1.17.0-py2.py3-none-any.whl on PyPI.
+const SIX_SHA256: &str = "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274";
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
@@ -10,11 +17,13 @@ fn flask_app_installs_serves_and_keeps_pip_out_of_the_image() {
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "## Blacklodge pip\n- Installing dependencies from requirements.txt\n",
+        &format!(
+            "## Blacklodge pip\n- Installing dependencies from requirements.txt\n  - Installer: {UV} (the default; BP_PIP_INSTALLER=pip installs with pip)\n"
+        ),
     );
-    assert_contains(&log, "  - Running pip install -r requirements.txt\n");
-    assert_contains(&log, "Successfully installed ");
-    assert_contains(&log, "flask-3.1.2");
+    assert_contains(&log, "  - Running uv pip install -r requirements.txt\n");
+    assert_contains(&log, " + flask==3.1.2\n");
+    assert_contains(&log, " + gunicorn==23.0.0\n");
 
     let container = image.start(None, &[]);
     let response = container.get("/");
@@ -38,13 +47,21 @@ fn flask_app_installs_serves_and_keeps_pip_out_of_the_image() {
     assert_eq!(lines[2], "/layers/blacklodge_pip/venv/bin/python");
     assert_eq!(lines[3], "/layers/blacklodge_pip/venv/bin/gunicorn");
 
-    // pip, its cache and build tools are not in the app image.
+    // pip, uv, their caches and build tools are not in the app image.
     let (has_pip, output) = image.run_shell("command -v pip || python -m pip --version");
     assert!(!has_pip, "pip leaked into the image: {output}");
     assert_contains(&output, "No module named pip");
+    let (has_uv, output) = image.run_shell("command -v uv || ls /layers/blacklodge_pip/uv");
+    assert!(!has_uv, "uv leaked into the image: {output}");
+    assert_contains(
+        &image.shell_ok("cat /layers/blacklodge_pip/venv/lib/python3.11/site-packages/flask-3.1.2.dist-info/INSTALLER"),
+        "uv",
+    );
     let (has_gcc, _) = image.run_shell("command -v gcc");
     assert!(!has_gcc, "the run image must not have a compiler");
-    assert_not_contains(&image.shell_ok("ls /layers/blacklodge_pip"), "pip-cache");
+    let layers = image.shell_ok("ls /layers/blacklodge_pip");
+    assert_not_contains(&layers, "pip-cache");
+    assert_not_contains(&layers, "uv-cache");
 }
 
 #[test]
@@ -60,12 +77,14 @@ fn unchanged_rebuild_reuses_every_layer() {
         &log,
         "  - Reusing cached Python 3.11.2 (unchanged version, architecture, distribution and archive)",
     );
-    assert_not_contains(&log, "Fetching pip");
+    assert_not_contains(&log, "Fetching uv");
     assert_contains(
         &log,
-        "  - Reusing cached virtual environment (requirements.txt, Python and pip unchanged)",
+        &format!(
+            "  - Reusing cached virtual environment (requirements.txt, Python and {UV} unchanged)"
+        ),
     );
-    assert_not_contains(&log, "Running pip install");
+    assert_not_contains(&log, "Running uv pip install");
     assert_contains(&log, "Reusing layer 'blacklodge/python:python'");
     assert_contains(&log, "Reusing layer 'blacklodge/pip:venv'");
     assert_eq!(
@@ -90,7 +109,7 @@ fn changed_requirements_produce_exactly_the_new_set() {
         "  - Discarding cached virtual environment:\n    - requirements.txt (or a file it includes) changed\n",
     );
     assert_contains(&log, "  - Reusing cached Python 3.11.2");
-    assert_contains(&log, "Running pip install -r requirements.txt");
+    assert_contains(&log, "Running uv pip install -r requirements.txt");
     let output = image.shell_ok("python -c 'import six, flask; print(six.__version__)'; python -c 'import gunicorn' 2>&1 || echo gone");
     assert_contains(&output, "1.17.0\n");
     assert_contains(&output, "No module named 'gunicorn'");
@@ -118,7 +137,7 @@ fn included_requirement_files_are_part_of_the_cache_key() {
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
-fn unknown_package_is_explained() {
+fn unknown_package_and_conflicts_are_explained() {
     let app = App::fixture("examples/flask-hello");
     app.write(
         "requirements.txt",
@@ -131,7 +150,16 @@ fn unknown_package_is_explained() {
     );
     assert_contains(
         &log,
-        "! A requirement cannot be satisfied by the package index:\n! ERROR: No matching distribution found for blacklodge-no-such-package-xyz==1.0",
+        "! A requirement cannot be satisfied by the package index:\n! Because blacklodge-no-such-package-xyz was not found in the package registry and you require blacklodge-no-such-package-xyz==1.0",
+    );
+
+    app.write("requirements.txt", "flask==3.1.2\nwerkzeug==2.0.0\n");
+    let log = Image::new("pip-conflict").build_fails(&app);
+    assert_contains(&log, "! The requirements conflict with each other:\n");
+    assert_contains(&log, "you require werkzeug==2.0.0");
+    assert_contains(
+        &log,
+        "Relax or align the versions listed above so one set satisfies every requirement.",
     );
 }
 
@@ -145,5 +173,102 @@ fn invalid_requirement_line_is_quoted() {
         &log,
         "! requirements.txt has a line the installer cannot read:",
     );
-    assert_contains(&log, "line 2 of requirements.txt");
+    assert_contains(&log, "! line 2 of requirements.txt: `flask=>3`\n");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn pip_installs_on_request_and_switching_installer_recreates_the_venv() {
+    let app = App::fixture("examples/flask-hello");
+    let log = Image::new("pip-installer-unknown")
+        .env("BP_PIP_INSTALLER", "poetry")
+        .build_fails(&app);
+    assert_contains(&log, "! ERROR: Invalid value for BP_PIP_INSTALLER\n");
+    assert_contains(
+        &log,
+        "! BP_PIP_INSTALLER='poetry' is not accepted.\n! Accepted: uv (the default) or pip.\n",
+    );
+
+    let mut image = Image::new("pip-installer").env("BP_PIP_INSTALLER", "pip");
+    let log = image.build_ok(&app);
+    assert_contains(&log, &format!("  - Installer: {PIP} (BP_PIP_INSTALLER)\n"));
+    assert_contains(&log, "  - Running pip install -r requirements.txt\n");
+    assert_contains(&log, "Successfully installed ");
+    assert_not_contains(&log, "uv pip install");
+    assert_contains(
+        &image.shell_ok("cat /layers/blacklodge_pip/venv/lib/python3.11/site-packages/flask-3.1.2.dist-info/INSTALLER"),
+        "pip",
+    );
+    let container = image.start(None, &[]);
+    assert_eq!(container.get("/").status, 200);
+    drop(container);
+
+    image.unset_env("BP_PIP_INSTALLER");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        &format!(
+            "  - Discarding cached virtual environment:\n    - installer changed ({PIP} → {UV})\n"
+        ),
+    );
+    assert_contains(&log, "  - Running uv pip install -r requirements.txt\n");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn options_uv_cannot_honour_fail_with_the_way_out() {
+    let app = App::fixture("examples/flask-hello");
+    app.write(
+        "requirements.txt",
+        "flask==3.1.2\n--prefer-binary\ngunicorn==23.0.0\n",
+    );
+    let log = Image::new("pip-unsupported").build_fails(&app);
+    assert_contains(&log, "! ERROR: A pip setting uv cannot honour\n");
+    assert_contains(
+        &log,
+        "! - line 2 of requirements.txt: `--prefer-binary`\n!   uv has no such preference:",
+    );
+    assert_contains(&log, "set BP_PIP_INSTALLER=pip");
+
+    // The way out the message gives works.
+    let log = Image::new("pip-unsupported-pip")
+        .env("BP_PIP_INSTALLER", "pip")
+        .build_ok(&app);
+    assert_contains(&log, "Successfully installed ");
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn a_hash_in_an_included_file_requires_every_requirement_hashed() {
+    let app = App::fixture("examples/flask-hello");
+    app.write(
+        "requirements.txt",
+        "-r requirements/locked.txt\nidna==3.10\n",
+    );
+    app.write(
+        "requirements/locked.txt",
+        &format!(
+            "six==1.17.0 \\
+    --hash=sha256:{SIX_SHA256}\n"
+        ),
+    );
+    let log = Image::new("pip-hashes").build_fails(&app);
+    assert_contains(
+        &log,
+        "  - Hash-checking mode (--hash on line 1 of requirements/locked.txt): every requirement must be pinned and hashed\n",
+    );
+    assert_contains(
+        &log,
+        "! requirements.txt is in hash-checking mode, where every requirement, dependencies included, must be pinned with == and carry --hash:\n! In `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10\n! Hash-checking mode is on because of --hash on line 1 of requirements/locked.txt.\n",
+    );
+    assert_contains(&log, "pip-compile --generate-hashes");
+
+    // Hashed and complete: installed, each file checked.
+    app.write("requirements.txt", "-r requirements/locked.txt\n");
+    let image = Image::new("pip-hashes-ok");
+    let _ = image.build_ok(&app);
+    assert_contains(
+        &image.shell_ok("python -c 'import six; print(six.__version__)'"),
+        "1.17.0",
+    );
 }

@@ -46,8 +46,16 @@ fn install_failure(failure: &InstallFailure) -> UserError {
     } = failure;
     let mut cause = explain::cause(error.output());
     if let (Cause::InvalidLine { line }, Some(at)) = (&cause, unreadable_line) {
+        // The location replaces uv's byte offset and its quote of the line.
+        let explanation: Vec<&str> = line
+            .lines()
+            .filter(|part| !part.contains(" at position ") && !at.ends_with(&format!("`{part}`")))
+            .collect();
         cause = Cause::InvalidLine {
-            line: format!("{at}\n{line}"),
+            line: std::iter::once(at.as_str())
+                .chain(explanation)
+                .collect::<Vec<_>>()
+                .join("\n"),
         };
     }
     let hash_required = matches!(cause, Cause::HashRequired { .. });
@@ -171,7 +179,7 @@ mod tests {
         .user_error();
         assert_eq!(
             message.detail,
-            "requirements.txt has a line the installer cannot read:\nline 2 of requirements.txt: `flask=>3`\nCouldn't parse requirement in `requirements.txt` at position 13\nno such comparison operator \"=>\", must be one of ~= == != <= >= < > ===\nflask=>3"
+            "requirements.txt has a line the installer cannot read:\nline 2 of requirements.txt: `flask=>3`\nno such comparison operator \"=>\", must be one of ~= == != <= >= < > ==="
         );
         assert!(
             message.fix.ends_with("BP_PIP_INSTALLER=pip."),

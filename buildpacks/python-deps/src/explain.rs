@@ -172,8 +172,9 @@ fn failed_package(output: &str) -> Option<String> {
     None
 }
 
-fn missing_system_package(output: &str) -> Option<(&'static str, &'static str)> {
-    let evidence: Vec<&str> = output
+/// The lines of a failed build that say what was missing (a header, a program, a file).
+fn missing_evidence(output: &str) -> Vec<&str> {
+    output
         .lines()
         .filter(|line| {
             line.contains("fatal error:")
@@ -181,11 +182,32 @@ fn missing_system_package(output: &str) -> Option<(&'static str, &'static str)> 
                 || line.contains("No such file")
                 || line.contains("could not find")
         })
-        .collect();
+        .map(str::trim)
+        .collect()
+}
+
+fn missing_system_package(output: &str) -> Option<(&'static str, &'static str)> {
+    let evidence = missing_evidence(output);
     SYSTEM_PACKAGES
         .iter()
         .copied()
         .find(|(needle, _)| evidence.iter().any(|line| line.contains(needle)))
+}
+
+/// What to quote of a failed build: the installer's line naming the failed step and the
+/// lines saying what was missing, when there are such lines (a build's output ends with
+/// advice and hints rather than the cause); otherwise the end of the output. The whole
+/// output is in the build log above the error.
+fn compile_detail(output: &str) -> String {
+    let evidence = missing_evidence(output);
+    if evidence.is_empty() {
+        return tail(output, 12);
+    }
+    let step = find_line(output, &["Failed to build", "did not run successfully"]).map(clean);
+    step.into_iter()
+        .chain(evidence.into_iter().take(3))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Reads the installer's output. One ordered list of checks: long, but read top to bottom.
@@ -286,7 +308,7 @@ pub fn cause(output: &str) -> Cause {
         return Cause::Compile {
             package: failed_package(output),
             system_package: missing_system_package(output),
-            detail: tail(output, 12),
+            detail: compile_detail(output),
         };
     }
     if let Some(line) = find_line(
@@ -470,7 +492,7 @@ mod tests {
             Cause::Compile {
                 package: Some("psycopg2==2.9.10".into()),
                 system_package: Some(("pg_config", "libpq-dev")),
-                detail: tail(output, 12),
+                detail: "Getting requirements to build wheel did not run successfully.\nError: pg_config executable not found.".into(),
             }
         );
         let pip26 =
@@ -634,5 +656,20 @@ mod tests {
     fn uv_first_index_hint_names_the_credentials() {
         let output = "error: No solution found when resolving dependencies\n  cause: Because six was not found in the package registry and you require six==1.17.0, we can conclude that your requirements are unsatisfiable.\n\nhint: An index URL (http://127.0.0.1:38999/simple) could not be queried due to a lack of valid authentication credentials (401 Unauthorized)\n";
         assert!(matches!(cause(output), Cause::Credentials { .. }));
+    }
+
+    #[test]
+    fn uv_build_failure_quotes_what_was_missing() {
+        // The start and end of uv's output for psycopg2 in the build image (no pg_config).
+        let output = "Resolved 1 package in 346ms\n   Building psycopg2==2.9.10\nerror: Failed to build `psycopg2==2.9.10`\n  cause: The build backend returned an error\n  cause: Call to `setuptools.build_meta:__legacy__.get_requires_for_build_wheel` failed (exit status: 1)\n\n         [stdout]\n         running egg_info\n\n         [stderr]\n         Error: pg_config executable not found.\n\n         pg_config is required to build psycopg2 from source.  Please add the directory\n         containing pg_config to the $PATH or specify the full executable path with the\n         option:\n\n             python setup.py build_ext --pg-config /path/to/pg_config build ...\n\nhint: Build failures usually indicate a problem with the package or the build environment\n";
+        let (detail, fix) = install_failure(output, "requirements.txt", "");
+        assert_eq!(
+            detail,
+            "The package psycopg2==2.9.10 has no wheel for this Python and had to be built from source, which failed:\nFailed to build `psycopg2==2.9.10`\nError: pg_config executable not found."
+        );
+        assert!(
+            fix.starts_with("It needs `pg_config`, which the build image lacks: add the Debian package libpq-dev to the build image"),
+            "{fix}"
+        );
     }
 }
