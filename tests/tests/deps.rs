@@ -145,7 +145,15 @@ fn private_index_credentials_are_used_and_never_persisted() {
         &log,
         "! ERROR: Could not install the packages in requirements.txt",
     );
-    assert_contains(&log, "! The package index rejected the credentials:");
+    assert_contains(
+        &log,
+        "! The package index rejected the credentials:\n! http://127.0.0.1:",
+    );
+    assert_contains(&log, "/simple/ answered 401 Unauthorized");
+    assert_contains(
+        &log,
+        "! uv then looked for the packages on the other indexes only:\n! Because blacklodge-private was not found in the package registry",
+    );
     assert_not_contains(&log, "ci-user:wrong@");
 }
 

@@ -25,6 +25,21 @@ fn flask_app_installs_serves_and_keeps_pip_out_of_the_image() {
     assert_contains(&log, " + flask==3.1.2\n");
     assert_contains(&log, " + gunicorn==23.0.0\n");
 
+    // The SBOM lists what uv installed.
+    let sboms = image.launch_sboms();
+    let (_, sbom) = sboms
+        .iter()
+        .find(|(path, _)| path.contains("blacklodge_pip") && path.contains("venv"))
+        .unwrap_or_else(|| panic!("no venv SBOM in {:?}", sboms.keys()));
+    let purls: Vec<&str> = sbom["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|c| c["purl"].as_str())
+        .collect();
+    assert!(purls.contains(&"pkg:pypi/flask@3.1.2"), "{purls:?}");
+    assert!(purls.contains(&"pkg:pypi/gunicorn@23.0.0"), "{purls:?}");
+
     let container = image.start(None, &[]);
     let response = container.get("/");
     assert_eq!(response.status, 200, "{}", response.body);
@@ -91,6 +106,23 @@ fn unchanged_rebuild_reuses_every_layer() {
         first,
         image.layer_digests(),
         "an unchanged rebuild produces identical layers"
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn cold_builds_of_the_same_app_give_identical_layers() {
+    // Two images with caches of their own: uv fetches, unpacks and installs twice.
+    let app = App::fixture("examples/flask-hello");
+    let first = Image::new("pip-reproducible-a");
+    let second = Image::new("pip-reproducible-b");
+    let _ = first.build_ok(&app);
+    let log = second.build_ok(&app);
+    assert_contains(&log, "  - Running uv pip install -r requirements.txt\n");
+    assert_eq!(
+        first.layer_digests(),
+        second.layer_digests(),
+        "the same input gives the same layers"
     );
 }
 

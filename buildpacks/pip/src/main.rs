@@ -19,6 +19,7 @@ use crate::translate::PipSettings;
 use blacklodge_common::{env, output, pypi};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::managers::{self, Manager, Selection};
+use blacklodge_python_deps::tool::PinnedWheel;
 use blacklodge_python_deps::{ca, python, setup};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::layer_name;
@@ -72,7 +73,7 @@ impl Buildpack for PipBuildpack {
             Reason::VendoredPip => format!(
                 "Installer: {} (vendor/ has its wheel but not {}'s: add that to vendor/ to install with uv)",
                 pin.label(),
-                installer::Installer::Uv.pin().label()
+                Installer::Uv.pin().label()
             ),
         });
 
@@ -83,68 +84,10 @@ impl Buildpack for PipBuildpack {
                 path: root.clone(),
                 error,
             })?;
-        let wanted = VenvLayerMetadata {
-            requirements_sha256: requirements::fingerprint(&files),
-            python_version: python::find().map_err(PipError::Deps)?.version,
-            installer: pin.label(),
-        };
-
+        let requirements_sha256 = requirements::fingerprint(&files);
         match installer {
-            Installer::Uv => {
-                let uv = setup::uv(&context, &setup::tool_index(env, None))?;
-                let pip_settings =
-                    PipSettings::from_process(&context.app_dir, uv.tls.bundle.is_some());
-                let settings =
-                    translate::for_uv(&files, &pip_settings).map_err(PipError::NotForUv)?;
-                if !settings.notes.is_empty() {
-                    output::detail(format!(
-                        "pip settings for uv: {}",
-                        settings.notes.join(", ")
-                    ));
-                }
-                if let Some(origin) = &settings.hash_checking {
-                    output::detail(format!(
-                        "Hash-checking mode ({origin}): every requirement must be pinned and hashed"
-                    ));
-                }
-                layers::venv::install(
-                    &context,
-                    &wanted,
-                    &Run::Uv(UvRun {
-                        uv: &uv,
-                        settings: &settings,
-                    }),
-                )?;
-            }
-            Installer::Pip => {
-                let bindings = ca::read_bindings(&ca::bindings_root())
-                    .map_err(|error| PipError::Deps(error.into()))?;
-                if !bindings.names.is_empty() {
-                    output::detail(format!(
-                        "Trusting the CA certificates of binding(s): {}",
-                        bindings.names.join(", ")
-                    ));
-                }
-                let tls = ca::Tls::prepare(&bindings, &std::env::temp_dir())
-                    .map_err(|error| PipError::Deps(error.into()))?;
-                let index = env::string(env, "PIP_INDEX_URL")
-                    .unwrap_or_else(|| pypi::DEFAULT_INDEX.to_string());
-                let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(
-                    &context,
-                    layer_name!("pip-cache"),
-                    "pip cache",
-                )?;
-                layers::venv::install(
-                    &context,
-                    &wanted,
-                    &Run::Pip(PipRun {
-                        pin: &pin,
-                        index: &index,
-                        cache_dir: &cache_dir,
-                        tls: &tls,
-                    }),
-                )?;
-            }
+            Installer::Uv => install_with_uv(&context, &files, requirements_sha256, &pin)?,
+            Installer::Pip => install_with_pip(&context, requirements_sha256, &pin)?,
         }
         BuildResultBuilder::new().build()
     }
@@ -152,6 +95,84 @@ impl Buildpack for PipBuildpack {
     fn on_error(&self, error: libcnb::Error<Self::Error>) {
         blacklodge_common::error::report(&error);
     }
+}
+
+/// uv, given what it needs to read the files and pip's settings as pip does.
+fn install_with_uv(
+    context: &BuildContext<PipBuildpack>,
+    files: &[requirements::RequirementsFile],
+    requirements_sha256: String,
+    pin: &PinnedWheel,
+) -> libcnb::Result<(), PipError> {
+    let uv = setup::uv(context, &setup::tool_index(context.platform.env(), None))?;
+    let pip_settings = PipSettings::from_process(&context.app_dir, uv.tls.bundle.is_some());
+    let settings = translate::for_uv(files, &pip_settings).map_err(PipError::NotForUv)?;
+    if !settings.notes.is_empty() {
+        output::detail(format!(
+            "pip settings for uv: {}",
+            settings.notes.join(", ")
+        ));
+    }
+    if let Some(origin) = &settings.hash_checking {
+        output::detail(format!(
+            "Hash-checking mode ({origin}): every requirement must be pinned and hashed"
+        ));
+    }
+    let wanted = VenvLayerMetadata {
+        requirements_sha256,
+        python_version: uv.python.version.clone(),
+        installer: pin.label(),
+    };
+    layers::venv::install(
+        context,
+        &wanted,
+        &Run::Uv(UvRun {
+            uv: &uv,
+            settings: &settings,
+        }),
+    )
+    .map(|_| ())
+}
+
+/// pip itself, from its wheel, with the CA bindings and its own download cache.
+fn install_with_pip(
+    context: &BuildContext<PipBuildpack>,
+    requirements_sha256: String,
+    pin: &PinnedWheel,
+) -> libcnb::Result<(), PipError> {
+    let bindings =
+        ca::read_bindings(&ca::bindings_root()).map_err(|error| PipError::Deps(error.into()))?;
+    if !bindings.names.is_empty() {
+        output::detail(format!(
+            "Trusting the CA certificates of binding(s): {}",
+            bindings.names.join(", ")
+        ));
+    }
+    let tls = ca::Tls::prepare(&bindings, &std::env::temp_dir())
+        .map_err(|error| PipError::Deps(error.into()))?;
+    let index = env::string(context.platform.env(), "PIP_INDEX_URL")
+        .unwrap_or_else(|| pypi::DEFAULT_INDEX.to_string());
+    let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(
+        context,
+        layer_name!("pip-cache"),
+        "pip cache",
+    )?;
+    let wanted = VenvLayerMetadata {
+        requirements_sha256,
+        python_version: python::find().map_err(PipError::Deps)?.version,
+        installer: pin.label(),
+    };
+    layers::venv::install(
+        context,
+        &wanted,
+        &Run::Pip(PipRun {
+            pin,
+            index: &index,
+            cache_dir: &cache_dir,
+            tls: &tls,
+        }),
+    )
+    .map(|_| ())
 }
 
 buildpack_main!(PipBuildpack);

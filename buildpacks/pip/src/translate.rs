@@ -199,6 +199,8 @@ const NO_EFFECT: &[&str] = &[
     "PIP_FORCE_REINSTALL",
     "PIP_IGNORE_INSTALLED",
     "PIP_BREAK_SYSTEM_PACKAGES",
+    "PIP_REQUIRE_VIRTUALENV",
+    "PIP_USE_PEP517",
     "PIP_RETRIES",
 ];
 
@@ -349,7 +351,7 @@ fn read_pip_settings(
                 settings,
                 out,
                 name,
-                &["UV_EXTRA_INDEX_URL", "UV_INDEX"],
+                &["UV_EXTRA_INDEX_URL"],
                 // Both lists are separated by spaces.
                 value.split_whitespace().collect::<Vec<_>>().join(" "),
             ),

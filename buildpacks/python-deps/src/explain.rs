@@ -105,16 +105,32 @@ pub fn rejected_status(line: &str) -> Option<(&str, &str)> {
     (status.starts_with("401") || status.starts_with("403")).then(|| (status.trim(), url.trim()))
 }
 
-/// The index responses that refused access, from the diagnostics kept with the output.
+/// The indexes that refused access, from the diagnostics kept with the output: one line per
+/// index and status (`http://host/simple/ answered 401 Unauthorized (3 requests)`), the
+/// index being the URL without its last part (the project page or file).
 fn rejections(diagnostics: &[&str]) -> Vec<String> {
-    let mut found: Vec<String> = Vec::new();
+    let mut found: Vec<(String, &str, usize)> = Vec::new();
     for (status, url) in diagnostics.iter().filter_map(|line| rejected_status(line)) {
-        let entry = format!("{url} answered {status}");
-        if !found.contains(&entry) {
-            found.push(entry);
+        let trimmed = url.trim_end_matches('/');
+        let index = trimmed
+            .rfind('/')
+            .map_or(url, |slash| &trimmed[..=slash])
+            .to_string();
+        match found
+            .iter_mut()
+            .find(|(known, known_status, _)| *known == index && *known_status == status)
+        {
+            Some((_, _, count)) => *count += 1,
+            None => found.push((index, status, 1)),
         }
     }
     found
+        .into_iter()
+        .map(|(index, status, count)| match count {
+            1 => format!("{index} answered {status}"),
+            _ => format!("{index} answered {status} ({count} requests)"),
+        })
+        .collect()
 }
 
 /// Headers and helper programs sdists commonly need, with the Debian package providing them.
@@ -390,7 +406,7 @@ fn not_resolved(diagnostics: &[&str], resolution: Cause) -> Cause {
     };
     Cause::Credentials {
         line: format!(
-            "{}\nso the packages of that index were not seen:\n{outcome}",
+            "{}\nuv then looked for the packages on the other indexes only:\n{outcome}",
             refused.join("\n")
         ),
     }
@@ -413,7 +429,7 @@ pub fn explanation(cause: Cause, source: &str, lock_fix: &str) -> (String, Strin
         ),
         Cause::Credentials { line } => (
             format!("The package index rejected the credentials:\n{line}"),
-            "Check the user name and password (or token) given to the build: PIP_INDEX_URL / UV_INDEX_<NAME>_USERNAME and _PASSWORD / POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD, or a netrc file. They are used at build time only.".to_string(),
+            "Check the user name and password (or token) given to the build: PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / UV_INDEX_<NAME>_USERNAME and _PASSWORD / POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD, or a netrc file. They are used at build time only.".to_string(),
         ),
         Cause::Certificate { line } => (
             format!("The package index's TLS certificate is not trusted:\n{line}"),
@@ -645,7 +661,7 @@ mod tests {
         let (detail, _) = install_failure(output, "requirements.txt", "");
         assert_eq!(
             detail,
-            "The package index rejected the credentials:\nhttp://127.0.0.1:38999/simple/blacklodge-private/ answered 401 Unauthorized\nhttp://127.0.0.1:38999/simple/six/ answered 401 Unauthorized\nso the packages of that index were not seen:\nBecause blacklodge-private was not found in the package registry and you require blacklodge-private==1.0.0, we can conclude that your requirements are unsatisfiable."
+            "The package index rejected the credentials:\nhttp://127.0.0.1:38999/simple/ answered 401 Unauthorized (2 requests)\nuv then looked for the packages on the other indexes only:\nBecause blacklodge-private was not found in the package registry and you require blacklodge-private==1.0.0, we can conclude that your requirements are unsatisfiable."
         );
         // The same refusal next to a failure that is not about resolution is not blamed.
         let output = "TRACE Received response for fresh request with status 403 Forbidden for: http://127.0.0.1:38999/simple/six/\nerror: Failed to build `psycopg2==2.9.10`\n  cause: The build backend returned an error\n";
