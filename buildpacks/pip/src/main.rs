@@ -20,7 +20,7 @@ use blacklodge_common::{env, output, pypi};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::managers::{self, Manager, Selection};
 use blacklodge_python_deps::tool::PinnedWheel;
-use blacklodge_python_deps::{ca, python, setup};
+use blacklodge_python_deps::{ca, python, setup, translated};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::layer_name;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
@@ -106,7 +106,16 @@ fn install_with_uv(
 ) -> libcnb::Result<(), PipError> {
     let uv = setup::uv(context, &setup::tool_index(context.platform.env(), None))?;
     let pip_settings = PipSettings::from_process(&context.app_dir, uv.tls.bundle.is_some());
-    let settings = translate::for_uv(files, &pip_settings).map_err(PipError::NotForUv)?;
+    let mut settings = translate::for_uv(files, &pip_settings).map_err(PipError::NotForUv)?;
+    // uv's own variable, which the pinned uv does not read (as for Poetry and Pipenv).
+    if translated::no_index(context.platform.env()).map_err(|error| PipError::Deps(error.into()))?
+        && !settings.args.iter().any(|arg| arg == "--no-index")
+    {
+        settings.args.push("--no-index".to_string());
+        settings
+            .notes
+            .push(format!("{} → --no-index", translated::NO_INDEX_VARIABLE));
+    }
     if !settings.notes.is_empty() {
         output::detail(format!(
             "pip settings for uv: {}",
