@@ -32,6 +32,14 @@ fn mirror_archive(version: &str) -> serde_json::Value {
         .clone()
 }
 
+/// The build tag of the mirror's archive of `version` (e.g. `debian12.3`): part of every URL.
+fn mirror_build(version: &str) -> String {
+    mirror_archive(version)["build"]
+        .as_str()
+        .expect("build")
+        .to_string()
+}
+
 /// The Python the image runs, through the launcher (so with the launch environment).
 fn image_python(image: &Image) -> String {
     image
@@ -403,9 +411,13 @@ fn mirror_url_rewrites_upstream_release_urls() {
         )
         .env("BP_PYTHON_MIRROR_URL", &format!("{}/", mirror_url()));
     let log = image.build_ok(&app);
+    let build = mirror_build(PYTHON_311);
     assert_contains(
         &log,
-        "  - Downloading Python 3.11.2 from http://127.0.0.1:8765/debian12.2/cpython-3.11.2%2Bdebian12.2-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz ... done",
+        &format!(
+            "  - Downloading Python 3.11.2 from {}/{build}/cpython-3.11.2%2B{build}-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz ... done",
+            mirror_url()
+        ),
     );
     assert_eq!(
         image_python(&image),
@@ -425,9 +437,12 @@ fn unreachable_mirror_is_named() {
         .env("BP_PYTHON_MIRROR_URL", "http://127.0.0.1:9/python")
         .build_fails(&app);
     assert_contains(&log, "! ERROR: Could not download Python");
+    let build = mirror_build(PYTHON_311);
     assert_contains(
         &log,
-        "! http://127.0.0.1:9/python/debian12.2/cpython-3.11.2%2Bdebian12.2-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz could not be reached",
+        &format!(
+            "! http://127.0.0.1:9/python/{build}/cpython-3.11.2%2B{build}-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz could not be reached"
+        ),
     );
     assert_contains(&log, "(attempt 2 failed: ");
     assert_contains(&log, "!   Check the network, or set BP_PYTHON_MIRROR_URL");
