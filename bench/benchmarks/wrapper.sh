@@ -52,14 +52,19 @@ if ! command -v wrk >/dev/null; then
   as_root apt-get install -y --no-install-recommends wrk >/dev/null
 fi
 
-# The harness from this work tree, with its dependencies, plus waitress for the comparison.
-wanted="$(cat "$REPO_DIR/harness/pyproject.toml" "$REPO_DIR"/harness/src/blacklodge_harness/*.py | sha256sum | cut -d' ' -f1)-$WAITRESS_VERSION"
+# The harness from this work tree with the dependency versions an image gets: the wrapper
+# buildpack installs harness/requirements.lock (exact versions, sha256 hashes) with
+# pip --require-hashes, so the benchmark does the same, then the harness itself without
+# resolving its dependencies again; plus waitress for the comparison.
+wanted="$(cat "$REPO_DIR/harness/pyproject.toml" "$REPO_DIR/harness/requirements.lock" "$REPO_DIR"/harness/src/blacklodge_harness/*.py | sha256sum | cut -d' ' -f1)-$WAITRESS_VERSION"
 if [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$wanted" ]; then
   step "Preparing the benchmark venv ($VENV)"
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
-  run_logged "pip install harness" "$BLACKLODGE_CACHE/bench-wrapper-pip.log" \
-    "$VENV/bin/pip" install --disable-pip-version-check "$REPO_DIR/harness" "waitress==$WAITRESS_VERSION"
+  run_logged "pip install the harness's locked dependencies" "$BLACKLODGE_CACHE/bench-wrapper-pip.log" \
+    "$VENV/bin/pip" install --disable-pip-version-check --require-hashes -r "$REPO_DIR/harness/requirements.lock"
+  run_logged "pip install harness" "$BLACKLODGE_CACHE/bench-wrapper-pip-harness.log" \
+    "$VENV/bin/pip" install --disable-pip-version-check --no-deps "$REPO_DIR/harness" "waitress==$WAITRESS_VERSION"
   echo "$wanted" > "$VENV/.stamp"
 fi
 
