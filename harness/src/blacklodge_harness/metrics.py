@@ -502,6 +502,9 @@ class SnapshotAgent:
         if interval is None:
             interval = FLUSH_INTERVAL if self._listener is not None else FLUSH_INTERVAL_WITHOUT_AGENT
         self.interval = interval
+        if self._listener is not None:
+            # Before the thread starts: close() may come at once and close the socket.
+            self._listener.settimeout(interval)
         self._write()  # the first snapshot: a scrape finds this process from the start
         self._thread = threading.Thread(target=self._run, name="blacklodge-metrics", daemon=True)
         self._thread.start()
@@ -531,7 +534,6 @@ class SnapshotAgent:
                 if self.dirty:
                     self._write()
             return
-        listener.settimeout(self.interval)
         while not self._closed:
             try:
                 connection, _ = listener.accept()
