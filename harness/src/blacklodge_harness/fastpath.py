@@ -34,11 +34,11 @@ from blacklodge_harness import logs
 from blacklodge_harness.core import (
     CallTimeout,
     Context,
+    ENCODING_ERRORS,
     HandlerFailed,
     HandlerReportedError,
     HandlerState,
     NotReady,
-    ENCODING_ERRORS,
     ResultNotSerializable,
     encode_json,
     json_text,
@@ -57,8 +57,6 @@ log = logging.getLogger("blacklodge.http")
 REQUEST_ID_HEADER = "X-Request-ID"
 #: environ key of the request's in-flight token (``WebRuntime.begin_request``), for the watchdog.
 FLIGHT_KEY = "blacklodge.flight"
-#: environ key of the handler call's (outcome, seconds), recorded when the request finishes.
-CALL_KEY = "blacklodge.call"
 #: Accepted incoming request ids: printable, no spaces, bounded (they go into logs and headers).
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}\Z")
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -407,7 +405,7 @@ class FastPath:
             except Exception:  # noqa: BLE001 - a fault in the harness, never a stack trace to the client
                 log.exception("internal error while handling the request")
                 reply = error_reply(500, "internal_error", "internal error in the harness; see the logs", request_id)
-            status = reply[0]
+            status = reply[0]  # reply.status (by index: a namedtuple's fields are properties)
             body = reply[2]
             headers = [
                 ("Content-Type", reply[1]),
@@ -485,7 +483,7 @@ class FastPath:
         runtime = self.runtime
         elapsed = time.monotonic() - started
         key = self._request_keys.get((route, method, status)) or self._request_key(route, method, status)
-        runtime.end_request(environ[FLIGHT_KEY], key, self._route_keys[route], elapsed, environ.get(CALL_KEY))
+        runtime.end_request(environ[FLIGHT_KEY], key, self._route_keys[route], elapsed)
         if runtime.settings.access_log:
             level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
             runtime.access_log.write(level, method, path, status, round(elapsed * 1000, 2), request_id)
