@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 import time
 
@@ -19,6 +21,7 @@ from blacklodge_harness.core import (
     NotReady,
     ResultNotSerializable,
     encode_json,
+    new_request_id,
     split_data_params,
 )
 from blacklodge_harness.errors import BadInput, EntryPointError
@@ -133,3 +136,39 @@ def test_invoker_without_timeout() -> None:
     invoker = Invoker(handler, concurrency=1, timeout=0, metrics=HandlerMetrics(Registry()))
     assert invoker.call(1, Context("r", "t")) == {"echo": 1}
     invoker.shutdown()
+
+
+def test_request_ids_are_32_hex_unique_and_need_no_system_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = new_request_id()
+
+    def no_urandom(n: int) -> bytes:
+        raise AssertionError("os.urandom called per id")
+
+    monkeypatch.setattr(os, "urandom", no_urandom)
+    ids = [new_request_id() for _ in range(10000)]
+    assert len(set(ids + [first])) == 10001
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    # One random prefix per process, then a counter: ids of a process sort by creation.
+    assert {i[:16] for i in ids} == {first[:16]}
+    assert ids == sorted(ids) and ids[0] > first
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_request_ids_differ_in_forked_processes() -> None:
+    """gunicorn forks its workers after the master imported the harness: every worker
+    needs its own prefix."""
+    parent = [new_request_id() for _ in range(3)]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.write(write_end, " ".join(new_request_id() for _ in range(3)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        child = pipe.read().split()
+    os.waitpid(pid, 0)
+    assert len(child) == 3 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in child)
+    assert {i[:16] for i in child}.isdisjoint({i[:16] for i in parent})
+    assert new_request_id()[:16] == parent[0][:16]

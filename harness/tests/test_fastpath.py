@@ -309,3 +309,111 @@ def test_in_flight_gauge_counts_a_running_call(make_app: Callable[..., Flask], s
     assert "blacklodge_http_requests_in_flight 0\n" in metrics
     assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 1' in metrics
     assert "blacklodge_handler_duration_seconds_count 1" in metrics
+
+
+# ------------------------------------------------------------------ the inline POST /predict path
+
+
+JSON = "application/json"
+SAME_ANSWER_CASES = [
+    ("funcs:echo", JSON, b'{"a": [1, 2]}', {}),
+    ("funcs:echo", "application/json; charset=utf-8", b"[1, 2]", {}),
+    ("funcs:echo", "application/vnd.api+json", b'"x"', {}),
+    ("funcs:echo", JSON, b"", {}),
+    ("funcs:echo", JSON, b"  \n", {}),
+    ("funcs:echo", JSON, b"{nope", {}),
+    ("funcs:echo", JSON, b'"\xff"', {}),
+    ("funcs:echo", JSON, b"[" * 20 + b"]" * 20, {"BLACKLODGE_MAX_BODY_SIZE": "30"}),
+    ("funcs:echo", JSON, b"[" * 20 + b"]" * 20, {"BLACKLODGE_MAX_BODY_SIZE": "39"}),
+    ("funcs:describe", "text/plain", b"raw text", {}),
+    ("funcs:describe", "", b"no type", {}),
+    ("funcs:describe", "application/x-www-form-urlencoded", b"a=1", {}),
+    ("funcs:describe", "text/plain", b"raw", {"BLACKLODGE_RAW_BODY": "false"}),
+    ("funcs:text", JSON, b"1", {}),
+    ("funcs:raw_bytes", JSON, b"1", {}),
+    ("funcs:nan", JSON, b"1", {}),
+    ("funcs:not_serializable", JSON, b"1", {}),
+    ("funcs:rich", JSON, b"1", {}),
+    ("funcs:fails", JSON, b"1", {}),
+    ("funcs:rejects", JSON, b"1", {}),
+    ("funcs:async_echo", JSON, b"1", {}),
+    ("funcs:run", JSON, b'{"data": 1, "params": {"p": 2}}', {}),
+    ("funcs:run", JSON, b'{"data": 1, "other": 2}', {}),
+    ("funcs:run", "text/plain", b"1", {}),
+    ("funcs:planqk_error", JSON, b'{"data": 1}', {}),
+    ("funcs:with_context", JSON, b"1", {}),
+]
+
+
+def _answer(app: Flask, env: Dict[str, Any]) -> Tuple[str, Dict[str, str], Any]:
+    status, headers, body = call(app, env)
+    parsed: Any = body
+    if headers.get("Content-Type") == JSON:
+        parsed = json.loads(body)
+        if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
+            parsed["error"].pop("request_id", None)
+            parsed["error"]["message"] = parsed["error"]["message"].split(" under request id ")[0]
+        if isinstance(parsed, dict):
+            parsed.pop("request_id", None)  # funcs:with_context echoes it
+    headers = {k: v for k, v in headers.items() if k != "X-Request-ID"}
+    return status, headers, parsed
+
+
+@pytest.mark.parametrize("spec, content_type, body, env", SAME_ANSWER_CASES)
+def test_inline_predict_answers_as_the_other_paths(
+    make_app: Callable[..., Flask], sockets: Any, spec: str, content_type: str, body: bytes, env: Dict[str, str]
+) -> None:
+    """The inline case of FastPath (gunicorn's socket in environ) answers exactly as the general
+    path (no socket: the handler thread pool) and as the Flask view (fast_path=False)."""
+    app = make_app(spec, **env)
+    flask_views = create_app(get_runtime(app).settings, fast_path=False)
+    wait_until(lambda: get_runtime(flask_views).handler.is_loaded())
+    try:
+        extra = {"CONTENT_TYPE": content_type} if content_type else {}
+        inline = _answer(app, environ(body, sockets[0], **extra))
+        if not content_type:
+            env_without = environ(body, sockets[0])
+            del env_without["CONTENT_TYPE"]
+            inline = _answer(app, env_without)
+        general = environ(body, **extra)
+        if not content_type:
+            del general["CONTENT_TYPE"]
+        assert inline == _answer(app, general)
+        views = dict(general, **{"wsgi.input": io.BytesIO(body)})
+        status, _, parsed = inline
+        views_status, _, views_parsed = _answer(flask_views, views)
+        assert (views_status[:3], views_parsed) == (status[:3], parsed)
+    finally:
+        get_runtime(flask_views).shutdown()
+
+
+def test_inline_predict_with_unusual_content_lengths(make_app: Callable[..., Flask], sockets: Any) -> None:
+    app = make_app("funcs:echo", BLACKLODGE_MAX_BODY_SIZE="10")
+    # Not digits: read as no body, as read_body does.
+    status, _, body = call(app, environ(b"1", sockets[0], CONTENT_LENGTH="1e3"))
+    assert status.startswith("400") and json.loads(body)["error"]["type"] == "invalid_json"
+    # No length on a terminated (chunked) body: read to the end, with the limit.
+    env = environ(b"[1, 2]", sockets[0])
+    del env["CONTENT_LENGTH"]
+    assert json.loads(call(app, env)[2]) == {"echo": [1, 2]}
+    env = environ(b"[1, 2, 3, 4]", sockets[0])
+    del env["CONTENT_LENGTH"]
+    assert call(app, env)[0].startswith("413")
+
+
+def test_inline_predict_refuses_while_loading_and_draining(settings_for: Callable[..., Settings], sockets: Any) -> None:
+    app = create_app(settings_for("funcs:echo"), start=False)
+    runtime = get_runtime(app)
+    status, headers, body = call(app, environ(b"1", sockets[0]))
+    assert status.startswith("503") and json.loads(body)["error"]["type"] == "not_ready"
+    assert headers["Retry-After"] == "5"
+    runtime.handler.start()
+    assert call(app, environ(b"1", sockets[0]))[0] == "200 OK"
+    runtime.begin_drain()
+    status, headers, body = call(app, environ(b"1", sockets[0]))
+    assert status.startswith("503") and json.loads(body)["error"]["type"] == "draining"
+    assert headers["Connection"] == "close"
+    runtime.shutdown()
+    metrics = runtime.registry.render()
+    assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="503"} 2' in metrics
+    assert 'blacklodge_handler_calls_total{outcome="ok"} 1' in metrics

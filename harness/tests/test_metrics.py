@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
+from typing import Iterator, List
 
-from blacklodge_harness.metrics import MultiprocessStore, Registry, render
+import pytest
+
+from blacklodge_harness import metrics
+from blacklodge_harness.metrics import MultiprocessStore, Registry, SnapshotAgent, render
+
+from conftest import wait_until
 
 
 def sample_registry() -> Registry:
@@ -101,3 +109,98 @@ def test_locked_updates_under_the_registry_lock() -> None:
     text = registry.render()
     assert 'app_requests_total{status="200"} 1\n' in text
     assert 'app_latency_seconds_bucket{le="0.1"} 0\n' in text and 'app_latency_seconds_bucket{le="1"} 1\n' in text
+
+
+# ------------------------------------------------------------------ snapshots across processes
+
+
+@pytest.fixture
+def agents() -> Iterator[List[SnapshotAgent]]:
+    made: List[SnapshotAgent] = []
+    yield made
+    for agent in made:
+        agent.close()
+
+
+def requests_total(text: str) -> str:
+    return [line for line in text.splitlines() if line.startswith("app_requests_total{")][0]
+
+
+def test_a_scrape_gets_fresh_snapshots_from_the_other_processes(tmp_path: Path, agents: List[SnapshotAgent]) -> None:
+    """No timer involved (an hour between timed writes): the scrape asks and the other process writes."""
+    store = MultiprocessStore(tmp_path)
+    other = Registry()
+    counter = other.counter("app_requests_total", "Requests.", ["status"])
+    agents.append(SnapshotAgent(store, other.snapshot, interval=3600, pid=4001))
+    assert agents[0].listening and (tmp_path / "4001.sock").exists() and (tmp_path / "4001.json").exists()
+    for expected in (1, 2, 5):
+        counter.inc(expected - counter.value(status="200"), status="200")
+        assert store.refresh(pid=4002) == 1
+        assert requests_total(render(store.collect(pid=4002))) == f'app_requests_total{{status="200"}} {expected}'
+
+
+def test_the_timer_writes_changed_counts(tmp_path: Path, agents: List[SnapshotAgent]) -> None:
+    store = MultiprocessStore(tmp_path)
+    other = Registry()
+    counter = other.counter("app_requests_total", "Requests.", ["status"])
+    agent = SnapshotAgent(store, other.snapshot, interval=0.05, pid=4001)
+    agents.append(agent)
+    counter.inc(status="200")
+    time.sleep(0.2)  # not marked as changed: not written
+    assert "app_requests_total{" not in render(store.collect(pid=4002))
+    agent.dirty = True
+    wait_until(lambda: "app_requests_total{" in render(store.collect(pid=4002)), timeout=2)
+    assert not agent.dirty
+
+
+def test_close_writes_the_last_snapshot_and_stops_answering(tmp_path: Path) -> None:
+    store = MultiprocessStore(tmp_path)
+    other = Registry()
+    counter = other.counter("app_requests_total", "Requests.", ["status"])
+    agent = SnapshotAgent(store, other.snapshot, interval=3600, pid=4001)
+    counter.inc(3, status="200")
+    agent.close()
+    assert not (tmp_path / "4001.sock").exists()
+    assert store.refresh(pid=4002) == 0
+    assert requests_total(render(store.collect(pid=4002))) == 'app_requests_total{status="200"} 3'
+    # The master folds the dead process into the archive.
+    store.archive(4001)
+    assert requests_total(render(store.collect(pid=4002))) == 'app_requests_total{status="200"} 3'
+
+
+def test_a_process_that_does_not_answer_counts_with_its_last_snapshot(tmp_path: Path) -> None:
+    store = MultiprocessStore(tmp_path)
+    store.write(sample_registry().snapshot(), pid=4001)
+    # A process whose threads are all busy: its socket takes the connection but nobody answers.
+    busy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    busy.bind(str(tmp_path / "4001.sock"))
+    busy.listen(1)
+    # A process that died without the master's clean-up: nobody listens.
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(tmp_path / "4003.sock"))
+    dead.close()
+    try:
+        began = time.monotonic()
+        assert store.refresh(timeout=0.3, pid=4002) == 0
+        assert 0.3 <= time.monotonic() - began < 2
+        assert requests_total(render(store.collect(pid=4002))) == 'app_requests_total{status="200"} 1'
+    finally:
+        busy.close()
+    store.archive(4001)
+    assert not (tmp_path / "4001.sock").exists() and not (tmp_path / "4001.json").exists()
+
+
+def test_without_a_socket_the_timer_keeps_the_old_interval(tmp_path: Path, agents: List[SnapshotAgent]) -> None:
+    deep = tmp_path / ("d" * 90)
+    deep.mkdir()
+    store = MultiprocessStore(deep)
+    assert store.socket_path(4001) is None  # too long for sockaddr_un
+    other = Registry()
+    counter = other.counter("app_requests_total", "Requests.", ["status"])
+    agent = SnapshotAgent(store, other.snapshot, pid=4001)
+    agents.append(agent)
+    assert not agent.listening and agent.interval == metrics.FLUSH_INTERVAL_WITHOUT_AGENT
+    assert store.refresh(pid=4002) == 0
+    counter.inc(status="200")
+    agent.dirty = True
+    wait_until(lambda: "app_requests_total{" in render(store.collect(pid=4002)), timeout=2)

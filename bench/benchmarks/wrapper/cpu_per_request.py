@@ -3,7 +3,8 @@
 Each request goes through gunicorn's own request parsing and response writing (its
 ``RequestParser``, ``wsgi.create`` and ``Response``, as a gthread worker calls them) over a
 socket pair, then the WSGI app: the bare WSGI app and the harness's app (``create_app``, as a
-gunicorn worker builds it). So the numbers include what the harness costs inside gunicorn
+gunicorn worker builds it, called where gunicorn calls it: its ``FastPath``, see
+``WebServer.load``). So the numbers include what the harness costs inside gunicorn
 (its extra response headers are validated and written there), free of the load generator and
 of other work on the machine (CPU time, not wall). The environ carries the socket as
 ``gunicorn.socket``, so the harness takes the path it takes under gunicorn (the call on the
@@ -94,7 +95,8 @@ def harness(timeout: str, access_log: str, fast_path: bool = True) -> Callable[[
     deadline = time.monotonic() + 10
     while not runtime.handler.is_loaded() and time.monotonic() < deadline:
         time.sleep(0.01)
-    return caller(app)
+    # What WebServer.load gives gunicorn: the FastPath, or the Flask app without one.
+    return caller(app.wsgi_app if fast_path else app)
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ import datetime
 import decimal
 import enum
 import inspect
+import itertools
 import json
 import logging
 import os
@@ -91,9 +92,30 @@ class NotReady(Exception):
 # --------------------------------------------------------------------------- context
 
 
+def _new_id_prefix() -> None:
+    global _ID_PREFIX, _ID_COUNTER
+    _ID_PREFIX = os.urandom(8).hex()
+    _ID_COUNTER = itertools.count()
+
+
+_ID_PREFIX = ""
+_ID_COUNTER = itertools.count()
+_new_id_prefix()
+# gunicorn forks its workers from a master that has imported this module: each process
+# needs its own prefix, or two workers would hand out the same ids.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_id_prefix)
+
+
 def new_request_id() -> str:
-    """32 random hex characters (128 bits, like a UUID4 without the version bits)."""
-    return os.urandom(16).hex()
+    """A new id, unique across processes: 32 hex characters.
+
+    The first 16 are random, drawn once per process (again in every forked child); the last
+    16 count the ids this process made. Ids have to be unique, not secret: this needs no
+    system call per request (``os.urandom`` did), and ids of one process sort by creation.
+    Two processes share a prefix with probability about n²/2⁶⁵ for n processes.
+    """
+    return "%s%016x" % (_ID_PREFIX, next(_ID_COUNTER))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +178,10 @@ class Handler:
         self.state = HandlerState.CREATED
         self.failure: Optional[BaseException] = None
         self._call: Optional[Callable[..., Any]] = None
+        #: The entry point's call style once loaded (None before).
+        self._style: Optional[CallStyle] = None
+        #: Whether calls pass a :class:`Context` (so building one can be skipped otherwise).
+        self.wants_context = False
         self._lock = threading.Lock()
         self.logger = logging.getLogger(spec.partition(":")[0] or "app")
 
@@ -174,6 +200,8 @@ class Handler:
                     log.info("running %s.load()", entry.attr)
                     _run_maybe_async(self.instance.load)
             self._call = make_caller(entry, self.instance)
+            self._style = entry.style
+            self.wants_context = entry.style in (CallStyle.PAYLOAD_CONTEXT, CallStyle.PAYLOAD_CONTEXT_KEYWORD)
         except BaseException as exc:
             self.state = HandlerState.FAILED
             self.failure = exc
@@ -241,12 +269,6 @@ class Handler:
             raise NotReady("the entry point is not loaded")
         return self.entry.style
 
-    @property
-    def wants_context(self) -> bool:
-        """Whether calls pass a :class:`Context` (so building one can be skipped otherwise)."""
-        entry = self.entry
-        return entry is not None and entry.style in (CallStyle.PAYLOAD_CONTEXT, CallStyle.PAYLOAD_CONTEXT_KEYWORD)
-
     def context(self, request_id: str, mode: str, **kwargs: Any) -> Context:
         return Context(request_id=request_id, mode=mode, logger=self.logger, **kwargs)
 
@@ -259,19 +281,21 @@ class Handler:
         Raises :class:`BadInput` (passed through), :class:`HandlerFailed`,
         :class:`HandlerReportedError`, or :class:`NotReady`.
         """
-        if self._call is None or self.entry is None or self.state is not HandlerState.READY:
+        # READY implies _call and _style are set (start() sets them first).
+        if self.state is not HandlerState.READY:
             raise NotReady("the entry point is not loaded")
-        style = self.entry.style
+        style = self._style
+        call: Callable[..., Any] = self._call  # type: ignore[assignment]
         try:
-            if style is CallStyle.DATA_PARAMS:
+            if style is CallStyle.PAYLOAD:
+                result = call(payload)
+            elif style is CallStyle.DATA_PARAMS:
                 data, params = split_data_params(payload)
-                result = self._call(data, params)
+                result = call(data, params)
             elif style is CallStyle.PAYLOAD_CONTEXT:
-                result = self._call(payload, context or self.context(logs.current_request_id() or "-", "http"))
-            elif style is CallStyle.PAYLOAD_CONTEXT_KEYWORD:
-                result = self._call(payload, context=context or self.context(logs.current_request_id() or "-", "http"))
-            else:
-                result = self._call(payload)
+                result = call(payload, context or self.context(logs.current_request_id() or "-", "http"))
+            else:  # PAYLOAD_CONTEXT_KEYWORD
+                result = call(payload, context=context or self.context(logs.current_request_id() or "-", "http"))
             if type(result) in _PLAIN_RESULTS:
                 # Neither awaitable nor a PlanQK ErrorResponse: the common case, checked cheaply.
                 return result
@@ -365,16 +389,25 @@ def _jsonable(obj: Any) -> Any:
 _ENCODER = json.JSONEncoder(default=_jsonable, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
+#: ``encode_json`` without the translation of its errors: ``json_text(value).encode("utf-8")``
+#: may raise :data:`ENCODING_ERRORS`, which :func:`not_serializable` explains.
+json_text = _ENCODER.encode
+ENCODING_ERRORS = (ValueError, TypeError, RecursionError)
+
+
+def not_serializable(exc: BaseException) -> ResultNotSerializable:
+    """The :class:`ResultNotSerializable` for an error of :data:`json_text`."""
+    if isinstance(exc, ValueError) and "Out of range float" in str(exc):
+        return ResultNotSerializable("the result contains NaN or Infinity, which JSON cannot represent")
+    return ResultNotSerializable(f"the result cannot be encoded as JSON: {exc}")
+
+
 def encode_json(value: Any) -> bytes:
     """Compact UTF-8 JSON. Raises :class:`ResultNotSerializable` with the reason."""
     try:
-        return _ENCODER.encode(value).encode("utf-8")
-    except ValueError as exc:
-        if "Out of range float" in str(exc):
-            raise ResultNotSerializable("the result contains NaN or Infinity, which JSON cannot represent") from exc
-        raise ResultNotSerializable(f"the result cannot be encoded as JSON: {exc}") from exc
-    except (TypeError, RecursionError) as exc:
-        raise ResultNotSerializable(f"the result cannot be encoded as JSON: {exc}") from exc
+        return json_text(value).encode("utf-8")
+    except ENCODING_ERRORS as exc:
+        raise not_serializable(exc) from exc
 
 
 # --------------------------------------------------------------------------- invoker

@@ -34,12 +34,16 @@ from blacklodge_harness import logs
 from blacklodge_harness.core import (
     CallTimeout,
     Context,
+    ENCODING_ERRORS,
     HandlerFailed,
     HandlerReportedError,
+    HandlerState,
     NotReady,
     ResultNotSerializable,
     encode_json,
+    json_text,
     new_request_id,
+    not_serializable,
 )
 from blacklodge_harness.entrypoint import CallStyle
 from blacklodge_harness.errors import BadInput
@@ -53,8 +57,6 @@ log = logging.getLogger("blacklodge.http")
 REQUEST_ID_HEADER = "X-Request-ID"
 #: environ key of the request's in-flight token (``WebRuntime.begin_request``), for the watchdog.
 FLIGHT_KEY = "blacklodge.flight"
-#: environ key of the handler call's (outcome, seconds), recorded when the request finishes.
-CALL_KEY = "blacklodge.call"
 #: Accepted incoming request ids: printable, no spaces, bounded (they go into logs and headers).
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}\Z")
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -64,6 +66,19 @@ _RETRY = (("Retry-After", "5"),)
 _STATUS_LINES: Dict[int, str] = {int(s): f"{int(s)} {s.phrase}" for s in HTTPStatus}
 _OK_OUTCOME, _BAD_INPUT_OUTCOME, _ERROR_OUTCOME = ("ok",), ("bad_input",), ("error",)
 _HTTP1 = frozenset({"HTTP/1.0", "HTTP/1.1"})
+_PREDICT = "/predict"
+_PREDICT_ROUTE = (_PREDICT,)
+_NOSNIFF = ("X-Content-Type-Options", "nosniff")
+_NO_STORE = ("Cache-Control", "no-store")
+#: Results encoded inline on the hot path (anything else goes through result_reply).
+_JSON_CONTAINERS = frozenset({dict, list})
+_LOADED = HandlerState.READY
+# Bound once: module attribute lookups on every request add up.
+_monotonic = time.monotonic
+_json_loads = json.loads
+_valid_request_id = REQUEST_ID_RE.match
+_set_request_id = logs.set_request_id
+_reset_request_id = logs.reset_request_id
 
 StartResponse = Callable[[str, List[Tuple[str, str]]], Any]
 WsgiApp = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
@@ -183,9 +198,13 @@ def result_reply(result: Any, request_id: str) -> Reply:
     try:
         body = encode_json(result)
     except ResultNotSerializable as exc:
-        log.error("handler result is not JSON-serializable: %s", exc)
-        return error_reply(500, "result_not_serializable", str(exc), request_id)
+        return not_serializable_reply(exc, request_id)
     return Reply(200, "application/json", body)
+
+
+def not_serializable_reply(exc: ResultNotSerializable, request_id: str) -> Reply:
+    log.error("handler result is not JSON-serializable: %s", exc)
+    return error_reply(500, "result_not_serializable", str(exc), request_id)
 
 
 def refusal_reply(runtime: "WebRuntime", request_id: str) -> Optional[Reply]:
@@ -327,7 +346,14 @@ def cors_headers(origins: Tuple[str, ...], origin: Optional[str]) -> List[Tuple[
 
 
 class FastPath:
-    """WSGI middleware answering the hot routes itself and passing the rest to ``fallback`` (Flask)."""
+    """WSGI middleware answering the hot routes itself and passing the rest to ``fallback`` (Flask).
+
+    ``POST /predict`` is served by :meth:`__call__` itself, with the common case (a JSON
+    body, a loaded handler, gunicorn's socket) written out inline: at a few thousand
+    requests per second, every function call and lookup on this path shows in the CPU
+    time per request (bench/results/wrapper.md). Anything less common goes through the
+    same functions the Flask views use.
+    """
 
     def __init__(self, runtime: "WebRuntime", fallback: WsgiApp) -> None:
         self.runtime = runtime
@@ -335,20 +361,75 @@ class FastPath:
         settings = runtime.settings
         self.cors_origins = settings.cors_origins
         self.timeout = settings.timeout
+        self.max_body_size = settings.max_body_size
         self.watchdog: Optional[Watchdog] = Watchdog(self._answer_overrun, settings.timeout) if settings.timeout > 0 else None
         runtime.watchdog = self.watchdog
         self._routes: Dict[Tuple[str, str], Tuple[str, Callable[[Dict[str, Any], str, float], Reply]]] = {
-            ("POST", "/predict"): ("/predict", self._predict),
             ("GET", "/healthz"): ("/healthz", lambda environ, rid, started: healthz_reply(runtime)),
             ("GET", "/livez"): ("/livez", lambda environ, rid, started: healthz_reply(runtime)),
             ("GET", "/readyz"): ("/readyz", lambda environ, rid, started: readyz_reply(runtime)),
         }
         self._request_keys: Dict[Tuple[str, str, int], Tuple[str, str, str]] = {}
         self._route_keys: Dict[str, Tuple[str]] = {route: (route,) for route, _ in self._routes.values()}
+        self._route_keys[_PREDICT] = _PREDICT_ROUTE
+        #: Content-Type header value -> (mimetype, is JSON); clients send a handful of spellings.
+        self._content_types: Dict[str, Tuple[str, bool]] = {}
+        #: Status -> the request counter's label values for POST /predict.
+        self._predict_keys: Dict[int, Tuple[str, str, str]] = {}
+        self.access_log = settings.access_log
 
     # -- the WSGI entry
 
     def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != _PREDICT or environ.get("REQUEST_METHOD") != "POST":
+            return self._other(environ, start_response)
+        runtime = self.runtime
+        started = _monotonic()
+        incoming = environ.get("HTTP_X_REQUEST_ID")
+        request_id = incoming if incoming and _valid_request_id(incoming) else new_request_id()
+        id_token = _set_request_id(request_id)
+        flight = next(runtime.flights)
+        runtime.active[flight] = None
+        environ[FLIGHT_KEY] = flight
+        status = 500
+        call: Optional[Tuple[Tuple[str], float]] = None
+        finished = False
+        try:
+            try:
+                reply, call = self._predict(environ, request_id, started)
+            except AnsweredByWatchdog:
+                # The watchdog wrote the 504, counted and logged the request, and shut the
+                # socket for writing: gunicorn closes the connection on a broken pipe.
+                finished = True
+                raise BrokenPipeError(errno.EPIPE, "answered at the deadline") from None
+            except Exception:  # noqa: BLE001 - a fault in the harness, never a stack trace to the client
+                log.exception("internal error while handling the request")
+                reply = error_reply(500, "internal_error", "internal error in the harness; see the logs", request_id)
+            status = reply[0]  # reply.status (by index: a namedtuple's fields are properties)
+            body = reply[2]
+            headers = [
+                ("Content-Type", reply[1]),
+                ("Content-Length", str(len(body))),
+                *reply[3],
+                (REQUEST_ID_HEADER, request_id),
+                _NOSNIFF,
+                _NO_STORE,
+            ]
+            if self.cors_origins:
+                headers.extend(cors_headers(self.cors_origins, environ.get("HTTP_ORIGIN")))
+        finally:
+            if not finished:
+                elapsed = _monotonic() - started
+                key = self._predict_keys.get(status) or self._predict_key(status)
+                runtime.end_request(flight, key, _PREDICT_ROUTE, elapsed, call)
+                if self.access_log:
+                    runtime.access_log.write(logging.INFO, "POST", _PREDICT, status, round(elapsed * 1000, 2), request_id)
+            _reset_request_id(id_token)
+        start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
+        return [body]
+
+    def _other(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """The probes; everything else goes to Flask."""
         method = environ.get("REQUEST_METHOD", "")
         path = environ.get("PATH_INFO", "")
         entry = self._routes.get((method, path))
@@ -361,23 +442,16 @@ class FastPath:
         token = logs.set_request_id(request_id)
         environ[FLIGHT_KEY] = runtime.begin_request()
         status = 500
-        finished = False
         try:
             try:
                 reply = respond(environ, request_id, started)
-            except AnsweredByWatchdog:
-                # The watchdog wrote the 504, counted and logged the request, and shut the
-                # socket for writing: gunicorn closes the connection on a broken pipe.
-                finished = True
-                raise BrokenPipeError(errno.EPIPE, "answered at the deadline") from None
             except Exception:  # noqa: BLE001 - a fault in the harness, never a stack trace to the client
                 log.exception("internal error while handling the request")
                 reply = error_reply(500, "internal_error", "internal error in the harness; see the logs", request_id)
             status = reply.status
             headers = self._headers(reply, request_id, environ)
         finally:
-            if not finished:
-                self._finish(route, method, path, status, started, request_id, environ)
+            self._finish(route, method, path, status, started, request_id, environ)
             logs.reset_request_id(token)
         start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
         return [reply.body]
@@ -388,61 +462,112 @@ class FastPath:
             ("Content-Length", str(len(reply.body))),
             *reply.headers,
             (REQUEST_ID_HEADER, request_id),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Cache-Control", "no-store"),
+            _NOSNIFF,
+            _NO_STORE,
         ]
         if self.cors_origins:
             headers.extend(cors_headers(self.cors_origins, environ.get("HTTP_ORIGIN")))
         return headers
+
+    def _request_key(self, route: str, method: str, status: int) -> Tuple[str, str, str]:
+        """The counter's label values for (route, method, status), made once."""
+        return self._request_keys.setdefault((route, method, status), (route, method, str(status)))
+
+    def _predict_key(self, status: int) -> Tuple[str, str, str]:
+        key = self._predict_keys[status] = self._request_key(_PREDICT, "POST", status)
+        return key
 
     def _finish(
         self, route: str, method: str, path: str, status: int, started: float, request_id: str, environ: Dict[str, Any]
     ) -> None:
         runtime = self.runtime
         elapsed = time.monotonic() - started
-        key = self._request_keys.get((route, method, status))
-        if key is None:
-            key = self._request_keys.setdefault((route, method, status), (route, method, str(status)))
-        runtime.end_request(environ[FLIGHT_KEY], key, self._route_keys[route], elapsed, environ.get(CALL_KEY))
+        key = self._request_keys.get((route, method, status)) or self._request_key(route, method, status)
+        runtime.end_request(environ[FLIGHT_KEY], key, self._route_keys[route], elapsed)
         if runtime.settings.access_log:
             level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
             runtime.access_log.write(level, method, path, status, round(elapsed * 1000, 2), request_id)
 
     # -- POST /predict
 
-    def _predict(self, environ: Dict[str, Any], request_id: str, started: float) -> Reply:
+    def _content_type(self, content_type: str) -> Tuple[str, bool]:
+        """(mimetype, is JSON) of a Content-Type header value."""
+        known = self._content_types.get(content_type)
+        if known is None:
+            mimetype = mimetype_of(content_type)
+            known = (mimetype, is_json_type(mimetype))
+            if len(self._content_types) < 256:  # never grow without bound
+                self._content_types[content_type] = known
+        return known
+
+    def _predict(
+        self, environ: Dict[str, Any], request_id: str, started: float
+    ) -> Tuple[Reply, Optional[Tuple[Tuple[str], float]]]:
+        """The reply to ``POST /predict``, and the handler call's (outcome, seconds) when it returned in time.
+
+        The common case (a loaded handler, a JSON body with a Content-Length, gunicorn's
+        socket, a dict or list result) is written out here; the rest goes through the
+        functions the Flask view uses.
+        """
         runtime = self.runtime
+        handler = runtime.handler
         watchdog = self.watchdog
         sock = environ.get("gunicorn.socket")
         if watchdog is not None and (type(sock) is not socket.socket or environ.get("SERVER_PROTOCOL") not in _HTTP1):
             # No socket to answer on at the deadline: the handler thread pool keeps it.
-            return predict_reply(runtime, environ, request_id, started, runtime.invoker.call)
-        answer, payload, mimetype = prepare_call(runtime, environ, request_id)
-        if answer is not None:
-            return answer
-        context = call_context(runtime, environ, mimetype, request_id, started) if runtime.handler.wants_context else None
+            return predict_reply(runtime, environ, request_id, started, runtime.invoker.call), None
+        if runtime.draining or handler.state is not _LOADED:
+            refused = refusal_reply(runtime, request_id)
+            if refused is not None:
+                return refused, None
+        content_type = environ.get("CONTENT_TYPE") or ""
+        mimetype, is_json = self._content_types.get(content_type) or self._content_type(content_type)
+        length_text = environ.get("CONTENT_LENGTH")
+        if is_json and length_text and length_text.isdigit() and length_text.isascii():
+            # read_payload's JSON case, for a body with a Content-Length.
+            length = int(length_text)
+            if length > self.max_body_size:
+                return too_large_reply(self.max_body_size, request_id), None
+            body = environ["wsgi.input"].read(length)
+            if not body or body.isspace():
+                return error_reply(400, "invalid_json", "the request body is empty; send a JSON document", request_id), None
+            try:
+                payload = _json_loads(body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                return error_reply(400, "invalid_json", f"the request body is not valid JSON: {exc}", request_id), None
+        else:
+            payload = read_payload(runtime, environ, mimetype, request_id)
+            if type(payload) is Reply:
+                return payload, None
+        context = call_context(runtime, environ, mimetype, request_id, started) if handler.wants_context else None
         # The call runs on this (the request) thread; the watchdog answers at the deadline.
-        ticket = None if watchdog is None else watchdog.watch(started + self.timeout, sock, request_id, started, environ)
-        call_started = time.monotonic()
+        ticket = None
+        if watchdog is not None:  # then sock is gunicorn's socket (checked above)
+            ticket = watchdog.watch(started + self.timeout, sock, request_id, started, environ)  # type: ignore[arg-type]
+        call_started = _monotonic()
         try:
             try:
-                result = runtime.handler.call(payload, context)
+                result = handler.call(payload, context)
                 outcome = _OK_OUTCOME
             except CALL_FAILURES as exc:
                 result = exc
                 outcome = _BAD_INPUT_OUTCOME if isinstance(exc, BadInput) else _ERROR_OUTCOME
-            seconds = time.monotonic() - call_started
+            seconds = _monotonic() - call_started
         finally:
             if ticket is not None and not watchdog.release(ticket):  # type: ignore[union-attr]
                 # Answered (504) and counted by the watchdog; the result is discarded.
                 runtime.handler_metrics.abandoned.inc_key((), -1.0)
                 log.warning("a call that overran its deadline has finished")
                 raise AnsweredByWatchdog()
-        # Counted with the request, under the same lock (FastPath._finish).
-        environ[CALL_KEY] = (outcome, seconds)
+        # Counted with the request, under the same lock (WebRuntime.end_request).
         if outcome is not _OK_OUTCOME:
-            return failure_reply(runtime, result, request_id)
-        return result_reply(result, request_id)
+            return failure_reply(runtime, result, request_id), (outcome, seconds)
+        if type(result) in _JSON_CONTAINERS:  # result_reply's usual case
+            try:
+                return Reply(200, "application/json", json_text(result).encode("utf-8")), (outcome, seconds)
+            except ENCODING_ERRORS as exc:
+                return not_serializable_reply(not_serializable(exc), request_id), (outcome, seconds)
+        return result_reply(result, request_id), (outcome, seconds)
 
     def _answer_overrun(self, ticket: Ticket) -> None:
         """On the watchdog thread: answer 504 on the client socket, count and log the request."""
@@ -461,4 +586,4 @@ class FastPath:
                 ticket.sock.sendall(head.encode("latin-1") + reply.body)
             except OSError as exc:
                 log.info("could not send the timeout answer: %s", exc)
-            self._finish("/predict", "POST", "/predict", 504, ticket.started, request_id, ticket.environ)
+            self._finish(_PREDICT, "POST", _PREDICT, 504, ticket.started, request_id, ticket.environ)

@@ -56,17 +56,12 @@ def current_request_id() -> Optional[str]:
     return _request_id.get()
 
 
-def set_request_id(request_id: Optional[str]) -> "contextvars.Token[Optional[str]]":
-    """Set the request id for this thread's context; pass the token to :func:`reset_request_id`.
-
-    For frameworks whose request start and end are separate callbacks (Flask's
-    before/teardown hooks), where :func:`bind` cannot be used as a block.
-    """
-    return _request_id.set(request_id)
-
-
-def reset_request_id(token: "contextvars.Token[Optional[str]]") -> None:
-    _request_id.reset(token)
+#: ``set_request_id(request_id) -> token``: set the request id for this thread's context;
+#: pass the token to ``reset_request_id(token)``. For frameworks whose request start and end
+#: are separate callbacks (Flask's before/teardown hooks), where :func:`bind` cannot be used
+#: as a block. The context variable's own methods: no Python frame on the request path.
+set_request_id = _request_id.set
+reset_request_id = _request_id.reset
 
 
 @contextmanager

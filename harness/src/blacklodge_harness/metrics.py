@@ -6,23 +6,47 @@ exposition format (version 0.0.4).
 Gunicorn runs several worker processes, and a scrape reaches only one of them.
 :class:`MultiprocessStore` makes ``/metrics`` describe the whole server: every
 worker writes a snapshot of its registry to ``<dir>/<pid>.json`` (tmpfs when
-available) shortly after its counts change, and the worker that serves ``/metrics`` sums the
-snapshots of all workers. When a worker dies the master folds its counters and
-histograms into ``archive.json`` so totals never go backwards; its gauges
-(in-flight requests) are dropped, as they describe a process that is gone.
+available), and the worker that serves ``/metrics`` sums the snapshots of all
+workers. When a worker dies the master folds its counters and histograms into
+``archive.json`` so totals never go backwards; its gauges (in-flight requests)
+are dropped, as they describe a process that is gone.
+
+When a snapshot is written: each worker listens on ``<dir>/<pid>.sock``
+(:class:`SnapshotAgent`), and the worker serving a scrape first asks every other
+worker for a fresh snapshot there (:meth:`MultiprocessStore.refresh`), so a
+scrape counts every request that finished before it. Besides, a worker writes
+its snapshot every :data:`FLUSH_INTERVAL` seconds while its counts change (for a
+worker that cannot answer in time, and for the archive when a worker dies), and
+when it stops. Writing on a timer alone, often enough for scrapes to be current,
+cost the request threads CPU time under load (bench/results/wrapper.md).
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+import logging
 import math
 import os
+import selectors
+import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, cast
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+log = logging.getLogger("blacklodge.metrics")
+
+#: Seconds between the snapshots a worker writes on its own while its counts change.
+FLUSH_INTERVAL = 1.0
+#: The same without a snapshot agent (no socket), when only these snapshots keep scrapes current.
+FLUSH_INTERVAL_WITHOUT_AGENT = 0.1
+#: How long a scrape waits for the other workers' fresh snapshots.
+REFRESH_TIMEOUT = 0.5
+#: Longest socket path that fits ``sockaddr_un`` everywhere (104 bytes on macOS, 108 on Linux).
+_MAX_SOCKET_PATH = 100
 
 #: Latency buckets in seconds: from fast JSON handlers to slow model calls.
 DEFAULT_BUCKETS: Tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -68,6 +92,11 @@ class Counter(_Metric):
         """``inc_key`` for a caller holding the registry's :attr:`Registry.lock` (several updates, one lock)."""
         values = self._values
         values[key] = values.get(key, 0.0) + amount
+
+    def values_locked(self) -> Dict[LabelValues, float]:
+        """The values by label values, for a hot path updating them itself under :attr:`Registry.lock`
+        (``values[key] = values.get(key, 0.0) + amount``, as :meth:`inc_locked` does)."""
+        return self._values
 
     def value(self, **labels: str) -> float:
         return self._values.get(self._key(labels), 0.0)
@@ -135,6 +164,15 @@ class Histogram(_Metric):
         # The first bucket whose upper bound is >= value; len(buckets) is the +Inf bucket.
         entry[bisect.bisect_left(self.buckets, value)] += 1
         entry[-1] += value
+
+    def entry_locked(self, key: LabelValues = ()) -> List[float]:
+        """The counts of one label set, for a hot path observing itself under :attr:`Registry.lock`:
+        ``entry[bisect.bisect_left(buckets, value)] += 1; entry[-1] += value``, as
+        :meth:`observe_locked` does. The list stays the label set's for good."""
+        entry = self._values.get(key)
+        if entry is None:
+            entry = self._values[key] = [0] * (len(self.buckets) + 1) + [0.0]
+        return entry
 
     def count(self, **labels: str) -> int:
         entry = self._values.get(self._key(labels))
@@ -341,8 +379,65 @@ class MultiprocessStore:
             snapshots.append(own)
         return merge(snapshots)
 
+    def socket_path(self, pid: Optional[int] = None) -> Optional[Path]:
+        """Where the snapshot agent of ``pid`` listens; None when the path is too long for a socket."""
+        path = self.directory / f"{os.getpid() if pid is None else pid}.sock"
+        return path if len(os.fsencode(str(path))) <= _MAX_SOCKET_PATH else None
+
+    def refresh(self, timeout: float = REFRESH_TIMEOUT, pid: Optional[int] = None) -> int:
+        """Ask the snapshot agent of every other process to write a fresh snapshot; wait for them.
+
+        Returns how many answered within ``timeout`` seconds. The snapshots of those that
+        did not (or have no agent) stay as they last wrote them.
+        """
+        own = self.socket_path(pid)
+        try:
+            paths = [path for path in self.directory.glob("*.sock") if path != own]
+        except OSError:
+            return 0
+        if not paths:
+            return 0
+        answered = 0
+        waiting: Dict[int, socket.socket] = {}
+        try:
+            with selectors.DefaultSelector() as selector:
+                for path in paths:
+                    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    client.setblocking(False)
+                    try:
+                        client.connect(str(path))
+                    except OSError:  # gone (refused, no such file) or its backlog is full
+                        client.close()
+                        continue
+                    waiting[client.fileno()] = client
+                    selector.register(client, selectors.EVENT_READ)
+                deadline = time.monotonic() + timeout
+                while waiting:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    for key, _ in selector.select(remaining):
+                        client = waiting.pop(key.fd)
+                        selector.unregister(client)
+                        try:
+                            if client.recv(1) == _WRITTEN:
+                                answered += 1
+                        except OSError:
+                            pass
+                        client.close()
+        finally:
+            for client in waiting.values():
+                client.close()
+        return answered
+
     def archive(self, pid: int) -> None:
         """Fold a dead process's counters and histograms into the archive (called by the master)."""
+        socket_path = self.socket_path(pid)
+        if socket_path is not None:
+            try:
+                socket_path.unlink()
+            except OSError:
+                pass
         path = self._path(pid)
         dead = self._read(path)
         if dead:
@@ -356,3 +451,117 @@ class MultiprocessStore:
             path.unlink()
         except OSError:
             pass
+
+
+#: What an agent sends once the fresh snapshot is written.
+_WRITTEN = b"1"
+
+
+class SnapshotAgent:
+    """Writes this process's snapshot when another process asks (a scrape) and on a timer.
+
+    A daemon thread accepts connections on the store's socket for this process: for each
+    it writes the snapshot, answers one byte and closes. Between requests it wakes every
+    ``interval`` seconds and writes the snapshot if :attr:`dirty` was set since the last
+    write; the request path only sets that flag. Without a socket (its path too long)
+    only the timer runs, every :data:`FLUSH_INTERVAL_WITHOUT_AGENT` seconds.
+    """
+
+    def __init__(
+        self,
+        store: MultiprocessStore,
+        snapshot: Callable[[], Snapshot],
+        interval: Optional[float] = None,
+        pid: Optional[int] = None,
+    ) -> None:
+        self.store = store
+        self._snapshot = snapshot
+        #: The process whose snapshot this is (tests stand in for several).
+        self.pid = os.getpid() if pid is None else pid
+        #: Set when the counts changed; cleared by each write.
+        self.dirty = False
+        self._closed = False
+        #: Orders writes: none of the agent's lands after close()'s last one.
+        self._write_lock = threading.Lock()
+        self._listener: Optional[socket.socket] = None
+        self._socket_path = store.socket_path(self.pid)
+        if self._socket_path is not None:
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                try:
+                    self._socket_path.unlink()
+                except FileNotFoundError:
+                    pass
+                listener.bind(str(self._socket_path))
+                listener.listen(64)
+                self._listener = listener
+            except OSError as exc:
+                log.debug("no snapshot socket (%s); snapshots are written every %gs", exc, FLUSH_INTERVAL_WITHOUT_AGENT)
+                listener.close()
+                self._socket_path = None
+        if interval is None:
+            interval = FLUSH_INTERVAL if self._listener is not None else FLUSH_INTERVAL_WITHOUT_AGENT
+        self.interval = interval
+        if self._listener is not None:
+            # Before the thread starts: close() may come at once and close the socket.
+            self._listener.settimeout(interval)
+        self._write()  # the first snapshot: a scrape finds this process from the start
+        self._thread = threading.Thread(target=self._run, name="blacklodge-metrics", daemon=True)
+        self._thread.start()
+
+    @property
+    def listening(self) -> bool:
+        """Whether other processes can ask for a fresh snapshot."""
+        return self._listener is not None
+
+    def _write(self, last: bool = False) -> None:
+        with self._write_lock:
+            if self._closed:
+                return
+            if last:
+                self._closed = True
+            self.dirty = False
+            try:
+                self.store.write(self._snapshot(), self.pid)
+            except OSError as exc:
+                log.debug("could not write metrics snapshot: %s", exc)
+
+    def _run(self) -> None:
+        listener = self._listener
+        if listener is None:
+            while not self._closed:
+                time.sleep(self.interval)
+                if self.dirty:
+                    self._write()
+            return
+        while not self._closed:
+            try:
+                connection, _ = listener.accept()
+            except socket.timeout:
+                if self.dirty:
+                    self._write()
+                continue
+            except OSError:  # closed by close()
+                return
+            with connection:
+                self._write()
+                try:
+                    connection.sendall(_WRITTEN)
+                except OSError:
+                    pass  # the scrape stopped waiting
+
+    def close(self) -> None:
+        """Write the last snapshot, then stop answering and writing."""
+        self._write(last=True)
+        listener = self._listener
+        if listener is not None:
+            if self._socket_path is not None:
+                try:
+                    self._socket_path.unlink()
+                except OSError:
+                    pass
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread in accept()
+            except OSError:
+                pass
+            listener.close()

@@ -32,22 +32,47 @@ from typing import Any, Callable, Dict, Optional
 log = logging.getLogger("blacklodge.http")
 
 
-class Ticket:
-    """One call being watched."""
+class Ticket(list):  # type: ignore[type-arg]
+    """One call being watched: ``[key, deadline, sock, request_id, started, environ, answered]``.
 
-    __slots__ = ("key", "deadline", "sock", "request_id", "started", "environ", "answered")
+    A list with named accessors rather than a class with ``__init__``: :meth:`Watchdog.watch`
+    makes one per request, and building a list takes no Python frame.
+    """
 
-    def __init__(
-        self, key: int, deadline: float, sock: socket.socket, request_id: str, started: float, environ: Dict[str, Any]
-    ) -> None:
-        self.key = key
-        self.environ = environ
-        self.deadline = deadline
-        self.sock = sock
-        self.request_id = request_id
-        self.started = started
-        #: Set (by the watchdog) once the timeout answer is on the wire; created when the deadline passes.
-        self.answered: Optional[threading.Event] = None
+    __slots__ = ()
+
+    @property
+    def key(self) -> int:
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def deadline(self) -> float:
+        return self[1]  # type: ignore[no-any-return]
+
+    @property
+    def sock(self) -> socket.socket:
+        return self[2]  # type: ignore[no-any-return]
+
+    @property
+    def request_id(self) -> str:
+        return self[3]  # type: ignore[no-any-return]
+
+    @property
+    def started(self) -> float:
+        return self[4]  # type: ignore[no-any-return]
+
+    @property
+    def environ(self) -> Dict[str, Any]:
+        return self[5]  # type: ignore[no-any-return]
+
+    @property
+    def answered(self) -> Optional[threading.Event]:
+        """Set (by the watchdog) once the timeout answer is on the wire; created when the deadline passes."""
+        return self[6]  # type: ignore[no-any-return]
+
+    @answered.setter
+    def answered(self, event: threading.Event) -> None:
+        self[6] = event
 
 
 class Watchdog:
@@ -72,9 +97,10 @@ class Watchdog:
         self, deadline: float, sock: socket.socket, request_id: str, started: float, environ: Dict[str, Any]
     ) -> Ticket:
         """Start watching a call; pass the ticket to :meth:`release` when the call returns."""
-        ticket = Ticket(next(self._keys), deadline, sock, request_id, started, environ)
+        key = next(self._keys)
+        ticket = Ticket((key, deadline, sock, request_id, started, environ, None))
         with self._lock:
-            self._tickets[ticket.key] = ticket
+            self._tickets[key] = ticket
             early = deadline < self._wake_at
         if self._thread is None:
             self._start()
@@ -88,10 +114,11 @@ class Watchdog:
         In the second case this waits until the answer is completely written.
         """
         # dict.pop is atomic: either this or the watchdog's expiry removes the ticket, never both.
-        if self._tickets.pop(ticket.key, None) is not None:
+        if self._tickets.pop(ticket[0], None) is not None:
             return True
-        if ticket.answered is not None:
-            ticket.answered.wait()
+        answered = ticket.answered
+        if answered is not None:
+            answered.wait()
         with self._lock:
             self.overrunning -= 1
         return False

@@ -19,15 +19,15 @@ below, which give the same answers); everything else is Flask.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import logging
 import os
 import platform
-import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -50,14 +50,12 @@ from blacklodge_harness.fastpath import (
     readyz_reply,
 )
 from blacklodge_harness.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from blacklodge_harness.metrics import MultiprocessStore, Registry, render
+from blacklodge_harness.metrics import MultiprocessStore, Registry, SnapshotAgent, render
 from blacklodge_harness.watchdog import Watchdog
 
 log = logging.getLogger("blacklodge.http")
 
 EXTENSION_KEY = "blacklodge"
-#: Longest delay before a worker's metrics reach the snapshot other workers read.
-METRICS_FLUSH_INTERVAL = 0.1
 _ERROR_TYPES = {
     400: "bad_request",
     404: "not_found",
@@ -96,7 +94,8 @@ class WebRuntime:
         #: Requests being handled, by token: adding and removing a key are atomic, so the
         #: request path takes no lock for the in-flight gauge (it reports the length).
         self.active: Dict[int, None] = {}
-        self._tokens = itertools.count()
+        #: Tokens of requests in ``active``.
+        self.flights = itertools.count()
         self.registry.function_gauge(
             "blacklodge_http_requests_in_flight", "HTTP requests being handled.", lambda: len(self.active)
         )
@@ -120,13 +119,23 @@ class WebRuntime:
         #: Deadlines of calls on the request threads (set by FastPath when there is a timeout).
         self.watchdog: Optional[Watchdog] = None
         self.access_log = logs.AccessLog()
-        self._metrics_dirty = threading.Event()
-        self._flusher: Optional[threading.Thread] = None
-        self._flusher_lock = threading.Lock()
+        # What end_request updates, looked up once.
+        self._metrics_lock = self.registry.lock
+        self._request_counts = self.requests.values_locked()
+        self._call_counts = self.handler_metrics.calls.values_locked()
+        self._latency_entries: Dict[Tuple[str], List[float]] = {}
+        self._call_durations: Optional[List[float]] = None  # made by the first call (no samples before)
+        self._buckets = self.latency.buckets
+        if self.handler_metrics.duration.buckets != self._buckets:
+            raise ValueError("end_request assumes both histograms have the same buckets")
+        #: Writes this worker's snapshots for the other workers' scrapes (with a store).
+        self.snapshot_agent: Optional[SnapshotAgent] = (
+            SnapshotAgent(metrics_store, self.registry.snapshot) if metrics_store is not None else None
+        )
 
     def begin_request(self) -> int:
         """Count a request as in flight; pass the token to :meth:`end_request`."""
-        token = next(self._tokens)
+        token = next(self.flights)
         self.active[token] = None
         return token
 
@@ -144,13 +153,35 @@ class WebRuntime:
         when the request's thread made one: counted under the same lock.
         """
         self.active.pop(token, None)
-        with self.registry.lock:
-            self.requests.inc_locked(key)
-            self.latency.observe_locked(elapsed, route)
+        # Counter.inc_locked and Histogram.observe_locked written out: this runs for every request.
+        buckets = self._buckets
+        with self._metrics_lock:
+            counts = self._request_counts
+            counts[key] = counts.get(key, 0.0) + 1.0
+            entry = self._latency_entries.get(route) or self._latency_entry(route)
+            entry[bisect.bisect_left(buckets, elapsed)] += 1
+            entry[-1] += elapsed
             if call is not None:
-                self.handler_metrics.calls.inc_locked(call[0])
-                self.handler_metrics.duration.observe_locked(call[1])
-        self.write_metrics()
+                counts = self._call_counts
+                outcome = call[0]
+                counts[outcome] = counts.get(outcome, 0.0) + 1.0
+                seconds = call[1]
+                entry = self._call_durations or self._call_duration_entry()
+                entry[bisect.bisect_left(buckets, seconds)] += 1
+                entry[-1] += seconds
+        agent = self.snapshot_agent
+        if agent is not None:
+            agent.dirty = True
+
+    def _call_duration_entry(self) -> List[float]:
+        """The handler duration histogram's counts (the caller holds the registry lock)."""
+        entry = self._call_durations = self.handler_metrics.duration.entry_locked()
+        return entry
+
+    def _latency_entry(self, route: Tuple[str]) -> List[float]:
+        """The latency histogram's counts for ``route`` (the caller holds the registry lock)."""
+        entry = self._latency_entries[route] = self.latency.entry_locked(route)
+        return entry
 
     def saturated(self) -> bool:
         """Every handler thread is held by a call that overran its deadline (liveness fails)."""
@@ -178,43 +209,24 @@ class WebRuntime:
         if self.watchdog is not None:
             self.watchdog.stop()
         # The last requests' counts reach the snapshot the master archives.
-        self._write_snapshot()
+        if self.snapshot_agent is not None:
+            self.snapshot_agent.close()
 
-    def write_metrics(self) -> None:
-        """Note that the metrics changed; a background thread writes the snapshot.
-
-        Writing the file on every request cost more than the rest of the request
-        (see bench/results/wrapper.md), so snapshots are written at most every
-        METRICS_FLUSH_INTERVAL seconds: another worker's scrape sees this worker's
-        counts at most that much later.
-        """
-        if self.store is None:
-            return
-        if not self._metrics_dirty.is_set():
-            self._metrics_dirty.set()
-        if self._flusher is None:
-            with self._flusher_lock:
-                if self._flusher is None:
-                    self._flusher = threading.Thread(target=self._flush_loop, name="blacklodge-metrics", daemon=True)
-                    self._flusher.start()
-
-    def _flush_loop(self) -> None:
-        while True:
-            self._metrics_dirty.wait()
-            self._metrics_dirty.clear()
-            self._write_snapshot()
-            time.sleep(METRICS_FLUSH_INTERVAL)
-
-    def _write_snapshot(self) -> None:
-        if self.store is not None:
-            try:
-                self.store.write(self.registry.snapshot())
-            except OSError as exc:
-                log.debug("could not write metrics snapshot: %s", exc)
+    def metrics_changed(self) -> None:
+        """Note that the metrics changed (the snapshot agent writes them within its interval)."""
+        agent = self.snapshot_agent
+        if agent is not None:
+            agent.dirty = True
 
     def render_metrics(self) -> str:
+        """This worker's metrics summed with every other worker's.
+
+        The other workers are first asked for fresh snapshots (``MultiprocessStore.refresh``),
+        so the sum counts every request that finished before the scrape.
+        """
         if self.store is None:
             return self.registry.render()
+        self.store.refresh()
         own = self.registry.snapshot()
         return render(self.store.collect(own))
 
@@ -341,7 +353,7 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
             # after_request did not run (an error escaped): no longer in flight.
             runtime.active.pop(token, None)
             g.token = None
-            runtime.write_metrics()
+            runtime.metrics_changed()
         token = getattr(g, "log_token", None)
         if token is not None:
             logs.reset_request_id(token)
