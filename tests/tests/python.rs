@@ -32,6 +32,20 @@ fn mirror_archive(version: &str) -> serde_json::Value {
         .clone()
 }
 
+/// The bytes of a manifest entry's archive, from the mirror.
+fn archive_bytes(archive: &serde_json::Value) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut ureq::get(archive["url"].as_str().expect("url"))
+            .call()
+            .expect("mirror serves the archive")
+            .into_reader(),
+        &mut bytes,
+    )
+    .expect("archive body");
+    bytes
+}
+
 /// The build tag of the mirror's archive of `version` (e.g. `debian12.3`): part of every URL.
 fn mirror_build(version: &str) -> String {
     mirror_archive(version)["build"]
@@ -491,15 +505,7 @@ fn checksum_mismatch_fails_the_build() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn truncated_archive_never_becomes_a_runtime() {
     let archive = mirror_archive(PYTHON_311);
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(
-        &mut ureq::get(archive["url"].as_str().expect("url"))
-            .call()
-            .expect("mirror serves the archive")
-            .into_reader(),
-        &mut bytes,
-    )
-    .expect("archive body");
+    let bytes = archive_bytes(&archive);
     let truncated = &bytes[..bytes.len() / 2];
     let app = App::fixture("python-only");
     fs_err::write(app.path().join("truncated.tar.gz"), truncated).expect("write");
@@ -535,15 +541,7 @@ fn archive_without_bytecode_is_compiled_at_build() {
     let app = App::fixture("python-only");
     let unpacked = app.path().join("unpacked");
     fs_err::create_dir_all(&unpacked).expect("mkdir");
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(
-        &mut ureq::get(archive["url"].as_str().expect("url"))
-            .call()
-            .expect("mirror serves the archive")
-            .into_reader(),
-        &mut bytes,
-    )
-    .expect("archive body");
+    let bytes = archive_bytes(&archive);
     fs_err::write(app.path().join("mirror.tar.gz"), &bytes).expect("write");
     let repack = format!(
         "set -e; cd {unpacked}; tar -xzf ../mirror.tar.gz; find python -name __pycache__ -prune -exec rm -rf {{}} +; \
