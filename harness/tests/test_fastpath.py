@@ -91,6 +91,41 @@ def test_gunicorn_environ_calls_on_the_request_thread(make_app: Callable[..., Fl
     assert json.loads(body)["thread"].startswith("blacklodge-call")
 
 
+def gunicorn_answer(app: Flask, env: Dict[str, Any], server_side: socket.socket, client_side: socket.socket) -> List[str]:
+    """The raw header lines gunicorn's own ``Response`` writes for ``env`` (the fast path's gunicorn branch)."""
+    from gunicorn.config import Config
+    from gunicorn.http.wsgi import Response
+
+    class Request:  # what Response reads of gunicorn's parsed request
+        version = (1, 1)
+        method = "POST"
+
+        def should_close(self) -> bool:
+            return False
+
+    response = Response(Request(), server_side, Config())
+    for chunk in app.wsgi_app(env, response.start_response):
+        response.write(chunk)
+    response.close()
+    head, _, _ = client_side.recv(65536).decode("latin-1").partition("\r\n\r\n")
+    return head.split("\r\n")
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b"{}", "200 OK"), (b"{not json", "400 Bad Request")],
+)
+def test_own_headers_once_under_gunicorn(make_app: Callable[..., Flask], sockets: Any, body: bytes, status: str) -> None:
+    """Under gunicorn the harness's own headers bypass its per-header checks: each still goes out once."""
+    app = make_app("funcs:thread_name", BLACKLODGE_CORS_ORIGINS="https://ui.example")
+    lines = gunicorn_answer(app, environ(body, sockets[0], HTTP_X_REQUEST_ID="rid-7", HTTP_ORIGIN="https://ui.example"), *sockets)
+    assert lines[0] == f"HTTP/1.1 {status}"
+    names = [line.split(":", 1)[0].lower() for line in lines[1:]]
+    for expected in ("x-request-id: rid-7", "x-content-type-options: nosniff", "cache-control: no-store", "content-type: application/json", "access-control-allow-origin: https://ui.example"):
+        assert expected in [line.lower() for line in lines], lines
+    assert len(names) == len(set(names)), f"a header is repeated: {lines}"
+
+
 def test_watchdog_answers_504_on_the_socket(make_app: Callable[..., Flask], sockets: Any) -> None:
     server_side, client_side = sockets
     app = make_app("funcs:slow", BLACKLODGE_TIMEOUT="0.2", BLACKLODGE_THREADS="1")

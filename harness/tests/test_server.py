@@ -121,6 +121,10 @@ def test_serves_requests_with_metrics_summed_over_workers(server: Server) -> Non
     status, headers, body = server.predict({"seconds": 0}, {"X-Request-ID": "it-works-1"})
     assert (status, body) == (200, {"slept": 0})
     assert headers["X-Request-ID"] == "it-works-1"
+    assert (headers["X-Content-Type-Options"], headers["Cache-Control"]) == ("nosniff", "no-store")
+    status, headers, _ = server.predict({"seconds": 0}, {"X-Request-ID": "not valid: has spaces"})
+    assert status == 200
+    assert headers["X-Request-ID"] != "not valid: has spaces" and " " not in headers["X-Request-ID"]
     for _ in range(5):
         assert server.predict({"seconds": 0})[0] == 200
     status, _, _ = server.request("POST", "/predict", b"x" * 2048, {"Content-Type": "application/json"})
@@ -133,7 +137,7 @@ def test_serves_requests_with_metrics_summed_over_workers(server: Server) -> Non
     # (the other's own timed snapshots come only every second).
     for _ in range(4):  # every scrape, whichever worker answers, sees all requests
         text = server.request("GET", "/metrics")[2].decode()
-        assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 7' in text
+        assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 8' in text
         assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="413"} 2' in text
     statz = json.loads(server.request("GET", "/statz")[2])
     assert statz["entrypoint"]["spec"] == "funcs:slow"
