@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the harness test suite in harness/.venv.
 #
-# Equivalent to: python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/pytest -q
+# Equivalent to: python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/mypy && .venv/bin/pytest -q
 # but idempotent: the venv is reused, and the install is skipped while
 # pyproject.toml is unchanged since the last successful install.
 # Extra arguments go to pytest. PYTHON selects the interpreter for a new venv.
@@ -24,4 +24,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ] || ! "$venv/bin/pytho
     echo "$wanted" > "$stamp"
 fi
 
+# Type check first (strict, settings in pyproject.toml): the package ships py.typed.
+"$venv/bin/mypy" --no-error-summary
 exec "$venv/bin/pytest" -q "$@"
