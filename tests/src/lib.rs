@@ -270,6 +270,23 @@ impl Image {
         found
     }
 
+    /// The package URLs (purls) of the CycloneDX SBOM of the venv layer of `buildpack` (its
+    /// layers directory name, e.g. `blacklodge_pip`).
+    #[must_use]
+    pub fn venv_purls(&self, buildpack: &str) -> Vec<String> {
+        let sboms = self.launch_sboms();
+        let (_, sbom) = sboms
+            .iter()
+            .find(|(path, _)| path.contains(buildpack) && path.contains("venv"))
+            .unwrap_or_else(|| panic!("no venv SBOM in {:?}", sboms.keys()));
+        sbom["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .filter_map(|c| c["purl"].as_str().map(str::to_string))
+            .collect()
+    }
+
     /// Whether `needle` occurs anywhere in the image: any layer's files, the config (env,
     /// labels, history). Reads `docker save`, whose layers are uncompressed tars.
     #[must_use]
@@ -326,6 +343,14 @@ impl Image {
     /// Unsets a build-time variable for the following builds of this image.
     pub fn unset_env(&mut self, key: &str) {
         self.env.remove(key);
+    }
+
+    /// Sets the build-time credential variables of a private index: `user_variable` to
+    /// [`private_index::USER`], `password_variable` to `password`.
+    #[must_use]
+    pub fn credentials(self, user_variable: &str, password_variable: &str, password: &str) -> Self {
+        self.env(user_variable, private_index::USER)
+            .env(password_variable, password)
     }
 
     /// Removes a build-time variable set by default.
@@ -457,6 +482,13 @@ impl Image {
         let list: serde_json::Value =
             serde_json::from_slice(&output.stdout).expect("inspect is JSON");
         list[0].clone()
+    }
+
+    /// Starts the default process and asserts `GET /` answers 200 (the container is removed
+    /// again).
+    pub fn assert_serves(&self) {
+        let container = self.start(None, &[]);
+        assert_eq!(container.get("/").status, 200);
     }
 
     /// Starts the default process (or `process` when given) with `PORT` set to a free
@@ -663,4 +695,95 @@ pub fn assert_not_contains(haystack: &str, needle: &str) {
         !haystack.contains(needle),
         "expected NOT to find:\n{needle}\n\nin:\n{haystack}"
     );
+}
+
+/// Asserts the build of `image` kept `secret` (a credential it was given) out of everything
+/// that outlives it: the build log, any layer of the image and the image config.
+#[track_caller]
+pub fn assert_secret_kept_out(image: &Image, build_log: &str, secret: &str) {
+    assert_not_contains(build_log, secret);
+    assert!(!image.contains_bytes(secret), "the secret is in the image");
+    assert_not_contains(&image.inspect().to_string(), secret);
+}
+
+/// Asserts the installer of `lock_file` failed because the package index refused the
+/// credentials, and the log does not show the wrong `password`.
+#[track_caller]
+pub fn assert_credentials_rejected(log: &str, lock_file: &str, password: &str) {
+    assert_contains(
+        log,
+        &format!("! ERROR: Could not install the packages in {lock_file}"),
+    );
+    assert_contains(log, "! The package index rejected the credentials:");
+    assert_not_contains(log, password);
+}
+
+/// The pinned uv (`buildpacks/python-deps/requirements/`), as the build log names it.
+pub const UV: &str = "uv 0.13.9";
+
+/// Where the build log says the pinned uv came from when the app vendors its wheel.
+pub const UV_FROM_VENDOR: &str =
+    "(from /workspace/vendor/uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl)";
+
+/// Asserts the log says the venv was reused, its inputs (`inputs`, the lock, Python and the
+/// pinned uv) unchanged.
+#[track_caller]
+pub fn assert_venv_reused(log: &str, inputs: &str) {
+    assert_contains(
+        log,
+        &format!("  - Reusing cached virtual environment ({inputs}, Python and {UV} unchanged)\n"),
+    );
+}
+
+/// A code-only change (a new file), rebuilt: the venv is reused, uv neither fetched nor run.
+/// Returns the log.
+#[must_use]
+pub fn rebuild_after_code_change(image: &Image, app: &App, inputs: &str) -> String {
+    app.write("extra.py", "X = 1\n");
+    let log = image.build_ok(app);
+    assert_venv_reused(&log, inputs);
+    assert_not_contains(&log, "Fetching uv");
+    assert_not_contains(&log, "Running uv");
+    log
+}
+
+/// idna added to the app's dependencies (`files` from `tests/fixtures/changed-locks/<manager>`,
+/// as the real tool wrote them), rebuilt: the log says `change` (how the venv layer follows) and
+/// installs idna, which the image imports. Returns the log.
+#[must_use]
+pub fn rebuild_with_idna_added(
+    image: &Image,
+    app: &App,
+    manager: &str,
+    files: &[&str],
+    change: &str,
+) -> String {
+    app.overlay(&format!("changed-locks/{manager}"), files);
+    let log = image.build_ok(app);
+    assert_contains(&log, change);
+    assert_contains(&log, " + idna==3.10\n");
+    assert_contains(
+        &image.shell_ok("python -c 'import idna; print(idna.__version__)'"),
+        "3.10\n",
+    );
+    log
+}
+
+/// The `files` of the fixture `fixture` back (idna not among the dependencies), rebuilt: the
+/// log says `change`, idna is gone from the image, flask and gunicorn still import. Returns
+/// the log.
+#[must_use]
+pub fn rebuild_with_idna_removed(
+    image: &Image,
+    app: &App,
+    fixture: &str,
+    files: &[&str],
+    change: &str,
+) -> String {
+    app.overlay(fixture, files);
+    let log = image.build_ok(app);
+    assert_contains(&log, change);
+    let output = image.shell_ok("python -c 'import flask, gunicorn; import idna' 2>&1 || true");
+    assert_contains(&output, "No module named 'idna'");
+    log
 }

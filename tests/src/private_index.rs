@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The password of the credential tests: it must never be persisted anywhere (see
+/// [`crate::assert_secret_kept_out`]).
+pub const SECRET: &str = "s3cr3t-Blacklodge-42";
+/// The user of the credential tests.
+pub const USER: &str = "ci-user";
+
 #[derive(Default)]
 pub struct Options {
     pub credentials: Option<(String, String)>,
@@ -22,6 +28,17 @@ pub struct PrivateIndex {
 }
 
 impl PrivateIndex {
+    /// An index behind basic auth with [`USER`] and [`SECRET`], on `port` (a free one when
+    /// `None`).
+    #[must_use]
+    pub fn with_secret(port: Option<u16>) -> Self {
+        Self::start(&Options {
+            credentials: Some((USER.into(), SECRET.into())),
+            port,
+            ..Options::default()
+        })
+    }
+
     #[must_use]
     pub fn start(options: &Options) -> Self {
         let port = options.port.unwrap_or_else(crate::free_port);

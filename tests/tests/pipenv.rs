@@ -3,7 +3,10 @@
 
 use blacklodge_tests::git_remote::{GREETER_COMMIT, GitRemote, SourceServers};
 use blacklodge_tests::private_index;
-use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
+use blacklodge_tests::{
+    App, Image, UV_FROM_VENDOR, assert_contains, assert_not_contains, assert_venv_reused,
+    rebuild_after_code_change, rebuild_with_idna_added, rebuild_with_idna_removed,
+};
 
 /// The commit the fixture lock records for tests/fixtures/git-greeter.
 
@@ -17,18 +20,14 @@ fn pipenv_app_installs_default_packages_and_serves() {
         &log,
         "## Blacklodge Pipenv\n- Installing dependencies from Pipfile.lock\n  - Pipfile.lock matches the Pipfile (its recorded hash)\n  - Installing categories: default (9 packages)\n",
     );
-    let container = image.start(None, &[]);
-    assert_eq!(container.get("/").status, 200);
+    image.assert_serves();
     let output = image
         .shell_ok("python -c 'import six' 2>&1 || true; command -v pipenv uv pip || echo no-tools");
     assert_contains(&output, "No module named 'six'");
     assert_contains(&output, "no-tools");
 
     let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Reusing cached virtual environment (Pipfile.lock, Python and uv 0.13.9 unchanged)",
-    );
+    assert_venv_reused(&log, "Pipfile.lock");
 
     image.set_env("BP_PIPENV_CATEGORIES", "dev-packages");
     let log = image.build_ok(&app);
@@ -158,17 +157,13 @@ fn vendored_wheels_build_with_the_network_off() {
         .env("UV_FIND_LINKS", "/workspace/vendor")
         .env("UV_NO_INDEX", "true");
     let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "(from /workspace/vendor/uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl)",
-    );
+    assert_contains(&log, UV_FROM_VENDOR);
     assert_contains(
         &log,
         "  - No package index (UV_NO_INDEX): the locked files come from the find-links locations (UV_FIND_LINKS) and the lock's direct references\n",
     );
     assert_contains(&log, " + flask==3.1.2\n");
-    let container = image.start(None, &[]);
-    assert_eq!(container.get("/").status, 200);
+    image.assert_serves();
 }
 
 /// The venv a later buildpack needs while building (the wrapper imports the entry point in
@@ -184,41 +179,19 @@ fn code_only_rebuild_reuses_the_venv_and_a_changed_lock_syncs_it_in_place() {
     let log = image.build_ok(&app);
     assert_contains(&log, "## Blacklodge wrapper\n");
 
-    app.write("extra.py", "X = 1\n");
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Reusing cached virtual environment (Pipfile.lock, Python and uv 0.13.9 unchanged)\n",
-    );
-    assert_not_contains(&log, "Fetching uv");
-    assert_not_contains(&log, "Running uv");
+    let _ = rebuild_after_code_change(&image, &app, "Pipfile.lock");
 
     // idna added to [packages] (Pipfile and Pipfile.lock, as `pipenv lock` wrote them).
-    app.overlay("changed-locks/pipenv", &["Pipfile", "Pipfile.lock"]);
-    let log = image.build_ok(&app);
+    let files = ["Pipfile", "Pipfile.lock"];
+    let change = "  - Updating cached virtual environment:\n    - Pipfile.lock changed\n";
+    let log = rebuild_with_idna_added(&image, &app, "pipenv", &files, change);
     assert_contains(&log, "  - Installing categories: default (10 packages)\n");
-    assert_contains(
-        &log,
-        "  - Updating cached virtual environment:\n    - Pipfile.lock changed\n",
-    );
-    assert_contains(&log, " + idna==3.10\n");
     assert_not_contains(&log, " + flask==");
-    assert_contains(
-        &image.shell_ok("python -c 'import idna; print(idna.__version__)'"),
-        "3.10\n",
-    );
 
     // And removed again: uninstalled from the cached venv, the rest untouched.
-    app.overlay("pipenv-flask", &["Pipfile", "Pipfile.lock"]);
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Updating cached virtual environment:\n    - Pipfile.lock changed\n",
-    );
+    let log = rebuild_with_idna_removed(&image, &app, "pipenv-flask", &files, change);
     assert_contains(&log, " - idna==3.10\n");
     assert_not_contains(&log, " + ");
-    let output = image.shell_ok("python -c 'import flask, gunicorn; import idna' 2>&1 || true");
-    assert_contains(&output, "No module named 'idna'");
 }
 
 /// `BP_PIPENV_CATEGORIES`: `all` adds every category of the lock; unset again, the venv is
