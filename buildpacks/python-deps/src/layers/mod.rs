@@ -29,23 +29,19 @@ fn build_only_layer<B: Buildpack>(
     )
 }
 
-/// Fetches the wheel of `pin` into `scratch` ([`tool::fetch`]), timed, and says where a
-/// vendored wheel came from.
-fn fetch_wheel<B>(
-    context: &BuildContext<B>,
+/// Fetches the wheel of `pin` into `scratch` ([`tool::fetch`]: from the app's `vendor/` or
+/// `index`), timed, and says where a vendored wheel came from.
+fn fetch_wheel<E: From<DepsError>>(
     pin: &PinnedWheel,
     index: &str,
+    app_dir: &Path,
     scratch: &Path,
-) -> libcnb::Result<PathBuf, B::Error>
-where
-    B: Buildpack,
-    B::Error: From<DepsError>,
-{
+) -> Result<PathBuf, libcnb::Error<E>> {
     let (wheel, origin) = output::timed(format!("Fetching {}", pin.label()), || {
-        tool::fetch(pin, index, &context.app_dir, scratch)
+        tool::fetch(pin, index, app_dir, scratch)
     })
     .map_err(|error| {
-        fail::<B::Error>(DepsError::FetchTool {
+        fail::<E>(DepsError::FetchTool {
             tool: pin.label(),
             error,
         })

@@ -27,5 +27,5 @@ where
     B::Error: From<DepsError>,
 {
     let layer = super::build_only_layer(context, layer_name!("pip"))?;
-    super::fetch_wheel(context, pip, index, &layer.path())
+    super::fetch_wheel(pip, index, &context.app_dir, &layer.path())
 }

@@ -41,7 +41,7 @@ where
         error,
     };
     fs_err::create_dir_all(&scratch).map_err(|e| fail::<B::Error>(io(e)))?;
-    let wheel = super::fetch_wheel(context, pin, index, &scratch)?;
+    let wheel = super::fetch_wheel(pin, index, &context.app_dir, &scratch)?;
     let unpacked = layer.path().join("unpacked");
     command::run_captured(
         Command::new("python3")
