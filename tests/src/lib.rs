@@ -98,6 +98,28 @@ impl App {
         fs_err::write(path, contents).expect("write app file");
     }
 
+    /// The contents of a file of the app.
+    #[must_use]
+    pub fn read(&self, relative: &str) -> String {
+        fs_err::read_to_string(self.dir.path().join(relative)).expect("read app file")
+    }
+
+    /// Replaces `from` (which must occur) with `to` in a file of the app; returns the file as it
+    /// was.
+    #[allow(clippy::must_use_candidate)] // most callers only edit
+    pub fn replace(&self, relative: &str, from: &str, to: &str) -> String {
+        let before = self.read(relative);
+        assert!(before.contains(from), "{relative} has no {from:?}");
+        self.write(relative, &before.replace(from, to));
+        before
+    }
+
+    /// Adds `text` at the end of a file of the app.
+    pub fn append(&self, relative: &str, text: &str) {
+        let before = self.read(relative);
+        self.write(relative, &format!("{before}{text}"));
+    }
+
     /// Copies `files` of `tests/fixtures/<fixture>` over the app's (e.g. a lock changed by the
     /// real tool, to change the app's dependencies).
     pub fn overlay(&self, fixture: &str, files: &[&str]) {

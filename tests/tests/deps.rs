@@ -126,19 +126,15 @@ fn private_index_credentials_are_used_and_never_persisted() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn pipenv_source_credentials_from_variables() {
     // The fixture's lock was made against this port (the URL is part of the Pipfile hash).
-    let _index = PrivateIndex::with_secret(Some(38771));
+    let _ = private_index::credentials_used_and_kept_out(
+        "pipenv-private",
+        "deps-private-pipenv",
+        38771,
+        ["PRIVATE_INDEX_USER", "PRIVATE_INDEX_PASSWORD"],
+        "Pipfile.lock",
+    );
+
     let app = App::fixture("pipenv-private");
-    let credentials = |name: &str, password: &str| {
-        Image::new(name).credentials("PRIVATE_INDEX_USER", "PRIVATE_INDEX_PASSWORD", password)
-    };
-    let image = credentials("deps-private-pipenv", SECRET);
-    let log = image.build_ok(&app);
-    assert_contains(&image.shell_ok("python app.py"), "private-ok");
-    assert_secret_kept_out(&image, &log, SECRET);
-
-    let log = credentials("deps-private-pipenv-wrong", "wrong-Password-7").build_fails(&app);
-    assert_credentials_rejected(&log, "Pipfile.lock", "wrong-Password-7");
-
     let log = Image::new("deps-private-pipenv-unset").build_fails(&app);
     assert_contains(&log, "! ERROR: PRIVATE_INDEX_USER is not set");
 }

@@ -45,13 +45,10 @@ fn pipenv_app_installs_default_packages_and_serves() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn out_of_date_or_missing_lock_is_explained() {
     let app = App::fixture("pipenv-flask");
-    let pipfile = fs_err::read_to_string(app.path().join("Pipfile")).expect("read");
-    app.write(
+    let pipfile = app.replace(
         "Pipfile",
-        &pipfile.replace(
-            "gunicorn = \"==23.0.0\"",
-            "gunicorn = \"==23.0.0\"\nsix = \"*\"",
-        ),
+        "gunicorn = \"==23.0.0\"",
+        "gunicorn = \"==23.0.0\"\nsix = \"*\"",
     );
     let log = Image::new("pipenv-out-of-date").build_fails(&app);
     assert_contains(&log, "! ERROR: Pipfile.lock is out of date");
@@ -118,8 +115,7 @@ fn missing_path_and_unpinned_git_entries_are_explained() {
     assert_not_contains(&log, "Running uv");
 
     let app = App::fixture("pipenv-sources");
-    let lock = fs_err::read_to_string(app.path().join("Pipfile.lock")).expect("read");
-    app.write("Pipfile.lock", &lock.replace(GREETER_COMMIT, "main"));
+    app.replace("Pipfile.lock", GREETER_COMMIT, "main");
     let log = Image::new("pipenv-git-unpinned").build_fails(&app);
     assert_contains(&log, "! ERROR: A git dependency has no locked commit");
     assert_contains(
@@ -136,10 +132,7 @@ fn missing_path_and_unpinned_git_entries_are_explained() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn vendored_wheels_build_with_the_network_off() {
     let app = App::fixture("pipenv-flask");
-    let lock: serde_json::Value = serde_json::from_str(
-        &fs_err::read_to_string(app.path().join("Pipfile.lock")).expect("read"),
-    )
-    .expect("JSON");
+    let lock: serde_json::Value = serde_json::from_str(&app.read("Pipfile.lock")).expect("JSON");
     let mut pins: Vec<String> = lock["default"]
         .as_object()
         .expect("default")

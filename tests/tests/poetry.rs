@@ -2,11 +2,10 @@
 //! without Poetry, from a simple-index source (PyPI's JSON API is not needed).
 
 use blacklodge_tests::git_remote::{GREETER_COMMIT, SourceServers};
-use blacklodge_tests::private_index::{PrivateIndex, SECRET};
+use blacklodge_tests::private_index;
 use blacklodge_tests::{
-    App, Image, UV_FROM_VENDOR, assert_contains, assert_credentials_rejected, assert_not_contains,
-    assert_secret_kept_out, assert_venv_reused, rebuild_after_code_change, rebuild_with_idna_added,
-    rebuild_with_idna_removed,
+    App, Image, UV_FROM_VENDOR, assert_contains, assert_not_contains, assert_venv_reused,
+    rebuild_after_code_change, rebuild_with_idna_added, rebuild_with_idna_removed,
 };
 
 /// The commit the fixture locks record for tests/fixtures/git-greeter.
@@ -54,14 +53,15 @@ fn poetry_project_installs_main_group_and_serves() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn root_package_is_installed_unless_package_mode_is_off() {
     let app = App::fixture("poetry-flask");
-    let pyproject = fs_err::read_to_string(app.path().join("pyproject.toml")).expect("read");
     // package-mode is not part of the content hash: the lock stays valid.
-    app.write(
+    app.replace(
         "pyproject.toml",
-        &format!(
-            "{}\n[build-system]\nrequires = [\"poetry-core>=2.0\"]\nbuild-backend = \"poetry.core.masonry.api\"\n",
-            pyproject.replace("package-mode = false\n", "packages = [{ include = \"app.py\" }]\n")
-        ),
+        "package-mode = false\n",
+        "packages = [{ include = \"app.py\" }]\n",
+    );
+    app.append(
+        "pyproject.toml",
+        "\n[build-system]\nrequires = [\"poetry-core>=2.0\"]\nbuild-backend = \"poetry.core.masonry.api\"\n",
     );
     let image = Image::new("poetry-root");
     let log = image.build_ok(&app);
@@ -77,13 +77,10 @@ fn root_package_is_installed_unless_package_mode_is_off() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn out_of_sync_missing_lock_and_unknown_group_are_explained() {
     let app = App::fixture("poetry-flask");
-    let pyproject = fs_err::read_to_string(app.path().join("pyproject.toml")).expect("read");
-    app.write(
+    let pyproject = app.replace(
         "pyproject.toml",
-        &pyproject.replace(
-            "\"gunicorn==23.0.0\"]",
-            "\"gunicorn==23.0.0\", \"six==1.17.0\"]",
-        ),
+        "\"gunicorn==23.0.0\"]",
+        "\"gunicorn==23.0.0\", \"six==1.17.0\"]",
     );
     let log = Image::new("poetry-out-of-sync").build_fails(&app);
     assert_contains(&log, "! ERROR: poetry.lock is out of date");
@@ -239,10 +236,10 @@ fn missing_path_and_unpinned_git_dependencies_are_explained() {
     assert_not_contains(&log, "Running uv");
 
     let app = App::fixture("poetry-sources");
-    let lock = fs_err::read_to_string(app.path().join("poetry.lock")).expect("read");
-    app.write(
+    app.replace(
         "poetry.lock",
-        &lock.replace(&format!("resolved_reference = \"{GREETER_COMMIT}\"\n"), ""),
+        &format!("resolved_reference = \"{GREETER_COMMIT}\"\n"),
+        "",
     );
     let log = Image::new("poetry-git-unpinned").build_fails(&app);
     assert_contains(&log, "! ERROR: A git dependency has no locked commit");
@@ -277,8 +274,7 @@ fn locked_pins(lock: &str) -> Vec<String> {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn vendored_wheels_build_with_the_network_off() {
     let app = App::fixture("poetry-flask");
-    let mut pins =
-        locked_pins(&fs_err::read_to_string(app.path().join("poetry.lock")).expect("read"));
+    let mut pins = locked_pins(&app.read("poetry.lock"));
     assert_eq!(pins.len(), 10, "{pins:?}");
     pins.push("uv==0.13.9".to_string());
     app.pip_download("vendor", &pins, true);
@@ -368,22 +364,15 @@ fn code_only_rebuild_reuses_the_venv_and_a_changed_lock_installs_exactly_the_new
 fn private_source_credentials_are_used_and_never_persisted() {
     // The fixture's lock was made against this port (the source URL is part of the content
     // hash and of the lock).
-    let _index = PrivateIndex::with_secret(Some(38774));
-    let app = App::fixture("poetry-private");
-    let credentials = |name: &str, password: &str| {
-        Image::new(name).credentials(
+    let log = private_index::credentials_used_and_kept_out(
+        "poetry-private",
+        "poetry-private",
+        38774,
+        [
             "POETRY_HTTP_BASIC_PRIVATE_USERNAME",
             "POETRY_HTTP_BASIC_PRIVATE_PASSWORD",
-            password,
-        )
-    };
-    let image = credentials("poetry-private", SECRET);
-    let log = image.build_ok(&app);
-    assert_contains(&log, " + blacklodge-private==1.0.0\n");
-    assert_contains(&image.shell_ok("python app.py"), "private-ok");
-    assert_secret_kept_out(&image, &log, SECRET);
-
-    let log = credentials("poetry-private-wrong", "wrong-Password-7").build_fails(&app);
-    assert_credentials_rejected(&log, "poetry.lock", "wrong-Password-7");
+        ],
+        "poetry.lock",
+    );
     assert_contains(&log, "POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD");
 }

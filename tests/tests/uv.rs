@@ -1,10 +1,9 @@
 //! The uv buildpack through pack and the real lifecycle, with real PyPI installs.
 
-use blacklodge_tests::private_index::{PrivateIndex, SECRET};
+use blacklodge_tests::private_index;
 use blacklodge_tests::{
-    App, Image, UV_FROM_VENDOR, assert_contains, assert_credentials_rejected, assert_not_contains,
-    assert_secret_kept_out, rebuild_after_code_change, rebuild_with_idna_added,
-    rebuild_with_idna_removed,
+    App, Image, UV_FROM_VENDOR, assert_contains, assert_not_contains, rebuild_after_code_change,
+    rebuild_with_idna_added, rebuild_with_idna_removed,
 };
 
 #[test]
@@ -115,13 +114,10 @@ fn rebuild_reuses_the_venv_and_groups_sync_in_place() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn lock_out_of_sync_is_an_error() {
     let app = App::fixture("uv-flask");
-    let pyproject = fs_err::read_to_string(app.path().join("pyproject.toml")).expect("read");
-    app.write(
+    app.replace(
         "pyproject.toml",
-        &pyproject.replace(
-            "\"gunicorn==23.0.0\"]",
-            "\"gunicorn==23.0.0\", \"six==1.17.0\"]",
-        ),
+        "\"gunicorn==23.0.0\"]",
+        "\"gunicorn==23.0.0\", \"six==1.17.0\"]",
     );
     let log = Image::new("uv-out-of-sync").build_fails(&app);
     assert_contains(&log, "! ERROR: Could not install the packages in uv.lock");
@@ -160,7 +156,7 @@ fn frozen_is_refused_and_a_missing_lock_is_explained() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn vendored_wheels_build_with_the_network_off() {
     let app = App::fixture("uv-offline");
-    let lock = fs_err::read_to_string(app.path().join("uv.lock")).expect("read");
+    let lock = app.read("uv.lock");
     let mut pins = Vec::new();
     let (mut name, mut version) = (String::new(), String::new());
     for line in lock.lines() {
@@ -197,23 +193,13 @@ fn vendored_wheels_build_with_the_network_off() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn named_index_credentials_are_used_and_never_persisted() {
     // The fixture's pyproject.toml and lock name this port.
-    let _index = PrivateIndex::with_secret(Some(38775));
-    let app = App::fixture("uv-private");
-    let credentials = |name: &str, password: &str| {
-        Image::new(name).credentials(
-            "UV_INDEX_PRIVATE_USERNAME",
-            "UV_INDEX_PRIVATE_PASSWORD",
-            password,
-        )
-    };
-    let image = credentials("uv-private", SECRET);
-    let log = image.build_ok(&app);
-    assert_contains(&log, " + blacklodge-private==1.0.0\n");
-    assert_contains(&image.shell_ok("python app.py"), "private-ok");
-    assert_secret_kept_out(&image, &log, SECRET);
-
-    let log = credentials("uv-private-wrong", "wrong-Password-7").build_fails(&app);
-    assert_credentials_rejected(&log, "uv.lock", "wrong-Password-7");
+    let log = private_index::credentials_used_and_kept_out(
+        "uv-private",
+        "uv-private",
+        38775,
+        ["UV_INDEX_PRIVATE_USERNAME", "UV_INDEX_PRIVATE_PASSWORD"],
+        "uv.lock",
+    );
     assert_contains(&log, "UV_INDEX_<NAME>_USERNAME and _PASSWORD");
 }
 
@@ -223,21 +209,15 @@ fn named_index_credentials_are_used_and_never_persisted() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn project_package_is_installed_editable_without_its_build_output() {
     let app = App::fixture("uv-flask");
-    let pyproject = fs_err::read_to_string(app.path().join("pyproject.toml")).expect("read");
-    app.write(
+    app.append(
         "pyproject.toml",
-        &format!(
-            "{pyproject}\n[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[tool.setuptools]\npy-modules = [\"app\"]\n"
-        ),
+        "\n[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[tool.setuptools]\npy-modules = [\"app\"]\n",
     );
     // What `uv lock` changes for a project that became a package.
-    let lock = fs_err::read_to_string(app.path().join("uv.lock")).expect("read");
-    app.write(
+    app.replace(
         "uv.lock",
-        &lock.replace(
-            "source = { virtual = \".\" }",
-            "source = { editable = \".\" }",
-        ),
+        "source = { virtual = \".\" }",
+        "source = { editable = \".\" }",
     );
     let image = Image::new("uv-package");
     let log = image.build_ok(&app);
