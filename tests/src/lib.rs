@@ -50,12 +50,47 @@ fn run(command: &mut Command) -> Output {
         .unwrap_or_else(|error| panic!("could not run {command:?}: {error}"))
 }
 
-fn text(output: &Output) -> String {
+/// A command's stdout and stderr, one after the other.
+#[must_use]
+pub fn output_text(output: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// Copies the contents of `source` into the directory `dest` (`cp -a`: modes kept).
+pub fn copy_dir(source: &Path, dest: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", source.display()))
+        .arg(dest)
+        .status()
+        .expect("cp runs");
+    assert!(status.success(), "copying {}", source.display());
+}
+
+/// `docker run --rm --network none` with `args` (options, the image, its command); the
+/// output, whatever the exit status.
+#[must_use]
+pub fn docker_run_offline(args: &[&str]) -> Output {
+    run(Command::new("docker")
+        .args(["run", "--rm", "--network", "none"])
+        .args(args))
+}
+
+/// `docker image inspect --format <format>` of any image reference, trimmed; panics unless
+/// it succeeds.
+#[must_use]
+pub fn inspect_format(image: &str, format: &str) -> String {
+    let output = run(Command::new("docker").args(["image", "inspect", "--format", format, image]));
+    assert!(
+        output.status.success(),
+        "inspect {image}: {}",
+        output_text(&output)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 /// A copy of a fixture app in a temporary directory, free to modify.
@@ -74,13 +109,7 @@ impl App {
         };
         assert!(source.is_dir(), "no fixture at {}", source.display());
         let dir = tempfile::tempdir().expect("temporary directory");
-        let status = Command::new("cp")
-            .arg("-a")
-            .arg(format!("{}/.", source.display()))
-            .arg(dir.path())
-            .status()
-            .expect("cp runs");
-        assert!(status.success(), "copying {}", source.display());
+        copy_dir(&source, dir.path());
         Self { dir }
     }
 
@@ -267,7 +296,7 @@ impl Image {
         assert!(
             output.status.success(),
             "pack sbom download: {}",
-            text(&output)
+            output_text(&output)
         );
         let mut found = BTreeMap::new();
         let mut queue = vec![dir.path().to_path_buf()];
@@ -339,7 +368,7 @@ impl Image {
         match output.status.code() {
             Some(0) => true,
             Some(1) => false,
-            _ => panic!("grep in the build cache: {}", text(&output)),
+            _ => panic!("grep in the build cache: {}", output_text(&output)),
         }
     }
 
@@ -419,7 +448,7 @@ impl Image {
         let output = run(&mut command);
         BuildResult {
             success: output.status.success(),
-            log: text(&output),
+            log: output_text(&output),
         }
     }
 
@@ -448,11 +477,7 @@ impl Image {
     /// Returns (success, stdout+stderr).
     #[must_use]
     pub fn run_shell(&self, script: &str) -> (bool, String) {
-        let output = run(Command::new("docker").args([
-            "run",
-            "--rm",
-            "--network",
-            "none",
+        let output = docker_run_offline(&[
             "--entrypoint",
             "launcher",
             &self.name,
@@ -460,8 +485,8 @@ impl Image {
             "bash",
             "-c",
             script,
-        ]));
-        (output.status.success(), text(&output))
+        ]);
+        (output.status.success(), output_text(&output))
     }
 
     /// Like [`Image::run_shell`], panicking unless it succeeds; returns stdout+stderr.
@@ -475,20 +500,8 @@ impl Image {
     /// The image's layer digests, bottom to top.
     #[must_use]
     pub fn layer_digests(&self) -> Vec<String> {
-        let output = run(Command::new("docker").args([
-            "image",
-            "inspect",
-            "--format",
-            "{{json .RootFS.Layers}}",
-            &self.name,
-        ]));
-        assert!(
-            output.status.success(),
-            "inspect {}: {}",
-            self.name,
-            text(&output)
-        );
-        serde_json::from_slice(&output.stdout).expect("layer list is JSON")
+        serde_json::from_str(&inspect_format(&self.name, "{{json .RootFS.Layers}}"))
+            .expect("layer list is JSON")
     }
 
     /// The image config (`docker image inspect`, first element).
@@ -499,7 +512,7 @@ impl Image {
             output.status.success(),
             "inspect {}: {}",
             self.name,
-            text(&output)
+            output_text(&output)
         );
         let list: serde_json::Value =
             serde_json::from_slice(&output.stdout).expect("inspect is JSON");
@@ -576,7 +589,7 @@ impl Container {
         assert!(
             output.status.success(),
             "docker run failed: {}",
-            text(&output)
+            output_text(&output)
         );
         Self { name, port }
     }
@@ -658,7 +671,7 @@ impl Container {
 
     #[must_use]
     pub fn logs(&self) -> String {
-        text(&run(Command::new("docker").args(["logs", &self.name])))
+        output_text(&run(Command::new("docker").args(["logs", &self.name])))
     }
 
     #[must_use]
@@ -679,8 +692,12 @@ impl Container {
             .arg("exec")
             .arg(&self.name)
             .args(args));
-        assert!(output.status.success(), "exec {args:?}: {}", text(&output));
-        text(&output)
+        assert!(
+            output.status.success(),
+            "exec {args:?}: {}",
+            output_text(&output)
+        );
+        output_text(&output)
     }
 }
 
@@ -738,6 +755,37 @@ pub fn assert_credentials_rejected(log: &str, lock_file: &str, password: &str) {
     );
     assert_contains(log, "! The package index rejected the credentials:");
     assert_not_contains(log, password);
+}
+
+/// Asserts no build output of a local package (`build/`, `*.egg-info`) is left in the app
+/// directory of the image.
+#[track_caller]
+pub fn assert_no_build_output_in_app(image: &Image) {
+    assert_eq!(
+        image.shell_ok("cd /workspace && find . -name build -o -name '*.egg-info'"),
+        ""
+    );
+}
+
+/// What `python -c` prints in the image of a `*-sources` fixture (Poetry, Pipenv): each
+/// kind of source of its lock imported.
+pub const SOURCES_PROBE: &str = "cd / && python -c 'import greeter, localpkg, devpkg, vendored_tool, blacklodge_private as p; print(greeter.MESSAGE, localpkg.VALUE, vendored_tool.VALUE, p.VALUE, devpkg.__file__)'";
+
+/// Asserts an image of a `*-sources` fixture (Poetry, Pipenv) imports the package of every
+/// source (git, URL, vendored wheel, directory, editable), and setuptools' build output in the
+/// local packages' source trees (it built localpkg and devpkg's editable wheel there) is not in
+/// the image.
+#[track_caller]
+pub fn assert_sources_installed(image: &Image, log: &str) {
+    assert_contains(
+        &image.shell_ok(SOURCES_PROBE),
+        "hello from git local-ok vendored-ok private-ok /workspace/libs/devpkg/devpkg/__init__.py\n",
+    );
+    assert_contains(
+        log,
+        "  - Removed the build output of local packages from the app: libs/devpkg/devpkg.egg-info, libs/localpkg/build, libs/localpkg/localpkg.egg-info\n",
+    );
+    assert_no_build_output_in_app(image);
 }
 
 /// The pinned uv (`buildpacks/python-deps/requirements/`), as the build log names it.

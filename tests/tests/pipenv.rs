@@ -4,8 +4,9 @@
 use blacklodge_tests::git_remote::{GREETER_COMMIT, GitRemote, SourceServers};
 use blacklodge_tests::private_index;
 use blacklodge_tests::{
-    App, Image, UV_FROM_VENDOR, assert_contains, assert_not_contains, assert_venv_reused,
-    rebuild_after_code_change, rebuild_with_idna_added, rebuild_with_idna_removed,
+    App, Image, UV_FROM_VENDOR, assert_contains, assert_not_contains, assert_sources_installed,
+    assert_venv_reused, rebuild_after_code_change, rebuild_with_idna_added,
+    rebuild_with_idna_removed,
 };
 
 /// The commit the fixture lock records for tests/fixtures/git-greeter.
@@ -85,20 +86,7 @@ fn git_url_and_path_entries_are_installed() {
         &log,
         "Installing ./libs/devpkg (editable, without dependencies)",
     );
-    assert_contains(
-        &image.shell_ok("cd / && python -c 'import greeter, localpkg, devpkg, vendored_tool, blacklodge_private as p; print(greeter.MESSAGE, localpkg.VALUE, vendored_tool.VALUE, p.VALUE, devpkg.__file__)'"),
-        "hello from git local-ok vendored-ok private-ok /workspace/libs/devpkg/devpkg/__init__.py\n",
-    );
-    // setuptools built localpkg (and devpkg's editable wheel) in their source trees: what it
-    // left there is not in the image.
-    assert_contains(
-        &log,
-        "  - Removed the build output of local packages from the app: libs/devpkg/devpkg.egg-info, libs/localpkg/build, libs/localpkg/localpkg.egg-info\n",
-    );
-    assert_eq!(
-        image.shell_ok("cd /workspace && find . -name build -o -name '*.egg-info'"),
-        ""
-    );
+    assert_sources_installed(&image, &log);
 }
 
 #[test]

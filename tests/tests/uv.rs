@@ -2,8 +2,9 @@
 
 use blacklodge_tests::private_index;
 use blacklodge_tests::{
-    App, Image, UV_FROM_VENDOR, assert_contains, assert_not_contains, rebuild_after_code_change,
-    rebuild_with_idna_added, rebuild_with_idna_removed,
+    App, Image, UV_FROM_VENDOR, assert_contains, assert_no_build_output_in_app,
+    assert_not_contains, rebuild_after_code_change, rebuild_with_idna_added,
+    rebuild_with_idna_removed,
 };
 
 #[test]
@@ -230,10 +231,7 @@ fn project_package_is_installed_editable_without_its_build_output() {
         &image.shell_ok("cd / && python -c 'import app, importlib.metadata as m; print(m.version(\"uv-flask\"), app.__file__)'"),
         "0.1.0 /workspace/app.py\n",
     );
-    assert_eq!(
-        image.shell_ok("cd /workspace && find . -name build -o -name '*.egg-info'"),
-        ""
-    );
+    assert_no_build_output_in_app(&image);
 }
 
 /// A lock with a package added, then removed again: the venv (launch-only here) is made
