@@ -50,12 +50,47 @@ fn run(command: &mut Command) -> Output {
         .unwrap_or_else(|error| panic!("could not run {command:?}: {error}"))
 }
 
-fn text(output: &Output) -> String {
+/// A command's stdout and stderr, one after the other.
+#[must_use]
+pub fn output_text(output: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// Copies the contents of `source` into the directory `dest` (`cp -a`: modes kept).
+pub fn copy_dir(source: &Path, dest: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", source.display()))
+        .arg(dest)
+        .status()
+        .expect("cp runs");
+    assert!(status.success(), "copying {}", source.display());
+}
+
+/// `docker run --rm --network none` with `args` (options, the image, its command); the
+/// output, whatever the exit status.
+#[must_use]
+pub fn docker_run_offline(args: &[&str]) -> Output {
+    run(Command::new("docker")
+        .args(["run", "--rm", "--network", "none"])
+        .args(args))
+}
+
+/// `docker image inspect --format <format>` of any image reference, trimmed; panics unless
+/// it succeeds.
+#[must_use]
+pub fn inspect_format(image: &str, format: &str) -> String {
+    let output = run(Command::new("docker").args(["image", "inspect", "--format", format, image]));
+    assert!(
+        output.status.success(),
+        "inspect {image}: {}",
+        output_text(&output)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 /// A copy of a fixture app in a temporary directory, free to modify.
@@ -74,13 +109,7 @@ impl App {
         };
         assert!(source.is_dir(), "no fixture at {}", source.display());
         let dir = tempfile::tempdir().expect("temporary directory");
-        let status = Command::new("cp")
-            .arg("-a")
-            .arg(format!("{}/.", source.display()))
-            .arg(dir.path())
-            .status()
-            .expect("cp runs");
-        assert!(status.success(), "copying {}", source.display());
+        copy_dir(&source, dir.path());
         Self { dir }
     }
 
@@ -96,6 +125,28 @@ impl App {
             fs_err::create_dir_all(parent).expect("create parent");
         }
         fs_err::write(path, contents).expect("write app file");
+    }
+
+    /// The contents of a file of the app.
+    #[must_use]
+    pub fn read(&self, relative: &str) -> String {
+        fs_err::read_to_string(self.dir.path().join(relative)).expect("read app file")
+    }
+
+    /// Replaces `from` (which must occur) with `to` in a file of the app; returns the file as it
+    /// was.
+    #[allow(clippy::must_use_candidate)] // most callers only edit
+    pub fn replace(&self, relative: &str, from: &str, to: &str) -> String {
+        let before = self.read(relative);
+        assert!(before.contains(from), "{relative} has no {from:?}");
+        self.write(relative, &before.replace(from, to));
+        before
+    }
+
+    /// Adds `text` at the end of a file of the app.
+    pub fn append(&self, relative: &str, text: &str) {
+        let before = self.read(relative);
+        self.write(relative, &format!("{before}{text}"));
     }
 
     /// Copies `files` of `tests/fixtures/<fixture>` over the app's (e.g. a lock changed by the
@@ -245,7 +296,7 @@ impl Image {
         assert!(
             output.status.success(),
             "pack sbom download: {}",
-            text(&output)
+            output_text(&output)
         );
         let mut found = BTreeMap::new();
         let mut queue = vec![dir.path().to_path_buf()];
@@ -268,6 +319,23 @@ impl Image {
             }
         }
         found
+    }
+
+    /// The package URLs (purls) of the CycloneDX SBOM of the venv layer of `buildpack` (its
+    /// layers directory name, e.g. `blacklodge_pip`).
+    #[must_use]
+    pub fn venv_purls(&self, buildpack: &str) -> Vec<String> {
+        let sboms = self.launch_sboms();
+        let (_, sbom) = sboms
+            .iter()
+            .find(|(path, _)| path.contains(buildpack) && path.contains("venv"))
+            .unwrap_or_else(|| panic!("no venv SBOM in {:?}", sboms.keys()));
+        sbom["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .filter_map(|c| c["purl"].as_str().map(str::to_string))
+            .collect()
     }
 
     /// Whether `needle` occurs anywhere in the image: any layer's files, the config (env,
@@ -300,7 +368,7 @@ impl Image {
         match output.status.code() {
             Some(0) => true,
             Some(1) => false,
-            _ => panic!("grep in the build cache: {}", text(&output)),
+            _ => panic!("grep in the build cache: {}", output_text(&output)),
         }
     }
 
@@ -326,6 +394,14 @@ impl Image {
     /// Unsets a build-time variable for the following builds of this image.
     pub fn unset_env(&mut self, key: &str) {
         self.env.remove(key);
+    }
+
+    /// Sets the build-time credential variables of a private index: `user_variable` to
+    /// [`private_index::USER`], `password_variable` to `password`.
+    #[must_use]
+    pub fn credentials(self, user_variable: &str, password_variable: &str, password: &str) -> Self {
+        self.env(user_variable, private_index::USER)
+            .env(password_variable, password)
     }
 
     /// Removes a build-time variable set by default.
@@ -372,7 +448,7 @@ impl Image {
         let output = run(&mut command);
         BuildResult {
             success: output.status.success(),
-            log: text(&output),
+            log: output_text(&output),
         }
     }
 
@@ -401,11 +477,7 @@ impl Image {
     /// Returns (success, stdout+stderr).
     #[must_use]
     pub fn run_shell(&self, script: &str) -> (bool, String) {
-        let output = run(Command::new("docker").args([
-            "run",
-            "--rm",
-            "--network",
-            "none",
+        let output = docker_run_offline(&[
             "--entrypoint",
             "launcher",
             &self.name,
@@ -413,8 +485,8 @@ impl Image {
             "bash",
             "-c",
             script,
-        ]));
-        (output.status.success(), text(&output))
+        ]);
+        (output.status.success(), output_text(&output))
     }
 
     /// Like [`Image::run_shell`], panicking unless it succeeds; returns stdout+stderr.
@@ -428,20 +500,8 @@ impl Image {
     /// The image's layer digests, bottom to top.
     #[must_use]
     pub fn layer_digests(&self) -> Vec<String> {
-        let output = run(Command::new("docker").args([
-            "image",
-            "inspect",
-            "--format",
-            "{{json .RootFS.Layers}}",
-            &self.name,
-        ]));
-        assert!(
-            output.status.success(),
-            "inspect {}: {}",
-            self.name,
-            text(&output)
-        );
-        serde_json::from_slice(&output.stdout).expect("layer list is JSON")
+        serde_json::from_str(&inspect_format(&self.name, "{{json .RootFS.Layers}}"))
+            .expect("layer list is JSON")
     }
 
     /// The image config (`docker image inspect`, first element).
@@ -452,11 +512,18 @@ impl Image {
             output.status.success(),
             "inspect {}: {}",
             self.name,
-            text(&output)
+            output_text(&output)
         );
         let list: serde_json::Value =
             serde_json::from_slice(&output.stdout).expect("inspect is JSON");
         list[0].clone()
+    }
+
+    /// Starts the default process and asserts `GET /` answers 200 (the container is removed
+    /// again).
+    pub fn assert_serves(&self) {
+        let container = self.start(None, &[]);
+        assert_eq!(container.get("/").status, 200);
     }
 
     /// Starts the default process (or `process` when given) with `PORT` set to a free
@@ -522,7 +589,7 @@ impl Container {
         assert!(
             output.status.success(),
             "docker run failed: {}",
-            text(&output)
+            output_text(&output)
         );
         Self { name, port }
     }
@@ -604,7 +671,7 @@ impl Container {
 
     #[must_use]
     pub fn logs(&self) -> String {
-        text(&run(Command::new("docker").args(["logs", &self.name])))
+        output_text(&run(Command::new("docker").args(["logs", &self.name])))
     }
 
     #[must_use]
@@ -625,8 +692,12 @@ impl Container {
             .arg("exec")
             .arg(&self.name)
             .args(args));
-        assert!(output.status.success(), "exec {args:?}: {}", text(&output));
-        text(&output)
+        assert!(
+            output.status.success(),
+            "exec {args:?}: {}",
+            output_text(&output)
+        );
+        output_text(&output)
     }
 }
 
@@ -663,4 +734,126 @@ pub fn assert_not_contains(haystack: &str, needle: &str) {
         !haystack.contains(needle),
         "expected NOT to find:\n{needle}\n\nin:\n{haystack}"
     );
+}
+
+/// Asserts the build of `image` kept `secret` (a credential it was given) out of everything
+/// that outlives it: the build log, any layer of the image and the image config.
+#[track_caller]
+pub fn assert_secret_kept_out(image: &Image, build_log: &str, secret: &str) {
+    assert_not_contains(build_log, secret);
+    assert!(!image.contains_bytes(secret), "the secret is in the image");
+    assert_not_contains(&image.inspect().to_string(), secret);
+}
+
+/// Asserts the installer of `lock_file` failed because the package index refused the
+/// credentials, and the log does not show the wrong `password`.
+#[track_caller]
+pub fn assert_credentials_rejected(log: &str, lock_file: &str, password: &str) {
+    assert_contains(
+        log,
+        &format!("! ERROR: Could not install the packages in {lock_file}"),
+    );
+    assert_contains(log, "! The package index rejected the credentials:");
+    assert_not_contains(log, password);
+}
+
+/// Asserts no build output of a local package (`build/`, `*.egg-info`) is left in the app
+/// directory of the image.
+#[track_caller]
+pub fn assert_no_build_output_in_app(image: &Image) {
+    assert_eq!(
+        image.shell_ok("cd /workspace && find . -name build -o -name '*.egg-info'"),
+        ""
+    );
+}
+
+/// What `python -c` prints in the image of a `*-sources` fixture (Poetry, Pipenv): each
+/// kind of source of its lock imported.
+pub const SOURCES_PROBE: &str = "cd / && python -c 'import greeter, localpkg, devpkg, vendored_tool, blacklodge_private as p; print(greeter.MESSAGE, localpkg.VALUE, vendored_tool.VALUE, p.VALUE, devpkg.__file__)'";
+
+/// Asserts an image of a `*-sources` fixture (Poetry, Pipenv) imports the package of every
+/// source (git, URL, vendored wheel, directory, editable), and setuptools' build output in the
+/// local packages' source trees (it built localpkg and devpkg's editable wheel there) is not in
+/// the image.
+#[track_caller]
+pub fn assert_sources_installed(image: &Image, log: &str) {
+    assert_contains(
+        &image.shell_ok(SOURCES_PROBE),
+        "hello from git local-ok vendored-ok private-ok /workspace/libs/devpkg/devpkg/__init__.py\n",
+    );
+    assert_contains(
+        log,
+        "  - Removed the build output of local packages from the app: libs/devpkg/devpkg.egg-info, libs/localpkg/build, libs/localpkg/localpkg.egg-info\n",
+    );
+    assert_no_build_output_in_app(image);
+}
+
+/// The pinned uv (`buildpacks/python-deps/requirements/`), as the build log names it.
+pub const UV: &str = "uv 0.13.9";
+
+/// Where the build log says the pinned uv came from when the app vendors its wheel.
+pub const UV_FROM_VENDOR: &str =
+    "(from /workspace/vendor/uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl)";
+
+/// Asserts the log says the venv was reused, its inputs (`inputs`, the lock, Python and the
+/// pinned uv) unchanged.
+#[track_caller]
+pub fn assert_venv_reused(log: &str, inputs: &str) {
+    assert_contains(
+        log,
+        &format!("  - Reusing cached virtual environment ({inputs}, Python and {UV} unchanged)\n"),
+    );
+}
+
+/// A code-only change (a new file), rebuilt: the venv is reused, uv neither fetched nor run.
+/// Returns the log.
+#[must_use]
+pub fn rebuild_after_code_change(image: &Image, app: &App, inputs: &str) -> String {
+    app.write("extra.py", "X = 1\n");
+    let log = image.build_ok(app);
+    assert_venv_reused(&log, inputs);
+    assert_not_contains(&log, "Fetching uv");
+    assert_not_contains(&log, "Running uv");
+    log
+}
+
+/// idna added to the app's dependencies (`files` from `tests/fixtures/changed-locks/<manager>`,
+/// as the real tool wrote them), rebuilt: the log says `change` (how the venv layer follows) and
+/// installs idna, which the image imports. Returns the log.
+#[must_use]
+pub fn rebuild_with_idna_added(
+    image: &Image,
+    app: &App,
+    manager: &str,
+    files: &[&str],
+    change: &str,
+) -> String {
+    app.overlay(&format!("changed-locks/{manager}"), files);
+    let log = image.build_ok(app);
+    assert_contains(&log, change);
+    assert_contains(&log, " + idna==3.10\n");
+    assert_contains(
+        &image.shell_ok("python -c 'import idna; print(idna.__version__)'"),
+        "3.10\n",
+    );
+    log
+}
+
+/// The `files` of the fixture `fixture` back (idna not among the dependencies), rebuilt: the
+/// log says `change`, idna is gone from the image, flask and gunicorn still import. Returns
+/// the log.
+#[must_use]
+pub fn rebuild_with_idna_removed(
+    image: &Image,
+    app: &App,
+    fixture: &str,
+    files: &[&str],
+    change: &str,
+) -> String {
+    app.overlay(fixture, files);
+    let log = image.build_ok(app);
+    assert_contains(&log, change);
+    let output = image.shell_ok("python -c 'import flask, gunicorn; import idna' 2>&1 || true");
+    assert_contains(&output, "No module named 'idna'");
+    log
 }

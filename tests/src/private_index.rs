@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The password of the credential tests: it must never be persisted anywhere (see
+/// [`crate::assert_secret_kept_out`]).
+pub const SECRET: &str = "s3cr3t-Blacklodge-42";
+/// The user of the credential tests.
+pub const USER: &str = "ci-user";
+
 #[derive(Default)]
 pub struct Options {
     pub credentials: Option<(String, String)>,
@@ -21,7 +27,47 @@ pub struct PrivateIndex {
     child: Child,
 }
 
+/// A private index behind basic auth on `port` (the fixture's lock names it): the app of
+/// `fixture`, built with [`USER`] in `user_variable` and [`SECRET`] in `password_variable`,
+/// installs and runs `blacklodge-private` and keeps the secret out of the log and the image
+/// ([`crate::assert_secret_kept_out`]); with a wrong password the index rejects the build's
+/// install of `lock_file`. Images are named after `name`. Returns the failed build's log.
+#[must_use]
+pub fn credentials_used_and_kept_out(
+    fixture: &str,
+    name: &str,
+    port: u16,
+    [user_variable, password_variable]: [&str; 2],
+    lock_file: &str,
+) -> String {
+    let _index = PrivateIndex::with_secret(Some(port));
+    let app = crate::App::fixture(fixture);
+    let image = crate::Image::new(name).credentials(user_variable, password_variable, SECRET);
+    let log = image.build_ok(&app);
+    crate::assert_contains(&log, " + blacklodge-private==1.0.0\n");
+    crate::assert_contains(&image.shell_ok("python app.py"), "private-ok");
+    crate::assert_secret_kept_out(&image, &log, SECRET);
+
+    let wrong = "wrong-Password-7";
+    let log = crate::Image::new(&format!("{name}-wrong"))
+        .credentials(user_variable, password_variable, wrong)
+        .build_fails(&app);
+    crate::assert_credentials_rejected(&log, lock_file, wrong);
+    log
+}
+
 impl PrivateIndex {
+    /// An index behind basic auth with [`USER`] and [`SECRET`], on `port` (a free one when
+    /// `None`).
+    #[must_use]
+    pub fn with_secret(port: Option<u16>) -> Self {
+        Self::start(&Options {
+            credentials: Some((USER.into(), SECRET.into())),
+            port,
+            ..Options::default()
+        })
+    }
+
     #[must_use]
     pub fn start(options: &Options) -> Self {
         let port = options.port.unwrap_or_else(crate::free_port);

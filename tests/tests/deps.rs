@@ -2,33 +2,11 @@
 //! indexes with credentials (never persisted), CA certificate bindings, offline builds from
 //! vendored wheels, and the installer failures the user must be told about.
 
-use blacklodge_tests::private_index::{self, Options, PrivateIndex};
-use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-
-const SECRET: &str = "s3cr3t-Blacklodge-42";
-
-/// Makes a host directory readable by the build user (uid 1000) when mounted.
-fn world_readable(dir: &Path) {
-    for entry in walk(dir) {
-        let mode = if entry.is_dir() { 0o755 } else { 0o644 };
-        fs_err::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).expect("chmod");
-    }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = vec![dir.to_path_buf()];
-    for entry in fs_err::read_dir(dir).expect("readable") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
+use blacklodge_tests::private_index::{self, Options, PrivateIndex, SECRET, USER};
+use blacklodge_tests::{
+    App, Image, UV_FROM_VENDOR, assert_contains, assert_credentials_rejected, assert_not_contains,
+    assert_secret_kept_out,
+};
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
@@ -93,10 +71,7 @@ fn dependencies_without_a_lock_are_an_error_and_plain_apps_build() {
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn private_index_credentials_are_used_and_never_persisted() {
-    let index = PrivateIndex::start(&Options {
-        credentials: Some(("ci-user".into(), SECRET.into())),
-        ..Options::default()
-    });
+    let index = PrivateIndex::with_secret(None);
     // requirements.txt: PIP_INDEX_URL with user:password, translated for uv (which is
     // fetched through it too).
     let app = App::fixture("examples/flask-hello");
@@ -105,9 +80,8 @@ fn private_index_credentials_are_used_and_never_persisted() {
         "flask==3.1.2\ngunicorn==23.0.0\nblacklodge-private==1.0.0\n",
     );
     let image =
-        Image::new("deps-private-pip").env("PIP_INDEX_URL", &index.url(Some(("ci-user", SECRET))));
+        Image::new("deps-private-pip").env("PIP_INDEX_URL", &index.url(Some((USER, SECRET))));
     let log = image.build_ok(&app);
-    assert_not_contains(&log, SECRET);
     assert_contains(
         &log,
         "  - pip settings for uv: PIP_INDEX_URL → UV_INDEX_URL\n",
@@ -117,8 +91,7 @@ fn private_index_credentials_are_used_and_never_persisted() {
         &image.shell_ok("python -c 'import blacklodge_private as p; print(p.VALUE)'"),
         "private-ok",
     );
-    assert!(!image.contains_bytes(SECRET), "the secret is in the image");
-    assert_not_contains(&image.inspect().to_string(), SECRET);
+    assert_secret_kept_out(&image, &log, SECRET);
     assert!(
         !image.build_cache_contains(SECRET),
         "the secret is in the build cache (uv's download cache)"
@@ -126,25 +99,18 @@ fn private_index_credentials_are_used_and_never_persisted() {
 
     // The same with pip itself.
     let image = Image::new("deps-private-pip-pip")
-        .env("PIP_INDEX_URL", &index.url(Some(("ci-user", SECRET))))
+        .env("PIP_INDEX_URL", &index.url(Some((USER, SECRET))))
         .env("BP_PIP_INSTALLER", "pip");
     let log = image.build_ok(&app);
-    assert_not_contains(&log, SECRET);
     assert_contains(&log, "Running pip install -r requirements.txt");
-    assert!(!image.contains_bytes(SECRET), "the secret is in the image");
+    assert_secret_kept_out(&image, &log, SECRET);
 
     // Wrong password: the 401 is explained (uv looks past an index that refuses it and
     // would only report the package missing).
     let log = Image::new("deps-private-pip-wrong")
-        .env(
-            "PIP_EXTRA_INDEX_URL",
-            &index.url(Some(("ci-user", "wrong"))),
-        )
+        .env("PIP_EXTRA_INDEX_URL", &index.url(Some((USER, "wrong"))))
         .build_fails(&app);
-    assert_contains(
-        &log,
-        "! ERROR: Could not install the packages in requirements.txt",
-    );
+    assert_credentials_rejected(&log, "requirements.txt", "ci-user:wrong@");
     assert_contains(
         &log,
         "! The package index rejected the credentials:\n! http://127.0.0.1:",
@@ -154,37 +120,21 @@ fn private_index_credentials_are_used_and_never_persisted() {
         &log,
         "! uv then looked for the packages on the other indexes only:\n! Because blacklodge-private was not found in the package registry",
     );
-    assert_not_contains(&log, "ci-user:wrong@");
 }
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn pipenv_source_credentials_from_variables() {
     // The fixture's lock was made against this port (the URL is part of the Pipfile hash).
-    let _index = PrivateIndex::start(&Options {
-        credentials: Some(("ci-user".into(), SECRET.into())),
-        port: Some(38771),
-        ..Options::default()
-    });
-    let app = App::fixture("pipenv-private");
-    let image = Image::new("deps-private-pipenv")
-        .env("PRIVATE_INDEX_USER", "ci-user")
-        .env("PRIVATE_INDEX_PASSWORD", SECRET);
-    let log = image.build_ok(&app);
-    assert_not_contains(&log, SECRET);
-    assert_contains(&image.shell_ok("python app.py"), "private-ok");
-    assert!(!image.contains_bytes(SECRET), "the secret is in the image");
-
-    let log = Image::new("deps-private-pipenv-wrong")
-        .env("PRIVATE_INDEX_USER", "ci-user")
-        .env("PRIVATE_INDEX_PASSWORD", "wrong")
-        .build_fails(&app);
-    assert_contains(
-        &log,
-        "! ERROR: Could not install the packages in Pipfile.lock",
+    let _ = private_index::credentials_used_and_kept_out(
+        "pipenv-private",
+        "deps-private-pipenv",
+        38771,
+        ["PRIVATE_INDEX_USER", "PRIVATE_INDEX_PASSWORD"],
+        "Pipfile.lock",
     );
-    assert_contains(&log, "! The package index rejected the credentials:");
 
+    let app = App::fixture("pipenv-private");
     let log = Image::new("deps-private-pipenv-unset").build_fails(&app);
     assert_contains(&log, "! ERROR: PRIVATE_INDEX_USER is not set");
 }
@@ -214,10 +164,7 @@ fn ca_certificate_binding_is_trusted() {
     );
     assert_contains(&log, "binding of type `ca-certificates`");
 
-    let binding = tempfile::tempdir().expect("tempdir");
-    fs_err::write(binding.path().join("type"), "ca-certificates\n").expect("write");
-    fs_err::copy(&ca, binding.path().join("test-ca.pem")).expect("copy");
-    world_readable(binding.path());
+    let binding = private_index::ca_binding(&ca);
     let image = Image::new("deps-ca").volume(&format!(
         "{}:/platform/bindings/test-ca:ro",
         binding.path().display()
@@ -256,10 +203,7 @@ fn ca_certificate_binding_is_trusted_by_uv() {
     );
     assert_contains(&log, "binding of type `ca-certificates`");
 
-    let binding = tempfile::tempdir().expect("tempdir");
-    fs_err::write(binding.path().join("type"), "ca-certificates\n").expect("write");
-    fs_err::copy(&ca, binding.path().join("test-ca.pem")).expect("copy");
-    world_readable(binding.path());
+    let binding = private_index::ca_binding(&ca);
     let image = Image::new("deps-uv-ca")
         .env("PIPENV_PYPI_MIRROR", &index.url(None))
         .volume(&format!(
@@ -306,24 +250,18 @@ fn vendored_wheels_build_with_the_network_off() {
     );
     assert_contains(&log, "(from /workspace/vendor/pip-26.3-py3-none-any.whl)");
     assert_contains(&log, "Successfully installed ");
-    let container = image.start(None, &[]);
-    assert_eq!(container.get("/").status, 200);
-    drop(container);
+    image.assert_serves();
 
     // With uv's pinned wheel there too, uv installs, still without network.
     app.pip_download("vendor", &["uv==0.13.9".into()], true);
     let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "(from /workspace/vendor/uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl)",
-    );
+    assert_contains(&log, UV_FROM_VENDOR);
     assert_contains(
         &log,
         "  - Discarding cached virtual environment:\n    - installer changed (pip 26.3 → uv 0.13.9)\n",
     );
     assert_contains(&log, " + flask==3.1.2\n");
-    let container = image.start(None, &[]);
-    assert_eq!(container.get("/").status, 200);
+    image.assert_serves();
 }
 
 #[test]

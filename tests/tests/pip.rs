@@ -1,10 +1,9 @@
 //! The pip buildpack through pack and the real lifecycle, with real PyPI installs: uv by
 //! default, pip with `BP_PIP_INSTALLER=pip`.
 
-use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
+use blacklodge_tests::{App, Image, UV, assert_contains, assert_not_contains, assert_venv_reused};
 
-/// The pinned installers (`buildpacks/python-deps/requirements/`).
-const UV: &str = "uv 0.13.9";
+/// The pinned pip (`buildpacks/python-deps/requirements/`).
 const PIP: &str = "pip 26.3";
 /// sha256 of six-1.17.0-py2.py3-none-any.whl on PyPI.
 const SIX_SHA256: &str = "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274";
@@ -26,19 +25,10 @@ fn flask_app_installs_serves_and_keeps_pip_out_of_the_image() {
     assert_contains(&log, " + gunicorn==23.0.0\n");
 
     // The SBOM lists what uv installed.
-    let sboms = image.launch_sboms();
-    let (_, sbom) = sboms
-        .iter()
-        .find(|(path, _)| path.contains("blacklodge_pip") && path.contains("venv"))
-        .unwrap_or_else(|| panic!("no venv SBOM in {:?}", sboms.keys()));
-    let purls: Vec<&str> = sbom["components"]
-        .as_array()
-        .expect("components")
-        .iter()
-        .filter_map(|c| c["purl"].as_str())
-        .collect();
-    assert!(purls.contains(&"pkg:pypi/flask@3.1.2"), "{purls:?}");
-    assert!(purls.contains(&"pkg:pypi/gunicorn@23.0.0"), "{purls:?}");
+    let purls = image.venv_purls("blacklodge_pip");
+    for purl in ["pkg:pypi/flask@3.1.2", "pkg:pypi/gunicorn@23.0.0"] {
+        assert!(purls.iter().any(|p| p == purl), "{purl} not in {purls:?}");
+    }
 
     let container = image.start(None, &[]);
     let response = container.get("/");
@@ -93,12 +83,7 @@ fn unchanged_rebuild_reuses_every_layer() {
         "  - Reusing cached Python 3.11.2 (unchanged version, architecture, distribution and archive)",
     );
     assert_not_contains(&log, "Fetching uv");
-    assert_contains(
-        &log,
-        &format!(
-            "  - Reusing cached virtual environment (requirements.txt, Python and {UV} unchanged)"
-        ),
-    );
+    assert_venv_reused(&log, "requirements.txt");
     assert_not_contains(&log, "Running uv pip install");
     assert_contains(&log, "Reusing layer 'blacklodge/python:python'");
     assert_contains(&log, "Reusing layer 'blacklodge/pip:venv'");
@@ -231,9 +216,7 @@ fn pip_installs_on_request_and_switching_installer_recreates_the_venv() {
         &image.shell_ok("cat /layers/blacklodge_pip/venv/lib/python3.11/site-packages/flask-3.1.2.dist-info/INSTALLER"),
         "pip",
     );
-    let container = image.start(None, &[]);
-    assert_eq!(container.get("/").status, 200);
-    drop(container);
+    image.assert_serves();
 
     image.unset_env("BP_PIP_INSTALLER");
     let log = image.build_ok(&app);

@@ -3,7 +3,11 @@
 
 use blacklodge_tests::git_remote::{GREETER_COMMIT, GitRemote, SourceServers};
 use blacklodge_tests::private_index;
-use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
+use blacklodge_tests::{
+    App, Image, UV_FROM_VENDOR, assert_contains, assert_not_contains, assert_sources_installed,
+    assert_venv_reused, rebuild_after_code_change, rebuild_with_idna_added,
+    rebuild_with_idna_removed,
+};
 
 /// The commit the fixture lock records for tests/fixtures/git-greeter.
 
@@ -17,18 +21,14 @@ fn pipenv_app_installs_default_packages_and_serves() {
         &log,
         "## Blacklodge Pipenv\n- Installing dependencies from Pipfile.lock\n  - Pipfile.lock matches the Pipfile (its recorded hash)\n  - Installing categories: default (9 packages)\n",
     );
-    let container = image.start(None, &[]);
-    assert_eq!(container.get("/").status, 200);
+    image.assert_serves();
     let output = image
         .shell_ok("python -c 'import six' 2>&1 || true; command -v pipenv uv pip || echo no-tools");
     assert_contains(&output, "No module named 'six'");
     assert_contains(&output, "no-tools");
 
     let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Reusing cached virtual environment (Pipfile.lock, Python and uv 0.13.9 unchanged)",
-    );
+    assert_venv_reused(&log, "Pipfile.lock");
 
     image.set_env("BP_PIPENV_CATEGORIES", "dev-packages");
     let log = image.build_ok(&app);
@@ -46,13 +46,10 @@ fn pipenv_app_installs_default_packages_and_serves() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn out_of_date_or_missing_lock_is_explained() {
     let app = App::fixture("pipenv-flask");
-    let pipfile = fs_err::read_to_string(app.path().join("Pipfile")).expect("read");
-    app.write(
+    let pipfile = app.replace(
         "Pipfile",
-        &pipfile.replace(
-            "gunicorn = \"==23.0.0\"",
-            "gunicorn = \"==23.0.0\"\nsix = \"*\"",
-        ),
+        "gunicorn = \"==23.0.0\"",
+        "gunicorn = \"==23.0.0\"\nsix = \"*\"",
     );
     let log = Image::new("pipenv-out-of-date").build_fails(&app);
     assert_contains(&log, "! ERROR: Pipfile.lock is out of date");
@@ -89,20 +86,7 @@ fn git_url_and_path_entries_are_installed() {
         &log,
         "Installing ./libs/devpkg (editable, without dependencies)",
     );
-    assert_contains(
-        &image.shell_ok("cd / && python -c 'import greeter, localpkg, devpkg, vendored_tool, blacklodge_private as p; print(greeter.MESSAGE, localpkg.VALUE, vendored_tool.VALUE, p.VALUE, devpkg.__file__)'"),
-        "hello from git local-ok vendored-ok private-ok /workspace/libs/devpkg/devpkg/__init__.py\n",
-    );
-    // setuptools built localpkg (and devpkg's editable wheel) in their source trees: what it
-    // left there is not in the image.
-    assert_contains(
-        &log,
-        "  - Removed the build output of local packages from the app: libs/devpkg/devpkg.egg-info, libs/localpkg/build, libs/localpkg/localpkg.egg-info\n",
-    );
-    assert_eq!(
-        image.shell_ok("cd /workspace && find . -name build -o -name '*.egg-info'"),
-        ""
-    );
+    assert_sources_installed(&image, &log);
 }
 
 #[test]
@@ -119,8 +103,7 @@ fn missing_path_and_unpinned_git_entries_are_explained() {
     assert_not_contains(&log, "Running uv");
 
     let app = App::fixture("pipenv-sources");
-    let lock = fs_err::read_to_string(app.path().join("Pipfile.lock")).expect("read");
-    app.write("Pipfile.lock", &lock.replace(GREETER_COMMIT, "main"));
+    app.replace("Pipfile.lock", GREETER_COMMIT, "main");
     let log = Image::new("pipenv-git-unpinned").build_fails(&app);
     assert_contains(&log, "! ERROR: A git dependency has no locked commit");
     assert_contains(
@@ -137,10 +120,7 @@ fn missing_path_and_unpinned_git_entries_are_explained() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn vendored_wheels_build_with_the_network_off() {
     let app = App::fixture("pipenv-flask");
-    let lock: serde_json::Value = serde_json::from_str(
-        &fs_err::read_to_string(app.path().join("Pipfile.lock")).expect("read"),
-    )
-    .expect("JSON");
+    let lock: serde_json::Value = serde_json::from_str(&app.read("Pipfile.lock")).expect("JSON");
     let mut pins: Vec<String> = lock["default"]
         .as_object()
         .expect("default")
@@ -158,17 +138,13 @@ fn vendored_wheels_build_with_the_network_off() {
         .env("UV_FIND_LINKS", "/workspace/vendor")
         .env("UV_NO_INDEX", "true");
     let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "(from /workspace/vendor/uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl)",
-    );
+    assert_contains(&log, UV_FROM_VENDOR);
     assert_contains(
         &log,
         "  - No package index (UV_NO_INDEX): the locked files come from the find-links locations (UV_FIND_LINKS) and the lock's direct references\n",
     );
     assert_contains(&log, " + flask==3.1.2\n");
-    let container = image.start(None, &[]);
-    assert_eq!(container.get("/").status, 200);
+    image.assert_serves();
 }
 
 /// The venv a later buildpack needs while building (the wrapper imports the entry point in
@@ -184,41 +160,19 @@ fn code_only_rebuild_reuses_the_venv_and_a_changed_lock_syncs_it_in_place() {
     let log = image.build_ok(&app);
     assert_contains(&log, "## Blacklodge wrapper\n");
 
-    app.write("extra.py", "X = 1\n");
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Reusing cached virtual environment (Pipfile.lock, Python and uv 0.13.9 unchanged)\n",
-    );
-    assert_not_contains(&log, "Fetching uv");
-    assert_not_contains(&log, "Running uv");
+    let _ = rebuild_after_code_change(&image, &app, "Pipfile.lock");
 
     // idna added to [packages] (Pipfile and Pipfile.lock, as `pipenv lock` wrote them).
-    app.overlay("changed-locks/pipenv", &["Pipfile", "Pipfile.lock"]);
-    let log = image.build_ok(&app);
+    let files = ["Pipfile", "Pipfile.lock"];
+    let change = "  - Updating cached virtual environment:\n    - Pipfile.lock changed\n";
+    let log = rebuild_with_idna_added(&image, &app, "pipenv", &files, change);
     assert_contains(&log, "  - Installing categories: default (10 packages)\n");
-    assert_contains(
-        &log,
-        "  - Updating cached virtual environment:\n    - Pipfile.lock changed\n",
-    );
-    assert_contains(&log, " + idna==3.10\n");
     assert_not_contains(&log, " + flask==");
-    assert_contains(
-        &image.shell_ok("python -c 'import idna; print(idna.__version__)'"),
-        "3.10\n",
-    );
 
     // And removed again: uninstalled from the cached venv, the rest untouched.
-    app.overlay("pipenv-flask", &["Pipfile", "Pipfile.lock"]);
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Updating cached virtual environment:\n    - Pipfile.lock changed\n",
-    );
+    let log = rebuild_with_idna_removed(&image, &app, "pipenv-flask", &files, change);
     assert_contains(&log, " - idna==3.10\n");
     assert_not_contains(&log, " + ");
-    let output = image.shell_ok("python -c 'import flask, gunicorn; import idna' 2>&1 || true");
-    assert_contains(&output, "No module named 'idna'");
 }
 
 /// `BP_PIPENV_CATEGORIES`: `all` adds every category of the lock; unset again, the venv is

@@ -2,8 +2,12 @@
 //! without Poetry, from a simple-index source (PyPI's JSON API is not needed).
 
 use blacklodge_tests::git_remote::{GREETER_COMMIT, SourceServers};
-use blacklodge_tests::private_index::{Options, PrivateIndex};
-use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
+use blacklodge_tests::private_index;
+use blacklodge_tests::{
+    App, Image, SOURCES_PROBE, UV_FROM_VENDOR, assert_contains, assert_not_contains,
+    assert_sources_installed, assert_venv_reused, rebuild_after_code_change,
+    rebuild_with_idna_added, rebuild_with_idna_removed,
+};
 
 /// The commit the fixture locks record for tests/fixtures/git-greeter.
 
@@ -21,8 +25,7 @@ fn poetry_project_installs_main_group_and_serves() {
         &log,
         "  - Running uv pip sync --require-hashes (the locked set, exactly)\n",
     );
-    let container = image.start(None, &[]);
-    assert_eq!(container.get("/").status, 200);
+    image.assert_serves();
     let output = image.shell_ok("python -c 'import flask; print(flask.__version__)'; python -c 'import six' 2>&1 || true; command -v poetry uv pip || echo no-tools");
     assert_contains(&output, "3.1.2\n");
     assert_contains(&output, "No module named 'six'");
@@ -30,10 +33,7 @@ fn poetry_project_installs_main_group_and_serves() {
 
     // Unchanged rebuild: nothing installed, the venv layer reused.
     let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Reusing cached virtual environment (poetry.lock, Python and uv 0.13.9 unchanged)",
-    );
+    assert_venv_reused(&log, "poetry.lock");
     assert_contains(&log, "Reusing layer 'blacklodge/poetry:venv'");
 
     // The dev group on request: the venv (only in the image, not restored) is made anew.
@@ -54,14 +54,15 @@ fn poetry_project_installs_main_group_and_serves() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn root_package_is_installed_unless_package_mode_is_off() {
     let app = App::fixture("poetry-flask");
-    let pyproject = fs_err::read_to_string(app.path().join("pyproject.toml")).expect("read");
     // package-mode is not part of the content hash: the lock stays valid.
-    app.write(
+    app.replace(
         "pyproject.toml",
-        &format!(
-            "{}\n[build-system]\nrequires = [\"poetry-core>=2.0\"]\nbuild-backend = \"poetry.core.masonry.api\"\n",
-            pyproject.replace("package-mode = false\n", "packages = [{ include = \"app.py\" }]\n")
-        ),
+        "package-mode = false\n",
+        "packages = [{ include = \"app.py\" }]\n",
+    );
+    app.append(
+        "pyproject.toml",
+        "\n[build-system]\nrequires = [\"poetry-core>=2.0\"]\nbuild-backend = \"poetry.core.masonry.api\"\n",
     );
     let image = Image::new("poetry-root");
     let log = image.build_ok(&app);
@@ -77,13 +78,10 @@ fn root_package_is_installed_unless_package_mode_is_off() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn out_of_sync_missing_lock_and_unknown_group_are_explained() {
     let app = App::fixture("poetry-flask");
-    let pyproject = fs_err::read_to_string(app.path().join("pyproject.toml")).expect("read");
-    app.write(
+    let pyproject = app.replace(
         "pyproject.toml",
-        &pyproject.replace(
-            "\"gunicorn==23.0.0\"]",
-            "\"gunicorn==23.0.0\", \"six==1.17.0\"]",
-        ),
+        "\"gunicorn==23.0.0\"]",
+        "\"gunicorn==23.0.0\", \"six==1.17.0\"]",
     );
     let log = Image::new("poetry-out-of-sync").build_fails(&app);
     assert_contains(&log, "! ERROR: poetry.lock is out of date");
@@ -193,21 +191,7 @@ fn git_url_and_path_dependencies_are_installed() {
         &log,
         "Installing libs/devpkg (editable, without dependencies)",
     );
-    let probe = "cd / && python -c 'import greeter, localpkg, devpkg, vendored_tool, blacklodge_private as p; print(greeter.MESSAGE, localpkg.VALUE, vendored_tool.VALUE, p.VALUE, devpkg.__file__)'";
-    assert_contains(
-        &image.shell_ok(probe),
-        "hello from git local-ok vendored-ok private-ok /workspace/libs/devpkg/devpkg/__init__.py\n",
-    );
-    // setuptools built localpkg (and devpkg's editable wheel) in their source trees: what it
-    // left there is not in the image.
-    assert_contains(
-        &log,
-        "  - Removed the build output of local packages from the app: libs/devpkg/devpkg.egg-info, libs/localpkg/build, libs/localpkg/localpkg.egg-info\n",
-    );
-    assert_eq!(
-        image.shell_ok("cd /workspace && find . -name build -o -name '*.egg-info'"),
-        ""
-    );
+    assert_sources_installed(&image, &log);
 
     // A changed local package (the lock does not change): the venv is made again with it.
     app.write(
@@ -219,12 +203,12 @@ fn git_url_and_path_dependencies_are_installed() {
         &log,
         "  - Discarding cached virtual environment:\n    - poetry.lock (+ local packages) changed\n",
     );
-    assert_contains(&image.shell_ok(probe), "hello from git local-changed ");
-    let log = image.build_ok(&app);
     assert_contains(
-        &log,
-        "  - Reusing cached virtual environment (poetry.lock (+ local packages), Python and uv 0.13.9 unchanged)",
+        &image.shell_ok(SOURCES_PROBE),
+        "hello from git local-changed ",
     );
+    let log = image.build_ok(&app);
+    assert_venv_reused(&log, "poetry.lock (+ local packages)");
 }
 
 #[test]
@@ -242,10 +226,10 @@ fn missing_path_and_unpinned_git_dependencies_are_explained() {
     assert_not_contains(&log, "Running uv");
 
     let app = App::fixture("poetry-sources");
-    let lock = fs_err::read_to_string(app.path().join("poetry.lock")).expect("read");
-    app.write(
+    app.replace(
         "poetry.lock",
-        &lock.replace(&format!("resolved_reference = \"{GREETER_COMMIT}\"\n"), ""),
+        &format!("resolved_reference = \"{GREETER_COMMIT}\"\n"),
+        "",
     );
     let log = Image::new("poetry-git-unpinned").build_fails(&app);
     assert_contains(&log, "! ERROR: A git dependency has no locked commit");
@@ -280,8 +264,7 @@ fn locked_pins(lock: &str) -> Vec<String> {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn vendored_wheels_build_with_the_network_off() {
     let app = App::fixture("poetry-flask");
-    let mut pins =
-        locked_pins(&fs_err::read_to_string(app.path().join("poetry.lock")).expect("read"));
+    let mut pins = locked_pins(&app.read("poetry.lock"));
     assert_eq!(pins.len(), 10, "{pins:?}");
     pins.push("uv==0.13.9".to_string());
     app.pip_download("vendor", &pins, true);
@@ -296,17 +279,13 @@ fn vendored_wheels_build_with_the_network_off() {
     };
     let image = offline("poetry-offline");
     let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "(from /workspace/vendor/uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl)",
-    );
+    assert_contains(&log, UV_FROM_VENDOR);
     assert_contains(
         &log,
         "  - Running uv pip sync --require-hashes (the locked set, exactly)\n",
     );
     assert_contains(&log, " + flask==3.1.2\n");
-    let container = image.start(None, &[]);
-    assert_eq!(container.get("/").status, 200);
+    image.assert_serves();
 
     // A vendored wheel that is not the file the lock pins (same name, other bytes).
     tamper_with_wheel(&app.path().join("vendor"), "itsdangerous-2.2.0-");
@@ -354,44 +333,19 @@ fn code_only_rebuild_reuses_the_venv_and_a_changed_lock_installs_exactly_the_new
     let image = Image::new("poetry-rebuild");
     let _ = image.build_ok(&app);
 
-    app.write("extra.py", "X = 1\n");
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Reusing cached virtual environment (poetry.lock, Python and uv 0.13.9 unchanged)\n",
-    );
-    assert_not_contains(&log, "Fetching uv");
-    assert_not_contains(&log, "Running uv");
+    let log = rebuild_after_code_change(&image, &app, "poetry.lock");
     assert_contains(&log, "Reusing layer 'blacklodge/poetry:venv'");
 
     // idna added to the main group (pyproject.toml and poetry.lock, as `poetry lock` wrote them).
-    app.overlay("changed-locks/poetry", &["pyproject.toml", "poetry.lock"]);
-    let log = image.build_ok(&app);
+    let files = ["pyproject.toml", "poetry.lock"];
+    let change = "  - Discarding cached virtual environment:\n    - poetry.lock changed\n";
+    let log = rebuild_with_idna_added(&image, &app, "poetry", &files, change);
     assert_contains(&log, "  - Installing groups: main (10 packages)");
-    assert_contains(
-        &log,
-        "  - Discarding cached virtual environment:\n    - poetry.lock changed\n",
-    );
-    assert_contains(&log, " + idna==3.10\n");
-    assert_contains(
-        &image.shell_ok("python -c 'import idna; print(idna.__version__)'"),
-        "3.10\n",
-    );
 
     // And removed again: idna is gone, the rest is still there.
-    app.overlay("poetry-flask", &["pyproject.toml", "poetry.lock"]);
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Discarding cached virtual environment:\n    - poetry.lock changed\n",
-    );
-    let output = image.shell_ok("python -c 'import flask, gunicorn; import idna' 2>&1 || true");
-    assert_contains(&output, "No module named 'idna'");
-    let container = image.start(None, &[]);
-    assert_eq!(container.get("/").status, 200);
+    let _ = rebuild_with_idna_removed(&image, &app, "poetry-flask", &files, change);
+    image.assert_serves();
 }
-
-const SECRET: &str = "s3cr3t-Blacklodge-42";
 
 /// A `[[tool.poetry.source]]` behind basic auth, with Poetry's own credential variables: used
 /// for the install, never in the log, any layer or the image config.
@@ -400,31 +354,15 @@ const SECRET: &str = "s3cr3t-Blacklodge-42";
 fn private_source_credentials_are_used_and_never_persisted() {
     // The fixture's lock was made against this port (the source URL is part of the content
     // hash and of the lock).
-    let _index = PrivateIndex::start(&Options {
-        credentials: Some(("ci-user".into(), SECRET.into())),
-        port: Some(38774),
-        ..Options::default()
-    });
-    let app = App::fixture("poetry-private");
-    let image = Image::new("poetry-private")
-        .env("POETRY_HTTP_BASIC_PRIVATE_USERNAME", "ci-user")
-        .env("POETRY_HTTP_BASIC_PRIVATE_PASSWORD", SECRET);
-    let log = image.build_ok(&app);
-    assert_contains(&log, " + blacklodge-private==1.0.0\n");
-    assert_not_contains(&log, SECRET);
-    assert_contains(&image.shell_ok("python app.py"), "private-ok");
-    assert!(!image.contains_bytes(SECRET), "the secret is in the image");
-    assert_not_contains(&image.inspect().to_string(), SECRET);
-
-    let log = Image::new("poetry-private-wrong")
-        .env("POETRY_HTTP_BASIC_PRIVATE_USERNAME", "ci-user")
-        .env("POETRY_HTTP_BASIC_PRIVATE_PASSWORD", "wrong-Password-7")
-        .build_fails(&app);
-    assert_contains(
-        &log,
-        "! ERROR: Could not install the packages in poetry.lock",
+    let log = private_index::credentials_used_and_kept_out(
+        "poetry-private",
+        "poetry-private",
+        38774,
+        [
+            "POETRY_HTTP_BASIC_PRIVATE_USERNAME",
+            "POETRY_HTTP_BASIC_PRIVATE_PASSWORD",
+        ],
+        "poetry.lock",
     );
-    assert_contains(&log, "! The package index rejected the credentials:");
     assert_contains(&log, "POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD");
-    assert_not_contains(&log, "wrong-Password-7");
 }

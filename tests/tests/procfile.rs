@@ -1,7 +1,6 @@
 //! The Procfile buildpack through pack and the real lifecycle.
 
-use blacklodge_tests::{App, Image, assert_contains};
-use std::process::Command;
+use blacklodge_tests::{App, Image, assert_contains, docker_run_offline};
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
@@ -16,18 +15,7 @@ fn procfile_processes_become_launch_processes_with_web_default() {
     assert_contains(&log, "Setting default process type 'web'");
 
     // A non-default process runs through bash with the launch environment.
-    let output = Command::new("docker")
-        .args([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--entrypoint",
-            "/cnb/process/hello",
-            &image.name,
-        ])
-        .output()
-        .expect("docker runs");
+    let output = docker_run_offline(&["--entrypoint", "/cnb/process/hello", &image.name]);
     assert!(output.status.success());
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),

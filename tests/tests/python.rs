@@ -147,23 +147,10 @@ fn runtime_layer_has_a_cyclonedx_sbom() {
     let app = App::fixture("python-only");
     let image = Image::new("python-sbom");
     let _ = image.build_ok(&app);
-    let out = tempfile::tempdir().expect("tempdir");
-    let output = Command::new("pack")
-        .args(["sbom", "download", &image.name, "--output-dir"])
-        .arg(out.path())
-        .output()
-        .expect("pack runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let path = out
-        .path()
-        .join("layers/sbom/launch/blacklodge_python/python/sbom.cdx.json");
-    let sbom: serde_json::Value =
-        serde_json::from_str(&fs_err::read_to_string(&path).expect("runtime layer SBOM"))
-            .expect("JSON");
+    let sboms = image.launch_sboms();
+    let sbom = sboms
+        .get("layers/sbom/launch/blacklodge_python/python/sbom.cdx.json")
+        .unwrap_or_else(|| panic!("no runtime layer SBOM in {:?}", sboms.keys()));
     assert_eq!(sbom["bomFormat"], "CycloneDX");
     let component = &sbom["components"][0];
     assert_eq!(component["name"], "cpython");

@@ -1,6 +1,8 @@
 //! The stack: base images and builder as the platform spec and kpack need them.
 
-use blacklodge_tests::{assert_contains, builder};
+use blacklodge_tests::{
+    assert_contains, builder, docker_run_offline, inspect_format as inspect, output_text,
+};
 use std::process::Command;
 
 /// Every buildpack the builder and the packaged composite carry.
@@ -15,41 +17,10 @@ const ALL_BUILDPACKS: [&str; 8] = [
     "blacklodge/procfile",
 ];
 
-fn inspect(image: &str, format: &str) -> String {
-    let output = Command::new("docker")
-        .args(["image", "inspect", "--format", format, image])
-        .output()
-        .expect("docker runs");
-    assert!(
-        output.status.success(),
-        "{image}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
+/// A bash script in `image` itself (no launcher), offline: (success, stdout+stderr).
 fn shell(image: &str, script: &str) -> (bool, String) {
-    let output = Command::new("docker")
-        .args([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            image,
-            "bash",
-            "-c",
-            script,
-        ])
-        .output()
-        .expect("docker runs");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    let output = docker_run_offline(&[image, "bash", "-c", script]);
+    (output.status.success(), output_text(&output))
 }
 
 #[test]

@@ -1,7 +1,11 @@
 //! The uv buildpack through pack and the real lifecycle, with real PyPI installs.
 
-use blacklodge_tests::private_index::{Options, PrivateIndex};
-use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
+use blacklodge_tests::private_index;
+use blacklodge_tests::{
+    App, Image, UV_FROM_VENDOR, assert_contains, assert_no_build_output_in_app,
+    assert_not_contains, rebuild_after_code_change, rebuild_with_idna_added,
+    rebuild_with_idna_removed,
+};
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
@@ -34,19 +38,10 @@ fn uv_project_installs_serves_and_keeps_uv_out_of_the_image() {
     assert_eq!(output.trim(), "venv", "only the venv layer is in the image");
 
     // The SBOM lists what is installed, with versions.
-    let sboms = image.launch_sboms();
-    let (_, sbom) = sboms
-        .iter()
-        .find(|(path, _)| path.contains("blacklodge_uv") && path.contains("venv"))
-        .unwrap_or_else(|| panic!("no venv SBOM in {:?}", sboms.keys()));
-    let purls: Vec<&str> = sbom["components"]
-        .as_array()
-        .expect("components")
-        .iter()
-        .filter_map(|c| c["purl"].as_str())
-        .collect();
-    assert!(purls.contains(&"pkg:pypi/flask@3.1.2"), "{purls:?}");
-    assert!(purls.contains(&"pkg:pypi/gunicorn@23.0.0"), "{purls:?}");
+    let purls = image.venv_purls("blacklodge_uv");
+    for purl in ["pkg:pypi/flask@3.1.2", "pkg:pypi/gunicorn@23.0.0"] {
+        assert!(purls.iter().any(|p| p == purl), "{purl} not in {purls:?}");
+    }
 }
 
 #[test]
@@ -58,14 +53,7 @@ fn rebuild_reuses_the_venv_and_groups_sync_in_place() {
 
     // Code-only change: uv is neither fetched nor run; the venv layer of the image is
     // reused (only the app needs it: it is not restored into the build), SBOM included.
-    app.write("extra.py", "X = 1\n");
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Reusing cached virtual environment (uv.lock, Python and uv 0.13.9 unchanged)",
-    );
-    assert_not_contains(&log, "Running uv sync");
-    assert_not_contains(&log, "Fetching uv");
+    let log = rebuild_after_code_change(&image, &app, "uv.lock");
     assert_contains(&log, "Reusing layer 'blacklodge/uv:venv'");
     assert!(
         image
@@ -127,13 +115,10 @@ fn rebuild_reuses_the_venv_and_groups_sync_in_place() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn lock_out_of_sync_is_an_error() {
     let app = App::fixture("uv-flask");
-    let pyproject = fs_err::read_to_string(app.path().join("pyproject.toml")).expect("read");
-    app.write(
+    app.replace(
         "pyproject.toml",
-        &pyproject.replace(
-            "\"gunicorn==23.0.0\"]",
-            "\"gunicorn==23.0.0\", \"six==1.17.0\"]",
-        ),
+        "\"gunicorn==23.0.0\"]",
+        "\"gunicorn==23.0.0\", \"six==1.17.0\"]",
     );
     let log = Image::new("uv-out-of-sync").build_fails(&app);
     assert_contains(&log, "! ERROR: Could not install the packages in uv.lock");
@@ -172,7 +157,7 @@ fn frozen_is_refused_and_a_missing_lock_is_explained() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn vendored_wheels_build_with_the_network_off() {
     let app = App::fixture("uv-offline");
-    let lock = fs_err::read_to_string(app.path().join("uv.lock")).expect("read");
+    let lock = app.read("uv.lock");
     let mut pins = Vec::new();
     let (mut name, mut version) = (String::new(), String::new());
     for line in lock.lines() {
@@ -195,18 +180,12 @@ fn vendored_wheels_build_with_the_network_off() {
         .network("none")
         .env("BP_PYTHON_MANIFEST_URL", &manifest);
     let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "(from /workspace/vendor/uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl)",
-    );
+    assert_contains(&log, UV_FROM_VENDOR);
     assert_contains(&log, "  - Running uv sync --locked\n");
     assert_contains(&log, "+ flask==3.1.2");
     assert_not_contains(&log, "six==");
-    let container = image.start(None, &[]);
-    assert_eq!(container.get("/").status, 200);
+    image.assert_serves();
 }
-
-const SECRET: &str = "s3cr3t-Blacklodge-42";
 
 /// A named `[[tool.uv.index]]` behind basic auth, with uv's own credential variables
 /// (`UV_INDEX_<NAME>_USERNAME` / `_PASSWORD`): used for the install, never in the log, any
@@ -215,30 +194,14 @@ const SECRET: &str = "s3cr3t-Blacklodge-42";
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn named_index_credentials_are_used_and_never_persisted() {
     // The fixture's pyproject.toml and lock name this port.
-    let _index = PrivateIndex::start(&Options {
-        credentials: Some(("ci-user".into(), SECRET.into())),
-        port: Some(38775),
-        ..Options::default()
-    });
-    let app = App::fixture("uv-private");
-    let image = Image::new("uv-private")
-        .env("UV_INDEX_PRIVATE_USERNAME", "ci-user")
-        .env("UV_INDEX_PRIVATE_PASSWORD", SECRET);
-    let log = image.build_ok(&app);
-    assert_contains(&log, " + blacklodge-private==1.0.0\n");
-    assert_not_contains(&log, SECRET);
-    assert_contains(&image.shell_ok("python app.py"), "private-ok");
-    assert!(!image.contains_bytes(SECRET), "the secret is in the image");
-    assert_not_contains(&image.inspect().to_string(), SECRET);
-
-    let log = Image::new("uv-private-wrong")
-        .env("UV_INDEX_PRIVATE_USERNAME", "ci-user")
-        .env("UV_INDEX_PRIVATE_PASSWORD", "wrong-Password-7")
-        .build_fails(&app);
-    assert_contains(&log, "! ERROR: Could not install the packages in uv.lock");
-    assert_contains(&log, "! The package index rejected the credentials:");
+    let log = private_index::credentials_used_and_kept_out(
+        "uv-private",
+        "uv-private",
+        38775,
+        ["UV_INDEX_PRIVATE_USERNAME", "UV_INDEX_PRIVATE_PASSWORD"],
+        "uv.lock",
+    );
     assert_contains(&log, "UV_INDEX_<NAME>_USERNAME and _PASSWORD");
-    assert_not_contains(&log, "wrong-Password-7");
 }
 
 /// A project with a build system is installed editable by `uv sync`; the build output
@@ -247,21 +210,15 @@ fn named_index_credentials_are_used_and_never_persisted() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn project_package_is_installed_editable_without_its_build_output() {
     let app = App::fixture("uv-flask");
-    let pyproject = fs_err::read_to_string(app.path().join("pyproject.toml")).expect("read");
-    app.write(
+    app.append(
         "pyproject.toml",
-        &format!(
-            "{pyproject}\n[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[tool.setuptools]\npy-modules = [\"app\"]\n"
-        ),
+        "\n[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[tool.setuptools]\npy-modules = [\"app\"]\n",
     );
     // What `uv lock` changes for a project that became a package.
-    let lock = fs_err::read_to_string(app.path().join("uv.lock")).expect("read");
-    app.write(
+    app.replace(
         "uv.lock",
-        &lock.replace(
-            "source = { virtual = \".\" }",
-            "source = { editable = \".\" }",
-        ),
+        "source = { virtual = \".\" }",
+        "source = { editable = \".\" }",
     );
     let image = Image::new("uv-package");
     let log = image.build_ok(&app);
@@ -274,10 +231,7 @@ fn project_package_is_installed_editable_without_its_build_output() {
         &image.shell_ok("cd / && python -c 'import app, importlib.metadata as m; print(m.version(\"uv-flask\"), app.__file__)'"),
         "0.1.0 /workspace/app.py\n",
     );
-    assert_eq!(
-        image.shell_ok("cd /workspace && find . -name build -o -name '*.egg-info'"),
-        ""
-    );
+    assert_no_build_output_in_app(&image);
 }
 
 /// A lock with a package added, then removed again: the venv (launch-only here) is made
@@ -290,24 +244,8 @@ fn changed_lock_installs_exactly_the_new_set() {
     let _ = image.build_ok(&app);
 
     // idna added to [project] dependencies (pyproject.toml and uv.lock, as `uv lock` wrote them).
-    app.overlay("changed-locks/uv", &["pyproject.toml", "uv.lock"]);
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Discarding cached virtual environment:\n    - uv.lock changed\n",
-    );
-    assert_contains(&log, " + idna==3.10\n");
-    assert_contains(
-        &image.shell_ok("python -c 'import idna; print(idna.__version__)'"),
-        "3.10\n",
-    );
-
-    app.overlay("uv-flask", &["pyproject.toml", "uv.lock"]);
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Discarding cached virtual environment:\n    - uv.lock changed\n",
-    );
-    let output = image.shell_ok("python -c 'import flask, gunicorn; import idna' 2>&1 || true");
-    assert_contains(&output, "No module named 'idna'");
+    let files = ["pyproject.toml", "uv.lock"];
+    let change = "  - Discarding cached virtual environment:\n    - uv.lock changed\n";
+    let _ = rebuild_with_idna_added(&image, &app, "uv", &files, change);
+    let _ = rebuild_with_idna_removed(&image, &app, "uv-flask", &files, change);
 }

@@ -2,7 +2,10 @@
 //! function, a model class and a PlanQK `run(data, params)` become images whose `web` process
 //! answers HTTP and whose `job` process runs once; broken apps fail the build with the fix.
 
-use blacklodge_tests::{App, Container, Image, Response, assert_contains, assert_not_contains};
+use blacklodge_tests::{
+    App, Container, Image, Response, assert_contains, assert_not_contains, copy_dir,
+    docker_run_offline,
+};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -42,16 +45,8 @@ fn wait_until_ready(container: &Container, timeout: Duration) {
 
 /// `docker run --rm` of a process type, with extra `docker run` arguments; returns the output.
 fn run_process(image: &Image, process: &str, docker_args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(["run", "--rm", "--network", "none"])
-        .args(docker_args)
-        .args([
-            "--entrypoint",
-            &format!("/cnb/process/{process}"),
-            &image.name,
-        ])
-        .output()
-        .expect("docker runs")
+    let entrypoint = format!("/cnb/process/{process}");
+    docker_run_offline(&[docker_args, &["--entrypoint", &entrypoint, &image.name]].concat())
 }
 
 fn stdout(output: &Output) -> String {
@@ -62,13 +57,7 @@ fn stdout(output: &Output) -> String {
 fn shared_dir(source: Option<&Path>, writable: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     if let Some(source) = source {
-        let status = Command::new("cp")
-            .arg("-a")
-            .arg(format!("{}/.", source.display()))
-            .arg(dir.path())
-            .status()
-            .expect("cp runs");
-        assert!(status.success());
+        copy_dir(source, dir.path());
     }
     let mode = if writable { "a+rwX" } else { "a+rX" };
     let status = Command::new("chmod")

@@ -2,9 +2,8 @@
 
 use crate::pipfile::LockError;
 use blacklodge_common::command::CommandError;
-use blacklodge_common::error::{UserError, UserFacing, io_detail};
-use blacklodge_python_deps::errors::DepsError;
-use blacklodge_python_deps::{explain, local_sources};
+use blacklodge_common::error::{UserError, UserFacing};
+use blacklodge_python_deps::errors::{self, DepsError};
 use std::path::PathBuf;
 
 #[derive(Debug)]
@@ -68,17 +67,11 @@ impl UserFacing for PipenvError {
                 "Run `pipenv lock` and commit Pipfile.lock.",
             ),
             Self::Lock(error) => lock_error(error),
-            Self::LocalPathMissing { package, path } => UserError::new(
-                "A path dependency is missing",
-                format!(
-                    "Pipfile.lock installs {package} from the path `{}`, which does not exist in the app. {}",
-                    path.display(),
-                    local_sources::why_missing(path)
-                ),
-                format!(
-                    "Commit `{}` with the app (inside the app directory), or remove it from the Pipfile and run `pipenv lock`.",
-                    path.display()
-                ),
+            Self::LocalPathMissing { package, path } => errors::local_path_missing(
+                "Pipfile.lock",
+                package,
+                path,
+                "remove it from the Pipfile and run `pipenv lock`",
             ),
             Self::UnsetVariable { variable, source } => UserError::new(
                 format!("{variable} is not set"),
@@ -89,19 +82,9 @@ impl UserFacing for PipenvError {
                     "Pass it to the build (`pack build --env {variable}=…`); it is used at build time only and never stored in the image."
                 ),
             ),
-            Self::Io { path, error } => UserError::new(
-                format!("Could not read {}", path.display()),
-                io_detail("read", path, error),
-                "Check the file exists and is readable.",
-            ),
+            Self::Io { path, error } => errors::unreadable(path, error),
             Self::Install(error) => {
-                let (detail, fix) =
-                    explain::install_failure(error.output(), "Pipfile.lock", "pipenv lock");
-                UserError::new(
-                    "Could not install the packages in Pipfile.lock",
-                    detail,
-                    fix,
-                )
+                errors::lock_install_failure(error, "Pipfile.lock", "pipenv lock")
             }
         }
     }
@@ -138,10 +121,9 @@ fn lock_error(error: &LockError) -> UserError {
             ),
             "Run `pipenv lock` with access to the repository (it records the commit as `ref`), and commit Pipfile.lock.",
         ),
-        LockError::NoHashes { package } => UserError::new(
-            "A locked package has no hashes",
+        LockError::NoHashes { package } => errors::no_hashes(
             format!("Pipfile.lock lists no hashes for {package}."),
-            "Regenerate the lock with `pipenv lock` against an index that publishes hashes.",
+            "pipenv lock",
         ),
     }
 }

@@ -2,9 +2,8 @@
 
 use crate::lock::LockError;
 use blacklodge_common::command::CommandError;
-use blacklodge_common::error::{UserError, UserFacing, io_detail};
-use blacklodge_python_deps::errors::DepsError;
-use blacklodge_python_deps::{explain, local_sources};
+use blacklodge_common::error::{UserError, UserFacing};
+use blacklodge_python_deps::errors::{self, DepsError};
 use std::path::PathBuf;
 
 #[derive(Debug)]
@@ -60,27 +59,15 @@ impl UserFacing for PoetryError {
                 "Run `poetry lock` (it keeps the locked versions where it can) and commit poetry.lock.",
             ),
             Self::Lock(error) => lock_error(error),
-            Self::LocalPathMissing { package, path } => UserError::new(
-                "A path dependency is missing",
-                format!(
-                    "poetry.lock installs {package} from the path `{}`, which does not exist in the app. {}",
-                    path.display(),
-                    local_sources::why_missing(path)
-                ),
-                format!(
-                    "Commit `{}` with the app (inside the app directory), or remove the dependency from pyproject.toml and run `poetry lock`.",
-                    path.display()
-                ),
+            Self::LocalPathMissing { package, path } => errors::local_path_missing(
+                "poetry.lock",
+                package,
+                path,
+                "remove the dependency from pyproject.toml and run `poetry lock`",
             ),
-            Self::Io { path, error } => UserError::new(
-                format!("Could not read {}", path.display()),
-                io_detail("read", path, error),
-                "Check the file exists and is readable.",
-            ),
+            Self::Io { path, error } => errors::unreadable(path, error),
             Self::Install(error) => {
-                let (detail, fix) =
-                    explain::install_failure(error.output(), "poetry.lock", "poetry lock");
-                UserError::new("Could not install the packages in poetry.lock", detail, fix)
+                errors::lock_install_failure(error, "poetry.lock", "poetry lock")
             }
         }
     }
@@ -140,10 +127,9 @@ fn lock_error(error: &LockError) -> UserError {
             format!("poetry.lock gives {package} the markers `{markers}`: {error}"),
             "Regenerate the lock with `poetry lock` and commit it.",
         ),
-        LockError::NoHashes { package } => UserError::new(
-            "A locked package has no hashes",
+        LockError::NoHashes { package } => errors::no_hashes(
             format!("poetry.lock lists no files (and hashes) for {package}."),
-            "Regenerate the lock with `poetry lock` against an index that publishes hashes.",
+            "poetry lock",
         ),
         LockError::UnknownGroup { group, known } => UserError::new(
             format!("Unknown dependency group `{group}`"),

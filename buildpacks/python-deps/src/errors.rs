@@ -7,7 +7,7 @@ use crate::tool::FetchError;
 use blacklodge_common::command::CommandError;
 use blacklodge_common::env::InvalidVariable;
 use blacklodge_common::error::{UserError, io_detail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
 pub enum DepsError {
@@ -151,8 +151,93 @@ impl From<CaError> for DepsError {
     }
 }
 
+/// Installing the packages of `lock_file` failed: the installer's output explained, with
+/// `relock` as the command that regenerates the lock.
+#[must_use]
+pub fn lock_install_failure(error: &CommandError, lock_file: &str, relock: &str) -> UserError {
+    let (detail, fix) = crate::explain::install_failure(error.output(), lock_file, relock);
+    UserError::new(
+        format!("Could not install the packages in {lock_file}"),
+        detail,
+        fix,
+    )
+}
+
+/// `lock_file` installs `package` from `path`, which is not in the app; `or_else` is the
+/// other way out (after "Commit the path with the app, or").
+#[must_use]
+pub fn local_path_missing(lock_file: &str, package: &str, path: &Path, or_else: &str) -> UserError {
+    UserError::new(
+        "A path dependency is missing",
+        format!(
+            "{lock_file} installs {package} from the path `{}`, which does not exist in the app. {}",
+            path.display(),
+            crate::local_sources::why_missing(path)
+        ),
+        format!(
+            "Commit `{}` with the app (inside the app directory), or {or_else}.",
+            path.display()
+        ),
+    )
+}
+
+/// A file of the app (a manifest or lock) could not be read.
+#[must_use]
+pub fn unreadable(path: &Path, error: &std::io::Error) -> UserError {
+    UserError::new(
+        format!("Could not read {}", path.display()),
+        io_detail("read", path, error),
+        "Check the file exists and is readable.",
+    )
+}
+
+/// A locked package without hashes (`detail` says what the lock lists); `relock` regenerates it.
+#[must_use]
+pub fn no_hashes(detail: String, relock: &str) -> UserError {
+    UserError::new(
+        "A locked package has no hashes",
+        detail,
+        format!("Regenerate the lock with `{relock}` against an index that publishes hashes."),
+    )
+}
+
 /// A [`DepsError`] as the libcnb error of the buildpack `E` belongs to.
 #[must_use]
 pub fn fail<E: From<DepsError>>(error: DepsError) -> libcnb::Error<E> {
     libcnb::Error::BuildpackError(E::from(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_messages_name_the_lock_and_its_command() {
+        let missing = local_path_missing(
+            "poetry.lock",
+            "localpkg",
+            Path::new("libs/localpkg"),
+            "remove the dependency from pyproject.toml and run `poetry lock`",
+        );
+        assert_eq!(missing.title, "A path dependency is missing");
+        assert!(
+            missing.detail.starts_with(
+                "poetry.lock installs localpkg from the path `libs/localpkg`, which does not exist in the app. "
+            ),
+            "{}",
+            missing.detail
+        );
+        assert_eq!(
+            missing.fix,
+            "Commit `libs/localpkg` with the app (inside the app directory), or remove the dependency from pyproject.toml and run `poetry lock`."
+        );
+        let hashes = no_hashes(
+            "Pipfile.lock lists no hashes for idna.".into(),
+            "pipenv lock",
+        );
+        assert_eq!(
+            hashes.fix,
+            "Regenerate the lock with `pipenv lock` against an index that publishes hashes."
+        );
+    }
 }

@@ -2,8 +2,7 @@
 
 use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing};
-use blacklodge_python_deps::errors::DepsError;
-use blacklodge_python_deps::explain;
+use blacklodge_python_deps::errors::{self, DepsError};
 
 #[derive(Debug)]
 pub(crate) enum UvError {
@@ -35,10 +34,7 @@ impl UserFacing for UvError {
                     "Unset {variable}. The build runs `uv sync --locked`: it installs exactly uv.lock and fails when the lock is out of date."
                 ),
             ),
-            Self::Sync(error) => {
-                let (detail, fix) = explain::install_failure(error.output(), "uv.lock", "uv lock");
-                UserError::new("Could not install the packages in uv.lock", detail, fix)
-            }
+            Self::Sync(error) => errors::lock_install_failure(error, "uv.lock", "uv lock"),
         }
     }
 }

@@ -4,13 +4,11 @@
 //! against the pinned sha256 (or taken from the app's `vendor/`), and run from the wheel
 //! (a wheel is importable as a zip).
 
-use crate::errors::{DepsError, fail};
-use crate::tool::{self, Origin, PinnedWheel};
-use blacklodge_common::output;
+use crate::errors::DepsError;
+use crate::tool::PinnedWheel;
 use libcnb::Buildpack;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use libcnb::layer::UncachedLayerDefinition;
 use std::path::PathBuf;
 
 /// Fetches the pinned pip; returns what to put on PYTHONPATH to run `python -m pip`: the
@@ -28,24 +26,6 @@ where
     B: Buildpack,
     B::Error: From<DepsError>,
 {
-    let layer = context.uncached_layer(
-        layer_name!("pip"),
-        UncachedLayerDefinition {
-            build: false,
-            launch: false,
-        },
-    )?;
-    let (wheel, origin) = output::timed(format!("Fetching pip {}", pip.version), || {
-        tool::fetch(pip, index, &context.app_dir, &layer.path())
-    })
-    .map_err(|error| {
-        fail(DepsError::FetchTool {
-            tool: pip.label(),
-            error,
-        })
-    })?;
-    if let Origin::Vendor(path) = &origin {
-        output::detail(format!("(from {})", path.display()));
-    }
-    Ok(wheel)
+    let layer = super::build_only_layer(context, layer_name!("pip"))?;
+    super::fetch_wheel(pip, index, &context.app_dir, &layer.path())
 }

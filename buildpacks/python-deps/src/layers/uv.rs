@@ -5,12 +5,11 @@
 //! module.
 
 use crate::errors::{DepsError, fail};
-use crate::tool::{self, Origin, PinnedWheel};
-use blacklodge_common::{command, output};
+use crate::tool::PinnedWheel;
+use blacklodge_common::command;
 use libcnb::Buildpack;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use libcnb::layer::UncachedLayerDefinition;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -33,13 +32,7 @@ where
     B: Buildpack,
     B::Error: From<DepsError>,
 {
-    let layer = context.uncached_layer(
-        layer_name!("uv"),
-        UncachedLayerDefinition {
-            build: false,
-            launch: false,
-        },
-    )?;
+    let layer = super::build_only_layer(context, layer_name!("uv"))?;
     let binary = layer.path().join("uv");
     let scratch = layer.path().join("wheel");
     let io = |error| DepsError::Io {
@@ -48,18 +41,7 @@ where
         error,
     };
     fs_err::create_dir_all(&scratch).map_err(|e| fail::<B::Error>(io(e)))?;
-    let (wheel, origin) = output::timed(format!("Fetching {}", pin.label()), || {
-        tool::fetch(pin, index, &context.app_dir, &scratch)
-    })
-    .map_err(|error| {
-        fail::<B::Error>(DepsError::FetchTool {
-            tool: pin.label(),
-            error,
-        })
-    })?;
-    if let Origin::Vendor(path) = origin {
-        output::detail(format!("(from {})", path.display()));
-    }
+    let wheel = super::fetch_wheel(pin, index, &context.app_dir, &scratch)?;
     let unpacked = layer.path().join("unpacked");
     command::run_captured(
         Command::new("python3")
