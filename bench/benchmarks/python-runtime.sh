@@ -96,7 +96,7 @@ scenario "python-only, 3.13.5" tests/fixtures/python-only 3.13
 scenario "flask-hello (pip), 3.11.2" examples/flask-hello 3.11
 
 python3 - "$RAW" "$RESULTS" "$REPEAT" <<'PY'
-import collections, datetime, statistics, subprocess, sys
+import collections, datetime, os, statistics, subprocess, sys
 raw, out, repeat = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = collections.defaultdict(list)
 lines = open(raw).read().splitlines()
@@ -110,7 +110,8 @@ cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
 with open(out, "w") as f:
     f.write("# CPython runtime layer: benchmark\n\n")
     f.write(f"Recorded {datetime.date.today().isoformat()} by `bench/benchmarks/python-runtime.sh` "
-            f"({repeat} runs per scenario, median of each column; {cpu} CPUs shared with other work, loopback mirror; "
+            f"({repeat} runs per scenario, median of each column; {cpu} CPUs, load average over the last 5 min "
+            f"{os.getloadavg()[1]:.1f} when it finished; loopback mirror; "
             "seconds).\n\n")
     f.write("- **total**: wall time of `pack build` (detect, restore, build, export).\n")
     f.write("- **restore**: the lifecycle's restore phase (cached layers back from the cache volume; "
