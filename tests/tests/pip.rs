@@ -123,7 +123,7 @@ fn changed_requirements_produce_exactly_the_new_set() {
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "  - Discarding cached virtual environment:\n    - requirements.txt (or a file it includes) changed\n",
+        "  - Discarding cached virtual environment:\n    - requirements.txt, a file it includes or a PIP_CONSTRAINT file changed\n",
     );
     assert_contains(&log, "  - Reusing cached Python 3.11.2");
     assert_contains(&log, "Running uv pip install -r requirements.txt");
@@ -145,7 +145,10 @@ fn included_requirement_files_are_part_of_the_cache_key() {
         "flask==3.1.2\ngunicorn==23.0.0\nsix==1.17.0\n",
     );
     let log = image.build_ok(&app);
-    assert_contains(&log, "requirements.txt (or a file it includes) changed");
+    assert_contains(
+        &log,
+        "requirements.txt, a file it includes or a PIP_CONSTRAINT file changed",
+    );
     assert_contains(
         &image.shell_ok("python -c 'import six; print(six.__version__)'"),
         "1.17.0",
@@ -285,5 +288,56 @@ fn a_hash_in_an_included_file_requires_every_requirement_hashed() {
     assert_contains(
         &image.shell_ok("python -c 'import six; print(six.__version__)'"),
         "1.17.0",
+    );
+}
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn pip_constraint_and_no_build_isolation_work_as_with_pip() {
+    let app = App::fixture("examples/flask-hello");
+    app.append("requirements.txt", "idna\n");
+    app.write("pins.txt", "idna==3.7\n");
+    let image = Image::new("pip-constraint")
+        .env("PIP_CONSTRAINT", "pins.txt")
+        .env("PIP_NO_BUILD_ISOLATION", "false");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "PIP_CONSTRAINT → UV_CONSTRAINT");
+    assert_contains(
+        &log,
+        "PIP_NO_BUILD_ISOLATION=false → --no-build-isolation (pip reads a false value here as turning isolation off)",
+    );
+    assert_contains(&log, " + idna==3.7\n");
+    image.assert_serves();
+
+    // The constraints file is part of the set: changing it replaces the venv.
+    app.write("pins.txt", "idna==3.8\n");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "    - requirements.txt, a file it includes or a PIP_CONSTRAINT file changed\n",
+    );
+    assert_contains(&log, " + idna==3.8\n");
+
+    // pip itself reads the same variables to the same result.
+    let log = Image::new("pip-constraint-pip")
+        .env("BP_PIP_INSTALLER", "pip")
+        .env("PIP_CONSTRAINT", "pins.txt")
+        .build_ok(&app);
+    assert_contains(&log, "idna-3.8");
+
+    // A URL is refused with the way out; a missing file names the variable.
+    let log = Image::new("pip-constraint-url")
+        .env("PIP_CONSTRAINT", "https://example.com/pins.txt")
+        .build_fails(&app);
+    assert_contains(&log, "! ERROR: A pip setting uv cannot honour\n");
+    assert_contains(&log, "! - PIP_CONSTRAINT: PIP_CONSTRAINT\n");
+    assert_contains(&log, "Save the file in the app");
+    let log = Image::new("pip-constraint-missing")
+        .env("PIP_CONSTRAINT", "missing.txt")
+        .build_fails(&app);
+    assert_contains(&log, "missing.txt");
+    assert_contains(
+        &log,
+        "the files PIP_CONSTRAINT names (relative to the app directory)",
     );
 }

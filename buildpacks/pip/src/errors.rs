@@ -89,7 +89,7 @@ impl UserFacing for PipError {
                 path,
                 error,
                 format!(
-                    "Check that {REQUIREMENTS_FILE} and the files it includes with -r/-c exist and are readable."
+                    "Check that {REQUIREMENTS_FILE}, the files it includes with -r/-c and the files PIP_CONSTRAINT names (relative to the app directory) exist and are readable."
                 ),
             ),
             Self::CreateVenv(error) => UserError::new(

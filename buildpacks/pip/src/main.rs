@@ -78,8 +78,13 @@ impl Buildpack for PipBuildpack {
         });
 
         let root = context.app_dir.join(REQUIREMENTS_FILE);
+        let mut roots = vec![root.clone()];
+        roots.extend(requirements::constraint_files(
+            env::string(context.platform.env(), "PIP_CONSTRAINT").as_deref(),
+            &context.app_dir,
+        ));
         let files =
-            requirements::read_set(&context.app_dir, &root).map_err(|error| PipError::Io {
+            requirements::read_set(&context.app_dir, &roots).map_err(|error| PipError::Io {
                 action: "read",
                 path: root.clone(),
                 error,

@@ -197,10 +197,26 @@ pub(crate) fn included_files(lines: &[Line], base: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// All files of the requirements set rooted at `root`, the root first, each once.
-pub(crate) fn read_set(app_dir: &Path, root: &Path) -> std::io::Result<Vec<RequirementsFile>> {
+/// The local files `PIP_CONSTRAINT` names (space-separated, relative to the app directory,
+/// where pip and uv run): part of the requirements set, so a change to one is a change to
+/// the set. URLs are left out (pip fetches them; uv is refused them, see `translate`).
+pub(crate) fn constraint_files(variable: Option<&str>, app_dir: &Path) -> Vec<PathBuf> {
+    variable
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter(|file| !file.contains("://"))
+        .map(|file| app_dir.join(file))
+        .collect()
+}
+
+/// All files of the requirements set rooted at `roots` (`requirements.txt`, then the
+/// `PIP_CONSTRAINT` files), the first root first, each once.
+pub(crate) fn read_set(
+    app_dir: &Path,
+    roots: &[PathBuf],
+) -> std::io::Result<Vec<RequirementsFile>> {
     let mut seen: Vec<RequirementsFile> = Vec::new();
-    let mut queue = vec![root.to_path_buf()];
+    let mut queue: Vec<PathBuf> = roots.iter().rev().cloned().collect();
     while let Some(path) = queue.pop() {
         if seen.iter().any(|file| file.path == path) {
             continue;
@@ -366,7 +382,7 @@ mod tests {
         let root = dir.path().join(REQUIREMENTS_FILE);
         fs_err::write(&root, "-r base.txt\nflask\n").expect("write");
         fs_err::write(dir.path().join("base.txt"), "requests\n").expect("write");
-        let files = read_set(dir.path(), &root).expect("readable");
+        let files = read_set(dir.path(), std::slice::from_ref(&root)).expect("readable");
         assert_eq!(
             files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
             ["requirements.txt", "base.txt"]
@@ -375,8 +391,39 @@ mod tests {
         fs_err::write(dir.path().join("base.txt"), "requests==2.32.3\n").expect("write");
         assert_ne!(
             before,
-            fingerprint(&read_set(dir.path(), &root).expect("readable"))
+            fingerprint(&read_set(dir.path(), std::slice::from_ref(&root)).expect("readable"))
         );
+    }
+
+    #[test]
+    fn pip_constraint_files_join_the_set_after_the_requirements() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join(REQUIREMENTS_FILE);
+        fs_err::write(&root, "-r base.txt\nflask\n").expect("write");
+        fs_err::write(dir.path().join("base.txt"), "requests\n").expect("write");
+        fs_err::write(dir.path().join("pins.txt"), "idna==3.7\n").expect("write");
+        let constraints = constraint_files(
+            Some("pins.txt https://example.com/c.txt base.txt"),
+            dir.path(),
+        );
+        assert_eq!(
+            constraints,
+            [dir.path().join("pins.txt"), dir.path().join("base.txt")]
+        );
+        let mut roots = vec![root.clone()];
+        roots.extend(constraints);
+        let files = read_set(dir.path(), &roots).expect("readable");
+        assert_eq!(
+            files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["requirements.txt", "base.txt", "pins.txt"]
+        );
+        let before = fingerprint(&files);
+        fs_err::write(dir.path().join("pins.txt"), "idna==3.8\n").expect("write");
+        assert_ne!(
+            before,
+            fingerprint(&read_set(dir.path(), &roots).expect("readable"))
+        );
+        assert!(constraint_files(None, dir.path()).is_empty());
     }
 
     #[test]
@@ -385,7 +432,7 @@ mod tests {
         fs_err::write(dir.path().join("a.txt"), "-r b.txt\n").expect("write");
         fs_err::write(dir.path().join("b.txt"), "-r a.txt\n").expect("write");
         assert_eq!(
-            read_set(dir.path(), &dir.path().join("a.txt"))
+            read_set(dir.path(), &[dir.path().join("a.txt")])
                 .expect("readable")
                 .len(),
             2

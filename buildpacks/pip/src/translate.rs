@@ -380,6 +380,33 @@ fn read_pip_settings(
                 }
                 Err(why) => fail(name, &why),
             },
+            "PIP_CONSTRAINT" => {
+                let files: Vec<&str> = value.split_whitespace().collect();
+                if files.iter().any(|file| file.contains("://")) {
+                    fail(
+                        name,
+                        "The build reads constraints from files in the app only, so that a change to them is a change to the set (uv would also need the URL fetched). Save the file in the app and name its path here, relative to the app directory.",
+                    );
+                } else {
+                    // Both lists are separated by spaces; both tools read relative paths
+                    // from their working directory, the app directory.
+                    translate_var(settings, out, name, &["UV_CONSTRAINT"], files.join(" "));
+                }
+            }
+            // pip reads this `--no-…` variable inverted: a false value turns build isolation
+            // off, a true one leaves it on (pip's option is `build_isolation`, stored false).
+            "PIP_NO_BUILD_ISOLATION" => match pip_bool(value) {
+                Ok(false) => {
+                    push_once(&mut out.args, &["--no-build-isolation"]);
+                    out.notes.push(format!(
+                        "{name}={value} → --no-build-isolation (pip reads a false value here as turning isolation off)"
+                    ));
+                }
+                Ok(true) => out.notes.push(format!(
+                    "{name}={value} (no effect: pip reads a true value here as keeping build isolation on; set it to false to turn isolation off)"
+                )),
+                Err(why) => fail(name, &why),
+            },
             "PIP_TRUSTED_HOST" => {
                 if settings.set("UV_INSECURE_HOST").is_some() {
                     out.notes
@@ -437,7 +464,7 @@ fn read_pip_settings(
             }
             _ => fail(
                 name,
-                "uv has no translation for this pip setting (only PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX, PIP_TRUSTED_HOST, PIP_PRE, PIP_REQUIRE_HASHES, PIP_NO_BINARY, PIP_ONLY_BINARY, PIP_CERT, PIP_CLIENT_CERT and PIP_TIMEOUT are translated; pip's output settings change nothing).",
+                "uv has no translation for this pip setting (only PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX, PIP_TRUSTED_HOST, PIP_PRE, PIP_REQUIRE_HASHES, PIP_NO_BINARY, PIP_ONLY_BINARY, PIP_CONSTRAINT, PIP_NO_BUILD_ISOLATION, PIP_CERT, PIP_CLIENT_CERT and PIP_TIMEOUT are translated; pip's output settings change nothing).",
             ),
         }
     }
@@ -727,8 +754,10 @@ mod tests {
     fn pip_settings_uv_cannot_honour_are_errors() {
         let mut pip = settings(&[
             ("PIP_PREFER_BINARY", "1"),
-            ("PIP_CONSTRAINT", "/workspace/c.txt"),
+            ("PIP_CONSTRAINT", "c.txt https://example.com/c.txt"),
             ("PIP_NO_INDEX", "maybe"),
+            ("PIP_NO_BUILD_ISOLATION", "sometimes"),
+            ("PIP_SRC", "/src"),
         ]);
         pip.config_files = vec![PathBuf::from("/etc/pip.conf")];
         let unsupported =
@@ -739,10 +768,64 @@ mod tests {
             [
                 "/etc/pip.conf",
                 "PIP_CONSTRAINT",
+                "PIP_NO_BUILD_ISOLATION",
                 "PIP_NO_INDEX",
-                "PIP_PREFER_BINARY"
+                "PIP_PREFER_BINARY",
+                "PIP_SRC"
             ]
         );
+        assert!(unsupported[1].why.contains("Save the file in the app"));
+    }
+
+    #[test]
+    fn constraint_files_go_to_uv_unless_it_has_its_own() {
+        let files = [file("requirements.txt", "flask\n")];
+        let uv = for_uv(
+            &files,
+            &settings(&[("PIP_CONSTRAINT", " c.txt  /etc/more.txt ")]),
+        )
+        .expect("supported");
+        assert_eq!(
+            uv.env,
+            [(
+                "UV_CONSTRAINT".to_string(),
+                "c.txt /etc/more.txt".to_string()
+            )]
+        );
+        assert_eq!(uv.notes, ["PIP_CONSTRAINT → UV_CONSTRAINT"]);
+
+        let uv = for_uv(
+            &files,
+            &settings(&[("PIP_CONSTRAINT", "c.txt"), ("UV_CONSTRAINT", "mine.txt")]),
+        )
+        .expect("supported");
+        assert!(uv.env.is_empty(), "{:?}", uv.env);
+        assert_eq!(
+            uv.notes,
+            ["PIP_CONSTRAINT (not used: UV_CONSTRAINT is set)"]
+        );
+    }
+
+    #[test]
+    fn no_build_isolation_is_read_inverted_as_pip_reads_it() {
+        let files = [file("requirements.txt", "flask\n")];
+        for off in ["false", "0", "no", "off"] {
+            let uv =
+                for_uv(&files, &settings(&[("PIP_NO_BUILD_ISOLATION", off)])).expect("supported");
+            assert_eq!(uv.args, ["--no-build-isolation"], "{off}");
+            assert_eq!(
+                uv.notes,
+                [format!(
+                    "PIP_NO_BUILD_ISOLATION={off} → --no-build-isolation (pip reads a false value here as turning isolation off)"
+                )]
+            );
+        }
+        for on in ["true", "1", "yes"] {
+            let uv =
+                for_uv(&files, &settings(&[("PIP_NO_BUILD_ISOLATION", on)])).expect("supported");
+            assert!(uv.args.is_empty(), "{on}: {:?}", uv.args);
+            assert!(uv.notes[0].contains("no effect"), "{:?}", uv.notes);
+        }
     }
 
     #[test]

@@ -45,8 +45,9 @@ fn invalidation_reasons(cached: &VenvLayerMetadata, wanted: &VenvLayerMetadata) 
         installer: new_installer,
     } = wanted;
     cache::reasons([
-        (requirements_sha256 != new_requirements_sha256)
-            .then(|| format!("{REQUIREMENTS_FILE} (or a file it includes) changed")),
+        (requirements_sha256 != new_requirements_sha256).then(|| {
+            format!("{REQUIREMENTS_FILE}, a file it includes or a PIP_CONSTRAINT file changed")
+        }),
         cache::changed("Python version", python_version, new_python_version),
         cache::changed("installer", installer, new_installer),
     ])
@@ -272,7 +273,7 @@ mod tests {
         assert_eq!(
             invalidation_reasons(&cached, &wanted),
             vec![
-                "requirements.txt (or a file it includes) changed".to_string(),
+                "requirements.txt, a file it includes or a PIP_CONSTRAINT file changed".to_string(),
                 "installer changed (pip 26.3 → uv 0.13.9)".to_string()
             ]
         );
