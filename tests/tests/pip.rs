@@ -341,3 +341,31 @@ fn pip_constraint_and_no_build_isolation_work_as_with_pip() {
         "the files PIP_CONSTRAINT names (relative to the app directory)",
     );
 }
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn changing_an_install_setting_replaces_the_venv() {
+    let app = App::fixture("examples/flask-hello");
+    let mut image = Image::new("pip-settings-key");
+    let _ = image.build_ok(&app);
+
+    // Same requirements, a setting that changes what may be installed: a new venv.
+    image.set_env("PIP_ONLY_BINARY", ":all:");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Discarding cached virtual environment:\n    - install settings changed: PIP_ONLY_BINARY\n",
+    );
+    assert_contains(&log, "  - Running uv pip install -r requirements.txt\n");
+
+    // Unchanged again, and a setting with no effect on the install (pip's progress bar)
+    // keeps the venv.
+    image.set_env("PIP_PROGRESS_BAR", "off");
+    let log = image.build_ok(&app);
+    assert_venv_reused(&log, "requirements.txt");
+
+    // Removing the setting is a change too.
+    image.unset_env("PIP_ONLY_BINARY");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "    - install settings changed: PIP_ONLY_BINARY\n");
+}

@@ -136,6 +136,7 @@ fn install_with_uv(
         requirements_sha256,
         python_version: uv.python.version.clone(),
         installer: pin.label(),
+        settings: pip_settings.install_key(),
     };
     layers::venv::install(
         context,
@@ -175,6 +176,8 @@ fn install_with_pip(
         requirements_sha256,
         python_version: python::find().map_err(PipError::Deps)?.version,
         installer: pin.label(),
+        // pip reads the same variables from its environment.
+        settings: PipSettings::from_process(&context.app_dir, false).install_key(),
     };
     layers::venv::install(
         context,

@@ -4,6 +4,7 @@
 //! its place, never ignored: pip would have honoured it.
 
 use crate::requirements::{RequirementsFile, split_line};
+use blacklodge_common::download::sha256_bytes;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -247,6 +248,69 @@ impl PipSettings {
             .get(name)
             .map(|value| value.trim())
             .filter(|value| !value.is_empty())
+    }
+}
+
+/// `UV_*` variables that change nothing installed: uv's output, cache, parallelism and
+/// timeouts, and index credentials (which change who may download, not what is installed).
+fn uv_var_has_no_effect(name: &str) -> bool {
+    [
+        "UV_CACHE_DIR",
+        "UV_NO_CACHE",
+        "UV_NO_PROGRESS",
+        "UV_CONCURRENT_DOWNLOADS",
+        "UV_CONCURRENT_BUILDS",
+        "UV_CONCURRENT_INSTALLS",
+        "UV_HTTP_TIMEOUT",
+        "UV_HTTP_RETRIES",
+        "UV_NO_WRAP",
+    ]
+    .contains(&name)
+        || ["_USERNAME", "_PASSWORD", "_TOKEN"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
+}
+
+/// `value` with the user and password taken out of every URL in it (`https://u:p@host/x`
+/// → `https://host/x`).
+fn without_credentials(value: &str) -> String {
+    value
+        .split_whitespace()
+        .map(|token| {
+            let Some((scheme, rest)) = token.split_once("://") else {
+                return token.to_string();
+            };
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://{host}/{path}"),
+                None => token.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl PipSettings {
+    /// What the venv's cache key records of the settings: every `PIP_*` and `UV_*` variable
+    /// that can change what is installed, by name, with a digest of its value. Credentials in
+    /// URLs are taken out before the digest, so no secret (not even its hash) reaches the
+    /// layer metadata, which is part of the image.
+    pub(crate) fn install_key(&self) -> BTreeMap<String, String> {
+        self.vars
+            .iter()
+            .filter(|(name, value)| {
+                !value.trim().is_empty()
+                    && if name.starts_with("PIP_") {
+                        !NO_EFFECT.contains(&name.as_str())
+                    } else {
+                        !uv_var_has_no_effect(name)
+                    }
+            })
+            .map(|(name, value)| {
+                let digest = sha256_bytes(without_credentials(value.trim()).as_bytes());
+                (name.clone(), digest[..16].to_string())
+            })
+            .collect()
     }
 }
 
@@ -826,6 +890,47 @@ mod tests {
             assert!(uv.args.is_empty(), "{on}: {:?}", uv.args);
             assert!(uv.notes[0].contains("no effect"), "{:?}", uv.notes);
         }
+    }
+
+    #[test]
+    fn the_install_key_has_what_changes_the_install_without_secrets() {
+        let key = settings(&[
+            ("PIP_PRE", "1"),
+            ("PIP_PROGRESS_BAR", "off"),
+            (
+                "PIP_EXTRA_INDEX_URL",
+                "https://user:s3cret@pkgs.example/simple",
+            ),
+            ("UV_INDEX_PRIVATE_PASSWORD", "s3cret"),
+            ("UV_CACHE_DIR", "/tmp/uv"),
+            ("UV_NO_BUILD_ISOLATION", "1"),
+            ("PIP_NO_BINARY", " "),
+        ])
+        .install_key();
+        assert_eq!(
+            key.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["PIP_EXTRA_INDEX_URL", "PIP_PRE", "UV_NO_BUILD_ISOLATION"]
+        );
+        // The digest is the URL's without its credentials: a new password keeps the key.
+        let other_password = settings(&[(
+            "PIP_EXTRA_INDEX_URL",
+            "https://user:changed@pkgs.example/simple",
+        )])
+        .install_key();
+        assert_eq!(
+            other_password["PIP_EXTRA_INDEX_URL"],
+            key["PIP_EXTRA_INDEX_URL"]
+        );
+        let other_host =
+            settings(&[("PIP_EXTRA_INDEX_URL", "https://other.example/simple")]).install_key();
+        assert_ne!(
+            other_host["PIP_EXTRA_INDEX_URL"],
+            key["PIP_EXTRA_INDEX_URL"]
+        );
+        assert_eq!(
+            without_credentials("https://u:p@h/x http://h2 https://t@h3/a/b c.txt"),
+            "https://h/x http://h2 https://h3/a/b c.txt"
+        );
     }
 
     #[test]

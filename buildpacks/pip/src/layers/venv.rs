@@ -1,8 +1,9 @@
 //! The `venv` layer: a virtual environment with the app's requirements, for launch (and for
 //! build when a later buildpack requires it, see `blacklodge_python_deps::layers::venv`).
 //!
-//! Keyed on the fingerprint of the requirements set plus the Python version and the installer
-//! (uv or pip, with its version): when none changed, the venv is reused as is (no resolver
+//! Keyed on the fingerprint of the requirements set plus the Python version, the installer
+//! (uv or pip, with its version) and the `PIP_*`/`UV_*` settings that change what is
+//! installed (by name and a digest of the value): when none changed, the venv is reused as is (no resolver
 //! run, no network); otherwise it is recreated, so removed packages are really gone.
 
 use crate::PipBuildpack;
@@ -19,6 +20,7 @@ use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::LayerState;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,6 +33,10 @@ pub(crate) struct VenvLayerMetadata {
     pub(crate) python_version: String,
     /// `uv 0.13.9` or `pip 26.3`.
     pub(crate) installer: String,
+    /// The `PIP_*`/`UV_*` settings that change what is installed (`PipSettings::install_key`).
+    /// Absent in metadata written before it existed: read as no settings.
+    #[serde(default)]
+    pub(crate) settings: BTreeMap<String, String>,
 }
 
 fn invalidation_reasons(cached: &VenvLayerMetadata, wanted: &VenvLayerMetadata) -> Vec<String> {
@@ -38,18 +44,30 @@ fn invalidation_reasons(cached: &VenvLayerMetadata, wanted: &VenvLayerMetadata) 
         requirements_sha256,
         python_version,
         installer,
+        settings,
     } = cached;
     let VenvLayerMetadata {
         requirements_sha256: new_requirements_sha256,
         python_version: new_python_version,
         installer: new_installer,
+        settings: new_settings,
     } = wanted;
+    let changed_settings: Vec<&str> = settings
+        .keys()
+        .chain(new_settings.keys())
+        .filter(|name| settings.get(*name) != new_settings.get(*name))
+        .map(String::as_str)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     cache::reasons([
         (requirements_sha256 != new_requirements_sha256).then(|| {
             format!("{REQUIREMENTS_FILE}, a file it includes or a PIP_CONSTRAINT file changed")
         }),
         cache::changed("Python version", python_version, new_python_version),
         cache::changed("installer", installer, new_installer),
+        (!changed_settings.is_empty())
+            .then(|| format!("install settings changed: {}", changed_settings.join(", "))),
     ])
 }
 
@@ -263,8 +281,26 @@ mod tests {
             requirements_sha256: "a".into(),
             python_version: "3.11.2".into(),
             installer: "pip 26.3".into(),
+            settings: BTreeMap::from([("PIP_PRE".into(), "1a".into())]),
         };
         assert!(invalidation_reasons(&cached, &cached).is_empty());
+        let settings_changed = VenvLayerMetadata {
+            settings: BTreeMap::from([
+                ("PIP_PRE".into(), "2b".into()),
+                ("PIP_NO_BINARY".into(), "3c".into()),
+            ]),
+            ..cached.clone()
+        };
+        assert_eq!(
+            invalidation_reasons(&cached, &settings_changed),
+            ["install settings changed: PIP_NO_BINARY, PIP_PRE"]
+        );
+        // Metadata written before the settings were recorded reads as no settings.
+        let old: VenvLayerMetadata = toml::from_str(
+            "requirements_sha256 = \"a\"\npython_version = \"3.11.2\"\ninstaller = \"pip 26.3\"\n",
+        )
+        .expect("old metadata");
+        assert!(old.settings.is_empty());
         let wanted = VenvLayerMetadata {
             requirements_sha256: "b".into(),
             installer: "uv 0.13.9".into(),
