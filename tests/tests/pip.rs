@@ -369,3 +369,48 @@ fn changing_an_install_setting_replaces_the_venv() {
     let log = image.build_ok(&app);
     assert_contains(&log, "    - install settings changed: PIP_ONLY_BINARY\n");
 }
+
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn pip_configuration_file_is_read_as_pip_reads_it() {
+    let app = App::fixture("examples/flask-hello");
+    app.append("requirements.txt", "idna\n");
+    app.write("pins.txt", "idna==3.7\n");
+    app.write(
+        "pip.conf",
+        "[global]\nonly-binary = :all:\nconstraint = pins.txt\n[install]\nconstraint = pins.txt\n",
+    );
+    let mut image = Image::new("pip-conf").env("PIP_CONFIG_FILE", "pip.conf");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "pip.conf [install] constraint → UV_CONSTRAINT");
+    assert_contains(&log, "pip.conf [global] only-binary → --only-binary");
+    assert_contains(&log, " + idna==3.7\n");
+    image.assert_serves();
+
+    // The file's settings are in the venv's key, and the constraint file in the set.
+    app.write("pins.txt", "idna==3.8\n");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "    - requirements.txt, a file it includes or a PIP_CONSTRAINT file changed\n",
+    );
+    assert_contains(&log, " + idna==3.8\n");
+
+    // A variable of the build wins over the file, as with pip.
+    app.write("other-pins.txt", "idna==3.7\n");
+    image.set_env("PIP_CONSTRAINT", "other-pins.txt");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "PIP_CONSTRAINT → UV_CONSTRAINT");
+    assert_contains(&log, " + idna==3.7\n");
+
+    // What uv cannot honour is named by file, section and key.
+    app.write("pip.conf", "[install]\nprefer-binary = true\n");
+    let log = Image::new("pip-conf-unsupported")
+        .env("PIP_CONFIG_FILE", "pip.conf")
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        "! - pip.conf [install] prefer-binary: pip.conf [install] prefer-binary\n",
+    );
+    assert_contains(&log, "uv has no such preference");
+}

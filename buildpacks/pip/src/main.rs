@@ -77,10 +77,13 @@ impl Buildpack for PipBuildpack {
             ),
         });
 
+        // pip's settings as pip resolves them: the build's PIP_* variables over its
+        // configuration files. Both installers' venv keys record them.
+        let pip_settings = PipSettings::from_process(&context.app_dir, false);
         let root = context.app_dir.join(REQUIREMENTS_FILE);
         let mut roots = vec![root.clone()];
         roots.extend(requirements::constraint_files(
-            env::string(context.platform.env(), "PIP_CONSTRAINT").as_deref(),
+            pip_settings.vars.get("PIP_CONSTRAINT").map(String::as_str),
             &context.app_dir,
         ));
         let files =
@@ -91,8 +94,10 @@ impl Buildpack for PipBuildpack {
             })?;
         let requirements_sha256 = requirements::fingerprint(&files);
         match installer {
-            Installer::Uv => install_with_uv(&context, &files, requirements_sha256, &pin)?,
-            Installer::Pip => install_with_pip(&context, requirements_sha256, &pin)?,
+            Installer::Uv => {
+                install_with_uv(&context, &files, requirements_sha256, &pin, pip_settings)?;
+            }
+            Installer::Pip => install_with_pip(&context, requirements_sha256, &pin, &pip_settings)?,
         }
         BuildResultBuilder::new().build()
     }
@@ -108,9 +113,10 @@ fn install_with_uv(
     files: &[requirements::RequirementsFile],
     requirements_sha256: String,
     pin: &PinnedWheel,
+    mut pip_settings: PipSettings,
 ) -> libcnb::Result<(), PipError> {
     let uv = setup::uv(context, &setup::tool_index(context.platform.env(), None))?;
-    let pip_settings = PipSettings::from_process(&context.app_dir, uv.tls.bundle.is_some());
+    pip_settings.ca_bundle = uv.tls.bundle.is_some();
     let mut settings = translate::for_uv(files, &pip_settings).map_err(PipError::NotForUv)?;
     // uv's own variable, which the pinned uv does not read (as for Poetry and Pipenv).
     if translated::no_index(context.platform.env()).map_err(|error| PipError::Deps(error.into()))?
@@ -154,6 +160,7 @@ fn install_with_pip(
     context: &BuildContext<PipBuildpack>,
     requirements_sha256: String,
     pin: &PinnedWheel,
+    pip_settings: &PipSettings,
 ) -> libcnb::Result<(), PipError> {
     let bindings =
         ca::read_bindings(&ca::bindings_root()).map_err(|error| PipError::Deps(error.into()))?;
@@ -176,8 +183,8 @@ fn install_with_pip(
         requirements_sha256,
         python_version: python::find().map_err(PipError::Deps)?.version,
         installer: pin.label(),
-        // pip reads the same variables from its environment.
-        settings: PipSettings::from_process(&context.app_dir, false).install_key(),
+        // pip reads the same variables and files itself.
+        settings: pip_settings.install_key(),
     };
     layers::venv::install(
         context,

@@ -209,8 +209,14 @@ const NO_EFFECT: &[&str] = &[
 /// the build and pip's configuration files that exist.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PipSettings {
+    /// `PIP_*` settings as pip resolves them (the build's variables, else the configuration
+    /// files' `[install]`, else their `[global]`), under their variable names, and `UV_*`.
     pub(crate) vars: BTreeMap<String, String>,
-    pub(crate) config_files: Vec<PathBuf>,
+    /// Where each `PIP_*` setting read from a configuration file comes from
+    /// (`pip.conf [global] index-url`), by variable name.
+    pub(crate) origins: BTreeMap<String, String>,
+    /// Configuration files pip could not parse either.
+    pub(crate) unreadable: Vec<Unsupported>,
     /// A CA binding gives every tool a bundle, which takes the place of `PIP_CERT`.
     pub(crate) ca_bundle: bool,
 }
@@ -224,8 +230,9 @@ impl PipSettings {
             .filter(|(name, _)| name.starts_with("PIP_") || name.starts_with("UV_"))
             .collect();
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        let config_files = config_file_candidates(
-            vars.get("PIP_CONFIG_FILE").map(String::as_str),
+        let config_file = vars.get("PIP_CONFIG_FILE").map(String::as_str);
+        let files: Vec<(String, String)> = config_file_candidates(
+            config_file,
             home.as_deref(),
             std::env::var("XDG_CONFIG_DIRS").ok().as_deref(),
             std::env::var_os("XDG_CONFIG_HOME")
@@ -235,12 +242,63 @@ impl PipSettings {
         )
         .into_iter()
         .filter(|path| path.is_file())
+        .filter_map(|path| {
+            let contents = fs_err::read_to_string(&path).ok()?;
+            let shown = path.strip_prefix(app_dir).unwrap_or(&path);
+            Some((shown.display().to_string(), contents))
+        })
         .collect();
         Self {
             vars,
-            config_files,
             ca_bundle,
+            ..Self::default()
         }
+        .with_config(&files)
+    }
+
+    /// Adds what the configuration files `files` (name, contents; in pip's order, the one
+    /// `PIP_CONFIG_FILE` names last) set, as pip 26 resolves it: within a section a later file
+    /// wins; `[install]` wins over `[global]`; a `PIP_*` variable wins over both.
+    pub(crate) fn with_config(mut self, files: &[(String, String)]) -> Self {
+        let mut sections: [BTreeMap<String, (String, String)>; 2] = Default::default();
+        for (file, contents) in files {
+            match parse_pip_conf(contents) {
+                Ok(entries) => {
+                    for (section, key, value) in entries {
+                        let index = match section.as_str() {
+                            "global" => 0,
+                            "install" => 1,
+                            _ => continue,
+                        };
+                        let origin = format!("{file} [{section}] {key}");
+                        sections[index].insert(pip_variable(&key), (value, origin));
+                    }
+                }
+                Err(why) => self.unreadable.push(Unsupported {
+                    place: file.clone(),
+                    what: "pip's configuration file".to_string(),
+                    why,
+                }),
+            }
+        }
+        for section in sections {
+            for (name, (value, origin)) in section {
+                if self.vars.contains_key(&name) && !self.origins.contains_key(&name) {
+                    continue; // the build's variable wins
+                }
+                self.vars.insert(name.clone(), value);
+                self.origins.insert(name, origin);
+            }
+        }
+        self
+    }
+
+    /// How the translation names a setting: its variable, or where a configuration file sets it.
+    fn label(&self, name: &str) -> String {
+        self.origins
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
     }
 
     fn set(&self, name: &str) -> Option<&str> {
@@ -269,6 +327,66 @@ fn uv_var_has_no_effect(name: &str) -> bool {
         || ["_USERNAME", "_PASSWORD", "_TOKEN"]
             .iter()
             .any(|suffix| name.ends_with(suffix))
+}
+
+/// The variable pip reads for a configuration key: `index-url`, `index_url` and
+/// `--index-url` are all `PIP_INDEX_URL`.
+fn pip_variable(key: &str) -> String {
+    let key = key.trim().trim_start_matches("--").to_ascii_uppercase();
+    format!("PIP_{}", key.replace('-', "_"))
+}
+
+/// `(section, key, value)` of every setting in a pip configuration file, read the way
+/// Python's `configparser` (which pip uses) reads it: `[section]`, `key = value` or
+/// `key: value`, indented lines continuing the value, `#` and `;` lines as comments.
+fn parse_pip_conf(contents: &str) -> Result<Vec<(String, String, String)>, String> {
+    let mut entries: Vec<(String, String, String)> = Vec::new();
+    let mut section: Option<String> = None;
+    for (index, line) in contents.lines().enumerate() {
+        let number = index + 1;
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            match entries.last_mut() {
+                Some(entry) if section.is_some() => {
+                    entry.2.push('\n');
+                    entry.2.push_str(trimmed);
+                    continue;
+                }
+                _ => {
+                    return Err(format!(
+                        "line {number} is indented but continues no setting; pip cannot parse the file either. Remove the indentation or the line."
+                    ));
+                }
+            }
+        }
+        if let Some(name) = trimmed
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            section = Some(name.trim().to_string());
+            continue;
+        }
+        let Some(current) = &section else {
+            return Err(format!(
+                "line {number} comes before any [section]; pip cannot parse the file either. Put settings under [global] or [install]."
+            ));
+        };
+        let Some(split) = trimmed.find(['=', ':']) else {
+            return Err(format!(
+                "line {number} (`{trimmed}`) is neither `key = value` nor a [section]; pip cannot parse the file either."
+            ));
+        };
+        let key = trimmed[..split]
+            .trim()
+            .to_ascii_lowercase()
+            .replace('_', "-");
+        let value = trimmed[split + 1..].trim().to_string();
+        entries.push((current.clone(), key, value));
+    }
+    Ok(entries)
 }
 
 /// `value` with the user and password taken out of every URL in it (`https://u:p@host/x`
@@ -336,6 +454,11 @@ pub(crate) fn config_file_candidates(
         .map(|dir| Path::new(dir).join("pip/pip.conf"))
         .collect();
     candidates.push(PathBuf::from("/etc/pip.conf"));
+    let env_file = config_file
+        .filter(|file| !file.is_empty())
+        .map(|file| app_dir.join(file));
+    // pip skips the user's files when the one PIP_CONFIG_FILE names exists.
+    let home = home.filter(|_| !env_file.as_ref().is_some_and(|file| file.exists()));
     if let Some(home) = home {
         candidates.push(home.join(".pip/pip.conf"));
         candidates.push(
@@ -344,9 +467,7 @@ pub(crate) fn config_file_candidates(
                 .join("pip/pip.conf"),
         );
     }
-    if let Some(file) = config_file.filter(|file| !file.is_empty()) {
-        candidates.push(app_dir.join(file));
-    }
+    candidates.extend(env_file);
     candidates
 }
 
@@ -377,15 +498,7 @@ fn read_pip_settings(
     choose_index: bool,
     out: &mut UvSettings,
 ) -> Vec<Unsupported> {
-    let mut unsupported: Vec<Unsupported> = settings
-        .config_files
-        .iter()
-        .map(|path| Unsupported {
-            place: path.display().to_string(),
-            what: "pip's configuration file".to_string(),
-            why: "uv does not read pip's configuration. Set what it configures as PIP_* variables of the build instead (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX and PIP_TRUSTED_HOST are translated for uv), and remove the file or point PIP_CONFIG_FILE at /dev/null.".to_string(),
-        })
-        .collect();
+    let mut unsupported: Vec<Unsupported> = settings.unreadable.clone();
     let mut fail = |name: &str, why: &str| {
         unsupported.push(Unsupported {
             place: name.to_string(),
@@ -398,23 +511,24 @@ fn read_pip_settings(
         if !name.starts_with("PIP_") || value.is_empty() || NO_EFFECT.contains(&name.as_str()) {
             continue;
         }
+        let shown = settings.label(name);
         match name.as_str() {
             "PIP_INDEX_URL" | "PIP_EXTRA_INDEX_URL" if choose_index => {
                 out.notes.push(format!(
-                    "{name} (not used: the requirement files set the index, as pip would)"
+                    "{shown} (not used: the requirement files set the index, as pip would)"
                 ));
             }
             "PIP_INDEX_URL" => translate_var(
                 settings,
                 out,
-                name,
+                &shown,
                 &["UV_INDEX_URL", "UV_DEFAULT_INDEX"],
                 value.to_string(),
             ),
             "PIP_EXTRA_INDEX_URL" => translate_var(
                 settings,
                 out,
-                name,
+                &shown,
                 &["UV_EXTRA_INDEX_URL"],
                 // Both lists are separated by spaces.
                 value.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -422,7 +536,7 @@ fn read_pip_settings(
             "PIP_FIND_LINKS" => translate_var(
                 settings,
                 out,
-                name,
+                &shown,
                 &["UV_FIND_LINKS"],
                 // pip separates with spaces, uv with commas.
                 value.split_whitespace().collect::<Vec<_>>().join(","),
@@ -431,30 +545,30 @@ fn read_pip_settings(
                 Ok(false) => {}
                 Ok(true) if name == "PIP_NO_INDEX" => {
                     push_once(&mut out.args, &["--no-index"]);
-                    out.notes.push(format!("{name} → --no-index"));
+                    out.notes.push(format!("{shown} → --no-index"));
                 }
                 Ok(true) if name == "PIP_PRE" => {
                     push_once(&mut out.args, &["--prerelease", "allow"]);
-                    out.notes.push(format!("{name} → --prerelease allow"));
+                    out.notes.push(format!("{shown} → --prerelease allow"));
                 }
                 Ok(true) => {
                     if out.hash_checking.is_none() {
-                        out.hash_checking = Some(name.clone());
+                        out.hash_checking = Some(shown.clone());
                     }
                 }
-                Err(why) => fail(name, &why),
+                Err(why) => fail(&shown, &why),
             },
             "PIP_CONSTRAINT" => {
                 let files: Vec<&str> = value.split_whitespace().collect();
                 if files.iter().any(|file| file.contains("://")) {
                     fail(
-                        name,
+                        &shown,
                         "The build reads constraints from files in the app only, so that a change to them is a change to the set (uv would also need the URL fetched). Save the file in the app and name its path here, relative to the app directory.",
                     );
                 } else {
                     // Both lists are separated by spaces; both tools read relative paths
                     // from their working directory, the app directory.
-                    translate_var(settings, out, name, &["UV_CONSTRAINT"], files.join(" "));
+                    translate_var(settings, out, &shown, &["UV_CONSTRAINT"], files.join(" "));
                 }
             }
             // pip reads this `--no-…` variable inverted: a false value turns build isolation
@@ -463,24 +577,24 @@ fn read_pip_settings(
                 Ok(false) => {
                     push_once(&mut out.args, &["--no-build-isolation"]);
                     out.notes.push(format!(
-                        "{name}={value} → --no-build-isolation (pip reads a false value here as turning isolation off)"
+                        "{shown}={value} → --no-build-isolation (pip reads a false value here as turning isolation off)"
                     ));
                 }
                 Ok(true) => out.notes.push(format!(
-                    "{name}={value} (no effect: pip reads a true value here as keeping build isolation on; set it to false to turn isolation off)"
+                    "{shown}={value} (no effect: pip reads a true value here as keeping build isolation on; set it to false to turn isolation off)"
                 )),
-                Err(why) => fail(name, &why),
+                Err(why) => fail(&shown, &why),
             },
             "PIP_TRUSTED_HOST" => {
                 if settings.set("UV_INSECURE_HOST").is_some() {
                     out.notes
-                        .push(format!("{name} (not used: UV_INSECURE_HOST is set)"));
+                        .push(format!("{shown} (not used: UV_INSECURE_HOST is set)"));
                 } else {
                     for host in value.split_whitespace() {
                         out.args
                             .extend(["--allow-insecure-host".to_string(), host.to_string()]);
                     }
-                    out.notes.push(format!("{name} → --allow-insecure-host"));
+                    out.notes.push(format!("{shown} → --allow-insecure-host"));
                 }
             }
             "PIP_NO_BINARY" | "PIP_ONLY_BINARY" => {
@@ -492,42 +606,42 @@ fn read_pip_settings(
                 for packages in value.split_whitespace() {
                     out.args.extend([flag.to_string(), packages.to_string()]);
                 }
-                out.notes.push(format!("{name} → {flag}"));
+                out.notes.push(format!("{shown} → {flag}"));
             }
             "PIP_CERT" if settings.ca_bundle => {
                 out.notes.push(format!(
-                    "{name} (not used: the CA certificate binding gives the bundle)"
+                    "{shown} (not used: the CA certificate binding gives the bundle)"
                 ));
             }
             "PIP_CERT" => {
-                translate_var(settings, out, name, &["SSL_CERT_FILE"], value.to_string());
+                translate_var(settings, out, &shown, &["SSL_CERT_FILE"], value.to_string());
             }
             "PIP_CLIENT_CERT" => {
-                translate_var(settings, out, name, &["SSL_CLIENT_CERT"], value.to_string());
+                translate_var(settings, out, &shown, &["SSL_CLIENT_CERT"], value.to_string());
             }
             "PIP_TIMEOUT" | "PIP_DEFAULT_TIMEOUT" => match value.parse::<f64>() {
                 Ok(seconds) if seconds.is_finite() && seconds > 0.0 => translate_var(
                     settings,
                     out,
-                    name,
+                    &shown,
                     &["UV_HTTP_TIMEOUT"],
                     format!("{}", seconds.ceil()),
                 ),
-                _ => fail(name, "pip accepts a number of seconds here."),
+                _ => fail(&shown, "pip accepts a number of seconds here."),
             },
             "PIP_USE_FEATURE" if value == "truststore" => {}
             "PIP_CONFIG_FILE" => {
                 // Read above with the other configuration files.
             }
             "PIP_PREFER_BINARY" => fail(
-                name,
+                &shown,
                 "uv has no such preference: it installs the newest version that fits, built from source when it has no wheel. Pin the version that has a wheel instead.",
             ),
             "PIP_GLOBAL_OPTION" | "PIP_BUILD_OPTION" | "PIP_INSTALL_OPTION" => {
-                fail(name, &format!("It {SETUP_PY_OPTION}."));
+                fail(&shown, &format!("It {SETUP_PY_OPTION}."));
             }
             _ => fail(
-                name,
+                &shown,
                 "uv has no translation for this pip setting (only PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX, PIP_TRUSTED_HOST, PIP_PRE, PIP_REQUIRE_HASHES, PIP_NO_BINARY, PIP_ONLY_BINARY, PIP_CONSTRAINT, PIP_NO_BUILD_ISOLATION, PIP_CERT, PIP_CLIENT_CERT and PIP_TIMEOUT are translated; pip's output settings change nothing).",
             ),
         }
@@ -816,14 +930,14 @@ mod tests {
 
     #[test]
     fn pip_settings_uv_cannot_honour_are_errors() {
-        let mut pip = settings(&[
+        let pip = settings(&[
             ("PIP_PREFER_BINARY", "1"),
             ("PIP_CONSTRAINT", "c.txt https://example.com/c.txt"),
             ("PIP_NO_INDEX", "maybe"),
             ("PIP_NO_BUILD_ISOLATION", "sometimes"),
             ("PIP_SRC", "/src"),
         ]);
-        pip.config_files = vec![PathBuf::from("/etc/pip.conf")];
+        let pip = pip.with_config(&[("/etc/pip.conf".into(), "index-url = x\n".into())]);
         let unsupported =
             for_uv(&[file("requirements.txt", "flask\n")], &pip).expect_err("unsupported");
         let places: Vec<&str> = unsupported.iter().map(|u| u.place.as_str()).collect();
@@ -934,6 +1048,77 @@ mod tests {
     }
 
     #[test]
+    fn configuration_files_resolve_as_pip_resolves_them() {
+        let pip = settings(&[("PIP_ONLY_BINARY", "pkg")]).with_config(&[
+            (
+                "/etc/pip.conf".into(),
+                "# site-wide\n[global]\nindex-url = https://a/simple\nonly_binary = :all:\nextra-index-url =\n    https://x/simple\n    https://y/simple\n[install]\nindex-url: https://b/simple\n".into(),
+            ),
+            ("pip.conf".into(), "[global]\npre = yes\n[freeze]\nall = true\n".into()),
+        ]);
+        let vars: Vec<(&str, &str)> = pip
+            .vars
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        assert_eq!(
+            vars,
+            [
+                (
+                    "PIP_EXTRA_INDEX_URL",
+                    "\nhttps://x/simple\nhttps://y/simple"
+                ),
+                ("PIP_INDEX_URL", "https://b/simple"),
+                ("PIP_ONLY_BINARY", "pkg"),
+                ("PIP_PRE", "yes"),
+            ]
+        );
+        let uv = for_uv(&[file("requirements.txt", "flask\n")], &pip).expect("supported");
+        assert_eq!(
+            uv.env,
+            [
+                (
+                    "UV_EXTRA_INDEX_URL".to_string(),
+                    "https://x/simple https://y/simple".to_string()
+                ),
+                ("UV_INDEX_URL".to_string(), "https://b/simple".to_string()),
+            ]
+        );
+        assert_eq!(
+            uv.notes,
+            [
+                "/etc/pip.conf [global] extra-index-url → UV_EXTRA_INDEX_URL",
+                "/etc/pip.conf [install] index-url → UV_INDEX_URL",
+                "PIP_ONLY_BINARY → --only-binary",
+                "pip.conf [global] pre → --prerelease allow",
+            ]
+        );
+    }
+
+    #[test]
+    fn configuration_uv_cannot_honour_names_file_section_and_key() {
+        let pip = settings(&[]).with_config(&[
+            (
+                "pip.conf".into(),
+                "[install]\nprefer-binary = true\n".into(),
+            ),
+            (
+                "broken.conf".into(),
+                "[global]\n  stray\nno section\n".into(),
+            ),
+        ]);
+        let unsupported =
+            for_uv(&[file("requirements.txt", "flask\n")], &pip).expect_err("unsupported");
+        let places: Vec<&str> = unsupported.iter().map(|u| u.place.as_str()).collect();
+        assert_eq!(places, ["broken.conf", "pip.conf [install] prefer-binary"]);
+        assert!(
+            unsupported[0]
+                .why
+                .starts_with("line 2 is indented but continues no setting")
+        );
+    }
+
+    #[test]
     fn pip_looks_for_configuration_where_pip_does() {
         let app = Path::new("/workspace");
         assert_eq!(
@@ -957,5 +1142,22 @@ mod tests {
             .map(PathBuf::from)
         );
         assert!(config_file_candidates(Some("/dev/null"), None, None, None, app).is_empty());
+        // An existing PIP_CONFIG_FILE replaces the user's files (not the global ones).
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs_err::write(dir.path().join("pip.conf"), "[global]\n").expect("write");
+        assert_eq!(
+            config_file_candidates(
+                Some("pip.conf"),
+                Some(Path::new("/home/cnb")),
+                None,
+                None,
+                dir.path()
+            ),
+            [
+                PathBuf::from("/etc/xdg/pip/pip.conf"),
+                PathBuf::from("/etc/pip.conf"),
+                dir.path().join("pip.conf")
+            ]
+        );
     }
 }
