@@ -291,6 +291,21 @@ fn a_hash_in_an_included_file_requires_every_requirement_hashed() {
     );
 }
 
+/// After a build (`log`) with `pins.txt` (idna==3.7) as the constraint file: idna 3.7 was
+/// installed and the app serves; the pins file is part of the requirements set, so changing
+/// it replaces the venv with idna 3.8.
+fn assert_pins_followed(image: &Image, app: &App, log: &str) {
+    assert_contains(log, " + idna==3.7\n");
+    image.assert_serves();
+    app.write("pins.txt", "idna==3.8\n");
+    let log = image.build_ok(app);
+    assert_contains(
+        &log,
+        "    - requirements.txt, a file it includes or a PIP_CONSTRAINT file changed\n",
+    );
+    assert_contains(&log, " + idna==3.8\n");
+}
+
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn pip_constraint_and_no_build_isolation_work_as_with_pip() {
@@ -306,17 +321,7 @@ fn pip_constraint_and_no_build_isolation_work_as_with_pip() {
         &log,
         "PIP_NO_BUILD_ISOLATION=false → --no-build-isolation (pip reads a false value here as turning isolation off)",
     );
-    assert_contains(&log, " + idna==3.7\n");
-    image.assert_serves();
-
-    // The constraints file is part of the set: changing it replaces the venv.
-    app.write("pins.txt", "idna==3.8\n");
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "    - requirements.txt, a file it includes or a PIP_CONSTRAINT file changed\n",
-    );
-    assert_contains(&log, " + idna==3.8\n");
+    assert_pins_followed(&image, &app, &log);
 
     // pip itself reads the same variables to the same result.
     let log = Image::new("pip-constraint-pip")
@@ -384,17 +389,7 @@ fn pip_configuration_file_is_read_as_pip_reads_it() {
     let log = image.build_ok(&app);
     assert_contains(&log, "pip.conf [install] constraint → UV_CONSTRAINT");
     assert_contains(&log, "pip.conf [global] only-binary → --only-binary");
-    assert_contains(&log, " + idna==3.7\n");
-    image.assert_serves();
-
-    // The file's settings are in the venv's key, and the constraint file in the set.
-    app.write("pins.txt", "idna==3.8\n");
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "    - requirements.txt, a file it includes or a PIP_CONSTRAINT file changed\n",
-    );
-    assert_contains(&log, " + idna==3.8\n");
+    assert_pins_followed(&image, &app, &log);
 
     // A variable of the build wins over the file, as with pip.
     app.write("other-pins.txt", "idna==3.7\n");
