@@ -87,26 +87,19 @@ start_server() {
   local name="$1" port
   port="$(free_port)"
   case "$name" in
-    harness)
+    harness | harness-no-log)
+      local access_log=true
+      [ "$name" = harness-no-log ] && access_log=false
       env -i PATH="$PATH" HOME="$HOME" PORT="$port" BLACKLODGE_HOST=127.0.0.1 \
         BLACKLODGE_ENTRYPOINT=model:predict BLACKLODGE_APP_DIR="$APP_DIR" \
-        BLACKLODGE_WORKERS="$WORKERS" BLACKLODGE_THREADS="$THREADS" \
+        BLACKLODGE_WORKERS="$WORKERS" BLACKLODGE_THREADS="$THREADS" BLACKLODGE_ACCESS_LOG="$access_log" \
         "${SERVER_CPU[@]}" "$VENV/bin/blacklodge" web >"$LOG_DIR/$name.log" 2>&1 &
       ;;
-    harness-no-log)
-      env -i PATH="$PATH" HOME="$HOME" PORT="$port" BLACKLODGE_HOST=127.0.0.1 \
-        BLACKLODGE_ENTRYPOINT=model:predict BLACKLODGE_APP_DIR="$APP_DIR" \
-        BLACKLODGE_WORKERS="$WORKERS" BLACKLODGE_THREADS="$THREADS" BLACKLODGE_ACCESS_LOG=false \
-        "${SERVER_CPU[@]}" "$VENV/bin/blacklodge" web >"$LOG_DIR/$name.log" 2>&1 &
-      ;;
-    bare-gthread)
+    bare-gthread | bare-gthread-log)
+      local access_log=()
+      [ "$name" = bare-gthread-log ] && access_log=(--access-logfile -)
       BENCH_APP_DIR="$APP_DIR" "${SERVER_CPU[@]}" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
-        --worker-class gthread --workers "$WORKERS" --threads "$THREADS" --keep-alive 5 --timeout 90 \
-        bare_app:app >"$LOG_DIR/$name.log" 2>&1 &
-      ;;
-    bare-gthread-log)
-      BENCH_APP_DIR="$APP_DIR" "${SERVER_CPU[@]}" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
-        --worker-class gthread --workers "$WORKERS" --threads "$THREADS" --keep-alive 5 --timeout 90 --access-logfile - \
+        --worker-class gthread --workers "$WORKERS" --threads "$THREADS" --keep-alive 5 --timeout 90 "${access_log[@]}" \
         bare_app:app >"$LOG_DIR/$name.log" 2>&1 &
       ;;
     bare-sync)
@@ -184,7 +177,7 @@ done
 declare -A RPS P50 P99 CPU PAIR_RPS PAIR_P99
 for round in $(seq 1 "$ROUNDS"); do
   # Servers of a pair run back to back; which one goes first alternates by round.
-  if ((round % 2)); then order=(bare-gthread-log harness bare-gthread harness-no-log bare-sync bare-waitress)
+  if ((round % 2)); then order=("${SERVERS[@]}")
   else order=(harness bare-gthread-log harness-no-log bare-gthread bare-waitress bare-sync); fi
   declare -A this_rps=() this_p99=()
   for server in "${order[@]}"; do

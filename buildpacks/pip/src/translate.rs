@@ -301,6 +301,28 @@ impl PipSettings {
             .unwrap_or_else(|| name.to_string())
     }
 
+    /// What the venv's cache key records of the settings: every `PIP_*` and `UV_*` variable
+    /// that can change what is installed, by name, with a digest of its value. Credentials in
+    /// URLs are taken out before the digest, so no secret (not even its hash) reaches the
+    /// layer metadata, which is part of the image.
+    pub(crate) fn install_key(&self) -> BTreeMap<String, String> {
+        self.vars
+            .iter()
+            .filter(|(name, value)| {
+                !value.trim().is_empty()
+                    && if name.starts_with("PIP_") {
+                        !NO_EFFECT.contains(&name.as_str())
+                    } else {
+                        !uv_var_has_no_effect(name)
+                    }
+            })
+            .map(|(name, value)| {
+                let digest = sha256_bytes(without_credentials(value.trim()).as_bytes());
+                (name.clone(), digest[..16].to_string())
+            })
+            .collect()
+    }
+
     fn set(&self, name: &str) -> Option<&str> {
         self.vars
             .get(name)
@@ -406,30 +428,6 @@ fn without_credentials(value: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-impl PipSettings {
-    /// What the venv's cache key records of the settings: every `PIP_*` and `UV_*` variable
-    /// that can change what is installed, by name, with a digest of its value. Credentials in
-    /// URLs are taken out before the digest, so no secret (not even its hash) reaches the
-    /// layer metadata, which is part of the image.
-    pub(crate) fn install_key(&self) -> BTreeMap<String, String> {
-        self.vars
-            .iter()
-            .filter(|(name, value)| {
-                !value.trim().is_empty()
-                    && if name.starts_with("PIP_") {
-                        !NO_EFFECT.contains(&name.as_str())
-                    } else {
-                        !uv_var_has_no_effect(name)
-                    }
-            })
-            .map(|(name, value)| {
-                let digest = sha256_bytes(without_credentials(value.trim()).as_bytes());
-                (name.clone(), digest[..16].to_string())
-            })
-            .collect()
-    }
 }
 
 /// Where pip looks for configuration (pip's `get_configuration_files`): `PIP_CONFIG_FILE`

@@ -20,7 +20,7 @@ use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::LayerState;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -52,13 +52,11 @@ fn invalidation_reasons(cached: &VenvLayerMetadata, wanted: &VenvLayerMetadata) 
         installer: new_installer,
         settings: new_settings,
     } = wanted;
-    let changed_settings: Vec<&str> = settings
-        .keys()
-        .chain(new_settings.keys())
+    let names: BTreeSet<&String> = settings.keys().chain(new_settings.keys()).collect();
+    let changed_settings: Vec<&str> = names
+        .into_iter()
         .filter(|name| settings.get(*name) != new_settings.get(*name))
         .map(String::as_str)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
         .collect();
     cache::reasons([
         (requirements_sha256 != new_requirements_sha256).then(|| {
