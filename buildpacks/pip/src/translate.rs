@@ -1114,6 +1114,14 @@ mod tests {
                 .why
                 .starts_with("line 2 is indented but continues no setting")
         );
+        assert_eq!(
+            parse_pip_conf("index-url = x\n").expect_err("no section"),
+            "line 1 comes before any [section]; pip cannot parse the file either. Put settings under [global] or [install]."
+        );
+        assert_eq!(
+            parse_pip_conf("[global]\n\nno value here\n").expect_err("no separator"),
+            "line 3 (`no value here`) is neither `key = value` nor a [section]; pip cannot parse the file either."
+        );
     }
 
     #[test]
