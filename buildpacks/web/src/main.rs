@@ -186,7 +186,7 @@ fn default_command(
     choice: &Choice,
     python: &PythonEnv,
 ) -> libcnb::Result<String, WebError> {
-    output::detail(format!("Found {}", choice.found));
+    output::detail(format!("Found: {}", choice.found));
     let Some(server) = choice.server.installable().filter(|_| choice.install) else {
         return Ok(choice.command(choice.program()));
     };
