@@ -29,6 +29,7 @@ use libcnb::data::process_type;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Env, Platform, buildpack_main};
+use std::fmt::Write as _;
 use std::path::Path;
 
 #[cfg(test)]
@@ -213,12 +214,13 @@ pub(crate) fn no_default_process_warning(notes: &[String]) -> (String, String) {
         "The app has no Procfile and no wrapper configuration, and none of the app shapes this buildpack detects fits:\n",
     );
     for note in notes {
-        body.push_str(&format!("  - {note}\n"));
+        let _ = writeln!(body, "  - {note}");
     }
-    body.push_str(&format!(
-        "Detected: a Django project (manage.py), a module-level `app` or `application` in {} (WSGI with gunicorn, ASGI with uvicorn), a Streamlit or Gradio script.\n",
+    let _ = writeln!(
+        body,
+        "Detected: a Django project (manage.py), a module-level `app` or `application` in {} (WSGI with gunicorn, ASGI with uvicorn), a Streamlit or Gradio script.",
         shape::APP_MODULES.join(", ")
-    ));
+    );
     body.push_str(
         "The image has no default process: `docker run <image>` fails until one is given.\nGive it one with a Procfile, e.g. `web: gunicorn --bind 0.0.0.0:$PORT app:app` or `web: python server.py`, or wrap a function with blacklodge.toml (docs/wrapper.md).",
     );
