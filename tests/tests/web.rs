@@ -92,10 +92,11 @@ fn flask_app_py_is_served_by_gunicorn_the_buildpack_installs() {
     image.assert_serves();
 }
 
-/// A FastAPI `main.py` with uvicorn among its dependencies: the app's uvicorn serves it.
+/// A FastAPI `main.py` with uvicorn among its dependencies: the app's uvicorn serves it;
+/// without uvicorn, the one the buildpack installs does.
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
-fn fastapi_main_py_is_served_by_its_uvicorn() {
+fn fastapi_main_py_is_served_by_its_uvicorn_or_the_buildpacks() {
     let app = App::fixture("web-fastapi");
     let image = Image::new("web-fastapi");
     let log = image.build_ok(&app);
@@ -105,6 +106,25 @@ fn fastapi_main_py_is_served_by_its_uvicorn() {
     );
     assert_not_contains(&log, "this buildpack adds it");
 
+    let container = image.start(None, &[]);
+    let response = container.get("/");
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.body,
+        "{\"framework\":\"fastapi\",\"server\":\"uvicorn\"}"
+    );
+    drop(container);
+
+    app.replace("requirements.txt", "uvicorn==0.55.0\n", "");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - The app does not install uvicorn: this buildpack adds it (add uvicorn to the app's dependencies to choose its version)\n",
+    );
+    assert_contains(
+        &log,
+        "  - web: /layers/blacklodge_web/server/bin/uvicorn --host 0.0.0.0 --port $PORT main:app (default)\n",
+    );
     let container = image.start(None, &[]);
     let response = container.get("/");
     assert_eq!(response.status, 200);
