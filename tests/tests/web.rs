@@ -205,6 +205,23 @@ fn no_default_process_is_a_warning_and_a_procfile_serves_on_port_8080() {
         .expect("docker runs");
     assert!(!output.status.success(), "{}", output_text(&output));
 
+    // Turned off: no warning, the log says why there is no process; a value that is not a
+    // boolean is an error naming the variable.
+    let off = Image::new("web-none-off").env("BP_WEB_DEFAULT_PROCESS", "false");
+    let log = off.build_ok(&app);
+    assert_contains(
+        &log,
+        "- Default process\n  - None added: BP_WEB_DEFAULT_PROCESS=false (the image has no default process unless another buildpack declares one)\n",
+    );
+    assert_not_contains(&log, "WARNING: The image has no default process");
+    let log = Image::new("web-none-bad")
+        .env("BP_WEB_DEFAULT_PROCESS", "maybe")
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Invalid value for BP_WEB_DEFAULT_PROCESS\n!\n! BP_WEB_DEFAULT_PROCESS='maybe' is not accepted.\n! Accepted: true or false.\n!\n! How to fix:\n!   Set BP_WEB_DEFAULT_PROCESS to an accepted value (in project.toml [[io.buildpacks.build.env]] or with `pack build --env`), or unset it.\n",
+    );
+
     app.write(
         "Procfile",
         "web: python3 -m http.server --bind 0.0.0.0 $PORT\n",
