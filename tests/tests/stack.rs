@@ -6,13 +6,14 @@ use blacklodge_tests::{
 use std::process::Command;
 
 /// Every buildpack the builder and the packaged composite carry.
-const ALL_BUILDPACKS: [&str; 8] = [
+const ALL_BUILDPACKS: [&str; 9] = [
     "blacklodge/python-app",
     "blacklodge/python",
     "blacklodge/uv",
     "blacklodge/poetry",
     "blacklodge/pipenv",
     "blacklodge/pip",
+    "blacklodge/web",
     "blacklodge/wrapper",
     "blacklodge/procfile",
 ];

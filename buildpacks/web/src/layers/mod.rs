@@ -1,0 +1,2 @@
+pub(crate) mod env;
+pub(crate) mod server;
