@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the harness test suite in harness/.venv.
 #
-# Equivalent to: python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/mypy && .venv/bin/pytest -q
+# Equivalent to: python3 -m venv .venv && .venv/bin/pip install -e '.[dev,kafka]' && .venv/bin/mypy && .venv/bin/pytest -q
 # but idempotent: the venv is reused, and the install is skipped while
 # pyproject.toml is unchanged since the last successful install.
 # Extra arguments go to pytest. PYTHON selects the interpreter for a new venv.
@@ -19,8 +19,8 @@ if ! "$venv/bin/python" -c "" 2>/dev/null; then
 fi
 
 wanted="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ] || ! "$venv/bin/python" -c "import blacklodge_harness, pytest" 2>/dev/null; then
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -e '.[dev]'
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ] || ! "$venv/bin/python" -c "import blacklodge_harness, pytest, confluent_kafka" 2>/dev/null; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -e '.[dev,kafka]'
     echo "$wanted" > "$stamp"
 fi
 
