@@ -103,7 +103,7 @@ def test_commit_candidates_are_batched_and_only_report_moved_positions() -> None
     # A late answer to an older commit never moves the committed position back.
     tracker.mark_committed({TP: 51})
     tracker.mark_committed({TP: 40})
-    assert tracker.snapshot()[TP] == (51, 51, 49)
+    assert tracker.snapshot()[TP] == (51, 51, 49, 99)
 
 
 def test_revoke_returns_the_uncommitted_position_and_forgets_the_partition() -> None:
@@ -145,7 +145,7 @@ def test_commits_of_revoked_partitions_are_not_recorded_for_a_new_assignment() -
     tracker.revoke(TP)
     tracker.mark_committed({TP: 1})  # the answer to a commit sent before the revocation
     tracker.assign(TP)
-    assert tracker.snapshot()[TP] == (None, None, 0)
+    assert tracker.snapshot()[TP] == (None, None, 0, -1)
 
 
 def test_misuse_is_an_error() -> None:

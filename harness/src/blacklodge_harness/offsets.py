@@ -153,7 +153,8 @@ class OffsetTracker:
             state = self._partitions.get(tp)
             return len(state.pending) if state is not None else 0
 
-    def snapshot(self) -> Dict[TopicPartition, Tuple[Optional[int], Optional[int], int]]:
-        """Per partition: (position, committed, offsets not yet contiguously acknowledged)."""
+    def snapshot(self) -> Dict[TopicPartition, Tuple[Optional[int], Optional[int], int, int]]:
+        """Per partition: (position, committed, offsets not yet contiguously acknowledged,
+        last offset received or -1)."""
         with self._lock:
-            return {tp: (s.position, s.committed, len(s.pending)) for tp, s in self._partitions.items()}
+            return {tp: (s.position, s.committed, len(s.pending), s.last_received) for tp, s in self._partitions.items()}
