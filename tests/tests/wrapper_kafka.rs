@@ -796,6 +796,8 @@ fn kafka_configuration_mistakes_fail_the_build_with_the_fix() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn the_apps_own_confluent_kafka_is_kept_or_the_conflict_named() {
     let app = App::fixture("wrapper-kafka");
+    // Both releases publish wheels for CPython 3.11 (not for the newest Python).
+    app.write(".python-version", "3.11\n");
     // Older than the harness's extra (confluent-kafka>=2.5) allows.
     app.write("requirements.txt", "confluent-kafka==2.4.0\n");
     let image = Image::new("wrapper-kafka-pins");
