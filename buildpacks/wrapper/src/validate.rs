@@ -360,6 +360,10 @@ mod tests {
             "{}",
             error.detail
         );
+        assert_eq!(
+            error.fix,
+            "If your app installs confluent-kafka itself, install a release that imports on this image: PyPI's manylinux wheels include librdkafka; a build from source needs librdkafka in the image. Or remove \"worker\" from modes (and the [kafka] table) if the image needs no worker."
+        );
     }
 
     fn crash() -> CommandError {
