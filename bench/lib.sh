@@ -28,9 +28,12 @@ MIRROR_PORT="${BLACKLODGE_MIRROR_PORT:-8765}"
 MIRROR_URL="http://127.0.0.1:${MIRROR_PORT}"
 REGISTRY_PORT="${BLACKLODGE_REGISTRY_PORT:-5000}"
 REGISTRY="127.0.0.1:${REGISTRY_PORT}"
+# The Kafka broker (bench/kafka; its controller listens on the next port).
+KAFKA_PORT="${BLACKLODGE_KAFKA_PORT:-19092}"
 
 # The end-to-end tests read these (tests/src/lib.rs), so moved ports and names carry over.
 export BLACKLODGE_BUILDER="$BUILDER_IMAGE" BLACKLODGE_MIRROR_URL="$MIRROR_URL" BLACKLODGE_REGISTRY="$REGISTRY"
+export BLACKLODGE_KAFKA_BOOTSTRAP="127.0.0.1:${KAFKA_PORT}"
 
 if [ -t 2 ]; then _bold=$'\e[1m'; _red=$'\e[31m'; _reset=$'\e[0m'; else _bold=''; _red=''; _reset=''; fi
 

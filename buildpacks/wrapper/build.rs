@@ -1,5 +1,5 @@
 //! Embeds the harness (harness/src/blacklodge_harness) in the buildpack binary and reads its
-//! runtime dependencies from harness/pyproject.toml and their lock from
+//! runtime dependencies (and its `kafka` extra) from harness/pyproject.toml and their lock from
 //! harness/requirements.lock, so the Python package in this repository is the single source
 //! of all three. `cargo libcnb package` ships only the binary.
 
@@ -60,6 +60,12 @@ fn main() {
         .iter()
         .map(|value| value.as_str().expect("a requirement string").to_string())
         .collect();
+    let kafka: Vec<String> = document["project"]["optional-dependencies"]["kafka"]
+        .as_array()
+        .expect("[project.optional-dependencies] kafka is an array")
+        .iter()
+        .map(|value| value.as_str().expect("a requirement string").to_string())
+        .collect();
 
     let mut code =
         String::from("/// The harness package files: (path below site-packages, contents).\n");
@@ -76,6 +82,11 @@ fn main() {
     code.push_str("];\n\n/// `[project] dependencies` of harness/pyproject.toml.\n");
     code.push_str("pub(crate) const DEPENDENCIES: &[&str] = &[\n");
     for dependency in &dependencies {
+        writeln!(code, "    {dependency:?},").expect("write to string");
+    }
+    code.push_str("];\n\n/// The `kafka` extra of harness/pyproject.toml (the worker mode).\n");
+    code.push_str("pub(crate) const KAFKA_DEPENDENCIES: &[&str] = &[\n");
+    for dependency in &kafka {
         writeln!(code, "    {dependency:?},").expect("write to string");
     }
     code.push_str("];\n");

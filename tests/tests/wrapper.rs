@@ -510,7 +510,7 @@ fn invalid_configuration_is_explained() {
     let log = Image::new("wrapper-unknown-key").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid wrapper configuration in blacklodge.toml\n!\n! blacklodge.toml: line 2: unknown field `port`, expected one of `entrypoint`, `modes`, `default-mode`, `name`, `version`\n",
+        "! ERROR: Invalid wrapper configuration in blacklodge.toml\n!\n! blacklodge.toml: line 2: unknown field `port`, expected one of `entrypoint`, `modes`, `default-mode`, `name`, `version`, `kafka`\n",
     );
 
     app.write(
@@ -654,12 +654,19 @@ fn processes_the_import_starts_end_with_the_check() {
     assert_not_contains(&files, "helper-survived");
 }
 
-/// `(name, version)` of every distribution in harness/requirements.lock.
+/// `(name, version)` of every distribution in harness/requirements.lock an app without the
+/// worker mode gets: all but those only the kafka extra needs (named on the lock's second line).
 fn locked_distributions() -> Vec<(String, String)> {
     let lock = fs_err::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../harness/requirements.lock"),
     )
     .expect("harness/requirements.lock");
+    let kafka_only: Vec<&str> = lock
+        .lines()
+        .find_map(|line| line.split_once("; distributions only it needs: "))
+        .map(|(_, names)| names.split(", ").collect())
+        .expect("the lock names what only the kafka extra needs");
+    assert!(kafka_only.contains(&"confluent-kafka"), "{kafka_only:?}");
     lock.lines()
         .filter(|line| !line.starts_with(|c: char| c.is_whitespace() || c == '#'))
         .filter_map(|line| {
@@ -667,6 +674,7 @@ fn locked_distributions() -> Vec<(String, String)> {
             let version = rest.split([' ', ';']).next()?;
             Some((name.to_string(), version.to_string()))
         })
+        .filter(|(name, _)| !kafka_only.contains(&name.as_str()))
         .collect()
 }
 

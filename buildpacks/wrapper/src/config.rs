@@ -5,10 +5,18 @@
 //!
 //! ```toml
 //! entrypoint = "model:predict"   # module:attribute (required)
-//! modes = ["web", "job"]         # processes to declare (default: both)
+//! modes = ["web", "job"]         # processes to declare (default: web and job, and worker
+//!                                # when [kafka] exists)
 //! default-mode = "web"           # the image's default process (default: web, else the first mode)
 //! name = "fraud-model"           # reported by /statz (default: [project] name)
 //! version = "1.4.0"              # reported by /statz (default: [project] version)
+//!
+//! [kafka]                        # the worker's defaults (only with "worker" among the modes)
+//! topics = ["orders"]            # input topics (default: BLACKLODGE_KAFKA_TOPICS at run time)
+//! group-id = "fraud-model"       # consumer group (default: the app name)
+//! output-topic = "scores"        # where results go (default: none, consume-only)
+//! dlq-topic = "orders.dlq"       # dead letters (default: none, a poison message stops the worker)
+//! value-format = "json"          # "json" (default) or "bytes"
 //! ```
 
 use blacklodge_common::env::{self, InvalidVariable};
@@ -43,29 +51,47 @@ pub(crate) const DEFAULT_VALIDATE_TIMEOUT: Duration = Duration::from_mins(2);
 /// The longest accepted `BP_BLACKLODGE_VALIDATE_TIMEOUT`: a day.
 const MAX_VALIDATE_TIMEOUT_SECS: u64 = 86_400;
 
+/// The longest Kafka topic name (Kafka's own limit).
+const MAX_TOPIC: usize = 249;
+
 /// A process the wrapper can declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
     Web,
+    Worker,
     Job,
 }
 
 impl Mode {
-    pub(crate) const ALL: [Mode; 2] = [Mode::Web, Mode::Job];
+    pub(crate) const ALL: [Mode; 3] = [Mode::Web, Mode::Worker, Mode::Job];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Mode::Web => "web",
+            Mode::Worker => "worker",
             Mode::Job => "job",
         }
     }
 
-    fn parse(text: &str) -> Result<Mode, ModeProblem> {
-        match text {
-            "web" => Ok(Mode::Web),
-            "job" => Ok(Mode::Job),
-            "worker" => Err(ModeProblem::NotYetAvailable),
-            _ => Err(ModeProblem::Unknown),
+    /// What the mode's process does, for messages.
+    pub(crate) fn purpose(self) -> &'static str {
+        match self {
+            Mode::Web => "HTTP service",
+            Mode::Worker => "Kafka consumer",
+            Mode::Job => "one-shot run",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|mode| mode.name() == text)
+    }
+
+    /// The modes when `modes` is not written: web and job, and worker with a `[kafka]` table.
+    fn defaults(kafka: bool) -> Vec<Mode> {
+        if kafka {
+            vec![Mode::Web, Mode::Job, Mode::Worker]
+        } else {
+            vec![Mode::Web, Mode::Job]
         }
     }
 }
@@ -74,13 +100,6 @@ impl Display for Mode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ModeProblem {
-    Unknown,
-    /// `worker` (Kafka) is part of the design but not of this release.
-    NotYetAvailable,
 }
 
 /// Where the configuration came from, for messages.
@@ -102,6 +121,99 @@ impl Display for Origin {
     }
 }
 
+impl Origin {
+    /// Where the `[kafka]` table is, for messages.
+    pub(crate) fn kafka_table(&self) -> String {
+        match self {
+            Origin::Pyproject => format!("[tool.blacklodge.kafka] in {PYPROJECT}"),
+            _ => format!("[kafka] in {CONFIG_FILE}"),
+        }
+    }
+}
+
+/// How the worker decodes message values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ValueFormat {
+    Json,
+    Bytes,
+}
+
+impl ValueFormat {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ValueFormat::Json => "json",
+            ValueFormat::Bytes => "bytes",
+        }
+    }
+}
+
+/// The validated `[kafka]` table: the worker's defaults, each overridable at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct KafkaConfig {
+    /// Input topics; empty when they are left to `BLACKLODGE_KAFKA_TOPICS`.
+    pub(crate) topics: Vec<String>,
+    pub(crate) group_id: Option<String>,
+    pub(crate) output_topic: Option<String>,
+    pub(crate) dlq_topic: Option<String>,
+    pub(crate) value_format: Option<ValueFormat>,
+}
+
+impl KafkaConfig {
+    /// The launch variables the harness reads (each a default: the container's value wins).
+    pub(crate) fn variables(&self) -> Vec<(&'static str, String)> {
+        let mut variables = Vec::new();
+        if !self.topics.is_empty() {
+            variables.push(("BLACKLODGE_KAFKA_TOPICS", self.topics.join(",")));
+        }
+        for (name, value) in [
+            ("BLACKLODGE_KAFKA_GROUP_ID", &self.group_id),
+            ("BLACKLODGE_KAFKA_OUTPUT_TOPIC", &self.output_topic),
+            ("BLACKLODGE_KAFKA_DLQ_TOPIC", &self.dlq_topic),
+        ] {
+            if let Some(value) = value {
+                variables.push((name, value.clone()));
+            }
+        }
+        if let Some(format) = self.value_format {
+            variables.push(("BLACKLODGE_KAFKA_VALUE_FORMAT", format.name().to_string()));
+        }
+        variables
+    }
+}
+
+/// Why a topic name is not one Kafka accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TopicProblem {
+    Empty,
+    TooLong(usize),
+    /// `.` or `..`.
+    Dots,
+    /// The characters outside `[A-Za-z0-9._-]`, each once, in order of appearance.
+    Characters(Vec<char>),
+}
+
+/// Checks a topic name as Kafka does: 1 to 249 characters of `[A-Za-z0-9._-]`, not `.`/`..`.
+pub(crate) fn topic_problem(name: &str) -> Option<TopicProblem> {
+    let length = name.chars().count();
+    if name.is_empty() {
+        return Some(TopicProblem::Empty);
+    }
+    if name == "." || name == ".." {
+        return Some(TopicProblem::Dots);
+    }
+    let mut bad: Vec<char> = Vec::new();
+    for c in name.chars() {
+        if !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') || bad.contains(&c)) {
+            bad.push(c);
+        }
+    }
+    if !bad.is_empty() {
+        return Some(TopicProblem::Characters(bad));
+    }
+    (length > MAX_TOPIC).then_some(TopicProblem::TooLong(length))
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct WrapperConfig {
@@ -117,6 +229,58 @@ pub(crate) struct WrapperConfig {
     pub(crate) validate: bool,
     /// How long the build-time import may take.
     pub(crate) validate_timeout: Duration,
+    /// The `[kafka]` table, when written (only with the worker mode).
+    pub(crate) kafka: Option<KafkaConfig>,
+}
+
+impl WrapperConfig {
+    pub(crate) fn has(&self, mode: Mode) -> bool {
+        self.modes.contains(&mode)
+    }
+
+    /// What the worker will do, for the build log (with the worker mode only).
+    pub(crate) fn kafka_summary(&self) -> Vec<String> {
+        if !self.has(Mode::Worker) {
+            return Vec::new();
+        }
+        let kafka = self.kafka.clone().unwrap_or_default();
+        vec![
+            if kafka.topics.is_empty() {
+                "Kafka topics: none configured; the worker needs BLACKLODGE_KAFKA_TOPICS at run time".to_string()
+            } else {
+                format!("Kafka topics: {}", kafka.topics.join(", "))
+            },
+            match &kafka.group_id {
+                Some(group) => format!("Kafka consumer group: {group}"),
+                None => format!(
+                    "Kafka consumer group: {} (the app name; group-id sets another)",
+                    self.app_name()
+                ),
+            },
+            match &kafka.output_topic {
+                Some(topic) => format!("Kafka output topic: {topic}"),
+                None => "Kafka output topic: none, consume-only".to_string(),
+            },
+            match &kafka.dlq_topic {
+                Some(topic) => format!("Kafka dead-letter topic: {topic}"),
+                None => "Kafka dead-letter topic: none; a message that keeps failing stops the worker without committing it".to_string(),
+            },
+            match kafka.value_format {
+                Some(format) => format!("Kafka value format: {}", format.name()),
+                None => "Kafka value format: json (default)".to_string(),
+            },
+        ]
+    }
+
+    /// The app name the harness reports (and uses as the default consumer group): `name`,
+    /// else the entry point's module.
+    pub(crate) fn app_name(&self) -> &str {
+        self.name.as_deref().unwrap_or_else(|| {
+            self.entrypoint
+                .split_once(':')
+                .map_or(self.entrypoint.as_str(), |(module, _)| module)
+        })
+    }
 }
 
 /// The table as written by the user. Unknown keys are errors.
@@ -128,6 +292,30 @@ struct RawConfig {
     default_mode: Option<String>,
     name: Option<String>,
     version: Option<String>,
+    kafka: Option<RawKafka>,
+}
+
+/// `[kafka]` as written. Unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawKafka {
+    topics: Option<Vec<String>>,
+    group_id: Option<String>,
+    output_topic: Option<String>,
+    dlq_topic: Option<String>,
+    value_format: Option<ValueFormat>,
+}
+
+/// `pyproject.toml` read for the `[tool.blacklodge]` table only, with the schema, so an error
+/// in the table carries its position in the file.
+#[derive(Debug, Deserialize)]
+struct TablePyproject {
+    tool: TableTool,
+}
+
+#[derive(Debug, Deserialize)]
+struct TableTool {
+    blacklodge: RawConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +347,8 @@ pub(crate) enum ConfigError {
     Invalid {
         origin: Origin,
         message: String,
+        /// The error is inside the `[kafka]` table.
+        in_kafka: bool,
     },
     /// Both `blacklodge.toml` and `[tool.blacklodge]`.
     TwoPlaces,
@@ -170,10 +360,9 @@ pub(crate) enum ConfigError {
         value: String,
         suggestion: Option<String>,
     },
-    Mode {
+    UnknownMode {
         origin: String,
         value: String,
-        problem: ModeProblem,
     },
     NoModes {
         origin: Origin,
@@ -188,9 +377,36 @@ pub(crate) enum ConfigError {
         modes: Vec<Mode>,
     },
     InvalidText {
-        origin: Origin,
+        /// Where the key is (`blacklodge.toml`, `[kafka] in blacklodge.toml`).
+        place: String,
         key: &'static str,
         value: String,
+    },
+    /// A `[kafka]` table, but no worker process to read it.
+    KafkaWithoutWorker {
+        origin: Origin,
+        modes: Vec<Mode>,
+    },
+    InvalidTopic {
+        place: String,
+        key: &'static str,
+        value: String,
+        problem: TopicProblem,
+    },
+    /// `topics = []`.
+    NoTopics {
+        place: String,
+    },
+    DuplicateTopic {
+        place: String,
+        topic: String,
+    },
+    /// The output or dead-letter topic is also an input topic: its records would be consumed
+    /// again.
+    TopicLoop {
+        place: String,
+        key: &'static str,
+        topic: String,
     },
     InvalidVariable(InvalidVariable),
     UnknownVariable {
@@ -226,16 +442,38 @@ fn pyproject_has_table(text: &str) -> bool {
     }
 }
 
-fn toml_message(error: &toml::de::Error, text: &str) -> String {
-    // The parser's message names the key ("unknown field `entrypiont`, expected one of ...");
-    // the line number makes it findable.
-    let line = error
-        .span()
-        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+/// The header of the table a position of `text` is in (`[kafka]`), if any.
+fn table_at(text: &str, offset: usize) -> Option<&str> {
+    text[..offset.min(text.len())]
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .rfind(|line| line.starts_with('[') && line.ends_with(']') && !line.contains(','))
+}
+
+/// The parser's message, which names the key ("unknown field `entrypiont`, expected one of
+/// ..."), with the line number and the table that make it findable; and whether it is in the
+/// `[kafka]` table.
+fn toml_message(error: &toml::de::Error, text: &str) -> (String, bool) {
     let message = error.message().trim().to_string();
-    match line {
-        Some(line) => format!("line {line}: {message}"),
-        None => message,
+    let Some(span) = error.span() else {
+        return (message, false);
+    };
+    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+    match table_at(text, span.start) {
+        Some(table) => (
+            format!("line {line}, in {table}: {message}"),
+            table == "[kafka]" || table == "[tool.blacklodge.kafka]",
+        ),
+        None => (format!("line {line}: {message}"), false),
+    }
+}
+
+fn invalid(origin: Origin, error: &toml::de::Error, text: &str) -> ConfigError {
+    let (message, in_kafka) = toml_message(error, text);
+    ConfigError::Invalid {
+        origin,
+        message,
+        in_kafka,
     }
 }
 
@@ -254,10 +492,7 @@ pub(crate) fn load(app_dir: &Path, env: &Env) -> Result<WrapperConfig, ConfigErr
         Some(text) => match toml::from_str::<RawPyproject>(text) {
             Ok(pyproject) => Some(pyproject),
             Err(error) if pyproject_has_table(text) => {
-                return Err(ConfigError::Invalid {
-                    origin: Origin::Pyproject,
-                    message: toml_message(&error, text),
-                });
+                return Err(invalid(Origin::Pyproject, &error, text));
             }
             // Not ours to judge; the dependency buildpacks report it.
             Err(_) => None,
@@ -273,17 +508,16 @@ pub(crate) fn load(app_dir: &Path, env: &Env) -> Result<WrapperConfig, ConfigErr
         (true, Some(_)) => return Err(ConfigError::TwoPlaces),
         (true, None) => {
             let text = read(&config_path)?;
-            let raw = toml::from_str::<RawConfig>(&text).map_err(|error| ConfigError::Invalid {
-                origin: Origin::ConfigFile,
-                message: toml_message(&error, &text),
-            })?;
+            let raw = toml::from_str::<RawConfig>(&text)
+                .map_err(|error| invalid(Origin::ConfigFile, &error, &text))?;
             (Origin::ConfigFile, raw)
         }
-        (false, Some(value)) => {
-            let raw = RawConfig::deserialize(value).map_err(|error| ConfigError::Invalid {
-                origin: Origin::Pyproject,
-                message: error.message().trim().to_string(),
-            })?;
+        (false, Some(_)) => {
+            let text = pyproject_text.as_deref().unwrap_or_default();
+            let raw = toml::from_str::<TablePyproject>(text)
+                .map_err(|error| invalid(Origin::Pyproject, &error, text))?
+                .tool
+                .blacklodge;
             (Origin::Pyproject, raw)
         }
         (false, None) => (Origin::Variable, RawConfig::default()),
@@ -316,14 +550,13 @@ fn resolve(
 
     let mode_origin = format!("modes in {origin}");
     let modes = match raw.modes {
-        None => Mode::ALL.to_vec(),
+        None => Mode::defaults(raw.kafka.is_some()),
         Some(names) => {
             let mut modes = Vec::new();
             for name in names {
-                let mode = Mode::parse(name.trim()).map_err(|problem| ConfigError::Mode {
+                let mode = Mode::parse(name.trim()).ok_or_else(|| ConfigError::UnknownMode {
                     origin: mode_origin.clone(),
                     value: name.clone(),
-                    problem,
                 })?;
                 if modes.contains(&mode) {
                     return Err(ConfigError::DuplicateMode { origin, mode });
@@ -345,10 +578,9 @@ fn resolve(
         None if modes.contains(&Mode::Web) => Mode::Web,
         None => modes[0],
         Some(text) => {
-            let mode = Mode::parse(text.trim()).map_err(|problem| ConfigError::Mode {
+            let mode = Mode::parse(text.trim()).ok_or_else(|| ConfigError::UnknownMode {
                 origin: default_origin.clone(),
                 value: text.clone(),
-                problem,
             })?;
             if !modes.contains(&mode) {
                 return Err(ConfigError::DefaultNotDeclared {
@@ -361,13 +593,22 @@ fn resolve(
         }
     };
 
-    let name = checked_text(&origin, "name", raw.name)?.or_else(|| {
+    let kafka = match raw.kafka {
+        None => None,
+        Some(_) if !modes.contains(&Mode::Worker) => {
+            return Err(ConfigError::KafkaWithoutWorker { origin, modes });
+        }
+        Some(table) => Some(kafka(&origin, table)?),
+    };
+
+    let place = origin.to_string();
+    let name = checked_text(&place, "name", raw.name)?.or_else(|| {
         project
             .and_then(|p| p.name.as_ref())
             .and_then(|v| v.as_str())
             .and_then(printable)
     });
-    let version = checked_text(&origin, "version", raw.version)?.or_else(|| {
+    let version = checked_text(&place, "version", raw.version)?.or_else(|| {
         project
             .and_then(|p| p.version.as_ref())
             .and_then(|v| v.as_str())
@@ -388,6 +629,66 @@ fn resolve(
         version,
         validate,
         validate_timeout,
+        kafka,
+    })
+}
+
+fn checked_topic(place: &str, key: &'static str, value: String) -> Result<String, ConfigError> {
+    match topic_problem(&value) {
+        None => Ok(value),
+        Some(problem) => Err(ConfigError::InvalidTopic {
+            place: place.to_string(),
+            key,
+            value,
+            problem,
+        }),
+    }
+}
+
+/// Validates `[kafka]`: topic names as Kafka checks them, no topic listed twice, results and
+/// dead letters not written to an input topic.
+fn kafka(origin: &Origin, raw: RawKafka) -> Result<KafkaConfig, ConfigError> {
+    let place = origin.kafka_table();
+    let mut topics: Vec<String> = Vec::new();
+    if let Some(names) = raw.topics {
+        if names.is_empty() {
+            return Err(ConfigError::NoTopics { place });
+        }
+        for name in names {
+            let name = checked_topic(&place, "topics", name)?;
+            if topics.contains(&name) {
+                return Err(ConfigError::DuplicateTopic { place, topic: name });
+            }
+            topics.push(name);
+        }
+    }
+    let mut written = Vec::new();
+    for (key, value) in [
+        ("output-topic", raw.output_topic),
+        ("dlq-topic", raw.dlq_topic),
+    ] {
+        let topic = value
+            .map(|value| checked_topic(&place, key, value))
+            .transpose()?;
+        if let Some(topic) = &topic
+            && topics.contains(topic)
+        {
+            return Err(ConfigError::TopicLoop {
+                place,
+                key,
+                topic: topic.clone(),
+            });
+        }
+        written.push(topic);
+    }
+    let dlq_topic = written.pop().flatten();
+    let output_topic = written.pop().flatten();
+    Ok(KafkaConfig {
+        topics,
+        group_id: checked_text(&place, "group-id", raw.group_id)?,
+        output_topic,
+        dlq_topic,
+        value_format: raw.value_format,
     })
 }
 
@@ -418,7 +719,7 @@ fn printable(value: &str) -> Option<String> {
 }
 
 fn checked_text(
-    origin: &Origin,
+    place: &str,
     key: &'static str,
     value: Option<String>,
 ) -> Result<Option<String>, ConfigError> {
@@ -427,7 +728,7 @@ fn checked_text(
         Some(value) => printable(&value)
             .map(Some)
             .ok_or_else(|| ConfigError::InvalidText {
-                origin: origin.clone(),
+                place: place.to_string(),
                 key,
                 value,
             }),
@@ -561,7 +862,12 @@ mod tests {
     #[test]
     fn unknown_key_names_the_line_and_the_accepted_keys() {
         let dir = app(&[(CONFIG_FILE, "entrypoint = \"m:f\"\nentry_point = \"m:f\"\n")]);
-        let Err(ConfigError::Invalid { origin, message }) = load(dir.path(), &Env::new()) else {
+        let Err(ConfigError::Invalid {
+            origin,
+            message,
+            in_kafka: false,
+        }) = load(dir.path(), &Env::new())
+        else {
             panic!("unknown key accepted");
         };
         assert_eq!(origin, Origin::ConfigFile);
@@ -578,11 +884,17 @@ mod tests {
             PYPROJECT,
             "[tool.blacklodge]\nentrypoint = \"m:f\"\nport = 80\n",
         )]);
-        let Err(ConfigError::Invalid { origin, message }) = load(dir.path(), &Env::new()) else {
+        let Err(ConfigError::Invalid {
+            origin, message, ..
+        }) = load(dir.path(), &Env::new())
+        else {
             panic!("unknown key accepted");
         };
         assert_eq!(origin, Origin::Pyproject);
-        assert!(message.contains("unknown field `port`"), "{message}");
+        assert_eq!(
+            message,
+            "line 3, in [tool.blacklodge]: unknown field `port`, expected one of `entrypoint`, `modes`, `default-mode`, `name`, `version`, `kafka`"
+        );
     }
 
     #[test]
@@ -598,16 +910,13 @@ mod tests {
         )]);
         assert!(matches!(
             load(dir.path(), &Env::new()),
-            Err(ConfigError::Mode { ref value, problem: ModeProblem::Unknown, .. }) if value == "batch"
+            Err(ConfigError::UnknownMode { ref value, .. }) if value == "batch"
         ));
         let dir = app(&[(CONFIG_FILE, "entrypoint = \"m:f\"\nmodes = [\"worker\"]\n")]);
-        assert!(matches!(
-            load(dir.path(), &Env::new()),
-            Err(ConfigError::Mode {
-                problem: ModeProblem::NotYetAvailable,
-                ..
-            })
-        ));
+        let config = load(dir.path(), &Env::new()).expect("worker is a mode");
+        assert_eq!(config.modes, vec![Mode::Worker]);
+        assert_eq!(config.default_mode, Mode::Worker);
+        assert_eq!(config.kafka, None);
         let dir = app(&[(CONFIG_FILE, "entrypoint = \"m:f\"\nmodes = []\n")]);
         assert!(matches!(
             load(dir.path(), &Env::new()),
@@ -715,6 +1024,254 @@ mod tests {
         let Err(ConfigError::Invalid { message, .. }) = load(dir.path(), &Env::new()) else {
             panic!("broken TOML accepted");
         };
-        assert!(message.starts_with("line 2: "), "{message}");
+        assert!(
+            message.starts_with("line 2, in [tool.blacklodge]: "),
+            "{message}"
+        );
+    }
+
+    const KAFKA: &str = "entrypoint = \"m:f\"\nmodes = [\"web\", \"worker\"]\n\n[kafka]\ntopics = [\"orders\", \"payments.v1\"]\ngroup-id = \"fraud-model\"\noutput-topic = \"scores\"\ndlq-topic = \"orders.dlq\"\nvalue-format = \"bytes\"\n";
+
+    #[test]
+    fn kafka_table_becomes_the_workers_launch_defaults() {
+        let dir = app(&[(CONFIG_FILE, KAFKA)]);
+        let config = load(dir.path(), &Env::new()).expect("valid");
+        assert_eq!(config.modes, vec![Mode::Web, Mode::Worker]);
+        assert_eq!(config.default_mode, Mode::Web);
+        let kafka = config.kafka.expect("[kafka]");
+        assert_eq!(
+            kafka.variables(),
+            vec![
+                ("BLACKLODGE_KAFKA_TOPICS", "orders,payments.v1".to_string()),
+                ("BLACKLODGE_KAFKA_GROUP_ID", "fraud-model".to_string()),
+                ("BLACKLODGE_KAFKA_OUTPUT_TOPIC", "scores".to_string()),
+                ("BLACKLODGE_KAFKA_DLQ_TOPIC", "orders.dlq".to_string()),
+                ("BLACKLODGE_KAFKA_VALUE_FORMAT", "bytes".to_string()),
+            ]
+        );
+        // Only what is written becomes a variable.
+        assert!(KafkaConfig::default().variables().is_empty());
+    }
+
+    #[test]
+    fn kafka_table_without_modes_adds_the_worker() {
+        let dir = app(&[(
+            PYPROJECT,
+            "[project]\nname = \"scorer\"\n\n[tool.blacklodge]\nentrypoint = \"m:f\"\n\n[tool.blacklodge.kafka]\ntopics = [\"orders\"]\n",
+        )]);
+        let config = load(dir.path(), &Env::new()).expect("valid");
+        assert_eq!(config.modes, vec![Mode::Web, Mode::Job, Mode::Worker]);
+        assert_eq!(config.default_mode, Mode::Web);
+        assert_eq!(config.app_name(), "scorer");
+        assert_eq!(
+            config.kafka.expect("[kafka]").variables(),
+            vec![("BLACKLODGE_KAFKA_TOPICS", "orders".to_string())]
+        );
+
+        let mut env = Env::new();
+        env.insert(VAR_DEFAULT_MODE, "worker");
+        let config = load(dir.path(), &env).expect("valid");
+        assert_eq!(config.default_mode, Mode::Worker);
+    }
+
+    #[test]
+    fn without_kafka_the_default_modes_stay_web_and_job() {
+        let dir = app(&[(CONFIG_FILE, "entrypoint = \"pkg.model:f\"\n")]);
+        let config = load(dir.path(), &Env::new()).expect("valid");
+        assert_eq!(config.modes, vec![Mode::Web, Mode::Job]);
+        assert_eq!(config.app_name(), "pkg.model");
+        let mut env = Env::new();
+        env.insert(VAR_DEFAULT_MODE, "worker");
+        assert!(matches!(
+            load(dir.path(), &env),
+            Err(ConfigError::DefaultNotDeclared {
+                default: Mode::Worker,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn kafka_without_the_worker_mode_is_refused() {
+        let dir = app(&[(
+            CONFIG_FILE,
+            "entrypoint = \"m:f\"\nmodes = [\"web\", \"job\"]\n[kafka]\ntopics = [\"orders\"]\n",
+        )]);
+        let Err(ConfigError::KafkaWithoutWorker { origin, modes }) = load(dir.path(), &Env::new())
+        else {
+            panic!("[kafka] accepted without a worker");
+        };
+        assert_eq!(origin, Origin::ConfigFile);
+        assert_eq!(modes, vec![Mode::Web, Mode::Job]);
+    }
+
+    #[test]
+    fn unknown_kafka_key_names_the_line_the_table_and_the_keys() {
+        let dir = app(&[(
+            CONFIG_FILE,
+            "entrypoint = \"m:f\"\n\n[kafka]  # the worker\ntopic = [\"orders\"]\n",
+        )]);
+        let Err(ConfigError::Invalid {
+            origin,
+            message,
+            in_kafka,
+        }) = load(dir.path(), &Env::new())
+        else {
+            panic!("unknown key accepted");
+        };
+        assert_eq!(origin, Origin::ConfigFile);
+        assert!(in_kafka);
+        assert_eq!(
+            message,
+            "line 4, in [kafka]: unknown field `topic`, expected one of `topics`, `group-id`, `output-topic`, `dlq-topic`, `value-format`"
+        );
+
+        let dir = app(&[(
+            PYPROJECT,
+            "[tool.blacklodge]\nentrypoint = \"m:f\"\n[tool.blacklodge.kafka]\ntopics = [\"a\"]\nvalue-format = \"avro\"\n",
+        )]);
+        let Err(ConfigError::Invalid {
+            message, in_kafka, ..
+        }) = load(dir.path(), &Env::new())
+        else {
+            panic!("unknown format accepted");
+        };
+        assert!(in_kafka);
+        assert_eq!(
+            message,
+            "line 5, in [tool.blacklodge.kafka]: unknown variant `avro`, expected `json` or `bytes`"
+        );
+    }
+
+    #[test]
+    fn topic_names_are_checked_as_kafka_does() {
+        assert_eq!(topic_problem("orders.v1_EU-2"), None);
+        assert_eq!(topic_problem(&"t".repeat(249)), None);
+        assert_eq!(topic_problem(""), Some(TopicProblem::Empty));
+        assert_eq!(topic_problem("."), Some(TopicProblem::Dots));
+        assert_eq!(topic_problem(".."), Some(TopicProblem::Dots));
+        assert_eq!(topic_problem("..."), None);
+        assert_eq!(
+            topic_problem(&"t".repeat(250)),
+            Some(TopicProblem::TooLong(250))
+        );
+        assert_eq!(
+            topic_problem("orders, payments/eu"),
+            Some(TopicProblem::Characters(vec![',', ' ', '/']))
+        );
+        assert_eq!(
+            topic_problem("bestellungen-ä"),
+            Some(TopicProblem::Characters(vec!['ä']))
+        );
+    }
+
+    fn kafka_error(table: &str) -> ConfigError {
+        let dir = app(&[(
+            CONFIG_FILE,
+            &format!("entrypoint = \"m:f\"\nmodes = [\"worker\"]\n[kafka]\n{table}"),
+        )]);
+        load(dir.path(), &Env::new()).expect_err("refused")
+    }
+
+    #[test]
+    fn bad_kafka_values_name_the_key_and_the_table() {
+        let ConfigError::InvalidTopic {
+            place,
+            key,
+            value,
+            problem,
+        } = kafka_error("topics = [\"orders\", \"pay ments\"]\n")
+        else {
+            panic!("bad topic accepted");
+        };
+        assert_eq!(
+            (place.as_str(), key, value.as_str(), problem),
+            (
+                "[kafka] in blacklodge.toml",
+                "topics",
+                "pay ments",
+                TopicProblem::Characters(vec![' '])
+            )
+        );
+        assert!(matches!(
+            kafka_error("dlq-topic = \"..\"\n"),
+            ConfigError::InvalidTopic {
+                key: "dlq-topic",
+                problem: TopicProblem::Dots,
+                ..
+            }
+        ));
+        assert!(matches!(
+            kafka_error("topics = []\n"),
+            ConfigError::NoTopics { ref place } if place == "[kafka] in blacklodge.toml"
+        ));
+        assert!(matches!(
+            kafka_error("topics = [\"a\", \"b\", \"a\"]\n"),
+            ConfigError::DuplicateTopic { ref topic, .. } if topic == "a"
+        ));
+        assert!(matches!(
+            kafka_error("topics = [\"a\", \"b\"]\noutput-topic = \"b\"\n"),
+            ConfigError::TopicLoop { key: "output-topic", ref topic, .. } if topic == "b"
+        ));
+        assert!(matches!(
+            kafka_error("topics = [\"a\"]\ndlq-topic = \"a\"\n"),
+            ConfigError::TopicLoop { key: "dlq-topic", ref topic, .. } if topic == "a"
+        ));
+        assert!(matches!(
+            kafka_error("group-id = \" \"\n"),
+            ConfigError::InvalidText { key: "group-id", ref place, .. } if place == "[kafka] in blacklodge.toml"
+        ));
+        // Output and dead letters may share a topic with each other, not with the input.
+        let dir = app(&[(
+            CONFIG_FILE,
+            "entrypoint = \"m:f\"\nmodes = [\"worker\"]\n[kafka]\noutput-topic = \"out\"\ndlq-topic = \"out\"\n",
+        )]);
+        let kafka = load(dir.path(), &Env::new())
+            .expect("valid")
+            .kafka
+            .expect("[kafka]");
+        assert!(kafka.topics.is_empty());
+        assert_eq!(kafka.output_topic.as_deref(), Some("out"));
+        assert_eq!(kafka.dlq_topic.as_deref(), Some("out"));
+    }
+
+    #[test]
+    fn the_log_says_what_the_worker_will_do() {
+        let dir = app(&[(CONFIG_FILE, KAFKA)]);
+        assert_eq!(
+            load(dir.path(), &Env::new())
+                .expect("valid")
+                .kafka_summary(),
+            vec![
+                "Kafka topics: orders, payments.v1",
+                "Kafka consumer group: fraud-model",
+                "Kafka output topic: scores",
+                "Kafka dead-letter topic: orders.dlq",
+                "Kafka value format: bytes",
+            ]
+        );
+        let dir = app(&[(
+            CONFIG_FILE,
+            "entrypoint = \"scoring.model:f\"\nmodes = [\"worker\"]\n",
+        )]);
+        assert_eq!(
+            load(dir.path(), &Env::new())
+                .expect("valid")
+                .kafka_summary(),
+            vec![
+                "Kafka topics: none configured; the worker needs BLACKLODGE_KAFKA_TOPICS at run time",
+                "Kafka consumer group: scoring.model (the app name; group-id sets another)",
+                "Kafka output topic: none, consume-only",
+                "Kafka dead-letter topic: none; a message that keeps failing stops the worker without committing it",
+                "Kafka value format: json (default)",
+            ]
+        );
+        let dir = app(&[(CONFIG_FILE, "entrypoint = \"m:f\"\n")]);
+        assert!(
+            load(dir.path(), &Env::new())
+                .expect("valid")
+                .kafka_summary()
+                .is_empty()
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Every way the wrapper buildpack can fail, and the one place that explains each to the user.
 
 use crate::config::{
-    CONFIG_FILE, ConfigError, KNOWN_VARIABLES, ModeProblem, Origin, PYPROJECT, VAR_ENTRYPOINT,
-    VAR_VALIDATE, VAR_VALIDATE_TIMEOUT,
+    CONFIG_FILE, ConfigError, KNOWN_VARIABLES, Mode, Origin, PYPROJECT, TopicProblem,
+    VAR_ENTRYPOINT, VAR_VALIDATE, VAR_VALIDATE_TIMEOUT,
 };
 use crate::validate::Hung;
 use blacklodge_common::command::CommandError;
@@ -44,6 +44,11 @@ pub(crate) enum WrapperError {
     Validation(ValidationFailure),
     /// `blacklodge validate` failed without its JSON answer (a crash).
     ValidateCrashed(CommandError),
+    /// The worker mode is enabled, but `import confluent_kafka` fails with the app's Python.
+    KafkaClient {
+        requirements: Vec<String>,
+        error: CommandError,
+    },
     /// Importing the entry point did not finish within `BP_BLACKLODGE_VALIDATE_TIMEOUT`.
     ValidateTimeout(Hung),
 }
@@ -66,7 +71,34 @@ fn tail(output: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-const SCHEMA_FIX: &str = "The keys are: entrypoint = \"module:attribute\" (required), modes = [\"web\", \"job\"], default-mode = \"web\", name = \"...\", version = \"...\". See docs/wrapper.md.";
+const SCHEMA_FIX: &str = "The keys are: entrypoint = \"module:attribute\" (required), modes = [\"web\", \"worker\", \"job\"], default-mode = \"web\", name = \"...\", version = \"...\", and a [kafka] table for the worker. See docs/wrapper.md.";
+const KAFKA_FIX: &str = "The keys of [kafka] are: topics = [\"orders\"], group-id = \"...\", output-topic = \"...\", dlq-topic = \"...\", value-format = \"json\" or \"bytes\"; all optional, each a default the worker's BLACKLODGE_KAFKA_* variables override at run time. See docs/wrapper.md.";
+const TOPIC_RULE: &str = "a Kafka topic name has 1 to 249 characters, each a letter (a-z, A-Z), a digit, '.', '_' or '-', and is not '.' or '..'";
+
+fn quoted_modes(modes: &[Mode]) -> String {
+    modes
+        .iter()
+        .map(|mode| format!("'{mode}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn topic_problem(problem: &TopicProblem) -> String {
+    match problem {
+        TopicProblem::Empty => "it is empty".to_string(),
+        TopicProblem::Dots => "'.' and '..' are not topic names".to_string(),
+        TopicProblem::TooLong(length) => format!("it has {length} characters"),
+        TopicProblem::Characters(characters) => format!(
+            "{} {} not allowed",
+            characters
+                .iter()
+                .map(|c| format!("{c:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if characters.len() == 1 { "is" } else { "are" }
+        ),
+    }
+}
 
 fn config_error(error: &ConfigError) -> UserError {
     match error {
@@ -75,10 +107,14 @@ fn config_error(error: &ConfigError) -> UserError {
             io_detail("read", path, error),
             "Make sure the file is a readable text file.",
         ),
-        ConfigError::Invalid { origin, message } => UserError::new(
+        ConfigError::Invalid {
+            origin,
+            message,
+            in_kafka,
+        } => UserError::new(
             format!("Invalid wrapper configuration in {}", origin_file(origin)),
-            format!("{origin}: {message}"),
-            SCHEMA_FIX,
+            format!("{}: {message}", origin_file(origin)),
+            if *in_kafka { KAFKA_FIX } else { SCHEMA_FIX },
         ),
         ConfigError::TwoPlaces => UserError::new(
             "The wrapper is configured twice",
@@ -108,28 +144,22 @@ fn config_error(error: &ConfigError) -> UserError {
                 None => "Set it to 'module:attribute', e.g. 'model:predict' for the function predict in model.py.".to_string(),
             },
         ),
-        ConfigError::Mode {
-            origin,
-            value,
-            problem: ModeProblem::Unknown,
-        } => UserError::new(
+        ConfigError::UnknownMode { origin, value } => UserError::new(
             "Unknown mode",
-            format!("{origin} contains '{value}'. The modes are 'web' (HTTP service) and 'job' (one-shot run)."),
-            "Use \"web\" and/or \"job\".",
-        ),
-        ConfigError::Mode {
-            origin,
-            value,
-            problem: ModeProblem::NotYetAvailable,
-        } => UserError::new(
-            "The worker mode is not available yet",
-            format!("{origin} contains '{value}': the Kafka worker is not part of this release of the wrapper."),
-            "Remove \"worker\" from the modes; \"web\" and \"job\" are available.",
+            format!(
+                "{origin} contains '{value}'. The modes are {}.",
+                Mode::ALL
+                    .iter()
+                    .map(|mode| format!("'{mode}' ({})", mode.purpose()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "Use one or more of \"web\", \"worker\" and \"job\".",
         ),
         ConfigError::NoModes { origin } => UserError::new(
             "No modes declared",
             format!("modes in {origin} is empty, so the image would have no process."),
-            "List at least one mode, e.g. modes = [\"web\"], or remove the key to get both web and job.",
+            "List at least one mode, e.g. modes = [\"web\"], or remove the key to get web and job (and worker with a [kafka] table).",
         ),
         ConfigError::DuplicateMode { origin, mode } => UserError::new(
             "A mode is listed twice",
@@ -144,23 +174,79 @@ fn config_error(error: &ConfigError) -> UserError {
             "The default mode is not one of the modes",
             format!(
                 "{origin} is '{default}', but modes only has {}.",
-                modes
-                    .iter()
-                    .map(|mode| format!("'{mode}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                quoted_modes(modes)
             ),
             format!("Add '{default}' to modes, or choose one of the declared modes as the default."),
         ),
-        ConfigError::InvalidText { origin, key, value } => UserError::new(
+        ConfigError::InvalidText { place, key, value } => UserError::new(
             format!("Invalid {key} in the wrapper configuration"),
-            format!("{key} in {origin} is {value:?}: it must be non-empty printable text of at most 200 characters."),
+            format!("{key} in {place} is {value:?}: it must be non-empty printable text of at most 200 characters."),
             format!("Fix {key}, or remove it."),
         ),
+        ConfigError::KafkaWithoutWorker { .. }
+        | ConfigError::InvalidTopic { .. }
+        | ConfigError::NoTopics { .. }
+        | ConfigError::DuplicateTopic { .. }
+        | ConfigError::TopicLoop { .. } => kafka_error(error),
         ConfigError::InvalidVariable(error) => UserError::from(error),
         ConfigError::UnknownVariable { name, suggestion } => {
             unknown_variable_error(name, *suggestion)
         }
+    }
+}
+
+/// The errors of the `[kafka]` table.
+fn kafka_error(error: &ConfigError) -> UserError {
+    match error {
+        ConfigError::KafkaWithoutWorker { origin, modes } => UserError::new(
+            "A [kafka] table without the worker mode",
+            format!(
+                "{} configures the Kafka worker, but modes in {origin} only has {}, so no process would read it.",
+                origin.kafka_table(),
+                quoted_modes(modes)
+            ),
+            format!(
+                "Add \"worker\" to modes (modes = [{}, \"worker\"]), or remove modes to get web, job and worker; or delete the [kafka] table if the image needs no worker.",
+                modes
+                    .iter()
+                    .map(|mode| format!("\"{mode}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        ConfigError::InvalidTopic {
+            place,
+            key,
+            value,
+            problem,
+        } => UserError::new(
+            format!("Invalid Kafka topic name in {key}"),
+            format!(
+                "{key} in {place} has {value:?}: {}; {TOPIC_RULE}.",
+                topic_problem(problem)
+            ),
+            "Write the topic's name exactly as the cluster knows it (e.g. \"orders\" or \"payments.v1\"); list several topics as separate strings: topics = [\"orders\", \"refunds\"].",
+        ),
+        ConfigError::NoTopics { place } => UserError::new(
+            "No Kafka topics listed",
+            format!("topics in {place} is empty, so the worker would have nothing to consume."),
+            "List the input topics, e.g. topics = [\"orders\"], or remove the key and set BLACKLODGE_KAFKA_TOPICS when the worker runs.",
+        ),
+        ConfigError::DuplicateTopic { place, topic } => UserError::new(
+            "A Kafka topic is listed twice",
+            format!("topics in {place} lists '{topic}' more than once."),
+            "List each topic once.",
+        ),
+        ConfigError::TopicLoop { place, key, topic } => UserError::new(
+            format!("The {key} is also an input topic"),
+            format!(
+                "{key} in {place} is '{topic}', which is also in topics: the worker would consume every record it writes there again, without end."
+            ),
+            format!(
+                "Write {key} to a topic of its own (e.g. '{topic}.out' or '{topic}.dlq'), or remove '{topic}' from topics."
+            ),
+        ),
+        other => config_error(other),
     }
 }
 
@@ -348,6 +434,18 @@ impl UserFacing for WrapperError {
                 },
             ),
             Self::ValidateTimeout(hung) => timeout_error(hung),
+            Self::KafkaClient {
+                requirements,
+                error,
+            } => UserError::new(
+                "The Kafka client does not import",
+                format!(
+                    "The worker mode runs on confluent-kafka ({}), and importing confluent_kafka with the app's Python failed:\n{}",
+                    requirements.join(", "),
+                    tail(error.output(), 10)
+                ),
+                "If your app installs confluent-kafka itself, install a release that imports on this image: PyPI's manylinux wheels include librdkafka; a build from source needs librdkafka in the image. Or remove \"worker\" from modes (and the [kafka] table) if the image needs no worker.",
+            ),
             Self::ValidateCrashed(error) => UserError::new(
                 "Could not check the entry point",
                 format!(
@@ -492,6 +590,7 @@ mod tests {
         let error = WrapperError::Config(ConfigError::Invalid {
             origin: Origin::ConfigFile,
             message: "line 2: unknown field `port`".into(),
+            in_kafka: false,
         })
         .user_error();
         assert_eq!(
@@ -503,5 +602,164 @@ mod tests {
             "blacklodge.toml: line 2: unknown field `port`"
         );
         assert!(error.fix.starts_with("The keys are: entrypoint"));
+    }
+
+    /// (title, detail, fix) of a configuration error.
+    fn message(error: ConfigError) -> (String, String, String) {
+        let error = WrapperError::Config(error).user_error();
+        (error.title, error.detail, error.fix)
+    }
+
+    fn strings(title: &str, detail: &str, fix: &str) -> (String, String, String) {
+        (title.to_string(), detail.to_string(), fix.to_string())
+    }
+
+    #[test]
+    fn an_unknown_kafka_key_lists_the_kafka_keys() {
+        assert_eq!(
+            message(ConfigError::Invalid {
+                origin: Origin::Pyproject,
+                message: "line 9, in [tool.blacklodge.kafka]: unknown field `topic`, expected one of `topics`, `group-id`, `output-topic`, `dlq-topic`, `value-format`".into(),
+                in_kafka: true,
+            }),
+            strings(
+                "Invalid wrapper configuration in pyproject.toml",
+                "pyproject.toml: line 9, in [tool.blacklodge.kafka]: unknown field `topic`, expected one of `topics`, `group-id`, `output-topic`, `dlq-topic`, `value-format`",
+                "The keys of [kafka] are: topics = [\"orders\"], group-id = \"...\", output-topic = \"...\", dlq-topic = \"...\", value-format = \"json\" or \"bytes\"; all optional, each a default the worker's BLACKLODGE_KAFKA_* variables override at run time. See docs/wrapper.md.",
+            )
+        );
+    }
+
+    #[test]
+    fn an_unknown_mode_lists_the_three_modes() {
+        assert_eq!(
+            message(ConfigError::UnknownMode {
+                origin: "modes in blacklodge.toml".into(),
+                value: "kafka".into(),
+            }),
+            strings(
+                "Unknown mode",
+                "modes in blacklodge.toml contains 'kafka'. The modes are 'web' (HTTP service), 'worker' (Kafka consumer), 'job' (one-shot run).",
+                "Use one or more of \"web\", \"worker\" and \"job\".",
+            )
+        );
+    }
+
+    #[test]
+    fn kafka_without_the_worker_says_how_to_add_it() {
+        assert_eq!(
+            message(ConfigError::KafkaWithoutWorker {
+                origin: Origin::ConfigFile,
+                modes: vec![Mode::Web, Mode::Job],
+            }),
+            strings(
+                "A [kafka] table without the worker mode",
+                "[kafka] in blacklodge.toml configures the Kafka worker, but modes in blacklodge.toml only has 'web', 'job', so no process would read it.",
+                "Add \"worker\" to modes (modes = [\"web\", \"job\", \"worker\"]), or remove modes to get web, job and worker; or delete the [kafka] table if the image needs no worker.",
+            )
+        );
+        assert_eq!(
+            message(ConfigError::KafkaWithoutWorker {
+                origin: Origin::Pyproject,
+                modes: vec![Mode::Job],
+            })
+            .1,
+            "[tool.blacklodge.kafka] in pyproject.toml configures the Kafka worker, but modes in [tool.blacklodge] in pyproject.toml only has 'job', so no process would read it."
+        );
+    }
+
+    #[test]
+    fn an_invalid_topic_says_what_is_wrong_and_the_rule() {
+        const FIX: &str = "Write the topic's name exactly as the cluster knows it (e.g. \"orders\" or \"payments.v1\"); list several topics as separate strings: topics = [\"orders\", \"refunds\"].";
+        let topic = |key, value: &str, problem| {
+            message(ConfigError::InvalidTopic {
+                place: "[kafka] in blacklodge.toml".into(),
+                key,
+                value: value.into(),
+                problem,
+            })
+        };
+        assert_eq!(
+            topic(
+                "topics",
+                "orders,refunds",
+                TopicProblem::Characters(vec![','])
+            ),
+            strings(
+                "Invalid Kafka topic name in topics",
+                "topics in [kafka] in blacklodge.toml has \"orders,refunds\": ',' is not allowed; a Kafka topic name has 1 to 249 characters, each a letter (a-z, A-Z), a digit, '.', '_' or '-', and is not '.' or '..'.",
+                FIX,
+            )
+        );
+        assert_eq!(
+            topic(
+                "output-topic",
+                "a b/c",
+                TopicProblem::Characters(vec![' ', '/'])
+            )
+            .1,
+            "output-topic in [kafka] in blacklodge.toml has \"a b/c\": ' ', '/' are not allowed; a Kafka topic name has 1 to 249 characters, each a letter (a-z, A-Z), a digit, '.', '_' or '-', and is not '.' or '..'."
+        );
+        assert_eq!(
+            topic("dlq-topic", "..", TopicProblem::Dots).1,
+            "dlq-topic in [kafka] in blacklodge.toml has \"..\": '.' and '..' are not topic names; a Kafka topic name has 1 to 249 characters, each a letter (a-z, A-Z), a digit, '.', '_' or '-', and is not '.' or '..'."
+        );
+        assert_eq!(
+            topic("topics", "", TopicProblem::Empty).1,
+            "topics in [kafka] in blacklodge.toml has \"\": it is empty; a Kafka topic name has 1 to 249 characters, each a letter (a-z, A-Z), a digit, '.', '_' or '-', and is not '.' or '..'."
+        );
+        assert!(
+            topic("topics", &"t".repeat(250), TopicProblem::TooLong(250))
+                .1
+                .ends_with("\": it has 250 characters; a Kafka topic name has 1 to 249 characters, each a letter (a-z, A-Z), a digit, '.', '_' or '-', and is not '.' or '..'.")
+        );
+    }
+
+    #[test]
+    fn empty_duplicate_and_looping_topics_are_explained() {
+        let place = || "[kafka] in blacklodge.toml".to_string();
+        assert_eq!(
+            message(ConfigError::NoTopics { place: place() }),
+            strings(
+                "No Kafka topics listed",
+                "topics in [kafka] in blacklodge.toml is empty, so the worker would have nothing to consume.",
+                "List the input topics, e.g. topics = [\"orders\"], or remove the key and set BLACKLODGE_KAFKA_TOPICS when the worker runs.",
+            )
+        );
+        assert_eq!(
+            message(ConfigError::DuplicateTopic {
+                place: place(),
+                topic: "orders".into(),
+            }),
+            strings(
+                "A Kafka topic is listed twice",
+                "topics in [kafka] in blacklodge.toml lists 'orders' more than once.",
+                "List each topic once.",
+            )
+        );
+        assert_eq!(
+            message(ConfigError::TopicLoop {
+                place: place(),
+                key: "dlq-topic",
+                topic: "orders".into(),
+            }),
+            strings(
+                "The dlq-topic is also an input topic",
+                "dlq-topic in [kafka] in blacklodge.toml is 'orders', which is also in topics: the worker would consume every record it writes there again, without end.",
+                "Write dlq-topic to a topic of its own (e.g. 'orders.out' or 'orders.dlq'), or remove 'orders' from topics.",
+            )
+        );
+        assert_eq!(
+            message(ConfigError::InvalidText {
+                place: place(),
+                key: "group-id",
+                value: "  ".into(),
+            }),
+            strings(
+                "Invalid group-id in the wrapper configuration",
+                "group-id in [kafka] in blacklodge.toml is \"  \": it must be non-empty printable text of at most 200 characters.",
+                "Fix group-id, or remove it.",
+            )
+        );
     }
 }

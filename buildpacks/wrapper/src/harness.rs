@@ -1,7 +1,7 @@
 //! The harness shipped inside this buildpack: the `blacklodge_harness` package from
-//! `harness/src`, its runtime requirements from `harness/pyproject.toml` and their lock
-//! (`harness/requirements.lock`, exact versions with sha256 hashes, refreshed by
-//! `harness/scripts/lock.sh`), embedded at compile time by `build.rs`.
+//! `harness/src`, its runtime requirements and its `kafka` extra from `harness/pyproject.toml`
+//! and their lock (`harness/requirements.lock`, exact versions with sha256 hashes, refreshed
+//! by `harness/scripts/lock.sh`), embedded at compile time by `build.rs`.
 
 use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::pypi;
@@ -25,6 +25,55 @@ pub(crate) fn version() -> &'static str {
 /// The requirements the harness needs at run time (`flask>=2.3`, `gunicorn>=22`).
 pub(crate) fn requirements() -> Vec<String> {
     DEPENDENCIES.iter().map(|d| (*d).to_string()).collect()
+}
+
+/// The harness's `kafka` extra (`confluent-kafka>=2.5`), installed only for the worker mode.
+pub(crate) fn kafka_requirements() -> Vec<String> {
+    KAFKA_DEPENDENCIES
+        .iter()
+        .map(|d| (*d).to_string())
+        .collect()
+}
+
+/// What to install: the runtime requirements, and the `kafka` extra with the worker mode.
+pub(crate) fn requirements_for(worker: bool) -> Vec<String> {
+    let mut requirements = requirements();
+    if worker {
+        requirements.extend(kafka_requirements());
+    }
+    requirements
+}
+
+/// The lock's second line (written by harness/scripts/lock.sh): the `kafka` extra it locked
+/// and the distributions only the extra needs.
+const KAFKA_LINE: &str = "# With the kafka extra (the worker mode): ";
+const KAFKA_ONLY: &str = "; distributions only it needs: ";
+
+/// `(the extra's requirements as locked, the normalized names only the extra needs)`.
+fn parse_kafka_line(text: &str) -> Option<(String, Vec<String>)> {
+    let line = text
+        .lines()
+        .find_map(|line| line.strip_prefix(KAFKA_LINE))?;
+    let (requirements, names) = line.split_once(KAFKA_ONLY)?;
+    Some((
+        requirements.to_string(),
+        names
+            .split(',')
+            .map(|name| pypi::normalize(name.trim()))
+            .collect(),
+    ))
+}
+
+/// The distributions of the lock an install may use: all of them with the worker mode, else
+/// all but those only the `kafka` extra needs.
+pub(crate) fn lock_for(worker: bool) -> Vec<Locked> {
+    let kafka_only = parse_kafka_line(LOCK)
+        .map(|(_, names)| names)
+        .unwrap_or_default();
+    lock()
+        .into_iter()
+        .filter(|entry| worker || !kafka_only.contains(&entry.name))
+        .collect()
 }
 
 /// One distribution of the lock: its name (normalized) and the requirement text pip reads
@@ -89,6 +138,10 @@ pub(crate) fn fingerprint() -> String {
         all.extend_from_slice(&sha256_bytes(bytes).into_bytes());
     }
     for dependency in DEPENDENCIES {
+        all.extend_from_slice(dependency.as_bytes());
+        all.push(0);
+    }
+    for dependency in KAFKA_DEPENDENCIES {
         all.extend_from_slice(dependency.as_bytes());
         all.push(0);
     }
@@ -180,6 +233,83 @@ mod tests {
                 "the lock's {name}=={version} does not satisfy {dependency}"
             );
         }
+    }
+
+    /// `(name, specifiers)` of a requirement.
+    fn split_requirement(requirement: &str) -> (String, pep440_rs::VersionSpecifiers) {
+        let split = requirement
+            .find(|c: char| "<>=!~ ;[".contains(c))
+            .unwrap_or(requirement.len());
+        let (name, specifiers) = requirement.split_at(split);
+        (
+            pypi::normalize(name),
+            specifiers.trim().parse().expect("version specifiers"),
+        )
+    }
+
+    #[test]
+    fn the_lock_covers_the_kafka_extra_and_names_what_only_it_needs() {
+        let (locked_extra, kafka_only) =
+            parse_kafka_line(LOCK).expect("the lock's kafka line: run harness/scripts/lock.sh");
+        assert_eq!(
+            locked_extra,
+            KAFKA_DEPENDENCIES.join(", "),
+            "harness/requirements.lock is out of date with the kafka extra of harness/pyproject.toml: run harness/scripts/lock.sh"
+        );
+        let locked = lock();
+        for dependency in KAFKA_DEPENDENCIES {
+            let (name, specifiers) = split_requirement(dependency);
+            assert!(kafka_only.contains(&name), "{name} not in {kafka_only:?}");
+            let entry = locked
+                .iter()
+                .find(|entry| entry.name == name)
+                .unwrap_or_else(|| panic!("{name} is not in harness/requirements.lock"));
+            let version: pep440_rs::Version = entry.version.parse().expect("a version");
+            assert!(
+                specifiers.contains(&version),
+                "the lock's {name}=={version} does not satisfy {dependency}"
+            );
+        }
+        for name in &kafka_only {
+            assert!(
+                locked.iter().any(|entry| &entry.name == name),
+                "{name} is named but not locked"
+            );
+        }
+        // Without the worker, nothing only the extra needs; with it, the whole lock.
+        let base = lock_for(false);
+        assert_eq!(base.len() + kafka_only.len(), locked.len());
+        assert!(base.iter().all(|entry| !kafka_only.contains(&entry.name)));
+        for dependency in DEPENDENCIES {
+            let (name, _) = split_requirement(dependency);
+            assert!(base.iter().any(|entry| entry.name == name), "{name}");
+        }
+        assert_eq!(lock_for(true), locked);
+        assert_eq!(
+            requirements_for(true),
+            [DEPENDENCIES, KAFKA_DEPENDENCIES].concat()
+        );
+        assert_eq!(requirements_for(false), DEPENDENCIES);
+    }
+
+    #[test]
+    fn kafka_line_lists_normalized_names() {
+        assert_eq!(
+            parse_kafka_line(
+                "# first\n# With the kafka extra (the worker mode): confluent-kafka>=2.5; distributions only it needs: confluent-kafka, Typing_Extensions\n"
+            ),
+            Some((
+                "confluent-kafka>=2.5".to_string(),
+                vec![
+                    "confluent-kafka".to_string(),
+                    "typing-extensions".to_string()
+                ]
+            ))
+        );
+        assert_eq!(
+            parse_kafka_line("# The harness's runtime dependencies\n"),
+            None
+        );
     }
 
     #[test]

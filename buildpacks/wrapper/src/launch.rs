@@ -1,4 +1,5 @@
-//! The launch processes: one per mode, each running the harness command.
+//! The launch processes: one per mode (`web`, `worker`, `job`), each running the harness
+//! command of that name.
 
 use crate::config::{Mode, WrapperConfig};
 use libcnb::data::launch::{Launch, LaunchBuilder, ProcessBuilder, ProcessType};
@@ -7,6 +8,7 @@ use std::path::Path;
 fn process_type(mode: Mode) -> ProcessType {
     match mode {
         Mode::Web => libcnb::data::process_type!("web"),
+        Mode::Worker => libcnb::data::process_type!("worker"),
         Mode::Job => libcnb::data::process_type!("job"),
     }
 }
@@ -51,12 +53,13 @@ mod tests {
             origin: Origin::ConfigFile,
             entrypoint: "model:predict".into(),
             entrypoint_overridden: false,
-            modes: vec![Mode::Job, Mode::Web],
-            default_mode: Mode::Web,
+            modes: vec![Mode::Job, Mode::Worker, Mode::Web],
+            default_mode: Mode::Worker,
             name: None,
             version: None,
             validate: true,
             validate_timeout: crate::config::DEFAULT_VALIDATE_TIMEOUT,
+            kafka: None,
         };
         let launch = launch(&config, Path::new("/layers/w/harness/bin/blacklodge"));
         let summary: Vec<(String, Vec<String>, bool)> = launch
@@ -76,12 +79,20 @@ mod tests {
                     false
                 ),
                 (
+                    "worker".to_string(),
+                    vec![
+                        "/layers/w/harness/bin/blacklodge".to_string(),
+                        "worker".to_string()
+                    ],
+                    true
+                ),
+                (
                     "web".to_string(),
                     vec![
                         "/layers/w/harness/bin/blacklodge".to_string(),
                         "web".to_string()
                     ],
-                    true
+                    false
                 ),
             ]
         );

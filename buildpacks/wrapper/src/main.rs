@@ -1,5 +1,6 @@
 //! Blacklodge wrapper buildpack: a repository with a plain Python function or class becomes an
-//! image that serves it over HTTP (`web`) and runs it as a one-shot job (`job`).
+//! image that serves it over HTTP (`web`), consumes Kafka topics with it (`worker`) and runs it
+//! as a one-shot job (`job`).
 //!
 //! Detects `blacklodge.toml`, `[tool.blacklodge]` in `pyproject.toml`, or
 //! `BP_BLACKLODGE_ENTRYPOINT`; installs the harness (embedded in this binary) next to the
@@ -17,7 +18,7 @@ mod python_env;
 mod revision;
 mod validate;
 
-use crate::config::Origin;
+use crate::config::{Mode, Origin};
 use crate::errors::WrapperError;
 use crate::python_env::PythonEnv;
 use blacklodge_common::{env, output, pypi};
@@ -74,20 +75,7 @@ impl Buildpack for WrapperBuildpack {
             (origin, true) => format!("{} overrides {origin}", config::VAR_ENTRYPOINT),
             (origin, false) => origin.to_string(),
         };
-        output::detail(format!("Entry point {} (from {source})", config.entrypoint));
-        output::detail(format!(
-            "Modes: {}",
-            config
-                .modes
-                .iter()
-                .map(|mode| if *mode == config.default_mode {
-                    format!("{mode} (default)")
-                } else {
-                    mode.to_string()
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        log_config(&config, &source);
         let layers_root = context
             .layers_dir
             .parent()
@@ -127,10 +115,17 @@ impl Buildpack for WrapperBuildpack {
                 python: &python,
                 pip: &pip,
                 index: &index,
+                worker: config.has(Mode::Worker),
             },
         )?;
 
         output::step("Checking the entry point");
+        if config.has(Mode::Worker) {
+            // Not user code: checked even when the entry point's import is skipped.
+            let dependency_dirs = layers::harness::dependency_dirs(&launcher)?;
+            let client = validate::kafka_client(&dependency_dirs, &context.app_dir)?;
+            output::detail(client.describe(&dependency_dirs));
+        }
         if config.validate {
             let validated = output::timed(format!("Importing {}", config.entrypoint), || {
                 validate::run(
@@ -169,6 +164,28 @@ impl Buildpack for WrapperBuildpack {
 
     fn on_error(&self, error: libcnb::Error<Self::Error>) {
         blacklodge_common::error::report(&error);
+    }
+}
+
+/// The configuration's lines of the build log: the entry point, the modes and, with the
+/// worker mode, what the worker will consume and produce.
+fn log_config(config: &config::WrapperConfig, source: &str) {
+    output::detail(format!("Entry point {} (from {source})", config.entrypoint));
+    output::detail(format!(
+        "Modes: {}",
+        config
+            .modes
+            .iter()
+            .map(|mode| if *mode == config.default_mode {
+                format!("{mode} (default)")
+            } else {
+                mode.to_string()
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    for line in config.kafka_summary() {
+        output::detail(line);
     }
 }
 

@@ -11,7 +11,7 @@
 use crate::errors::{ValidationFailure, WrapperError};
 use blacklodge_common::command::{self, CommandError};
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -243,10 +243,128 @@ pub(crate) fn run(
     }
 }
 
+const KAFKA_CHECK: &str = include_str!("python/check_kafka.py");
+
+/// The Kafka client as the worker will import it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct KafkaClient {
+    pub(crate) version: String,
+    pub(crate) librdkafka: String,
+    /// `confluent_kafka/__init__.py` where it was found.
+    pub(crate) file: String,
+}
+
+impl KafkaClient {
+    /// `confluent-kafka 2.16.2 (librdkafka 2.16.0), from the harness layer`.
+    pub(crate) fn describe(&self, dependency_dirs: &[PathBuf]) -> String {
+        let from = if dependency_dirs
+            .iter()
+            .any(|dir| Path::new(&self.file).starts_with(dir))
+        {
+            "the harness layer"
+        } else {
+            "the app's packages"
+        };
+        format!(
+            "confluent-kafka {} (librdkafka {}) imports, from {from}",
+            self.version, self.librdkafka
+        )
+    }
+}
+
+/// Imports `confluent_kafka` with the app's Python (`python3` on `PATH`) and the harness
+/// layer's dependency directories, in the app directory, as the worker will.
+pub(crate) fn kafka_client(
+    dependency_dirs: &[PathBuf],
+    app_dir: &Path,
+) -> Result<KafkaClient, WrapperError> {
+    let failed = |error| WrapperError::KafkaClient {
+        requirements: crate::harness::kafka_requirements(),
+        error,
+    };
+    let output = command::run_captured(
+        Command::new("python3")
+            .args(["-c", KAFKA_CHECK])
+            .args(dependency_dirs)
+            .current_dir(app_dir)
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+    )
+    .map_err(failed)?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .ok_or_else(|| {
+            failed(CommandError::Failed {
+                command: "python3 -c 'import confluent_kafka'".into(),
+                status: output.status,
+                output: stdout.clone().into_owned(),
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn the_kafka_client_is_imported_from_the_dependency_directories() {
+        use blacklodge_common::error::UserFacing;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = dir.path().join("deps/lib/python3/site-packages");
+        fs_err::create_dir_all(site.join("confluent_kafka")).expect("mkdir");
+        fs_err::write(
+            site.join("confluent_kafka/__init__.py"),
+            "def version():\n    return ('2.16.2', 0)\n\ndef libversion():\n    return ('2.16.0', 0)\n",
+        )
+        .expect("write");
+        let app = dir.path().join("app");
+        fs_err::create_dir_all(&app).expect("mkdir");
+        let dirs = vec![site.clone()];
+        let client = kafka_client(&dirs, &app).expect("imports");
+        assert_eq!(client.version, "2.16.2");
+        assert_eq!(
+            client.describe(&dirs),
+            "confluent-kafka 2.16.2 (librdkafka 2.16.0) imports, from the harness layer"
+        );
+        assert_eq!(
+            client.describe(&[]),
+            "confluent-kafka 2.16.2 (librdkafka 2.16.0) imports, from the app's packages"
+        );
+        assert!(
+            !app.join("__pycache__").exists() && !site.join("confluent_kafka/__pycache__").exists()
+        );
+
+        // A broken build of it (here: one that raises) is an error with Python's traceback.
+        fs_err::write(
+            site.join("confluent_kafka/__init__.py"),
+            "raise ImportError('librdkafka.so.1: cannot open shared object file')\n",
+        )
+        .expect("write");
+        let Err(error) = kafka_client(&dirs, &app) else {
+            panic!("a failing import passed");
+        };
+        let error = error.user_error();
+        assert_eq!(error.title, "The Kafka client does not import");
+        assert!(
+            error.detail.starts_with("The worker mode runs on confluent-kafka (confluent-kafka>=2.5), and importing confluent_kafka with the app's Python failed:\n"),
+            "{}",
+            error.detail
+        );
+        assert!(
+            error
+                .detail
+                .ends_with("ImportError: librdkafka.so.1: cannot open shared object file"),
+            "{}",
+            error.detail
+        );
+        assert_eq!(
+            error.fix,
+            "If your app installs confluent-kafka itself, install a release that imports on this image: PyPI's manylinux wheels include librdkafka; a build from source needs librdkafka in the image. Or remove \"worker\" from modes (and the [kafka] table) if the image needs no worker."
+        );
+    }
 
     fn crash() -> CommandError {
         CommandError::Failed {

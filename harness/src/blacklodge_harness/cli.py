@@ -1,4 +1,4 @@
-"""The ``blacklodge`` command: ``web``, ``job`` and ``validate``.
+"""The ``blacklodge`` command: ``web``, ``job``, ``worker`` and ``validate``.
 
 Configuration comes from ``BLACKLODGE_*`` environment variables (see
 :mod:`blacklodge_harness.config`); the few flags here are for people running a
@@ -28,7 +28,7 @@ EXIT_CONFIG = 3
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blacklodge",
-        description="Serve a Python function or class over HTTP, or run it once as a job.",
+        description="Serve a Python function or class over HTTP, run it once as a job, or run it as a Kafka worker.",
         epilog="Configuration is read from BLACKLODGE_* environment variables; see the harness README.",
     )
     parser.add_argument("--version", action="version", version=f"blacklodge-harness {__version__}")
@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     job.add_argument("--input", metavar="PATH", help="read the payload from PATH (- for stdin, none for no payload)")
     job.add_argument("--jsonl", action="store_true", default=None, help="the input holds one JSON document per line")
     job.add_argument("--output", metavar="PATH", help="write the result to PATH (- for stdout; logs then go to stderr)")
+
+    commands.add_parser(
+        "worker",
+        help="consume Kafka records in a consumer group and produce the results",
+        description="Call the handler for every record of $BLACKLODGE_KAFKA_TOPICS; probes and metrics on $BLACKLODGE_ADMIN_PORT.",
+    )
 
     validate = commands.add_parser(
         "validate",
@@ -112,6 +118,29 @@ def _cmd_job(args: argparse.Namespace) -> int:
         sys.stdout.flush()  # a last print() without a newline still becomes a log line
 
 
+def _cmd_worker() -> int:
+    try:
+        settings = load_settings(worker=True)
+    except ConfigError as exc:
+        return _config_failure(exc)
+    try:
+        import confluent_kafka  # noqa: F401 - checked before logging starts, for a plain message
+    except ImportError as exc:
+        return _config_failure(
+            ConfigError(
+                "The Kafka client is not installed",
+                f"blacklodge worker needs confluent-kafka, the harness's 'kafka' extra ({exc}).",
+                'Enable the worker mode in the build config (modes = [..., "worker"]) so the wrapper buildpack installs it, '
+                "or install blacklodge-harness[kafka].",
+                code="kafka_client_missing",
+            )
+        )
+    setup_logging("kafka", log_format=settings.log_format, level=settings.log_level, capture_output=settings.capture_output)
+    from blacklodge_harness.kafka import run_worker
+
+    return run_worker(settings)
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from blacklodge_harness.entrypoint import resolve
 
@@ -156,6 +185,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _cmd_web()
     if args.command == "job":
         return _cmd_job(args)
+    if args.command == "worker":
+        return _cmd_worker()
     if args.command == "validate":
         return _cmd_validate(args)
     raise AssertionError(args.command)  # argparse rejects unknown commands

@@ -210,6 +210,74 @@ def _host(raw: str) -> str:
     return value
 
 
+_TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_TOPIC_RULE = "1 to 249 characters of A-Z a-z 0-9 . _ -, not '.' or '..'"
+_HOST_PORT_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
+
+
+def _is_topic(name: str) -> bool:
+    return bool(_TOPIC_RE.match(name)) and name not in (".", "..")
+
+
+def _topic(raw: str) -> str:
+    value = raw.strip()
+    if not _is_topic(value):
+        raise _Invalid(f"a Kafka topic name: {_TOPIC_RULE}")
+    return value
+
+
+def _topics(raw: str) -> Tuple[str, ...]:
+    names = [part.strip() for part in raw.split(",")]
+    accepted = f"a comma-separated list of Kafka topic names, each {_TOPIC_RULE}"
+    if not names or not all(_is_topic(name) for name in names):
+        raise _Invalid(accepted)
+    if len(set(names)) != len(names):
+        raise _Invalid(accepted + ", each listed once")
+    return tuple(names)
+
+
+def _bootstrap(raw: str) -> str:
+    servers = [part.strip() for part in raw.split(",")]
+    for server in servers:
+        match = _HOST_PORT_RE.match(server)
+        if not match or not 1 <= int(match.group(2)) <= 65535:
+            raise _Invalid("a comma-separated list of host:port, e.g. kafka-0.kafka:9092,kafka-1.kafka:9092")
+    return ",".join(servers)
+
+
+def _sasl_mechanism(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+        raise _Invalid("one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
+    return value
+
+
+def _secret(raw: str) -> str:
+    if not raw.strip():
+        raise _Invalid("a non-empty value")
+    return raw
+
+
+def _secret_file(raw: str) -> str:
+    path = Path(raw.strip()).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise _Invalid("a readable UTF-8 file holding the secret") from None
+    value = text[:-1] if text.endswith("\n") else text
+    value = value[:-1] if value.endswith("\r") else value
+    if not value:
+        raise _Invalid("a file holding the secret (this one is empty)")
+    return value
+
+
+def _readable_file(raw: str) -> Path:
+    path = Path(raw.strip()).expanduser()
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise _Invalid("a readable file")
+    return path
+
+
 def _job_input(raw: str) -> str:
     value = raw.strip()
     if not value:
@@ -229,6 +297,8 @@ class Variable:
     parse: Callable[[str], object]
     description: str
     field: str
+    #: The value is a credential: never shown in messages or logs.
+    secret: bool = False
 
 
 VARIABLES: Tuple[Variable, ...] = (
@@ -238,9 +308,9 @@ VARIABLES: Tuple[Variable, ...] = (
     Variable("BLACKLODGE_HOST", "0.0.0.0", _host, "Address the HTTP server binds to.", "host"),
     Variable("BLACKLODGE_WORKERS", "2", _int_range(1, 64), "Worker processes (each loads its own copy of the handler).", "workers"),
     Variable("BLACKLODGE_THREADS", "4", _int_range(1, 256), "Request threads per worker process.", "threads"),
-    Variable("BLACKLODGE_TIMEOUT", "60", _seconds(0, 86400, zero_disables=True), "Seconds a handler call may take before the request is answered with 504.", "timeout"),
+    Variable("BLACKLODGE_TIMEOUT", "60", _seconds(0, 86400, zero_disables=True), "Seconds a handler call may take: HTTP answers 504, the Kafka worker counts a failed attempt.", "timeout"),
     Variable("BLACKLODGE_MAX_BODY_SIZE", "10MiB", parse_size, "Largest accepted request body; larger bodies get 413.", "max_body_size"),
-    Variable("BLACKLODGE_GRACE_PERIOD", "25", _seconds(0, 3600), "Seconds in-flight requests may take to finish after SIGTERM.", "grace_period"),
+    Variable("BLACKLODGE_GRACE_PERIOD", "25", _seconds(0, 3600), "Seconds in-flight requests (worker: in-flight messages, flush and commit) may take after SIGTERM.", "grace_period"),
     Variable("BLACKLODGE_DRAIN_DELAY", "0", _seconds(0, 600), "Seconds to keep accepting requests after SIGTERM while /readyz reports 503.", "drain_delay"),
     Variable("BLACKLODGE_KEEPALIVE", "5", _seconds(0, 600), "Seconds an idle keep-alive connection stays open.", "keepalive"),
     Variable("BLACKLODGE_CORS_ORIGINS", "", _cors_origins, "Comma-separated origins allowed by CORS, or *; empty turns CORS off.", "cors_origins"),
@@ -259,6 +329,35 @@ VARIABLES: Tuple[Variable, ...] = (
     Variable("BLACKLODGE_OUTPUT_FILE", None, _path, f"Job mode: where the result is written (default {DEFAULT_OUTPUT_FILE} if /var/output is writable; - for stdout).", "output_file"),
     Variable("BLACKLODGE_RESULT_MARKER", "true", parse_bool, "Job mode: print the 'PlanQK:Job:Result: {...}' line on stdout.", "result_marker"),
     Variable("BASE64_ENCODED", "false", parse_bool, "Job mode (PlanQK): read base64-encoded JSON from DATA_VALUE / PARAMS_VALUE.", "base64_encoded"),
+    Variable("BLACKLODGE_KAFKA_BOOTSTRAP_SERVERS", None, _bootstrap, "Worker: the Kafka brokers, host:port[,host:port...] (required).", "kafka_bootstrap_servers"),
+    Variable("BLACKLODGE_KAFKA_TOPICS", None, _topics, "Worker: comma-separated input topics (required; the build config's [kafka] topics set the default).", "kafka_topics"),
+    Variable("BLACKLODGE_KAFKA_GROUP_ID", None, _text(249), "Worker: consumer group (default: the app name).", "kafka_group_id"),
+    Variable("BLACKLODGE_KAFKA_OUTPUT_TOPIC", None, _topic, "Worker: topic the results go to (default: none, consume only).", "kafka_output_topic"),
+    Variable("BLACKLODGE_KAFKA_DLQ_TOPIC", None, _topic, "Worker: dead-letter topic (default: none, a failing message stops the worker).", "kafka_dlq_topic"),
+    Variable("BLACKLODGE_KAFKA_VALUE_FORMAT", "json", _choice("json", "bytes"), "Worker: decode record values as JSON, or pass the bytes.", "kafka_value_format"),
+    Variable("BLACKLODGE_KAFKA_AUTO_OFFSET_RESET", "earliest", _choice("earliest", "latest"), "Worker: where a group without committed offsets starts.", "kafka_auto_offset_reset"),
+    Variable("BLACKLODGE_KAFKA_MAX_RETRIES", "3", _int_range(0, 100), "Worker: handler retries of a failing message before it is dead-lettered.", "kafka_max_retries"),
+    Variable("BLACKLODGE_KAFKA_RETRY_BACKOFF", "0.5", _seconds(0, 600), "Worker: wait before the first retry; doubled for each further one, at most 30 s.", "kafka_retry_backoff"),
+    Variable("BLACKLODGE_KAFKA_CONCURRENCY", "4", _int_range(1, 64), "Worker: partitions processed at once (order is kept within a partition).", "kafka_concurrency"),
+    Variable("BLACKLODGE_KAFKA_COMMIT_INTERVAL", "1", _seconds(0.01, 60), "Worker: seconds between batched offset commits.", "kafka_commit_interval"),
+    Variable("BLACKLODGE_KAFKA_SESSION_TIMEOUT", "45", _seconds(1, 3600), "Worker: consumer group session timeout; a worker that stops heartbeating loses its partitions after it.", "kafka_session_timeout"),
+    Variable("BLACKLODGE_KAFKA_SECURITY_PROTOCOL", "plaintext", _choice("plaintext", "ssl", "sasl_plaintext", "sasl_ssl"), "Worker: how to talk to the brokers.", "kafka_security_protocol"),
+    Variable("BLACKLODGE_KAFKA_SASL_MECHANISM", None, _sasl_mechanism, "Worker: SASL mechanism (with a sasl_* protocol).", "kafka_sasl_mechanism"),
+    Variable("BLACKLODGE_KAFKA_SASL_USERNAME", None, _text(1000), "Worker: SASL user name.", "kafka_sasl_username"),
+    Variable("BLACKLODGE_KAFKA_SASL_PASSWORD", None, _secret, "Worker: SASL password (prefer the _FILE variable).", "kafka_sasl_password", secret=True),
+    Variable("BLACKLODGE_KAFKA_SASL_PASSWORD_FILE", None, _secret_file, "Worker: file holding the SASL password.", "kafka_sasl_password_file", secret=True),
+    Variable("BLACKLODGE_KAFKA_SSL_CA_LOCATION", None, _readable_file, "Worker: CA certificate(s) to verify the brokers, PEM (default: the system's).", "kafka_ssl_ca_location"),
+    Variable("BLACKLODGE_KAFKA_SSL_CERTIFICATE_LOCATION", None, _readable_file, "Worker: client certificate, PEM (mutual TLS).", "kafka_ssl_certificate_location"),
+    Variable("BLACKLODGE_KAFKA_SSL_KEY_LOCATION", None, _readable_file, "Worker: client private key, PEM (mutual TLS).", "kafka_ssl_key_location"),
+    Variable("BLACKLODGE_KAFKA_SSL_KEY_PASSWORD", None, _secret, "Worker: password of the client key (prefer the _FILE variable).", "kafka_ssl_key_password", secret=True),
+    Variable("BLACKLODGE_KAFKA_SSL_KEY_PASSWORD_FILE", None, _secret_file, "Worker: file holding the client key's password.", "kafka_ssl_key_password_file", secret=True),
+    Variable("BLACKLODGE_ADMIN_PORT", None, _int_range(1, 65535), "Worker: port of the admin HTTP server (probes, metrics; default: PORT, else 8080).", "admin_port"),
+)
+
+#: Secrets that may come from the variable itself or from a file: (variable, file variable, field).
+_SECRET_PAIRS: Tuple[Tuple[str, str, str], ...] = (
+    ("BLACKLODGE_KAFKA_SASL_PASSWORD", "BLACKLODGE_KAFKA_SASL_PASSWORD_FILE", "kafka_sasl_password"),
+    ("BLACKLODGE_KAFKA_SSL_KEY_PASSWORD", "BLACKLODGE_KAFKA_SSL_KEY_PASSWORD_FILE", "kafka_ssl_key_password"),
 )
 
 _BY_NAME: Dict[str, Variable] = {var.name: var for var in VARIABLES}
@@ -296,6 +395,29 @@ class Settings:
     output_file: Optional[Path] = None
     result_marker: bool = True
     base64_encoded: bool = False
+    kafka_bootstrap_servers: Optional[str] = None
+    kafka_topics: Tuple[str, ...] = ()
+    #: The consumer group (load_settings fills in the app name when it is not set).
+    kafka_group_id: str = ""
+    kafka_output_topic: Optional[str] = None
+    kafka_dlq_topic: Optional[str] = None
+    kafka_value_format: str = "json"
+    kafka_auto_offset_reset: str = "earliest"
+    kafka_max_retries: int = 3
+    kafka_retry_backoff: float = 0.5
+    kafka_concurrency: int = 4
+    kafka_commit_interval: float = 1.0
+    kafka_session_timeout: float = 45.0
+    kafka_security_protocol: str = "plaintext"
+    kafka_sasl_mechanism: Optional[str] = None
+    kafka_sasl_username: Optional[str] = None
+    kafka_sasl_password: Optional[str] = field(default=None, repr=False)
+    kafka_ssl_ca_location: Optional[Path] = None
+    kafka_ssl_certificate_location: Optional[Path] = None
+    kafka_ssl_key_location: Optional[Path] = None
+    kafka_ssl_key_password: Optional[str] = field(default=None, repr=False)
+    #: The worker's admin HTTP port (load_settings fills in PORT when it is not set).
+    admin_port: int = 8080
     #: PlanQK's raw DATA_VALUE / PARAMS_VALUE (only read when base64_encoded).
     data_value: Optional[str] = field(default=None, repr=False)
     params_value: Optional[str] = field(default=None, repr=False)
@@ -310,9 +432,12 @@ def _describe_value(raw: str) -> str:
     return repr(shown)
 
 
-def load_settings(environ: Optional[Mapping[str, str]] = None, *, require_entrypoint: bool = True) -> Settings:
+def load_settings(
+    environ: Optional[Mapping[str, str]] = None, *, require_entrypoint: bool = True, worker: bool = False
+) -> Settings:
     """Read and validate the configuration from ``environ`` (default: ``os.environ``).
 
+    ``worker`` adds the Kafka worker's requirements (brokers and topics must be set).
     Raises :class:`ConfigError` listing every unknown or malformed variable.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
@@ -334,7 +459,8 @@ def load_settings(environ: Optional[Mapping[str, str]] = None, *, require_entryp
         try:
             values[var.field] = var.parse(raw)
         except _Invalid as invalid:
-            problems.append(f"{var.name}={_describe_value(raw)} is invalid: expected {invalid}.")
+            shown = "" if var.secret and not var.name.endswith("_FILE") else f"={_describe_value(raw)}"
+            problems.append(f"{var.name}{shown} is invalid: expected {invalid}.")
 
     if "entrypoint" not in values and require_entrypoint and not any(
         p.startswith("BLACKLODGE_ENTRYPOINT=") for p in problems
@@ -350,6 +476,8 @@ def load_settings(environ: Optional[Mapping[str, str]] = None, *, require_entryp
             f"BLACKLODGE_DRAIN_DELAY={drain:g} must be shorter than BLACKLODGE_GRACE_PERIOD={grace:g}: "
             "the grace period covers the drain delay and the in-flight requests."
         )
+
+    problems.extend(_kafka_problems(env, values, worker=worker))
 
     if problems:
         raise ConfigError(
@@ -371,10 +499,76 @@ def load_settings(environ: Optional[Mapping[str, str]] = None, *, require_entryp
                 values["revision"] = candidate[:200]
                 break
     values.setdefault("entrypoint", entrypoint)
+    if "kafka_group_id" not in values:
+        values["kafka_group_id"] = values["app_name"]
+    if "admin_port" not in values:
+        values["admin_port"] = values.get("port", 8080)
+    for _, _file_variable, name in _SECRET_PAIRS:
+        from_file = values.pop(f"{name}_file", None)
+        if from_file is not None:
+            values[name] = from_file
     if values.get("base64_encoded"):
         values["data_value"] = env.get("DATA_VALUE")
         values["params_value"] = env.get("PARAMS_VALUE")
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _kafka_problems(env: Mapping[str, str], values: Mapping[str, object], *, worker: bool) -> List[str]:
+    """Settings of the worker that are wrong together (each value parsed on its own)."""
+
+    def is_set(name: str) -> bool:
+        return bool(env.get(name, "").strip())
+
+    problems: List[str] = []
+    if worker and not is_set("BLACKLODGE_KAFKA_BOOTSTRAP_SERVERS"):
+        problems.append(
+            "BLACKLODGE_KAFKA_BOOTSTRAP_SERVERS is not set: expected the Kafka brokers as host:port[,host:port...], "
+            "e.g. kafka-0.kafka:9092."
+        )
+    if worker and not is_set("BLACKLODGE_KAFKA_TOPICS"):
+        problems.append(
+            "BLACKLODGE_KAFKA_TOPICS is not set: expected the input topics, comma-separated "
+            "(set them in the build config's [kafka] table as topics = [...], or in the container's environment)."
+        )
+    topics = values.get("kafka_topics") or ()
+    assert isinstance(topics, tuple)
+    for name, what in (("output", "its own results"), ("dlq", "its own dead letters")):
+        topic = values.get(f"kafka_{name}_topic")
+        if topic is not None and topic in topics:
+            problems.append(
+                f"BLACKLODGE_KAFKA_{name.upper()}_TOPIC={topic!r} is also an input topic (BLACKLODGE_KAFKA_TOPICS): "
+                f"the worker would consume {what} again, forever."
+            )
+    for variable, file_variable, _ in _SECRET_PAIRS:
+        if is_set(variable) and is_set(file_variable):
+            problems.append(f"{variable} and {file_variable} are both set: set only one of them (the file is preferred).")
+
+    protocol = str(values.get("kafka_security_protocol", "plaintext"))
+    where = f"BLACKLODGE_KAFKA_SECURITY_PROTOCOL={protocol}"
+    sasl = [v for v in ("BLACKLODGE_KAFKA_SASL_MECHANISM", "BLACKLODGE_KAFKA_SASL_USERNAME", "BLACKLODGE_KAFKA_SASL_PASSWORD", "BLACKLODGE_KAFKA_SASL_PASSWORD_FILE") if is_set(v)]
+    ssl = [v for v in ("BLACKLODGE_KAFKA_SSL_CA_LOCATION", "BLACKLODGE_KAFKA_SSL_CERTIFICATE_LOCATION", "BLACKLODGE_KAFKA_SSL_KEY_LOCATION", "BLACKLODGE_KAFKA_SSL_KEY_PASSWORD", "BLACKLODGE_KAFKA_SSL_KEY_PASSWORD_FILE") if is_set(v)]
+    if protocol.startswith("sasl_"):
+        missing = [
+            v
+            for v, ok in (
+                ("BLACKLODGE_KAFKA_SASL_MECHANISM", is_set("BLACKLODGE_KAFKA_SASL_MECHANISM")),
+                ("BLACKLODGE_KAFKA_SASL_USERNAME", is_set("BLACKLODGE_KAFKA_SASL_USERNAME")),
+                ("BLACKLODGE_KAFKA_SASL_PASSWORD (or _FILE)", is_set("BLACKLODGE_KAFKA_SASL_PASSWORD") or is_set("BLACKLODGE_KAFKA_SASL_PASSWORD_FILE")),
+            )
+            if not ok
+        ]
+        if missing:
+            problems.append(f"{where} needs {', '.join(missing)}: the mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512), user name and password.")
+    elif sasl:
+        problems.append(f"{', '.join(sasl)} {'is' if len(sasl) == 1 else 'are'} set but {where} does not use SASL: set it to sasl_ssl (or sasl_plaintext).")
+    if ssl and not protocol.endswith("ssl"):
+        problems.append(f"{', '.join(ssl)} {'is' if len(ssl) == 1 else 'are'} set but {where} does not use TLS: set it to ssl (or sasl_ssl).")
+    if is_set("BLACKLODGE_KAFKA_SSL_CERTIFICATE_LOCATION") != is_set("BLACKLODGE_KAFKA_SSL_KEY_LOCATION"):
+        problems.append(
+            "BLACKLODGE_KAFKA_SSL_CERTIFICATE_LOCATION and BLACKLODGE_KAFKA_SSL_KEY_LOCATION go together: "
+            "mutual TLS needs the client certificate and its key."
+        )
+    return problems
 
 
 def variables_table() -> List[Tuple[str, str, str]]:

@@ -1,5 +1,6 @@
 //! The `entrypoint` layer (launch, not cached): only environment. It tells the harness what to
-//! serve (`BLACKLODGE_ENTRYPOINT`, the app directory, name, version and source revision).
+//! serve (`BLACKLODGE_ENTRYPOINT`, the app directory, name, version and source revision) and,
+//! from the `[kafka]` table, the worker's topics, group, output, dead-letter topic and format.
 //! Kept apart from the `harness` layer so changing the entry point does not re-export the
 //! harness.
 //!
@@ -33,6 +34,9 @@ pub(crate) fn variables(
     }
     if let Some(revision) = revision {
         variables.push(("BLACKLODGE_REVISION", revision.value.clone()));
+    }
+    if let Some(kafka) = &config.kafka {
+        variables.extend(kafka.variables());
     }
     variables
 }

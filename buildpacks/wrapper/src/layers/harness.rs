@@ -8,6 +8,9 @@
 //!   deps/…/site-packages    e.g. gunicorn, when the app did not install it (last on sys.path)
 //! ```
 //!
+//! The harness's `kafka` extra (confluent-kafka) is installed the same way, from the same lock,
+//! only when the worker mode is enabled; toggling the mode rebuilds the layer.
+//!
 //! The dependencies are installed by pip with `--prefix` (so packages already installed in
 //! the app's environment count as satisfied and are never replaced) and with every installed
 //! distribution pinned as a constraint (so a version the harness cannot use is a resolution
@@ -17,7 +20,8 @@
 //! every file it downloads is the locked version and byte-for-byte the locked file. Nothing
 //! is written to the app's venv, which belongs to the dependency buildpack.
 //!
-//! Cached on the harness contents, the Python environment and the app's installed packages.
+//! Cached on the harness contents, the Python environment, the app's installed packages and
+//! whether the worker mode is enabled.
 //! The layer's CycloneDX SBOM lists the harness and every distribution installed in `deps/`
 //! (the python-deps SBOM code), rewritten on every build so it matches a restored layer too.
 
@@ -50,6 +54,22 @@ pub(crate) struct HarnessLayerMetadata {
     pub(crate) python_prefix: String,
     pub(crate) app_packages_sha256: String,
     pub(crate) pip_version: String,
+    /// The `kafka` extra is installed (the worker mode). Absent in layers written before the
+    /// mode existed, which had no worker.
+    #[serde(default)]
+    pub(crate) worker: bool,
+}
+
+/// Why toggling the worker mode rebuilds the layer.
+fn worker_reason(cached: bool, wanted: bool) -> Option<String> {
+    let extra = harness::kafka_requirements().join(", ");
+    match (cached, wanted) {
+        (false, true) => Some(format!("the worker mode was enabled ({extra} is needed)")),
+        (true, false) => Some(format!(
+            "the worker mode was disabled ({extra} is no longer needed)"
+        )),
+        _ => None,
+    }
 }
 
 fn invalidation_reasons(
@@ -63,6 +83,7 @@ fn invalidation_reasons(
         python_prefix,
         app_packages_sha256,
         pip_version,
+        worker,
     } = cached;
     let HarnessLayerMetadata {
         harness_version: new_harness_version,
@@ -71,6 +92,7 @@ fn invalidation_reasons(
         python_prefix: new_python_prefix,
         app_packages_sha256: new_app_packages_sha256,
         pip_version: new_pip_version,
+        worker: new_worker,
     } = wanted;
     cache::reasons([
         cache::changed("harness version", harness_version, new_harness_version),
@@ -81,6 +103,7 @@ fn invalidation_reasons(
         (app_packages_sha256 != new_app_packages_sha256)
             .then(|| "the app's installed packages changed".to_string()),
         cache::changed("pip version", pip_version, new_pip_version),
+        worker_reason(*worker, *new_worker),
     ])
 }
 
@@ -88,6 +111,8 @@ pub(crate) struct HarnessInstall<'a> {
     pub(crate) python: &'a PythonEnv,
     pub(crate) pip: &'a PinnedWheel,
     pub(crate) index: &'a str,
+    /// The worker mode is enabled: install the harness's `kafka` extra too.
+    pub(crate) worker: bool,
 }
 
 /// Installs (or reuses) the layer; returns the path of the `blacklodge` command.
@@ -102,6 +127,7 @@ pub(crate) fn install(
         python_prefix: install.python.prefix.clone(),
         app_packages_sha256: install.python.distributions_fingerprint(),
         pip_version: install.pip.version.clone(),
+        worker: install.worker,
     };
     let layer = cache::cached_layer(
         context,
@@ -130,7 +156,7 @@ pub(crate) fn install(
                 layer_name!("pip-cache"),
                 "pip cache",
             )?;
-            install_dependencies(&root, install.python, &pip_site, &cache_dir)?;
+            install_dependencies(&root, install, &pip_site, &cache_dir)?;
             write_harness(&root, &launcher)?;
             let sbom = sbom(&root)?;
             layer.write_sboms(&[sbom])?;
@@ -202,20 +228,31 @@ pub(crate) fn constraints(python: &PythonEnv, locked: &[Locked]) -> String {
     text
 }
 
+/// `flask>=2.3, gunicorn>=22` and, with the worker mode, `and its kafka extra, confluent-kafka>=2.5`.
+fn describe_requirements(worker: bool) -> String {
+    let mut text = harness::requirements().join(", ");
+    if worker {
+        text.push_str(" and, for the worker, ");
+        text.push_str(&harness::kafka_requirements().join(", "));
+    }
+    text
+}
+
 fn install_dependencies(
     root: &Path,
-    python: &PythonEnv,
+    install: &HarnessInstall<'_>,
     pip_site: &Path,
     cache_dir: &Path,
 ) -> Result<(), WrapperError> {
-    let requirements = harness::requirements();
-    let (locked, kept) = locked_for(python, &harness::lock());
+    let python = install.python;
+    let requirements = harness::requirements_for(install.worker);
+    let (locked, kept) = locked_for(python, &harness::lock_for(install.worker));
     let constraints = std::env::temp_dir().join("blacklodge-app-constraints.txt");
     fs_err::write(&constraints, self::constraints(python, &locked))
         .map_err(io_error("write", &constraints))?;
     output::stream_heading(format!(
         "Installing the harness's dependencies ({}) from its lock, hash-checked ({} locked distribution{} the app lacks; {kept} the app has are kept as installed)",
-        requirements.join(", "),
+        describe_requirements(install.worker),
         locked.len(),
         if locked.len() == 1 { "" } else { "s" },
     ));
@@ -258,6 +295,17 @@ fn install_dependencies(
         fs_err::remove_dir_all(&scripts).map_err(io_error("remove", &scripts))?;
     }
     Ok(())
+}
+
+/// The layer's dependency directories (what `bin/blacklodge` adds to `sys.path`), from the
+/// path of `bin/blacklodge`.
+pub(crate) fn dependency_dirs(launcher: &Path) -> Result<Vec<PathBuf>, WrapperError> {
+    let deps = launcher
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(launcher)
+        .join("deps");
+    site_directories(&deps).map_err(io_error("read", &deps))
 }
 
 /// `site-packages` / `dist-packages` directories pip created below `deps/` (the layout
@@ -347,6 +395,7 @@ mod tests {
             python_prefix: "/layers/blacklodge_pip/venv".into(),
             app_packages_sha256: "p".into(),
             pip_version: "26.3".into(),
+            worker: false,
         }
     }
 
@@ -365,6 +414,39 @@ mod tests {
                 "harness files changed".to_string(),
                 "the app's installed packages changed".to_string()
             ]
+        );
+        let worker = HarnessLayerMetadata {
+            worker: true,
+            ..metadata()
+        };
+        assert_eq!(
+            invalidation_reasons(&cached, &worker),
+            vec!["the worker mode was enabled (confluent-kafka>=2.5 is needed)".to_string()]
+        );
+        assert_eq!(
+            invalidation_reasons(&worker, &cached),
+            vec![
+                "the worker mode was disabled (confluent-kafka>=2.5 is no longer needed)"
+                    .to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn metadata_written_before_the_worker_mode_reads_as_without_it() {
+        let old: HarnessLayerMetadata = toml::from_str(
+            "harness_version = \"0.1.0\"\nharness_sha256 = \"a\"\npython_version = \"3.11.2\"\npython_prefix = \"/layers/blacklodge_pip/venv\"\napp_packages_sha256 = \"p\"\npip_version = \"26.3\"\n",
+        )
+        .expect("old metadata");
+        assert_eq!(old, metadata());
+    }
+
+    #[test]
+    fn the_heading_names_the_kafka_extra_only_for_the_worker() {
+        assert_eq!(describe_requirements(false), "flask>=2.3, gunicorn>=22");
+        assert_eq!(
+            describe_requirements(true),
+            "flask>=2.3, gunicorn>=22 and, for the worker, confluent-kafka>=2.5"
         );
     }
 

@@ -1,0 +1,891 @@
+"""Kafka mode: ``blacklodge worker``, the handler as a member of a consumer group.
+
+Delivery guarantee: at least once, nothing lost. Offsets are never committed automatically;
+an input offset is committed only when everything it led to (its output records, or its
+dead-letter record) was acknowledged by the broker, and every earlier offset of its partition
+too (:mod:`blacklodge_harness.offsets`). The producer is idempotent with ``acks=all``.
+
+Threads:
+
+* the **main thread** polls the consumer (rebalance callbacks run there), hands each
+  partition's records to its queue, pauses partitions whose queue is full, and commits the
+  committable positions every ``BLACKLODGE_KAFKA_COMMIT_INTERVAL`` seconds (asynchronously,
+  one request for all partitions);
+* ``BLACKLODGE_KAFKA_CONCURRENCY`` **processing threads** take partitions with queued records
+  and process a partition's records one after the other (order is kept within a partition;
+  a partition is never on two threads at once); the handler is called through the core's
+  :class:`~blacklodge_harness.core.Invoker` (deadline ``BLACKLODGE_TIMEOUT``);
+* one thread serves the **producer's delivery callbacks**, which acknowledge offsets;
+* the **admin server** answers probes, metrics and the info endpoint.
+
+A record whose value cannot be decoded, that the handler rejects (``BadInput``), whose
+result cannot be encoded, or whose handler call still fails after the retries goes to the
+dead-letter topic; without one the worker stops without committing it and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import FrameType
+from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from blacklodge_harness import __version__, logs
+from blacklodge_harness.admin import AdminServer
+from blacklodge_harness.config import Settings
+from blacklodge_harness.core import (
+    CallTimeout,
+    Context,
+    Handler,
+    HandlerFailed,
+    HandlerMetrics,
+    HandlerReportedError,
+    Invoker,
+    NotReady,
+    ResultNotSerializable,
+    encode_json,
+    new_request_id,
+)
+from blacklodge_harness.errors import BadInput, HarnessError
+from blacklodge_harness.fastpath import REQUEST_ID_RE
+from blacklodge_harness.metrics import Registry
+from blacklodge_harness.offsets import OffsetTracker
+
+log = logging.getLogger("blacklodge.kafka")
+
+EXIT_OK = 0
+#: A record failed (see above) and no dead-letter topic is configured.
+EXIT_MESSAGE_FAILED = 1
+#: The entry point could not be imported, instantiated or loaded.
+EXIT_LOAD_FAILED = 4
+#: Kafka refused the work: a record was not delivered, or the client hit a fatal error.
+EXIT_KAFKA_FAILED = 5
+#: The admin port could not be bound.
+EXIT_ADMIN_PORT = 6
+
+SOURCE_TOPIC = "blacklodge-source-topic"
+SOURCE_PARTITION = "blacklodge-source-partition"
+SOURCE_OFFSET = "blacklodge-source-offset"
+REQUEST_ID = "x-request-id"
+ERROR_TYPE = "blacklodge-error-type"
+ERROR_MESSAGE = "blacklodge-error-message"
+#: Headers the worker sets itself: an input's own values for these are replaced.
+_OWN_HEADERS = frozenset({SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET, REQUEST_ID, ERROR_TYPE, ERROR_MESSAGE})
+
+#: Records fetched per poll, and handed to a processing thread per turn.
+POLL_BATCH = 500
+TURN_BATCH = 64
+#: A partition with this many queued records is paused until its queue is down to a quarter.
+MAX_QUEUED = 1000
+#: Longest wait between retries.
+MAX_BACKOFF = 30.0
+#: Liveness fails when the poll loop has not turned for this long.
+STALL_AFTER = 60.0
+#: Longest error message put in a dead-letter header.
+MAX_ERROR_MESSAGE = 1000
+
+TP = Tuple[str, int]
+#: Record headers as the client gives and takes them (values are bytes when consumed).
+Headers = List[Tuple[str, Union[str, bytes, None]]]
+
+
+class Failure(Exception):
+    """Why the worker stops with an error: exit code and the message for the log."""
+
+    def __init__(self, code: int, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fields = fields
+
+
+class Permanent(Exception):
+    """A record that no retry can fix: ``error_type`` goes into the dead-letter headers."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def client_config(settings: Settings) -> Dict[str, Any]:
+    """What the consumer and the producer share: brokers, security, logging."""
+    config: Dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "client.id": f"blacklodge-{settings.app_name}",
+        "security.protocol": settings.kafka_security_protocol,
+        "logger": logging.getLogger("blacklodge.kafka.client"),
+    }
+    optional = {
+        "sasl.mechanism": settings.kafka_sasl_mechanism,
+        "sasl.username": settings.kafka_sasl_username,
+        "sasl.password": settings.kafka_sasl_password,
+        "ssl.ca.location": settings.kafka_ssl_ca_location,
+        "ssl.certificate.location": settings.kafka_ssl_certificate_location,
+        "ssl.key.location": settings.kafka_ssl_key_location,
+        "ssl.key.password": settings.kafka_ssl_key_password,
+    }
+    config.update({key: str(value) for key, value in optional.items() if value is not None})
+    return config
+
+
+def consumer_config(settings: Settings) -> Dict[str, Any]:
+    session_ms = int(settings.kafka_session_timeout * 1000)
+    return {
+        "group.id": settings.kafka_group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": settings.kafka_auto_offset_reset,
+        "session.timeout.ms": session_ms,
+        "heartbeat.interval.ms": max(100, min(3000, session_ms // 3)),
+        # Only the partitions that move are revoked in a rebalance; the others keep working.
+        "partition.assignment.strategy": "cooperative-sticky",
+        "isolation.level": "read_committed",
+    }
+
+
+def producer_config() -> Dict[str, Any]:
+    return {
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 5,
+        # Never give up on a record while the brokers are away: an outage is waited out.
+        "message.timeout.ms": 0,
+    }
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+class _Partition:
+    """One assigned partition: its queue of fetched records and its processing state."""
+
+    __slots__ = ("tp", "epoch", "queue", "busy", "stopped", "idle", "abort", "paused", "deliveries")
+
+    def __init__(self, tp: TP, epoch: int) -> None:
+        self.tp = tp
+        self.epoch = epoch
+        self.queue: Deque[Message] = deque()
+        #: On a processing thread, or waiting for one.
+        self.busy = False
+        #: Revoked, lost or stopping: queued records are dropped, no new ones are taken.
+        self.stopped = False
+        #: Set while not busy.
+        self.idle = threading.Event()
+        self.idle.set()
+        #: Set to cut a retry's wait short.
+        self.abort = threading.Event()
+        self.paused = False
+        #: Records produced for this partition and not yet acknowledged by the broker.
+        self.deliveries = 0
+
+
+@dataclass
+class _Delivery:
+    """The delivery callback of the records one input led to: the last acknowledgement
+    acknowledges the input offset."""
+
+    worker: "Worker"
+    part: _Partition
+    offset: int
+    remaining: int
+    topic: str
+    dead_letter: bool = False
+
+    def __call__(self, error: Optional[KafkaError], _message: Message) -> None:
+        self.worker.delivered(self, error)
+
+
+class Worker:
+    """The consumer group member. :meth:`run` returns the process's exit code."""
+
+    def __init__(self, settings: Settings, handler: Handler) -> None:
+        self.settings = settings
+        self.handler = handler
+        self.started_at = datetime.now(timezone.utc)
+        self.tracker = OffsetTracker()
+        self.parts: Dict[TP, _Partition] = {}
+        self.lock = threading.Lock()
+        self.ready_parts: "Deque[Optional[_Partition]]" = deque()
+        self.work_available = threading.Condition(self.lock)
+        self.stopping = threading.Event()
+        self.failure: Optional[Failure] = None
+        self.joined = False
+        self.broker_down = False
+        self.closing = False
+        self.heartbeat = time.monotonic()
+        self.consumer: Optional[Consumer] = None
+        self.producer: Optional[Producer] = None
+        self._last_client_error: Dict[int, float] = {}
+
+        self.registry = Registry()
+        self.handler_metrics = HandlerMetrics(self.registry)
+        registry = self.registry
+        self.consumed = registry.counter("blacklodge_kafka_messages_consumed_total", "Records fetched from the input topics.", ["topic"])
+        self.produced = registry.counter(
+            "blacklodge_kafka_messages_produced_total", "Records the broker acknowledged, by topic (output and dead-letter).", ["topic"]
+        )
+        self.retried = registry.counter("blacklodge_kafka_messages_retried_total", "Handler retries, by input topic.", ["topic"])
+        self.dead_lettered = registry.counter(
+            "blacklodge_kafka_messages_dead_lettered_total", "Input records sent to the dead-letter topic, by input topic and error type.", ["topic", "error_type"]
+        )
+        self.commits = registry.counter("blacklodge_kafka_commits_total", "Offset commits by outcome (ok, error).", ["outcome"])
+        self.commit_lag = registry.gauge(
+            "blacklodge_kafka_commit_lag", "Records fetched and not yet covered by a committed offset, per partition.", ["topic", "partition"]
+        )
+        self.consumer_lag = registry.gauge(
+            "blacklodge_kafka_consumer_lag", "Records in the partition after the committed offset (high watermark - committed).", ["topic", "partition"]
+        )
+        self.assigned_gauge = registry.gauge("blacklodge_kafka_assigned_partitions", "Partitions assigned to this worker.")
+        self.broker_up = registry.gauge("blacklodge_kafka_broker_up", "1 while the brokers are reachable, 0 during an outage.")
+        self.broker_up.set(1)
+        info = registry.gauge(
+            "blacklodge_app_info",
+            "Application and harness versions (value is always 1).",
+            ["app", "version", "revision", "harness_version", "python_version"],
+            aggregate="max",
+        )
+        info.set(
+            1,
+            app=settings.app_name,
+            version=settings.app_version or "",
+            revision=settings.revision or "",
+            harness_version=__version__,
+            python_version=platform.python_version(),
+        )
+        self.invoker = Invoker(handler, concurrency=settings.kafka_concurrency, timeout=settings.timeout, metrics=self.handler_metrics)
+        self.threads = [
+            threading.Thread(target=self._process_loop, name=f"blacklodge-kafka-{i}", daemon=True)
+            for i in range(settings.kafka_concurrency)
+        ]
+        self.producer_done = threading.Event()
+
+    # ------------------------------------------------------------------ probes
+
+    def liveness(self) -> Tuple[bool, Dict[str, Any]]:
+        stalled = time.monotonic() - self.heartbeat
+        if stalled > STALL_AFTER:
+            return False, {"reason": f"the poll loop has not turned for {stalled:.0f} s"}
+        if self.invoker.saturated():
+            return False, {"reason": "every handler thread is held by a call that overran its timeout"}
+        return True, {}
+
+    def readiness(self) -> Tuple[bool, Dict[str, Any]]:
+        if self.stopping.is_set():
+            return False, {"reason": "stopping"}
+        ready, reason = self.handler.readiness()
+        if not ready:
+            return False, {"reason": reason}
+        if self.broker_down:
+            return False, {"reason": "brokers unreachable"}
+        if not self.joined:
+            return False, {"reason": "waiting for a partition assignment"}
+        return True, {"partitions": len(self.parts)}
+
+    def info(self) -> Dict[str, Any]:
+        entry = self.handler.entry
+        settings = self.settings
+        return {
+            "app": {"name": settings.app_name, "version": settings.app_version, "revision": settings.revision},
+            "entrypoint": {
+                "spec": settings.entrypoint,
+                "kind": entry.kind if entry else None,
+                "call": entry.style.value if entry else None,
+            },
+            "state": self.handler.state.value,
+            "kafka": {
+                "group_id": settings.kafka_group_id,
+                "topics": list(settings.kafka_topics),
+                "output_topic": settings.kafka_output_topic,
+                "dlq_topic": settings.kafka_dlq_topic,
+                "value_format": settings.kafka_value_format,
+                "assigned": [f"{topic}/{partition}" for topic, partition in sorted(self.parts)],
+            },
+            "harness": {"version": __version__},
+            "python": {"version": platform.python_version(), "implementation": platform.python_implementation()},
+            "started_at": self.started_at.isoformat().replace("+00:00", "Z"),
+            "uptime_seconds": round((datetime.now(timezone.utc) - self.started_at).total_seconds(), 3),
+        }
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> int:
+        settings = self.settings
+        try:
+            admin = AdminServer(
+                settings.host, settings.admin_port, liveness=self.liveness, readiness=self.readiness, metrics=self.registry.render, info=self.info
+            )
+        except OSError as exc:
+            log.critical("cannot listen on %s:%d for the admin server (probes, metrics): %s", settings.host, settings.admin_port, exc)
+            return EXIT_ADMIN_PORT
+        admin.start()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        try:
+            try:
+                self.handler.start()
+            except BaseException as exc:  # noqa: BLE001 - any failure to load ends the worker
+                if isinstance(exc, HarnessError):
+                    log.critical("cannot load the entry point: %s", exc.render())
+                else:
+                    log.critical("loading the entry point failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
+                return EXIT_LOAD_FAILED
+            if self.stopping.is_set():
+                return EXIT_OK
+            return self._consume()
+        finally:
+            self.handler.shutdown()
+            self.invoker.shutdown()
+            admin.close()
+
+    def _on_signal(self, signum: int, _frame: Optional[FrameType]) -> None:
+        if not self.stopping.is_set():
+            log.info("received %s: stopping (finishing in-flight records, then committing)", signal.Signals(signum).name)
+        self.stopping.set()
+
+    def _consume(self) -> int:
+        settings = self.settings
+        common = client_config(settings)
+        self.producer = Producer({**common, **producer_config(), "error_cb": self._on_client_error})
+        self.consumer = consumer = Consumer(
+            {**common, **consumer_config(settings), "error_cb": self._on_client_error, "on_commit": self._on_commit}
+        )
+        producer_thread = threading.Thread(target=self._serve_producer, name="blacklodge-kafka-producer", daemon=True)
+        producer_thread.start()
+        for thread in self.threads:
+            thread.start()
+        log.info(
+            "consuming %s as group %s (output: %s, dead letters: %s, value format: %s, concurrency: %d, brokers: %s)",
+            ",".join(settings.kafka_topics),
+            settings.kafka_group_id,
+            settings.kafka_output_topic or "none (consume only)",
+            settings.kafka_dlq_topic or "none (a failing record stops the worker)",
+            settings.kafka_value_format,
+            settings.kafka_concurrency,
+            settings.kafka_bootstrap_servers,
+        )
+        consumer.subscribe(list(settings.kafka_topics), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        next_commit = time.monotonic() + settings.kafka_commit_interval
+        next_probe = 0.0
+        while not self.stopping.is_set():
+            self.heartbeat = now = time.monotonic()
+            messages = consumer.consume(POLL_BATCH, 0.1)
+            if messages:
+                self._dispatch(messages)
+            self._flow_control()
+            if now >= next_commit:
+                self._commit()
+                self._update_lag()
+                next_commit = now + settings.kafka_commit_interval
+            if self.broker_down and now >= next_probe:
+                next_probe = now + 2.0
+                self._probe_brokers()
+        return self._shutdown(producer_thread)
+
+    # ------------------------------------------------------------------ main thread: records in
+
+    def _dispatch(self, messages: Sequence[Message]) -> None:
+        by_partition: Dict[TP, List[Message]] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._on_message_error(error, message)
+                continue
+            tp = (message.topic() or "", message.partition() or 0)
+            batch = by_partition.get(tp)
+            if batch is None:
+                batch = by_partition[tp] = []
+            batch.append(message)
+        if by_partition and self.broker_down:
+            self._brokers_back()
+        for tp, batch in by_partition.items():
+            part = self.parts.get(tp)
+            if part is None or part.stopped:
+                continue  # revoked since the fetch: the records come again to the next owner
+            self.tracker.received(tp, [m.offset() or 0 for m in batch])
+            self.consumed.inc(len(batch), topic=tp[0])
+            with self.lock:
+                part.queue.extend(batch)
+                if not part.busy:
+                    part.busy = True
+                    part.idle.clear()
+                    self.ready_parts.append(part)
+                    self.work_available.notify()
+
+    def _flow_control(self) -> None:
+        consumer = self.consumer
+        assert consumer is not None
+        for part in list(self.parts.values()):
+            queued = len(part.queue)
+            if not part.paused and queued >= MAX_QUEUED:
+                consumer.pause([TopicPartition(*part.tp)])
+                part.paused = True
+            elif part.paused and queued <= MAX_QUEUED // 4:
+                consumer.resume([TopicPartition(*part.tp)])
+                part.paused = False
+
+    # ------------------------------------------------------------------ processing threads
+
+    def _process_loop(self) -> None:
+        while True:
+            with self.lock:
+                while not self.ready_parts:
+                    self.work_available.wait()
+                part = self.ready_parts.popleft()
+                if part is None:
+                    return
+                turn = [part.queue.popleft() for _ in range(min(TURN_BATCH, len(part.queue)))] if not part.stopped else []
+            for message in turn:
+                if part.stopped:
+                    break
+                try:
+                    self._process(part, message)
+                except Exception as exc:  # noqa: BLE001 - stops the worker; nothing is committed past this record
+                    if not isinstance(exc, Failure):
+                        log.exception("internal error while processing a record")
+                        exc = Failure(EXIT_KAFKA_FAILED, f"internal error while processing {_where(message)}: {type(exc).__name__}: {exc}")
+                    self._stop_parts([part])  # the records after it are not processed either
+                    self._fail(exc)
+                    break
+            with self.lock:
+                if part.queue and not part.stopped:
+                    self.ready_parts.append(part)
+                    self.work_available.notify()
+                else:
+                    part.busy = False
+                    part.idle.set()
+
+    def _process(self, part: _Partition, message: Message) -> None:
+        topic, partition, offset = part.tp[0], part.tp[1], message.offset() or 0
+        headers = cast(Headers, message.headers() or [])
+        request_id = _request_id(headers)
+        with logs.bind(request_id=request_id, topic=topic, partition=partition, offset=offset):
+            try:
+                payload = self._decode(message.value())
+                values = self._call_with_retries(part, message, payload, headers, request_id)
+            except Permanent as problem:
+                self._dead_letter(part, message, headers, request_id, problem)
+                return
+            if values is None:
+                return  # abandoned (stopping or revoked): not acknowledged, so not committed
+            output = self.settings.kafka_output_topic
+            if output is None or not values:
+                self.tracker.acked(part.tp, part.epoch, offset)
+                return
+            out_headers = _pass_through(headers) + _provenance(topic, partition, offset, request_id)
+            delivery = _Delivery(self, part, offset, len(values), output)
+            with self.lock:
+                part.deliveries += 1
+            for value in values:
+                try:
+                    self._produce(output, value, message.key(), out_headers, delivery)
+                except KafkaException as exc:
+                    # The record itself is refused (too large, ...): a dead letter like any bad result.
+                    with self.lock:
+                        part.deliveries -= 1
+                    self._dead_letter(part, message, headers, request_id, Permanent("output_rejected", f"the output record was refused: {exc.args[0]}"))
+                    return
+
+    def _decode(self, value: Optional[bytes]) -> Any:
+        if self.settings.kafka_value_format == "bytes" or value is None:
+            return value
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise Permanent("invalid_json", f"the record value is not valid JSON: {exc}") from None
+
+    def _call_with_retries(
+        self, part: _Partition, message: Message, payload: Any, headers: Headers, request_id: str
+    ) -> Optional[List[bytes]]:
+        """The encoded results, or None when the record was abandoned (worker stopping)."""
+        settings = self.settings
+        context = self._context(message, headers, request_id) if self.handler.wants_context else None
+        attempt = 0
+        while True:
+            try:
+                return _encode_all(self.invoker.call(payload, context))
+            except BadInput as exc:
+                raise Permanent("bad_input", exc.message) from None
+            except ResultNotSerializable as exc:
+                raise Permanent("result_not_serializable", str(exc)) from None
+            except (HandlerFailed, HandlerReportedError, CallTimeout, NotReady) as exc:
+                error_type = "timeout" if isinstance(exc, CallTimeout) else "handler_error"
+                if attempt >= settings.kafka_max_retries:
+                    if isinstance(exc, HandlerFailed):
+                        log.error("the handler failed on attempt %d of %d", attempt + 1, attempt + 1, exc_info=exc.exc)
+                    raise Permanent(error_type, str(exc)) from None
+                delay = min(MAX_BACKOFF, settings.kafka_retry_backoff * (2**attempt))
+                attempt += 1
+                self.retried.inc(topic=part.tp[0])
+                log.warning("attempt %d of %d failed (%s); retrying in %.2f s", attempt, settings.kafka_max_retries + 1, exc, delay)
+                if part.abort.wait(delay) or part.stopped:
+                    log.info("stopping: the record is left uncommitted and will be processed again")
+                    return None
+
+    def _context(self, message: Message, headers: Headers, request_id: str) -> Context:
+        timestamp_type, timestamp = message.timestamp()
+        return self.handler.context(
+            request_id,
+            "kafka",
+            headers={name: _text(value) for name, value in headers},
+            metadata={
+                "topic": message.topic(),
+                "partition": message.partition(),
+                "offset": message.offset(),
+                "key": message.key(),
+                "timestamp_ms": timestamp if timestamp_type else None,
+            },
+        )
+
+    def _dead_letter(
+        self, part: _Partition, message: Message, headers: Headers, request_id: str, problem: Permanent
+    ) -> None:
+        topic, partition, offset = part.tp[0], part.tp[1], message.offset() or 0
+        dlq = self.settings.kafka_dlq_topic
+        if dlq is None:
+            raise Failure(
+                EXIT_MESSAGE_FAILED,
+                f"the record at {topic}/{partition} offset {offset} failed ({problem.error_type}: {problem.message}) and no dead-letter "
+                f"topic is configured: stopping without committing offset {offset}. Fix the handler or the record, or set "
+                f"BLACKLODGE_KAFKA_DLQ_TOPIC; a restarted worker resumes at this offset.",
+                error_type=problem.error_type,
+                topic=topic,
+                partition=partition,
+                offset=offset,
+            )
+        log.warning("sending the record to the dead-letter topic %s (%s: %s)", dlq, problem.error_type, problem.message)
+        self.dead_lettered.inc(topic=topic, error_type=problem.error_type)
+        dlq_headers = (
+            _pass_through(headers)
+            + _provenance(topic, partition, offset, request_id)
+            + [(ERROR_TYPE, problem.error_type.encode()), (ERROR_MESSAGE, problem.message[:MAX_ERROR_MESSAGE].encode("utf-8", "replace"))]
+        )
+        with self.lock:
+            part.deliveries += 1
+        try:
+            self._produce(dlq, message.value(), message.key(), dlq_headers, _Delivery(self, part, offset, 1, dlq, dead_letter=True))
+        except KafkaException as exc:
+            raise Failure(
+                EXIT_KAFKA_FAILED,
+                f"the dead-letter record for {topic}/{partition} offset {offset} was refused by the producer: {exc.args[0]}",
+            ) from None
+
+    def _produce(self, topic: str, value: Optional[bytes], key: Optional[bytes], headers: Headers, delivery: _Delivery) -> None:
+        producer = self.producer
+        assert producer is not None
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivery)
+                return
+            except BufferError:  # the local queue is full: the producer thread is sending
+                time.sleep(0.005)
+
+    # ------------------------------------------------------------------ producer thread: acknowledgements
+
+    def _serve_producer(self) -> None:
+        producer = self.producer
+        assert producer is not None
+        while not self.producer_done.is_set():
+            producer.poll(0.05)
+
+    def delivered(self, delivery: _Delivery, error: Optional[KafkaError]) -> None:
+        part = delivery.part
+        if error is not None:
+            with self.lock:
+                part.deliveries -= 1
+            self._fail(
+                Failure(
+                    EXIT_KAFKA_FAILED,
+                    f"the {'dead-letter' if delivery.dead_letter else 'output'} record for {part.tp[0]}/{part.tp[1]} offset "
+                    f"{delivery.offset} was not delivered to {delivery.topic}: {error.str()}; stopping without committing it",
+                )
+            )
+            return
+        self.produced.inc(topic=delivery.topic)
+        delivery.remaining -= 1
+        if delivery.remaining == 0:
+            self.tracker.acked(part.tp, part.epoch, delivery.offset)
+            with self.lock:
+                part.deliveries -= 1
+
+    # ------------------------------------------------------------------ commits
+
+    def _commit(self) -> None:
+        positions = self.tracker.commit_candidates()
+        if not positions or self.consumer is None:
+            return
+        try:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()], asynchronous=True)
+        except KafkaException as exc:
+            self.commits.inc(outcome="error")
+            log.warning("committing offsets failed: %s", exc.args[0])
+
+    def _on_commit(self, error: Optional[KafkaError], partitions: List[TopicPartition]) -> None:
+        if error is not None:
+            self.commits.inc(outcome="error")
+            log.warning("committing offsets failed: %s", error.str())
+            return
+        self.commits.inc(outcome="ok")
+        if self.broker_down:
+            self._brokers_back()
+        self.tracker.mark_committed({(p.topic, p.partition): p.offset for p in partitions if p.error is None and p.offset >= 0})
+
+    def _commit_now(self, positions: Dict[TP, int], why: str) -> None:
+        """A synchronous commit (rebalance): the partitions change owner right after."""
+        if not positions or self.consumer is None:
+            return
+        try:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()], asynchronous=False)
+            self.commits.inc(outcome="ok")
+            log.info("committed %s (%s)", _positions(positions), why)
+        except KafkaException as exc:
+            self.commits.inc(outcome="error")
+            log.warning("committing %s failed (%s): %s; the next owner processes them again", _positions(positions), why, exc.args[0])
+
+    def _update_lag(self) -> None:
+        consumer = self.consumer
+        assert consumer is not None
+        for (topic, partition), (_position, committed, _pending, last) in self.tracker.snapshot().items():
+            if last >= 0:
+                self.commit_lag.set(max(0, last + 1 - (committed or 0)) if committed is not None else last + 1, topic=topic, partition=str(partition))
+            try:
+                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+            except KafkaException:
+                continue
+            if high is not None and high >= 0 and committed is not None:
+                self.consumer_lag.set(max(0, high - committed), topic=topic, partition=str(partition))
+
+    # ------------------------------------------------------------------ rebalances
+
+    def _on_assign(self, _consumer: Consumer, partitions: List[TopicPartition]) -> None:
+        for tp in ((p.topic, p.partition) for p in partitions):
+            self.parts[tp] = _Partition(tp, self.tracker.assign(tp))
+        self.joined = True
+        self.assigned_gauge.set(len(self.parts))
+        if partitions:
+            log.info("assigned %s (now %d partitions)", _names(partitions), len(self.parts))
+
+    def _on_revoke(self, _consumer: Consumer, partitions: List[TopicPartition]) -> None:
+        """Finish the records in flight (within the grace period), commit, let go."""
+        tps = [(p.topic, p.partition) for p in partitions]
+        if not tps:
+            return
+        if self.closing:
+            self._forget(tps)
+            return
+        deadline = time.monotonic() + self.settings.grace_period
+        parts = [self.parts[tp] for tp in tps if tp in self.parts]
+        self._stop_parts(parts)
+        finished = self._wait_for(parts, deadline)
+        positions = {tp: position for tp in tps if (position := self.tracker.revoke(tp)) is not None}
+        self._commit_now(positions, "partitions revoked")
+        self._forget(tps)
+        log.info("revoked %s%s", _names(partitions), "" if finished else " (records still in flight were abandoned: not committed)")
+
+    def _on_lost(self, _consumer: Consumer, partitions: List[TopicPartition]) -> None:
+        """The group moved on without us: nothing may be committed; work in flight is dropped."""
+        tps = [(p.topic, p.partition) for p in partitions]
+        self._stop_parts([self.parts[tp] for tp in tps if tp in self.parts])
+        self._forget(tps)
+        log.warning("lost %s (the session expired): their uncommitted records go to the new owner", _names(partitions))
+
+    def _stop_parts(self, parts: List[_Partition]) -> None:
+        with self.lock:
+            for part in parts:
+                part.stopped = True
+                part.queue.clear()
+                part.abort.set()
+
+    def _wait_for(self, parts: List[_Partition], deadline: float) -> bool:
+        """Wait until the parts' records in processing are done and their records delivered."""
+        while time.monotonic() < deadline:
+            if all(part.idle.is_set() and part.deliveries == 0 for part in parts):
+                return True
+            time.sleep(0.005)
+        return False
+
+    def _forget(self, tps: List[TP]) -> None:
+        for tp in tps:
+            self.tracker.revoke(tp)
+            self.parts.pop(tp, None)
+            self.commit_lag.set(0, topic=tp[0], partition=str(tp[1]))
+            self.consumer_lag.set(0, topic=tp[0], partition=str(tp[1]))
+        self.assigned_gauge.set(len(self.parts))
+
+    # ------------------------------------------------------------------ errors and outages
+
+    def _fail(self, failure: Failure) -> None:
+        with self.lock:
+            if self.failure is None:
+                self.failure = failure
+        self.stopping.set()
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self._fail(Failure(EXIT_KAFKA_FAILED, f"the Kafka client hit a fatal error: {error.str()}"))
+            return
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            if not self.broker_down:
+                log.warning("all brokers are unreachable (%s); waiting for them", error.str())
+            self.broker_down = True
+            self.broker_up.set(0)
+            return
+        self._log_throttled(error.code(), "Kafka client error: %s", error.str())
+
+    def _on_message_error(self, error: KafkaError, message: Message) -> None:
+        if error.fatal():
+            self._fail(Failure(EXIT_KAFKA_FAILED, f"consuming failed with a fatal error: {error.str()}"))
+        else:
+            self._log_throttled(error.code(), "consuming %s: %s", message.topic() or "", error.str())
+
+    def _log_throttled(self, code: int, fmt: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_client_error.get(code, -1e9) >= 30.0:
+            self._last_client_error[code] = now
+            log.warning(fmt, *args)
+
+    def _probe_brokers(self) -> None:
+        consumer = self.consumer
+        assert consumer is not None
+        try:
+            metadata = consumer.list_topics(timeout=1.0)
+        except KafkaException:
+            return
+        if metadata.brokers:
+            self._brokers_back()
+
+    def _brokers_back(self) -> None:
+        if self.broker_down:
+            log.info("the brokers are reachable again")
+        self.broker_down = False
+        self.broker_up.set(1)
+
+    # ------------------------------------------------------------------ shutdown
+
+    def _shutdown(self, producer_thread: threading.Thread) -> int:
+        """Stop taking records, finish those in processing, flush, commit, leave the group."""
+        consumer, producer = self.consumer, self.producer
+        assert consumer is not None and producer is not None
+        deadline = time.monotonic() + self.settings.grace_period
+        parts = list(self.parts.values())
+        try:
+            consumer.pause([TopicPartition(*part.tp) for part in parts])
+        except KafkaException:
+            pass
+        self._stop_parts(parts)
+        finished = self._wait_for(parts, deadline)
+        with self.lock:
+            self.ready_parts.extend([None] * len(self.threads))
+            self.work_available.notify_all()
+        self.producer_done.set()
+        producer_thread.join()
+        left = producer.flush(max(0.0, deadline - time.monotonic()))
+        # The last commit: asynchronous, served by polling (paused: no records come) until
+        # answered or out of time, so a broker outage cannot hold the process past the deadline.
+        positions = self.tracker.commit_candidates()
+        self._commit()
+        while self.tracker.commit_candidates() and time.monotonic() < deadline and not self.broker_down:
+            consumer.poll(0.05)
+        unanswered = self.tracker.commit_candidates()
+        self.closing = True
+        try:
+            consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("leaving the consumer group failed: %s", exc)
+        summary = f"committed {_positions(positions)}" if positions and not unanswered else "nothing new to commit"
+        if unanswered:
+            summary = f"the last commit ({_positions(unanswered)}) was not confirmed; those records will be processed again"
+        if not finished or left:
+            summary += f"; {left} record(s) undelivered and records in processing abandoned at the deadline (not committed)"
+        if self.failure is not None:
+            log.critical(self.failure.message, extra=self.failure.fields)
+            log.info("stopped: %s", summary)
+            return self.failure.code
+        log.info("stopped: %s", summary)
+        return EXIT_OK
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _request_id(headers: Headers) -> str:
+    for name, value in headers:
+        if name.lower() == REQUEST_ID and value:
+            text = _text(value)
+            if REQUEST_ID_RE.match(text):
+                return text
+    return new_request_id()
+
+
+def _text(value: Union[str, bytes, None]) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value or ""
+
+
+def _pass_through(headers: Headers) -> Headers:
+    return [(name, value) for name, value in headers if name.lower() not in _OWN_HEADERS]
+
+
+def _provenance(topic: str, partition: int, offset: int, request_id: str) -> Headers:
+    return [
+        (SOURCE_TOPIC, topic.encode()),
+        (SOURCE_PARTITION, str(partition).encode()),
+        (SOURCE_OFFSET, str(offset).encode()),
+        (REQUEST_ID, request_id.encode()),
+    ]
+
+
+def _encode_all(result: Any) -> List[bytes]:
+    """None -> no record; an iterator (a generator) -> one record per item; else one record."""
+    if result is None:
+        return []
+    if isinstance(result, Iterator):
+        try:
+            items = [item for item in result if item is not None]
+        except BadInput:
+            raise
+        except Exception as exc:  # noqa: BLE001 - raised by the handler's generator
+            raise HandlerFailed(exc) from exc
+        return [_encode(item) for item in items]
+    return [_encode(result)]
+
+
+def _encode(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return encode_json(value)
+
+
+def _where(message: Message) -> str:
+    return f"{message.topic()}/{message.partition()} offset {message.offset()}"
+
+
+def _names(partitions: List[TopicPartition]) -> str:
+    return ", ".join(f"{p.topic}/{p.partition}" for p in partitions)
+
+
+def _positions(positions: Dict[TP, int]) -> str:
+    return ", ".join(f"{t}/{p}@{o}" for (t, p), o in sorted(positions.items()))
+
+
+def run_worker(settings: Settings) -> int:
+    """``blacklodge worker``: consume until SIGTERM (exit 0) or a failure (see the EXIT_* codes)."""
+    return Worker(settings, Handler(settings.entrypoint, settings.app_dir)).run()
+
+
+__all__ = ["Worker", "run_worker", "client_config", "consumer_config", "producer_config"]
