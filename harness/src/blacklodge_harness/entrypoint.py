@@ -305,7 +305,8 @@ def _call_style(sig: Optional[inspect.Signature], what: str, fix_target: str) ->
 
     if required_keyword:
         names = ", ".join(p.name for p in required_keyword)
-        return _raise(bad(f"requires keyword-only argument(s) {names}, which the harness does not pass."))
+        noun = "argument" if len(required_keyword) == 1 else "arguments"
+        return _raise(bad(f"requires keyword-only {noun} {names}, which the harness does not pass."))
     if [p.name for p in positional[:2]] == ["data", "params"]:
         if len(required_positional) > 2:
             return _raise(bad("takes more required arguments than data and params."))
