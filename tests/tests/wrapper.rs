@@ -892,3 +892,42 @@ fn the_source_revision_is_recorded_at_build_time() {
         "! Accepted: printable text of at most 200 characters (a commit hash, a tag, a build id).\n",
     );
 }
+
+/// `/readyz` is the container's readiness: while the second worker still runs `load()`,
+/// every probe fails, those the loaded worker answers included (harness/README.md).
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn readiness_waits_for_every_worker() {
+    let app = App::fixture("wrapper-slow-worker");
+    let image = Image::new("wrapper-slow-worker");
+    let _ = image.build_ok(&app);
+    let container = image.start(None, &[("BLACKLODGE_WORKERS", "2")]);
+    container.wait_until_listening(Duration::from_mins(1));
+    // A new connection per probe, so the kernel hands probes to either worker.
+    let probe = || container.request("GET", "/readyz", &[("Connection", "close")], None);
+    let deadline = Instant::now() + Duration::from_mins(1);
+    let mut answers = Vec::new();
+    loop {
+        let answer = probe();
+        assert_eq!(answer.status, 503, "{} after {answers:?}", answer.body);
+        let body = json(&answer);
+        answers.push(body.clone());
+        if body["workers_ready"] == 1 && body["workers"] == 2 {
+            break; // the loaded worker answered, and counted the other as not ready
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer from the loaded worker: {answers:?}\n{}",
+            container.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(answers.last().expect("an answer")["reason"], "loading");
+
+    let _ = container.exec(&["touch", "/tmp/release"]);
+    wait_until_ready(&container, Duration::from_mins(1));
+    for _ in 0..10 {
+        let answer = probe();
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+}
