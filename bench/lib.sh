@@ -15,6 +15,11 @@ TOOLS_DIR="$BLACKLODGE_CACHE/tools"
 mkdir -p "$TOOLS_DIR/bin"
 export PATH="$TOOLS_DIR/bin:$PATH"
 
+# The lifecycle tarball pack.sh builds and package.sh links for builder.toml. The directory
+# names what the tarball holds: a change of its contents needs a new name (the cache is
+# per machine, shared by every work tree).
+LIFECYCLE_TGZ="$TOOLS_DIR/lifecycle-$LIFECYCLE_VERSION-sbom/lifecycle-v$LIFECYCLE_VERSION+linux.x86-64.tgz"
+
 # Image names (documented in docs/bench.md).
 BUILD_IMAGE="blacklodge/build:${DEBIAN_SUITE}"
 RUN_IMAGE="blacklodge/run:${DEBIAN_SUITE}"
@@ -30,6 +35,10 @@ REGISTRY_PORT="${BLACKLODGE_REGISTRY_PORT:-5000}"
 REGISTRY="127.0.0.1:${REGISTRY_PORT}"
 # The Kafka broker (bench/kafka; its controller listens on the next port).
 KAFKA_PORT="${BLACKLODGE_KAFKA_PORT:-19092}"
+
+# pack, run inside a container (as the bench usually is), warns "PACK_VOLUME_KEY is unset"
+# on the first build of every image name; a fixed key for the bench's own builds.
+export PACK_VOLUME_KEY="${PACK_VOLUME_KEY:-blacklodge-bench}"
 
 # The end-to-end tests read these (tests/src/lib.rs), so moved ports and names carry over.
 export BLACKLODGE_BUILDER="$BUILDER_IMAGE" BLACKLODGE_MIRROR_URL="$MIRROR_URL" BLACKLODGE_REGISTRY="$REGISTRY"

@@ -1,5 +1,6 @@
 # Build pack and the CNB lifecycle from their Go modules at pinned versions (cached),
-# and make the lifecycle tarball that builder.toml points at.
+# and make the lifecycle tarball that builder.toml points at (with the lifecycle's SBOM
+# files, as release tarballs have them: see lifecycle_sbom.py).
 # shellcheck shell=bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -29,8 +30,7 @@ ensure_pack() {
 }
 
 ensure_lifecycle() {
-  local dir="$TOOLS_DIR/lifecycle-$LIFECYCLE_VERSION"
-  local tgz="$dir/lifecycle-v$LIFECYCLE_VERSION+linux.x86-64.tgz"
+  local tgz="$LIFECYCLE_TGZ" dir; dir="$(dirname "$LIFECYCLE_TGZ")"
   if [ ! -f "$tgz" ]; then
     step "Building the CNB lifecycle $LIFECYCLE_VERSION from its Go module"
     local src; src="$(go_module_dir github.com/buildpacks/lifecycle "$LIFECYCLE_VERSION")"
@@ -43,6 +43,12 @@ ensure_lifecycle() {
     done
     for link in detector analyzer restorer builder exporter rebaser creator extender; do
       ln -s lifecycle "$stage/lifecycle/$link"
+    done
+    # The exporter copies /cnb/lifecycle/{lifecycle,launcher}.sbom.{cdx,spdx,syft}.json into
+    # every image and warns once per missing file.
+    for bin in lifecycle launcher; do
+      python3 "$BENCH_DIR/steps/lifecycle_sbom.py" "$stage/lifecycle/$bin" "$bin" "$LIFECYCLE_VERSION" "$stage/lifecycle" \
+        || die "writing the SBOM of lifecycle/$bin failed" "see the error above" "check that \`go version -m\` reads the binary"
     done
     # The supported API lists come from the lifecycle source itself, not from a copy here.
     python3 - "$src/api/apis.go" "$stage/lifecycle.toml" "$LIFECYCLE_VERSION" <<'PY'
@@ -66,8 +72,7 @@ PY
     rm -rf "$stage"
     publish "$tgz.tmp" "$tgz"
   fi
-  ln -sf "$tgz" "$TOOLS_DIR/lifecycle.tgz"
-  info "lifecycle $LIFECYCLE_VERSION tarball: $TOOLS_DIR/lifecycle.tgz"
+  info "lifecycle $LIFECYCLE_VERSION tarball: $tgz"
 }
 
 ensure_pack

@@ -19,7 +19,7 @@ package_buildpacks() {
   (cd "$REPO_DIR" && run_logged "packaging buildpacks" "$BLACKLODGE_CACHE/package.log" \
     cargo libcnb package --release --target x86_64-unknown-linux-gnu)
   mkdir -p "$REPO_DIR/packaged"
-  ln -sf "$TOOLS_DIR/lifecycle.tgz" "$REPO_DIR/packaged/lifecycle.tgz"
+  ln -sf "$LIFECYCLE_TGZ" "$REPO_DIR/packaged/lifecycle.tgz"
 }
 
 ensure_libcnb_cargo

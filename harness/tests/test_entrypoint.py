@@ -113,7 +113,8 @@ def test_instance_with_predict_gets_a_wrapping_hint() -> None:
     [
         ("signatures:no_args", "no_args() takes no positional argument"),
         ("signatures:three_required", "requires 3 arguments (a, b, c)"),
-        ("signatures:keyword_required", "requires keyword-only argument(s) key"),
+        ("signatures:keyword_required", "requires keyword-only argument key, which the harness does not pass."),
+        ("signatures:keywords_required", "requires keyword-only arguments key, other, which the harness does not pass."),
         ("models:NeedsArgs", "NeedsArgs.__init__ requires model_path"),
         ("models:BadLoad", "BadLoad.load(path) requires path"),
         ("models:NoMethod", "Methods it has: evaluate, train"),

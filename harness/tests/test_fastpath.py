@@ -206,7 +206,7 @@ def test_chunked_body_limit(make_app: Callable[..., Flask]) -> None:
     env = environ(b"x" * 11, **raw)
     del env["CONTENT_LENGTH"]
     status, _, body = call(app, env)
-    assert status == "413 Request Entity Too Large"
+    assert status == "413 Content Too Large"
     assert json.loads(body)["error"]["type"] == "payload_too_large"
 
 

@@ -251,7 +251,7 @@ def test_gunicorn_calls_the_fast_path_directly(settings_for: Any, tmp_path: Path
 
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    wsgi = WebServer(settings_for("funcs:echo"), str(tmp_path), metrics_dir).load()
+    wsgi = WebServer(settings_for("funcs:echo"), str(tmp_path), metrics_dir, tmp_path).load()
     try:
         assert isinstance(wsgi, FastPath)
         runtime = runtime_of(wsgi)
@@ -270,3 +270,168 @@ def test_gunicorn_calls_the_fast_path_directly(settings_for: Any, tmp_path: Path
     flask_app = create_app(settings_for("funcs:echo"), start=False)
     assert runtime_of(flask_app) is get_runtime(flask_app)
     assert runtime_of(None) is None
+
+
+# ------------------------------------------------------------------ on the wire
+
+
+def raw_exchange(server: Server, request: bytes, timeout: float = 10.0) -> Tuple[str, Dict[str, str], bytes]:
+    """Send ``request`` on a new connection and read until the server closes it.
+
+    Returns the status line, the headers (names lower-cased) and the body. Raises when the
+    server keeps the connection open past ``timeout`` (the socket read times out).
+    """
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
+        sock.sendall(request)
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return status_line, headers, body
+
+
+def test_413_says_connection_close_and_closes(server: Server) -> None:
+    """The body over the limit is not read, so the connection cannot be reused: the answer says so."""
+    for content_type in ("application/json", "application/octet-stream", "text/plain"):
+        request = (
+            f"POST /predict HTTP/1.1\r\nHost: t\r\nContent-Type: {content_type}\r\nContent-Length: 2048\r\n\r\n".encode()
+            + b"x" * 2048
+        )
+        status_line, headers, body = raw_exchange(server, request)
+        assert status_line == "HTTP/1.1 413 Content Too Large", content_type
+        assert headers["connection"] == "close", content_type
+        assert json.loads(body)["error"]["type"] == "payload_too_large"
+    # Chunked, over the limit.
+    chunk = b"x" * 1500
+    request = (
+        b"POST /predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n"
+    )
+    status_line, headers, _ = raw_exchange(server, request)
+    assert (status_line, headers["connection"]) == ("HTTP/1.1 413 Content Too Large", "close")
+
+
+def test_a_request_that_fits_keeps_the_connection(server: Server) -> None:
+    """The counterpart of the 413 test: the same server keeps a normal request's connection open."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        for _ in range(2):
+            connection.request("POST", "/predict", body=b'{"seconds": 0}', headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            assert response.getheader("Connection") == "keep-alive"
+            assert json.loads(response.read()) == {"slept": 0}
+    finally:
+        connection.close()
+
+
+def test_text_plain_json_reaches_the_handler_parsed(server: Server) -> None:
+    status, _, body = server.request("POST", "/predict", b'{"seconds": 0}', {"Content-Type": "text/plain;charset=UTF-8"})
+    assert (status, json.loads(body)) == (200, {"slept": 0})
+
+
+def test_405_is_counted_under_its_route_with_rfc_9110_status_lines(server: Server) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("GET", "/predict")
+        response = connection.getresponse()
+        assert (response.status, response.reason) == (405, "Method Not Allowed")
+        assert json.loads(response.read())["error"]["type"] == "method_not_allowed"
+        connection.request("GET", "/readyz")
+        response = connection.getresponse()
+        assert (response.status, response.reason) == (200, "OK")
+        response.read()
+    finally:
+        connection.close()
+    text = server.request("GET", "/metrics")[2].decode()
+    assert 'blacklodge_http_requests_total{route="/predict",method="GET",status="405"} 1' in text
+    assert 'route="unmatched"' not in text
+
+
+def test_statz_describes_the_call_as_validate_does(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "models:Model", BLACKLODGE_WORKERS="1")
+    try:
+        wait_until(lambda: _ready(server), timeout=30, interval=0.1)
+        statz = json.loads(server.request("GET", "/statz")[2])
+    finally:
+        stop(server)
+    validated = subprocess.run(
+        [sys.executable, "-m", "blacklodge_harness", "validate", "--json", "--entrypoint", "models:Model", "--app-dir", str(APPS)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert statz["entrypoint"]["call"] == json.loads(validated.stdout)["call"] == "Model.predict(payload)"
+
+
+# ------------------------------------------------------------------ readiness of every worker
+
+
+def _readyz(server: Server) -> Tuple[int, Dict[str, Any]]:
+    status, _, body = server.request("GET", "/readyz")
+    return status, json.loads(body)
+
+
+def _probe_until_the_loaded_worker_answers(server: Server, workers_ready: int) -> None:
+    """Probe /readyz (new connections) until the loaded worker has answered; every answer must be 503.
+
+    A loading worker answers ``{"reason": "loading"}``; a loaded one that counts the others
+    adds ``workers_ready``: seeing that answer shows the probe did reach a loaded worker.
+    """
+    seen = []
+
+    def answered_by_loaded_worker() -> bool:
+        status, body = _readyz(server)
+        seen.append((status, body))
+        assert status == 503, seen
+        assert body["status"] == "not_ready" and body["reason"] == "loading", seen
+        return body.get("workers_ready") == workers_ready and body.get("workers") == 2
+
+    wait_until(answered_by_loaded_worker, timeout=30, interval=0.01)
+
+
+def test_readiness_waits_for_every_worker(tmp_path: Path) -> None:
+    turn = tmp_path / "turn"
+    turn.mkdir()
+    server = start_server(
+        tmp_path, "models:LoadsInTurn", BLACKLODGE_WORKERS="2", BLACKLODGE_DRAIN_DELAY="3", LOAD_TURN_DIR=str(turn)
+    )
+    loaded_line = "entry point models:LoadsInTurn loaded"
+    try:
+        # One worker loaded, the other waits in load().
+        wait_until(lambda: server.log_path.read_text().count(loaded_line) == 1, timeout=30)
+        wait_until(lambda: any(p.name.startswith("waiting-") for p in turn.iterdir()), timeout=30)
+        _probe_until_the_loaded_worker_answers(server, workers_ready=1)
+
+        # The second worker finishes loading: ready, whichever worker answers.
+        (turn / "release").touch()
+        wait_until(lambda: server.log_path.read_text().count(loaded_line) == 2, timeout=30)
+        wait_until(lambda: _readyz(server)[0] == 200, timeout=5)
+        pids = set()
+        for _ in range(20):
+            assert _readyz(server) == (200, {"status": "ready"})
+            pids.add(server.predict({})[2]["pid"])
+
+        # A worker dies; its replacement loads slowly: not ready again until it has loaded.
+        (turn / "release").unlink()
+        victim = sorted(pids)[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: any(p.name.startswith("waiting-") for p in turn.iterdir()), timeout=30)
+        _probe_until_the_loaded_worker_answers(server, workers_ready=1)
+        (turn / "release").touch()
+        wait_until(lambda: _readyz(server)[0] == 200, timeout=30)
+        wait_until(lambda: server.log_path.read_text().count(loaded_line) == 3, timeout=30)
+
+        # SIGTERM: not ready at once, on every worker, while requests are still served (drain delay).
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        for _ in range(20):
+            assert _readyz(server) == (503, {"status": "not_ready", "reason": "draining"})
+        assert server.predict({})[0] == 200
+        assert server.process.wait(timeout=20) == 0
+    finally:
+        stop(server)

@@ -117,6 +117,35 @@ def test_predict_raw_bytes_in(make_app: AppFactory) -> None:
     assert response.get_json() == {"type": "bytes", "length": 3}
 
 
+def test_predict_text_plain_json_document_is_parsed(make_app: AppFactory) -> None:
+    """JSON sent as text/plain (browsers' fetch with a string body) reaches the handler parsed."""
+    client = make_app("funcs:describe").test_client()
+    for body, expected in [
+        (b'{"a": 1, "b": 2}', {"type": "dict", "length": 2}),
+        (b'  \n[1, 2, 3]', {"type": "list", "length": 3}),
+        (b"42", {"type": "bytes", "length": 2}),  # a JSON scalar is text: it stays bytes
+        (b"{not json", {"type": "bytes", "length": 9}),
+        (b"hello", {"type": "bytes", "length": 5}),
+    ]:
+        for content_type in ("text/plain", "text/plain; charset=utf-8"):
+            response = client.post("/predict", data=body, content_type=content_type)
+            assert response.get_json() == expected, (body, content_type)
+    # Other text types are not guessed at.
+    assert client.post("/predict", data=b"[1]", content_type="text/csv").get_json() == {"type": "bytes", "length": 3}
+    # With raw bodies off, text/plain JSON is still accepted; text that is not JSON is refused.
+    strict = make_app("funcs:describe", BLACKLODGE_RAW_BODY="false").test_client()
+    assert strict.post("/predict", data=b'{"a": 1}', content_type="text/plain").get_json() == {"type": "dict", "length": 1}
+    error = assert_error(strict.post("/predict", data=b"hello", content_type="text/plain"), 415, "unsupported_media_type")
+    assert error["message"] == "content type text/plain is not accepted; send application/json"
+    # run(data, params) gets its envelope from a text/plain body too.
+    planqk = make_app("funcs:run").test_client()
+    response = planqk.post("/predict", data=b'{"data": 1}', content_type="text/plain")
+    assert response.get_json() == {"data": 1, "params": {}}
+    # The limit holds for text/plain bodies.
+    small = make_app("funcs:describe", BLACKLODGE_MAX_BODY_SIZE="10").test_client()
+    assert_error(small.post("/predict", data=b'{"a": "long"}', content_type="text/plain"), 413, "payload_too_large")
+
+
 def test_predict_json_suffix_types_are_json(make_app: AppFactory) -> None:
     client = make_app("funcs:describe").test_client()
     response = client.post("/predict", data='{"a": 1}', content_type="application/vnd.api+json")
@@ -197,6 +226,17 @@ def test_404_and_405_are_json(make_app: AppFactory) -> None:
     response = client.get("/predict")
     assert_error(response, 405, "method_not_allowed")
     assert "POST" in response.headers["Allow"]
+
+
+def test_status_lines_use_rfc_9110_reason_phrases(make_app: AppFactory) -> None:
+    """One style for every answer, from Flask or the fast path, whatever the Python version."""
+    client = make_app("funcs:echo", BLACKLODGE_MAX_BODY_SIZE="10").test_client()
+    assert client.get("/predict").status == "405 Method Not Allowed"
+    assert client.get("/nope").status == "404 Not Found"
+    assert post_json(client, "x" * 20).status == "413 Content Too Large"
+    assert client.post("/predict", data={"a": "1"}).status == "415 Unsupported Media Type"
+    assert post_json(client, 1).status == "200 OK"
+    assert client.get("/statz").status == "200 OK"
 
 
 def test_413_body_over_limit(make_app: AppFactory) -> None:
@@ -329,14 +369,20 @@ def test_metrics_count_requests_by_route_and_status(make_app: AppFactory) -> Non
     post_json(client, 2)
     client.post("/predict", data="{", content_type="application/json")
     client.get("/nope")
+    client.get("/predict")
+    client.post("/statz")
     response = client.get("/metrics")
     assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
     text = response.get_data(as_text=True)
     assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 2' in text
     assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="400"} 1' in text
     assert 'blacklodge_http_requests_total{route="unmatched",method="GET",status="404"} 1' in text
-    assert 'blacklodge_http_request_duration_seconds_count{route="/predict"} 3' in text
-    assert 'blacklodge_http_request_duration_seconds_bucket{route="/predict",le="+Inf"} 3' in text
+    # A method the route does not take is counted under the route.
+    assert 'blacklodge_http_requests_total{route="/predict",method="GET",status="405"} 1' in text
+    assert 'blacklodge_http_requests_total{route="/statz",method="POST",status="405"} 1' in text
+    assert 'route="unmatched",method="GET",status="405"' not in text
+    assert 'blacklodge_http_request_duration_seconds_count{route="/predict"} 4' in text
+    assert 'blacklodge_http_request_duration_seconds_bucket{route="/predict",le="+Inf"} 4' in text
     assert "# TYPE blacklodge_http_requests_in_flight gauge" in text
     assert 'blacklodge_handler_calls_total{outcome="ok"} 2' in text
     assert 'blacklodge_app_info{app="funcs"' in text
@@ -364,6 +410,8 @@ def test_statz(make_app: AppFactory) -> None:
     body = client.get("/statz").get_json()
     assert body["app"] == {"name": "iris", "version": "1.0.0", "revision": "abc123"}
     assert body["entrypoint"]["kind"] == "class"
+    # The call as `blacklodge validate` (and so the build log) describes it.
+    assert body["entrypoint"]["call"] == "Model.predict(payload)"
     assert body["harness"]["version"]
     assert body["python"]["version"].count(".") == 2
     assert body["state"] == "ready"

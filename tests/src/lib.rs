@@ -435,7 +435,12 @@ impl Image {
                 "--cache",
                 &format!("type=launch;format=volume;name={}", self.launch_cache),
             ])
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            // pack names one cache volume (for image extensions) after the image and this
+            // key. Without it, pack running inside a container (as on the bench) warns on
+            // the first build of every image name, so on every test build; the key only
+            // makes that volume's name unguessable.
+            .env("PACK_VOLUME_KEY", "blacklodge-tests");
         for (key, value) in &self.env {
             command.args(["--env", &format!("{key}={value}")]);
         }

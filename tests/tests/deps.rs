@@ -170,7 +170,7 @@ fn ca_certificate_binding_is_trusted() {
         binding.path().display()
     ));
     let log = image.build_ok(&app);
-    assert_contains(&log, "Trusting the CA certificates of binding(s): test-ca");
+    assert_contains(&log, "Trusting the CA certificates of binding: test-ca");
     assert_contains(
         &image.shell_ok("python -c 'import blacklodge_private as p; print(p.VALUE)'"),
         "private-ok",
@@ -211,7 +211,7 @@ fn ca_certificate_binding_is_trusted_by_uv() {
             binding.path().display()
         ));
     let log = image.build_ok(&app);
-    assert_contains(&log, "Trusting the CA certificates of binding(s): test-ca");
+    assert_contains(&log, "Trusting the CA certificates of binding: test-ca");
     assert_contains(&log, "Running uv pip sync --require-hashes");
     assert_contains(
         &image.shell_ok("python -c 'import flask; print(flask.__version__)'"),

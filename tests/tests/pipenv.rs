@@ -250,7 +250,7 @@ fn git_over_tls_trusts_the_ca_binding() {
         binding.path().display()
     ));
     let log = image.build_ok(&app);
-    assert_contains(&log, "Trusting the CA certificates of binding(s): test-ca");
+    assert_contains(&log, "Trusting the CA certificates of binding: test-ca");
     assert_contains(
         &log,
         " + greeter==0.3.0 (from git+https://127.0.0.1:38776/greeter.git@",

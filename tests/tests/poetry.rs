@@ -115,7 +115,11 @@ fn extras_install_their_optional_packages_only_when_enabled() {
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "  - Installing groups: main (1 packages) (package-mode = false: not the project itself)\n",
+        "  - Installing groups: main (1 package) (package-mode = false: not the project itself)\n",
+    );
+    assert_contains(
+        &log,
+        "  - 1 distribution in the virtual environment (SBOM: CycloneDX)\n",
     );
     assert_contains(
         &image.shell_ok("python -c 'import six' && python -c 'import requests' 2>&1 || true"),

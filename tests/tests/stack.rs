@@ -1,7 +1,8 @@
 //! The stack: base images and builder as the platform spec and kpack need them.
 
 use blacklodge_tests::{
-    assert_contains, builder, docker_run_offline, inspect_format as inspect, output_text,
+    App, Image, assert_contains, assert_not_contains, builder, docker_run_offline,
+    inspect_format as inspect, output_text,
 };
 use std::process::Command;
 
@@ -129,4 +130,38 @@ fn package_toml_makes_a_usable_buildpack_file() {
     let log = image.build_ok(&app);
     assert_contains(&log, "## Blacklodge Python");
     assert_contains(&log, "## Blacklodge Procfile");
+}
+
+/// The lifecycle the bench builds from source carries its own SBOM files, as release
+/// tarballs do: the exporter finds them (no "Did not find SBOM" warnings, six per build
+/// without them) and puts the launcher's into the image. pack gets a volume key, so it
+/// does not warn that PACK_VOLUME_KEY is unset. (pack's warning about running in a
+/// container without `--pull-policy=always` stays: the bench cannot pull; docs/bench.md.)
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn build_log_has_no_lifecycle_sbom_or_volume_key_warnings() {
+    let app = App::fixture("python-only");
+    let image = Image::new("stack-quiet-log");
+    let log = image.build_ok(&app);
+    assert_not_contains(&log, "Did not find SBOM");
+    assert_not_contains(&log, "PACK_VOLUME_KEY");
+    let sboms = image.launch_sboms();
+    let (_, launcher) = sboms
+        .iter()
+        .find(|(path, _)| path.contains("buildpacksio_lifecycle") && path.contains("launcher"))
+        .unwrap_or_else(|| panic!("no launcher SBOM in {:?}", sboms.keys()));
+    assert_eq!(launcher["bomFormat"], "CycloneDX");
+    assert_eq!(launcher["metadata"]["component"]["name"], "launcher");
+    let purls: Vec<&str> = launcher["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|component| component["purl"].as_str())
+        .collect();
+    assert!(
+        purls
+            .iter()
+            .any(|purl| purl.starts_with("pkg:golang/github.com/BurntSushi/toml@v")),
+        "{purls:?}"
+    );
 }

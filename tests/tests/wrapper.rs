@@ -92,6 +92,36 @@ fn base64(text: &str) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
+/// Details of the running service from harness/README.md: a `413` closes the connection
+/// and says so, JSON sent as `text/plain` is parsed, and a `405` is counted under its route.
+fn assert_closes_and_decodes_as_documented(container: &Container, oversized: &Response) {
+    // The rest of the body is not read: the connection closes, and the answer says so.
+    assert_eq!(
+        oversized.headers["connection"], "close",
+        "{:?}",
+        oversized.headers
+    );
+
+    // JSON sent as text/plain (a browser's fetch with a string body) reaches the handler parsed.
+    let as_text = container.request(
+        "POST",
+        "/predict",
+        &[("Content-Type", "text/plain;charset=UTF-8")],
+        Some(br#"{"values": [2, 3]}"#),
+    );
+    assert_eq!(as_text.status, 200, "{}", as_text.body);
+    assert_eq!(json(&as_text)["sum"], 5, "{}", as_text.body);
+
+    // A method the route does not take: 405, counted under the route.
+    let wrong_method = container.request("GET", "/predict", &[], None);
+    assert_eq!(wrong_method.status, 405, "{}", wrong_method.body);
+    assert_eq!(wrong_method.headers["allow"], "OPTIONS, POST");
+    assert_contains(
+        &container.get("/metrics").body,
+        "blacklodge_http_requests_total{route=\"/predict\",method=\"GET\",status=\"405\"} 1\n",
+    );
+}
+
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn plain_function_without_dependencies_serves_http() {
@@ -144,6 +174,7 @@ fn plain_function_without_dependencies_serves_http() {
     );
     assert_eq!(oversized.status, 413, "{}", oversized.body);
     assert_eq!(json(&oversized)["error"]["type"], "payload_too_large");
+    assert_closes_and_decodes_as_documented(&container, &oversized);
 
     let failed = post(&container, r#"{"fail": true}"#, &[]);
     assert_eq!(failed.status, 500, "{}", failed.body);
@@ -161,6 +192,8 @@ fn plain_function_without_dependencies_serves_http() {
     assert_eq!(again.status, 200, "{}", again.body);
     let statz = json(&container.get("/statz"));
     assert_eq!(statz["entrypoint"]["spec"], "model:predict");
+    // The call as the build log above shows it.
+    assert_eq!(statz["entrypoint"]["call"], "predict(payload, context)");
     assert_eq!(statz["app"]["name"], "model");
     assert!(statz["app"]["revision"].is_null(), "{statz}");
 
@@ -310,6 +343,7 @@ fn model_class_with_pip_keeps_the_apps_pins_and_waits_for_load() {
     let statz = json(&container.get("/statz"));
     assert_eq!(statz["app"]["name"], "sentiment");
     assert_eq!(statz["app"]["version"], "1.2.0");
+    assert_eq!(statz["entrypoint"]["call"], "Model.predict(payload)");
     // The worker answering a scrape first asks the others for fresh snapshots
     // (harness/README.md): whichever worker gets it, every scrape counts the call at once.
     for _ in 0..4 {
@@ -865,4 +899,43 @@ fn the_source_revision_is_recorded_at_build_time() {
         &log,
         "! Accepted: printable text of at most 200 characters (a commit hash, a tag, a build id).\n",
     );
+}
+
+/// `/readyz` is the container's readiness: while the second worker still runs `load()`,
+/// every probe fails, those the loaded worker answers included (harness/README.md).
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn readiness_waits_for_every_worker() {
+    let app = App::fixture("wrapper-slow-worker");
+    let image = Image::new("wrapper-slow-worker");
+    let _ = image.build_ok(&app);
+    let container = image.start(None, &[("BLACKLODGE_WORKERS", "2")]);
+    container.wait_until_listening(Duration::from_mins(1));
+    // A new connection per probe, so the kernel hands probes to either worker.
+    let probe = || container.request("GET", "/readyz", &[("Connection", "close")], None);
+    let deadline = Instant::now() + Duration::from_mins(1);
+    let mut answers = Vec::new();
+    loop {
+        let answer = probe();
+        assert_eq!(answer.status, 503, "{} after {answers:?}", answer.body);
+        let body = json(&answer);
+        answers.push(body.clone());
+        if body["workers_ready"] == 1 && body["workers"] == 2 {
+            break; // the loaded worker answered, and counted the other as not ready
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer from the loaded worker: {answers:?}\n{}",
+            container.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(answers.last().expect("an answer")["reason"], "loading");
+
+    let _ = container.exec(&["touch", "/tmp/release"]);
+    wait_until_ready(&container, Duration::from_mins(1));
+    for _ in 0..10 {
+        let answer = probe();
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
 }

@@ -60,6 +60,30 @@ pub fn stream_heading(text: impl Display) {
     println!("  - {text}");
 }
 
+/// A count with its noun in the right number: `1 package`, `0 packages`, `9 packages`.
+///
+/// Every count the build log prints goes through this (or [`noun`]), so no line reads
+/// "1 distributions".
+#[must_use]
+pub fn count<N: Display + PartialEq + From<u8> + Copy>(
+    n: N,
+    singular: &str,
+    plural: &str,
+) -> String {
+    let word = if n == N::from(1) { singular } else { plural };
+    format!("{n} {word}")
+}
+
+/// The noun alone, in the number `n` asks for: `binding` for 1, `bindings` otherwise.
+#[must_use]
+pub fn noun<'a, N: PartialEq + From<u8> + Copy>(
+    n: N,
+    singular: &'a str,
+    plural: &'a str,
+) -> &'a str {
+    if n == N::from(1) { singular } else { plural }
+}
+
 /// `1.2s`, `2m 5s`, `850ms`.
 #[must_use]
 pub fn format_duration(duration: Duration) -> String {
@@ -77,6 +101,16 @@ pub fn format_duration(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(count(0, "package", "packages"), "0 packages");
+        assert_eq!(count(1, "package", "packages"), "1 package");
+        assert_eq!(count(2, "distribution", "distributions"), "2 distributions");
+        assert_eq!(count(1_u64, "second", "seconds"), "1 second");
+        assert_eq!(noun(1, "binding", "bindings"), "binding");
+        assert_eq!(noun(3, "binding", "bindings"), "bindings");
+    }
 
     #[test]
     fn durations_read_naturally() {

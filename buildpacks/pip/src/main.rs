@@ -166,7 +166,8 @@ fn install_with_pip(
         ca::read_bindings(&ca::bindings_root()).map_err(|error| PipError::Deps(error.into()))?;
     if !bindings.names.is_empty() {
         output::detail(format!(
-            "Trusting the CA certificates of binding(s): {}",
+            "Trusting the CA certificates of {}: {}",
+            output::noun(bindings.names.len(), "binding", "bindings"),
             bindings.names.join(", ")
         ));
     }

@@ -153,9 +153,9 @@ impl Buildpack for PipenvBuildpack {
         let categories = categories(env, &lock)?;
         let plan = lock.plan(&categories).map_err(PipenvError::Lock)?;
         output::detail(format!(
-            "Installing categories: {} ({} packages)",
+            "Installing categories: {} ({})",
             categories.join(", "),
-            plan.packages.len()
+            output::count(plan.packages.len(), "package", "packages")
         ));
         let indexes = indexes(&lock, env)?;
         let (mut install, local_fingerprint) = translated::plan(

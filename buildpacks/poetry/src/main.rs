@@ -180,11 +180,12 @@ impl Buildpack for PoetryBuildpack {
             [] => String::new(),
             names => format!("; extras: {}", names.join(", ")),
         };
+        let count = plan.packages.len() + plan.editables.len();
         output::detail(format!(
-            "Installing groups: {}{} ({} packages){}",
+            "Installing groups: {}{} ({}){}",
             groups.join(", "),
             extras_selected.replace(';', ","),
-            plan.packages.len() + plan.editables.len(),
+            output::count(count, "package", "packages"),
             if root {
                 ", and the project itself"
             } else {

@@ -47,7 +47,8 @@ where
         ca::read_bindings(&ca::bindings_root()).map_err(|error| fail::<B::Error>(error.into()))?;
     if !bindings.names.is_empty() {
         output::detail(format!(
-            "Trusting the CA certificates of binding(s): {}",
+            "Trusting the CA certificates of {}: {}",
+            output::noun(bindings.names.len(), "binding", "bindings"),
             bindings.names.join(", ")
         ));
     }

@@ -7,6 +7,7 @@ use crate::config::{
 use crate::validate::Hung;
 use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing, io_detail};
+use blacklodge_common::output;
 use blacklodge_python_deps::errors::DepsError;
 use std::path::PathBuf;
 
@@ -349,7 +350,7 @@ fn dependency_error(
 }
 
 fn timeout_error(hung: &Hung) -> UserError {
-    let seconds = hung.limit.as_secs();
+    let seconds = output::count(hung.limit.as_secs(), "second", "seconds");
     let module = hung
         .entrypoint
         .split_once(':')
@@ -368,11 +369,11 @@ fn timeout_error(hung: &Hung) -> UserError {
     };
     UserError::new(
         format!(
-            "Importing the entry point '{}' did not finish within {seconds} seconds",
+            "Importing the entry point '{}' did not finish within {seconds}",
             hung.entrypoint
         ),
         format!(
-            "The build imports module '{module}' to check the entry point, and the import was still running after {seconds} seconds (the limit, {VAR_VALIDATE_TIMEOUT}). It was stopped, with every process it started.\n\n{running}"
+            "The build imports module '{module}' to check the entry point, and the import was still running after {seconds} (the limit, {VAR_VALIDATE_TIMEOUT}). It was stopped, with every process it started.\n\n{running}"
         ),
         format!(
             "Importing a module should only define things. Move slow or blocking work (loading a model, connecting to a service, waiting for input) into the load() method of a class entry point, which the harness runs after start-up and before traffic, or into the function itself.\nIf the import really needs longer, raise {VAR_VALIDATE_TIMEOUT} (seconds, default {}); to skip the check, set {VAR_VALIDATE}=false.",
@@ -524,6 +525,27 @@ mod tests {
             ),
         );
         assert_eq!(error.title, "A harness dependency is not in its lock");
+    }
+
+    #[test]
+    fn a_one_second_limit_reads_in_the_singular() {
+        let error = WrapperError::ValidateTimeout(Hung {
+            entrypoint: "model:predict".into(),
+            limit: std::time::Duration::from_secs(1),
+            frames: Vec::new(),
+        })
+        .user_error();
+        assert_eq!(
+            error.title,
+            "Importing the entry point 'model:predict' did not finish within 1 second"
+        );
+        assert!(
+            error
+                .detail
+                .contains("still running after 1 second (the limit"),
+            "{}",
+            error.detail
+        );
     }
 
     #[test]

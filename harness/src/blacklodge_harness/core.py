@@ -211,7 +211,7 @@ class Handler:
             "entry point %s loaded (%s, %s) in %.2fs",
             self.spec,
             entry.kind,
-            entry.style.value,
+            entry.call,
             time.monotonic() - started,
         )
 

@@ -71,14 +71,23 @@ class EntryPoint:
     lifecycle: Tuple[str, ...]  # for classes: which of load/ready/shutdown exist
     module_file: Optional[str]
 
+    @property
+    def call(self) -> str:
+        """How the harness calls it, e.g. ``IrisModel.predict(payload)`` or ``run(data, params)``.
+
+        The one description of the call: ``blacklodge validate`` prints it (the wrapper
+        buildpack's build log shows it), ``/statz`` and the load log line show it.
+        """
+        callable_name = f"{self.attr}.{self.method}" if self.method else self.attr
+        return self.style.value.replace("f(", f"{callable_name}(", 1)
+
     def summary(self) -> Dict[str, Any]:
         """The JSON ``blacklodge validate`` prints."""
-        callable_name = f"{self.attr}.{self.method}" if self.method else self.attr
         return {
             "ok": True,
             "entrypoint": self.spec,
             "kind": self.kind,
-            "call": self.style.value.replace("f(", f"{callable_name}(", 1),
+            "call": self.call,
             "signature": self.signature,
             "async": self.is_async,
             "method": self.method,
@@ -296,7 +305,8 @@ def _call_style(sig: Optional[inspect.Signature], what: str, fix_target: str) ->
 
     if required_keyword:
         names = ", ".join(p.name for p in required_keyword)
-        return _raise(bad(f"requires keyword-only argument(s) {names}, which the harness does not pass."))
+        noun = "argument" if len(required_keyword) == 1 else "arguments"
+        return _raise(bad(f"requires keyword-only {noun} {names}, which the harness does not pass."))
     if [p.name for p in positional[:2]] == ["data", "params"]:
         if len(required_positional) > 2:
             return _raise(bad("takes more required arguments than data and params."))

@@ -64,7 +64,19 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 #: Routes whose access log lines are debug level (probes and scrapes).
 PROBE_ROUTES = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 _RETRY = (("Retry-After", "5"),)
-_STATUS_LINES: Dict[int, str] = {int(s): f"{int(s)} {s.phrase}" for s in HTTPStatus}
+#: RFC 9110 renamed some reason phrases; Python's ``HTTPStatus`` has the new ones only from 3.13.
+_RFC9110_PHRASES = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+#: ``"405 Method Not Allowed"``: the status line of every answer, from the harness or from Flask,
+#: with the RFC 9110 reason phrase whatever the Python version.
+STATUS_LINES: Dict[int, str] = {int(s): f"{int(s)} {_RFC9110_PHRASES.get(int(s), s.phrase)}" for s in HTTPStatus}
+#: In a reply's headers: the connection closes after the answer (gunicorn drops the header itself,
+#: hop-by-hop, so the fast path tells gunicorn's response object instead).
+CLOSE = ("Connection", "close")
 _OK_OUTCOME, _BAD_INPUT_OUTCOME, _ERROR_OUTCOME = ("ok",), ("bad_input",), ("error",)
 _HTTP1 = frozenset({"HTTP/1.0", "HTTP/1.1"})
 _PREDICT = "/predict"
@@ -135,11 +147,14 @@ def error_reply(
 
 
 def too_large_reply(limit: int, request_id: str) -> Reply:
+    """413, closing the connection: the rest of the body is never read, so the connection
+    cannot carry another request (draining it would mean reading what the limit refused)."""
     return error_reply(
         413,
         "payload_too_large",
         f"the request body is larger than the limit of {limit} bytes (BLACKLODGE_MAX_BODY_SIZE)",
         request_id,
+        (CLOSE,),
     )
 
 
@@ -185,10 +200,18 @@ def healthz_reply(runtime: "WebRuntime") -> Reply:
 
 
 def readyz_reply(runtime: "WebRuntime") -> Reply:
+    """Ready when this worker is and (under gunicorn) every other worker has loaded too."""
     if runtime.stopping:
         return _DRAINING
     ready, reason = runtime.handler.readiness()
-    return _READY if ready else json_reply({"status": "not_ready", "reason": reason}, 503)
+    if not ready:
+        return json_reply({"status": "not_ready", "reason": reason}, 503)
+    markers = runtime.ready_markers
+    if markers is not None:
+        count = markers.count()
+        if count < markers.workers:
+            return json_reply({"status": "not_ready", "reason": "loading", "workers_ready": count, "workers": markers.workers}, 503)
+    return _READY
 
 
 def result_reply(result: Any, request_id: str) -> Reply:
@@ -216,7 +239,7 @@ def refusal_reply(runtime: "WebRuntime", request_id: str) -> Optional[Reply]:
             "draining",
             "the server is shutting down; retry on another instance",
             request_id,
-            _RETRY + (("Connection", "close"),),
+            _RETRY + (CLOSE,),
         )
     handler = runtime.handler
     if not handler.is_loaded():
@@ -225,19 +248,45 @@ def refusal_reply(runtime: "WebRuntime", request_id: str) -> Optional[Reply]:
     return None
 
 
+def json_payload(body: bytes, request_id: str) -> Any:
+    """A JSON body's document, or the ``400 invalid_json`` :class:`Reply`."""
+    if not body or body.isspace():
+        return error_reply(400, "invalid_json", "the request body is empty; send a JSON document", request_id)
+    try:
+        return _json_loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return error_reply(400, "invalid_json", f"the request body is not valid JSON: {exc}", request_id)
+
+
 def read_payload(runtime: "WebRuntime", environ: Dict[str, Any], mimetype: str, request_id: str) -> Any:
-    """The handler's payload from the request body, or the error :class:`Reply` that answers the request."""
+    """The handler's payload from the request body, or the error :class:`Reply` that answers the request.
+
+    The one place a body becomes a payload (the fast path reads a JSON body with a
+    Content-Length itself, and decodes it with :func:`json_payload` as this does):
+
+    * a JSON type: the parsed document (400 when empty or invalid);
+    * ``text/plain`` whose body is a JSON object or array: the parsed document. Browsers
+      send a string body as ``text/plain`` (it needs no CORS preflight), and so do many
+      HTTP clients; a handler written for JSON would otherwise get ``bytes``. Any other
+      ``text/plain`` body (including JSON scalars such as ``42``) stays raw bytes;
+    * a form type: 415; anything else: the raw bytes (415 with ``BLACKLODGE_RAW_BODY=false``).
+    """
     settings = runtime.settings
     if is_json_type(mimetype):
         body = read_body(environ, settings.max_body_size)
         if body is None:
             return too_large_reply(settings.max_body_size, request_id)
-        if not body or body.isspace():
-            return error_reply(400, "invalid_json", "the request body is empty; send a JSON document", request_id)
-        try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return error_reply(400, "invalid_json", f"the request body is not valid JSON: {exc}", request_id)
+        return json_payload(body, request_id)
+    raw: Optional[bytes] = None
+    if mimetype == "text/plain":
+        raw = read_body(environ, settings.max_body_size)
+        if raw is None:
+            return too_large_reply(settings.max_body_size, request_id)
+        if raw.lstrip()[:1] in _JSON_STRUCTURE_STARTS:
+            try:
+                return _json_loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                pass  # text that merely starts like JSON: the handler gets it as bytes
     if runtime.handler.style is CallStyle.DATA_PARAMS:
         return error_reply(
             415,
@@ -253,10 +302,15 @@ def read_payload(runtime: "WebRuntime", environ: Dict[str, Any], mimetype: str, 
             f"content type {mimetype or '(none)'} is not accepted; send {accepted}",
             request_id,
         )
-    raw = read_body(environ, settings.max_body_size)
     if raw is None:
-        return too_large_reply(settings.max_body_size, request_id)
+        raw = read_body(environ, settings.max_body_size)
+        if raw is None:
+            return too_large_reply(settings.max_body_size, request_id)
     return raw
+
+
+#: First non-blank byte of a ``text/plain`` body that is tried as JSON (an object or an array).
+_JSON_STRUCTURE_STARTS = (b"{", b"[")
 
 
 def prepare_call(runtime: "WebRuntime", environ: Dict[str, Any], request_id: str) -> Tuple[Optional[Reply], Any, str]:
@@ -346,6 +400,17 @@ def cors_headers(origins: Tuple[str, ...], origin: Optional[str]) -> List[Tuple[
 # --------------------------------------------------------------------------- WSGI
 
 
+def _closing_aware(start_response: StartResponse, responder: GunicornResponse) -> StartResponse:
+    """``start_response`` that makes gunicorn close the connection when Flask's answer says so."""
+
+    def start(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Any:
+        if CLOSE in headers:
+            responder.force_close()
+        return start_response(status, headers, exc_info)  # type: ignore[call-arg]
+
+    return start
+
+
 class FastPath:
     """WSGI middleware answering the hot routes itself and passing the rest to ``fallback`` (Flask).
 
@@ -425,11 +490,13 @@ class FastPath:
         own = [(REQUEST_ID_HEADER, request_id), _NOSNIFF, _NO_STORE]
         responder: Any = getattr(start_response, "__self__", None)
         if type(responder) is GunicornResponse:
-            start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
+            if reply[3] and CLOSE in reply[3]:
+                responder.force_close()  # its Connection header then says close
+            start_response(STATUS_LINES.get(status) or f"{status} Unknown", headers)
             responder.headers += own
         else:
             headers += own
-            start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
+            start_response(STATUS_LINES.get(status) or f"{status} Unknown", headers)
         return [body]
 
     def _other(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -438,6 +505,9 @@ class FastPath:
         path = environ.get("PATH_INFO", "")
         entry = self._routes.get((method, path))
         if entry is None:
+            responder: Any = getattr(start_response, "__self__", None)
+            if type(responder) is GunicornResponse:
+                return self.fallback(environ, _closing_aware(start_response, responder))
             return self.fallback(environ, start_response)
         route, respond = entry
         runtime = self.runtime
@@ -457,7 +527,7 @@ class FastPath:
         finally:
             self._finish(route, method, path, status, started, request_id, environ)
             logs.reset_request_id(token)
-        start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
+        start_response(STATUS_LINES.get(status) or f"{status} Unknown", headers)
         return [reply.body]
 
     def _headers(self, reply: Reply, request_id: str, environ: Dict[str, Any]) -> List[Tuple[str, str]]:
@@ -532,17 +602,11 @@ class FastPath:
             length = int(length_text)
             if length > self.max_body_size:
                 return too_large_reply(self.max_body_size, request_id), None
-            body = environ["wsgi.input"].read(length)
-            if not body or body.isspace():
-                return error_reply(400, "invalid_json", "the request body is empty; send a JSON document", request_id), None
-            try:
-                payload = _json_loads(body)
-            except (ValueError, UnicodeDecodeError) as exc:
-                return error_reply(400, "invalid_json", f"the request body is not valid JSON: {exc}", request_id), None
+            payload = json_payload(environ["wsgi.input"].read(length), request_id)
         else:
             payload = read_payload(runtime, environ, mimetype, request_id)
-            if type(payload) is Reply:
-                return payload, None
+        if type(payload) is Reply:
+            return payload, None
         context = call_context(runtime, environ, mimetype, request_id, started) if handler.wants_context else None
         # The call runs on this (the request) thread; the watchdog answers at the deadline.
         ticket = None
@@ -585,7 +649,7 @@ class FastPath:
             headers = self._headers(reply, request_id, ticket.environ)
             headers.append(("Date", formatdate(usegmt=True)))
             headers.append(("Connection", "close"))
-            head = f"HTTP/1.1 {_STATUS_LINES[504]}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+            head = f"HTTP/1.1 {STATUS_LINES[504]}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
             try:
                 ticket.sock.sendall(head.encode("latin-1") + reply.body)
             except OSError as exc:

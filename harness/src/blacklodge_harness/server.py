@@ -34,7 +34,7 @@ from gunicorn.workers.gthread import ThreadWorker
 from blacklodge_harness.config import Settings
 from blacklodge_harness.metrics import MultiprocessStore
 from blacklodge_harness.fastpath import FastPath
-from blacklodge_harness.web import WebRuntime, create_app, exit_on_load_failure, get_runtime
+from blacklodge_harness.web import ReadyMarkers, WebRuntime, create_app, exit_on_load_failure, get_runtime
 
 log = logging.getLogger("blacklodge.server")
 
@@ -151,18 +151,21 @@ def gunicorn_options(settings: Settings, tmp_dir: str) -> Dict[str, Any]:
 class WebServer(BaseApplication):
     """gunicorn application: settings in, one Flask app per worker."""
 
-    def __init__(self, settings: Settings, tmp_dir: str, metrics_dir: Path) -> None:
+    def __init__(self, settings: Settings, tmp_dir: str, metrics_dir: Path, ready_dir: Path) -> None:
         self.settings = settings
         self.tmp_dir = tmp_dir
         self.store = MultiprocessStore(metrics_dir)
+        self.ready_markers = ReadyMarkers(ready_dir, settings.workers)
         super().__init__()
 
     def load_config(self) -> None:
         options = gunicorn_options(self.settings, self.tmp_dir)
         store = self.store
+        markers = self.ready_markers
 
         def child_exit(server: Any, worker: Any) -> None:
             store.archive(worker.pid)
+            markers.unmark(worker.pid)
 
         options["child_exit"] = child_exit
         for key, value in options.items():
@@ -177,7 +180,9 @@ class WebServer(BaseApplication):
         gunicorn calls it directly rather than through ``Flask.__call__`` (one call less per
         request); the Flask app stays behind it for every route the fast path does not answer.
         """
-        app = create_app(self.settings, metrics_store=self.store, on_load_failure=exit_on_load_failure)
+        app = create_app(
+            self.settings, metrics_store=self.store, ready_markers=self.ready_markers, on_load_failure=exit_on_load_failure
+        )
         return app.wsgi_app if isinstance(app.wsgi_app, FastPath) else app
 
 
@@ -185,6 +190,7 @@ def serve(settings: Settings) -> int:
     """Run gunicorn until it stops; returns the exit status."""
     tmp_dir = writable_tmp_dir()
     metrics_dir = Path(tempfile.mkdtemp(prefix="blacklodge-metrics-", dir=tmp_dir))
+    ready_dir = Path(tempfile.mkdtemp(prefix="blacklodge-ready-", dir=tmp_dir))
     master_pid = os.getpid()
     try:
         log.info(
@@ -196,7 +202,7 @@ def serve(settings: Settings) -> int:
             settings.timeout,
             settings.max_body_size,
         )
-        WebServer(settings, tmp_dir, metrics_dir).run()
+        WebServer(settings, tmp_dir, metrics_dir, ready_dir).run()
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
@@ -205,4 +211,5 @@ def serve(settings: Settings) -> int:
         # only the master owns the directory.
         if os.getpid() == master_pid:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+            shutil.rmtree(ready_dir, ignore_errors=True)
     return 0

@@ -3,7 +3,7 @@
 Routes
     ``POST /predict``  the handler; JSON in and out, raw bytes for other content types
     ``GET /healthz``   liveness (alias ``/livez``)
-    ``GET /readyz``    readiness: 503 until ``load()`` finished, and while draining
+    ``GET /readyz``    readiness: 503 until every worker's ``load()`` finished, and while draining
     ``GET /metrics``   Prometheus text format, summed over all gunicorn workers
     ``GET /statz``     app name, version, revision, harness and Python versions
 
@@ -25,20 +25,24 @@ import json
 import logging
 import os
 import platform
+import threading
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from blacklodge_harness import __version__, logs
 from blacklodge_harness.config import Settings, load_settings
 from blacklodge_harness.core import Handler, HandlerMetrics, Invoker
 from blacklodge_harness.errors import HarnessError
 from blacklodge_harness.fastpath import (
+    CLOSE,
     PROBE_ROUTES,
     REQUEST_ID_HEADER,
+    STATUS_LINES,
     FastPath,
     Reply,
     accept_request_id,
@@ -65,6 +69,54 @@ _ERROR_TYPES = {
 }
 
 
+class ReadyMarkers:
+    """Readiness of the whole server: one marker file per ready worker, in a directory the server made.
+
+    A gunicorn worker writes its marker (named after its pid) once its entry point has
+    loaded, and removes it on SIGTERM; the master removes the marker of a worker that
+    exited. ``/readyz``, whichever worker answers it, counts the markers of live workers
+    against the configured number, so the server reports ready only when every worker
+    is (a respawned worker still loading makes it not ready again).
+    """
+
+    def __init__(self, directory: Path, workers: int) -> None:
+        self.directory = directory
+        self.workers = workers
+
+    def _path(self, pid: int) -> Path:
+        return self.directory / str(pid)
+
+    def mark(self) -> None:
+        """This process is ready."""
+        self._path(os.getpid()).touch()
+
+    def unmark(self, pid: Optional[int] = None) -> None:
+        """This process (or the exited worker ``pid``) is no longer ready."""
+        try:
+            self._path(os.getpid() if pid is None else pid).unlink()
+        except FileNotFoundError:
+            pass
+
+    def count(self) -> int:
+        """Ready workers: markers of processes that are still alive."""
+        ready = 0
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return 0
+        for name in names:
+            if not name.isdigit():
+                continue
+            try:
+                os.kill(int(name), 0)
+            except ProcessLookupError:
+                continue  # died; the master has not removed its marker yet
+            except PermissionError:
+                pass  # alive, owned by another user (not the case under gunicorn)
+            ready += 1
+        return ready
+
+
 class WebRuntime:
     """Per-process state of the HTTP mode: handler, invoker, metrics, draining flags."""
 
@@ -74,9 +126,14 @@ class WebRuntime:
         handler: Handler,
         *,
         metrics_store: Optional[MultiprocessStore] = None,
+        ready_markers: Optional[ReadyMarkers] = None,
     ) -> None:
         self.settings = settings
         self.handler = handler
+        #: Readiness across the server's workers (None: this process alone decides).
+        self.ready_markers = ready_markers
+        #: Orders writing this worker's ready marker against removing it at SIGTERM.
+        self._marker_lock = threading.Lock()
         self.started_at = datetime.now(timezone.utc)
         #: SIGTERM received: /readyz answers 503 (requests are still served during the drain delay).
         self.stopping = False
@@ -190,20 +247,43 @@ class WebRuntime:
         return self.watchdog is not None and self.watchdog.overrunning >= self.settings.threads
 
     def start(self, on_failure: Callable[[BaseException], None]) -> None:
-        self.handler.start_in_background(on_failure)
+        """Load the entry point on a background thread (the probes answer meanwhile)."""
+
+        def run() -> None:
+            try:
+                self.handler.start()
+            except BaseException as exc:  # noqa: BLE001 - reported through on_failure
+                on_failure(exc)
+                return
+            markers = self.ready_markers
+            if markers is not None:
+                with self._marker_lock:
+                    if not self.stopping:
+                        markers.mark()
+
+        threading.Thread(target=run, name="blacklodge-load", daemon=True).start()
+
+    def _unmark(self) -> None:
+        markers = self.ready_markers
+        if markers is not None:
+            with self._marker_lock:
+                markers.unmark()
 
     def begin_stop(self) -> None:
         """SIGTERM: report not ready so load balancers stop sending traffic."""
         if not self.stopping:
             log.info("stopping: readiness now reports 503")
         self.stopping = True
+        self._unmark()
 
     def begin_drain(self) -> None:
         """Stop taking new work; in-flight calls finish."""
         self.stopping = True
         self.draining = True
+        self._unmark()
 
     def shutdown(self) -> None:
+        self._unmark()
         self.handler.shutdown()
         self.invoker.shutdown()
         if self.watchdog is not None:
@@ -276,6 +356,7 @@ def create_app(
     handler: Optional[Handler] = None,
     start: bool = True,
     metrics_store: Optional[MultiprocessStore] = None,
+    ready_markers: Optional[ReadyMarkers] = None,
     on_load_failure: Optional[Callable[[BaseException], None]] = None,
     fast_path: bool = True,
 ) -> Flask:
@@ -287,11 +368,12 @@ def create_app(
     :func:`exit_on_load_failure` so a broken entry point stops the container.
     ``fast_path`` (default) answers ``POST /predict`` and the probes in plain
     WSGI (:class:`~blacklodge_harness.fastpath.FastPath`); without it the Flask
-    views below answer them, the same way but slower.
+    views below answer them, the same way but slower. ``ready_markers`` (given by
+    the gunicorn server) makes ``/readyz`` report the readiness of every worker.
     """
     settings = settings or load_settings()
     handler = handler or Handler(settings.entrypoint, settings.app_dir)
-    runtime = WebRuntime(settings, handler, metrics_store=metrics_store)
+    runtime = WebRuntime(settings, handler, metrics_store=metrics_store, ready_markers=ready_markers)
 
     app = Flask("blacklodge_harness")
     # /predict reads its body with fastpath.read_body, which enforces the limit
@@ -332,7 +414,10 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
         response.headers.setdefault("Cache-Control", "no-store")
         if settings.cors_origins:
             _apply_cors(response, settings.cors_origins)
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        # Werkzeug writes reason phrases in capitals: the fast path's lines instead, so every
+        # answer has the RFC 9110 phrase.
+        response.status = STATUS_LINES.get(response.status_code) or response.status
+        route = _route_of(app)
         elapsed = time.monotonic() - getattr(g, "started", time.monotonic())
         token = getattr(g, "token", None)
         g.token = None
@@ -358,6 +443,21 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
         if token is not None:
             logs.reset_request_id(token)
             g.log_token = None
+
+
+def _route_of(app: Flask) -> str:
+    """The route pattern of the request, also when its method is not allowed (405); else ``unmatched``."""
+    if request.url_rule is not None:
+        return request.url_rule.rule
+    refused = request.routing_exception
+    if isinstance(refused, MethodNotAllowed) and refused.valid_methods:
+        try:
+            adapter = app.url_map.bind_to_environ(request.environ)
+            rule, _ = adapter.match(method=next(iter(refused.valid_methods)), return_rule=True)
+            return str(rule.rule)
+        except HTTPException:
+            pass
+    return "unmatched"
 
 
 def _apply_cors(response: Response, origins: Tuple[str, ...]) -> None:
@@ -388,6 +488,7 @@ def _register_errors(app: Flask, runtime: WebRuntime) -> None:
         headers: Dict[str, str] = {}
         if status == 413:
             message = f"the request body is larger than the limit of {max_size} bytes (BLACKLODGE_MAX_BODY_SIZE)"
+            headers[CLOSE[0]] = CLOSE[1]  # the rest of the body is never read
         elif status == 404:
             message = f"no route {request.path}; the handler is served at POST /predict"
         elif status == 405:
@@ -442,7 +543,7 @@ def _register_routes(app: Flask, runtime: WebRuntime) -> None:
                     "entrypoint": {
                         "spec": settings.entrypoint,
                         "kind": entry.kind if entry else None,
-                        "call": entry.style.value if entry else None,
+                        "call": entry.call if entry else None,
                     },
                     "state": handler.state.value,
                     "harness": {"version": __version__},

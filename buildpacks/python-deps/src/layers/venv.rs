@@ -393,8 +393,8 @@ where
         }))
     })?;
     output::detail(format!(
-        "{} distributions in the virtual environment (SBOM: CycloneDX)",
-        distributions.len()
+        "{} in the virtual environment (SBOM: CycloneDX)",
+        output::count(distributions.len(), "distribution", "distributions")
     ));
     write(&[sbom::cyclonedx(&distributions)])
 }
