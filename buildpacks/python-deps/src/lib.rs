@@ -1,4 +1,5 @@
-//! What the Blacklodge dependency buildpacks (pip, Poetry, uv, Pipenv) share.
+//! What the Blacklodge dependency buildpacks (pip, Poetry, uv, Pipenv) share, and what the
+//! buildpacks that install next to an app's packages (wrapper, web) share.
 //!
 //! - [`managers`]: which package manager a repo uses; conflicts and missing locks.
 //! - [`tool`] and [`layers::uv`]: hash-pinned installer wheels (index or `vendor/`).
@@ -9,6 +10,14 @@
 //!   direct references); [`local_sources`]: its local path dependencies; [`pyjson`]: Python's
 //!   `json.dumps`, which the Poetry and Pipenv lock hashes are computed over.
 //! - [`explain`] and [`errors`]: installer failures and shared errors, explained once.
+//!
+//! For the wrapper and the web buildpack:
+//! - [`python_env`]: the app's Python and the distributions it has installed.
+//! - [`pinned_lock`]: a hash-pinned lock shipped in a buildpack, and what of it an app lacks.
+//! - [`prefix_install`]: installing that into a layer of its own with pip `--prefix`, hash-checked,
+//!   never replacing the app's packages; the layer's `sys.path` directories, SBOM and command.
+//! - [`wrapper_declaration`]: whether the app declares a wrapper entry point (the wrapper
+//!   takes the app, the web buildpack adds no process).
 
 pub mod bytecode;
 pub mod ca;
@@ -19,10 +28,14 @@ pub mod local_sources;
 pub mod locked;
 pub mod managers;
 pub mod names;
+pub mod pinned_lock;
+pub mod prefix_install;
 pub mod pyjson;
 pub mod python;
+pub mod python_env;
 pub mod sbom;
 pub mod setup;
 pub mod tool;
 pub mod translated;
 pub mod uv;
+pub mod wrapper_declaration;

@@ -1,38 +1,36 @@
 //! Whether another buildpack of the group declares the app's processes: the Procfile
-//! buildpack (a `Procfile`) or the wrapper (its configuration, as `blacklodge/wrapper`
-//! detects it). Then this buildpack adds no process.
+//! buildpack (a `Procfile`) or the wrapper (its configuration, found by the same function
+//! `blacklodge/wrapper` detects with: python-deps' `wrapper_declaration`). Then this
+//! buildpack adds no process.
 
-use blacklodge_common::env;
+use blacklodge_python_deps::wrapper_declaration::{self, Declaration};
 use libcnb::Env;
 use std::path::Path;
 
 pub(crate) const PROCFILE: &str = "Procfile";
-pub(crate) const WRAPPER_CONFIG: &str = "blacklodge.toml";
-pub(crate) const WRAPPER_VARIABLE: &str = "BP_BLACKLODGE_ENTRYPOINT";
-const PYPROJECT: &str = "pyproject.toml";
+pub(crate) use wrapper_declaration::VAR_ENTRYPOINT as WRAPPER_VARIABLE;
+pub(crate) use wrapper_declaration::{CONFIG_FILE as WRAPPER_CONFIG, PYPROJECT};
 
 /// Who declares the processes instead of this buildpack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Claim {
     Procfile,
-    WrapperFile,
-    WrapperTable,
-    WrapperVariable,
+    Wrapper(Declaration),
 }
 
 impl std::fmt::Display for Claim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Procfile => write!(f, "the {PROCFILE} declares the processes"),
-            Self::WrapperFile => write!(
+            Self::Wrapper(Declaration::ConfigFile) => write!(
                 f,
                 "{WRAPPER_CONFIG}: blacklodge/wrapper declares the processes"
             ),
-            Self::WrapperTable => write!(
+            Self::Wrapper(Declaration::PyprojectTable) => write!(
                 f,
                 "[tool.blacklodge] in {PYPROJECT}: blacklodge/wrapper declares the processes"
             ),
-            Self::WrapperVariable => {
+            Self::Wrapper(Declaration::Variable) => {
                 write!(
                     f,
                     "{WRAPPER_VARIABLE} is set: blacklodge/wrapper declares the processes"
@@ -46,31 +44,8 @@ impl std::fmt::Display for Claim {
 pub(crate) fn find(app_dir: &Path, platform_env: &Env) -> Option<Claim> {
     if app_dir.join(PROCFILE).is_file() {
         Some(Claim::Procfile)
-    } else if app_dir.join(WRAPPER_CONFIG).is_file() {
-        Some(Claim::WrapperFile)
-    } else if env::string(platform_env, WRAPPER_VARIABLE).is_some() {
-        Some(Claim::WrapperVariable)
-    } else if fs_err::read_to_string(app_dir.join(PYPROJECT))
-        .is_ok_and(|text| has_wrapper_table(&text))
-    {
-        Some(Claim::WrapperTable)
     } else {
-        None
-    }
-}
-
-/// `[tool.blacklodge]` in a pyproject.toml (read as the wrapper reads it: a file that is not
-/// valid TOML still counts when a line opens the table).
-fn has_wrapper_table(text: &str) -> bool {
-    match toml::from_str::<toml::Table>(text) {
-        Ok(table) => table
-            .get("tool")
-            .and_then(toml::Value::as_table)
-            .is_some_and(|tool| tool.contains_key("blacklodge")),
-        Err(_) => text.lines().any(|line| {
-            let line = line.trim();
-            line.starts_with("[tool.blacklodge]") || line.starts_with("[tool.blacklodge.")
-        }),
+        wrapper_declaration::find(app_dir, platform_env).map(Claim::Wrapper)
     }
 }
 
@@ -79,37 +54,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn procfile_and_each_wrapper_declaration_claim_the_processes() {
+    fn a_procfile_or_the_wrappers_declaration_claims_the_processes() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut env = Env::new();
         assert_eq!(find(dir.path(), &env), None);
-
-        fs_err::write(dir.path().join(PYPROJECT), "[project]\nname = \"x\"\n").expect("write");
-        assert_eq!(find(dir.path(), &env), None);
+        // Each way the wrapper is declared (wrapper_declaration has the details) is a claim.
         fs_err::write(
             dir.path().join(PYPROJECT),
-            "[tool.blacklodge]\nentrypoint = \"model:predict\"\n",
+            "[tool.blacklodge]
+entrypoint = \n",
         )
         .expect("write");
-        assert_eq!(find(dir.path(), &env), Some(Claim::WrapperTable));
-        // Not valid TOML, but the table is there: the wrapper detects it (and reports the
-        // syntax error), so it is the wrapper's.
-        fs_err::write(
-            dir.path().join(PYPROJECT),
-            "[tool.blacklodge]\nentrypoint = \n",
-        )
-        .expect("write");
-        assert_eq!(find(dir.path(), &env), Some(Claim::WrapperTable));
-
+        assert_eq!(
+            find(dir.path(), &env),
+            Some(Claim::Wrapper(Declaration::PyprojectTable))
+        );
         env.insert(WRAPPER_VARIABLE, "model:predict");
-        assert_eq!(find(dir.path(), &env), Some(Claim::WrapperVariable));
+        assert_eq!(
+            find(dir.path(), &env),
+            Some(Claim::Wrapper(Declaration::Variable))
+        );
         fs_err::write(dir.path().join(WRAPPER_CONFIG), "").expect("write");
-        assert_eq!(find(dir.path(), &env), Some(Claim::WrapperFile));
+        assert_eq!(
+            find(dir.path(), &env),
+            Some(Claim::Wrapper(Declaration::ConfigFile))
+        );
         fs_err::write(dir.path().join(PROCFILE), "web: x\n").expect("write");
         assert_eq!(find(dir.path(), &env), Some(Claim::Procfile));
         assert_eq!(
             Claim::Procfile.to_string(),
             "the Procfile declares the processes"
+        );
+        assert_eq!(
+            Claim::Wrapper(Declaration::Variable).to_string(),
+            "BP_BLACKLODGE_ENTRYPOINT is set: blacklodge/wrapper declares the processes"
         );
     }
 }

@@ -5,6 +5,8 @@ use blacklodge_common::command::CommandError;
 use blacklodge_common::env::InvalidVariable;
 use blacklodge_common::error::{UserError, UserFacing, io_detail};
 use blacklodge_python_deps::errors::DepsError;
+use blacklodge_python_deps::prefix_install::IoFailure;
+use blacklodge_python_deps::python_env::InspectError;
 use std::path::PathBuf;
 
 #[derive(Debug)]
@@ -33,6 +35,31 @@ pub(crate) enum WebError {
 impl From<WebError> for libcnb::Error<WebError> {
     fn from(error: WebError) -> Self {
         Self::BuildpackError(error)
+    }
+}
+
+impl From<InspectError> for WebError {
+    fn from(error: InspectError) -> Self {
+        match error {
+            InspectError::NoPython(error) => Self::NoPython(error),
+            InspectError::Output(output) => Self::InspectOutput(output),
+        }
+    }
+}
+
+impl From<IoFailure> for WebError {
+    fn from(
+        IoFailure {
+            action,
+            path,
+            error,
+        }: IoFailure,
+    ) -> Self {
+        Self::Io {
+            action,
+            path,
+            error,
+        }
     }
 }
 

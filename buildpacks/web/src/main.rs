@@ -15,13 +15,12 @@ mod django;
 mod errors;
 mod layers;
 mod lock;
-mod python_env;
 mod shape;
 
 use crate::errors::WebError;
-use crate::python_env::PythonEnv;
 use crate::shape::{AppView, Choice, Decision, MANAGE_PY};
 use blacklodge_common::{env, output, pypi};
+use blacklodge_python_deps::python_env::PythonEnv;
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::data::launch::{LaunchBuilder, ProcessBuilder};
@@ -112,7 +111,7 @@ impl Buildpack for WebBuildpack {
         let claim = claims::find(app_dir, platform_env);
         let django_project = app_dir.join(MANAGE_PY).is_file();
         let python = if (claim.is_none() && default_process) || (django_project && collectstatic) {
-            Some(PythonEnv::inspect(&context.layers_dir)?)
+            Some(PythonEnv::inspect(&context.layers_dir).map_err(WebError::from)?)
         } else {
             None
         };

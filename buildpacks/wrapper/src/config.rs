@@ -26,11 +26,11 @@ use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub(crate) const CONFIG_FILE: &str = "blacklodge.toml";
-pub(crate) const PYPROJECT: &str = "pyproject.toml";
+pub(crate) use blacklodge_python_deps::wrapper_declaration::{
+    CONFIG_FILE, PYPROJECT, VAR_ENTRYPOINT, pyproject_has_table,
+};
 const TABLE: &str = "[tool.blacklodge]";
 
-pub(crate) const VAR_ENTRYPOINT: &str = "BP_BLACKLODGE_ENTRYPOINT";
 pub(crate) const VAR_VALIDATE: &str = "BP_BLACKLODGE_VALIDATE";
 pub(crate) const VAR_DEFAULT_MODE: &str = "BP_BLACKLODGE_DEFAULT_MODE";
 pub(crate) const VAR_VALIDATE_TIMEOUT: &str = "BP_BLACKLODGE_VALIDATE_TIMEOUT";
@@ -423,23 +423,10 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 }
 
 /// Whether the app declares the wrapper (for detection): the config file, the pyproject
-/// table, or the entry point variable. A `pyproject.toml` that is not valid TOML counts when
-/// it has the table header, so the build can report the syntax error.
+/// table, or the entry point variable, as python-deps' `wrapper_declaration` finds it (the
+/// web buildpack asks the same function, so both agree on which apps are the wrapper's).
 pub(crate) fn is_declared(app_dir: &Path, env: &Env) -> bool {
-    app_dir.join(CONFIG_FILE).is_file()
-        || env::string(env, VAR_ENTRYPOINT).is_some()
-        || fs_err::read_to_string(app_dir.join(PYPROJECT))
-            .is_ok_and(|text| pyproject_has_table(&text))
-}
-
-fn pyproject_has_table(text: &str) -> bool {
-    match toml::from_str::<RawPyproject>(text) {
-        Ok(pyproject) => pyproject.tool.is_some_and(|tool| tool.blacklodge.is_some()),
-        Err(_) => text.lines().any(|line| {
-            let line = line.trim();
-            line.starts_with("[tool.blacklodge]") || line.starts_with("[tool.blacklodge.")
-        }),
-    }
+    blacklodge_python_deps::wrapper_declaration::find(app_dir, env).is_some()
 }
 
 /// The header of the table a position of `text` is in (`[kafka]`), if any.

@@ -9,6 +9,8 @@ use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing, io_detail};
 use blacklodge_common::output;
 use blacklodge_python_deps::errors::DepsError;
+use blacklodge_python_deps::prefix_install::IoFailure;
+use blacklodge_python_deps::python_env::InspectError;
 use std::path::PathBuf;
 
 /// A failed `blacklodge validate`, as the harness reported it (`{"code", "title", "detail", "fix"}`).
@@ -57,6 +59,31 @@ pub(crate) enum WrapperError {
 impl From<ConfigError> for WrapperError {
     fn from(error: ConfigError) -> Self {
         Self::Config(error)
+    }
+}
+
+impl From<InspectError> for WrapperError {
+    fn from(error: InspectError) -> Self {
+        match error {
+            InspectError::NoPython(error) => Self::NoPython(error),
+            InspectError::Output(output) => Self::InspectOutput(output),
+        }
+    }
+}
+
+impl From<IoFailure> for WrapperError {
+    fn from(
+        IoFailure {
+            action,
+            path,
+            error,
+        }: IoFailure,
+    ) -> Self {
+        Self::Io {
+            action,
+            path,
+            error,
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::pypi;
+use blacklodge_python_deps::pinned_lock::{self, Locked};
 use std::path::Path;
 
 include!(concat!(env!("OUT_DIR"), "/harness_files.rs"));
@@ -76,57 +77,9 @@ pub(crate) fn lock_for(worker: bool) -> Vec<Locked> {
         .collect()
 }
 
-/// One distribution of the lock: its name (normalized) and the requirement text pip reads
-/// (`name==version ; marker --hash=sha256:… …`, comments removed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Locked {
-    pub(crate) name: String,
-    pub(crate) version: String,
-    pub(crate) requirement: String,
-}
-
 /// The distributions of `harness/requirements.lock`, in file order.
 pub(crate) fn lock() -> Vec<Locked> {
-    parse_lock(LOCK)
-}
-
-/// Parses pip's requirements format as uv writes it: an entry starts at an unindented line,
-/// its hashes follow on indented continuation lines; comment lines are dropped.
-fn parse_lock(text: &str) -> Vec<Locked> {
-    let mut entries: Vec<Vec<&str>> = Vec::new();
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        if line.starts_with(char::is_whitespace) {
-            if let Some(entry) = entries.last_mut() {
-                entry.push(trimmed);
-            }
-        } else {
-            entries.push(vec![trimmed]);
-        }
-    }
-    entries
-        .into_iter()
-        .filter_map(|lines| {
-            let (name, rest) = lines[0].split_once("==")?;
-            let version = rest
-                .split(|c: char| c.is_whitespace() || c == ';' || c == '\\')
-                .next()?
-                .to_string();
-            let requirement = lines
-                .iter()
-                .map(|line| line.trim_end_matches('\\').trim())
-                .collect::<Vec<_>>()
-                .join(" \\\n    ");
-            Some(Locked {
-                name: pypi::normalize(name.trim()),
-                version,
-                requirement,
-            })
-        })
-        .collect()
+    pinned_lock::parse(LOCK)
 }
 
 /// A fingerprint of everything shipped: a changed file or requirement reinstalls the harness.
@@ -337,28 +290,6 @@ mod tests {
             );
             assert!(!entry.requirement.contains('#'), "{entry:?}");
         }
-    }
-
-    #[test]
-    fn lock_entries_keep_markers_and_hashes_and_drop_comments() {
-        let locked = parse_lock(
-            "# header\nFlask==3.1.3 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via blacklodge-harness\nimportlib-metadata==8.7.0 ; python_full_version < '3.10' \\\n    --hash=sha256:cc\n    # via\n    #   flask\n",
-        );
-        assert_eq!(
-            locked,
-            vec![
-                Locked {
-                    name: "flask".into(),
-                    version: "3.1.3".into(),
-                    requirement: "Flask==3.1.3 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb".into(),
-                },
-                Locked {
-                    name: "importlib-metadata".into(),
-                    version: "8.7.0".into(),
-                    requirement: "importlib-metadata==8.7.0 ; python_full_version < '3.10' \\\n    --hash=sha256:cc".into(),
-                },
-            ]
-        );
     }
 
     #[test]

@@ -13,15 +13,13 @@ mod errors;
 mod harness;
 mod launch;
 mod layers;
-// The pip release and its hash are shared with the pip buildpack (one pin for both).
-mod python_env;
 mod revision;
 mod validate;
 
 use crate::config::{Mode, Origin};
 use crate::errors::WrapperError;
-use crate::python_env::PythonEnv;
 use blacklodge_common::{env, output, pypi};
+use blacklodge_python_deps::python_env::PythonEnv;
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
@@ -98,7 +96,7 @@ impl Buildpack for WrapperBuildpack {
             "Installing the Blacklodge harness {}",
             harness::version()
         ));
-        let python = PythonEnv::inspect(&context.layers_dir)?;
+        let python = PythonEnv::inspect(&context.layers_dir).map_err(WrapperError::from)?;
         let installed = python.distributions.len();
         output::detail(format!(
             "Python {} at {} with {installed} installed distribution{}",

@@ -7,31 +7,29 @@
 //!   deps/…/site-packages    the server and what it needs that the app lacks (last on sys.path)
 //! ```
 //!
-//! As for the wrapper's harness: pip installs with `--prefix`, so distributions already in the
-//! app's environment count as satisfied and are never replaced, with every installed
-//! distribution pinned as a constraint, and with the lock's entries (`servers.lock`) for the
-//! ones the app lacks as hash-checked constraints (`--require-hashes`): every downloaded file
-//! is the locked one. Nothing is written to the app's venv. Cached on the server, the lock,
+//! As for the wrapper's harness (python-deps' `prefix_install`): pip installs with `--prefix`,
+//! so distributions already in the app's environment count as satisfied and are never
+//! replaced, with every installed distribution pinned as a constraint, and with the lock's
+//! entries (`servers.lock`) for the ones the app lacks as hash-checked constraints
+//! (`--require-hashes`): every downloaded file is the locked one. Nothing is written to the
+//! app's venv. Cached on the server, the lock,
 //! the Python environment and the app's installed packages; the layer's CycloneDX SBOM lists
 //! what pip installed.
 
 use crate::WebBuildpack;
 use crate::errors::WebError;
 use crate::lock;
-use crate::python_env::PythonEnv;
-use blacklodge_common::{cache, command, download::sha256_bytes, output};
+use blacklodge_common::{cache, download::sha256_bytes, output};
+use blacklodge_python_deps::pinned_lock::Locked;
+use blacklodge_python_deps::prefix_install::{self, InstallError};
+use blacklodge_python_deps::python_env::PythonEnv;
 use blacklodge_python_deps::sbom;
 use blacklodge_python_deps::tool::PinnedWheel;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::LayerState;
 use serde::{Deserialize, Serialize};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// 1980-01-01: with SOURCE_DATE_EPOCH set, bytecode is hash-based and the layer reproducible.
-const SOURCE_DATE_EPOCH: &str = "315532800";
 const LAUNCHER_TEMPLATE: &str = include_str!("../python/server.py");
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
@@ -106,15 +104,11 @@ pub(crate) fn install(
         }
         LayerState::Empty { .. } => {
             cache::log_if_discarded(install.server, &layer.state);
-            let pip_site =
-                blacklodge_python_deps::layers::pip::install(context, install.pip, install.index)?;
-            let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(
-                context,
-                layer_name!("pip-cache"),
-                "pip cache",
-            )?;
-            install_server(&root, install, &pip_site, &cache_dir)?;
-            write_launcher(&root, install.server, &program)?;
+            let pip = prefix_install::pip(context, install.pip, install.index)?;
+            install_server(&root, install, &pip)?;
+            let dirs = prefix_install::dependency_dirs(&root).map_err(WebError::from)?;
+            prefix_install::write_command(&program, &launcher_script(install.server, &dirs))
+                .map_err(WebError::from)?;
             layer.write_sboms(&[sbom(&root)?])?;
             layer.write_metadata(wanted)?;
         }
@@ -122,148 +116,60 @@ pub(crate) fn install(
     Ok(program)
 }
 
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WebError {
-    let path = path.to_path_buf();
-    move |error| WebError::Io {
-        action,
-        path,
-        error,
-    }
-}
-
 /// The constraints file: the app's installed distributions, then the locked ones it lacks.
-pub(crate) fn constraints(python: &PythonEnv, locked: &[lock::Locked]) -> String {
-    let mut text = String::from(
+pub(crate) fn constraints(python: &PythonEnv, locked: &[Locked]) -> String {
+    prefix_install::constraints(
         "# Written by blacklodge/web: the app's installed packages, which the server must not replace.\n",
-    );
-    for pin in &python.distributions {
-        text.push_str(pin);
-        text.push('\n');
-    }
-    text.push_str(
+        python,
         "# The locked servers and their dependencies the app does not have (servers.lock).\n",
-    );
-    for entry in locked {
-        text.push_str(&entry.requirement);
-        text.push('\n');
-    }
-    text
+        locked,
+    )
 }
 
 fn install_server(
     root: &Path,
     install: &ServerInstall<'_>,
-    pip_site: &Path,
-    cache_dir: &Path,
+    pip: &prefix_install::Pip,
 ) -> Result<(), WebError> {
     let locked = lock::missing_from(&install.python.names());
-    let constraints = std::env::temp_dir().join("blacklodge-web-constraints.txt");
-    fs_err::write(&constraints, self::constraints(install.python, &locked))
-        .map_err(io_error("write", &constraints))?;
-    output::stream_heading(format!(
-        "Installing {} from the buildpack's lock, hash-checked, next to the app's packages",
-        install.server
-    ));
-    let start = std::time::Instant::now();
-    command::run_streamed(
-        Command::new("python3")
-            .args(["-m", "pip", "install", "--prefix"])
-            .arg(root.join("deps"))
-            .arg("--constraint")
-            .arg(&constraints)
-            .arg("--require-hashes")
-            .args(["--index-url", install.index])
-            .arg(install.server)
-            .args([
-                "--no-input",
-                "--progress-bar",
-                "off",
-                "--disable-pip-version-check",
-                "--no-warn-script-location",
-            ])
-            .current_dir(root)
-            .env("PYTHONPATH", pip_site)
-            .env("PIP_CACHE_DIR", cache_dir)
-            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH),
-    )
-    .map_err(|error| WebError::InstallServer {
-        server: install.server,
-        error,
-    })?;
-    output::detail(format!(
-        "Done in {}",
-        output::format_duration(start.elapsed())
-    ));
-    // pip's console scripts would run without the app's environment first on sys.path; the
-    // command of this layer is the launcher written next.
-    let scripts = root.join("deps/bin");
-    if scripts.exists() {
-        fs_err::remove_dir_all(&scripts).map_err(io_error("remove", &scripts))?;
-    }
-    Ok(())
-}
-
-/// `site-packages` / `dist-packages` directories pip created below `deps/`.
-fn site_directories(deps: &Path) -> std::io::Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        if depth == 0 || !dir.is_dir() {
-            return Ok(());
-        }
-        let mut entries: Vec<PathBuf> = fs_err::read_dir(dir)?
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| path.is_dir())
-            .collect();
-        entries.sort();
-        for path in entries {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if name == "site-packages" || name == "dist-packages" {
-                found.push(path);
-            } else {
-                walk(&path, depth - 1, found)?;
-            }
-        }
-        Ok(())
-    }
-    let mut found = Vec::new();
-    walk(deps, 5, &mut found)?;
-    Ok(found)
+    prefix_install::install(&prefix_install::Install {
+        layer: root,
+        constraints: &constraints(install.python, &locked),
+        constraints_file: "blacklodge-web-constraints.txt",
+        heading: format!(
+            "Installing {} from the buildpack's lock, hash-checked, next to the app's packages",
+            install.server
+        ),
+        args: &[
+            "--index-url".to_string(),
+            install.index.to_string(),
+            install.server.to_string(),
+        ],
+        pip,
+    })
+    .map_err(|error| match error {
+        InstallError::Io(failure) => WebError::from(failure),
+        InstallError::Pip(error) => WebError::InstallServer {
+            server: install.server,
+            error,
+        },
+    })
 }
 
 fn sbom(root: &Path) -> Result<libcnb::sbom::Sbom, WebError> {
-    let deps = root.join("deps");
-    let sites = site_directories(&deps).map_err(io_error("read", &deps))?;
-    let distributions = sbom::distributions_in(&sites).map_err(io_error("read", &deps))?;
-    Ok(sbom::cyclonedx(&distributions))
+    Ok(sbom::cyclonedx(&prefix_install::distributions(root)?))
 }
 
 /// The layer's command: runs the server's module with the layer's distributions appended to
 /// the app's `sys.path`.
 pub(crate) fn launcher_script(server: &str, dependency_dirs: &[PathBuf]) -> String {
-    let dirs = dependency_dirs
-        .iter()
-        // A JSON string literal is a valid Python string literal.
-        .map(|dir| serde_json::Value::String(dir.to_string_lossy().into_owned()).to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
     LAUNCHER_TEMPLATE
-        .replace("@DEPENDENCY_DIRS@", &format!("[{dirs}]"))
+        .replace(
+            "@DEPENDENCY_DIRS@",
+            &prefix_install::python_list(dependency_dirs),
+        )
         .replace("@PROGRAM@", server)
         .replace("@MODULE@", server)
-}
-
-fn write_launcher(root: &Path, server: &str, program: &Path) -> Result<(), WebError> {
-    let deps = root.join("deps");
-    let dirs = site_directories(&deps).map_err(io_error("read", &deps))?;
-    let bin = root.join("bin");
-    fs_err::create_dir_all(&bin).map_err(io_error("create", &bin))?;
-    fs_err::write(program, launcher_script(server, &dirs)).map_err(io_error("write", program))?;
-    fs_err::set_permissions(program, std::fs::Permissions::from_mode(0o755))
-        .map_err(io_error("make executable", program))?;
-    Ok(())
 }
 
 #[cfg(test)]

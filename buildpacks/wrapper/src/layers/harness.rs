@@ -11,14 +11,15 @@
 //! The harness's `kafka` extra (confluent-kafka) is installed the same way, from the same lock,
 //! only when the worker mode is enabled; toggling the mode rebuilds the layer.
 //!
-//! The dependencies are installed by pip with `--prefix` (so packages already installed in
-//! the app's environment count as satisfied and are never replaced) and with every installed
-//! distribution pinned as a constraint (so a version the harness cannot use is a resolution
-//! error, not a silent upgrade). What the app lacks comes from the harness's lock
-//! (`harness/requirements.lock`): its entries for the distributions the app does not have
-//! are constraints too, with their sha256 hashes, and pip runs with `--require-hashes`, so
-//! every file it downloads is the locked version and byte-for-byte the locked file. Nothing
-//! is written to the app's venv, which belongs to the dependency buildpack.
+//! The dependencies are installed as python-deps' `prefix_install` does it: pip with
+//! `--prefix` (so packages already installed in the app's environment count as satisfied and
+//! are never replaced) and with every installed distribution pinned as a constraint (so a
+//! version the harness cannot use is a resolution error, not a silent upgrade). What the app
+//! lacks comes from the harness's lock (`harness/requirements.lock`): its entries for the
+//! distributions the app does not have are constraints too, with their sha256 hashes, and pip
+//! runs with `--require-hashes`, so every file it downloads is the locked version and
+//! byte-for-byte the locked file. Nothing is written to the app's venv, which belongs to the
+//! dependency buildpack.
 //!
 //! Cached on the harness contents, the Python environment, the app's installed packages and
 //! whether the worker mode is enabled.
@@ -26,23 +27,19 @@
 //! (the python-deps SBOM code), rewritten on every build so it matches a restored layer too.
 
 use crate::errors::WrapperError;
-use crate::harness::Locked;
-use crate::python_env::PythonEnv;
 use crate::{WrapperBuildpack, harness};
 use blacklodge_common::{cache, command, output};
+use blacklodge_python_deps::pinned_lock::{self, Locked};
+use blacklodge_python_deps::prefix_install::{self, InstallError, SOURCE_DATE_EPOCH};
+use blacklodge_python_deps::python_env::PythonEnv;
 use blacklodge_python_deps::sbom;
 use blacklodge_python_deps::tool::PinnedWheel;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::LayerState;
 use serde::{Deserialize, Serialize};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// 1980-01-01 (see the pip buildpack): with SOURCE_DATE_EPOCH set, bytecode is hash-based and
-/// the layer reproducible.
-const SOURCE_DATE_EPOCH: &str = "315532800";
 const LAUNCHER_TEMPLATE: &str = include_str!("../python/launcher.py");
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
@@ -125,7 +122,7 @@ pub(crate) fn install(
         harness_sha256: harness::fingerprint(),
         python_version: install.python.python_version.clone(),
         python_prefix: install.python.prefix.clone(),
-        app_packages_sha256: install.python.distributions_fingerprint(),
+        app_packages_sha256: install.python.fingerprint(),
         pip_version: install.pip.version.clone(),
         worker: install.worker,
     };
@@ -149,14 +146,8 @@ pub(crate) fn install(
         }
         LayerState::Empty { .. } => {
             cache::log_if_discarded("harness", &layer.state);
-            let pip_site =
-                blacklodge_python_deps::layers::pip::install(context, install.pip, install.index)?;
-            let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(
-                context,
-                layer_name!("pip-cache"),
-                "pip cache",
-            )?;
-            install_dependencies(&root, install, &pip_site, &cache_dir)?;
+            let pip = prefix_install::pip(context, install.pip, install.index)?;
+            install_dependencies(&root, install, &pip)?;
             write_harness(&root, &launcher)?;
             let sbom = sbom(&root)?;
             layer.write_sboms(&[sbom])?;
@@ -168,9 +159,7 @@ pub(crate) fn install(
 
 /// The layer's SBOM: the harness itself and the distributions pip installed into `deps/`.
 fn sbom(root: &Path) -> Result<libcnb::sbom::Sbom, WrapperError> {
-    let deps = root.join("deps");
-    let sites = site_directories(&deps).map_err(io_error("read", &deps))?;
-    let distributions = sbom::distributions_in(&sites).map_err(io_error("read", &deps))?;
+    let distributions = prefix_install::distributions(root)?;
     output::detail(format!(
         "SBOM (CycloneDX): the harness {} and {} distribution{} in the layer",
         harness::version(),
@@ -205,27 +194,14 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
     }
 }
 
-/// The locked distributions pip may install: those the app does not have. The app's own
-/// copies are kept, and pinned by the other constraints.
-pub(crate) fn locked_for(python: &PythonEnv, lock: &[Locked]) -> (Vec<Locked>, usize) {
-    let installed = python.distribution_names();
-    let (kept, wanted): (Vec<&Locked>, Vec<&Locked>) = lock
-        .iter()
-        .partition(|entry| installed.contains(&entry.name));
-    (wanted.into_iter().cloned().collect(), kept.len())
-}
-
 /// The constraints file: the app's installed distributions, then the locked ones it lacks.
 pub(crate) fn constraints(python: &PythonEnv, locked: &[Locked]) -> String {
-    let mut text = python.constraints();
-    text.push_str(
+    prefix_install::constraints(
+        "# Written by blacklodge/wrapper: the app's installed packages, which the harness's\n# dependencies must not replace.\n",
+        python,
         "# The harness's locked dependencies the app does not have (harness/requirements.lock).\n",
-    );
-    for entry in locked {
-        text.push_str(&entry.requirement);
-        text.push('\n');
-    }
-    text
+        locked,
+    )
 }
 
 /// `flask>=2.3, gunicorn>=22` and, with the worker mode, `and its kafka extra, confluent-kafka>=2.5`.
@@ -241,118 +217,50 @@ fn describe_requirements(worker: bool) -> String {
 fn install_dependencies(
     root: &Path,
     install: &HarnessInstall<'_>,
-    pip_site: &Path,
-    cache_dir: &Path,
+    pip: &prefix_install::Pip,
 ) -> Result<(), WrapperError> {
     let python = install.python;
     let requirements = harness::requirements_for(install.worker);
-    let (locked, kept) = locked_for(python, &harness::lock_for(install.worker));
-    let constraints = std::env::temp_dir().join("blacklodge-app-constraints.txt");
-    fs_err::write(&constraints, self::constraints(python, &locked))
-        .map_err(io_error("write", &constraints))?;
-    output::stream_heading(format!(
-        "Installing the harness's dependencies ({}) from its lock, hash-checked ({} locked distribution{} the app lacks; {kept} the app has are kept as installed)",
-        describe_requirements(install.worker),
-        locked.len(),
-        if locked.len() == 1 { "" } else { "s" },
-    ));
-    let start = std::time::Instant::now();
-    command::run_streamed(
-        Command::new("python3")
-            .args(["-m", "pip", "install", "--prefix"])
-            .arg(root.join("deps"))
-            .arg("--constraint")
-            .arg(&constraints)
-            // Every downloaded file must match a hash of the lock; a distribution outside the
-            // lock cannot be installed.
-            .arg("--require-hashes")
-            .args(&requirements)
-            .args([
-                "--no-input",
-                "--progress-bar",
-                "off",
-                "--disable-pip-version-check",
-                "--no-warn-script-location",
-            ])
-            .current_dir(root)
-            .env("PYTHONPATH", pip_site)
-            .env("PIP_CACHE_DIR", cache_dir)
-            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH),
-    )
-    .map_err(|error| WrapperError::InstallDependencies {
-        requirements: requirements.clone(),
-        app_pins: python.distributions.clone(),
-        error,
-    })?;
-    output::detail(format!(
-        "Done in {}",
-        output::format_duration(start.elapsed())
-    ));
-    // Console scripts of the dependencies (flask, gunicorn) would run without the harness's
-    // sys.path set-up; only `blacklodge` is a command of this layer.
-    let scripts = root.join("deps/bin");
-    if scripts.exists() {
-        fs_err::remove_dir_all(&scripts).map_err(io_error("remove", &scripts))?;
-    }
-    Ok(())
+    // The app's own copies are kept, and pinned by the other constraints.
+    let (locked, kept) =
+        pinned_lock::missing_from(&harness::lock_for(install.worker), &python.names());
+    prefix_install::install(&prefix_install::Install {
+        layer: root,
+        constraints: &constraints(python, &locked),
+        constraints_file: "blacklodge-app-constraints.txt",
+        heading: format!(
+            "Installing the harness's dependencies ({}) from its lock, hash-checked ({} locked distribution{} the app lacks; {kept} the app has are kept as installed)",
+            describe_requirements(install.worker),
+            locked.len(),
+            if locked.len() == 1 { "" } else { "s" },
+        ),
+        args: &requirements,
+        pip,
+    })
+    .map_err(|error| match error {
+        InstallError::Io(failure) => WrapperError::from(failure),
+        InstallError::Pip(error) => WrapperError::InstallDependencies {
+            requirements: requirements.clone(),
+            app_pins: python.distributions.clone(),
+            error,
+        },
+    })
 }
 
 /// The layer's dependency directories (what `bin/blacklodge` adds to `sys.path`), from the
 /// path of `bin/blacklodge`.
 pub(crate) fn dependency_dirs(launcher: &Path) -> Result<Vec<PathBuf>, WrapperError> {
-    let deps = launcher
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(launcher)
-        .join("deps");
-    site_directories(&deps).map_err(io_error("read", &deps))
-}
-
-/// `site-packages` / `dist-packages` directories pip created below `deps/` (the layout
-/// depends on the interpreter's install scheme).
-fn site_directories(deps: &Path) -> std::io::Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        if depth == 0 || !dir.is_dir() {
-            return Ok(());
-        }
-        let mut entries: Vec<PathBuf> = fs_err::read_dir(dir)?
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| path.is_dir())
-            .collect();
-        entries.sort();
-        for path in entries {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if name == "site-packages" || name == "dist-packages" {
-                found.push(path);
-            } else {
-                walk(&path, depth - 1, found)?;
-            }
-        }
-        Ok(())
-    }
-    let mut found = Vec::new();
-    walk(deps, 5, &mut found)?;
-    Ok(found)
-}
-
-fn python_string(path: &Path) -> String {
-    // A JSON string literal is a valid Python string literal.
-    serde_json::Value::String(path.to_string_lossy().into_owned()).to_string()
+    let layer = launcher.parent().and_then(Path::parent).unwrap_or(launcher);
+    Ok(prefix_install::dependency_dirs(layer)?)
 }
 
 pub(crate) fn launcher_script(harness_dir: &Path, dependency_dirs: &[PathBuf]) -> String {
-    let dirs = dependency_dirs
-        .iter()
-        .map(|dir| python_string(dir))
-        .collect::<Vec<_>>()
-        .join(", ");
     LAUNCHER_TEMPLATE
-        .replace("@HARNESS_DIR@", &python_string(harness_dir))
-        .replace("@DEPENDENCY_DIRS@", &format!("[{dirs}]"))
+        .replace("@HARNESS_DIR@", &prefix_install::python_string(harness_dir))
+        .replace(
+            "@DEPENDENCY_DIRS@",
+            &prefix_install::python_list(dependency_dirs),
+        )
 }
 
 fn write_harness(root: &Path, launcher: &Path) -> Result<(), WrapperError> {
@@ -372,14 +280,8 @@ fn write_harness(root: &Path, launcher: &Path) -> Result<(), WrapperError> {
     )
     .map_err(WrapperError::NoPython)?;
 
-    let deps = root.join("deps");
-    let dependency_dirs = site_directories(&deps).map_err(io_error("read", &deps))?;
-    let bin = root.join("bin");
-    fs_err::create_dir_all(&bin).map_err(io_error("create", &bin))?;
-    fs_err::write(launcher, launcher_script(&lib, &dependency_dirs))
-        .map_err(io_error("write", launcher))?;
-    fs_err::set_permissions(launcher, std::fs::Permissions::from_mode(0o755))
-        .map_err(io_error("make executable", launcher))?;
+    let dependency_dirs = prefix_install::dependency_dirs(root)?;
+    prefix_install::write_command(launcher, &launcher_script(&lib, &dependency_dirs))?;
     Ok(())
 }
 
@@ -474,7 +376,7 @@ mod tests {
                 requirement: "jinja2==3.1.6 \\\n    --hash=sha256:cc".into(),
             },
         ];
-        let (locked, kept) = locked_for(&python, &lock);
+        let (locked, kept) = pinned_lock::missing_from(&lock, &python.names());
         assert_eq!(kept, 2);
         assert_eq!(
             locked.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
@@ -515,28 +417,6 @@ mod tests {
                 "pkg:pypi/flask@3.1.3",
                 "pkg:pypi/gunicorn@27.0.1",
             ]
-        );
-    }
-
-    #[test]
-    fn finds_site_directories_in_any_scheme() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        fs_err::create_dir_all(dir.path().join("lib/python3.11/site-packages/flask"))
-            .expect("mkdir");
-        fs_err::create_dir_all(dir.path().join("local/lib/python3.11/dist-packages"))
-            .expect("mkdir");
-        let found = site_directories(dir.path()).expect("walk");
-        assert_eq!(
-            found,
-            vec![
-                dir.path().join("lib/python3.11/site-packages"),
-                dir.path().join("local/lib/python3.11/dist-packages"),
-            ]
-        );
-        assert!(
-            site_directories(&dir.path().join("missing"))
-                .expect("walk")
-                .is_empty()
         );
     }
 

@@ -1,7 +1,10 @@
-"""Describes the Python environment the app runs in, for the blacklodge/web buildpack.
+"""Describes the Python environment the app runs in, for the buildpacks that install next to
+the app's packages (blacklodge/web, blacklodge/wrapper).
 
-Prints one JSON object: the interpreter's version and prefix, and every installed distribution
-visible on sys.path (the first one found wins, as for imports), as `name==version`.
+Prints one JSON object: the interpreter's version and prefix, and every installed
+distribution visible on sys.path (the first one found wins, as for imports), as
+`name==version`. The buildpacks pin these as pip constraints, so what they install never
+replaces a package the app installed.
 """
 
 import importlib.metadata
