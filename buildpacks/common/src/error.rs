@@ -93,6 +93,36 @@ pub fn io_detail(action: &str, path: &std::path::Path, error: &std::io::Error) -
     format!("Could not {action} {}: {error}", path.display())
 }
 
+/// A file operation that failed: what was done (`write`, `read`…), to which path, and why.
+/// Shared code returns it; each buildpack explains it with its own fix text.
+#[derive(Debug)]
+pub struct IoFailure {
+    pub action: &'static str,
+    pub path: std::path::PathBuf,
+    pub error: std::io::Error,
+}
+
+impl IoFailure {
+    /// "Could not <action> <path>", the error, and `fix`.
+    #[must_use]
+    pub fn user_error(&self, fix: impl Into<String>) -> UserError {
+        UserError::io(self.action, &self.path, &self.error, fix)
+    }
+}
+
+/// For `map_err`: the [`IoFailure`] of `action` on `path`.
+pub fn io_failure(
+    action: &'static str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> IoFailure {
+    let path = path.to_path_buf();
+    move |error| IoFailure {
+        action,
+        path,
+        error,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@ use crate::python_env::PythonEnv;
 use crate::sbom::{self, Distribution};
 use crate::tool::PinnedWheel;
 use blacklodge_common::command::{self, CommandError};
+use blacklodge_common::error::{IoFailure, io_failure};
 use blacklodge_common::output;
 use libcnb::Buildpack;
 use libcnb::build::BuildContext;
@@ -35,23 +36,6 @@ use std::process::Command;
 /// 1980-01-01 (see the pip buildpack): with `SOURCE_DATE_EPOCH` set, bytecode is hash-based and
 /// the layer reproducible.
 pub const SOURCE_DATE_EPOCH: &str = "315532800";
-
-/// A file operation of the install that failed.
-#[derive(Debug)]
-pub struct IoFailure {
-    pub action: &'static str,
-    pub path: PathBuf,
-    pub error: std::io::Error,
-}
-
-fn io_failure(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> IoFailure {
-    let path = path.to_path_buf();
-    move |error| IoFailure {
-        action,
-        path,
-        error,
-    }
-}
 
 /// Why [`install`] failed.
 #[derive(Debug)]

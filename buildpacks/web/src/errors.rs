@@ -3,24 +3,17 @@
 use crate::{VAR_COLLECTSTATIC, VAR_DEFAULT_PROCESS};
 use blacklodge_common::command::CommandError;
 use blacklodge_common::env::InvalidVariable;
-use blacklodge_common::error::{UserError, UserFacing, io_detail};
+use blacklodge_common::error::{IoFailure, UserError, UserFacing};
 use blacklodge_python_deps::errors::DepsError;
-use blacklodge_python_deps::prefix_install::IoFailure;
 use blacklodge_python_deps::python_env::InspectError;
-use std::path::PathBuf;
 
 #[derive(Debug)]
 pub(crate) enum WebError {
     InvalidVariable(InvalidVariable),
-    /// `python3` missing or unusable: the runtime buildpack did not run.
-    NoPython(CommandError),
-    /// The environment description printed by Python is not what we expect.
-    InspectOutput(String),
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    /// Reading the app's Python environment: `python3` missing or unusable (the runtime
+    /// buildpack did not run), or its description is not what we expect.
+    Inspect(InspectError),
+    Io(IoFailure),
     /// Fetching the pinned pip (shared with the dependency buildpacks).
     Deps(DepsError),
     /// pip could not install the server next to the app's packages.
@@ -35,31 +28,6 @@ pub(crate) enum WebError {
 impl From<WebError> for libcnb::Error<WebError> {
     fn from(error: WebError) -> Self {
         Self::BuildpackError(error)
-    }
-}
-
-impl From<InspectError> for WebError {
-    fn from(error: InspectError) -> Self {
-        match error {
-            InspectError::NoPython(error) => Self::NoPython(error),
-            InspectError::Output(output) => Self::InspectOutput(output),
-        }
-    }
-}
-
-impl From<IoFailure> for WebError {
-    fn from(
-        IoFailure {
-            action,
-            path,
-            error,
-        }: IoFailure,
-    ) -> Self {
-        Self::Io {
-            action,
-            path,
-            error,
-        }
     }
 }
 
@@ -79,7 +47,7 @@ impl UserFacing for WebError {
     fn user_error(&self) -> UserError {
         match self {
             Self::InvalidVariable(error) => UserError::from(error),
-            Self::NoPython(error) => UserError::new(
+            Self::Inspect(InspectError::NoPython(error)) => UserError::new(
                 "Python is not available",
                 format!(
                     "`{}` {}.\n{}",
@@ -89,7 +57,7 @@ impl UserFacing for WebError {
                 ),
                 "blacklodge/python installs Python before this buildpack runs; build with the Blacklodge builder (or put blacklodge/python first when choosing buildpacks).",
             ),
-            Self::InspectOutput(output) => UserError::new(
+            Self::Inspect(InspectError::Output(output)) => UserError::new(
                 "Could not read the app's Python environment",
                 format!(
                     "Python printed something other than the expected JSON:\n{}",
@@ -97,13 +65,7 @@ impl UserFacing for WebError {
                 ),
                 "Check that nothing in the app's environment (a sitecustomize module, a .pth file) prints to standard output when Python starts.",
             ),
-            Self::Io {
-                action,
-                path,
-                error,
-            } => UserError::new(
-                format!("Could not {action} {}", path.display()),
-                io_detail(action, path, error),
+            Self::Io(failure) => failure.user_error(
                 "This is a problem of the build environment (disk full, permissions); retry the build, and report it with the build log if it persists.",
             ),
             Self::Deps(error) => error.user_error(),

@@ -111,7 +111,7 @@ impl Buildpack for WebBuildpack {
         let claim = claims::find(app_dir, platform_env);
         let django_project = app_dir.join(MANAGE_PY).is_file();
         let python = if (claim.is_none() && default_process) || (django_project && collectstatic) {
-            Some(PythonEnv::inspect(&context.layers_dir).map_err(WebError::from)?)
+            Some(PythonEnv::inspect(&context.layers_dir).map_err(WebError::Inspect)?)
         } else {
             None
         };

@@ -6,12 +6,10 @@ use crate::config::{
 };
 use crate::validate::Hung;
 use blacklodge_common::command::CommandError;
-use blacklodge_common::error::{UserError, UserFacing, io_detail};
+use blacklodge_common::error::{IoFailure, UserError, UserFacing, io_detail};
 use blacklodge_common::output;
 use blacklodge_python_deps::errors::DepsError;
-use blacklodge_python_deps::prefix_install::IoFailure;
 use blacklodge_python_deps::python_env::InspectError;
-use std::path::PathBuf;
 
 /// A failed `blacklodge validate`, as the harness reported it (`{"code", "title", "detail", "fix"}`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -27,13 +25,10 @@ pub(crate) enum WrapperError {
     Config(ConfigError),
     /// `python3` missing or unusable: the runtime buildpack did not run.
     NoPython(CommandError),
-    /// The environment description printed by Python is not what we expect.
-    InspectOutput(String),
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    /// Reading the app's Python environment: no `python3`, or its description is not what we
+    /// expect.
+    Inspect(InspectError),
+    Io(IoFailure),
     /// Fetching or installing the pinned pip (shared with the dependency buildpacks).
     Deps(DepsError),
     /// pip could not install the harness's dependencies next to the app's packages.
@@ -59,31 +54,6 @@ pub(crate) enum WrapperError {
 impl From<ConfigError> for WrapperError {
     fn from(error: ConfigError) -> Self {
         Self::Config(error)
-    }
-}
-
-impl From<InspectError> for WrapperError {
-    fn from(error: InspectError) -> Self {
-        match error {
-            InspectError::NoPython(error) => Self::NoPython(error),
-            InspectError::Output(output) => Self::InspectOutput(output),
-        }
-    }
-}
-
-impl From<IoFailure> for WrapperError {
-    fn from(
-        IoFailure {
-            action,
-            path,
-            error,
-        }: IoFailure,
-    ) -> Self {
-        Self::Io {
-            action,
-            path,
-            error,
-        }
     }
 }
 
@@ -413,7 +383,7 @@ impl UserFacing for WrapperError {
     fn user_error(&self) -> UserError {
         match self {
             Self::Config(error) => config_error(error),
-            Self::NoPython(error) => UserError::new(
+            Self::NoPython(error) | Self::Inspect(InspectError::NoPython(error)) => UserError::new(
                 "No Python to run the entry point with",
                 format!(
                     "`{}` {}:\n{}",
@@ -423,7 +393,7 @@ impl UserFacing for WrapperError {
                 ),
                 "The blacklodge/python buildpack must run before blacklodge/wrapper: build with the Blacklodge builder, or list both buildpacks.",
             ),
-            Self::InspectOutput(output) => UserError::new(
+            Self::Inspect(InspectError::Output(output)) => UserError::new(
                 "Could not inspect the Python environment",
                 format!(
                     "Python printed something unexpected while listing the installed packages:\n{}",
@@ -431,14 +401,7 @@ impl UserFacing for WrapperError {
                 ),
                 "This is likely a bug in the wrapper; please report it with the build log.",
             ),
-            Self::Io {
-                action,
-                path,
-                error,
-            } => UserError::io(
-                action,
-                path,
-                error,
+            Self::Io(failure) => failure.user_error(
                 "This is not caused by your app; retry the build, and report it if it persists.",
             ),
             Self::Deps(error) => error.user_error(),

@@ -96,7 +96,7 @@ impl Buildpack for WrapperBuildpack {
             "Installing the Blacklodge harness {}",
             harness::version()
         ));
-        let python = PythonEnv::inspect(&context.layers_dir).map_err(WrapperError::from)?;
+        let python = PythonEnv::inspect(&context.layers_dir).map_err(WrapperError::Inspect)?;
         let installed = python.distributions.len();
         output::detail(format!(
             "Python {} at {} with {installed} installed distribution{}",

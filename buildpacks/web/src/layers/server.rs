@@ -106,9 +106,9 @@ pub(crate) fn install(
             cache::log_if_discarded(install.server, &layer.state);
             let pip = prefix_install::pip(context, install.pip, install.index)?;
             install_server(&root, install, &pip)?;
-            let dirs = prefix_install::dependency_dirs(&root).map_err(WebError::from)?;
+            let dirs = prefix_install::dependency_dirs(&root).map_err(WebError::Io)?;
             prefix_install::write_command(&program, &launcher_script(install.server, &dirs))
-                .map_err(WebError::from)?;
+                .map_err(WebError::Io)?;
             layer.write_sboms(&[sbom(&root)?])?;
             layer.write_metadata(wanted)?;
         }
@@ -148,7 +148,7 @@ fn install_server(
         pip,
     })
     .map_err(|error| match error {
-        InstallError::Io(failure) => WebError::from(failure),
+        InstallError::Io(failure) => WebError::Io(failure),
         InstallError::Pip(error) => WebError::InstallServer {
             server: install.server,
             error,
@@ -157,7 +157,9 @@ fn install_server(
 }
 
 fn sbom(root: &Path) -> Result<libcnb::sbom::Sbom, WebError> {
-    Ok(sbom::cyclonedx(&prefix_install::distributions(root)?))
+    Ok(sbom::cyclonedx(
+        &prefix_install::distributions(root).map_err(WebError::Io)?,
+    ))
 }
 
 /// The layer's command: runs the server's module with the layer's distributions appended to

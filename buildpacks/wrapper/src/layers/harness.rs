@@ -28,6 +28,7 @@
 
 use crate::errors::WrapperError;
 use crate::{WrapperBuildpack, harness};
+use blacklodge_common::error::io_failure;
 use blacklodge_common::{cache, command, output};
 use blacklodge_python_deps::pinned_lock::{self, Locked};
 use blacklodge_python_deps::prefix_install::{self, InstallError, SOURCE_DATE_EPOCH};
@@ -159,7 +160,7 @@ pub(crate) fn install(
 
 /// The layer's SBOM: the harness itself and the distributions pip installed into `deps/`.
 fn sbom(root: &Path) -> Result<libcnb::sbom::Sbom, WrapperError> {
-    let distributions = prefix_install::distributions(root)?;
+    let distributions = prefix_install::distributions(root).map_err(WrapperError::Io)?;
     output::detail(format!(
         "SBOM (CycloneDX): the harness {} and {} distribution{} in the layer",
         harness::version(),
@@ -183,15 +184,6 @@ fn harness_component(version: &str) -> serde_json::Value {
         "purl": purl,
         "description": "The Blacklodge harness, shipped inside the blacklodge/wrapper buildpack",
     })
-}
-
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WrapperError {
-    let path = path.to_path_buf();
-    move |error| WrapperError::Io {
-        action,
-        path,
-        error,
-    }
 }
 
 /// The constraints file: the app's installed distributions, then the locked ones it lacks.
@@ -238,7 +230,7 @@ fn install_dependencies(
         pip,
     })
     .map_err(|error| match error {
-        InstallError::Io(failure) => WrapperError::from(failure),
+        InstallError::Io(failure) => WrapperError::Io(failure),
         InstallError::Pip(error) => WrapperError::InstallDependencies {
             requirements: requirements.clone(),
             app_pins: python.distributions.clone(),
@@ -251,7 +243,7 @@ fn install_dependencies(
 /// path of `bin/blacklodge`.
 pub(crate) fn dependency_dirs(launcher: &Path) -> Result<Vec<PathBuf>, WrapperError> {
     let layer = launcher.parent().and_then(Path::parent).unwrap_or(launcher);
-    Ok(prefix_install::dependency_dirs(layer)?)
+    prefix_install::dependency_dirs(layer).map_err(WrapperError::Io)
 }
 
 pub(crate) fn launcher_script(harness_dir: &Path, dependency_dirs: &[PathBuf]) -> String {
@@ -265,7 +257,9 @@ pub(crate) fn launcher_script(harness_dir: &Path, dependency_dirs: &[PathBuf]) -
 
 fn write_harness(root: &Path, launcher: &Path) -> Result<(), WrapperError> {
     let lib = root.join("lib");
-    harness::write_package(&lib).map_err(io_error("write", &lib))?;
+    harness::write_package(&lib)
+        .map_err(io_failure("write", &lib))
+        .map_err(WrapperError::Io)?;
     command::run_captured(
         Command::new("python3")
             .args([
@@ -280,9 +274,9 @@ fn write_harness(root: &Path, launcher: &Path) -> Result<(), WrapperError> {
     )
     .map_err(WrapperError::NoPython)?;
 
-    let dependency_dirs = prefix_install::dependency_dirs(root)?;
-    prefix_install::write_command(launcher, &launcher_script(&lib, &dependency_dirs))?;
-    Ok(())
+    let dependency_dirs = prefix_install::dependency_dirs(root).map_err(WrapperError::Io)?;
+    prefix_install::write_command(launcher, &launcher_script(&lib, &dependency_dirs))
+        .map_err(WrapperError::Io)
 }
 
 #[cfg(test)]
