@@ -243,11 +243,7 @@ mod tests {
 
     #[test]
     fn constraints_pin_the_apps_packages_then_the_locked_rest() {
-        let python = PythonEnv {
-            python_version: "3.11.2".into(),
-            prefix: "/layers/blacklodge_pip/venv".into(),
-            distributions: vec!["flask==2.2.5".into(), "numpy==2.1.0".into()],
-        };
+        let python = crate::python_env::described(&["flask==2.2.5", "numpy==2.1.0"]);
         let locked = crate::pinned_lock::parse("gunicorn==27.0.1 \\\n    --hash=sha256:bb\n");
         assert_eq!(
             constraints("# the app's\n", &python, "# locked\n", &locked),

@@ -65,25 +65,30 @@ impl PythonEnv {
     }
 }
 
+/// An environment as `inspect_env.py` describes it, for tests.
+#[cfg(test)]
+pub(crate) fn described(pins: &[&str]) -> PythonEnv {
+    let json = serde_json::json!({
+        "python_version": "3.11.2",
+        "prefix": "/layers/blacklodge_pip/venv",
+        "distributions": pins,
+    });
+    serde_json::from_value(json).expect("the description inspect_env.py prints")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names_are_normalized_and_the_fingerprint_follows_the_pins() {
-        let env = PythonEnv {
-            python_version: "3.11.2".into(),
-            prefix: "/layers/blacklodge_pip/venv".into(),
-            distributions: vec!["Flask==2.2.5".into(), "typing_extensions==4.12.0".into()],
-        };
+        let env = described(&["Flask==2.2.5", "typing_extensions==4.12.0"]);
+        assert_eq!(env.python_version, "3.11.2");
         assert_eq!(
             env.names().into_iter().collect::<Vec<_>>(),
             vec!["flask".to_string(), "typing-extensions".to_string()]
         );
-        let upgraded = PythonEnv {
-            distributions: vec!["Flask==2.2.6".into(), "typing_extensions==4.12.0".into()],
-            ..env.clone()
-        };
+        let upgraded = described(&["Flask==2.2.6", "typing_extensions==4.12.0"]);
         assert_ne!(env.fingerprint(), upgraded.fingerprint());
         assert_eq!(env.fingerprint(), env.clone().fingerprint());
     }

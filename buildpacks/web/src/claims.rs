@@ -54,40 +54,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_procfile_or_the_wrappers_declaration_claims_the_processes() {
+    fn a_procfile_comes_before_the_wrappers_declaration() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut env = Env::new();
         assert_eq!(find(dir.path(), &env), None);
-        // Each way the wrapper is declared (wrapper_declaration has the details) is a claim.
-        fs_err::write(
-            dir.path().join(PYPROJECT),
-            "[tool.blacklodge]
-entrypoint = \n",
-        )
-        .expect("write");
-        assert_eq!(
-            find(dir.path(), &env),
-            Some(Claim::Wrapper(Declaration::PyprojectTable))
-        );
+        // Each way of declaring the wrapper is tested with wrapper_declaration.
         env.insert(WRAPPER_VARIABLE, "model:predict");
-        assert_eq!(
-            find(dir.path(), &env),
-            Some(Claim::Wrapper(Declaration::Variable))
-        );
-        fs_err::write(dir.path().join(WRAPPER_CONFIG), "").expect("write");
-        assert_eq!(
-            find(dir.path(), &env),
-            Some(Claim::Wrapper(Declaration::ConfigFile))
-        );
+        let wrapper = Some(Claim::Wrapper(Declaration::Variable));
+        assert_eq!(find(dir.path(), &env), wrapper);
         fs_err::write(dir.path().join(PROCFILE), "web: x\n").expect("write");
         assert_eq!(find(dir.path(), &env), Some(Claim::Procfile));
+        let messages: Vec<String> = [
+            Claim::Procfile,
+            Claim::Wrapper(Declaration::ConfigFile),
+            Claim::Wrapper(Declaration::PyprojectTable),
+            Claim::Wrapper(Declaration::Variable),
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
         assert_eq!(
-            Claim::Procfile.to_string(),
-            "the Procfile declares the processes"
-        );
-        assert_eq!(
-            Claim::Wrapper(Declaration::Variable).to_string(),
-            "BP_BLACKLODGE_ENTRYPOINT is set: blacklodge/wrapper declares the processes"
+            messages,
+            [
+                "the Procfile declares the processes",
+                "blacklodge.toml: blacklodge/wrapper declares the processes",
+                "[tool.blacklodge] in pyproject.toml: blacklodge/wrapper declares the processes",
+                "BP_BLACKLODGE_ENTRYPOINT is set: blacklodge/wrapper declares the processes",
+            ]
         );
     }
 }
