@@ -51,6 +51,15 @@ fn get_published(container: &Container, path: &str) -> (u16, String) {
     }
 }
 
+/// Starts the image's default process and returns it with the body of its `GET /`, which
+/// must answer 200.
+fn serve_root(image: &Image) -> (Container, String) {
+    let container = image.start(None, &[]);
+    let response = container.get("/");
+    assert_eq!(response.status, 200, "{}", response.body);
+    (container, response.body)
+}
+
 /// A Flask `app.py` without a Procfile and without gunicorn: gunicorn comes from the
 /// buildpack's lock into its own layer, serves on `$PORT`, and is reused by a rebuild.
 #[test]
@@ -73,11 +82,9 @@ fn flask_app_py_is_served_by_gunicorn_the_buildpack_installs() {
     );
     assert_contains(&log, "Setting default process type 'web'");
 
-    let container = image.start(None, &[]);
-    let response = container.get("/");
-    assert_eq!(response.status, 200);
-    assert_contains(&response.body, "\"framework\":\"flask\"");
-    assert_contains(&response.body, "\"server\":\"gunicorn/");
+    let (container, body) = serve_root(&image);
+    assert_contains(&body, "\"framework\":\"flask\"");
+    assert_contains(&body, "\"server\":\"gunicorn/");
     // The app's environment is untouched: gunicorn is only in the buildpack's layer.
     let (ok, output) = image.run_shell("python -c 'import gunicorn' 2>&1");
     assert!(!ok, "{output}");
@@ -106,13 +113,8 @@ fn fastapi_main_py_is_served_by_its_uvicorn_or_the_buildpacks() {
     );
     assert_not_contains(&log, "this buildpack adds it");
 
-    let container = image.start(None, &[]);
-    let response = container.get("/");
-    assert_eq!(response.status, 200);
-    assert_eq!(
-        response.body,
-        "{\"framework\":\"fastapi\",\"server\":\"uvicorn\"}"
-    );
+    let (container, body) = serve_root(&image);
+    assert_eq!(body, "{\"framework\":\"fastapi\",\"server\":\"uvicorn\"}");
     drop(container);
 
     app.replace("requirements.txt", "uvicorn==0.55.0\n", "");
@@ -125,13 +127,8 @@ fn fastapi_main_py_is_served_by_its_uvicorn_or_the_buildpacks() {
         &log,
         "  - web: /layers/blacklodge_web/server/bin/uvicorn --host 0.0.0.0 --port $PORT main:app (default)\n",
     );
-    let container = image.start(None, &[]);
-    let response = container.get("/");
-    assert_eq!(response.status, 200);
-    assert_eq!(
-        response.body,
-        "{\"framework\":\"fastapi\",\"server\":\"uvicorn\"}"
-    );
+    let (_container, body) = serve_root(&image);
+    assert_eq!(body, "{\"framework\":\"fastapi\",\"server\":\"uvicorn\"}");
 }
 
 /// A Django project: collectstatic at build time (its failure shows Django's message and the
@@ -177,10 +174,8 @@ fn django_collects_static_files_and_is_served_by_gunicorn() {
     );
     assert_contains(&log, "1 static file copied to '/workspace/staticfiles'.");
 
-    let container = image.start(None, &[]);
-    let response = container.get("/");
-    assert_eq!(response.status, 200);
-    assert_eq!(response.body, "{\"framework\": \"django\"}");
+    let (container, body) = serve_root(&image);
+    assert_eq!(body, "{\"framework\": \"django\"}");
     let css = container.get("/static/site.css");
     assert_eq!(css.status, 200);
     assert_eq!(css.body, "body { color: #123456; }\n");
