@@ -57,7 +57,17 @@ impl Buildpack for PipBuildpack {
             Selection::Conflict(found) => {
                 return Err(PipError::Deps(DepsError::Conflict(found)).into());
             }
-            Selection::Unlocked => return Err(PipError::Deps(DepsError::Unlocked).into()),
+            Selection::Unlocked(file) => {
+                return Err(PipError::Deps(DepsError::Unlocked(file)).into());
+            }
+            Selection::Selected(manager) if !manager.has_buildpack() => {
+                let files = managers::present(&context.app_dir)
+                    .into_iter()
+                    .find(|(present, _)| *present == manager)
+                    .map(|(_, files)| files)
+                    .unwrap_or_default();
+                return Err(PipError::Deps(DepsError::NoBuildpack { manager, files }).into());
+            }
             _ => {}
         }
         let (installer, reason) = installer::select(env, &context.app_dir)
