@@ -1,7 +1,7 @@
 //! User-facing errors: every failure a user can cause is shown as a title, what is wrong
 //! (naming the file or variable), and how to fix it.
 
-use std::fmt::{Debug, Display};
+use std::fmt::{Debug, Display, Write as _};
 
 /// A failure explained to the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,11 +119,11 @@ pub fn quote(value: &str) -> String {
     for c in value.chars() {
         if is_invisible(c) {
             let code = u32::from(c);
-            out.push_str(&match code {
-                0..=0xff => format!("\\x{code:02x}"),
-                0x100..=0xffff => format!("\\u{code:04x}"),
-                _ => format!("\\U{code:08x}"),
-            });
+            let _ = match code {
+                0..=0xff => write!(out, "\\x{code:02x}"),
+                0x100..=0xffff => write!(out, "\\u{code:04x}"),
+                _ => write!(out, "\\U{code:08x}"),
+            };
         } else {
             out.push(c);
         }

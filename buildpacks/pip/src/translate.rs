@@ -59,7 +59,7 @@ fn without_editable(line: &str) -> Option<String> {
     let rest = ["--editable", "-e"]
         .iter()
         .find_map(|option| trimmed.strip_prefix(option))?;
-    let rest = rest.trim_start_matches(|c: char| c == '=' || c == ' ' || c == '\t');
+    let rest = rest.trim_start_matches(['=', ' ', '\t']);
     rest.starts_with("git+").then(|| rest.to_string())
 }
 

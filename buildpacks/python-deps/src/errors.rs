@@ -66,70 +66,8 @@ impl DepsError {
                     ),
                 )
             }
-            Self::Unlocked(file) => UserError::new(
-                format!("No lockfile for the dependencies in {file}"),
-                format!(
-                    "{file} declares dependencies, but no file pins the versions to install, so the image would lack them (the build installs locked or listed dependencies, never an unpinned resolution on its own). Each package manager needs:\n{}",
-                    Manager::ALL
-                        .iter()
-                        .filter(|manager| manager.has_buildpack())
-                        .map(|manager| format!("- {}: {}", manager.name(), manager.needs()))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                ),
-                format!(
-                    "Lock the dependencies and commit the result: `uv lock` or `poetry lock` (pyproject.toml), or `uv pip compile {file} -o requirements.txt`. To install the project with its dependencies unpinned, as `pip install .` does, commit a requirements.txt with the line `.`."
-                ),
-            ),
-            Self::NoBuildpack { manager, files } => {
-                let supported: Vec<&str> = Manager::ALL
-                    .iter()
-                    .filter(|other| other.has_buildpack())
-                    .map(|other| other.name())
-                    .collect();
-                let (why, fix) = if files.is_empty() {
-                    (
-                        format!(
-                            "{MANAGER_VARIABLE}={} selects {}",
-                            manager.id(),
-                            manager.name()
-                        ),
-                        format!(
-                            "Set {MANAGER_VARIABLE} to one of: {}.",
-                            Manager::ALL
-                                .iter()
-                                .filter(|other| other.has_buildpack())
-                                .map(|other| other.id())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )
-                } else {
-                    (
-                        format!(
-                            "The app has {}, the file of {} environments",
-                            files.join(" and "),
-                            manager.name()
-                        ),
-                        format!(
-                            "Declare the dependencies for {} instead (for example the pip packages of {} as requirements.txt) and remove {}, or build with a builder that supports {}.",
-                            supported.join(", "),
-                            files[0],
-                            files.join(" and "),
-                            manager.name()
-                        ),
-                    )
-                };
-                UserError::new(
-                    format!("{} is not supported", manager.name()),
-                    format!(
-                        "{why}, but no Blacklodge buildpack installs with {}: building without it would give an image without the app's dependencies. Supported: {}.",
-                        manager.name(),
-                        supported.join(", ")
-                    ),
-                    fix,
-                )
-            }
+            Self::Unlocked(file) => unlocked(file),
+            Self::NoBuildpack { manager, files } => no_buildpack(*manager, files),
             Self::NoPython(error) => UserError::new(
                 "No Python to install dependencies with",
                 format!("`{}` {}.", error.command(), error.reason()),
@@ -237,6 +175,78 @@ pub fn local_path_missing(lock_file: &str, package: &str, path: &Path, or_else: 
             "Commit `{}` with the app (inside the app directory), or {or_else}.",
             path.display()
         ),
+    )
+}
+
+/// Dependencies declared in `file` (pyproject.toml, setup.cfg, setup.py) and nothing that
+/// pins them.
+fn unlocked(file: &str) -> UserError {
+    UserError::new(
+        format!("No lockfile for the dependencies in {file}"),
+        format!(
+            "{file} declares dependencies, but no file pins the versions to install, so the image would lack them (the build installs locked or listed dependencies, never an unpinned resolution on its own). Each package manager needs:\n{}",
+            Manager::ALL
+                .iter()
+                .filter(|manager| manager.has_buildpack())
+                .map(|manager| format!("- {}: {}", manager.name(), manager.needs()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        format!(
+            "Lock the dependencies and commit the result: `uv lock` or `poetry lock` (pyproject.toml), or `uv pip compile {file} -o requirements.txt`. To install the project with its dependencies unpinned, as `pip install .` does, commit a requirements.txt with the line `.`."
+        ),
+    )
+}
+
+/// A selected manager no Blacklodge buildpack installs with (`files`: the files that
+/// selected it; none when `BP_PYTHON_PACKAGE_MANAGER` did).
+fn no_buildpack(manager: Manager, files: &[&str]) -> UserError {
+    let supported: Vec<&str> = Manager::ALL
+        .iter()
+        .filter(|other| other.has_buildpack())
+        .map(|other| other.name())
+        .collect();
+    let (why, fix) = if files.is_empty() {
+        (
+            format!(
+                "{MANAGER_VARIABLE}={} selects {}",
+                manager.id(),
+                manager.name()
+            ),
+            format!(
+                "Set {MANAGER_VARIABLE} to one of: {}.",
+                Manager::ALL
+                    .iter()
+                    .filter(|other| other.has_buildpack())
+                    .map(|other| other.id())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    } else {
+        (
+            format!(
+                "The app has {}, the file of {} environments",
+                files.join(" and "),
+                manager.name()
+            ),
+            format!(
+                "Declare the dependencies for {} instead (for example the pip packages of {} as requirements.txt) and remove {}, or build with a builder that supports {}.",
+                supported.join(", "),
+                files[0],
+                files.join(" and "),
+                manager.name()
+            ),
+        )
+    };
+    UserError::new(
+        format!("{} is not supported", manager.name()),
+        format!(
+            "{why}, but no Blacklodge buildpack installs with {}: building without it would give an image without the app's dependencies. Supported: {}.",
+            manager.name(),
+            supported.join(", ")
+        ),
+        fix,
     )
 }
 
