@@ -308,7 +308,7 @@ fn locks_of_old_and_current_pipenv_are_both_accepted() {
         assert_contains(
             &log,
             &format!(
-                "- Installing dependencies from Pipfile.lock\n  - Pipfile.lock matches the Pipfile (its recorded hash, as {versions} compute it)\n  - Installing categories: default (7 packages)\n"
+                "- Installing dependencies from Pipfile.lock\n  - Pipfile.lock matches the Pipfile (its recorded hash, as {versions} compute it)\n  - Installing categories: default (9 packages)\n"
             ),
         );
         image.assert_serves();

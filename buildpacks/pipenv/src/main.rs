@@ -172,10 +172,15 @@ impl Buildpack for PipenvBuildpack {
             }
             .into());
         };
-        output::detail(format!(
-            "Pipfile.lock matches the Pipfile (its recorded hash, as {} compute it)",
-            hashing.pipenv_versions()
-        ));
+        // Names already in their PEP 503 form hash the same either way.
+        output::detail(if hashes.iter().all(|(_, hash)| *hash == hashes[0].1) {
+            "Pipfile.lock matches the Pipfile (its recorded hash)".to_string()
+        } else {
+            format!(
+                "Pipfile.lock matches the Pipfile (its recorded hash, as {} compute it)",
+                hashing.pipenv_versions()
+            )
+        });
         let categories = categories(env, &lock)?;
         let plan = lock.plan(&categories).map_err(PipenvError::Lock)?;
         output::detail(format!(
