@@ -262,6 +262,6 @@ fn python_version_override_outside_requires_python_is_explained() {
         .build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Could not install the packages in uv.lock\n!\n! The build's Python is outside what the project accepts (its requires-python):\n! The requested interpreter resolved to Python 3.13.5, which is incompatible with the project's Python requirement: `>=3.11, <3.12`\n! BP_PYTHON_VERSION chooses the Python over the app's own files (the Python buildpack warns above when they disagree), and the project refuses it.\n!\n! How to fix:\n!   Either build with a Python the project accepts (unset BP_PYTHON_VERSION, or set it to a version requires-python includes), or widen requires-python in pyproject.toml to include this version, then run `uv lock` and commit uv.lock.\n",
+        "! ERROR: Could not install the packages in uv.lock\n!\n! The build's Python is outside what the project accepts (its requires-python):\n! The requested interpreter resolved to Python 3.13.5, which is incompatible with the project's Python requirement: `==3.11.*` (from `project.requires-python`)\n! BP_PYTHON_VERSION chooses the Python over the app's own files (the Python buildpack warns above when they disagree), and the project refuses it.\n!\n! How to fix:\n!   Either build with a Python the project accepts (unset BP_PYTHON_VERSION, or set it to a version requires-python includes), or widen requires-python in pyproject.toml to include this version, then run `uv lock` and commit uv.lock.\n",
     );
 }
