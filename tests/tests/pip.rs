@@ -123,7 +123,7 @@ fn changed_requirements_produce_exactly_the_new_set() {
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "  - Discarding cached virtual environment:\n    - requirements.txt, a file it includes or a PIP_CONSTRAINT file changed\n",
+        "  - Discarding cached virtual environment:\n    - requirements.txt, a file it includes, a PIP_CONSTRAINT file or a local package they install changed\n",
     );
     assert_contains(&log, "  - Reusing cached Python 3.11.2");
     assert_contains(&log, "Running uv pip install -r requirements.txt");
@@ -147,7 +147,7 @@ fn included_requirement_files_are_part_of_the_cache_key() {
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "requirements.txt, a file it includes or a PIP_CONSTRAINT file changed",
+        "requirements.txt, a file it includes, a PIP_CONSTRAINT file or a local package they install changed",
     );
     assert_contains(
         &image.shell_ok("python -c 'import six; print(six.__version__)'"),
@@ -301,7 +301,7 @@ fn assert_pins_followed(image: &Image, app: &App, log: &str) {
     let log = image.build_ok(app);
     assert_contains(
         &log,
-        "    - requirements.txt, a file it includes or a PIP_CONSTRAINT file changed\n",
+        "    - requirements.txt, a file it includes, a PIP_CONSTRAINT file or a local package they install changed\n",
     );
     assert_contains(&log, " + idna==3.8\n");
 }

@@ -40,7 +40,8 @@ fn conda_environment_fails_naming_the_file() {
 /// A setup.py project with `install_requires` and no requirements or lock file fails with
 /// the fix (like Heroku's buildpack, unlike an image that starts without its
 /// dependencies); the fix it names, a requirements.txt with `.`, installs the project and
-/// its declared dependencies, and the app serves.
+/// its declared dependencies, and the app serves; a dependency added to setup.py later is
+/// installed by the next build.
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn setup_py_project_without_requirements_names_the_fix_that_works() {
@@ -57,4 +58,21 @@ fn setup_py_project_without_requirements_names_the_fix_that_works() {
     assert_contains(&log, " + greeter-service==1.0.0");
     assert_contains(&log, " + flask==3.1");
     image.assert_serves();
+
+    // The project is part of the venv's key: a dependency added to setup.py alone is
+    // installed by the next build.
+    app.replace(
+        "setup.py",
+        "\"gunicorn>=23,<24\"]",
+        "\"gunicorn>=23,<24\", \"six==1.17.0\"]",
+    );
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Discarding cached virtual environment:\n    - requirements.txt, a file it includes, a PIP_CONSTRAINT file or a local package they install changed\n",
+    );
+    assert_contains(
+        &image.shell_ok("python -c 'import six; print(six.__version__)'"),
+        "1.17.0",
+    );
 }

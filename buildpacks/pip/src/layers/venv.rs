@@ -60,7 +60,7 @@ fn invalidation_reasons(cached: &VenvLayerMetadata, wanted: &VenvLayerMetadata) 
         .collect();
     cache::reasons([
         (requirements_sha256 != new_requirements_sha256).then(|| {
-            format!("{REQUIREMENTS_FILE}, a file it includes or a PIP_CONSTRAINT file changed")
+            format!("{REQUIREMENTS_FILE}, a file it includes, a PIP_CONSTRAINT file or a local package they install changed")
         }),
         cache::changed("Python version", python_version, new_python_version),
         cache::changed("installer", installer, new_installer),
@@ -337,7 +337,7 @@ mod tests {
         assert_eq!(
             invalidation_reasons(&cached, &wanted),
             vec![
-                "requirements.txt, a file it includes or a PIP_CONSTRAINT file changed".to_string(),
+                "requirements.txt, a file it includes, a PIP_CONSTRAINT file or a local package they install changed".to_string(),
                 "installer changed (pip 26.3 → uv 0.13.9)".to_string()
             ]
         );
