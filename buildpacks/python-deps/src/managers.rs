@@ -148,16 +148,11 @@ fn declared_in(app_dir: &Path, pyproject: Option<&toml::Table>) -> Option<&'stat
     if pyproject.is_some_and(declares_dependencies) {
         return Some("pyproject.toml");
     }
-    let mentions = |file: &str, pattern: fn(&str) -> bool| {
-        fs_err::read_to_string(app_dir.join(file)).is_ok_and(|text| text.lines().any(pattern))
-    };
-    if mentions("setup.cfg", |line| {
-        line.split_once('=')
-            .is_some_and(|(key, _)| key.trim() == "install_requires")
-    }) {
+    let read = |file: &str| fs_err::read_to_string(app_dir.join(file)).unwrap_or_default();
+    if setup_cfg_requires(&read("setup.cfg")) {
         return Some("setup.cfg");
     }
-    if mentions("setup.py", |line| line.contains("install_requires")) {
+    if setup_py_requires(&read("setup.py")) {
         return Some("setup.py");
     }
     let dynamic = pyproject
@@ -170,6 +165,38 @@ fn declared_in(app_dir: &Path, pyproject: Option<&toml::Table>) -> Option<&'stat
                 .any(|field| field.as_str() == Some("dependencies"))
         });
     dynamic.then_some("pyproject.toml")
+}
+
+/// `install_requires = …` in setup.cfg with a value on its line or on the indented lines
+/// that continue it.
+fn setup_cfg_requires(text: &str) -> bool {
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if key.trim() != "install_requires" {
+            continue;
+        }
+        return !value.trim().is_empty()
+            || lines
+                .take_while(|next| next.starts_with([' ', '\t']) || next.trim().is_empty())
+                .any(|next| !next.trim().is_empty() && !next.trim().starts_with('#'));
+    }
+    false
+}
+
+/// `install_requires` in setup.py, unless only ever given an empty list (`=[]`): setup.py is
+/// code, so this reads the text, not what it computes.
+fn setup_py_requires(text: &str) -> bool {
+    text.match_indices("install_requires").any(|(at, name)| {
+        let rest: String = text[at + name.len()..]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .take(3)
+            .collect();
+        rest != "=[]"
+    })
 }
 
 fn parse_manager(value: &str) -> Option<Manager> {
@@ -374,11 +401,37 @@ mod tests {
             select(setup_cfg.path(), &Env::new()),
             Ok(Selection::Unlocked("setup.cfg"))
         );
-        // A setup.py without dependencies is a plain app: nothing to install.
-        let plain = app(&[(
+        // A setup.py or setup.cfg without dependencies is a plain app: nothing to install.
+        for (file, text) in [
+            (
+                "setup.py",
+                "from setuptools import setup\nsetup(name='a')\n",
+            ),
+            ("setup.py", "setup(name='a', install_requires = [ ])\n"),
+            (
+                "setup.cfg",
+                "[options]\ninstall_requires =\n\n[options.extras_require]\ndev = pytest\n",
+            ),
+        ] {
+            let plain = app(&[(file, text)]);
+            assert_eq!(
+                select(plain.path(), &Env::new()),
+                Ok(Selection::Nothing),
+                "{text}"
+            );
+        }
+        let inline = app(&[("setup.cfg", "[options]\ninstall_requires = flask\n")]);
+        assert_eq!(
+            select(inline.path(), &Env::new()),
+            Ok(Selection::Unlocked("setup.cfg"))
+        );
+        let computed = app(&[(
             "setup.py",
-            "from setuptools import setup\nsetup(name='a')\n",
+            "REQS = open('reqs.txt').read().split()\nsetup(install_requires=REQS)\n",
         )]);
-        assert_eq!(select(plain.path(), &Env::new()), Ok(Selection::Nothing));
+        assert_eq!(
+            select(computed.path(), &Env::new()),
+            Ok(Selection::Unlocked("setup.py"))
+        );
     }
 }
