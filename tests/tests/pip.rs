@@ -123,7 +123,7 @@ fn changed_requirements_produce_exactly_the_new_set() {
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "  - Discarding cached virtual environment:\n    - requirements.txt, a file it includes or a PIP_CONSTRAINT file changed\n",
+        "  - Discarding cached virtual environment:\n    - requirements.txt, a file it includes, a PIP_CONSTRAINT file or a local package they install changed\n",
     );
     assert_contains(&log, "  - Reusing cached Python 3.11.2");
     assert_contains(&log, "Running uv pip install -r requirements.txt");
@@ -147,7 +147,7 @@ fn included_requirement_files_are_part_of_the_cache_key() {
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "requirements.txt, a file it includes or a PIP_CONSTRAINT file changed",
+        "requirements.txt, a file it includes, a PIP_CONSTRAINT file or a local package they install changed",
     );
     assert_contains(
         &image.shell_ok("python -c 'import six; print(six.__version__)'"),
@@ -301,7 +301,7 @@ fn assert_pins_followed(image: &Image, app: &App, log: &str) {
     let log = image.build_ok(app);
     assert_contains(
         &log,
-        "    - requirements.txt, a file it includes or a PIP_CONSTRAINT file changed\n",
+        "    - requirements.txt, a file it includes, a PIP_CONSTRAINT file or a local package they install changed\n",
     );
     assert_contains(&log, " + idna==3.8\n");
 }
@@ -408,4 +408,78 @@ fn pip_configuration_file_is_read_as_pip_reads_it() {
         "! - pip.conf [install] prefer-binary: pip.conf [install] prefer-binary\n",
     );
     assert_contains(&log, "uv has no such preference");
+}
+
+/// A git requirement whose repository cannot be fetched (the loopback git server has no
+/// such repository) is "a git dependency could not be fetched" with pip as with uv, quoting
+/// git's own reason, not a failed build from source with compiler advice.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn unfetchable_git_requirement_is_a_git_failure_with_either_installer() {
+    let remote = blacklodge_tests::git_remote::GitRemote::start(
+        "git-greeter",
+        "greeter",
+        blacklodge_tests::free_port(),
+    );
+    let missing = remote.url().replace("greeter.git", "missing.git");
+    let app = App::fixture("examples/flask-hello");
+    app.write(
+        "requirements.txt",
+        &format!("flask==3.1.2\ngreeter @ git+{missing}\n"),
+    );
+    let fix = "! How to fix:\n!   Check that the repository URL in requirements.txt is reachable from the build (network, TLS: a `ca-certificates` binding is given to git too) and that the locked commit still exists there (a force-push can remove it: then run `pip-compile --generate-hashes` again).\n";
+    for (installer, image) in [("pip", "pip-git-missing"), ("uv", "pip-git-missing-uv")] {
+        let log = Image::new(image)
+            .env("BP_PIP_INSTALLER", installer)
+            .build_fails(&app);
+        assert_contains(
+            &log,
+            "! ERROR: Could not install the packages in requirements.txt\n!\n! A git dependency of requirements.txt could not be fetched:\n",
+        );
+        assert_contains(&log, &format!("fatal: repository '{missing}/' not found\n"));
+        assert_contains(&log, fix);
+        assert_not_contains(&log, "had to be built from source");
+    }
+}
+
+/// An editable git requirement (`-e git+…#egg=…`, which uv refuses as such) is installed
+/// by the default installer without `-e`: the same code at the same commit, with the log
+/// saying so; requirements.txt in the image is the app's own, unchanged.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn editable_git_requirement_is_installed_by_uv_without_e() {
+    let remote = blacklodge_tests::git_remote::GitRemote::start(
+        "git-greeter",
+        "greeter",
+        blacklodge_tests::free_port(),
+    );
+    let app = App::fixture("examples/flask-hello");
+    let requirements = format!(
+        "flask==3.1.2\ngunicorn==23.0.0\n-e git+{}#egg=greeter  # checked out by pip\n",
+        remote.url()
+    );
+    app.write("requirements.txt", &requirements);
+    let image = Image::new("pip-editable-git");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - pip settings for uv: -e git+… → non-editable (line 3 of requirements.txt)\n",
+    );
+    assert_contains(
+        &log,
+        &format!(
+            " + greeter==0.3.0 (from git+{}@{})",
+            remote.url(),
+            remote.commit
+        ),
+    );
+    assert_contains(
+        &image.shell_ok("python -c 'import greeter; print(greeter.MESSAGE)'"),
+        "hello from git\n",
+    );
+    assert_contains(
+        &image.shell_ok("cat /workspace/requirements.txt"),
+        &requirements,
+    );
+    image.assert_serves();
 }

@@ -257,3 +257,106 @@ fn git_over_tls_trusts_the_ca_binding() {
     );
     assert_contains(&image.shell_ok("python app.py"), "hello from git\n");
 }
+
+/// The Pipfile hash as each Pipenv computes it, by the host's Python (`tomllib`), so the
+/// expected message does not come from the code under test: Pipenv 2026.4 and later spell
+/// the package names of each category in their PEP 503 form, earlier versions as written.
+fn pipfile_hashes(pipfile: &str) -> (String, String) {
+    let script = r#"
+import hashlib, json, re, sys, tomllib
+p = tomllib.loads(sys.stdin.read())
+skip = {"source", "packages", "dev-packages", "requires", "scripts", "pipfile", "pipenv", "default", "develop"}
+def data(norm):
+    n = (lambda s: {re.sub(r"[-_.]+", "-", k).lower(): v for k, v in s.items()}) if norm else (lambda s: s)
+    d = {"_meta": {"sources": p["source"], "requires": p.get("requires", {})},
+         "default": n(p.get("packages", {})), "develop": n(p.get("dev-packages", {}))}
+    d.update({k: n(v) for k, v in p.items() if k not in skip})
+    return hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+print(data(True), data(False))
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), pipfile.as_bytes())
+        .expect("write");
+    let output = child.wait_with_output().expect("python3 runs");
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let mut hashes = text.split_whitespace().map(str::to_string);
+    (
+        hashes.next().expect("normalized"),
+        hashes.next().expect("as written"),
+    )
+}
+
+/// Locks made by real Pipenv releases (2025.0.4 and 2026.10.3) for a Pipfile that spells
+/// `Flask` and `Gunicorn` capitalised: since Pipenv 2026.4 the recorded Pipfile hash is
+/// computed over normalised names, so the two locks record different hashes for the same
+/// Pipfile; each is accepted as its own Pipenv accepts it, and the app serves.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn locks_of_old_and_current_pipenv_are_both_accepted() {
+    for (fixture, versions) in [
+        ("pipenv-lock-2025", "Pipenv before 2026.4"),
+        ("pipenv-lock-2026", "Pipenv 2026.4 and later"),
+    ] {
+        let app = App::fixture(fixture);
+        let image = Image::new(fixture);
+        let log = image.build_ok(&app);
+        assert_contains(
+            &log,
+            &format!(
+                "- Installing dependencies from Pipfile.lock\n  - Pipfile.lock matches the Pipfile (its recorded hash, as {versions} compute it)\n  - Installing categories: default (9 packages)\n"
+            ),
+        );
+        image.assert_serves();
+    }
+
+    // A real change to the Pipfile is still refused, naming the hash of each Pipenv.
+    let app = App::fixture("pipenv-lock-2026");
+    app.replace(
+        "Pipfile",
+        "Gunicorn = \"==23.0.0\"",
+        "Gunicorn = \"==23.0.0\"\nSix = \"*\"",
+    );
+    let (normalized, as_written) = pipfile_hashes(&app.read("Pipfile"));
+    let log = Image::new("pipenv-lock-2026-changed").build_fails(&app);
+    assert_contains(
+        &log,
+        &format!(
+            "! ERROR: Pipfile.lock is out of date\n!\n! Pipfile.lock was generated for a different Pipfile: it records the Pipfile hash 5218c4d65eae721923b255ca66cb7fae4a31db04efe0319bc7dc65e0c5a9baac, the Pipfile now hashes to {normalized} (Pipenv 2026.4 and later) or {as_written} (Pipenv before 2026.4) (what `pipenv install --deploy` refuses).\n!\n! How to fix:\n!   Run `pipenv lock` and commit Pipfile.lock.\n"
+        ),
+    );
+}
+
+/// `PIPENV_PYPI_MIRROR` replaces a source Pipenv treats as PyPI however it is spelled: the
+/// fixture's lock (made by Pipenv 2026.10.3) names `https://pypi.python.org/simple/`. The
+/// mirror is the loopback private index behind basic auth: without credentials in the
+/// mirror URL the install is refused by that index (so the mirror, not PyPI, was asked);
+/// with them it installs and the app serves.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn pypi_mirror_replaces_every_spelling_of_pypi() {
+    let index = private_index::PrivateIndex::with_secret(None);
+    let app = App::fixture("pipenv-pypi-spelling");
+    let log = Image::new("pipenv-mirror-denied")
+        .env("PIPENV_PYPI_MIRROR", &index.url(None))
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        &format!(
+            "! ERROR: Could not install the packages in Pipfile.lock\n!\n! The package index rejected the credentials:\n! hint: An index URL (http://127.0.0.1:{}/simple) could not be queried due to a lack of valid authentication credentials (401 Unauthorized)\n!\n! How to fix:\n!   Check the user name and password (or token) given to the build: PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / UV_INDEX_<NAME>_USERNAME and _PASSWORD / POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD, or a netrc file. They are used at build time only.\n",
+            index.port
+        ),
+    );
+
+    let image = Image::new("pipenv-mirror").env(
+        "PIPENV_PYPI_MIRROR",
+        &index.url(Some((private_index::USER, private_index::SECRET))),
+    );
+    let log = image.build_ok(&app);
+    assert_contains(&log, "Running uv pip sync --require-hashes");
+    image.assert_serves();
+}

@@ -594,3 +594,47 @@ fn non_python_app_fails_detection() {
     );
     assert_contains(&log, "No buildpack groups passed detection.");
 }
+
+/// A version file with an invisible character (here an escape left by a terminal) is shown
+/// escaped, and the message says what it is.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn invisible_character_in_version_file_is_shown_escaped() {
+    let app = App::fixture("python-only");
+    app.write(".python-version", "3.12.0\u{1b}\n");
+    let log = Image::new("python-invisible").build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Invalid .python-version\n!\n! Line 1 of .python-version is '3.12.0\\x1b', which is not a CPython version: either MAJOR.MINOR (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g. 3.12.4). It contains an invisible character (shown escaped, e.g. \\x1b): delete it and retype the value.\n!\n! How to fix:\n!   Change that line to a version such as 3.12. Only CPython is supported.\n",
+    );
+
+    app.remove(".python-version");
+    let log = Image::new("python-invisible-var")
+        .env("BP_PYTHON_VERSION", "\u{200b}3.11")
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Invalid BP_PYTHON_VERSION\n!\n! BP_PYTHON_VERSION='\\u200b3.11' is not a CPython version: either MAJOR.MINOR (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g. 3.12.4). It contains an invisible character (shown escaped, e.g. \\x1b): delete it and retype the value.\n!\n! How to fix:\n!   Set BP_PYTHON_VERSION to a version such as 3.12, or unset it to use the app's version files.\n",
+    );
+}
+
+/// `requires-python = "3.11.*"` (no operator: Poetry accepts it, PEP 440 does not) is the
+/// 3.11 line, as Poetry reads it.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn bare_wildcard_requires_python_is_the_release_line() {
+    let app = App::fixture("python-pyproject");
+    app.replace("pyproject.toml", "\">=3.12\"", "\"3.11.*\"");
+    let image = Image::new("python-bare-wildcard");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        &format!(
+            "  - Python {PYTHON_311} (==3.11.* requested in pyproject.toml requires-python)\n"
+        ),
+    );
+    assert_eq!(
+        image_python(&image),
+        format!("{PYTHON_311} /layers/blacklodge_python/python")
+    );
+}

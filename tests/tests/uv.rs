@@ -249,3 +249,19 @@ fn changed_lock_installs_exactly_the_new_set() {
     let _ = rebuild_with_idna_added(&image, &app, "uv", &files, change);
     let _ = rebuild_with_idna_removed(&image, &app, "uv-flask", &files, change);
 }
+
+/// `BP_PYTHON_VERSION` overrides the app's files (with a warning); when the project's own
+/// requires-python excludes that version, uv refuses the interpreter and the message says
+/// so, with both ways out.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn python_version_override_outside_requires_python_is_explained() {
+    let app = App::fixture("python-uv");
+    let log = Image::new("uv-python-excluded")
+        .env("BP_PYTHON_VERSION", "3.13")
+        .build_fails(&app);
+    assert_contains(
+        &log,
+        "! ERROR: Could not install the packages in uv.lock\n!\n! The build's Python is outside what the project accepts (its requires-python):\n! The requested interpreter resolved to Python 3.13.5, which is incompatible with the project's Python requirement: `==3.11.*` (from `project.requires-python`)\n! BP_PYTHON_VERSION chooses the Python over the app's own files (the Python buildpack warns above when they disagree), and the project refuses it.\n!\n! How to fix:\n!   Either build with a Python the project accepts (unset BP_PYTHON_VERSION, or set it to a version requires-python includes), or widen requires-python in pyproject.toml to include this version, then run `uv lock` and commit uv.lock.\n",
+    );
+}

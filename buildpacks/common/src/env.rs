@@ -17,8 +17,11 @@ impl From<&InvalidVariable> for UserError {
         UserError::new(
             format!("Invalid value for {}", error.name),
             format!(
-                "{}='{}' is not accepted.\nAccepted: {}.",
-                error.name, error.value, error.expected
+                "{}={} is not accepted.{}\nAccepted: {}.",
+                error.name,
+                crate::error::quote(&error.value),
+                crate::error::invisible_note(&error.value),
+                error.expected
             ),
             format!(
                 "Set {} to an accepted value (in project.toml [[io.buildpacks.build.env]] or with `pack build --env`), or unset it.",

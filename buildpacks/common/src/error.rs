@@ -1,7 +1,7 @@
 //! User-facing errors: every failure a user can cause is shown as a title, what is wrong
 //! (naming the file or variable), and how to fix it.
 
-use std::fmt::{Debug, Display};
+use std::fmt::{Debug, Display, Write as _};
 
 /// A failure explained to the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,9 +123,73 @@ pub fn io_failure(
     }
 }
 
+/// Whether `c` cannot be seen in a terminal or editor: control characters and the Unicode
+/// format and spacing characters that look like nothing (zero-width spaces, BOM, bidi marks,
+/// no-break and soft hyphen).
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00a0}'
+                | '\u{00ad}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{feff}'
+        )
+}
+
+/// A value from the user's files or variables as a message shows it: in single quotes, with
+/// every invisible character escaped as Python writes it (`'3.12.0\x1b'`, `'\u200b3.12'`),
+/// followed by a sentence saying so when there is one, so a value that looks right in the
+/// editor is not a mystery in the log.
+#[must_use]
+pub fn quote(value: &str) -> String {
+    let mut out = String::from("'");
+    for c in value.chars() {
+        if is_invisible(c) {
+            let code = u32::from(c);
+            let _ = match code {
+                0..=0xff => write!(out, "\\x{code:02x}"),
+                0x100..=0xffff => write!(out, "\\u{code:04x}"),
+                _ => write!(out, "\\U{code:08x}"),
+            };
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The sentence to add to a message quoting `value` with [`quote`]: empty unless it has an
+/// invisible character.
+#[must_use]
+pub fn invisible_note(value: &str) -> &'static str {
+    if value.chars().any(is_invisible) {
+        " It contains an invisible character (shown escaped, e.g. \\x1b): delete it and retype the value."
+    } else {
+        ""
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invisible_characters_are_shown_escaped() {
+        assert_eq!(quote("3.12"), "'3.12'");
+        assert_eq!(invisible_note("3.12"), "");
+        assert_eq!(quote("3.12.0\u{1b}"), "'3.12.0\\x1b'");
+        assert_eq!(quote("\u{feff}3.12\t"), "'\\ufeff3.12\\x09'");
+        assert_eq!(quote("3.\u{200b}12"), "'3.\\u200b12'");
+        assert_eq!(quote("3.12 é"), "'3.12 é'");
+        assert_eq!(
+            invisible_note("3.12.0\u{1b}"),
+            " It contains an invisible character (shown escaped, e.g. \\x1b): delete it and retype the value."
+        );
+    }
 
     #[test]
     fn renders_title_detail_and_fix() {

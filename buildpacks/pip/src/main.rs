@@ -16,6 +16,7 @@ use crate::installer::{INSTALLER_VARIABLE, Installer, Reason};
 use crate::layers::venv::{PipRun, Run, UvRun, VenvLayerMetadata};
 use crate::requirements::REQUIREMENTS_FILE;
 use crate::translate::PipSettings;
+use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{env, output, pypi};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::managers::{self, Manager, Selection};
@@ -57,7 +58,17 @@ impl Buildpack for PipBuildpack {
             Selection::Conflict(found) => {
                 return Err(PipError::Deps(DepsError::Conflict(found)).into());
             }
-            Selection::Unlocked => return Err(PipError::Deps(DepsError::Unlocked).into()),
+            Selection::Unlocked(file) => {
+                return Err(PipError::Deps(DepsError::Unlocked(file)).into());
+            }
+            Selection::Selected(manager) if !manager.has_buildpack() => {
+                let files = managers::present(&context.app_dir)
+                    .into_iter()
+                    .find(|(present, _)| *present == manager)
+                    .map(|(_, files)| files)
+                    .unwrap_or_default();
+                return Err(PipError::Deps(DepsError::NoBuildpack { manager, files }).into());
+            }
             _ => {}
         }
         let (installer, reason) = installer::select(env, &context.app_dir)
@@ -92,7 +103,24 @@ impl Buildpack for PipBuildpack {
                 path: root.clone(),
                 error,
             })?;
-        let requirements_sha256 = requirements::fingerprint(&files);
+        // Local directories the set installs can change without any requirements file
+        // changing: what they contribute is part of the key.
+        let local = requirements::local_directories(&files, &context.app_dir);
+        let local_fingerprint =
+            requirements::local_fingerprint(&context.app_dir, &local).map_err(|error| {
+                PipError::Io {
+                    action: "read",
+                    path: context.app_dir.clone(),
+                    error,
+                }
+            })?;
+        let requirements_sha256 = if local_fingerprint.is_empty() {
+            requirements::fingerprint(&files)
+        } else {
+            sha256_bytes(
+                format!("{}\0{local_fingerprint}", requirements::fingerprint(&files)).as_bytes(),
+            )
+        };
         match installer {
             Installer::Uv => {
                 install_with_uv(&context, &files, requirements_sha256, &pin, pip_settings)?;

@@ -3,7 +3,7 @@
 //! (`pip/_internal/req/req_file.py`). The venv cache is keyed on the content of all of them;
 //! [`crate::translate`] reads what their options ask of the installer.
 
-use blacklodge_common::download::sha256_bytes;
+use blacklodge_common::download::{sha256_bytes, sha256_file};
 use std::path::{Path, PathBuf};
 
 pub(crate) const REQUIREMENTS_FILE: &str = "requirements.txt";
@@ -252,6 +252,113 @@ pub(crate) fn fingerprint(files: &[RequirementsFile]) -> String {
     sha256_bytes(&material)
 }
 
+/// A local directory the set installs (`.`, `./libs/x`, `-e .`, `name @ file:///workspace/x`),
+/// relative to the app directory (where pip and uv resolve such paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LocalDirectory {
+    pub(crate) path: PathBuf,
+    pub(crate) editable: bool,
+}
+
+/// The path a requirement names, when it is a local path: `.`, `./x`, `../x`, `/abs`,
+/// `file://…`, also after `name @ ` and with extras (`.[dev]`) or markers (`; …`).
+fn local_path(requirement: &str) -> Option<PathBuf> {
+    let requirement = requirement.split(';').next()?.trim();
+    let location = requirement
+        .split_once(" @ ")
+        .map_or(requirement, |(_, url)| url)
+        .trim();
+    let location = location.strip_prefix("file://").unwrap_or(location);
+    let location = match location.find('[') {
+        Some(bracket) if location.ends_with(']') => &location[..bracket],
+        _ => location,
+    };
+    (location.starts_with('.') || location.starts_with('/')).then(|| PathBuf::from(location))
+}
+
+/// The local directories inside the app that the set installs, each once (editable if any
+/// line installs it editable).
+pub(crate) fn local_directories(files: &[RequirementsFile], app_dir: &Path) -> Vec<LocalDirectory> {
+    let mut found: Vec<LocalDirectory> = Vec::new();
+    for line in files.iter().flat_map(|file| &file.lines) {
+        let (requirement, options) = split_line(&line.text);
+        let editable = options
+            .iter()
+            .filter(|option| ["-e", "--editable"].contains(&option.name.as_str()))
+            .filter_map(|option| option.value.as_deref())
+            .map(|value| (value.to_string(), true));
+        for (text, is_editable) in std::iter::once((requirement, false)).chain(editable) {
+            let Some(path) = local_path(&text) else {
+                continue;
+            };
+            let absolute = app_dir.join(&path);
+            let Ok(relative) = absolute.strip_prefix(app_dir) else {
+                continue;
+            };
+            // `./x/../y` and `.`: the components that name a directory in the app.
+            let mut normal = PathBuf::new();
+            for component in relative.components() {
+                match component {
+                    std::path::Component::Normal(part) => normal.push(part),
+                    std::path::Component::ParentDir if !normal.pop() => {
+                        normal = PathBuf::from("..");
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            if normal.starts_with("..") || !app_dir.join(&normal).is_dir() {
+                continue;
+            }
+            match found.iter_mut().find(|known| known.path == normal) {
+                Some(known) => known.editable &= is_editable,
+                None => found.push(LocalDirectory {
+                    path: normal,
+                    editable: is_editable,
+                }),
+            }
+        }
+    }
+    found
+}
+
+/// The build metadata of a project directory: what an editable install takes from it (its
+/// code is read in place, so only these change what is installed).
+const PROJECT_METADATA: [&str; 3] = ["pyproject.toml", "setup.py", "setup.cfg"];
+
+/// What of the local directories belongs in the venv's cache key: every file of a directory
+/// installed as a copy (its code ends up in the venv), the build metadata of one installed
+/// editable (its declared dependencies). Empty when there are none.
+///
+/// # Errors
+/// A file that cannot be read.
+pub(crate) fn local_fingerprint(
+    app_dir: &Path,
+    directories: &[LocalDirectory],
+) -> std::io::Result<String> {
+    if directories.is_empty() {
+        return Ok(String::new());
+    }
+    let copied: Vec<&Path> = directories
+        .iter()
+        .filter(|directory| !directory.editable)
+        .map(|directory| directory.path.as_path())
+        .collect();
+    let mut material = blacklodge_python_deps::local_sources::fingerprint(app_dir, &copied)?;
+    for directory in directories.iter().filter(|directory| directory.editable) {
+        for name in PROJECT_METADATA {
+            let file = app_dir.join(&directory.path).join(name);
+            if file.is_file() {
+                material.push('\n');
+                material.push_str(&file.to_string_lossy());
+                material.push('\0');
+                material.push_str(&sha256_file(&file)?);
+            }
+        }
+    }
+    Ok(sha256_bytes(material.as_bytes()))
+}
+
 /// Where uv's error about an unreadable line points, as `line 2 of requirements.txt: `…``.
 /// uv names the file and either a byte offset (`Couldn't parse requirement in `x` at
 /// position 13`) or `x:2:1` at the end of its message; the line is read from the file.
@@ -393,6 +500,74 @@ mod tests {
             before,
             fingerprint(&read_set(dir.path(), std::slice::from_ref(&root)).expect("readable"))
         );
+    }
+
+    #[test]
+    fn local_directories_are_found_and_keyed_by_what_they_install() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = dir.path();
+        for sub in ["libs/tool/tool", "libs/dev", "vendor"] {
+            fs_err::create_dir_all(app.join(sub)).expect("mkdir");
+        }
+        fs_err::write(app.join("setup.py"), "setup(install_requires=['flask'])\n").expect("write");
+        fs_err::write(app.join("app.py"), "print(1)\n").expect("write");
+        fs_err::write(app.join("libs/tool/pyproject.toml"), "[project]\n").expect("write");
+        fs_err::write(app.join("libs/tool/tool/__init__.py"), "").expect("write");
+        fs_err::write(app.join("libs/dev/setup.py"), "setup()\n").expect("write");
+        fs_err::write(app.join("libs/dev/dev.py"), "").expect("write");
+        let root = app.join(REQUIREMENTS_FILE);
+        fs_err::write(
+            &root,
+            format!(
+                "flask==3.1.2\n.\n./libs/tool[cli] ; python_version >= '3.8'\n-e ./libs/dev\nother @ file://{}/libs/tool\n../outside\n./missing\n--find-links vendor\n",
+                app.display()
+            ),
+        )
+        .expect("write");
+        let files = read_set(app, std::slice::from_ref(&root)).expect("readable");
+        let local = local_directories(&files, app);
+        assert_eq!(
+            local,
+            vec![
+                LocalDirectory {
+                    path: PathBuf::new(),
+                    editable: false
+                },
+                LocalDirectory {
+                    path: PathBuf::from("libs/tool"),
+                    editable: false
+                },
+                LocalDirectory {
+                    path: PathBuf::from("libs/dev"),
+                    editable: true
+                },
+            ]
+        );
+        // `.` installs a copy of the whole app: any file changes it.
+        let whole = local_fingerprint(app, &local[..1]).expect("readable");
+        fs_err::write(app.join("app.py"), "print(2)\n").expect("write");
+        assert_ne!(
+            local_fingerprint(app, &local[..1]).expect("readable"),
+            whole
+        );
+        let local = &local[1..];
+        let key = || local_fingerprint(app, local).expect("readable");
+        let before = key();
+        // Code of an editable package is read in place: not part of the key.
+        fs_err::write(app.join("libs/dev/dev.py"), "X = 1\n").expect("write");
+        assert_eq!(key(), before);
+        // Its declared dependencies are.
+        fs_err::write(
+            app.join("libs/dev/setup.py"),
+            "setup(install_requires=['six'])\n",
+        )
+        .expect("write");
+        let after_metadata = key();
+        assert_ne!(after_metadata, before);
+        // A copied package's code is.
+        fs_err::write(app.join("libs/tool/tool/__init__.py"), "X = 1\n").expect("write");
+        assert_ne!(key(), after_metadata);
+        assert_eq!(local_fingerprint(app, &[]).expect("empty"), "");
     }
 
     #[test]

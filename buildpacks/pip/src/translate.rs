@@ -19,6 +19,48 @@ pub(crate) struct UvSettings {
     pub(crate) notes: Vec<String>,
     /// Why hash-checking mode is on, e.g. `--hash on line 3 of requirements.txt`.
     pub(crate) hash_checking: Option<String>,
+    /// Files with editable git requirements (`-e git+…`), which uv refuses: for the
+    /// install, these lines are written without `-e` ([`Rewrite::apply`]).
+    pub(crate) rewrites: Vec<Rewrite>,
+}
+
+/// Lines of a requirements file that uv reads without their `-e`: the file is rewritten in
+/// place for the install and restored afterwards, so relative paths and includes mean what
+/// they mean to pip, and uv's messages name the real file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rewrite {
+    pub(crate) path: PathBuf,
+    /// 1-based numbers of the physical lines that carry `-e git+…`.
+    pub(crate) lines: Vec<usize>,
+}
+
+impl Rewrite {
+    /// `contents` with the editable option removed from the listed lines (the URL, with its
+    /// `#egg=` fragment, stays; so does a comment after it).
+    pub(crate) fn apply(&self, contents: &str) -> String {
+        contents
+            .split_inclusive('\n')
+            .enumerate()
+            .map(|(index, line)| {
+                if self.lines.contains(&(index + 1)) {
+                    without_editable(line).unwrap_or_else(|| line.to_string())
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect()
+    }
+}
+
+/// `-e git+URL`, `--editable git+URL`, `--editable=git+URL` (and `-egit+URL`) as `git+URL`;
+/// `None` for any other line.
+fn without_editable(line: &str) -> Option<String> {
+    let trimmed = line.trim_start();
+    let rest = ["--editable", "-e"]
+        .iter()
+        .find_map(|option| trimmed.strip_prefix(option))?;
+    let rest = rest.trim_start_matches(['=', ' ', '\t']);
+    rest.starts_with("git+").then(|| rest.to_string())
 }
 
 /// Something pip would honour and uv cannot.
@@ -62,6 +104,7 @@ struct FileOptions {
     /// `PIP_INDEX_URL` and `PIP_EXTRA_INDEX_URL` (uv would prefer the variables).
     choose_index: bool,
     unsupported: Vec<Unsupported>,
+    rewrites: Vec<Rewrite>,
 }
 
 fn read_options(files: &[RequirementsFile]) -> FileOptions {
@@ -85,8 +128,27 @@ fn read_options(files: &[RequirementsFile]) -> FileOptions {
                         found.hash_checking = Some(format!("{} on {place}", option.name));
                     }
                     "--hash" | "--require-hashes" => {}
+                    "-e" | "--editable" if value.starts_with("git+") => {
+                        let physical = file.contents.lines().nth(line.number - 1);
+                        if physical.and_then(without_editable).is_some() {
+                            match found.rewrites.iter_mut().find(|r| r.path == file.path) {
+                                Some(rewrite) => rewrite.lines.push(line.number),
+                                None => found.rewrites.push(Rewrite {
+                                    path: file.path.clone(),
+                                    lines: vec![line.number],
+                                }),
+                            }
+                            found
+                                .notes
+                                .push(format!("-e git+… → non-editable ({place})"));
+                        } else {
+                            unsupported(
+                                "uv installs git requirements only non-editable, and this one continues over several lines: write it on one line (it is then installed without `-e`).",
+                            );
+                        }
+                    }
                     "-e" | "--editable" if is_vcs(&value) => unsupported(
-                        "uv installs version control requirements only non-editable (pip checks them out into src/). Without `-e` the same code is installed.",
+                        "uv installs no Mercurial, Subversion or Bazaar requirements, editable or not (git only).",
                     ),
                     "-i" | "--index-url" => {
                         found.choose_index = true;
@@ -659,6 +721,7 @@ pub(crate) fn for_uv(
         env: Vec::new(),
         notes: options.notes,
         hash_checking: options.hash_checking,
+        rewrites: options.rewrites,
     };
     let mut unsupported = options.unsupported;
     unsupported.extend(read_pip_settings(settings, options.choose_index, &mut out));
@@ -777,7 +840,7 @@ mod tests {
             ),
             file(
                 "dev.txt",
-                "-e git+https://github.com/org/tool@v1#egg=tool\nlxml --config-settings=--build-option=--static\n--use-feature=fast-deps\n",
+                "-e hg+https://hg.example/tool@v1#egg=tool\nlxml --config-settings=--build-option=--static\n--use-feature=fast-deps\n",
             ),
         ];
         let unsupported = for_uv(&files, &settings(&[])).expect_err("unsupported");
@@ -795,7 +858,7 @@ mod tests {
                 ),
                 (
                     "line 1 of dev.txt",
-                    "`-e git+https://github.com/org/tool@v1#egg=tool`"
+                    "`-e hg+https://hg.example/tool@v1#egg=tool`"
                 ),
                 (
                     "line 2 of dev.txt",
@@ -805,6 +868,58 @@ mod tests {
             ]
         );
         assert!(unsupported[1].why.contains("setup.py"), "{unsupported:?}");
+    }
+
+    #[test]
+    fn editable_git_requirements_are_installed_without_e() {
+        let contents = "flask==3.1.2\n-e git+https://github.com/org/tool@v1#egg=tool  # the CLI\n--editable=git+https://host/a.git#egg=a&subdirectory=pkg\n-e .\n";
+        let uv = for_uv(
+            &[
+                file("requirements.txt", contents),
+                file("dev.txt", "--editable git+https://host/b.git#egg=b\n"),
+            ],
+            &settings(&[]),
+        )
+        .expect("translated");
+        assert_eq!(
+            uv.rewrites,
+            vec![
+                Rewrite {
+                    path: PathBuf::from("/workspace/requirements.txt"),
+                    lines: vec![2, 3],
+                },
+                Rewrite {
+                    path: PathBuf::from("/workspace/dev.txt"),
+                    lines: vec![1],
+                },
+            ]
+        );
+        assert_eq!(
+            uv.rewrites[0].apply(contents),
+            "flask==3.1.2\ngit+https://github.com/org/tool@v1#egg=tool  # the CLI\ngit+https://host/a.git#egg=a&subdirectory=pkg\n-e .\n"
+        );
+        assert_eq!(
+            uv.rewrites[1].apply("--editable git+https://host/b.git#egg=b"),
+            "git+https://host/b.git#egg=b"
+        );
+        assert_eq!(
+            uv.notes,
+            [
+                "-e git+… → non-editable (line 2 of requirements.txt)",
+                "-e git+… → non-editable (line 3 of requirements.txt)",
+                "-e git+… → non-editable (line 1 of dev.txt)",
+            ]
+        );
+        // Over several physical lines it cannot be rewritten in place.
+        let split = for_uv(
+            &[file(
+                "requirements.txt",
+                "-e \\\ngit+https://host/c.git#egg=c\n",
+            )],
+            &settings(&[]),
+        )
+        .expect_err("continued");
+        assert_eq!(split[0].place, "line 1 of requirements.txt");
     }
 
     #[test]

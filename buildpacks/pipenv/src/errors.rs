@@ -1,6 +1,6 @@
 //! Every way the Pipenv buildpack can fail, and the one place that explains each to the user.
 
-use crate::pipfile::LockError;
+use crate::pipfile::{Hashing, LockError};
 use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing};
 use blacklodge_python_deps::errors::{self, DepsError};
@@ -13,9 +13,10 @@ pub(crate) enum PipenvError {
     MissingLock,
     InvalidPipfile(toml::de::Error),
     InvalidLock(serde_json::Error),
+    /// The hash the lock records, and the Pipfile's hash by each Pipenv hashing.
     LockOutOfSync {
         locked: String,
-        current: String,
+        current: Vec<(Hashing, String)>,
     },
     Lock(LockError),
     /// A path dependency whose directory or file is not in the app.
@@ -59,13 +60,28 @@ impl UserFacing for PipenvError {
                 format!("Pipfile.lock: {error}"),
                 "Regenerate it with `pipenv lock` and commit it.",
             ),
-            Self::LockOutOfSync { locked, current } => UserError::new(
-                "Pipfile.lock is out of date",
-                format!(
-                    "Pipfile.lock was generated for a different Pipfile: it records the Pipfile hash {locked}, the Pipfile now hashes to {current} (what `pipenv install --deploy` refuses)."
-                ),
-                "Run `pipenv lock` and commit Pipfile.lock.",
-            ),
+            Self::LockOutOfSync { locked, current } => {
+                // Names already in their PEP 503 form hash the same either way.
+                let hashes = if current.windows(2).all(|pair| pair[0].1 == pair[1].1) {
+                    current
+                        .first()
+                        .map(|(_, hash)| hash.clone())
+                        .unwrap_or_default()
+                } else {
+                    current
+                        .iter()
+                        .map(|(hashing, hash)| format!("{hash} ({})", hashing.pipenv_versions()))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                };
+                UserError::new(
+                    "Pipfile.lock is out of date",
+                    format!(
+                        "Pipfile.lock was generated for a different Pipfile: it records the Pipfile hash {locked}, the Pipfile now hashes to {hashes} (what `pipenv install --deploy` refuses).",
+                    ),
+                    "Run `pipenv lock` and commit Pipfile.lock.",
+                )
+            }
             Self::Lock(error) => lock_error(error),
             Self::LocalPathMissing { package, path } => errors::local_path_missing(
                 "Pipfile.lock",
@@ -137,5 +153,40 @@ impl From<DepsError> for PipenvError {
 impl From<PipenvError> for libcnb::Error<PipenvError> {
     fn from(error: PipenvError) -> Self {
         Self::BuildpackError(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_date_lock_names_the_hash_of_each_pipenv() {
+        let error = PipenvError::LockOutOfSync {
+            locked: "aaa".into(),
+            current: vec![
+                (Hashing::Normalized, "bbb".into()),
+                (Hashing::AsWritten, "ccc".into()),
+            ],
+        }
+        .user_error();
+        assert_eq!(error.title, "Pipfile.lock is out of date");
+        assert_eq!(
+            error.detail,
+            "Pipfile.lock was generated for a different Pipfile: it records the Pipfile hash aaa, the Pipfile now hashes to bbb (Pipenv 2026.4 and later) or ccc (Pipenv before 2026.4) (what `pipenv install --deploy` refuses)."
+        );
+        assert_eq!(error.fix, "Run `pipenv lock` and commit Pipfile.lock.");
+        let same = PipenvError::LockOutOfSync {
+            locked: "aaa".into(),
+            current: vec![
+                (Hashing::Normalized, "bbb".into()),
+                (Hashing::AsWritten, "bbb".into()),
+            ],
+        }
+        .user_error();
+        assert_eq!(
+            same.detail,
+            "Pipfile.lock was generated for a different Pipfile: it records the Pipfile hash aaa, the Pipfile now hashes to bbb (what `pipenv install --deploy` refuses)."
+        );
     }
 }

@@ -10,7 +10,7 @@ mod errors;
 mod pipfile;
 
 use crate::errors::PipenvError;
-use crate::pipfile::Lock;
+use crate::pipfile::{Hashing, Lock};
 use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{env, output};
 use blacklodge_python_deps::errors::DepsError;
@@ -29,7 +29,26 @@ use std::path::Path;
 pub(crate) struct PipenvBuildpack;
 
 const CATEGORIES_VARIABLE: &str = "BP_PIPENV_CATEGORIES";
-const PYPI: &str = "https://pypi.org/simple";
+
+/// Whether Pipenv treats a source URL as PyPI, so that `PIPENV_PYPI_MIRROR` replaces it:
+/// Pipenv's own rule (`is_pypi_url`), `http` or `https`, `pypi.org` or `pypi.python.org`,
+/// the path `/simple` with at most one trailing slash, exactly as spelled (a URL without
+/// `/simple` is not PyPI to Pipenv either).
+fn is_pypi_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let Some(path) = rest
+        .strip_prefix("pypi.org")
+        .or_else(|| rest.strip_prefix("pypi.python.org"))
+    else {
+        return false;
+    };
+    matches!(path, "/simple" | "/simple/")
+}
 
 fn deps(error: impl Into<DepsError>) -> PipenvError {
     PipenvError::Deps(error.into())
@@ -93,7 +112,7 @@ fn indexes(lock: &Lock, env: &Env) -> Result<Indexes, PipenvError> {
     for source in &lock.meta.sources {
         let url = expand(&source.url, &source.name, env)?;
         let url = match &mirror {
-            Some(mirror) if url.trim_end_matches('/') == PYPI => mirror.clone(),
+            Some(mirror) if is_pypi_url(&url) => mirror.clone(),
             _ => url,
         };
         urls.push(url);
@@ -141,15 +160,27 @@ impl Buildpack for PipenvBuildpack {
         let lock: Lock = serde_json::from_str(&lock_text).map_err(PipenvError::InvalidLock)?;
 
         output::step("Installing dependencies from Pipfile.lock");
-        let current = pipfile::pipfile_hash(&pipfile);
-        if current != lock.meta.hash.sha256 {
+        let hashes =
+            Hashing::ALL.map(|hashing| (hashing, pipfile::pipfile_hash(&pipfile, hashing)));
+        let Some((hashing, _)) = hashes
+            .iter()
+            .find(|(_, hash)| *hash == lock.meta.hash.sha256)
+        else {
             return Err(PipenvError::LockOutOfSync {
                 locked: lock.meta.hash.sha256.clone(),
-                current,
+                current: hashes.to_vec(),
             }
             .into());
-        }
-        output::detail("Pipfile.lock matches the Pipfile (its recorded hash)");
+        };
+        // Names already in their PEP 503 form hash the same either way.
+        output::detail(if hashes.iter().all(|(_, hash)| *hash == hashes[0].1) {
+            "Pipfile.lock matches the Pipfile (its recorded hash)".to_string()
+        } else {
+            format!(
+                "Pipfile.lock matches the Pipfile (its recorded hash, as {} compute it)",
+                hashing.pipenv_versions()
+            )
+        });
         let categories = categories(env, &lock)?;
         let plan = lock.plan(&categories).map_err(PipenvError::Lock)?;
         output::detail(format!(
@@ -209,6 +240,75 @@ buildpack_main!(PipenvBuildpack);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pypi_is_recognised_as_pipenv_recognises_it() {
+        for url in [
+            "https://pypi.org/simple",
+            "https://pypi.org/simple/",
+            "http://pypi.org/simple",
+            "https://pypi.python.org/simple",
+            "http://pypi.python.org/simple/",
+        ] {
+            assert!(is_pypi_url(url), "{url}");
+        }
+        for url in [
+            "https://pypi.org",
+            "https://pypi.org/",
+            "https://pypi.org/simple//",
+            "https://PyPI.org/simple",
+            "https://test.pypi.org/simple",
+            "https://pypi.org.example.com/simple",
+            "https://pypi.org/simple/flask",
+            "ftp://pypi.org/simple",
+            "https://user@pypi.org/simple",
+        ] {
+            assert!(!is_pypi_url(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn the_mirror_replaces_every_pypi_source() {
+        let lock = |urls: &[&str]| -> Lock {
+            let sources: Vec<serde_json::Value> = urls
+                .iter()
+                .enumerate()
+                .map(|(i, url)| serde_json::json!({"name": format!("s{i}"), "url": url, "verify_ssl": true}))
+                .collect();
+            serde_json::from_value(serde_json::json!({
+                "_meta": {"hash": {"sha256": "x"}, "sources": sources},
+                "default": {}
+            }))
+            .expect("valid lock")
+        };
+        let mut env = Env::new();
+        env.insert("PIPENV_PYPI_MIRROR", "https://mirror.example/simple");
+        let mirrored = indexes(
+            &lock(&[
+                "http://pypi.python.org/simple/",
+                "https://private.example/simple",
+                "https://pypi.org/simple",
+            ]),
+            &env,
+        )
+        .expect("indexes");
+        assert_eq!(
+            mirrored.index_url.as_deref(),
+            Some("https://mirror.example/simple")
+        );
+        assert_eq!(
+            mirrored.extra_index_urls,
+            vec![
+                "https://private.example/simple".to_string(),
+                "https://mirror.example/simple".to_string()
+            ]
+        );
+        let untouched = indexes(&lock(&["https://pypi.org/simple"]), &Env::new()).expect("indexes");
+        assert_eq!(
+            untouched.index_url.as_deref(),
+            Some("https://pypi.org/simple")
+        );
+    }
 
     #[test]
     fn source_urls_expand_variables() {

@@ -1,6 +1,7 @@
 //! `Pipfile` and `Pipfile.lock`: the hash Pipenv records for the Pipfile (checked like
 //! `pipenv install --deploy`), and the lock's categories as an exact, hash-checked set.
 
+use blacklodge_common::pypi;
 use blacklodge_python_deps::locked::{self, LockedPackage, Origin};
 use blacklodge_python_deps::pyjson;
 use serde::Deserialize;
@@ -19,12 +20,50 @@ const NON_CATEGORY_SECTIONS: [&str; 7] = [
     "pipenv",
 ];
 
-/// plette's `Pipfile.get_hash()` (the value of `_meta.hash.sha256` in the lock): sha256 of
-/// `json.dumps(data, sort_keys=True, separators=(",", ":"))`, where a Pipfile without
-/// `[[source]]` gets PyPI as its source.
-pub(crate) fn pipfile_hash(pipfile: &toml::Table) -> String {
+/// How a Pipenv version hashes the Pipfile into `_meta.hash.sha256`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hashing {
+    /// Pipenv 2026.4 and later (`Pipfile.calculate_hash()`): every package name in
+    /// `[packages]`, `[dev-packages]` and the custom categories in its PEP 503 form
+    /// (`Flask` → `flask`), so a change of spelling alone needs no new lock.
+    Normalized,
+    /// Earlier Pipenv (plette's `Pipfile.get_hash()`): the names as the Pipfile spells them.
+    AsWritten,
+}
+
+impl Hashing {
+    /// Both, newest first: a lock is current when either matches (each Pipenv accepts the
+    /// locks it writes itself).
+    pub(crate) const ALL: [Hashing; 2] = [Hashing::Normalized, Hashing::AsWritten];
+
+    /// Which Pipenv versions hash this way (for the log and the messages).
+    pub(crate) fn pipenv_versions(self) -> &'static str {
+        match self {
+            Hashing::Normalized => "Pipenv 2026.4 and later",
+            Hashing::AsWritten => "Pipenv before 2026.4",
+        }
+    }
+}
+
+/// The Pipfile hash Pipenv records in the lock: sha256 of
+/// `json.dumps(data, sort_keys=True, separators=(",", ":"))` over the sources (PyPI when the
+/// Pipfile has no `[[source]]`), `requires` and the package categories, the names in the
+/// categories spelled as `hashing` says.
+pub(crate) fn pipfile_hash(pipfile: &toml::Table, hashing: Hashing) -> String {
     let document = pyjson::from_toml(&toml::Value::Table(pipfile.clone()));
     let get = |key: &str| document.get(key).cloned();
+    let category = |values: Option<Value>| {
+        let values = values.unwrap_or_else(|| Value::Object(Map::new()));
+        match (hashing, values) {
+            (Hashing::Normalized, Value::Object(packages)) => Value::Object(
+                packages
+                    .into_iter()
+                    .map(|(name, value)| (pypi::normalize(&name), value))
+                    .collect(),
+            ),
+            (_, values) => values,
+        }
+    };
     let sources = get("source").unwrap_or_else(|| {
         serde_json::json!([{"name": "pypi", "url": "https://pypi.org/simple", "verify_ssl": true}])
     });
@@ -36,23 +75,17 @@ pub(crate) fn pipfile_hash(pipfile: &toml::Table) -> String {
     );
     let mut data = Map::new();
     data.insert("_meta".into(), Value::Object(meta));
-    data.insert(
-        "default".into(),
-        get("packages").unwrap_or_else(|| Value::Object(Map::new())),
-    );
-    data.insert(
-        "develop".into(),
-        get("dev-packages").unwrap_or_else(|| Value::Object(Map::new())),
-    );
+    data.insert("default".into(), category(get("packages")));
+    data.insert("develop".into(), category(get("dev-packages")));
     if let Some(object) = document.as_object() {
-        for (category, values) in object {
-            if NON_CATEGORY_SECTIONS.contains(&category.as_str())
-                || category == "default"
-                || category == "develop"
+        for (name, values) in object {
+            if NON_CATEGORY_SECTIONS.contains(&name.as_str())
+                || name == "default"
+                || name == "develop"
             {
                 continue;
             }
-            data.insert(category.clone(), values.clone());
+            data.insert(name.clone(), category(Some(values.clone())));
         }
     }
     blacklodge_common::download::sha256_bytes(
@@ -238,8 +271,63 @@ mod tests {
     fn pipfile_hash_matches_pipenv() {
         let lock: Lock = serde_json::from_str(LOCK).expect("valid lock");
         assert_eq!(
-            pipfile_hash(&PIPFILE.parse().expect("valid Pipfile")),
+            pipfile_hash(&PIPFILE.parse().expect("valid Pipfile"), Hashing::AsWritten),
             lock.meta.hash.sha256
+        );
+    }
+
+    /// Locks made by real Pipenv releases for a Pipfile that spells `Flask` and `Gunicorn`
+    /// capitalised: each matches its own release's hashing and not the other's.
+    #[test]
+    fn locks_of_old_and_new_pipenv_match_their_hashing() {
+        for (fixture, pipfile, lock, hashing) in [
+            (
+                "pipenv-lock-2025",
+                include_str!("../../../tests/fixtures/pipenv-lock-2025/Pipfile"),
+                include_str!("../../../tests/fixtures/pipenv-lock-2025/Pipfile.lock"),
+                Hashing::AsWritten,
+            ),
+            (
+                "pipenv-lock-2026",
+                include_str!("../../../tests/fixtures/pipenv-lock-2026/Pipfile"),
+                include_str!("../../../tests/fixtures/pipenv-lock-2026/Pipfile.lock"),
+                Hashing::Normalized,
+            ),
+        ] {
+            let pipfile: toml::Table = pipfile.parse().expect("valid Pipfile");
+            let lock: Lock = serde_json::from_str(lock).expect("valid lock");
+            for candidate in Hashing::ALL {
+                assert_eq!(
+                    pipfile_hash(&pipfile, candidate) == lock.meta.hash.sha256,
+                    candidate == hashing,
+                    "{fixture}: {candidate:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn normalized_hashing_spells_names_in_every_category_as_pep_503() {
+        let written: toml::Table =
+            "[packages]\nMy_Pkg = \"*\"\n[dev-packages]\n\"Zope.Interface\" = \"*\"\n[docs]\nSphinx = \"*\"\n"
+                .parse()
+                .expect("valid");
+        let normalized: toml::Table =
+            "[packages]\nmy-pkg = \"*\"\n[dev-packages]\nzope-interface = \"*\"\n[docs]\nsphinx = \"*\"\n"
+                .parse()
+                .expect("valid");
+        assert_eq!(
+            pipfile_hash(&written, Hashing::Normalized),
+            pipfile_hash(&normalized, Hashing::Normalized)
+        );
+        assert_ne!(
+            pipfile_hash(&written, Hashing::AsWritten),
+            pipfile_hash(&normalized, Hashing::AsWritten)
+        );
+        // Already normalised names hash the same both ways.
+        assert_eq!(
+            pipfile_hash(&normalized, Hashing::AsWritten),
+            pipfile_hash(&normalized, Hashing::Normalized)
         );
     }
 
@@ -247,7 +335,10 @@ mod tests {
     fn pipfile_without_source_hashes_with_pypi() {
         // python3 -c 'import json,hashlib; print(hashlib.sha256(json.dumps({"_meta":{"sources":[{"name":"pypi","url":"https://pypi.org/simple","verify_ssl":True}],"requires":{}},"default":{"six":"*"},"develop":{}},sort_keys=True,separators=(",",":")).encode()).hexdigest())'
         assert_eq!(
-            pipfile_hash(&"[packages]\nsix = \"*\"\n".parse().expect("valid")),
+            pipfile_hash(
+                &"[packages]\nsix = \"*\"\n".parse().expect("valid"),
+                Hashing::AsWritten
+            ),
             "83b3df86404322b5e9c6d1f3a782fd8510f976dafa4940f849d7e79258978aaa"
         );
     }
@@ -283,7 +374,10 @@ mod tests {
             include_str!("../../../tests/fixtures/pipenv-sources/Pipfile.lock");
         let lock: Lock = serde_json::from_str(SOURCES_LOCK).expect("valid lock");
         assert_eq!(
-            pipfile_hash(&SOURCES_PIPFILE.parse().expect("valid Pipfile")),
+            pipfile_hash(
+                &SOURCES_PIPFILE.parse().expect("valid Pipfile"),
+                Hashing::AsWritten
+            ),
             lock.meta.hash.sha256
         );
         let plan = lock.plan(&["default".to_string()]).expect("plan");

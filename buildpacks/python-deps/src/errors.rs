@@ -14,8 +14,15 @@ pub enum DepsError {
     InvalidVariable(InvalidVariable),
     /// Files of several package managers and no `BP_PYTHON_PACKAGE_MANAGER`.
     Conflict(Vec<(Manager, Vec<&'static str>)>),
-    /// `pyproject.toml` declares dependencies but nothing pins them.
-    Unlocked,
+    /// The file named (pyproject.toml, setup.cfg, setup.py) declares dependencies but
+    /// nothing pins them.
+    Unlocked(&'static str),
+    /// A manager no Blacklodge buildpack installs with, selected by its files (listed) or by
+    /// `BP_PYTHON_PACKAGE_MANAGER` (no files).
+    NoBuildpack {
+        manager: Manager,
+        files: Vec<&'static str>,
+    },
     /// `python3` is not on PATH: the runtime buildpack did not run.
     NoPython(CommandError),
     FetchTool {
@@ -59,18 +66,8 @@ impl DepsError {
                     ),
                 )
             }
-            Self::Unlocked => UserError::new(
-                "No lockfile for the dependencies in pyproject.toml",
-                format!(
-                    "pyproject.toml declares dependencies, but no file pins the versions to install. Each package manager needs:\n{}",
-                    Manager::ALL
-                        .iter()
-                        .map(|manager| format!("- {}: {}", manager.name(), manager.needs()))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                ),
-                "Lock the dependencies with your package manager (e.g. `uv lock`, `poetry lock`) and commit the lockfile, or add a requirements.txt (a line `.` installs the project itself with pip).",
-            ),
+            Self::Unlocked(file) => unlocked(file),
+            Self::NoBuildpack { manager, files } => no_buildpack(*manager, files),
             Self::NoPython(error) => UserError::new(
                 "No Python to install dependencies with",
                 format!("`{}` {}.", error.command(), error.reason()),
@@ -181,6 +178,78 @@ pub fn local_path_missing(lock_file: &str, package: &str, path: &Path, or_else: 
     )
 }
 
+/// Dependencies declared in `file` (pyproject.toml, setup.cfg, setup.py) and nothing that
+/// pins them.
+fn unlocked(file: &str) -> UserError {
+    UserError::new(
+        format!("No lockfile for the dependencies in {file}"),
+        format!(
+            "{file} declares dependencies, but no file pins the versions to install, so the image would lack them (the build installs locked or listed dependencies, never an unpinned resolution on its own). Each package manager needs:\n{}",
+            Manager::ALL
+                .iter()
+                .filter(|manager| manager.has_buildpack())
+                .map(|manager| format!("- {}: {}", manager.name(), manager.needs()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        format!(
+            "Lock the dependencies and commit the result: `uv lock` or `poetry lock` (pyproject.toml), or `uv pip compile {file} -o requirements.txt`. To install the project with its dependencies unpinned, as `pip install .` does, commit a requirements.txt with the line `.`."
+        ),
+    )
+}
+
+/// A selected manager no Blacklodge buildpack installs with (`files`: the files that
+/// selected it; none when `BP_PYTHON_PACKAGE_MANAGER` did).
+fn no_buildpack(manager: Manager, files: &[&str]) -> UserError {
+    let supported: Vec<&str> = Manager::ALL
+        .iter()
+        .filter(|other| other.has_buildpack())
+        .map(|other| other.name())
+        .collect();
+    let (why, fix) = if files.is_empty() {
+        (
+            format!(
+                "{MANAGER_VARIABLE}={} selects {}",
+                manager.id(),
+                manager.name()
+            ),
+            format!(
+                "Set {MANAGER_VARIABLE} to one of: {}.",
+                Manager::ALL
+                    .iter()
+                    .filter(|other| other.has_buildpack())
+                    .map(|other| other.id())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    } else {
+        (
+            format!(
+                "The app has {}, the file of {} environments",
+                files.join(" and "),
+                manager.name()
+            ),
+            format!(
+                "Declare the dependencies for {} instead (for example the pip packages of {} as requirements.txt) and remove {}, or build with a builder that supports {}.",
+                supported.join(", "),
+                files[0],
+                files.join(" and "),
+                manager.name()
+            ),
+        )
+    };
+    UserError::new(
+        format!("{} is not supported", manager.name()),
+        format!(
+            "{why}, but no Blacklodge buildpack installs with {}: building without it would give an image without the app's dependencies. Supported: {}.",
+            manager.name(),
+            supported.join(", ")
+        ),
+        fix,
+    )
+}
+
 /// A file of the app (a manifest or lock) could not be read.
 #[must_use]
 pub fn unreadable(path: &Path, error: &std::io::Error) -> UserError {
@@ -238,6 +307,37 @@ mod tests {
         assert_eq!(
             hashes.fix,
             "Regenerate the lock with `pipenv lock` against an index that publishes hashes."
+        );
+    }
+
+    #[test]
+    fn a_manager_without_buildpack_is_explained() {
+        let by_file = DepsError::NoBuildpack {
+            manager: Manager::Conda,
+            files: vec!["environment.yml"],
+        }
+        .user_error();
+        assert_eq!(by_file.title, "conda is not supported");
+        assert_eq!(
+            by_file.detail,
+            "The app has environment.yml, the file of conda environments, but no Blacklodge buildpack installs with conda: building without it would give an image without the app's dependencies. Supported: uv, Poetry, Pipenv, pip."
+        );
+        assert_eq!(
+            by_file.fix,
+            "Declare the dependencies for uv, Poetry, Pipenv, pip instead (for example the pip packages of environment.yml as requirements.txt) and remove environment.yml, or build with a builder that supports conda."
+        );
+        let by_variable = DepsError::NoBuildpack {
+            manager: Manager::Conda,
+            files: Vec::new(),
+        }
+        .user_error();
+        assert_eq!(
+            by_variable.detail,
+            "BP_PYTHON_PACKAGE_MANAGER=conda selects conda, but no Blacklodge buildpack installs with conda: building without it would give an image without the app's dependencies. Supported: uv, Poetry, Pipenv, pip."
+        );
+        assert_eq!(
+            by_variable.fix,
+            "Set BP_PYTHON_PACKAGE_MANAGER to one of: uv, poetry, pipenv, pip."
         );
     }
 }

@@ -11,6 +11,12 @@ pub enum Cause {
     Git {
         detail: String,
     },
+    /// The build's Python is outside the project's `requires-python` (uv refuses the
+    /// interpreter, pip the project): what overriding the app's files with
+    /// `BP_PYTHON_VERSION` leads to.
+    PythonExcluded {
+        line: String,
+    },
     /// The index rejected the credentials (HTTP 401/403).
     Credentials {
         line: String,
@@ -241,6 +247,36 @@ pub fn cause(output: &str) -> Cause {
             detail: tail(output, 8),
         };
     }
+    // pip runs git itself: `git clone …` (or fetch, checkout) "did not run successfully",
+    // with git's own `fatal:` lines saying why.
+    if let Some(step) = output
+        .lines()
+        .map(clean)
+        .find(|line| line.starts_with("git ") && line.contains("did not run successfully"))
+    {
+        let fatal = output
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("fatal:"));
+        return Cause::Git {
+            detail: std::iter::once(step)
+                .chain(fatal)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+    }
+    if let Some(line) = find_line(
+        output,
+        &[
+            "which is incompatible with the project's Python requirement",
+            "which is incompatible with the workspace's Python requirement",
+            "requires a different Python:",
+        ],
+    ) {
+        return Cause::PythonExcluded {
+            line: clean(line).trim_start_matches("ERROR: ").to_string(),
+        };
+    }
     if let Some(line) = find_line(
         output,
         &[
@@ -427,6 +463,10 @@ pub fn explanation(cause: Cause, source: &str, lock_fix: &str) -> (String, Strin
             format!("A git dependency of {source} could not be fetched:\n{detail}"),
             format!("Check that the repository URL in {source} is reachable from the build (network, TLS: a `ca-certificates` binding is given to git too) and that the locked commit still exists there (a force-push can remove it: then run `{lock_fix}` again)."),
         ),
+        Cause::PythonExcluded { line } => (
+            format!("The build's Python is outside what the project accepts (its requires-python):\n{line}\nBP_PYTHON_VERSION chooses the Python over the app's own files (the Python buildpack warns above when they disagree), and the project refuses it."),
+            format!("Either build with a Python the project accepts (unset BP_PYTHON_VERSION, or set it to a version requires-python includes), or widen requires-python in pyproject.toml to include this version, then run `{lock_fix}` and commit {source}."),
+        ),
         Cause::Credentials { line } => (
             format!("The package index rejected the credentials:\n{line}"),
             "Check the user name and password (or token) given to the build: PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / UV_INDEX_<NAME>_USERNAME and _PASSWORD / POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD, or a netrc file. They are used at build time only.".to_string(),
@@ -489,6 +529,49 @@ mod tests {
     fn refused_connection_is_not_reported_as_missing_package() {
         let output = "WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError(': Failed to establish a new connection: [Errno 111] Connection refused')': /simple/flask/\nERROR: Could not find a version that satisfies the requirement flask\nERROR: No matching distribution found for flask\n";
         assert!(matches!(cause(output), Cause::Unreachable { .. }));
+    }
+
+    #[test]
+    fn git_failures_of_pip_are_git_failures_not_compile_failures() {
+        let output = "Collecting greeter@ git+http://127.0.0.1:1/greeter.git@main\n  Cloning http://127.0.0.1:1/greeter.git (to revision main) to /tmp/pip-req-build-x\n  Running command git clone --filter=blob:none --quiet http://127.0.0.1:1/greeter.git /tmp/pip-req-build-x\n  fatal: unable to access 'http://127.0.0.1:1/greeter.git/': Failed to connect to 127.0.0.1 port 1 after 0 ms: Couldn't connect to server\n  error: subprocess-exited-with-error\n\n  × git clone --filter=blob:none --quiet http://127.0.0.1:1/greeter.git /tmp/pip-req-build-x did not run successfully.\n  │ exit code: 128\n  ╰─> See above for output.\n";
+        assert_eq!(
+            cause(output),
+            Cause::Git {
+                detail: "git clone --filter=blob:none --quiet http://127.0.0.1:1/greeter.git /tmp/pip-req-build-x did not run successfully.\nfatal: unable to access 'http://127.0.0.1:1/greeter.git/': Failed to connect to 127.0.0.1 port 1 after 0 ms: Couldn't connect to server".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_python_outside_requires_python_is_named() {
+        let uv = "Using CPython 3.13.5 interpreter at: /layers/blacklodge_python/python/bin/python3\nerror: The requested interpreter resolved to Python 3.13.5, which is incompatible with the project's Python requirement: `==3.11.*`\n";
+        assert_eq!(
+            cause(uv),
+            Cause::PythonExcluded {
+                line: "The requested interpreter resolved to Python 3.13.5, which is incompatible with the project's Python requirement: `==3.11.*`".into()
+            }
+        );
+        let pip = "Processing /workspace\nERROR: Package 'svc' requires a different Python: 3.13.5 not in '<3.12,>=3.11'\n";
+        assert_eq!(
+            cause(pip),
+            Cause::PythonExcluded {
+                line: "Package 'svc' requires a different Python: 3.13.5 not in '<3.12,>=3.11'"
+                    .into()
+            }
+        );
+        let (detail, fix) = explanation(
+            Cause::PythonExcluded { line: "L".into() },
+            "uv.lock",
+            "uv lock",
+        );
+        assert_eq!(
+            detail,
+            "The build's Python is outside what the project accepts (its requires-python):\nL\nBP_PYTHON_VERSION chooses the Python over the app's own files (the Python buildpack warns above when they disagree), and the project refuses it."
+        );
+        assert_eq!(
+            fix,
+            "Either build with a Python the project accepts (unset BP_PYTHON_VERSION, or set it to a version requires-python includes), or widen requires-python in pyproject.toml to include this version, then run `uv lock` and commit uv.lock."
+        );
     }
 
     #[test]

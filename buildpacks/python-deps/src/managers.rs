@@ -64,6 +64,15 @@ impl Manager {
         }
     }
 
+    /// Whether a Blacklodge buildpack installs with this manager. A selected manager without
+    /// one is an error (the pip buildpack detects to report it) rather than a build that
+    /// ignores the files; a buildpack for it only has to be added to the order and this
+    /// changed to take them over.
+    #[must_use]
+    pub fn has_buildpack(self) -> bool {
+        !matches!(self, Manager::Conda)
+    }
+
     /// What a repo needs for this manager (for the "which manager" messages).
     #[must_use]
     pub fn needs(self) -> &'static str {
@@ -86,9 +95,10 @@ pub enum Selection {
     Conflict(Vec<(Manager, Vec<&'static str>)>),
     /// `pyproject.toml` uses Poetry (`[tool.poetry]`) but there is no `poetry.lock`.
     PoetryWithoutLock,
-    /// `pyproject.toml` declares dependencies, but no manager's lock or requirements file
-    /// says which versions to install.
-    Unlocked,
+    /// The project declares dependencies (in the file named: `pyproject.toml`, `setup.cfg`
+    /// or `setup.py`), but no manager's lock or requirements file says which versions to
+    /// install.
+    Unlocked(&'static str),
     /// No dependencies declared: a plain Python app (the python-only group builds it).
     Nothing,
 }
@@ -130,6 +140,65 @@ fn declares_dependencies(pyproject: &toml::Table) -> bool {
         || non_empty(pyproject.get("dependency-groups"))
 }
 
+/// The file that declares the project's dependencies when there is no lock or
+/// requirements file: `[project] dependencies` or `[dependency-groups]` in pyproject.toml,
+/// `install_requires` in setup.cfg or setup.py, or pyproject.toml whose `dynamic` names
+/// `dependencies` (its build backend reads them from elsewhere).
+fn declared_in(app_dir: &Path, pyproject: Option<&toml::Table>) -> Option<&'static str> {
+    if pyproject.is_some_and(declares_dependencies) {
+        return Some("pyproject.toml");
+    }
+    let read = |file: &str| fs_err::read_to_string(app_dir.join(file)).unwrap_or_default();
+    if setup_cfg_requires(&read("setup.cfg")) {
+        return Some("setup.cfg");
+    }
+    if setup_py_requires(&read("setup.py")) {
+        return Some("setup.py");
+    }
+    let dynamic = pyproject
+        .and_then(|pyproject| pyproject.get("project"))
+        .and_then(|project| project.get("dynamic"))
+        .and_then(toml::Value::as_array)
+        .is_some_and(|dynamic| {
+            dynamic
+                .iter()
+                .any(|field| field.as_str() == Some("dependencies"))
+        });
+    dynamic.then_some("pyproject.toml")
+}
+
+/// `install_requires = …` in setup.cfg with a value on its line or on the indented lines
+/// that continue it.
+fn setup_cfg_requires(text: &str) -> bool {
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if key.trim() != "install_requires" {
+            continue;
+        }
+        return !value.trim().is_empty()
+            || lines
+                .take_while(|next| next.starts_with([' ', '\t']) || next.trim().is_empty())
+                .any(|next| !next.trim().is_empty() && !next.trim().starts_with('#'));
+    }
+    false
+}
+
+/// `install_requires` in setup.py, unless only ever given an empty list (`=[]`): setup.py is
+/// code, so this reads the text, not what it computes.
+fn setup_py_requires(text: &str) -> bool {
+    text.match_indices("install_requires").any(|(at, name)| {
+        let rest: String = text[at + name.len()..]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .take(3)
+            .collect();
+        rest != "=[]"
+    })
+}
+
 fn parse_manager(value: &str) -> Option<Manager> {
     Manager::ALL
         .into_iter()
@@ -154,18 +223,21 @@ pub fn select(app_dir: &Path, env: &Env) -> Result<Selection, InvalidVariable> {
     Ok(match found.as_slice() {
         [(manager, _)] => Selection::Selected(*manager),
         [_, _, ..] => Selection::Conflict(found),
-        [] => match pyproject(app_dir) {
-            Some(pyproject)
-                if pyproject
-                    .get("tool")
-                    .and_then(|tool| tool.get("poetry"))
-                    .is_some() =>
+        [] => {
+            let pyproject = pyproject(app_dir);
+            if pyproject
+                .as_ref()
+                .and_then(|pyproject| pyproject.get("tool"))
+                .and_then(|tool| tool.get("poetry"))
+                .is_some()
             {
                 Selection::PoetryWithoutLock
+            } else if let Some(file) = declared_in(app_dir, pyproject.as_ref()) {
+                Selection::Unlocked(file)
+            } else {
+                Selection::Nothing
             }
-            Some(pyproject) if declares_dependencies(&pyproject) => Selection::Unlocked,
-            _ => Selection::Nothing,
-        },
+        }
     })
 }
 
@@ -174,7 +246,8 @@ pub fn select(app_dir: &Path, env: &Env) -> Result<Selection, InvalidVariable> {
 /// It runs when selected, and also when its files are part of a conflict (so the build can
 /// explain the conflict; the first group in order reports it). The pip buildpack also runs
 /// for [`Selection::Unlocked`] and the Poetry buildpack for [`Selection::PoetryWithoutLock`]
-/// to explain what is missing.
+/// to explain what is missing, and for a selected manager that no buildpack installs with
+/// yet (conda), to say so.
 ///
 /// An invalid `BP_PYTHON_PACKAGE_MANAGER` also passes: a failing detection would only make
 /// the lifecycle fall through to the python-only group and silently ignore the value, while
@@ -183,10 +256,12 @@ pub fn select(app_dir: &Path, env: &Env) -> Result<Selection, InvalidVariable> {
 pub fn detects(app_dir: &Path, env: &Env, manager: Manager) -> bool {
     match select(app_dir, env) {
         Err(_) => true,
-        Ok(Selection::Selected(selected)) => selected == manager,
+        Ok(Selection::Selected(selected)) => {
+            selected == manager || (!selected.has_buildpack() && manager == Manager::Pip)
+        }
         Ok(Selection::Conflict(found)) => found.iter().any(|(m, _)| *m == manager),
         Ok(Selection::PoetryWithoutLock) => manager == Manager::Poetry,
-        Ok(Selection::Unlocked) => manager == Manager::Pip,
+        Ok(Selection::Unlocked(_)) => manager == Manager::Pip,
         Ok(Selection::Nothing) => false,
     }
 }
@@ -250,6 +325,30 @@ mod tests {
     }
 
     #[test]
+    fn a_manager_without_buildpack_is_taken_by_pip_to_report_it() {
+        for file in Manager::Conda.files() {
+            let dir = app(&[(file, "dependencies:\n  - flask\n"), ("app.py", "")]);
+            assert_eq!(
+                select(dir.path(), &Env::new()),
+                Ok(Selection::Selected(Manager::Conda))
+            );
+            assert!(detects(dir.path(), &Env::new(), Manager::Pip), "{file}");
+            for manager in [Manager::Uv, Manager::Poetry, Manager::Pipenv] {
+                assert!(!detects(dir.path(), &Env::new(), manager), "{file}");
+            }
+        }
+        let mut env = Env::new();
+        env.insert(MANAGER_VARIABLE, "conda");
+        let dir = app(&[("requirements.txt", "flask\n")]);
+        assert!(detects(dir.path(), &env, Manager::Pip));
+        assert!(
+            Manager::ALL
+                .iter()
+                .all(|manager| manager.has_buildpack() == (*manager != Manager::Conda))
+        );
+    }
+
+    #[test]
     fn pyproject_without_lock() {
         let poetry = app(&[("pyproject.toml", "[tool.poetry]\nname = 'a'\n")]);
         assert_eq!(
@@ -262,9 +361,77 @@ mod tests {
         )]);
         assert_eq!(
             select(unlocked.path(), &Env::new()),
-            Ok(Selection::Unlocked)
+            Ok(Selection::Unlocked("pyproject.toml"))
         );
         let plain = app(&[("pyproject.toml", "[project]\nname = 'a'\n"), ("a.py", "")]);
         assert_eq!(select(plain.path(), &Env::new()), Ok(Selection::Nothing));
+        let dynamic = app(&[(
+            "pyproject.toml",
+            "[project]\nname = 'a'\ndynamic = ['version', 'dependencies']\n",
+        )]);
+        assert_eq!(
+            select(dynamic.path(), &Env::new()),
+            Ok(Selection::Unlocked("pyproject.toml"))
+        );
+    }
+
+    #[test]
+    fn setup_files_that_declare_dependencies_are_unlocked() {
+        let setup_py = app(&[(
+            "setup.py",
+            "from setuptools import setup\nsetup(name='a', install_requires=['flask'])\n",
+        )]);
+        assert_eq!(
+            select(setup_py.path(), &Env::new()),
+            Ok(Selection::Unlocked("setup.py"))
+        );
+        assert!(detects(setup_py.path(), &Env::new(), Manager::Pip));
+        let setup_cfg = app(&[
+            ("setup.py", "from setuptools import setup\nsetup()\n"),
+            (
+                "setup.cfg",
+                "[metadata]\nname = a\n[options]\ninstall_requires =\n    flask\n",
+            ),
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = ['setuptools']\n",
+            ),
+        ]);
+        assert_eq!(
+            select(setup_cfg.path(), &Env::new()),
+            Ok(Selection::Unlocked("setup.cfg"))
+        );
+        // A setup.py or setup.cfg without dependencies is a plain app: nothing to install.
+        for (file, text) in [
+            (
+                "setup.py",
+                "from setuptools import setup\nsetup(name='a')\n",
+            ),
+            ("setup.py", "setup(name='a', install_requires = [ ])\n"),
+            (
+                "setup.cfg",
+                "[options]\ninstall_requires =\n\n[options.extras_require]\ndev = pytest\n",
+            ),
+        ] {
+            let plain = app(&[(file, text)]);
+            assert_eq!(
+                select(plain.path(), &Env::new()),
+                Ok(Selection::Nothing),
+                "{text}"
+            );
+        }
+        let inline = app(&[("setup.cfg", "[options]\ninstall_requires = flask\n")]);
+        assert_eq!(
+            select(inline.path(), &Env::new()),
+            Ok(Selection::Unlocked("setup.cfg"))
+        );
+        let computed = app(&[(
+            "setup.py",
+            "REQS = open('reqs.txt').read().split()\nsetup(install_requires=REQS)\n",
+        )]);
+        assert_eq!(
+            select(computed.path(), &Env::new()),
+            Ok(Selection::Unlocked("setup.py"))
+        );
     }
 }

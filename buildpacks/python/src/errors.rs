@@ -7,7 +7,7 @@ use crate::selection::{Origin, Requested, VERSION_VARIABLE};
 use crate::version::{MinorVersion, PythonVersion, VersionRequest};
 use blacklodge_common::command::CommandError;
 use blacklodge_common::download::DownloadError;
-use blacklodge_common::error::{UserError, UserFacing};
+use blacklodge_common::error::{UserError, UserFacing, invisible_note, quote};
 use indoc::formatdoc;
 use std::path::PathBuf;
 
@@ -96,7 +96,11 @@ impl UserFacing for PythonError {
         match self {
             Self::InvalidVersionVariable { value } => UserError::new(
                 format!("Invalid {VERSION_VARIABLE}"),
-                format!("{VERSION_VARIABLE}='{value}' is not {PIN_FORMAT}."),
+                format!(
+                    "{VERSION_VARIABLE}={} is not {PIN_FORMAT}.{}",
+                    quote(value),
+                    invisible_note(value)
+                ),
                 format!("Set {VERSION_VARIABLE} to a version such as 3.12, or unset it to use the app's version files."),
             ),
             Self::PythonVersionFile(error) => python_version_file_error(error),
@@ -214,7 +218,11 @@ fn python_version_file_error(error: &PythonVersionFileError) -> UserError {
     match error {
         PythonVersionFileError::InvalidLine { line_number, line } => UserError::new(
             format!("Invalid {file}"),
-            format!("Line {line_number} of {file} is '{line}', which is not {PIN_FORMAT}."),
+            format!(
+                "Line {line_number} of {file} is {}, which is not {PIN_FORMAT}.{}",
+                quote(line),
+                invisible_note(line)
+            ),
             "Change that line to a version such as 3.12. Only CPython is supported.",
         ),
         PythonVersionFileError::Empty => UserError::new(
@@ -243,7 +251,9 @@ fn runtime_txt_error(error: &RuntimeTxtError) -> UserError {
         RuntimeTxtError::InvalidLine { line_number, line } => UserError::new(
             format!("Invalid {file}"),
             format!(
-                "Line {line_number} of {file} is '{line}', which is not python-MAJOR.MINOR or python-MAJOR.MINOR.PATCH (e.g. python-3.12.4)."
+                "Line {line_number} of {file} is {}, which is not python-MAJOR.MINOR or python-MAJOR.MINOR.PATCH (e.g. python-3.12.4).{}",
+                quote(line),
+                invisible_note(line)
             ),
             fix,
         ),
@@ -296,7 +306,15 @@ fn project_file_error(error: &ProjectFileError) -> UserError {
             };
             UserError::new(
                 format!("Invalid Python version in {file}"),
-                format!("Line {line} of {file}: {key} = \"{value}\" is not valid:\n{message}"),
+                format!(
+                    "Line {line} of {file}: {key} = {} is not valid:{}\n{message}",
+                    if invisible_note(value).is_empty() {
+                        format!("\"{value}\"")
+                    } else {
+                        quote(value)
+                    },
+                    invisible_note(value)
+                ),
                 format!("Change that line to a valid constraint, for example {example}."),
             )
         }

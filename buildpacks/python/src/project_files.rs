@@ -98,6 +98,7 @@ fn specifiers(
     value: &Spanned<String>,
 ) -> Result<(Origin, VersionRequest), ProjectFileError> {
     VersionRequest::parse_specifiers(value.get_ref())
+        .or_else(|error| bare_version(value.get_ref()).ok_or(error))
         .map(|request| (origin.clone(), request))
         .map_err(|message| ProjectFileError::InvalidConstraint {
             origin,
@@ -105,6 +106,20 @@ fn specifiers(
             value: value.get_ref().clone(),
             message,
         })
+}
+
+/// A version without operator (`3.12.*`, `3.12`), which PEP 440 rejects but Poetry reads
+/// as the release line (`==3.12.*`): read the same way, so a project Poetry builds gets the
+/// Python it means.
+fn bare_version(text: &str) -> Option<VersionRequest> {
+    let text = text.trim();
+    let bare = text.starts_with(|c: char| c.is_ascii_digit())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '*');
+    bare.then(|| poetry_constraint::to_specifiers(text).ok())
+        .flatten()
+        .map(VersionRequest::Range)
 }
 
 /// `[project] requires-python` and Poetry's `python` dependency, in that order.
@@ -179,6 +194,28 @@ mod tests {
             .iter()
             .map(|(origin, request)| format!("{origin}: {request}"))
             .collect()
+    }
+
+    #[test]
+    fn bare_requires_python_is_read_as_poetry_reads_it() {
+        for (value, shown) in [
+            ("3.12.*", "==3.12.*"),
+            ("3.12", "==3.12.*"),
+            ("3.12.4", "==3.12.4"),
+        ] {
+            let found = pyproject(&format!(
+                "[project]\nname = \"x\"\nrequires-python = \"{value}\"\n"
+            ))
+            .expect("valid");
+            assert_eq!(found.len(), 1, "{value}");
+            assert_eq!(found[0].1.to_string(), shown, "{value}");
+        }
+        let found =
+            pyproject("[project]\nname = \"x\"\nrequires-python = \"3.12.*\"\n").expect("valid");
+        let request = &found[0].1;
+        assert!(request.matches("3.12.9".parse().expect("version")));
+        assert!(!request.matches("3.13.0".parse().expect("version")));
+        assert!(pyproject("[project]\nname = \"x\"\nrequires-python = \"3.x\"\n").is_err());
     }
 
     #[test]

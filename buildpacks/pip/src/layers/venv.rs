@@ -60,7 +60,7 @@ fn invalidation_reasons(cached: &VenvLayerMetadata, wanted: &VenvLayerMetadata) 
         .collect();
     cache::reasons([
         (requirements_sha256 != new_requirements_sha256).then(|| {
-            format!("{REQUIREMENTS_FILE}, a file it includes or a PIP_CONSTRAINT file changed")
+            format!("{REQUIREMENTS_FILE}, a file it includes, a PIP_CONSTRAINT file or a local package they install changed")
         }),
         cache::changed("Python version", python_version, new_python_version),
         cache::changed("installer", installer, new_installer),
@@ -237,6 +237,36 @@ fn fill_with_uv(
     run: &UvRun<'_>,
 ) -> libcnb::Result<(), PipError> {
     run.uv.install_binary(context)?;
+    // Editable git requirements, written without `-e` for uv; restored below.
+    let mut originals = Vec::new();
+    for rewrite in &run.settings.rewrites {
+        let io = |action| {
+            move |error| PipError::Io {
+                action,
+                path: rewrite.path.clone(),
+                error,
+            }
+        };
+        let original = fs_err::read_to_string(&rewrite.path).map_err(io("read"))?;
+        fs_err::write(&rewrite.path, rewrite.apply(&original)).map_err(io("write"))?;
+        originals.push((&rewrite.path, original));
+    }
+    let result = run_uv_install(context, path, run);
+    for (file, original) in originals {
+        fs_err::write(file, original).map_err(|error| PipError::Io {
+            action: "restore",
+            path: file.clone(),
+            error,
+        })?;
+    }
+    result
+}
+
+fn run_uv_install(
+    context: &BuildContext<PipBuildpack>,
+    path: &Path,
+    run: &UvRun<'_>,
+) -> libcnb::Result<(), PipError> {
     output::stream_heading(format!("Running uv pip install -r {REQUIREMENTS_FILE}"));
     let start = std::time::Instant::now();
     let mut install = run.uv.command(&context.app_dir);
@@ -307,7 +337,7 @@ mod tests {
         assert_eq!(
             invalidation_reasons(&cached, &wanted),
             vec![
-                "requirements.txt, a file it includes or a PIP_CONSTRAINT file changed".to_string(),
+                "requirements.txt, a file it includes, a PIP_CONSTRAINT file or a local package they install changed".to_string(),
                 "installer changed (pip 26.3 → uv 0.13.9)".to_string()
             ]
         );
