@@ -140,6 +140,11 @@ fn plain_function_without_dependencies_serves_http() {
     );
     assert_contains(&log, "Setting default process type 'web'");
     assert_not_contains(&log, "## Blacklodge pip");
+    // The web buildpack finds the same declaration and leaves the processes to the wrapper.
+    assert_contains(
+        &log,
+        "- Default process\n  - None added: blacklodge.toml: blacklodge/wrapper declares the processes\n",
+    );
 
     // Small limits so 413 and 504 are quick to provoke.
     let container = image.start(
