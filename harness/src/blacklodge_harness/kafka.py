@@ -405,10 +405,14 @@ class Worker:
     def _consume(self) -> int:
         settings = self.settings
         common = client_config(settings)
-        self.producer = Producer({**common, **producer_config(), "error_cb": self._on_client_error})
-        self.consumer = consumer = Consumer(
-            {**common, **consumer_config(settings), "error_cb": self._on_client_error, "on_commit": self._on_commit}
-        )
+        try:
+            self.producer = Producer({**common, **producer_config(), "error_cb": self._on_client_error})
+            self.consumer = consumer = Consumer(
+                {**common, **consumer_config(settings), "error_cb": self._on_client_error, "on_commit": self._on_commit}
+            )
+        except KafkaException as exc:
+            log.critical("the Kafka client refused its settings: %s", exc.args[0].str() if exc.args else exc)
+            return EXIT_KAFKA_FAILED
         for thread in self.threads:
             thread.start()
         if settings.timeout > 0:
@@ -463,7 +467,11 @@ class Worker:
             part = self.parts.get(tp)
             if part is None or part.stopped:
                 continue  # revoked since the fetch: the records come again to the next owner
-            self.tracker.received(tp, [m.offset() or 0 for m in batch])
+            try:
+                self.tracker.received(tp, [m.offset() or 0 for m in batch])
+            except ValueError as exc:  # the partition went back (truncated log): offsets could no longer be trusted
+                self._fail(Failure(EXIT_KAFKA_FAILED, f"{exc}; stopping so that nothing is committed wrongly (a restart resumes at the last commit)"))
+                return
             self.consumed.inc(len(batch), topic=tp[0])
             with self.lock:
                 part.queue.extend(batch)
