@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
+import re
 import signal
 import threading
 import time
@@ -130,13 +132,37 @@ class Permanent(Exception):
 # --------------------------------------------------------------------------- configuration
 
 
+class _Throttle(logging.Filter):
+    """Lets a message through at most once per ``interval`` seconds (numbers in it ignored):
+    librdkafka repeats the same complaint many times a second while a broker is away."""
+
+    def __init__(self, interval: float = 30.0) -> None:
+        super().__init__()
+        self.interval = interval
+        self._last: Dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = re.sub(r"\d+", "#", record.getMessage())
+        now = time.monotonic()
+        if now - self._last.get(key, -1e9) < self.interval:
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+
+_client_log = logging.getLogger("blacklodge.kafka.client")
+_client_log.addFilter(_Throttle())
+
+
 def client_config(settings: Settings) -> Dict[str, Any]:
     """What the consumer and the producer share: brokers, security, logging."""
     config: Dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
         "client.id": f"blacklodge-{settings.app_name}",
         "security.protocol": settings.kafka_security_protocol,
-        "logger": logging.getLogger("blacklodge.kafka.client"),
+        "logger": _client_log,
     }
     optional = {
         "sasl.mechanism": settings.kafka_sasl_mechanism,
@@ -271,7 +297,8 @@ class Worker:
         self.heartbeat = time.monotonic()
         self.consumer: Optional[Consumer] = None
         self.producer: Optional[Producer] = None
-        self._last_client_error: Dict[int, float] = {}
+        #: When each kind of complaint (message, error code) was last logged: once per 30 s.
+        self._last_client_error: Dict[Tuple[str, int], float] = {}
 
         self.registry = Registry()
         self.handler_metrics = HandlerMetrics(self.registry)
@@ -316,6 +343,8 @@ class Worker:
         self.overrunning = 0
         self.deadlines_done = threading.Event()
         self.turn = _Turn()
+        #: The Kafka clients could not be closed: the process must end without waiting for them.
+        self.exit_at_once = False
         #: Records acknowledged since the last flush into the metrics, by topic (main thread only).
         self._produced_counts: Dict[str, int] = {}
 
@@ -801,12 +830,12 @@ class Worker:
             self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()], asynchronous=True)
         except KafkaException as exc:
             self.commits.inc(outcome="error")
-            log.warning("committing offsets failed: %s", exc.args[0])
+            self._log_throttled(exc.args[0].code(), "committing offsets failed: %s (retried at the next commit)", exc.args[0].str())
 
     def _on_commit(self, error: Optional[KafkaError], partitions: List[TopicPartition]) -> None:
         if error is not None:
             self.commits.inc(outcome="error")
-            log.warning("committing offsets failed: %s", error.str())
+            self._log_throttled(error.code(), "committing offsets failed: %s (retried at the next commit)", error.str())
             return
         self.commits.inc(outcome="ok")
         if self.broker_down:
@@ -924,8 +953,8 @@ class Worker:
 
     def _log_throttled(self, code: int, fmt: str, *args: Any) -> None:
         now = time.monotonic()
-        if now - self._last_client_error.get(code, -1e9) >= 30.0:
-            self._last_client_error[code] = now
+        if now - self._last_client_error.get((fmt, code), -1e9) >= 30.0:
+            self._last_client_error[(fmt, code)] = now
             log.warning(fmt, *args)
 
     def _probe_brokers(self) -> None:
@@ -945,6 +974,23 @@ class Worker:
         self.broker_up.set(1)
 
     # ------------------------------------------------------------------ shutdown
+
+    def _close_consumer(self, timeout: float) -> bool:
+        """``consumer.close()`` (leave the group), given at most ``timeout`` seconds: without
+        brokers it would wait for them."""
+        consumer = self.consumer
+        assert consumer is not None
+
+        def close() -> None:
+            try:
+                consumer.close()
+            except (KafkaException, RuntimeError) as exc:
+                log.warning("leaving the consumer group failed: %s", exc)
+
+        thread = threading.Thread(target=close, name="blacklodge-close", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        return not thread.is_alive()
 
     def _shutdown(self) -> int:
         """Stop taking records, finish those in processing, flush, commit, leave the group."""
@@ -970,10 +1016,9 @@ class Worker:
             consumer.poll(0.05)
         unanswered = self.tracker.commit_candidates()
         self.closing = True
-        try:
-            consumer.close()
-        except (KafkaException, RuntimeError) as exc:
-            log.warning("leaving the consumer group failed: %s", exc)
+        if not self._close_consumer(max(2.0, deadline - time.monotonic())):
+            log.warning("leaving the consumer group did not finish in time (brokers unreachable?); the group drops this member when its session expires")
+            self.exit_at_once = True
         summary = f"committed {_positions(positions)}" if positions and not unanswered else "nothing new to commit"
         if unanswered:
             summary = f"the last commit ({_positions(unanswered)}) was not confirmed; those records will be processed again"
@@ -1061,7 +1106,13 @@ def _positions(positions: Dict[TP, int]) -> str:
 
 def run_worker(settings: Settings) -> int:
     """``blacklodge worker``: consume until SIGTERM (exit 0) or a failure (see the EXIT_* codes)."""
-    return Worker(settings, Handler(settings.entrypoint, settings.app_dir)).run()
+    worker = Worker(settings, Handler(settings.entrypoint, settings.app_dir))
+    code = worker.run()
+    if worker.exit_at_once:
+        # The clients' destructors would wait for the brokers too: end now, within the grace period.
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 __all__ = ["Worker", "run_worker", "client_config", "consumer_config", "producer_config"]
