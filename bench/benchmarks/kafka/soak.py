@@ -4,7 +4,7 @@ count what was lost and what was duplicated.
     python soak.py --bootstrap B --broker-port P --broker-data DIR --bench-kafka PATH --blacklodge BIN [--runs 20] [--records 10000]
 
 Every run: a new input topic (3 partitions) with RECORDS numbered JSON records, a new output
-topic and group. A worker starts; after a random share (5-95 %) of the records has an output
+topic and group. A worker starts (committing every 0.2 s); after a random share (5-95 %) of the records has an output
 it is killed with SIGKILL and a new one started, KILLS times; in every third run the broker
 is also killed (SIGKILL) and restarted while a worker runs. A last worker runs until the
 group's committed offsets cover every record, then gets SIGTERM. Then the output topic is
@@ -117,6 +117,10 @@ def start_worker(args, source, sink, group, log):
         "BLACKLODGE_KAFKA_OUTPUT_TOPIC": sink,
         "BLACKLODGE_KAFKA_GROUP_ID": group,
         "BLACKLODGE_KAFKA_SESSION_TIMEOUT": "6",
+        # Commits every 0.2 s, so that the kills fall between commits of a worker that has
+        # committed some positions already (with the default 1 s most kills came before the
+        # first commit, which proves less).
+        "BLACKLODGE_KAFKA_COMMIT_INTERVAL": "0.2",
         "BLACKLODGE_HOST": "127.0.0.1",
         "BLACKLODGE_ADMIN_PORT": str(args.admin_port),
         "BLACKLODGE_LOG_LEVEL": "warning",
