@@ -996,27 +996,31 @@ class Worker:
         """Stop taking records, finish those in processing, flush, commit, leave the group."""
         consumer, producer = self.consumer, self.producer
         assert consumer is not None and producer is not None
-        deadline = time.monotonic() + self.settings.grace_period
+        # The grace period is shared: records in processing get most of it, the flush and the
+        # last commit the next part, leaving the group the rest.
+        grace = self.settings.grace_period
+        deadline = time.monotonic() + grace
+        commit_deadline = deadline - min(1.0, 0.1 * grace)
         parts = list(self.parts.values())
         try:
             consumer.pause([TopicPartition(*part.tp) for part in parts])
         except KafkaException:
             pass
         self._stop_parts(parts)
-        finished = self._wait_for(parts, deadline)
+        finished = self._wait_for(parts, deadline - min(2.0, 0.2 * grace))
         with self.lock:
             self.ready_parts.extend([None] * len(self.threads))
             self.work_available.notify_all()
-        left = self._serve_acknowledgements(max(0.0, deadline - time.monotonic()), flush=True)
+        left = self._serve_acknowledgements(max(0.0, commit_deadline - time.monotonic()), flush=True)
         # The last commit: asynchronous, served by polling (paused: no records come) until
         # answered or out of time, so a broker outage cannot hold the process past the deadline.
         positions = self.tracker.commit_candidates()
         self._commit()
-        while self.tracker.commit_candidates() and time.monotonic() < deadline and not self.broker_down:
+        while self.tracker.commit_candidates() and time.monotonic() < commit_deadline and not self.broker_down:
             consumer.poll(0.05)
         unanswered = self.tracker.commit_candidates()
         self.closing = True
-        if not self._close_consumer(max(2.0, deadline - time.monotonic())):
+        if not self._close_consumer(max(0.2, deadline - time.monotonic())):
             log.warning("leaving the consumer group did not finish in time (brokers unreachable?); the group drops this member when its session expires")
             self.exit_at_once = True
         summary = f"committed {_positions(positions)}" if positions and not unanswered else "nothing new to commit"
