@@ -871,6 +871,9 @@ class Worker:
 
     def _on_assign(self, _consumer: Consumer, partitions: List[TopicPartition]) -> None:
         for tp in ((p.topic, p.partition) for p in partitions):
+            previous = self.parts.get(tp)
+            if previous is not None:  # assigned again without a revocation: the old state is void
+                self._stop_parts([previous])
             self.parts[tp] = _Partition(tp, self.tracker.assign(tp))
         self.joined = True
         self.assigned_gauge.set(len(self.parts))
