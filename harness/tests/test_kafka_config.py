@@ -291,3 +291,20 @@ def test_a_worker_whose_entry_point_does_not_load_exits_4(tmp_path: Path) -> Non
     result = subprocess.run([sys.executable, "-m", "blacklodge_harness", "worker"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 4
     assert "CRITICAL [-] blacklodge.kafka: cannot load the entry point: error: Entry point 'funcs:nope' not found" in result.stdout
+
+
+def test_a_worker_whose_admin_port_is_taken_exits_6() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BLACKLODGE_")}
+        env.update({**WORKER, "BLACKLODGE_HOST": "127.0.0.1", "BLACKLODGE_ADMIN_PORT": str(port), "BLACKLODGE_LOG_FORMAT": "text"})
+        result = subprocess.run([sys.executable, "-m", "blacklodge_harness", "worker"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 6
+    assert (
+        f"CRITICAL [-] blacklodge.kafka: cannot listen on 127.0.0.1:{port} for the admin server (probes, metrics): "
+        "[Errno 98] Address already in use"
+    ) in result.stdout

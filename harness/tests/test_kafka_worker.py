@@ -177,6 +177,45 @@ def test_a_transient_failure_is_retried_then_succeeds(bootstrap: str, workers: l
     assert retries[0]["level"] == "warning" and retries[0]["topic"] == source and "request_id" in retries[0]
 
 
+def test_a_call_over_the_timeout_is_retried_on_another_thread_then_dead_lettered(bootstrap: str, workers: list, tmp_path: Path) -> None:
+    source, sink, dlq, group = unique("in"), unique("out"), unique("dlq"), unique("group")
+    create_topics(bootstrap, source, sink, dlq, partitions=1)
+    produce(bootstrap, source, [({"i": 0}, "k0", {}, None), ({"i": 1, "sleep": 4}, "k1", {}, None)] + [({"i": i}, f"k{i}", {}, None) for i in range(2, 6)])
+    worker = start(
+        workers,
+        tmp_path,
+        worker_env(
+            bootstrap,
+            "kafka_handlers:sleepy",
+            BLACKLODGE_KAFKA_TOPICS=source,
+            BLACKLODGE_KAFKA_OUTPUT_TOPIC=sink,
+            BLACKLODGE_KAFKA_DLQ_TOPIC=dlq,
+            BLACKLODGE_KAFKA_GROUP_ID=group,
+            BLACKLODGE_KAFKA_MAX_RETRIES="1",
+            BLACKLODGE_KAFKA_CONCURRENCY="1",
+            BLACKLODGE_TIMEOUT="0.5",
+        ),
+    )
+    wait_for("the dead letter", lambda: len(read_topic(bootstrap, dlq)) == 1)
+    letter = read_topic(bootstrap, dlq)[0]
+    assert (letter["key"], letter["headers"]["blacklodge-error-type"]) == ("k1", "timeout")
+    assert letter["headers"]["blacklodge-error-message"] == "the handler did not finish within 0.5s"
+    # The records after it came after it (order within the partition), on the thread that took over.
+    wait_for("five results", lambda: len(read_topic(bootstrap, sink)) == 5)
+    assert [r["value"]["i"] for r in read_topic(bootstrap, sink)] == [0, 2, 3, 4, 5]
+    wait_for("all offsets committed", lambda: committed(bootstrap, group, source) == {0: 6})
+    assert worker.metric('blacklodge_handler_calls_total{outcome="timeout"}') == 2
+    assert worker.metric("blacklodge_kafka_messages_retried_total") == 1
+    # The two overrunning calls finish in the background; their results are dropped.
+    wait_for("the overrunning calls to end", lambda: worker.metric("blacklodge_handler_calls_abandoned") == 0 and "overran" in worker.output())
+    assert len(read_topic(bootstrap, sink)) == 5
+    assert worker.get("/healthz")[0] == 200
+    assert worker.terminate() == 0
+    messages = [line.get("message", "") for line in worker.logs()]
+    assert messages.count("the handler did not finish within 0.5s; the call keeps running in the background and the record is retried on another thread") == 2
+    assert messages.count("a call that overran its deadline has finished (ok); its result is discarded") == 2
+
+
 def test_without_a_dead_letter_topic_a_poison_record_stops_the_worker_uncommitted(bootstrap: str, workers: list, tmp_path: Path) -> None:
     source, sink, group = unique("in"), unique("out"), unique("group")
     create_topics(bootstrap, source, sink, partitions=1)
@@ -362,6 +401,7 @@ def test_a_broker_crash_is_survived_and_readiness_reflects_it(workers: list, tmp
                 BLACKLODGE_KAFKA_TOPICS=source,
                 BLACKLODGE_KAFKA_OUTPUT_TOPIC=sink,
                 BLACKLODGE_KAFKA_GROUP_ID=group,
+                BLACKLODGE_GRACE_PERIOD="5",
                 KAFKA_TEST_DELAY="0.01",
             ),
         )
@@ -375,8 +415,21 @@ def test_a_broker_crash_is_survived_and_readiness_reflects_it(workers: list, tmp
         produce_numbered(bootstrap, source, 100, start=300)
         wait_for("the worker to be ready again", lambda: worker.get("/readyz")[0] == 200, timeout=90)
         wait_for("a result for every record", lambda: set(outputs_by_i(read_topic(bootstrap, sink))) == set(range(400)), timeout=120)
+        wait_for("every offset committed", lambda: sum(o or 0 for o in committed(bootstrap, group, source).values()) == 400)
+        # SIGTERM while the brokers are away with records in flight: the worker still ends
+        # within its grace period (5 s here), leaving what it could not commit to its successor.
+        produce_numbered(bootstrap, source, 300, start=400)
+        wait_for("more results", lambda: len(read_topic(bootstrap, sink)) >= 420, interval=0.05)
+        bench_kafka("kill", "--port", str(port), "--data", str(data))
+        wait_for("readiness to report the outage", lambda: worker.get("/readyz")[0] == 503, timeout=60)
+        stopping = time.monotonic()
         assert worker.terminate() == 0
-        assert sum(o or 0 for o in committed(bootstrap, group, source).values()) == 400
+        assert time.monotonic() - stopping < 5 + 3
+        messages = [line.get("message", "") for line in worker.logs()]
+        assert [m for m in messages if m.startswith("stopped:")], messages[-5:]
+        # librdkafka repeats its complaints about a missing broker many times a second; each is logged once per 30 s.
+        client = [line for line in worker.logs() if line.get("logger") == "blacklodge.kafka.client"]
+        assert len(client) < 40, "\n".join(line["message"] for line in client)
     finally:
         bench_kafka("stop", "--port", str(port), "--data", str(data))
 

@@ -13,10 +13,16 @@ Threads:
   one request for all partitions);
 * ``BLACKLODGE_KAFKA_CONCURRENCY`` **processing threads** take partitions with queued records
   and process a partition's records one after the other (order is kept within a partition;
-  a partition is never on two threads at once); the handler is called through the core's
-  :class:`~blacklodge_harness.core.Invoker` (deadline ``BLACKLODGE_TIMEOUT``);
-* one thread serves the **producer's delivery callbacks**, which acknowledge offsets;
+  a partition is never on two threads at once), calling the handler themselves;
+* the main thread also serves the **producer's delivery callbacks**, which acknowledge offsets;
+* with ``BLACKLODGE_TIMEOUT``, a **deadline thread** (asleep unless a call overruns): a call
+  still running at its deadline counts as a failed attempt; its thread is left to finish it
+  in the background (the result is discarded) and a new thread takes over the partition;
 * the **admin server** answers probes, metrics and the info endpoint.
+
+Handing every call to another thread would cost two thread switches per record, the largest
+cost of all on a busy machine (bench/results/kafka.md); hence the calls on the processing
+threads and a watcher that sleeps.
 
 A record whose value cannot be decoded, that the handler rejects (``BadInput``), whose
 result cannot be encoded, or whose handler call still fails after the retries goes to the
@@ -27,14 +33,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
+import re
 import signal
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+import itertools
 from datetime import datetime, timezone
-from types import FrameType
+from types import FrameType, MappingProxyType
 from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -43,13 +51,11 @@ from blacklodge_harness import __version__, logs
 from blacklodge_harness.admin import AdminServer
 from blacklodge_harness.config import Settings
 from blacklodge_harness.core import (
-    CallTimeout,
     Context,
     Handler,
     HandlerFailed,
     HandlerMetrics,
     HandlerReportedError,
-    Invoker,
     NotReady,
     ResultNotSerializable,
     encode_json,
@@ -84,8 +90,9 @@ _OWN_HEADERS = frozenset({SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET, REQUEST
 #: Records fetched per poll, and handed to a processing thread per turn.
 POLL_BATCH = 500
 TURN_BATCH = 64
-#: A partition with this many queued records is paused until its queue is down to a quarter.
-MAX_QUEUED = 1000
+#: A partition with this many queued records is paused until its queue is down to a quarter
+#: (pausing drops what the client fetched ahead for it, so not too often).
+MAX_QUEUED = 2000
 #: Longest wait between retries.
 MAX_BACKOFF = 30.0
 #: Liveness fails when the poll loop has not turned for this long.
@@ -108,6 +115,11 @@ class Failure(Exception):
         self.fields = fields
 
 
+class _Overran(Exception):
+    """The call overran its deadline: the deadline thread handed the partition to another
+    processing thread, and this one ends once the call returns."""
+
+
 class Permanent(Exception):
     """A record that no retry can fix: ``error_type`` goes into the dead-letter headers."""
 
@@ -120,13 +132,37 @@ class Permanent(Exception):
 # --------------------------------------------------------------------------- configuration
 
 
+class _Throttle(logging.Filter):
+    """Lets a message through at most once per ``interval`` seconds (numbers in it ignored):
+    librdkafka repeats the same complaint many times a second while a broker is away."""
+
+    def __init__(self, interval: float = 30.0) -> None:
+        super().__init__()
+        self.interval = interval
+        self._last: Dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = re.sub(r"\d+", "#", record.getMessage())
+        now = time.monotonic()
+        if now - self._last.get(key, -1e9) < self.interval:
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+
+_client_log = logging.getLogger("blacklodge.kafka.client")
+_client_log.addFilter(_Throttle())
+
+
 def client_config(settings: Settings) -> Dict[str, Any]:
     """What the consumer and the producer share: brokers, security, logging."""
     config: Dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
         "client.id": f"blacklodge-{settings.app_name}",
         "security.protocol": settings.kafka_security_protocol,
-        "logger": logging.getLogger("blacklodge.kafka.client"),
+        "logger": _client_log,
     }
     optional = {
         "sasl.mechanism": settings.kafka_sasl_mechanism,
@@ -172,7 +208,7 @@ def producer_config() -> Dict[str, Any]:
 class _Partition:
     """One assigned partition: its queue of fetched records and its processing state."""
 
-    __slots__ = ("tp", "epoch", "queue", "busy", "stopped", "idle", "abort", "paused", "deliveries")
+    __slots__ = ("tp", "epoch", "queue", "busy", "stopped", "idle", "abort", "paused", "sent", "delivered", "retry")
 
     def __init__(self, tp: TP, epoch: int) -> None:
         self.tp = tp
@@ -188,24 +224,57 @@ class _Partition:
         #: Set to cut a retry's wait short.
         self.abort = threading.Event()
         self.paused = False
-        #: Records produced for this partition and not yet acknowledged by the broker.
-        self.deliveries = 0
+        #: Inputs whose records were handed to the producer (counted by the thread processing
+        #: the partition) and inputs whose records were all acknowledged or failed (counted
+        #: by the main thread, the only one serving the producer's callbacks): one writer
+        #: each, so no lock; the difference is what is still in flight.
+        self.sent = 0
+        self.delivered = 0
+        #: (offset, attempts made, error type, message) of a record whose call overran its
+        #: deadline on another thread: the thread that takes over continues its attempts.
+        self.retry: Optional[Tuple[int, int, str, str]] = None
 
 
-@dataclass
 class _Delivery:
     """The delivery callback of the records one input led to: the last acknowledgement
     acknowledges the input offset."""
 
-    worker: "Worker"
-    part: _Partition
-    offset: int
-    remaining: int
-    topic: str
-    dead_letter: bool = False
+    __slots__ = ("worker", "part", "offset", "remaining", "topic", "dead_letter")
+
+    def __init__(self, worker: "Worker", part: _Partition, offset: int, remaining: int, topic: str, dead_letter: bool = False) -> None:
+        self.worker = worker
+        self.part = part
+        self.offset = offset
+        self.remaining = remaining
+        self.topic = topic
+        self.dead_letter = dead_letter
 
     def __call__(self, error: Optional[KafkaError], _message: Message) -> None:
         self.worker.delivered(self, error)
+
+
+class _Call:
+    """A handler call the deadline thread watches: ``rest`` is what remains of the thread's
+    turn on the partition (handed over with the record when the call overruns)."""
+
+    __slots__ = ("deadline", "part", "message", "attempt", "rest")
+
+    def __init__(self, deadline: float, part: _Partition, message: Message, attempt: int, rest: "Deque[Message]") -> None:
+        self.deadline = deadline
+        self.part = part
+        self.message = message
+        self.attempt = attempt
+        self.rest = rest
+
+
+class _Turn(threading.local):
+    """What a processing thread collects during one turn and adds to the metrics at its end
+    (one lock per turn instead of one per record)."""
+
+    def __init__(self) -> None:
+        self.rest: Deque[Message] = deque()
+        self.outcomes: Dict[str, int] = {}
+        self.durations: List[float] = []
 
 
 class Worker:
@@ -228,7 +297,8 @@ class Worker:
         self.heartbeat = time.monotonic()
         self.consumer: Optional[Consumer] = None
         self.producer: Optional[Producer] = None
-        self._last_client_error: Dict[int, float] = {}
+        #: When each kind of complaint (message, error code) was last logged: once per 30 s.
+        self._last_client_error: Dict[Tuple[str, int], float] = {}
 
         self.registry = Registry()
         self.handler_metrics = HandlerMetrics(self.registry)
@@ -265,12 +335,18 @@ class Worker:
             harness_version=__version__,
             python_version=platform.python_version(),
         )
-        self.invoker = Invoker(handler, concurrency=settings.kafka_concurrency, timeout=settings.timeout, metrics=self.handler_metrics)
-        self.threads = [
-            threading.Thread(target=self._process_loop, name=f"blacklodge-kafka-{i}", daemon=True)
-            for i in range(settings.kafka_concurrency)
-        ]
-        self.producer_done = threading.Event()
+        self.threads = [self._new_thread() for _ in range(settings.kafka_concurrency)]
+        #: Calls being watched, by call number (dict.pop decides between return and expiry).
+        self.calls: Dict[int, _Call] = {}
+        self.call_numbers = itertools.count()
+        #: Calls that overran their deadline and still run.
+        self.overrunning = 0
+        self.deadlines_done = threading.Event()
+        self.turn = _Turn()
+        #: The Kafka clients could not be closed: the process must end without waiting for them.
+        self.exit_at_once = False
+        #: Records acknowledged since the last flush into the metrics, by topic (main thread only).
+        self._produced_counts: Dict[str, int] = {}
 
     # ------------------------------------------------------------------ probes
 
@@ -278,8 +354,8 @@ class Worker:
         stalled = time.monotonic() - self.heartbeat
         if stalled > STALL_AFTER:
             return False, {"reason": f"the poll loop has not turned for {stalled:.0f} s"}
-        if self.invoker.saturated():
-            return False, {"reason": "every handler thread is held by a call that overran its timeout"}
+        if self.overrunning >= 2 * self.settings.kafka_concurrency:
+            return False, {"reason": f"{self.overrunning} handler calls overran their timeout and still run"}
         return True, {}
 
     def readiness(self) -> Tuple[bool, Dict[str, Any]]:
@@ -346,8 +422,8 @@ class Worker:
                 return EXIT_OK
             return self._consume()
         finally:
+            self.deadlines_done.set()
             self.handler.shutdown()
-            self.invoker.shutdown()
             admin.close()
 
     def _on_signal(self, signum: int, _frame: Optional[FrameType]) -> None:
@@ -358,14 +434,18 @@ class Worker:
     def _consume(self) -> int:
         settings = self.settings
         common = client_config(settings)
-        self.producer = Producer({**common, **producer_config(), "error_cb": self._on_client_error})
-        self.consumer = consumer = Consumer(
-            {**common, **consumer_config(settings), "error_cb": self._on_client_error, "on_commit": self._on_commit}
-        )
-        producer_thread = threading.Thread(target=self._serve_producer, name="blacklodge-kafka-producer", daemon=True)
-        producer_thread.start()
+        try:
+            self.producer = Producer({**common, **producer_config(), "error_cb": self._on_client_error})
+            self.consumer = consumer = Consumer(
+                {**common, **consumer_config(settings), "error_cb": self._on_client_error, "on_commit": self._on_commit}
+            )
+        except KafkaException as exc:
+            log.critical("the Kafka client refused its settings: %s", exc.args[0].str() if exc.args else exc)
+            return EXIT_KAFKA_FAILED
         for thread in self.threads:
             thread.start()
+        if settings.timeout > 0:
+            threading.Thread(target=self._watch_deadlines, name="blacklodge-deadlines", daemon=True).start()
         log.info(
             "consuming %s as group %s (output: %s, dead letters: %s, value format: %s, concurrency: %d, brokers: %s)",
             ",".join(settings.kafka_topics),
@@ -379,11 +459,13 @@ class Worker:
         consumer.subscribe(list(settings.kafka_topics), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         next_commit = time.monotonic() + settings.kafka_commit_interval
         next_probe = 0.0
+        producer = self.producer
         while not self.stopping.is_set():
             self.heartbeat = now = time.monotonic()
             messages = consumer.consume(POLL_BATCH, 0.1)
             if messages:
                 self._dispatch(messages)
+            self._serve_acknowledgements(0)
             self._flow_control()
             if now >= next_commit:
                 self._commit()
@@ -392,7 +474,7 @@ class Worker:
             if self.broker_down and now >= next_probe:
                 next_probe = now + 2.0
                 self._probe_brokers()
-        return self._shutdown(producer_thread)
+        return self._shutdown()
 
     # ------------------------------------------------------------------ main thread: records in
 
@@ -414,7 +496,11 @@ class Worker:
             part = self.parts.get(tp)
             if part is None or part.stopped:
                 continue  # revoked since the fetch: the records come again to the next owner
-            self.tracker.received(tp, [m.offset() or 0 for m in batch])
+            try:
+                self.tracker.received(tp, [m.offset() or 0 for m in batch])
+            except ValueError as exc:  # the partition went back (truncated log): offsets could no longer be trusted
+                self._fail(Failure(EXIT_KAFKA_FAILED, f"{exc}; stopping so that nothing is committed wrongly (a restart resumes at the last commit)"))
+                return
             self.consumed.inc(len(batch), topic=tp[0])
             with self.lock:
                 part.queue.extend(batch)
@@ -438,20 +524,32 @@ class Worker:
 
     # ------------------------------------------------------------------ processing threads
 
+    def _new_thread(self) -> threading.Thread:
+        return threading.Thread(target=self._process_loop, name="blacklodge-kafka", daemon=True)
+
     def _process_loop(self) -> None:
+        lock = self.lock
+        turn = self.turn
+        rest = turn.rest
         while True:
-            with self.lock:
+            with lock:
                 while not self.ready_parts:
                     self.work_available.wait()
                 part = self.ready_parts.popleft()
-                if part is None:
-                    return
-                turn = [part.queue.popleft() for _ in range(min(TURN_BATCH, len(part.queue)))] if not part.stopped else []
-            for message in turn:
-                if part.stopped:
-                    break
+                if part is not None and not part.stopped:
+                    queue = part.queue
+                    rest.extend(queue.popleft() for _ in range(min(TURN_BATCH, len(queue))))
+            if part is None:
+                return
+            while rest and not part.stopped:
+                message = rest.popleft()
                 try:
                     self._process(part, message)
+                except _Overran:
+                    # The deadline thread handed the partition (and the rest of this turn) to a
+                    # new thread; this one is done.
+                    self._flush_turn_metrics(turn)
+                    return
                 except Exception as exc:  # noqa: BLE001 - stops the worker; nothing is committed past this record
                     if not isinstance(exc, Failure):
                         log.exception("internal error while processing a record")
@@ -459,7 +557,9 @@ class Worker:
                     self._stop_parts([part])  # the records after it are not processed either
                     self._fail(exc)
                     break
-            with self.lock:
+            rest.clear()
+            self._flush_turn_metrics(turn)
+            with lock:
                 if part.queue and not part.stopped:
                     self.ready_parts.append(part)
                     self.work_available.notify()
@@ -471,7 +571,9 @@ class Worker:
         topic, partition, offset = part.tp[0], part.tp[1], message.offset() or 0
         headers = cast(Headers, message.headers() or [])
         request_id = _request_id(headers)
-        with logs.bind(request_id=request_id, topic=topic, partition=partition, offset=offset):
+        id_token = logs.set_request_id(request_id)
+        fields_token = logs.set_fields(MappingProxyType({"topic": topic, "partition": partition, "offset": offset}))
+        try:
             try:
                 payload = self._decode(message.value())
                 values = self._call_with_retries(part, message, payload, headers, request_id)
@@ -486,17 +588,20 @@ class Worker:
                 return
             out_headers = _pass_through(headers) + _provenance(topic, partition, offset, request_id)
             delivery = _Delivery(self, part, offset, len(values), output)
-            with self.lock:
-                part.deliveries += 1
+            part.sent += 1
             for value in values:
                 try:
                     self._produce(output, value, message.key(), out_headers, delivery)
                 except KafkaException as exc:
                     # The record itself is refused (too large, ...): a dead letter like any bad result.
-                    with self.lock:
-                        part.deliveries -= 1
+                    # The acknowledgements of its records already sent then count for nothing.
+                    delivery.remaining = -(1 << 30)
+                    part.sent -= 1
                     self._dead_letter(part, message, headers, request_id, Permanent("output_rejected", f"the output record was refused: {exc.args[0]}"))
                     return
+        finally:
+            logs.reset_fields(fields_token)
+            logs.reset_request_id(id_token)
 
     def _decode(self, value: Optional[bytes]) -> Any:
         if self.settings.kafka_value_format == "bytes" or value is None:
@@ -512,27 +617,113 @@ class Worker:
         """The encoded results, or None when the record was abandoned (worker stopping)."""
         settings = self.settings
         context = self._context(message, headers, request_id) if self.handler.wants_context else None
-        attempt = 0
+        offset = message.offset() or 0
+        attempt, failed = 0, None
+        if part.retry is not None and part.retry[0] == offset:  # its last call overran on another thread
+            attempt, failed = part.retry[1], (part.retry[2], part.retry[3])
+        part.retry = None
         while True:
+            if failed is not None:
+                error_type, error = failed
+                if attempt > settings.kafka_max_retries:
+                    raise Permanent(error_type, error)
+                delay = min(MAX_BACKOFF, settings.kafka_retry_backoff * (2 ** (attempt - 1)))
+                self.retried.inc(topic=part.tp[0])
+                log.warning("attempt %d of %d failed (%s); retrying in %.2f s", attempt, settings.kafka_max_retries + 1, error, delay)
+                if part.abort.wait(delay) or part.stopped:
+                    log.info("stopping: the record is left uncommitted and will be processed again")
+                    return None
+            attempt += 1
             try:
-                return _encode_all(self.invoker.call(payload, context))
+                return self._invoke(part, message, payload, context, attempt)
             except BadInput as exc:
                 raise Permanent("bad_input", exc.message) from None
             except ResultNotSerializable as exc:
                 raise Permanent("result_not_serializable", str(exc)) from None
-            except (HandlerFailed, HandlerReportedError, CallTimeout, NotReady) as exc:
-                error_type = "timeout" if isinstance(exc, CallTimeout) else "handler_error"
-                if attempt >= settings.kafka_max_retries:
-                    if isinstance(exc, HandlerFailed):
-                        log.error("the handler failed on attempt %d of %d", attempt + 1, attempt + 1, exc_info=exc.exc)
-                    raise Permanent(error_type, str(exc)) from None
-                delay = min(MAX_BACKOFF, settings.kafka_retry_backoff * (2**attempt))
-                attempt += 1
-                self.retried.inc(topic=part.tp[0])
-                log.warning("attempt %d of %d failed (%s); retrying in %.2f s", attempt, settings.kafka_max_retries + 1, exc, delay)
-                if part.abort.wait(delay) or part.stopped:
-                    log.info("stopping: the record is left uncommitted and will be processed again")
-                    return None
+            except (HandlerFailed, HandlerReportedError, NotReady) as exc:
+                failed = ("handler_error", str(exc))
+                if attempt > settings.kafka_max_retries and isinstance(exc, HandlerFailed):
+                    log.error("the handler failed on attempt %d of %d", attempt, attempt, exc_info=exc.exc)
+
+    def _invoke(self, part: _Partition, message: Message, payload: Any, context: Optional[Context], attempt: int) -> List[bytes]:
+        """Call the handler on this thread (watched by the deadline thread) and encode the results.
+
+        Raises what the call raised, or :class:`_Overran` when it returned after its deadline.
+        """
+        timeout = self.settings.timeout
+        turn = self.turn
+        started = time.monotonic()
+        number = -1
+        if timeout > 0:
+            number = next(self.call_numbers)
+            self.calls[number] = _Call(started + timeout, part, message, attempt, turn.rest)
+        outcome = "error"
+        try:
+            result = self.handler.call(payload, context)
+            outcome = "ok"
+            return _encode_all(result)
+        except BadInput:
+            outcome = "bad_input"
+            raise
+        finally:
+            if timeout > 0 and self.calls.pop(number, None) is None:
+                # The deadline thread took over: this thread ends here, the result is dropped.
+                with self.lock:
+                    self.overrunning -= 1
+                self.handler_metrics.abandoned.dec()
+                log.warning("a call that overran its deadline has finished (%s); its result is discarded", outcome)
+                raise _Overran()
+            turn.outcomes[outcome] = turn.outcomes.get(outcome, 0) + 1
+            turn.durations.append(time.monotonic() - started)
+
+    def _flush_turn_metrics(self, turn: _Turn) -> None:
+        metrics = self.handler_metrics
+        with self.registry.lock:
+            for outcome, count in turn.outcomes.items():
+                metrics.calls.inc_locked((outcome,), count)
+            for duration in turn.durations:
+                metrics.duration.observe_locked(duration)
+        turn.outcomes.clear()
+        turn.durations.clear()
+
+    def _watch_deadlines(self) -> None:
+        """Hand the partition of a call that overran its deadline to a new processing thread."""
+        timeout = self.settings.timeout
+        while not self.deadlines_done.is_set():
+            now = time.monotonic()
+            calls = list(self.calls.items())
+            earliest = min((call.deadline for _, call in calls), default=now + timeout)
+            if earliest > now:
+                # A call registered later has a later deadline: nothing needs to wake this sooner.
+                self.deadlines_done.wait(earliest - now)
+                continue
+            for number, call in calls:
+                if call.deadline <= now and self.calls.pop(number, None) is not None:
+                    self._take_over(call)
+
+    def _take_over(self, call: _Call) -> None:
+        part, message = call.part, call.message
+        offset = message.offset() or 0
+        self.handler_metrics.calls.inc(outcome="timeout")
+        self.handler_metrics.abandoned.inc()
+        error = f"the handler did not finish within {self.settings.timeout:g}s"
+        log.warning(
+            "%s; the call keeps running in the background and the record is retried on another thread",
+            error,
+            extra={"topic": part.tp[0], "partition": part.tp[1], "offset": offset},
+        )
+        with self.lock:
+            self.overrunning += 1
+            part.queue.extendleft(reversed([message, *call.rest]))
+            call.rest.clear()
+            part.retry = (offset, call.attempt, "timeout", error)
+            if part.stopped:
+                part.busy = False
+                part.idle.set()
+            else:
+                self.ready_parts.appendleft(part)  # still busy: owned by the new thread from now on
+                self.work_available.notify()
+        self._new_thread().start()
 
     def _context(self, message: Message, headers: Headers, request_id: str) -> Context:
         timestamp_type, timestamp = message.timestamp()
@@ -572,8 +763,7 @@ class Worker:
             + _provenance(topic, partition, offset, request_id)
             + [(ERROR_TYPE, problem.error_type.encode()), (ERROR_MESSAGE, problem.message[:MAX_ERROR_MESSAGE].encode("utf-8", "replace"))]
         )
-        with self.lock:
-            part.deliveries += 1
+        part.sent += 1
         try:
             self._produce(dlq, message.value(), message.key(), dlq_headers, _Delivery(self, part, offset, 1, dlq, dead_letter=True))
         except KafkaException as exc:
@@ -589,22 +779,32 @@ class Worker:
             try:
                 producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivery)
                 return
-            except BufferError:  # the local queue is full: the producer thread is sending
+            except BufferError:  # the local queue is full until the main thread serves acknowledgements
                 time.sleep(0.005)
 
-    # ------------------------------------------------------------------ producer thread: acknowledgements
+    # ------------------------------------------------------------------ acknowledgements (main thread)
 
-    def _serve_producer(self) -> None:
+    def _serve_acknowledgements(self, timeout: float, *, flush: bool = False) -> int:
+        """Serve the producer's delivery callbacks (on the main thread only) and count them;
+        with ``flush``, until every record is acknowledged or ``timeout`` passed (returns
+        how many are left)."""
         producer = self.producer
         assert producer is not None
-        while not self.producer_done.is_set():
-            producer.poll(0.05)
+        left = producer.flush(timeout) if flush else producer.poll(timeout)
+        counts = self._produced_counts
+        if counts:
+            with self.registry.lock:
+                for topic, count in counts.items():
+                    self.produced.inc_locked((topic,), count)
+            counts.clear()
+        return left
 
     def delivered(self, delivery: _Delivery, error: Optional[KafkaError]) -> None:
         part = delivery.part
         if error is not None:
-            with self.lock:
-                part.deliveries -= 1
+            if delivery.remaining > 0:
+                part.delivered += 1
+            delivery.remaining = -(1 << 30)
             self._fail(
                 Failure(
                     EXIT_KAFKA_FAILED,
@@ -613,12 +813,12 @@ class Worker:
                 )
             )
             return
-        self.produced.inc(topic=delivery.topic)
+        counts = self._produced_counts
+        counts[delivery.topic] = counts.get(delivery.topic, 0) + 1
         delivery.remaining -= 1
         if delivery.remaining == 0:
             self.tracker.acked(part.tp, part.epoch, delivery.offset)
-            with self.lock:
-                part.deliveries -= 1
+            part.delivered += 1
 
     # ------------------------------------------------------------------ commits
 
@@ -630,12 +830,12 @@ class Worker:
             self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()], asynchronous=True)
         except KafkaException as exc:
             self.commits.inc(outcome="error")
-            log.warning("committing offsets failed: %s", exc.args[0])
+            self._log_throttled(exc.args[0].code(), "committing offsets failed: %s (retried at the next commit)", exc.args[0].str())
 
     def _on_commit(self, error: Optional[KafkaError], partitions: List[TopicPartition]) -> None:
         if error is not None:
             self.commits.inc(outcome="error")
-            log.warning("committing offsets failed: %s", error.str())
+            self._log_throttled(error.code(), "committing offsets failed: %s (retried at the next commit)", error.str())
             return
         self.commits.inc(outcome="ok")
         if self.broker_down:
@@ -671,6 +871,9 @@ class Worker:
 
     def _on_assign(self, _consumer: Consumer, partitions: List[TopicPartition]) -> None:
         for tp in ((p.topic, p.partition) for p in partitions):
+            previous = self.parts.get(tp)
+            if previous is not None:  # assigned again without a revocation: the old state is void
+                self._stop_parts([previous])
             self.parts[tp] = _Partition(tp, self.tracker.assign(tp))
         self.joined = True
         self.assigned_gauge.set(len(self.parts))
@@ -709,11 +912,12 @@ class Worker:
                 part.abort.set()
 
     def _wait_for(self, parts: List[_Partition], deadline: float) -> bool:
-        """Wait until the parts' records in processing are done and their records delivered."""
+        """Wait until the parts' records in processing are done and their records delivered
+        (serving the delivery callbacks meanwhile)."""
         while time.monotonic() < deadline:
-            if all(part.idle.is_set() and part.deliveries == 0 for part in parts):
+            if all(part.idle.is_set() and part.sent == part.delivered for part in parts):
                 return True
-            time.sleep(0.005)
+            self._serve_acknowledgements(0.005)
         return False
 
     def _forget(self, tps: List[TP]) -> None:
@@ -752,8 +956,8 @@ class Worker:
 
     def _log_throttled(self, code: int, fmt: str, *args: Any) -> None:
         now = time.monotonic()
-        if now - self._last_client_error.get(code, -1e9) >= 30.0:
-            self._last_client_error[code] = now
+        if now - self._last_client_error.get((fmt, code), -1e9) >= 30.0:
+            self._last_client_error[(fmt, code)] = now
             log.warning(fmt, *args)
 
     def _probe_brokers(self) -> None:
@@ -774,36 +978,54 @@ class Worker:
 
     # ------------------------------------------------------------------ shutdown
 
-    def _shutdown(self, producer_thread: threading.Thread) -> int:
+    def _close_consumer(self, timeout: float) -> bool:
+        """``consumer.close()`` (leave the group), given at most ``timeout`` seconds: without
+        brokers it would wait for them."""
+        consumer = self.consumer
+        assert consumer is not None
+
+        def close() -> None:
+            try:
+                consumer.close()
+            except (KafkaException, RuntimeError) as exc:
+                log.warning("leaving the consumer group failed: %s", exc)
+
+        thread = threading.Thread(target=close, name="blacklodge-close", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def _shutdown(self) -> int:
         """Stop taking records, finish those in processing, flush, commit, leave the group."""
         consumer, producer = self.consumer, self.producer
         assert consumer is not None and producer is not None
-        deadline = time.monotonic() + self.settings.grace_period
+        # The grace period is shared: records in processing get most of it, the flush and the
+        # last commit the next part, leaving the group the rest.
+        grace = self.settings.grace_period
+        deadline = time.monotonic() + grace
+        commit_deadline = deadline - min(1.0, 0.1 * grace)
         parts = list(self.parts.values())
         try:
             consumer.pause([TopicPartition(*part.tp) for part in parts])
         except KafkaException:
             pass
         self._stop_parts(parts)
-        finished = self._wait_for(parts, deadline)
+        finished = self._wait_for(parts, deadline - min(2.0, 0.2 * grace))
         with self.lock:
             self.ready_parts.extend([None] * len(self.threads))
             self.work_available.notify_all()
-        self.producer_done.set()
-        producer_thread.join()
-        left = producer.flush(max(0.0, deadline - time.monotonic()))
+        left = self._serve_acknowledgements(max(0.0, commit_deadline - time.monotonic()), flush=True)
         # The last commit: asynchronous, served by polling (paused: no records come) until
         # answered or out of time, so a broker outage cannot hold the process past the deadline.
         positions = self.tracker.commit_candidates()
         self._commit()
-        while self.tracker.commit_candidates() and time.monotonic() < deadline and not self.broker_down:
+        while self.tracker.commit_candidates() and time.monotonic() < commit_deadline and not self.broker_down:
             consumer.poll(0.05)
         unanswered = self.tracker.commit_candidates()
         self.closing = True
-        try:
-            consumer.close()
-        except (KafkaException, RuntimeError) as exc:
-            log.warning("leaving the consumer group failed: %s", exc)
+        if not self._close_consumer(max(0.2, deadline - time.monotonic())):
+            log.warning("leaving the consumer group did not finish in time (brokers unreachable?); the group drops this member when its session expires")
+            self.exit_at_once = True
         summary = f"committed {_positions(positions)}" if positions and not unanswered else "nothing new to commit"
         if unanswered:
             summary = f"the last commit ({_positions(unanswered)}) was not confirmed; those records will be processed again"
@@ -848,10 +1070,16 @@ def _provenance(topic: str, partition: int, offset: int, request_id: str) -> Hea
     ]
 
 
+#: Result types that are one record (checked before the slower ``isinstance(..., Iterator)``).
+_SINGLE = frozenset({dict, list, tuple, str, bytes, bytearray, int, float, bool})
+
+
 def _encode_all(result: Any) -> List[bytes]:
     """None -> no record; an iterator (a generator) -> one record per item; else one record."""
     if result is None:
         return []
+    if type(result) in _SINGLE:
+        return [_encode(result)]
     if isinstance(result, Iterator):
         try:
             items = [item for item in result if item is not None]
@@ -885,7 +1113,13 @@ def _positions(positions: Dict[TP, int]) -> str:
 
 def run_worker(settings: Settings) -> int:
     """``blacklodge worker``: consume until SIGTERM (exit 0) or a failure (see the EXIT_* codes)."""
-    return Worker(settings, Handler(settings.entrypoint, settings.app_dir)).run()
+    worker = Worker(settings, Handler(settings.entrypoint, settings.app_dir))
+    code = worker.run()
+    if worker.exit_at_once:
+        # The clients' destructors would wait for the brokers too: end now, within the grace period.
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 __all__ = ["Worker", "run_worker", "client_config", "consumer_config", "producer_config"]

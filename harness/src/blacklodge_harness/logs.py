@@ -62,6 +62,11 @@ def current_request_id() -> Optional[str]:
 #: as a block. The context variable's own methods: no Python frame on the request path.
 set_request_id = _request_id.set
 reset_request_id = _request_id.reset
+#: ``set_fields(MappingProxyType({...})) -> token`` / ``reset_fields(token)``: the fields of
+#: :func:`bind` (replacing, not merging with, the outer ones) without a context manager, for a
+#: loop that binds per record (the Kafka worker: topic, partition, offset).
+set_fields = _fields.set
+reset_fields = _fields.reset
 
 
 @contextmanager
