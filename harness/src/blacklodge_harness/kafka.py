@@ -90,7 +90,7 @@ _OWN_HEADERS = frozenset({SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET, REQUEST
 #: Records fetched per poll, and handed to a processing thread per turn.
 POLL_BATCH = 500
 TURN_BATCH = 64
-#: A partition with this many queued records is paused until its queue is down to a quarter
+#: A partition with this many queued records is paused until its queue is down to half
 #: (pausing drops what the client fetched ahead for it, so not too often).
 MAX_QUEUED = 2000
 #: Longest wait between retries.
@@ -462,7 +462,9 @@ class Worker:
         producer = self.producer
         while not self.stopping.is_set():
             self.heartbeat = now = time.monotonic()
-            messages = consumer.consume(POLL_BATCH, 0.1)
+            # While partitions are paused, come back soon: their queues drain fast and want resuming.
+            paused = any(part.paused for part in self.parts.values())
+            messages = consumer.consume(POLL_BATCH, 0.005 if paused else 0.1)
             if messages:
                 self._dispatch(messages)
             self._serve_acknowledgements(0)
@@ -518,7 +520,7 @@ class Worker:
             if not part.paused and queued >= MAX_QUEUED:
                 consumer.pause([TopicPartition(*part.tp)])
                 part.paused = True
-            elif part.paused and queued <= MAX_QUEUED // 4:
+            elif part.paused and queued <= MAX_QUEUED // 2:
                 consumer.resume([TopicPartition(*part.tp)])
                 part.paused = False
 
