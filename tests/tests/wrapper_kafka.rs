@@ -160,8 +160,9 @@ impl Kafka {
             .collect()
     }
 
-    /// Waits until the group's committed offsets of `topic` add up to `total`.
-    fn wait_committed(&self, group: &str, topic: &str, total: u64) {
+    /// Waits until the group's committed offsets of `topic` add up to `total`; on failure the
+    /// message carries the logs of `worker`, the member expected to commit.
+    fn wait_committed(&self, group: &str, topic: &str, total: u64, worker: &Container) {
         let mut last = BTreeMap::new();
         let done = wait_for(Duration::from_mins(1), || {
             last = self.committed(group, topic);
@@ -169,7 +170,8 @@ impl Kafka {
         });
         assert!(
             done,
-            "committed offsets of {group} on {topic}: {last:?}, expected {total} in all"
+            "committed offsets of {group} on {topic}: {last:?}, expected {total} in all\n{}",
+            worker.logs()
         );
     }
 }
@@ -497,7 +499,7 @@ fn delivers_exactly_once_per_message_and_drains_on_sigterm(image: &Image, kafka:
     }
     let expected: BTreeSet<u64> = (0..200).collect();
     assert_eq!(assert_nothing_lost(&results, &expected), 0);
-    kafka.wait_committed(&stream.group, &stream.input, 200);
+    kafka.wait_committed(&stream.group, &stream.input, 200, &worker);
 
     let (status, metrics) = get(&worker, "/metrics");
     assert_eq!(status, 200, "{metrics}");
@@ -591,7 +593,7 @@ fn poison_goes_to_the_dead_letter_topic_and_transient_failures_are_retried(
     );
     assert_eq!(headers["blacklodge-source-topic"], stream.input.as_str());
     assert_eq!(headers["blacklodge-source-offset"], "5");
-    kafka.wait_committed(&stream.group, &stream.input, 20);
+    kafka.wait_committed(&stream.group, &stream.input, 20, &worker);
     assert!(worker.is_running(), "{}", worker.logs());
 }
 
@@ -632,7 +634,7 @@ fn poison_without_dead_letters_stops_the_worker_uncommitted(image: &Image, kafka
         &[("BLACKLODGE_KAFKA_DLQ_TOPIC", stream.dlq.as_str())],
     );
     stream.wait_for_output(kafka, 9, &worker);
-    kafka.wait_committed(&stream.group, &stream.input, 10);
+    kafka.wait_committed(&stream.group, &stream.input, 10, &worker);
     let expected: BTreeSet<u64> = (0..10).filter(|i| *i != 4).collect();
     assert_eq!(
         assert_nothing_lost(&kafka.consume(&stream.output, None), &expected),
@@ -653,7 +655,7 @@ fn a_killed_worker_loses_nothing(image: &Image, kafka: &Kafka) {
     assert!(at_kill < N, "the worker finished before it was killed");
     docker(&["start", &worker.name]);
     stream.wait_for_output(kafka, N, &worker);
-    kafka.wait_committed(&stream.group, &stream.input, N);
+    kafka.wait_committed(&stream.group, &stream.input, N, &worker);
     let results = kafka.consume(&stream.output, None);
     let duplicates = assert_nothing_lost(&results, &(0..N).collect());
     eprintln!(
@@ -689,7 +691,7 @@ fn two_workers_split_the_partitions_and_a_rebalance_loses_nothing(image: &Image,
         second.logs()
     );
     stream.wait_for_output(kafka, N, &first);
-    kafka.wait_committed(&stream.group, &stream.input, N);
+    kafka.wait_committed(&stream.group, &stream.input, N, &first);
     let results = kafka.consume(&stream.output, None);
     let duplicates = assert_nothing_lost(&results, &(0..N).collect());
 
@@ -749,7 +751,7 @@ fn a_broker_restart_loses_nothing(image: &Image) {
     assert_eq!(status, 200, "{body}");
     broker.run("start");
     stream.wait_for_output(&kafka, N, &worker);
-    kafka.wait_committed(&stream.group, &stream.input, N);
+    kafka.wait_committed(&stream.group, &stream.input, N, &worker);
     let results = kafka.consume(&stream.output, None);
     let duplicates = assert_nothing_lost(&results, &(0..N).collect());
     eprintln!("broker killed and restarted: 0 lost, {duplicates} duplicates");
