@@ -13,6 +13,8 @@ from blacklodge_harness.kafka_processing import ProcessingSide
 from blacklodge_harness.kafka_records import (
     EXIT_KAFKA_FAILED,
     EXIT_OK,
+    INLINE_BUDGET,
+    INLINE_LIMIT,
     MAX_QUEUED,
     POLL_BATCH,
     TP,
@@ -54,30 +56,81 @@ class ConsumerSide(ProcessingSide):
             settings.kafka_bootstrap_servers,
         )
         consumer.subscribe(list(settings.kafka_topics), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        with self.lock:
+            self._start_poller()
+        if self.inline:
+            threading.Thread(target=self._watch_poller, name="blacklodge-poll-watch", daemon=True).start()
+        # The main thread only waits (and takes the signals): the poll loop runs on a thread of
+        # its own, which a call that runs long can leave behind (see _watch_poller).
+        while not self.finished.wait(0.5):
+            pass
+        return self.exit_code
+
+    def _start_poller(self) -> None:
+        """Start a thread running the poll loop, from now on the only one polling (lock held)."""
+        thread = threading.Thread(target=self._poll_loop, name="blacklodge-poll", daemon=True)
+        self.poller = thread
+        thread.start()
+
+    def _watch_poller(self) -> None:
+        """When a call on the polling thread has run for INLINE_LIMIT seconds, hand the poll loop
+        to a new thread (rebalances, acknowledgements, commits and the liveness heartbeat go on);
+        the old one finishes its call as a processing thread would, then ends."""
+        while not self.finished.wait(INLINE_LIMIT / 5):
+            since = self.inline_since
+            if not since or time.monotonic() - since < INLINE_LIMIT:
+                continue
+            with self.lock:
+                if self.inline_since != since or self.finished.is_set():
+                    continue
+                self.inline = False
+                self.inline_since = 0.0
+                log.info("a handler call on the polling thread runs long: the poll loop moves to a new thread, records go to the processing threads from now on")
+                self._start_poller()
+            return
+
+    def _poll_loop(self) -> None:
+        settings = self.settings
+        consumer, producer = self.consumer, self.producer
+        assert consumer is not None and producer is not None
+        me = threading.current_thread()
+        self.turn.inline = True
         next_commit = time.monotonic() + settings.kafka_commit_interval
         next_probe = 0.0
-        producer = self.producer
-        while not self.stopping.is_set():
-            self.heartbeat = now = time.monotonic()
-            # While partitions are paused, come back soon: their queues drain fast and want resuming.
-            paused = any(part.paused for part in self.parts.values())
-            messages = consumer.consume(POLL_BATCH, 0.005 if paused else 0.1)
-            if messages:
-                self._dispatch(messages)
-            self._serve_acknowledgements(0)
-            self._flow_control()
-            if now >= next_commit:
-                self._commit()
-                self._update_lag()
-                next_commit = now + settings.kafka_commit_interval
-            if self.broker_down and now >= next_probe:
-                next_probe = now + 2.0
-                self._probe_brokers()
-        return self._shutdown()
+        try:
+            while not self.stopping.is_set():
+                self.heartbeat = now = time.monotonic()
+                # While partitions are paused, come back soon: their queues drain fast and want resuming.
+                paused = any(part.paused for part in self.parts.values())
+                messages = consumer.consume(POLL_BATCH, 0.005 if paused else 0.1)
+                if messages:
+                    self._dispatch(messages)
+                    if self.poller is not me:
+                        return  # a call here ran long: another thread polls now
+                self._serve_acknowledgements(0)
+                self._flow_control()
+                if now >= next_commit:
+                    self._commit()
+                    self._update_lag()
+                    next_commit = now + settings.kafka_commit_interval
+                if self.broker_down and now >= next_probe:
+                    next_probe = now + 2.0
+                    self._probe_brokers()
+            self.exit_code = self._shutdown()
+        except BaseException as exc:  # noqa: BLE001 - the worker must not hang without its poll loop
+            log.exception("internal error in the poll loop")
+            self._fail(Failure(EXIT_KAFKA_FAILED, f"internal error in the poll loop: {type(exc).__name__}: {exc}"))
+            self.exit_code = EXIT_KAFKA_FAILED
+        self.finished.set()
 
     # ------------------------------------------------------------------ main thread: records in
 
     def _dispatch(self, messages: Sequence[Message]) -> None:
+        """Hand each partition's records to its queue (the offsets to the tracker first, for
+        every partition, before any is processed): to the processing threads, or to this thread
+        while the handler is fast (:meth:`_process_inline`)."""
+        inline = self.inline
+        mine: List[Partition] = []
         by_partition: Dict[TP, List[Message]] = {}
         for message in messages:
             error = message.error()
@@ -99,15 +152,37 @@ class ConsumerSide(ProcessingSide):
                 self.tracker.received(tp, [m.offset() or 0 for m in batch])
             except ValueError as exc:  # the partition went back (truncated log): offsets could no longer be trusted
                 self._fail(Failure(EXIT_KAFKA_FAILED, f"{exc}; stopping so that nothing is committed wrongly (a restart resumes at the last commit)"))
-                return
+                break
             self.consumed.inc(len(batch), topic=tp[0])
             with self.lock:
                 part.queue.extend(batch)
                 if not part.busy:
                     part.busy = True
                     part.idle.clear()
-                    self.ready_parts.append(part)
-                    self.work_available.notify()
+                    if inline:
+                        mine.append(part)  # this thread's until processed or handed to the processing threads
+                    else:
+                        self.ready_parts.append(part)
+                        self.work_available.notify()
+        if mine:
+            self._process_inline(mine)
+
+    def _process_inline(self, parts: List[Partition]) -> None:
+        """Process the partitions' records on this (the polling) thread for at most
+        INLINE_BUDGET seconds; what is left goes to the processing threads."""
+        until = time.monotonic() + INLINE_BUDGET
+        for index, part in enumerate(parts):
+            if not self.inline or not self.turn.inline or time.monotonic() >= until or self.stopping.is_set():
+                with self.lock:
+                    for rest in parts[index:]:
+                        self.ready_parts.append(rest)
+                    self.work_available.notify_all()
+                return
+            with self.lock:
+                self._start_turn(part, POLL_BATCH)
+            self._take_turn(part, until)
+            if self.poller is not threading.current_thread():
+                self.turn.inline = False
 
     def _flow_control(self) -> None:
         consumer = self.consumer

@@ -20,6 +20,8 @@ from blacklodge_harness.kafka_records import (
     ERROR_TYPE,
     EXIT_KAFKA_FAILED,
     EXIT_MESSAGE_FAILED,
+    INLINE_LIMIT,
+    INLINE_SLOW,
     MAX_BACKOFF,
     MAX_ERROR_MESSAGE,
     TURN_BATCH,
@@ -48,43 +50,63 @@ class ProcessingSide(DeliverySide):
 
     def _process_loop(self) -> None:
         lock = self.lock
-        turn = self.turn
-        rest = turn.rest
         while True:
             with lock:
                 while not self.ready_parts:
                     self.work_available.wait()
                 part = self.ready_parts.popleft()
-                if part is not None and not part.stopped:
-                    queue = part.queue
-                    rest.extend(queue.popleft() for _ in range(min(TURN_BATCH, len(queue))))
+                if part is not None:
+                    self._start_turn(part, TURN_BATCH)
             if part is None:
                 return
-            while rest and not part.stopped:
-                message = rest.popleft()
-                try:
-                    self._process(part, message)
-                except Overran:
-                    # The deadline thread handed the partition (and the rest of this turn) to a
-                    # new thread; this one is done.
-                    self._flush_turn_metrics(turn)
-                    return
-                except Exception as exc:  # noqa: BLE001 - stops the worker; nothing is committed past this record
-                    if not isinstance(exc, Failure):
-                        log.exception("internal error while processing a record")
-                        exc = Failure(EXIT_KAFKA_FAILED, f"internal error while processing {where(message)}: {type(exc).__name__}: {exc}")
-                    self._stop_parts([part])  # the records after it are not processed either
-                    self._fail(exc)
-                    break
+            if not self._take_turn(part):
+                return  # the deadline thread handed the partition to a new thread: this one is done
+
+    def _start_turn(self, part: Partition, limit: int) -> None:
+        """Move up to ``limit`` queued records of ``part`` into this thread's turn (lock held)."""
+        if not part.stopped:
+            queue, rest = part.queue, self.turn.rest
+            rest.extend(queue.popleft() for _ in range(min(limit, len(queue))))
+
+    def _take_turn(self, part: Partition, until: float = 0.0) -> bool:
+        """Process this thread's turn of ``part`` in order, then give the partition back: queued
+        again when records wait, else idle. ``until`` (on the polling thread): stop at this
+        time, when the handler turns out slow or when the poll loop moved to another thread,
+        and leave the rest to the processing threads.
+
+        Returns False when the deadline thread took the partition over (with the rest of the turn).
+        """
+        turn = self.turn
+        rest = turn.rest
+        while rest and not part.stopped:
+            message = rest.popleft()
+            try:
+                self._process(part, message)
+            except Overran:
+                # The deadline thread handed the partition (and the rest of this turn) to a new thread.
+                self._flush_turn_metrics(turn)
+                return False
+            except Exception as exc:  # noqa: BLE001 - stops the worker; nothing is committed past this record
+                if not isinstance(exc, Failure):
+                    log.exception("internal error while processing a record")
+                    exc = Failure(EXIT_KAFKA_FAILED, f"internal error while processing {where(message)}: {type(exc).__name__}: {exc}")
+                self._stop_parts([part])  # the records after it are not processed either
+                self._fail(exc)
+                break
+            if until and (time.monotonic() >= until or not self.inline or not turn.inline or self.stopping.is_set()):
+                break
+        self._flush_turn_metrics(turn)
+        with self.lock:
+            if rest and not part.stopped:
+                part.queue.extendleft(reversed(rest))
             rest.clear()
-            self._flush_turn_metrics(turn)
-            with lock:
-                if part.queue and not part.stopped:
-                    self.ready_parts.append(part)
-                    self.work_available.notify()
-                else:
-                    part.busy = False
-                    part.idle.set()
+            if part.queue and not part.stopped:
+                self.ready_parts.append(part)
+                self.work_available.notify()
+            else:
+                part.busy = False
+                part.idle.set()
+        return True
 
     def _process(self, part: Partition, message: Message) -> None:
         topic, partition, offset = part.tp[0], part.tp[1], message.offset() or 0
@@ -176,6 +198,9 @@ class ProcessingSide(DeliverySide):
         if timeout > 0:
             number = next(self.call_numbers)
             self.calls[number] = Call(started + timeout, part, message, attempt, turn.rest)
+        inline = turn.inline
+        if inline:
+            self.inline_since = started
         outcome = "error"
         try:
             result = self.handler.call(payload, context)
@@ -185,6 +210,9 @@ class ProcessingSide(DeliverySide):
             outcome = "bad_input"
             raise
         finally:
+            if inline:
+                self.inline_since = 0.0
+                self._inline_took(time.monotonic() - started)
             if timeout > 0 and self.calls.pop(number, None) is None:
                 # The deadline thread took over: this thread ends here, the result is dropped.
                 with self.lock:
@@ -194,6 +222,19 @@ class ProcessingSide(DeliverySide):
                 raise Overran()
             turn.outcomes[outcome] = turn.outcomes.get(outcome, 0) + 1
             turn.durations.append(time.monotonic() - started)
+
+    def _inline_took(self, duration: float) -> None:
+        """Follow the calls' durations on the polling thread: a slow handler is called on the
+        processing threads from then on (its calls would hold up the poll loop)."""
+        average = self.inline_average = self.inline_average * 0.95 + duration * 0.05
+        if self.inline and (average > INLINE_SLOW or duration > INLINE_LIMIT):
+            self.inline = False
+            log.info(
+                "the handler's calls take %.1f ms (%.1f ms on average): records are processed on %d processing thread(s) from now on",
+                duration * 1000,
+                average * 1000,
+                len(self.threads),
+            )
 
     def _flush_turn_metrics(self, turn: Turn) -> None:
         metrics = self.handler_metrics

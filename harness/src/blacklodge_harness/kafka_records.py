@@ -39,6 +39,13 @@ TURN_BATCH = 64
 #: A partition with this many queued records is paused until its queue is down to half
 #: (pausing drops what the client fetched ahead for it, so not too often).
 MAX_QUEUED = 2000
+#: Records of a poll processed on the polling thread before the rest go to the processing
+#: threads: at most this many seconds (the loop must turn to serve rebalances and acknowledgements).
+INLINE_BUDGET = 0.1
+#: A call on the polling thread running this long hands the poll loop to a new thread.
+INLINE_LIMIT = 0.5
+#: Calls averaging this long are processed on the processing threads from then on.
+INLINE_SLOW = 0.002
 #: Longest wait between retries.
 MAX_BACKOFF = 30.0
 #: Liveness fails when the poll loop has not turned for this long.

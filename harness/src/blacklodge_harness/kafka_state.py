@@ -73,6 +73,8 @@ class Turn(threading.local):
         self.rest: Deque[Message] = deque()
         self.outcomes: Dict[str, int] = {}
         self.durations: List[float] = []
+        #: This thread polls and processes records itself (see kafka_consumer).
+        self.inline = False
 
 
 class WorkerState:
@@ -142,6 +144,17 @@ class WorkerState:
         #: Calls that overran their deadline and still run.
         self.overrunning = 0
         self.deadlines_done = threading.Event()
+        #: The thread running the poll loop; replaced when a call on it runs long (kafka_consumer).
+        self.poller: Optional[threading.Thread] = None
+        #: Records are processed on the polling thread while the handler is fast.
+        self.inline = True
+        #: When the call running on the polling thread started (0 when none runs).
+        self.inline_since = 0.0
+        #: Moving average of the calls' durations on the polling thread.
+        self.inline_average = 0.0
+        #: Set when the poll loop has ended and the shutdown is done; the exit code.
+        self.finished = threading.Event()
+        self.exit_code = 0
         self.turn = Turn()
         #: The Kafka clients could not be closed: the process must end without waiting for them.
         self.exit_at_once = False
