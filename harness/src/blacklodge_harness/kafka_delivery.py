@@ -27,7 +27,18 @@ class Delivery:
         self.dead_letter = dead_letter
 
     def __call__(self, error: Optional[KafkaError], _message: Message) -> None:
-        self.worker.delivered(self, error)
+        if error is not None:
+            self.worker.delivered(self, error)
+            return
+        # The common case without a call to the worker (one frame less per record).
+        worker = self.worker
+        counts = worker.produced_counts
+        counts[self.topic] = counts.get(self.topic, 0) + 1
+        self.remaining -= 1
+        if self.remaining == 0:
+            part = self.part
+            worker.tracker.acked(part.tp, part.epoch, self.offset)
+            part.delivered += 1
 
 
 class DeliverySide(WorkerState):
@@ -42,7 +53,7 @@ class DeliverySide(WorkerState):
         producer = self.producer
         assert producer is not None
         left = producer.flush(timeout) if flush else producer.poll(timeout)
-        counts = self._produced_counts
+        counts = self.produced_counts
         if counts:
             with self.registry.lock:
                 for topic, count in counts.items():
@@ -64,7 +75,7 @@ class DeliverySide(WorkerState):
                 )
             )
             return
-        counts = self._produced_counts
+        counts = self.produced_counts
         counts[delivery.topic] = counts.get(delivery.topic, 0) + 1
         delivery.remaining -= 1
         if delivery.remaining == 0:

@@ -127,7 +127,7 @@ class ProcessingSide(DeliverySide):
             if output is None or not values:
                 self.tracker.acked(part.tp, part.epoch, offset)
                 return
-            out_headers = pass_through(headers) + provenance(topic, partition, offset, request_id)
+            out_headers = pass_through(headers) + provenance(part.source, offset, request_id)
             delivery = Delivery(self, part, offset, len(values), output)
             part.sent += 1
             for value in values:
@@ -210,9 +210,13 @@ class ProcessingSide(DeliverySide):
             outcome = "bad_input"
             raise
         finally:
+            ended = time.monotonic()
             if inline:
                 self.inline_since = 0.0
-                self._inline_took(time.monotonic() - started)
+                duration = ended - started
+                average = self.inline_average = self.inline_average * 0.95 + duration * 0.05
+                if average > INLINE_SLOW or duration > INLINE_LIMIT:
+                    self._inline_slow(duration, average)
             if timeout > 0 and self.calls.pop(number, None) is None:
                 # The deadline thread took over: this thread ends here, the result is dropped.
                 with self.lock:
@@ -221,13 +225,12 @@ class ProcessingSide(DeliverySide):
                 log.warning("a call that overran its deadline has finished (%s); its result is discarded", outcome)
                 raise Overran()
             turn.outcomes[outcome] = turn.outcomes.get(outcome, 0) + 1
-            turn.durations.append(time.monotonic() - started)
+            turn.durations.append(ended - started)
 
-    def _inline_took(self, duration: float) -> None:
-        """Follow the calls' durations on the polling thread: a slow handler is called on the
-        processing threads from then on (its calls would hold up the poll loop)."""
-        average = self.inline_average = self.inline_average * 0.95 + duration * 0.05
-        if self.inline and (average > INLINE_SLOW or duration > INLINE_LIMIT):
+    def _inline_slow(self, duration: float, average: float) -> None:
+        """The handler is slow: it is called on the processing threads from now on (its calls
+        on the polling thread would hold up the poll loop)."""
+        if self.inline:
             self.inline = False
             log.info(
                 "the handler's calls take %.1f ms (%.1f ms on average): records are processed on %d processing thread(s) from now on",
@@ -320,7 +323,7 @@ class ProcessingSide(DeliverySide):
         self.dead_lettered.inc(topic=topic, error_type=problem.error_type)
         dlq_headers = (
             pass_through(headers)
-            + provenance(topic, partition, offset, request_id)
+            + provenance(part.source, offset, request_id)
             + [(ERROR_TYPE, problem.error_type.encode()), (ERROR_MESSAGE, problem.message[:MAX_ERROR_MESSAGE].encode("utf-8", "replace"))]
         )
         part.sent += 1

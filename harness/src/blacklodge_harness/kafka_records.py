@@ -101,16 +101,15 @@ def header_text(value: Union[str, bytes, None]) -> str:
 
 
 def pass_through(headers: Headers) -> Headers:
+    if not headers:
+        return []
     return [(name, value) for name, value in headers if name.lower() not in _OWN_HEADERS]
 
 
-def provenance(topic: str, partition: int, offset: int, request_id: str) -> Headers:
-    return [
-        (SOURCE_TOPIC, topic.encode()),
-        (SOURCE_PARTITION, str(partition).encode()),
-        (SOURCE_OFFSET, str(offset).encode()),
-        (REQUEST_ID, request_id.encode()),
-    ]
+def provenance(source: Headers, offset: int, request_id: str) -> Headers:
+    """``source`` (the partition's topic and number headers, see kafka_state.Partition), then
+    the offset and the request id."""
+    return [*source, (SOURCE_OFFSET, str(offset).encode()), (REQUEST_ID, request_id.encode())]
 
 
 #: Result types that are one record (checked before the slower ``isinstance(..., Iterator)``).

@@ -17,14 +17,14 @@ from confluent_kafka import Consumer, Message, Producer
 from blacklodge_harness import __version__
 from blacklodge_harness.config import Settings
 from blacklodge_harness.core import Handler, HandlerMetrics
-from blacklodge_harness.kafka_records import TP, Failure, log
+from blacklodge_harness.kafka_records import SOURCE_PARTITION, SOURCE_TOPIC, TP, Failure, Headers, log
 from blacklodge_harness.metrics import Registry
 from blacklodge_harness.offsets import OffsetTracker
 
 class Partition:
     """One assigned partition: its queue of fetched records and its processing state."""
 
-    __slots__ = ("tp", "epoch", "queue", "busy", "stopped", "idle", "abort", "paused", "sent", "delivered", "retry")
+    __slots__ = ("tp", "epoch", "queue", "busy", "stopped", "idle", "abort", "paused", "sent", "delivered", "retry", "source")
 
     def __init__(self, tp: TP, epoch: int) -> None:
         self.tp = tp
@@ -49,6 +49,8 @@ class Partition:
         #: (offset, attempts made, error type, message) of a record whose call overran its
         #: deadline on another thread: the thread that takes over continues its attempts.
         self.retry: Optional[Tuple[int, int, str, str]] = None
+        #: The provenance headers naming the partition, encoded once.
+        self.source: Headers = [(SOURCE_TOPIC, tp[0].encode()), (SOURCE_PARTITION, str(tp[1]).encode())]
 
 
 class Call:
@@ -159,7 +161,7 @@ class WorkerState:
         #: The Kafka clients could not be closed: the process must end without waiting for them.
         self.exit_at_once = False
         #: Records acknowledged since the last flush into the metrics, by topic (main thread only).
-        self._produced_counts: Dict[str, int] = {}
+        self.produced_counts: Dict[str, int] = {}
 
     def _stop_parts(self, parts: List[Partition]) -> None:
         with self.lock:
