@@ -7,22 +7,28 @@ too (:mod:`blacklodge_harness.offsets`). The producer is idempotent with ``acks=
 
 Threads:
 
-* the **main thread** polls the consumer (rebalance callbacks run there), hands each
-  partition's records to its queue, pauses partitions whose queue is full, and commits the
-  committable positions every ``BLACKLODGE_KAFKA_COMMIT_INTERVAL`` seconds (asynchronously,
-  one request for all partitions);
+* the **main thread** creates the clients, then only waits (and takes SIGTERM/SIGINT);
+* the **polling thread** polls the consumer (rebalance callbacks run there, between
+  batches), hands each partition's records to its queue, pauses partitions whose queue is
+  full, serves the **producer's delivery callbacks** (which acknowledge offsets) and commits
+  the committable positions every ``BLACKLODGE_KAFKA_COMMIT_INTERVAL`` seconds
+  (asynchronously, one request for all partitions); at the end it runs the shutdown;
+* **while the handler is fast** the polling thread processes the records of a poll itself,
+  for at most ``INLINE_BUDGET`` (0.1 s) per poll, leaving the rest to the processing
+  threads. Fast handlers gain nothing from threads under one interpreter lock, and each
+  hand-over of a record between threads costs more than the call (bench/results/kafka.md).
+  Calls averaging over ``INLINE_SLOW`` (2 ms) switch this off for good. A call running
+  ``INLINE_LIMIT`` (0.5 s) on the polling thread makes the **poll watcher** start a new
+  polling thread (so rebalances, acknowledgements, commits, ``max.poll.interval.ms`` and the
+  liveness heartbeat never wait for a handler longer than that); the old thread finishes
+  its call and its partition's turn like a processing thread, then ends;
 * ``BLACKLODGE_KAFKA_CONCURRENCY`` **processing threads** take partitions with queued records
   and process a partition's records one after the other (order is kept within a partition;
   a partition is never on two threads at once), calling the handler themselves;
-* the main thread also serves the **producer's delivery callbacks**, which acknowledge offsets;
 * with ``BLACKLODGE_TIMEOUT``, a **deadline thread** (asleep unless a call overruns): a call
   still running at its deadline counts as a failed attempt; its thread is left to finish it
   in the background (the result is discarded) and a new thread takes over the partition;
 * the **admin server** answers probes, metrics and the info endpoint.
-
-Handing every call to another thread would cost two thread switches per record, the largest
-cost of all on a busy machine (bench/results/kafka.md); hence the calls on the processing
-threads and a watcher that sleeps.
 
 A record whose value cannot be decoded, that the handler rejects (``BadInput``), whose
 result cannot be encoded, or whose handler call still fails after the retries goes to the
