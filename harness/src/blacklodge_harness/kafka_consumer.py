@@ -1,4 +1,4 @@
-"""The consumer side of the Kafka worker: the poll loop on the main thread, records handed to
+"""The consumer side of the Kafka worker: the poll loop on the polling thread, records handed to
 their partition's queue, flow control, rebalances, client errors and outages, shutdown."""
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class ConsumerSide(ProcessingSide):
             self.exit_code = EXIT_KAFKA_FAILED
         self.finished.set()
 
-    # ------------------------------------------------------------------ main thread: records in
+    # ------------------------------------------------------------------ polling thread: records in
 
     def _dispatch(self, messages: Sequence[Message]) -> None:
         """Hand each partition's records to its queue (the offsets to the tracker first, for
@@ -160,7 +160,7 @@ class ConsumerSide(ProcessingSide):
                     part.busy = True
                     part.idle.clear()
                     if inline:
-                        mine.append(part)  # this thread's until processed or handed to the processing threads
+                        mine.append(part)  # held by this thread until processed here or handed to the processing threads
                     else:
                         self.ready_parts.append(part)
                         self.work_available.notify()

@@ -44,10 +44,10 @@ class Delivery:
 class DeliverySide(WorkerState):
     """Acknowledgements in, commits out."""
 
-    # ------------------------------------------------------------------ acknowledgements (main thread)
+    # ------------------------------------------------------------------ acknowledgements (polling thread)
 
     def _serve_acknowledgements(self, timeout: float, *, flush: bool = False) -> int:
-        """Serve the producer's delivery callbacks (on the main thread only) and count them;
+        """Serve the producer's delivery callbacks (on the polling thread only) and count them;
         with ``flush``, until every record is acknowledged or ``timeout`` passed (returns
         how many are left)."""
         producer = self.producer

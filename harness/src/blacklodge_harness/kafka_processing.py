@@ -338,10 +338,25 @@ class ProcessingSide(DeliverySide):
     def _produce(self, topic: str, value: Optional[bytes], key: Optional[bytes], headers: Headers, delivery: Delivery) -> None:
         producer = self.producer
         assert producer is not None
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivery)
-                return
-            except BufferError:  # the local queue is full until the main thread serves acknowledgements
-                time.sleep(0.005)
+        try:
+            producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivery)
+            return
+        except BufferError:
+            pass
+        # The producer's queue is full (the brokers are away) until the polling thread serves
+        # acknowledgements. On the polling thread itself this wait counts as a long call: the
+        # poll watcher moves the poll loop to a new thread, which serves them.
+        waiting = self.turn.inline and self.inline
+        if waiting:
+            self.inline_since = time.monotonic()
+        try:
+            while True:
+                try:
+                    producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivery)
+                    return
+                except BufferError:
+                    time.sleep(0.005)
+        finally:
+            if waiting:
+                self.inline_since = 0.0
 

@@ -42,7 +42,7 @@ class Partition:
         self.paused = False
         #: Inputs whose records were handed to the producer (counted by the thread processing
         #: the partition) and inputs whose records were all acknowledged or failed (counted
-        #: by the main thread, the only one serving the producer's callbacks): one writer
+        #: by the polling thread, the only one serving the producer's callbacks): one writer
         #: each, so no lock; the difference is what is still in flight.
         self.sent = 0
         self.delivered = 0
@@ -160,7 +160,7 @@ class WorkerState:
         self.turn = Turn()
         #: The Kafka clients could not be closed: the process must end without waiting for them.
         self.exit_at_once = False
-        #: Records acknowledged since the last flush into the metrics, by topic (main thread only).
+        #: Records acknowledged since the last flush into the metrics, by topic (polling thread only).
         self.produced_counts: Dict[str, int] = {}
 
     def _stop_parts(self, parts: List[Partition]) -> None:
