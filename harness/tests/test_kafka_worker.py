@@ -216,6 +216,48 @@ def test_a_call_over_the_timeout_is_retried_on_another_thread_then_dead_lettered
     assert messages.count("a call that overran its deadline has finished (ok); its result is discarded") == 2
 
 
+def test_a_long_call_on_the_polling_thread_moves_the_poll_loop_and_the_other_partitions_go_on(bootstrap: str, workers: list, tmp_path: Path) -> None:
+    # Fast records are processed on the polling thread; a call that runs long must not hold up
+    # the poll loop (rebalances, acknowledgements, commits, liveness): another thread takes it over.
+    source, sink, group = unique("in"), unique("out"), unique("group")
+    create_topics(bootstrap, source, sink, partitions=2)
+    worker = start(
+        workers,
+        tmp_path,
+        worker_env(
+            bootstrap,
+            "kafka_handlers:sleepy",
+            BLACKLODGE_KAFKA_TOPICS=source,
+            BLACKLODGE_KAFKA_OUTPUT_TOPIC=sink,
+            BLACKLODGE_KAFKA_GROUP_ID=group,
+            BLACKLODGE_KAFKA_COMMIT_INTERVAL="0.2",
+            BLACKLODGE_TIMEOUT="0",  # no deadline: only the hand-over of the poll loop frees it
+        ),
+    )
+    worker.wait_ready()
+    produce(bootstrap, source, [({"i": 0}, "k0", {}, 0), ({"i": 1, "sleep": 8}, "k1", {}, 0), ({"i": 2}, "k2", {}, 0)])
+    wait_for("the long call to start", lambda: [r["value"]["i"] for r in read_topic(bootstrap, sink)] == [0], interval=0.1)
+    time.sleep(1.0)
+    started = time.monotonic()
+    # Records of the other partition, produced while the long call runs, are processed and
+    # committed before it ends.
+    produce(bootstrap, source, [({"i": i}, f"k{i}", {}, 1) for i in range(10, 15)])
+    wait_for("the other partition's results", lambda: len(read_topic(bootstrap, sink)) == 6, timeout=5, interval=0.1)
+    wait_for("the other partition's commit", lambda: committed(bootstrap, group, source).get(1) == 5, timeout=5, interval=0.1)
+    assert time.monotonic() - started < 5
+    assert worker.get("/healthz")[0] == 200
+    assert worker.get("/readyz")[0] == 200
+    # The long call ends; the records after it follow in order and everything is committed.
+    wait_for("all results", lambda: len(read_topic(bootstrap, sink)) == 8)
+    assert sorted(r["value"]["i"] for r in read_topic(bootstrap, sink) if r["headers"]["blacklodge-source-partition"] == "0") == [0, 1, 2]
+    wait_for("all offsets committed", lambda: committed(bootstrap, group, source) == {0: 3, 1: 5})
+    assert worker.terminate() == 0
+    messages = [line.get("message", "") for line in worker.logs()]
+    assert messages.count(
+        "a handler call on the polling thread runs long: the poll loop moves to a new thread, records go to the processing threads from now on"
+    ) == 1
+
+
 def test_without_a_dead_letter_topic_a_poison_record_stops_the_worker_uncommitted(bootstrap: str, workers: list, tmp_path: Path) -> None:
     source, sink, group = unique("in"), unique("out"), unique("group")
     create_topics(bootstrap, source, sink, partitions=1)

@@ -1,0 +1,362 @@
+"""Per-partition processing of the Kafka worker: the processing threads, the handler call with
+its retries and deadline, the output and dead-letter records handed to the producer."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from types import MappingProxyType
+from typing import Any, List, Optional, cast
+
+from confluent_kafka import KafkaException, Message
+
+from blacklodge_harness import logs
+from blacklodge_harness.core import Context, HandlerFailed, HandlerReportedError, NotReady, ResultNotSerializable
+from blacklodge_harness.errors import BadInput
+from blacklodge_harness.kafka_delivery import Delivery, DeliverySide
+from blacklodge_harness.kafka_records import (
+    ERROR_MESSAGE,
+    ERROR_TYPE,
+    EXIT_KAFKA_FAILED,
+    EXIT_MESSAGE_FAILED,
+    INLINE_LIMIT,
+    INLINE_SLOW,
+    MAX_BACKOFF,
+    MAX_ERROR_MESSAGE,
+    TURN_BATCH,
+    Failure,
+    Headers,
+    Overran,
+    Permanent,
+    encode_all,
+    header_text,
+    log,
+    pass_through,
+    provenance,
+    request_id_of,
+    where,
+)
+from blacklodge_harness.kafka_state import Call, Partition, Turn
+
+
+class ProcessingSide(DeliverySide):
+    """Records of a partition through the handler, one after the other."""
+
+    # ------------------------------------------------------------------ processing threads
+
+    def _new_thread(self) -> threading.Thread:
+        return threading.Thread(target=self._process_loop, name="blacklodge-kafka", daemon=True)
+
+    def _process_loop(self) -> None:
+        lock = self.lock
+        while True:
+            with lock:
+                while not self.ready_parts:
+                    self.work_available.wait()
+                part = self.ready_parts.popleft()
+                if part is not None:
+                    self._start_turn(part, TURN_BATCH)
+            if part is None:
+                return
+            if not self._take_turn(part):
+                return  # the deadline thread handed the partition to a new thread: this one is done
+
+    def _start_turn(self, part: Partition, limit: int) -> None:
+        """Move up to ``limit`` queued records of ``part`` into this thread's turn (lock held)."""
+        if not part.stopped:
+            queue, rest = part.queue, self.turn.rest
+            rest.extend(queue.popleft() for _ in range(min(limit, len(queue))))
+
+    def _take_turn(self, part: Partition, until: float = 0.0) -> bool:
+        """Process this thread's turn of ``part`` in order, then give the partition back: queued
+        again when records wait, else idle. ``until`` (on the polling thread): stop at this
+        time, when the handler turns out slow or when the poll loop moved to another thread,
+        and leave the rest to the processing threads.
+
+        Returns False when the deadline thread took the partition over (with the rest of the turn).
+        """
+        turn = self.turn
+        rest = turn.rest
+        while rest and not part.stopped:
+            message = rest.popleft()
+            try:
+                self._process(part, message)
+            except Overran:
+                # The deadline thread handed the partition (and the rest of this turn) to a new thread.
+                self._flush_turn_metrics(turn)
+                return False
+            except Exception as exc:  # noqa: BLE001 - stops the worker; nothing is committed past this record
+                if not isinstance(exc, Failure):
+                    log.exception("internal error while processing a record")
+                    exc = Failure(EXIT_KAFKA_FAILED, f"internal error while processing {where(message)}: {type(exc).__name__}: {exc}")
+                self._stop_parts([part])  # the records after it are not processed either
+                self._fail(exc)
+                break
+            if until and (time.monotonic() >= until or not self.inline or not turn.inline or self.stopping.is_set()):
+                break
+        self._flush_turn_metrics(turn)
+        with self.lock:
+            if rest and not part.stopped:
+                part.queue.extendleft(reversed(rest))
+            rest.clear()
+            if part.queue and not part.stopped:
+                self.ready_parts.append(part)
+                self.work_available.notify()
+            else:
+                part.busy = False
+                part.idle.set()
+        return True
+
+    def _process(self, part: Partition, message: Message) -> None:
+        topic, partition, offset = part.tp[0], part.tp[1], message.offset() or 0
+        headers = cast(Headers, message.headers() or [])
+        request_id = request_id_of(headers)
+        id_token = logs.set_request_id(request_id)
+        fields_token = logs.set_fields(MappingProxyType({"topic": topic, "partition": partition, "offset": offset}))
+        try:
+            try:
+                payload = self._decode(message.value())
+                values = self._call_with_retries(part, message, payload, headers, request_id)
+            except Permanent as problem:
+                self._dead_letter(part, message, headers, request_id, problem)
+                return
+            if values is None:
+                return  # abandoned (stopping or revoked): not acknowledged, so not committed
+            output = self.settings.kafka_output_topic
+            if output is None or not values:
+                self.tracker.acked(part.tp, part.epoch, offset)
+                return
+            out_headers = pass_through(headers) + provenance(part.source, offset, request_id)
+            delivery = Delivery(self, part, offset, len(values), output)
+            part.sent += 1
+            for value in values:
+                try:
+                    self._produce(output, value, message.key(), out_headers, delivery)
+                except KafkaException as exc:
+                    # The record itself is refused (too large, ...): a dead letter like any bad result.
+                    # The acknowledgements of its records already sent then count for nothing.
+                    delivery.remaining = -(1 << 30)
+                    part.sent -= 1
+                    self._dead_letter(part, message, headers, request_id, Permanent("output_rejected", f"the output record was refused: {exc.args[0]}"))
+                    return
+        finally:
+            logs.reset_fields(fields_token)
+            logs.reset_request_id(id_token)
+
+    def _decode(self, value: Optional[bytes]) -> Any:
+        if self.settings.kafka_value_format == "bytes" or value is None:
+            return value
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise Permanent("invalid_json", f"the record value is not valid JSON: {exc}") from None
+
+    def _call_with_retries(
+        self, part: Partition, message: Message, payload: Any, headers: Headers, request_id: str
+    ) -> Optional[List[bytes]]:
+        """The encoded results, or None when the record was abandoned (worker stopping)."""
+        settings = self.settings
+        context = self._context(message, headers, request_id) if self.handler.wants_context else None
+        offset = message.offset() or 0
+        attempt, failed = 0, None
+        if part.retry is not None and part.retry[0] == offset:  # its last call overran on another thread
+            attempt, failed = part.retry[1], (part.retry[2], part.retry[3])
+        part.retry = None
+        while True:
+            if failed is not None:
+                error_type, error = failed
+                if attempt > settings.kafka_max_retries:
+                    raise Permanent(error_type, error)
+                delay = min(MAX_BACKOFF, settings.kafka_retry_backoff * (2 ** (attempt - 1)))
+                self.retried.inc(topic=part.tp[0])
+                log.warning("attempt %d of %d failed (%s); retrying in %.2f s", attempt, settings.kafka_max_retries + 1, error, delay)
+                if part.abort.wait(delay) or part.stopped:
+                    log.info("stopping: the record is left uncommitted and will be processed again")
+                    return None
+            attempt += 1
+            try:
+                return self._invoke(part, message, payload, context, attempt)
+            except BadInput as exc:
+                raise Permanent("bad_input", exc.message) from None
+            except ResultNotSerializable as exc:
+                raise Permanent("result_not_serializable", str(exc)) from None
+            except (HandlerFailed, HandlerReportedError, NotReady) as exc:
+                failed = ("handler_error", str(exc))
+                if attempt > settings.kafka_max_retries and isinstance(exc, HandlerFailed):
+                    log.error("the handler failed on attempt %d of %d", attempt, attempt, exc_info=exc.exc)
+
+    def _invoke(self, part: Partition, message: Message, payload: Any, context: Optional[Context], attempt: int) -> List[bytes]:
+        """Call the handler on this thread (watched by the deadline thread) and encode the results.
+
+        Raises what the call raised, or :class:`Overran` when it returned after its deadline.
+        """
+        timeout = self.settings.timeout
+        turn = self.turn
+        started = time.monotonic()
+        number = -1
+        if timeout > 0:
+            number = next(self.call_numbers)
+            self.calls[number] = Call(started + timeout, part, message, attempt, turn.rest)
+        inline = turn.inline
+        if inline:
+            self.inline_since = started
+        outcome = "error"
+        try:
+            result = self.handler.call(payload, context)
+            outcome = "ok"
+            return encode_all(result)
+        except BadInput:
+            outcome = "bad_input"
+            raise
+        finally:
+            ended = time.monotonic()
+            if inline:
+                self.inline_since = 0.0
+                duration = ended - started
+                average = self.inline_average = self.inline_average * 0.95 + duration * 0.05
+                if average > INLINE_SLOW or duration > INLINE_LIMIT:
+                    self._inline_slow(duration, average)
+            if timeout > 0 and self.calls.pop(number, None) is None:
+                # The deadline thread took over: this thread ends here, the result is dropped.
+                with self.lock:
+                    self.overrunning -= 1
+                self.handler_metrics.abandoned.dec()
+                log.warning("a call that overran its deadline has finished (%s); its result is discarded", outcome)
+                raise Overran()
+            turn.outcomes[outcome] = turn.outcomes.get(outcome, 0) + 1
+            turn.durations.append(ended - started)
+
+    def _inline_slow(self, duration: float, average: float) -> None:
+        """The handler is slow: it is called on the processing threads from now on (its calls
+        on the polling thread would hold up the poll loop)."""
+        if self.inline:
+            self.inline = False
+            log.info(
+                "the handler's calls take %.1f ms (%.1f ms on average): records are processed on %d processing thread(s) from now on",
+                duration * 1000,
+                average * 1000,
+                len(self.threads),
+            )
+
+    def _flush_turn_metrics(self, turn: Turn) -> None:
+        metrics = self.handler_metrics
+        with self.registry.lock:
+            for outcome, count in turn.outcomes.items():
+                metrics.calls.inc_locked((outcome,), count)
+            for duration in turn.durations:
+                metrics.duration.observe_locked(duration)
+        turn.outcomes.clear()
+        turn.durations.clear()
+
+    def _watch_deadlines(self) -> None:
+        """Hand the partition of a call that overran its deadline to a new processing thread."""
+        timeout = self.settings.timeout
+        while not self.deadlines_done.is_set():
+            now = time.monotonic()
+            calls = list(self.calls.items())
+            earliest = min((call.deadline for _, call in calls), default=now + timeout)
+            if earliest > now:
+                # A call registered later has a later deadline: nothing needs to wake this sooner.
+                self.deadlines_done.wait(earliest - now)
+                continue
+            for number, call in calls:
+                if call.deadline <= now and self.calls.pop(number, None) is not None:
+                    self._take_over(call)
+
+    def _take_over(self, call: Call) -> None:
+        part, message = call.part, call.message
+        offset = message.offset() or 0
+        self.handler_metrics.calls.inc(outcome="timeout")
+        self.handler_metrics.abandoned.inc()
+        error = f"the handler did not finish within {self.settings.timeout:g}s"
+        log.warning(
+            "%s; the call keeps running in the background and the record is retried on another thread",
+            error,
+            extra={"topic": part.tp[0], "partition": part.tp[1], "offset": offset},
+        )
+        with self.lock:
+            self.overrunning += 1
+            part.queue.extendleft(reversed([message, *call.rest]))
+            call.rest.clear()
+            part.retry = (offset, call.attempt, "timeout", error)
+            if part.stopped:
+                part.busy = False
+                part.idle.set()
+            else:
+                self.ready_parts.appendleft(part)  # still busy: owned by the new thread from now on
+                self.work_available.notify()
+        self._new_thread().start()
+
+    def _context(self, message: Message, headers: Headers, request_id: str) -> Context:
+        timestamp_type, timestamp = message.timestamp()
+        return self.handler.context(
+            request_id,
+            "kafka",
+            headers={name: header_text(value) for name, value in headers},
+            metadata={
+                "topic": message.topic(),
+                "partition": message.partition(),
+                "offset": message.offset(),
+                "key": message.key(),
+                "timestamp_ms": timestamp if timestamp_type else None,
+            },
+        )
+
+    def _dead_letter(
+        self, part: Partition, message: Message, headers: Headers, request_id: str, problem: Permanent
+    ) -> None:
+        topic, partition, offset = part.tp[0], part.tp[1], message.offset() or 0
+        dlq = self.settings.kafka_dlq_topic
+        if dlq is None:
+            raise Failure(
+                EXIT_MESSAGE_FAILED,
+                f"the record at {topic}/{partition} offset {offset} failed ({problem.error_type}: {problem.message}) and no dead-letter "
+                f"topic is configured: stopping without committing offset {offset}. Fix the handler or the record, or set "
+                f"BLACKLODGE_KAFKA_DLQ_TOPIC; a restarted worker resumes at this offset.",
+                error_type=problem.error_type,
+                topic=topic,
+                partition=partition,
+                offset=offset,
+            )
+        log.warning("sending the record to the dead-letter topic %s (%s: %s)", dlq, problem.error_type, problem.message)
+        self.dead_lettered.inc(topic=topic, error_type=problem.error_type)
+        dlq_headers = (
+            pass_through(headers)
+            + provenance(part.source, offset, request_id)
+            + [(ERROR_TYPE, problem.error_type.encode()), (ERROR_MESSAGE, problem.message[:MAX_ERROR_MESSAGE].encode("utf-8", "replace"))]
+        )
+        part.sent += 1
+        try:
+            self._produce(dlq, message.value(), message.key(), dlq_headers, Delivery(self, part, offset, 1, dlq, dead_letter=True))
+        except KafkaException as exc:
+            raise Failure(
+                EXIT_KAFKA_FAILED,
+                f"the dead-letter record for {topic}/{partition} offset {offset} was refused by the producer: {exc.args[0]}",
+            ) from None
+
+    def _produce(self, topic: str, value: Optional[bytes], key: Optional[bytes], headers: Headers, delivery: Delivery) -> None:
+        producer = self.producer
+        assert producer is not None
+        try:
+            producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivery)
+            return
+        except BufferError:
+            pass
+        # The producer's queue is full (the brokers are away) until the polling thread serves
+        # acknowledgements. On the polling thread itself this wait counts as a long call: the
+        # poll watcher moves the poll loop to a new thread, which serves them.
+        waiting = self.turn.inline and self.inline
+        if waiting:
+            self.inline_since = time.monotonic()
+        try:
+            while True:
+                try:
+                    producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivery)
+                    return
+                except BufferError:
+                    time.sleep(0.005)
+        finally:
+            if waiting:
+                self.inline_since = 0.0
+
