@@ -126,6 +126,25 @@ class OffsetTracker:
                 state.position = last + 1
             return True
 
+    def acked_many(self, acks: Iterable[Tuple[TopicPartition, int, int]]) -> None:
+        """:meth:`acked` for each (partition, epoch, offset), under one lock."""
+        with self._lock:
+            partitions = self._partitions
+            for tp, epoch, offset in acks:
+                state = partitions.get(tp)
+                if state is None or state.epoch != epoch:
+                    continue
+                try:
+                    state.outstanding.remove(offset)
+                except KeyError:
+                    raise ValueError(f"offset {offset} of {tp[0]}/{tp[1]} was not received or is acknowledged twice") from None
+                pending, outstanding = state.pending, state.outstanding
+                if pending[0] == offset:
+                    last = pending.popleft()
+                    while pending and pending[0] not in outstanding:
+                        last = pending.popleft()
+                    state.position = last + 1
+
     # -- commits
 
     def commit_candidates(self) -> Dict[TopicPartition, int]:
