@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from bisect import bisect_left
-from typing import Any, List, Optional, Tuple, cast
+from typing import Any, Callable, List, Optional, Tuple, cast
 
 from confluent_kafka import KafkaException, Message
 
@@ -17,9 +17,12 @@ from blacklodge_harness.core import (
     HandlerFailed,
     HandlerReportedError,
     NotReady,
+    ENCODING_ERRORS,
+    PLAIN_RESULTS,
     ResultNotSerializable,
-    encode_json,
+    json_text,
     new_request_id,
+    not_serializable,
 )
 from blacklodge_harness.errors import BadInput
 from blacklodge_harness.kafka_delivery import Delivery, DeliverySide
@@ -92,11 +95,12 @@ class ProcessingSide(DeliverySide):
         # The log context of the turn: bound once, the offset and request id set per record.
         live = logs.LiveFields(topic=part.tp[0], partition=part.tp[1], offset=None)
         token = logs.set_fields(live)
+        direct = self.handler.direct()
         try:
             while rest and not part.stopped:
                 message = rest.popleft()
                 try:
-                    self._process(part, message, live)
+                    self._process(part, message, live, direct)
                 except Overran:
                     # The deadline thread handed the partition (and the rest of this turn) to a new thread.
                     self._flush_turn_metrics(turn)
@@ -125,7 +129,7 @@ class ProcessingSide(DeliverySide):
                 part.idle.set()
         return True
 
-    def _process(self, part: Partition, message: Message, live: logs.LiveFields) -> None:
+    def _process(self, part: Partition, message: Message, live: logs.LiveFields, direct: Optional[Callable[[Any], Any]]) -> None:
         """One record, the common case flat: decoded, one call that returns, its results sent.
         Anything else (a record to retry, a context argument, a failure) goes to :meth:`_process_slow`."""
         offset = message.offset() or 0
@@ -171,12 +175,23 @@ class ProcessingSide(DeliverySide):
         inline = turn.inline
         if inline:
             self.inline_since = started
-        try:
-            result = self.handler.call(payload, None)
-        except Exception as exc:  # noqa: BLE001 - the slow path sorts it out (retry, dead letter, stop)
-            failed: Optional[BaseException] = exc
+        failed: Optional[BaseException] = None
+        if direct is not None:
+            # Handler.call without its frame (see Handler.direct).
+            try:
+                result = direct(payload)
+                if type(result) not in PLAIN_RESULTS:
+                    result = self.handler.finish(result)
+            except (BadInput, HandlerFailed, HandlerReportedError) as exc:
+                failed = exc
+            except Exception as exc:  # noqa: BLE001 - a handler failure: the slow path retries it
+                failed = HandlerFailed(exc)
+                failed.__cause__ = exc
         else:
-            failed = None
+            try:
+                result = self.handler.call(payload, None)
+            except Exception as exc:  # noqa: BLE001 - the slow path sorts it out (retry, dead letter, stop)
+                failed = exc
         ended = time.monotonic()
         if inline:
             self.inline_since = 0.0
@@ -197,9 +212,10 @@ class ProcessingSide(DeliverySide):
         output = self.settings.kafka_output_topic
         if type(result) is dict and output is not None:
             try:
-                encoded = encode_json(result)
-            except ResultNotSerializable as exc:
-                self._process_slow(part, message, headers or [], request_id, kept, problem=Permanent("result_not_serializable", str(exc)))
+                encoded = json_text(result).encode("utf-8")  # encode_json without its frame
+            except ENCODING_ERRORS as exc:
+                problem = Permanent("result_not_serializable", str(not_serializable(exc)))
+                self._process_slow(part, message, headers or [], request_id, kept, problem=problem)
                 return
             kept.extend(part.source)
             kept.append((SOURCE_OFFSET, str(offset).encode()))
@@ -207,7 +223,10 @@ class ProcessingSide(DeliverySide):
             delivery = Delivery(self, part, offset, 1, output)
             part.sent += 1
             try:
-                self._produce(output, encoded, message.key(), kept, delivery)
+                try:
+                    self.producer.produce(output, value=encoded, key=message.key(), headers=kept, on_delivery=delivery)  # type: ignore[union-attr]
+                except BufferError:
+                    self._produce(output, encoded, message.key(), kept, delivery)
             except KafkaException as exc:
                 delivery.remaining = -(1 << 30)
                 part.sent -= 1
