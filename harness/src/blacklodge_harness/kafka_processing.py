@@ -51,6 +51,8 @@ from blacklodge_harness.kafka_records import (
     where,
 )
 from blacklodge_harness.fastpath import REQUEST_ID_RE
+
+_json_decode = json.JSONDecoder().decode
 from blacklodge_harness.kafka_state import Call, Partition, Turn
 
 
@@ -157,7 +159,13 @@ class ProcessingSide(DeliverySide):
         value = message.value()
         if self.json_values and value is not None:
             try:
-                payload = json.loads(value)
+                try:
+                    # UTF-8 straight to the decoder (json.loads first detects the encoding in
+                    # Python); what fails here gets json.loads' own answer (UTF-16/32 texts,
+                    # a byte order mark: their NULs or BOM never parse as UTF-8 JSON).
+                    payload = _json_decode(value.decode("utf-8"))
+                except ValueError:
+                    payload = json.loads(value)
             except ValueError:
                 self._process_slow(part, message, headers or [], request_id, kept)
                 return
