@@ -71,6 +71,18 @@ def test_handler_errors_are_wrapped() -> None:
         started("funcs:planqk_error").call({"data": 1}, Context("r", "t"))
 
 
+def test_direct_is_the_entry_point_only_for_the_payload_style_and_finish_does_the_rest() -> None:
+    echo = started("funcs:echo")
+    direct = echo.direct()
+    assert direct is not None and direct(1) == {"echo": 1}
+    assert started("funcs:with_context").direct() is None
+    assert started("funcs:run").direct() is None
+    assert Handler("funcs:echo", APPS).direct() is None  # not loaded
+    async_echo = started("funcs:async_echo")
+    assert async_echo.finish(async_echo.direct()(1)) == {"async": 1}  # type: ignore[misc]
+    assert echo.finish({"plain": 1}) == {"plain": 1}
+
+
 def test_start_failures() -> None:
     handler = Handler("funcs:nope", APPS)
     with pytest.raises(EntryPointError):

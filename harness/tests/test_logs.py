@@ -151,3 +151,31 @@ def test_restore_puts_streams_back() -> None:
     assert sys.stdout is not before
     setup.restore()
     assert sys.stdout is before
+
+
+def test_live_fields_are_read_when_a_line_is_logged(capture: Callable[[], io.StringIO]) -> None:
+    captured = capture()
+    live = logs.LiveFields(topic="in", partition=2, offset=None)
+    token = logs.set_fields(live)
+    try:
+        for offset, request_id in ((7, "req-7"), (8, "req-8")):
+            live["offset"] = offset
+            live.request_id = request_id
+            logging.getLogger("x").info("record")
+            print("printed")
+            assert logs.current_request_id() == request_id
+        with logs.bind(step="inner"):
+            logging.getLogger("x").info("bound inside")
+    finally:
+        logs.reset_fields(token)
+    logging.getLogger("x").info("outside")
+    entries = lines(captured)
+    assert [(e["message"], e.get("request_id"), e.get("topic"), e.get("partition"), e.get("offset"), e.get("step")) for e in entries] == [
+        ("record", "req-7", "in", 2, 7, None),
+        ("printed", "req-7", "in", 2, 7, None),
+        ("record", "req-8", "in", 2, 8, None),
+        ("printed", "req-8", "in", 2, 8, None),
+        ("bound inside", "req-8", "in", 2, 8, "inner"),
+        ("outside", None, None, None, None, None),
+    ]
+    assert logs.current_request_id() is None

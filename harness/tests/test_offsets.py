@@ -175,3 +175,18 @@ def test_concurrent_acknowledgements_from_many_threads() -> None:
         thread.join()
     assert tracker.commit_candidates() == {TP: 20000}
     assert tracker.in_flight(TP) == 0
+
+
+def test_acknowledgements_in_one_go_skip_an_earlier_assignment_and_keep_the_gap_rule() -> None:
+    tracker, old_epoch = tracker_with([0, 1, 2])
+    tracker.revoke(TP)
+    epoch = tracker.assign(TP)
+    tracker.received(TP, [0, 1, 2, 3])
+    other = tracker.assign(OTHER)
+    tracker.received(OTHER, [5])
+    tracker.acked_many([(TP, old_epoch, 0), (TP, epoch, 1), (TP, epoch, 3), (OTHER, other, 5)])
+    assert tracker.commit_candidates() == {OTHER: 6}  # offset 0 of TP is not acknowledged by the old epoch
+    tracker.acked_many([(TP, epoch, 0)])
+    assert tracker.commit_candidates() == {TP: 2, OTHER: 6}
+    with pytest.raises(ValueError, match="offset 1 of orders/0 was not received or is acknowledged twice"):
+        tracker.acked_many([(TP, epoch, 1)])

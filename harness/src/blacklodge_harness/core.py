@@ -299,12 +299,31 @@ class Handler:
             if type(result) in _PLAIN_RESULTS:
                 # Neither awaitable nor a PlanQK ErrorResponse: the common case, checked cheaply.
                 return result
-            if inspect.isawaitable(result):
-                result = _await(result)
         except BadInput:
             raise
         except Exception as exc:  # noqa: BLE001 - any user exception is a handler failure
             raise HandlerFailed(exc) from exc
+        return self.finish(result)
+
+    def direct(self) -> Optional[Callable[[Any], Any]]:
+        """The entry point itself when :meth:`call` would only pass the payload to it (loaded,
+        payload style), else None. For a loop calling it per record: ``fn(payload)``; what it
+        raises other than :class:`BadInput` counts as ``HandlerFailed(exc)``, and a result whose
+        type is not in :data:`PLAIN_RESULTS` goes through :meth:`finish`."""
+        if self.state is not HandlerState.READY or self._style is not CallStyle.PAYLOAD:
+            return None
+        return self._call
+
+    def finish(self, result: Any) -> Any:
+        """The end of :meth:`call` for a result that may be awaitable or a PlanQK ErrorResponse."""
+        if type(result) not in _PLAIN_RESULTS:
+            try:
+                if inspect.isawaitable(result):
+                    result = _await(result)
+            except BadInput:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any user exception is a handler failure
+                raise HandlerFailed(exc) from exc
         reported = planqk_error(result)
         if reported is not None:
             raise reported
@@ -312,7 +331,7 @@ class Handler:
 
 
 #: Result types that can be neither awaited nor a PlanQK ``ErrorResponse``.
-_PLAIN_RESULTS = frozenset({dict, list, tuple, str, bytes, bytearray, int, float, bool, type(None)})
+_PLAIN_RESULTS = PLAIN_RESULTS = frozenset({dict, list, tuple, str, bytes, bytearray, int, float, bool, type(None)})
 
 
 def _await(awaitable: Any) -> Any:

@@ -36,9 +36,7 @@ class Delivery:
         counts[self.topic] = counts.get(self.topic, 0) + 1
         self.remaining -= 1
         if self.remaining == 0:
-            part = self.part
-            worker.tracker.acked(part.tp, part.epoch, self.offset)
-            part.delivered += 1
+            worker.acknowledged.append(self)  # to the tracker once the poll returns, in one go
 
 
 class DeliverySide(WorkerState):
@@ -53,6 +51,12 @@ class DeliverySide(WorkerState):
         producer = self.producer
         assert producer is not None
         left = producer.flush(timeout) if flush else producer.poll(timeout)
+        acknowledged = self.acknowledged
+        if acknowledged:
+            self.tracker.acked_many([(d.part.tp, d.part.epoch, d.offset) for d in acknowledged])
+            for delivery in acknowledged:
+                delivery.part.delivered += 1
+            acknowledged.clear()
         counts = self.produced_counts
         if counts:
             with self.registry.lock:

@@ -6,13 +6,24 @@ from __future__ import annotations
 import json
 import threading
 import time
-from types import MappingProxyType
-from typing import Any, List, Optional, cast
+from bisect import bisect_left
+from typing import Any, Callable, List, Optional, Tuple, cast
 
 from confluent_kafka import KafkaException, Message
 
 from blacklodge_harness import logs
-from blacklodge_harness.core import Context, HandlerFailed, HandlerReportedError, NotReady, ResultNotSerializable
+from blacklodge_harness.core import (
+    Context,
+    HandlerFailed,
+    HandlerReportedError,
+    NotReady,
+    ENCODING_ERRORS,
+    PLAIN_RESULTS,
+    ResultNotSerializable,
+    json_text,
+    new_request_id,
+    not_serializable,
+)
 from blacklodge_harness.errors import BadInput
 from blacklodge_harness.kafka_delivery import Delivery, DeliverySide
 from blacklodge_harness.kafka_records import (
@@ -24,6 +35,9 @@ from blacklodge_harness.kafka_records import (
     INLINE_SLOW,
     MAX_BACKOFF,
     MAX_ERROR_MESSAGE,
+    OWN_HEADERS,
+    REQUEST_ID,
+    SOURCE_OFFSET,
     TURN_BATCH,
     Failure,
     Headers,
@@ -34,9 +48,11 @@ from blacklodge_harness.kafka_records import (
     log,
     pass_through,
     provenance,
-    request_id_of,
     where,
 )
+from blacklodge_harness.fastpath import REQUEST_ID_RE
+
+_json_decode = json.JSONDecoder().decode
 from blacklodge_harness.kafka_state import Call, Partition, Turn
 
 
@@ -78,23 +94,30 @@ class ProcessingSide(DeliverySide):
         """
         turn = self.turn
         rest = turn.rest
-        while rest and not part.stopped:
-            message = rest.popleft()
-            try:
-                self._process(part, message)
-            except Overran:
-                # The deadline thread handed the partition (and the rest of this turn) to a new thread.
-                self._flush_turn_metrics(turn)
-                return False
-            except Exception as exc:  # noqa: BLE001 - stops the worker; nothing is committed past this record
-                if not isinstance(exc, Failure):
-                    log.exception("internal error while processing a record")
-                    exc = Failure(EXIT_KAFKA_FAILED, f"internal error while processing {where(message)}: {type(exc).__name__}: {exc}")
-                self._stop_parts([part])  # the records after it are not processed either
-                self._fail(exc)
-                break
-            if until and (time.monotonic() >= until or not self.inline or not turn.inline or self.stopping.is_set()):
-                break
+        # The log context of the turn: bound once, the offset and request id set per record.
+        live = logs.LiveFields(topic=part.tp[0], partition=part.tp[1], offset=None)
+        token = logs.set_fields(live)
+        direct = self.handler.direct()
+        try:
+            while rest and not part.stopped:
+                message = rest.popleft()
+                try:
+                    self._process(part, message, live, direct)
+                except Overran:
+                    # The deadline thread handed the partition (and the rest of this turn) to a new thread.
+                    self._flush_turn_metrics(turn)
+                    return False
+                except Exception as exc:  # noqa: BLE001 - stops the worker; nothing is committed past this record
+                    if not isinstance(exc, Failure):
+                        log.exception("internal error while processing a record")
+                        exc = Failure(EXIT_KAFKA_FAILED, f"internal error while processing {where(message)}: {type(exc).__name__}: {exc}")
+                    self._stop_parts([part])  # the records after it are not processed either
+                    self._fail(exc)
+                    break
+                if until and (time.monotonic() >= until or not self.inline or not turn.inline or self.stopping.is_set()):
+                    break
+        finally:
+            logs.reset_fields(token)
         self._flush_turn_metrics(turn)
         with self.lock:
             if rest and not part.stopped:
@@ -108,41 +131,181 @@ class ProcessingSide(DeliverySide):
                 part.idle.set()
         return True
 
-    def _process(self, part: Partition, message: Message) -> None:
-        topic, partition, offset = part.tp[0], part.tp[1], message.offset() or 0
-        headers = cast(Headers, message.headers() or [])
-        request_id = request_id_of(headers)
-        id_token = logs.set_request_id(request_id)
-        fields_token = logs.set_fields(MappingProxyType({"topic": topic, "partition": partition, "offset": offset}))
-        try:
+    def _process(self, part: Partition, message: Message, live: logs.LiveFields, direct: Optional[Callable[[Any], Any]]) -> None:
+        """One record, the common case flat: decoded, one call that returns, its results sent.
+        Anything else (a record to retry, a context argument, a failure) goes to :meth:`_process_slow`."""
+        offset = message.offset() or 0
+        headers = cast("Optional[Headers]", message.headers())  # a string: no typing subscript per record
+        # The input's headers minus the worker's own, and its request id, in one pass.
+        kept: Headers = []
+        request_id = None
+        if headers:
+            for header in headers:
+                name = header[0].lower()
+                if name in OWN_HEADERS:
+                    if request_id is None and name == REQUEST_ID and header[1]:
+                        candidate = header_text(header[1])
+                        if REQUEST_ID_RE.match(candidate):
+                            request_id = candidate
+                else:
+                    kept.append(header)
+        if request_id is None:
+            request_id = new_request_id()
+        live["offset"] = offset
+        live.request_id = request_id
+        if part.retry is not None or self.handler.wants_context:
+            self._process_slow(part, message, headers or [], request_id, kept)
+            return
+        value = message.value()
+        if self.json_values and value is not None:
             try:
-                payload = self._decode(message.value())
-                values = self._call_with_retries(part, message, payload, headers, request_id)
-            except Permanent as problem:
-                self._dead_letter(part, message, headers, request_id, problem)
-                return
-            if values is None:
-                return  # abandoned (stopping or revoked): not acknowledged, so not committed
-            output = self.settings.kafka_output_topic
-            if output is None or not values:
-                self.tracker.acked(part.tp, part.epoch, offset)
-                return
-            out_headers = pass_through(headers) + provenance(part.source, offset, request_id)
-            delivery = Delivery(self, part, offset, len(values), output)
-            part.sent += 1
-            for value in values:
                 try:
-                    self._produce(output, value, message.key(), out_headers, delivery)
-                except KafkaException as exc:
-                    # The record itself is refused (too large, ...): a dead letter like any bad result.
-                    # The acknowledgements of its records already sent then count for nothing.
-                    delivery.remaining = -(1 << 30)
-                    part.sent -= 1
-                    self._dead_letter(part, message, headers, request_id, Permanent("output_rejected", f"the output record was refused: {exc.args[0]}"))
-                    return
-        finally:
-            logs.reset_fields(fields_token)
-            logs.reset_request_id(id_token)
+                    # UTF-8 straight to the decoder (json.loads first detects the encoding in
+                    # Python); what fails here gets json.loads' own answer (UTF-16/32 texts,
+                    # a byte order mark: their NULs or BOM never parse as UTF-8 JSON).
+                    payload = _json_decode(value.decode("utf-8"))
+                except ValueError:
+                    payload = json.loads(value)
+            except ValueError:
+                self._process_slow(part, message, headers or [], request_id, kept)
+                return
+        else:
+            payload = value
+        # The call, watched by the deadline thread (as in _invoke).
+        timeout = self.settings.timeout
+        turn = self.turn
+        call = None
+        calls = self.calls
+        started = time.monotonic()
+        if timeout > 0:
+            call = Call(started + timeout, part, message, 1, turn.rest)
+            calls[id(call)] = call
+        inline = turn.inline
+        if inline:
+            self.inline_since = started
+        failed: Optional[BaseException] = None
+        if direct is not None:
+            # Handler.call without its frame (see Handler.direct).
+            try:
+                result = direct(payload)
+                if type(result) not in PLAIN_RESULTS:
+                    result = self.handler.finish(result)
+            except (BadInput, HandlerFailed, HandlerReportedError) as exc:
+                failed = exc
+            except Exception as exc:  # noqa: BLE001 - a handler failure: the slow path retries it
+                failed = HandlerFailed(exc)
+                failed.__cause__ = exc
+        else:
+            try:
+                result = self.handler.call(payload, None)
+            except Exception as exc:  # noqa: BLE001 - the slow path sorts it out (retry, dead letter, stop)
+                failed = exc
+        ended = time.monotonic()
+        if inline:
+            self.inline_since = 0.0
+            duration = ended - started
+            average = self.inline_average = self.inline_average * 0.95 + duration * 0.05
+            if average > INLINE_SLOW or duration > INLINE_LIMIT:
+                self._inline_slow(duration, average)
+        if call is not None and calls.pop(id(call), None) is None:
+            self._overran("ok" if failed is None else "error")
+        if failed is not None:
+            outcome = "bad_input" if isinstance(failed, BadInput) else "error"
+            turn.outcomes[outcome] = turn.outcomes.get(outcome, 0) + 1
+            turn.durations.append(ended - started)
+            self._process_slow(part, message, headers or [], request_id, kept, payload=payload, first=failed)
+            return
+        turn.ok += 1
+        turn.durations.append(ended - started)
+        output = self.settings.kafka_output_topic
+        if type(result) is dict and output is not None:
+            try:
+                encoded = json_text(result).encode("utf-8")  # encode_json without its frame
+            except ENCODING_ERRORS as exc:
+                problem = Permanent("result_not_serializable", str(not_serializable(exc)))
+                self._process_slow(part, message, headers or [], request_id, kept, problem=problem)
+                return
+            kept.extend(part.source)
+            kept.append((SOURCE_OFFSET, str(offset).encode()))
+            kept.append((REQUEST_ID, request_id.encode()))
+            delivery = Delivery(self, part, offset, 1, output)
+            part.sent += 1
+            try:
+                try:
+                    self.producer.produce(output, value=encoded, key=message.key(), headers=kept, on_delivery=delivery)  # type: ignore[union-attr]
+                except BufferError:
+                    self._produce(output, encoded, message.key(), kept, delivery)
+            except KafkaException as exc:
+                delivery.remaining = -(1 << 30)
+                part.sent -= 1
+                self._dead_letter(part, message, headers or [], request_id, Permanent("output_rejected", f"the output record was refused: {exc.args[0]}"))
+            return
+        try:
+            values = encode_all(result)
+        except ResultNotSerializable as exc:
+            self._process_slow(part, message, headers or [], request_id, kept, problem=Permanent("result_not_serializable", str(exc)))
+            return
+        except (HandlerFailed, BadInput) as exc:  # raised by the handler's generator
+            self._process_slow(part, message, headers or [], request_id, kept, payload=payload, first=exc)
+            return
+        self._send(part, message, headers or [], request_id, kept, values)
+
+    def _overran(self, outcome: str) -> None:
+        """The deadline thread took over the call that just returned: this thread ends here,
+        the result is dropped."""
+        with self.lock:
+            self.overrunning -= 1
+        self.handler_metrics.abandoned.dec()
+        log.warning("a call that overran its deadline has finished (%s); its result is discarded", outcome)
+        raise Overran()
+
+    def _process_slow(
+        self,
+        part: Partition,
+        message: Message,
+        headers: Headers,
+        request_id: str,
+        kept: Headers,
+        *,
+        payload: Any = None,
+        first: Optional[BaseException] = None,
+        problem: Optional[Permanent] = None,
+    ) -> None:
+        """A record off the common path: decoded here unless ``payload`` is given; ``first``
+        is what the first call raised (this is then the second attempt); ``problem`` a result
+        that cannot be sent."""
+        try:
+            if problem is not None:
+                raise problem
+            if first is None:
+                payload = self._decode(message.value())
+            values = self._call_with_retries(part, message, payload, headers, request_id, first)
+        except Permanent as permanent:
+            self._dead_letter(part, message, headers, request_id, permanent)
+            return
+        if values is None:
+            return  # abandoned (stopping or revoked): not acknowledged, so not committed
+        self._send(part, message, headers, request_id, kept, values)
+
+    def _send(self, part: Partition, message: Message, headers: Headers, request_id: str, kept: Headers, values: List[bytes]) -> None:
+        offset = message.offset() or 0
+        output = self.settings.kafka_output_topic
+        if output is None or not values:
+            self.tracker.acked(part.tp, part.epoch, offset)
+            return
+        out_headers = kept + provenance(part.source, offset, request_id)
+        delivery = Delivery(self, part, offset, len(values), output)
+        part.sent += 1
+        for value in values:
+            try:
+                self._produce(output, value, message.key(), out_headers, delivery)
+            except KafkaException as exc:
+                # The record itself is refused (too large, ...): a dead letter like any bad result.
+                # The acknowledgements of its records already sent then count for nothing.
+                delivery.remaining = -(1 << 30)
+                part.sent -= 1
+                self._dead_letter(part, message, headers, request_id, Permanent("output_rejected", f"the output record was refused: {exc.args[0]}"))
+                return
 
     def _decode(self, value: Optional[bytes]) -> Any:
         if self.settings.kafka_value_format == "bytes" or value is None:
@@ -153,9 +316,10 @@ class ProcessingSide(DeliverySide):
             raise Permanent("invalid_json", f"the record value is not valid JSON: {exc}") from None
 
     def _call_with_retries(
-        self, part: Partition, message: Message, payload: Any, headers: Headers, request_id: str
+        self, part: Partition, message: Message, payload: Any, headers: Headers, request_id: str, first: Optional[BaseException] = None
     ) -> Optional[List[bytes]]:
-        """The encoded results, or None when the record was abandoned (worker stopping)."""
+        """The encoded results, or None when the record was abandoned (worker stopping).
+        ``first``: what the first attempt raised, when it was made already."""
         settings = self.settings
         context = self._context(message, headers, request_id) if self.handler.wants_context else None
         offset = message.offset() or 0
@@ -163,6 +327,8 @@ class ProcessingSide(DeliverySide):
         if part.retry is not None and part.retry[0] == offset:  # its last call overran on another thread
             attempt, failed = part.retry[1], (part.retry[2], part.retry[3])
         part.retry = None
+        if first is not None:
+            attempt, failed = 1, self._failed(first, 1)
         while True:
             if failed is not None:
                 error_type, error = failed
@@ -177,14 +343,21 @@ class ProcessingSide(DeliverySide):
             attempt += 1
             try:
                 return self._invoke(part, message, payload, context, attempt)
-            except BadInput as exc:
-                raise Permanent("bad_input", exc.message) from None
-            except ResultNotSerializable as exc:
-                raise Permanent("result_not_serializable", str(exc)) from None
-            except (HandlerFailed, HandlerReportedError, NotReady) as exc:
-                failed = ("handler_error", str(exc))
-                if attempt > settings.kafka_max_retries and isinstance(exc, HandlerFailed):
-                    log.error("the handler failed on attempt %d of %d", attempt, attempt, exc_info=exc.exc)
+            except (BadInput, ResultNotSerializable, HandlerFailed, HandlerReportedError, NotReady) as exc:
+                failed = self._failed(exc, attempt)
+
+    def _failed(self, exc: BaseException, attempt: int) -> Tuple[str, str]:
+        """(error type, message) of a failed attempt to retry; raises :class:`Permanent` for what
+        no retry can fix, and anything that is not a handler's failure again."""
+        if isinstance(exc, BadInput):
+            raise Permanent("bad_input", exc.message) from None
+        if isinstance(exc, ResultNotSerializable):
+            raise Permanent("result_not_serializable", str(exc)) from None
+        if not isinstance(exc, (HandlerFailed, HandlerReportedError, NotReady)):
+            raise exc
+        if attempt > self.settings.kafka_max_retries and isinstance(exc, HandlerFailed):
+            log.error("the handler failed on attempt %d of %d", attempt, attempt, exc_info=exc.exc)
+        return ("handler_error", str(exc))
 
     def _invoke(self, part: Partition, message: Message, payload: Any, context: Optional[Context], attempt: int) -> List[bytes]:
         """Call the handler on this thread (watched by the deadline thread) and encode the results.
@@ -194,10 +367,10 @@ class ProcessingSide(DeliverySide):
         timeout = self.settings.timeout
         turn = self.turn
         started = time.monotonic()
-        number = -1
+        call = None
         if timeout > 0:
-            number = next(self.call_numbers)
-            self.calls[number] = Call(started + timeout, part, message, attempt, turn.rest)
+            call = Call(started + timeout, part, message, attempt, turn.rest)
+            self.calls[id(call)] = call
         inline = turn.inline
         if inline:
             self.inline_since = started
@@ -217,13 +390,8 @@ class ProcessingSide(DeliverySide):
                 average = self.inline_average = self.inline_average * 0.95 + duration * 0.05
                 if average > INLINE_SLOW or duration > INLINE_LIMIT:
                     self._inline_slow(duration, average)
-            if timeout > 0 and self.calls.pop(number, None) is None:
-                # The deadline thread took over: this thread ends here, the result is dropped.
-                with self.lock:
-                    self.overrunning -= 1
-                self.handler_metrics.abandoned.dec()
-                log.warning("a call that overran its deadline has finished (%s); its result is discarded", outcome)
-                raise Overran()
+            if call is not None and self.calls.pop(id(call), None) is None:
+                self._overran(outcome)
             turn.outcomes[outcome] = turn.outcomes.get(outcome, 0) + 1
             turn.durations.append(ended - started)
 
@@ -242,10 +410,18 @@ class ProcessingSide(DeliverySide):
     def _flush_turn_metrics(self, turn: Turn) -> None:
         metrics = self.handler_metrics
         with self.registry.lock:
+            if turn.ok:
+                metrics.calls.inc_locked(("ok",), turn.ok)
+                turn.ok = 0
             for outcome, count in turn.outcomes.items():
                 metrics.calls.inc_locked((outcome,), count)
-            for duration in turn.durations:
-                metrics.duration.observe_locked(duration)
+            durations = turn.durations
+            if durations:
+                histogram = metrics.duration
+                buckets, entry = histogram.buckets, histogram.entry_locked()
+                for duration in durations:  # observe_locked, without a call per record
+                    entry[bisect_left(buckets, duration)] += 1
+                entry[-1] += sum(durations)
         turn.outcomes.clear()
         turn.durations.clear()
 

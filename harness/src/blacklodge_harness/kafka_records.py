@@ -31,7 +31,7 @@ REQUEST_ID = "x-request-id"
 ERROR_TYPE = "blacklodge-error-type"
 ERROR_MESSAGE = "blacklodge-error-message"
 #: Headers the worker sets itself: an input's own values for these are replaced.
-_OWN_HEADERS = frozenset({SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET, REQUEST_ID, ERROR_TYPE, ERROR_MESSAGE})
+OWN_HEADERS = frozenset({SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET, REQUEST_ID, ERROR_TYPE, ERROR_MESSAGE})
 
 #: Records fetched per poll, and handed to a processing thread per turn.
 POLL_BATCH = 500
@@ -103,7 +103,7 @@ def header_text(value: Union[str, bytes, None]) -> str:
 def pass_through(headers: Headers) -> Headers:
     if not headers:
         return []
-    return [(name, value) for name, value in headers if name.lower() not in _OWN_HEADERS]
+    return [(name, value) for name, value in headers if name.lower() not in OWN_HEADERS]
 
 
 def provenance(source: Headers, offset: int, request_id: str) -> Headers:

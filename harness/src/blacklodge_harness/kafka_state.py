@@ -3,7 +3,6 @@ its bookkeeping: an assigned partition, a watched handler call, a processing thr
 
 from __future__ import annotations
 
-import itertools
 import logging
 import platform
 import threading
@@ -75,6 +74,8 @@ class Turn(threading.local):
         self.rest: Deque[Message] = deque()
         self.outcomes: Dict[str, int] = {}
         self.durations: List[float] = []
+        #: Calls that returned normally (the common outcome, counted apart).
+        self.ok = 0
         #: This thread polls and processes records itself (see kafka_consumer).
         self.inline = False
 
@@ -140,9 +141,8 @@ class WorkerState:
         )
         #: The processing threads started with the worker (see kafka_processing).
         self.threads: List[threading.Thread] = []
-        #: Calls being watched, by call number (dict.pop decides between return and expiry).
+        #: Calls being watched, by id(call) (dict.pop decides between return and expiry).
         self.calls: Dict[int, Call] = {}
-        self.call_numbers = itertools.count()
         #: Calls that overran their deadline and still run.
         self.overrunning = 0
         self.deadlines_done = threading.Event()
@@ -158,10 +158,15 @@ class WorkerState:
         self.finished = threading.Event()
         self.exit_code = 0
         self.turn = Turn()
+        #: Record values are decoded as JSON (BLACKLODGE_KAFKA_VALUE_FORMAT=json).
+        self.json_values = settings.kafka_value_format != "bytes"
         #: The Kafka clients could not be closed: the process must end without waiting for them.
         self.exit_at_once = False
         #: Records acknowledged since the last flush into the metrics, by topic (polling thread only).
         self.produced_counts: Dict[str, int] = {}
+        #: Inputs whose records were all acknowledged during the current poll of the producer:
+        #: handed to the tracker (one lock) and counted as delivered when the poll returns.
+        self.acknowledged: List[Any] = []
 
     def _stop_parts(self, parts: List[Partition]) -> None:
         with self.lock:

@@ -52,7 +52,24 @@ def set_mode(mode: str) -> None:
     _mode = mode
 
 
+class LiveFields(dict):  # type: ignore[type-arg]
+    """Bound fields that a loop updates in place, plus the request id they go with: bound once
+    with :func:`set_fields` for a batch of records (the Kafka worker: topic and partition per
+    batch, the offset and ``request_id`` changed per record), instead of setting and resetting
+    two context variables per record. Lines logged while it is bound carry its current values
+    (copied when the line is logged); a :func:`bind` inside starts from them."""
+
+    __slots__ = ("request_id",)
+
+    def __init__(self, request_id: Optional[str] = None, **fields: Any) -> None:
+        super().__init__(fields)
+        self.request_id = request_id
+
+
 def current_request_id() -> Optional[str]:
+    bound = _fields.get()
+    if type(bound) is LiveFields:
+        return bound.request_id
     return _request_id.get()
 
 
@@ -64,7 +81,7 @@ set_request_id = _request_id.set
 reset_request_id = _request_id.reset
 #: ``set_fields(MappingProxyType({...})) -> token`` / ``reset_fields(token)``: the fields of
 #: :func:`bind` (replacing, not merging with, the outer ones) without a context manager, for a
-#: loop that binds per record (the Kafka worker: topic, partition, offset).
+#: loop that binds once per batch (the Kafka worker binds a :class:`LiveFields`).
 set_fields = _fields.set
 reset_fields = _fields.reset
 
@@ -75,8 +92,11 @@ def bind(request_id: Optional[str] = None, **fields: Any) -> Iterator[None]:
 
     Nested binds add to (and may override) the outer fields.
     """
+    outer = _fields.get()
+    if request_id is None and type(outer) is LiveFields:
+        request_id = outer.request_id  # the record being processed: fixed for the block
     id_token = _request_id.set(request_id) if request_id is not None else None
-    merged = dict(_fields.get())
+    merged = dict(outer)
     merged.update(fields)
     fields_token = _fields.set(MappingProxyType(merged))
     try:
@@ -91,10 +111,10 @@ class ContextFilter(logging.Filter):
     """Stamps the mode, the bound request id and the bound fields onto each record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "request_id", None) is None:
-            record.request_id = _request_id.get()
-        record.mode = _mode
         bound = _fields.get()
+        if getattr(record, "request_id", None) is None:
+            record.request_id = bound.request_id if type(bound) is LiveFields else _request_id.get()
+        record.mode = _mode
         if bound:
             record._blacklodge_bound = dict(bound)
         return True

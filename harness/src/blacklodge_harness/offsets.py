@@ -48,6 +48,20 @@ class _Partition:
         self.last_received = -1
 
 
+def _ack(state: _Partition, tp: TopicPartition, offset: int) -> None:
+    """Acknowledge ``offset`` of ``state`` (the tracker's lock held)."""
+    try:
+        state.outstanding.remove(offset)
+    except KeyError:
+        raise ValueError(f"offset {offset} of {tp[0]}/{tp[1]} was not received or is acknowledged twice") from None
+    pending, outstanding = state.pending, state.outstanding
+    if pending[0] == offset:
+        last = pending.popleft()
+        while pending and pending[0] not in outstanding:
+            last = pending.popleft()
+        state.position = last + 1
+
+
 class OffsetTracker:
     """Received and acknowledged offsets per assigned partition, and what may be committed."""
 
@@ -114,17 +128,18 @@ class OffsetTracker:
             state = self._partitions.get(tp)
             if state is None or state.epoch != epoch:
                 return False
-            try:
-                state.outstanding.remove(offset)
-            except KeyError:
-                raise ValueError(f"offset {offset} of {tp[0]}/{tp[1]} was not received or is acknowledged twice") from None
-            pending, outstanding = state.pending, state.outstanding
-            if pending[0] == offset:
-                last = pending.popleft()
-                while pending and pending[0] not in outstanding:
-                    last = pending.popleft()
-                state.position = last + 1
+            _ack(state, tp, offset)
             return True
+
+    def acked_many(self, acks: Iterable[Tuple[TopicPartition, int, int]]) -> None:
+        """:meth:`acked` for each (partition, epoch, offset), under one lock (acknowledgements of
+        an earlier assignment are skipped)."""
+        with self._lock:
+            partitions = self._partitions
+            for tp, epoch, offset in acks:
+                state = partitions.get(tp)
+                if state is not None and state.epoch == epoch:
+                    _ack(state, tp, offset)
 
     # -- commits
 
