@@ -4,7 +4,6 @@ its bookkeeping: an assigned partition, a watched handler call, a processing thr
 from __future__ import annotations
 
 import logging
-import platform
 import threading
 import time
 from collections import deque
@@ -13,11 +12,10 @@ from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from confluent_kafka import Consumer, Message, Producer
 
-from blacklodge_harness import __version__
 from blacklodge_harness.config import Settings
 from blacklodge_harness.core import Handler, HandlerMetrics
 from blacklodge_harness.kafka_records import SOURCE_PARTITION, SOURCE_TOPIC, TP, Failure, Headers, log
-from blacklodge_harness.metrics import Registry
+from blacklodge_harness.metrics import Registry, register_app_info
 from blacklodge_harness.offsets import OffsetTracker
 
 class Partition:
@@ -125,20 +123,7 @@ class WorkerState:
         self.assigned_gauge = registry.gauge("blacklodge_kafka_assigned_partitions", "Partitions assigned to this worker.")
         self.broker_up = registry.gauge("blacklodge_kafka_broker_up", "1 while the brokers are reachable, 0 during an outage.")
         self.broker_up.set(1)
-        info = registry.gauge(
-            "blacklodge_app_info",
-            "Application and harness versions (value is always 1).",
-            ["app", "version", "revision", "harness_version", "python_version"],
-            aggregate="max",
-        )
-        info.set(
-            1,
-            app=settings.app_name,
-            version=settings.app_version or "",
-            revision=settings.revision or "",
-            harness_version=__version__,
-            python_version=platform.python_version(),
-        )
+        register_app_info(registry, settings.app_name, settings.app_version, settings.revision)
         #: The processing threads started with the worker (see kafka_processing).
         self.threads: List[threading.Thread] = []
         #: Calls being watched, by id(call) (dict.pop decides between return and expiry).

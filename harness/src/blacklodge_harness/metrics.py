@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import os
+import platform
 import selectors
 import socket
 import threading
@@ -253,6 +254,25 @@ class Registry:
 
 
 # --------------------------------------------------------------------------- merging
+
+
+def register_app_info(registry: "Registry", app_name: str, app_version: Optional[str], revision: Optional[str]) -> None:
+    """The ``blacklodge_app_info`` gauge every mode exports (value 1, the versions as labels)."""
+    from blacklodge_harness import __version__
+
+    registry.gauge(
+        "blacklodge_app_info",
+        "Application and harness versions (value is always 1).",
+        ["app", "version", "revision", "harness_version", "python_version"],
+        aggregate="max",
+    ).set(
+        1,
+        app=app_name,
+        version=app_version or "",
+        revision=revision or "",
+        harness_version=__version__,
+        python_version=platform.python_version(),
+    )
 
 
 def merge(snapshots: Iterable[Snapshot], *, include_gauges: bool = True) -> Snapshot:

@@ -54,7 +54,7 @@ from blacklodge_harness.fastpath import (
     readyz_reply,
 )
 from blacklodge_harness.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from blacklodge_harness.metrics import MultiprocessStore, Registry, SnapshotAgent, render
+from blacklodge_harness.metrics import MultiprocessStore, Registry, SnapshotAgent, register_app_info, render
 from blacklodge_harness.watchdog import Watchdog
 
 log = logging.getLogger("blacklodge.http")
@@ -156,20 +156,7 @@ class WebRuntime:
         self.registry.function_gauge(
             "blacklodge_http_requests_in_flight", "HTTP requests being handled.", lambda: len(self.active)
         )
-        info = self.registry.gauge(
-            "blacklodge_app_info",
-            "Application and harness versions (value is always 1).",
-            ["app", "version", "revision", "harness_version", "python_version"],
-            aggregate="max",
-        )
-        info.set(
-            1,
-            app=settings.app_name,
-            version=settings.app_version or "",
-            revision=settings.revision or "",
-            harness_version=__version__,
-            python_version=platform.python_version(),
-        )
+        register_app_info(self.registry, settings.app_name, settings.app_version, settings.revision)
         self.invoker = Invoker(
             handler, concurrency=settings.threads, timeout=settings.timeout, metrics=self.handler_metrics
         )
