@@ -128,14 +128,29 @@ def start_worker(args, source, sink, group, log):
     return subprocess.Popen([args.blacklodge, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def wait_outputs(args, sink, target, worker, timeout=180):
+def wait_outputs(args, sink, target, worker, finished=lambda: False, timeout=180):
+    """Waits until the output topic holds `target` records, or `finished()` says the worker
+    has nothing left to do (it has committed every input: after a broker restart late in a
+    run no further output may come)."""
     deadline = time.monotonic() + timeout
     while high_watermarks(args.bootstrap, sink) < target:
         if worker.poll() is not None:
             raise SystemExit(f"the worker exited with {worker.returncode}")
+        if finished():
+            return
         if time.monotonic() > deadline:
             raise SystemExit(f"no progress to {target} outputs in {timeout} s")
         time.sleep(0.01)
+
+
+def answering_high_watermarks(args, sink, timeout=120):
+    """The output topic's record count once the broker answers again (-1 while it is down)."""
+    deadline = time.monotonic() + timeout
+    while (count := high_watermarks(args.bootstrap, sink)) < 0:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the broker did not answer in {timeout} s after its restart")
+        time.sleep(0.1)
+    return count
 
 
 def one_run(args, broker, number, rng, log):
@@ -145,30 +160,42 @@ def one_run(args, broker, number, rng, log):
     crash_broker = number % 3 == 0
     kills, broker_restarts = 0, 0
     started = time.monotonic()
-    for kill in range(args.kills):
+    worker = None
+    try:
+        for kill in range(args.kills):
+            worker = start_worker(args, source, sink, group, log)
+            done = max(0, high_watermarks(args.bootstrap, sink))
+            target = done + int(rng.uniform(0.05, 0.95) * max(1, args.records - done) / (args.kills - kill))
+            wait_outputs(args, sink, target, worker)
+            if crash_broker and kill == 0:
+                broker.control("kill")
+                time.sleep(rng.uniform(0.5, 3.0))
+                broker.control("start")
+                broker_restarts += 1
+                # The worker must make progress through the restarted broker: 100 more
+                # outputs, or every input committed when it had (almost) finished before.
+                wait_outputs(
+                    args, sink, answering_high_watermarks(args, sink) + 100, worker,
+                    finished=lambda: committed(args.bootstrap, group, source) >= args.records,
+                )
+            worker.kill()
+            worker.wait()
+            kills += 1
         worker = start_worker(args, source, sink, group, log)
-        done = max(0, high_watermarks(args.bootstrap, sink))
-        target = done + int(rng.uniform(0.05, 0.95) * max(1, args.records - done) / (args.kills - kill))
-        wait_outputs(args, sink, target, worker)
-        if crash_broker and kill == 0:
-            broker.control("kill")
-            time.sleep(rng.uniform(0.5, 3.0))
-            broker.control("start")
-            broker_restarts += 1
-            wait_outputs(args, sink, high_watermarks(args.bootstrap, sink) + 100, worker)
-        worker.kill()
-        worker.wait()
-        kills += 1
-    worker = start_worker(args, source, sink, group, log)
-    deadline = time.monotonic() + 300
-    while committed(args.bootstrap, group, source) < args.records:
-        if worker.poll() is not None:
-            raise SystemExit(f"the last worker exited with {worker.returncode}")
-        if time.monotonic() > deadline:
-            raise SystemExit("the last worker did not finish in 300 s")
-        time.sleep(0.25)
-    worker.send_signal(signal.SIGTERM)
-    code = worker.wait(60)
+        deadline = time.monotonic() + 300
+        while committed(args.bootstrap, group, source) < args.records:
+            if worker.poll() is not None:
+                raise SystemExit(f"the last worker exited with {worker.returncode}")
+            if time.monotonic() > deadline:
+                raise SystemExit("the last worker did not finish in 300 s")
+            time.sleep(0.25)
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(60)
+    finally:
+        # A run that gives up must not leave its worker consuming.
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+            worker.wait()
     ids = read_ids(args.bootstrap, sink)
     unique = set(ids)
     result = {
