@@ -14,19 +14,17 @@ One JSON object per run on stdout, then a summary.
 
 import argparse
 import json
-import os
 import random
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from worker_env import worker_env
 
-HERE = Path(__file__).resolve().parent
 PARTITIONS = 3
 
 
@@ -108,23 +106,15 @@ def read_ids(bootstrap, topic):
 
 
 def start_worker(args, source, sink, group, log):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BLACKLODGE_")}
-    env.update({
-        "BLACKLODGE_ENTRYPOINT": "app:score",
-        "BLACKLODGE_APP_DIR": str(HERE),
-        "BLACKLODGE_KAFKA_BOOTSTRAP_SERVERS": args.bootstrap,
-        "BLACKLODGE_KAFKA_TOPICS": source,
-        "BLACKLODGE_KAFKA_OUTPUT_TOPIC": sink,
-        "BLACKLODGE_KAFKA_GROUP_ID": group,
-        "BLACKLODGE_KAFKA_SESSION_TIMEOUT": "6",
+    env = worker_env(
+        args.bootstrap, source, sink, group, args.admin_port,
+        BLACKLODGE_KAFKA_SESSION_TIMEOUT="6",
         # Commits every 0.2 s, so that the kills fall between commits of a worker that has
         # committed some positions already (with the default 1 s most kills came before the
         # first commit, which proves less).
-        "BLACKLODGE_KAFKA_COMMIT_INTERVAL": "0.2",
-        "BLACKLODGE_HOST": "127.0.0.1",
-        "BLACKLODGE_ADMIN_PORT": str(args.admin_port),
-        "BLACKLODGE_LOG_LEVEL": "warning",
-    })
+        BLACKLODGE_KAFKA_COMMIT_INTERVAL="0.2",
+        BLACKLODGE_LOG_LEVEL="warning",
+    )
     return subprocess.Popen([args.blacklodge, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from worker_env import worker_env
 
 HERE = Path(__file__).resolve().parent
 
@@ -103,17 +104,7 @@ def run(args, kind, source):
     sink, group = f"bench-out-{uuid.uuid4().hex[:8]}", f"bench-{kind}-{uuid.uuid4().hex[:8]}"
     create(args.bootstrap, sink, args.partitions)
     if kind == "harness":
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BLACKLODGE_")}
-        env.update({
-            "BLACKLODGE_ENTRYPOINT": "app:score",
-            "BLACKLODGE_APP_DIR": str(HERE),
-            "BLACKLODGE_KAFKA_BOOTSTRAP_SERVERS": args.bootstrap,
-            "BLACKLODGE_KAFKA_TOPICS": source,
-            "BLACKLODGE_KAFKA_OUTPUT_TOPIC": sink,
-            "BLACKLODGE_KAFKA_GROUP_ID": group,
-            "BLACKLODGE_HOST": "127.0.0.1",
-            "BLACKLODGE_ADMIN_PORT": str(args.admin_port),
-        })
+        env = worker_env(args.bootstrap, source, sink, group, args.admin_port)
         env.update(dict(item.split("=", 1) for item in args.harness_env))
         command = [args.blacklodge, "worker"]
     else:
