@@ -175,11 +175,10 @@ class ProcessingSide(DeliverySide):
         timeout = self.settings.timeout
         turn = self.turn
         call = None
-        calls = self.calls
         started = time.monotonic()
         if timeout > 0:
             call = Call(started + timeout, part, message, 1, turn.rest)
-            calls[id(call)] = call
+            self.calls[id(call)] = call
         inline = turn.inline
         if inline:
             self.inline_since = started
@@ -200,23 +199,15 @@ class ProcessingSide(DeliverySide):
                 result = self.handler.call(payload, None)
             except Exception as exc:  # noqa: BLE001 - the slow path sorts it out (retry, dead letter, stop)
                 failed = exc
-        ended = time.monotonic()
-        if inline:
-            self.inline_since = 0.0
-            duration = ended - started
-            average = self.inline_average = self.inline_average * 0.95 + duration * 0.05
-            if average > INLINE_SLOW or duration > INLINE_LIMIT:
-                self._inline_slow(duration, average)
-        if call is not None and calls.pop(id(call), None) is None:
-            self._overran("ok" if failed is None else "error")
+        duration = self._call_ended(call, inline, started, "ok" if failed is None else "error")
         if failed is not None:
             outcome = "bad_input" if isinstance(failed, BadInput) else "error"
             turn.outcomes[outcome] = turn.outcomes.get(outcome, 0) + 1
-            turn.durations.append(ended - started)
+            turn.durations.append(duration)
             self._process_slow(part, message, headers or [], request_id, kept, payload=payload, first=failed)
             return
         turn.ok += 1
-        turn.durations.append(ended - started)
+        turn.durations.append(duration)
         output = self.settings.kafka_output_topic
         if type(result) is dict and output is not None:
             try:
@@ -383,17 +374,23 @@ class ProcessingSide(DeliverySide):
             outcome = "bad_input"
             raise
         finally:
-            ended = time.monotonic()
-            if inline:
-                self.inline_since = 0.0
-                duration = ended - started
-                average = self.inline_average = self.inline_average * 0.95 + duration * 0.05
-                if average > INLINE_SLOW or duration > INLINE_LIMIT:
-                    self._inline_slow(duration, average)
-            if call is not None and self.calls.pop(id(call), None) is None:
-                self._overran(outcome)
+            duration = self._call_ended(call, inline, started, outcome)
             turn.outcomes[outcome] = turn.outcomes.get(outcome, 0) + 1
-            turn.durations.append(ended - started)
+            turn.durations.append(duration)
+
+    def _call_ended(self, call: Optional[Call], inline: bool, started: float, outcome: str) -> float:
+        """The bookkeeping after every handler call, fast path and slow: the running average
+        of inline calls (too slow → processing threads from now on) and the deadline thread's
+        watch (a call it had already given up on has overrun). Returns the call's duration."""
+        duration = time.monotonic() - started
+        if inline:
+            self.inline_since = 0.0
+            average = self.inline_average = self.inline_average * 0.95 + duration * 0.05
+            if average > INLINE_SLOW or duration > INLINE_LIMIT:
+                self._inline_slow(duration, average)
+        if call is not None and self.calls.pop(id(call), None) is None:
+            self._overran(outcome)
+        return duration
 
     def _inline_slow(self, duration: float, average: float) -> None:
         """The handler is slow: it is called on the processing threads from now on (its calls
