@@ -135,6 +135,8 @@ fn wrapped_function_serves_on_trixie_with_python_313() {
     );
 
     let container = image.start(None, &[]);
+    container.wait_until_listening(Duration::from_mins(1));
+    // The harness listens before the function is loaded; retried until it answers.
     let deadline = std::time::Instant::now() + Duration::from_mins(1);
     let response = loop {
         let response = container.request(
@@ -232,11 +234,12 @@ fn each_stack_gets_the_archive_built_for_its_release() {
         assert_contains(
             &log,
             &format!(
-                "  - Downloading Python 3.13.5 from {}?for={}\n",
+                "  - Downloading Python 3.13.5 from {}?for={} ... done",
                 archive["url"].as_str().expect("url"),
                 stack.suite
             ),
         );
+        assert_eq!(log.matches("?for=").count(), 1, "{log}");
     }
 }
 
