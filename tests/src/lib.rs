@@ -318,7 +318,7 @@ pub struct BuildResult {
 pub struct Image {
     pub name: String,
     builder: String,
-    run_image: Option<String>,
+    run_image_override: Option<String>,
     build_cache: String,
     launch_cache: String,
     env: BTreeMap<String, String>,
@@ -340,7 +340,7 @@ impl Image {
         );
         Self {
             builder: builder(),
-            run_image: None,
+            run_image_override: None,
             build_cache: format!("{name}-build-cache"),
             launch_cache: format!("{name}-launch-cache"),
             name,
@@ -361,7 +361,7 @@ impl Image {
     /// Builds onto another run image than the builder's (`pack build --run-image`).
     #[must_use]
     pub fn run_image(mut self, image: &str) -> Self {
-        self.run_image = Some(image.to_string());
+        self.run_image_override = Some(image.to_string());
         self
     }
 
@@ -545,7 +545,7 @@ impl Image {
         for volume in &self.volumes {
             command.args(["--volume", volume]);
         }
-        if let Some(run_image) = &self.run_image {
+        if let Some(run_image) = &self.run_image_override {
             command.args(["--run-image", run_image]);
         }
         let output = run(&mut command);

@@ -44,13 +44,7 @@ pub(crate) enum PythonError {
         manifest: String,
         distros: Vec<Distro>,
     },
-    NotBuiltForDistro {
-        requested: Requested,
-        distro: Distro,
-        built_for: Vec<Distro>,
-        available: Vec<PythonVersion>,
-        manifest: String,
-    },
+    NotBuiltForDistro(Box<MissingBuild>),
     DistroMismatch {
         build: Distro,
         run: Distro,
@@ -78,6 +72,16 @@ pub(crate) enum PythonError {
         error: std::io::Error,
     },
     BrokenInterpreter(CommandError),
+}
+
+/// A requested version the manifest has for other distributions only.
+#[derive(Debug)]
+pub(crate) struct MissingBuild {
+    pub(crate) requested: Requested,
+    pub(crate) distro: Distro,
+    pub(crate) built_for: Vec<Distro>,
+    pub(crate) available: Vec<PythonVersion>,
+    pub(crate) manifest: String,
 }
 
 const PIN_FORMAT: &str = "a CPython version: either MAJOR.MINOR (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g. 3.12.4)";
@@ -169,7 +173,9 @@ impl UserFacing for PythonError {
                     or add archives built for {distro} to your manifest (BP_PYTHON_MANIFEST_URL);
                     archives without \"distros\" run on any distribution."},
             ),
-            Self::NotBuiltForDistro { requested, distro, built_for, available, manifest } => UserError::new(
+            Self::NotBuiltForDistro(missing) => {
+                let MissingBuild { requested, distro, built_for, available, manifest } = missing.as_ref();
+                UserError::new(
                 match &requested.request {
                     VersionRequest::Range(_) => format!("No Python satisfying {} is built for {distro}", requested.request),
                     _ => format!("Python {} is not built for {distro}", requested.request),
@@ -186,7 +192,8 @@ impl UserFacing for PythonError {
                     joined(built_for).replace(", ", " or "),
                     where_requested(&requested.origin)
                 ),
-            ),
+            )
+            }
             Self::DistroMismatch { build, run } => UserError::new(
                 "The build and run images are different distributions",
                 format!(
@@ -449,13 +456,13 @@ mod tests {
 
     #[test]
     fn a_version_built_for_another_distribution_names_both() {
-        let error = PythonError::NotBuiltForDistro {
+        let error = PythonError::NotBuiltForDistro(Box::new(MissingBuild {
             requested: requested(Origin::PythonVersionFile, "3.11"),
             distro: debian("13"),
             built_for: vec![debian("12")],
             available: vec!["3.13.5".parse().expect("valid")],
             manifest: "http://127.0.0.1:8765/manifest.json".into(),
-        }
+        }))
         .user_error();
         assert_eq!(
             error.render(),
@@ -472,13 +479,13 @@ mod tests {
                 !   With your own manifest (BP_PYTHON_MANIFEST_URL), add a build of it for debian 13.
             "}
         );
-        let range = PythonError::NotBuiltForDistro {
+        let range = PythonError::NotBuiltForDistro(Box::new(MissingBuild {
             requested: requested(Origin::Variable, "<3.12"),
             distro: debian("11"),
             built_for: vec![debian("12"), debian("13")],
             available: Vec::new(),
             manifest: "shipped with the buildpack".into(),
-        }
+        }))
         .user_error();
         assert_eq!(
             range.title,

@@ -16,7 +16,7 @@ mod selection;
 mod support;
 mod version;
 
-use crate::errors::PythonError;
+use crate::errors::{MissingBuild, PythonError};
 use crate::manifest::{Distro, Manifest};
 use crate::selection::{Decision, Origin};
 use crate::support::Support;
@@ -190,13 +190,13 @@ fn not_built_for_distro(
             available,
         };
     }
-    PythonError::NotBuiltForDistro {
+    PythonError::NotBuiltForDistro(Box::new(MissingBuild {
         requested,
         distro: distro.clone(),
         built_for,
         available,
         manifest: location.to_string(),
-    }
+    }))
 }
 
 /// Tells the user which version was chosen and which file decided it.
