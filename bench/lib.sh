@@ -101,8 +101,13 @@ publish() { mv -f "$1" "$2"; }
 docker_ok() { docker info >/dev/null 2>&1; }
 
 # apt_install WHAT PACKAGE...: installs Debian packages, refreshing the package lists first
-# when they are missing or the first attempt fails (a fresh machine has none).
+# when they are missing or the first attempt fails (a fresh machine has none). One at a time:
+# the setup's lanes run in parallel, and apt holds a lock (a second apt-get would fail).
 apt_install() {
+  ( flock 9 && apt_install_unlocked "$@" ) 9>"$BLACKLODGE_CACHE/apt.lock"
+}
+
+apt_install_unlocked() {
   local what="$1"; shift
   command -v apt-get >/dev/null || die "cannot install $what" "apt-get is not available" "install these packages yourself: $*"
   if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
