@@ -108,6 +108,26 @@ pub fn mirror_url() -> String {
     std::env::var("BLACKLODGE_MIRROR_URL").unwrap_or_else(|_| "http://127.0.0.1:8765".to_string())
 }
 
+/// The entries of the bench mirror's `manifest.json`.
+#[must_use]
+pub fn mirror_archives() -> Vec<serde_json::Value> {
+    let manifest: serde_json::Value = ureq::get(&format!("{}/manifest.json", mirror_url()))
+        .call()
+        .expect("the bench mirror answers")
+        .into_json()
+        .expect("JSON");
+    manifest["archives"].as_array().expect("archives").clone()
+}
+
+/// The bench mirror's manifest entry for `version`.
+#[must_use]
+pub fn mirror_archive(version: &str) -> serde_json::Value {
+    mirror_archives()
+        .into_iter()
+        .find(|archive| archive["version"] == version)
+        .unwrap_or_else(|| panic!("the bench mirror has no {version}: re-run bench/setup"))
+}
+
 fn repo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -271,18 +291,7 @@ impl App {
     /// value for `BP_PYTHON_MANIFEST_URL`.
     #[must_use]
     pub fn vendor_python(&self, version: &str) -> String {
-        let manifest: serde_json::Value = ureq::get(&format!("{}/manifest.json", mirror_url()))
-            .call()
-            .expect("mirror manifest")
-            .into_json()
-            .expect("JSON");
-        let archive = manifest["archives"]
-            .as_array()
-            .expect("archives")
-            .iter()
-            .find(|a| a["version"] == version)
-            .unwrap_or_else(|| panic!("{version} on the mirror"))
-            .clone();
+        let archive = mirror_archive(version);
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(
             &mut ureq::get(archive["url"].as_str().expect("url"))

@@ -5,30 +5,14 @@
 //! and run images are of different releases.
 
 use blacklodge_tests::{
-    App, Image, Stack, assert_contains, assert_not_contains, mirror_url, output_text, stack, stacks,
+    App, Image, Stack, assert_contains, assert_not_contains, mirror_archive, mirror_archives,
+    output_text, stack, stacks,
 };
 use std::process::Command;
 use std::time::Duration;
 
 fn trixie() -> Stack {
     stack("trixie")
-}
-
-/// The bench mirror's manifest entries (each with the `distros` it was checked on).
-fn mirror_archives() -> Vec<serde_json::Value> {
-    let manifest: serde_json::Value = ureq::get(&format!("{}/manifest.json", mirror_url()))
-        .call()
-        .expect("bench mirror answers")
-        .into_json()
-        .expect("JSON");
-    manifest["archives"].as_array().expect("archives").clone()
-}
-
-fn mirror_archive(version: &str) -> serde_json::Value {
-    mirror_archives()
-        .into_iter()
-        .find(|archive| archive["version"] == version)
-        .unwrap_or_else(|| panic!("the bench mirror has no {version}: re-run bench/setup"))
 }
 
 fn debian(version: &str) -> serde_json::Value {
