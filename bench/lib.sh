@@ -20,14 +20,36 @@ export PATH="$TOOLS_DIR/bin:$PATH"
 # per machine, shared by every work tree).
 LIFECYCLE_TGZ="$TOOLS_DIR/lifecycle-$LIFECYCLE_VERSION-sbom/lifecycle-v$LIFECYCLE_VERSION+linux.x86-64.tgz"
 
-# Image names (documented in docs/bench.md).
-BUILD_IMAGE="blacklodge/build:${DEBIAN_SUITE}"
-RUN_IMAGE="blacklodge/run:${DEBIAN_SUITE}"
-# Override to keep several builders side by side (e.g. one per work tree).
-BUILDER_IMAGE="${BLACKLODGE_BUILDER:-blacklodge/builder:${DEBIAN_SUITE}}"
-STACK_ID="io.blacklodge.stacks.${DEBIAN_SUITE}"
-BASE_IMAGE="debian:${DEBIAN_SUITE}-slim"
+# The stacks (bench/versions.env): their suites, and the default one (the first).
+stack_suites() { local stack; for stack in $BLACKLODGE_STACKS; do printf '%s\n' "${stack%%:*}"; done; }
+DEFAULT_SUITE="$(stack_suites | head -n 1)"
+# The builder of the default stack is BLACKLODGE_BUILDER (blacklodge/builder:<suite> unless
+# set); another stack's is blacklodge/builder:<suite>, or <BLACKLODGE_BUILDER>-<suite> when it
+# is set (e.g. blacklodge/builder:mine and blacklodge/builder:mine-trixie). tests/src/lib.rs
+# follows the same rule.
+BUILDER_BASE="${BLACKLODGE_BUILDER:-blacklodge/builder:$DEFAULT_SUITE}"
+builder_image() {
+  if [ "$1" = "$DEFAULT_SUITE" ]; then echo "$BUILDER_BASE"
+  elif [ "$BUILDER_BASE" = "blacklodge/builder:$DEFAULT_SUITE" ]; then echo "blacklodge/builder:$1"
+  else echo "$BUILDER_BASE-$1"; fi
+}
 
+# use_stack SUITE: sets the names of that stack's images and builder (documented in
+# docs/bench.md). Steps that make something per stack call it for each of stack_suites.
+use_stack() {
+  local stack found=''
+  for stack in $BLACKLODGE_STACKS; do
+    [ "${stack%%:*}" = "$1" ] && found="$stack"
+  done
+  [ -n "$found" ] || die "unknown stack '$1'" "the stacks are: $(stack_suites | tr '\n' ' ')(BLACKLODGE_STACKS in bench/versions.env)" "use one of them, or add the stack to bench/versions.env"
+  DEBIAN_SUITE="${found%%:*}"
+  DEBIAN_VERSION_ID="${found#*:}"
+  BUILD_IMAGE="blacklodge/build:${DEBIAN_SUITE}"
+  RUN_IMAGE="blacklodge/run:${DEBIAN_SUITE}"
+  BUILDER_IMAGE="$(builder_image "$DEBIAN_SUITE")"
+  STACK_ID="io.blacklodge.stacks.${DEBIAN_SUITE}"
+  BASE_IMAGE="debian:${DEBIAN_SUITE}-slim"
+}
 # Loopback services of the bench.
 MIRROR_PORT="${BLACKLODGE_MIRROR_PORT:-8765}"
 MIRROR_URL="http://127.0.0.1:${MIRROR_PORT}"
@@ -41,7 +63,7 @@ KAFKA_PORT="${BLACKLODGE_KAFKA_PORT:-19092}"
 export PACK_VOLUME_KEY="${PACK_VOLUME_KEY:-blacklodge-bench}"
 
 # The end-to-end tests read these (tests/src/lib.rs), so moved ports and names carry over.
-export BLACKLODGE_BUILDER="$BUILDER_IMAGE" BLACKLODGE_MIRROR_URL="$MIRROR_URL" BLACKLODGE_REGISTRY="$REGISTRY"
+export BLACKLODGE_BUILDER="$BUILDER_BASE" BLACKLODGE_MIRROR_URL="$MIRROR_URL" BLACKLODGE_REGISTRY="$REGISTRY"
 export BLACKLODGE_KAFKA_BOOTSTRAP="127.0.0.1:${KAFKA_PORT}"
 
 if [ -t 2 ]; then _bold=$'\e[1m'; _red=$'\e[31m'; _reset=$'\e[0m'; else _bold=''; _red=''; _reset=''; fi
@@ -79,8 +101,13 @@ publish() { mv -f "$1" "$2"; }
 docker_ok() { docker info >/dev/null 2>&1; }
 
 # apt_install WHAT PACKAGE...: installs Debian packages, refreshing the package lists first
-# when they are missing or the first attempt fails (a fresh machine has none).
+# when they are missing or the first attempt fails (a fresh machine has none). One at a time:
+# the setup's lanes run in parallel, and apt holds a lock (a second apt-get would fail).
 apt_install() {
+  ( flock 9 && apt_install_unlocked "$@" ) 9>"$BLACKLODGE_CACHE/apt.lock"
+}
+
+apt_install_unlocked() {
   local what="$1"; shift
   command -v apt-get >/dev/null || die "cannot install $what" "apt-get is not available" "install these packages yourself: $*"
   if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
@@ -92,3 +119,6 @@ apt_install() {
       as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
   fi
 }
+
+# BLACKLODGE_STACK selects the stack scripts act on by default (bench/demo, benchmarks).
+use_stack "${BLACKLODGE_STACK:-$DEFAULT_SUITE}"

@@ -1,5 +1,6 @@
-# Make the stack's base images locally: nothing can be pulled, so the public base the
-# Dockerfiles name (debian:<suite>-slim) is satisfied by a debootstrapped import when absent.
+# Make every stack's base images locally (the stacks: BLACKLODGE_STACKS in bench/versions.env):
+# nothing can be pulled, so the public base the Dockerfiles name (debian:<suite>-slim) is
+# satisfied by a debootstrapped import when absent.
 # shellcheck shell=bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -12,7 +13,7 @@ ensure_debian_base() {
       apt_install debootstrap debootstrap
     fi
     local root; root="$(mktemp -d "$BLACKLODGE_CACHE/rootfs-XXXX")"
-    run_logged "debootstrap" "$BLACKLODGE_CACHE/debootstrap.log" \
+    run_logged "debootstrap" "$BLACKLODGE_CACHE/debootstrap-$DEBIAN_SUITE.log" \
       as_root debootstrap --variant=minbase "$DEBIAN_SUITE" "$root" http://deb.debian.org/debian
     # Same apt sources as the official image (with updates and security), and a slim tree.
     as_root rm -f "$root/etc/apt/sources.list"
@@ -52,13 +53,30 @@ build_stack_image() {
   find /usr/local/share/ca-certificates -maxdepth 1 -name '*.crt' -exec cp {} "$context/certs/" \; 2>/dev/null || true
   step "Building $name"
   # Legacy builder: works with any engine version and needs no buildx plugin.
-  run_logged "building $name" "$BLACKLODGE_CACHE/image-$kind.log" \
+  run_logged "building $name" "$BLACKLODGE_CACHE/image-$DEBIAN_SUITE-$kind.log" \
     env DOCKER_BUILDKIT=0 docker build --network host \
       --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "STACK_ID=$STACK_ID" \
       --build-arg "DISTRO_VERSION=$DEBIAN_VERSION_ID" -t "$name" "$context"
   rm -rf "$context"
 }
 
-ensure_debian_base
-build_stack_image "$BUILD_IMAGE" build
-build_stack_image "$RUN_IMAGE" run
+# make_stack SUITE: the base, build and run images of one stack.
+make_stack() {
+  use_stack "$1"
+  ensure_debian_base
+  build_stack_image "$BUILD_IMAGE" build
+  build_stack_image "$RUN_IMAGE" run
+}
+
+# The stacks named as arguments (default: every stack), in parallel (mostly network and disk:
+# debootstrap, apt), each with its own logs.
+suites=("$@")
+[ "${#suites[@]}" -gt 0 ] || mapfile -t suites < <(stack_suites)
+pids=()
+for suite in "${suites[@]}"; do
+  make_stack "$suite" &
+  pids+=("$!")
+done
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+[ "$failed" = 0 ] || die "making a stack's images failed" "see the error above" "fix it and re-run bench/setup"

@@ -2,10 +2,30 @@
 # (the upstream archives are not reachable here): 3.11 repackaged from Debian's interpreter
 # packages, 3.13 compiled from Debian's source package. Write manifests with real sha256 sums
 # and serve everything from a loopback HTTP mirror laid out like the upstream releases.
+# The archives are built on the default stack (Debian 12) and checked on every stack's run
+# image; the manifest marks each archive with the distributions it runs on ("distros"), which
+# the runtime buildpack matches against the stack it builds for (docs/stacks.md).
 # shellcheck shell=bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 MIRROR_DIR="$BLACKLODGE_CACHE/mirror"
+# Archives are made on the default stack, whichever BLACKLODGE_STACK says.
+use_stack "$DEFAULT_SUITE"
+
+# The check every archive passes on a stack's run image, as the app user, unpacked somewhere
+# else than where it was built: the interpreter finds its prefix, the common extension
+# modules load, and no shared object misses a library.
+STACK_CHECK='
+import glob, os, subprocess, sys
+import ssl, sqlite3, ctypes, lzma, bz2, zlib, decimal, uuid, readline, pyexpat, hashlib, json, venv
+assert sys.prefix == "/opt/elsewhere/python", sys.prefix
+missing = []
+for path in glob.glob(sys.prefix + "/lib/python3*/lib-dynload/*.so") + [sys.executable]:
+    out = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+    missing += [os.path.basename(path) + ": " + line.strip() for line in out.splitlines() if "not found" in line]
+assert not missing, missing
+'
+
 # Build tag of the archives we make; bump when the packaging below changes.
 ARCHIVE_BUILD="debian${DEBIAN_VERSION_ID}.3"
 
@@ -154,15 +174,41 @@ make_compiled_cpython() {
   # interpreter finds its prefix and every common extension module loads.
   run_logged "checking the compiled CPython $version on $RUN_IMAGE" "$BLACKLODGE_CACHE/cpython-$version-check.log" \
     docker run --rm --network none -v "$work/python:/opt/elsewhere/python:ro" "$RUN_IMAGE" \
-      /opt/elsewhere/python/bin/python3 -c "
-import sys, ssl, sqlite3, ctypes, lzma, bz2, zlib, decimal, uuid, readline, pyexpat, hashlib, json, venv
-assert sys.prefix == '/opt/elsewhere/python', sys.prefix
+      /opt/elsewhere/python/bin/python3 -c "$STACK_CHECK
 assert sys.version.startswith('$version'), sys.version
 print(sys.prefix, ssl.OPENSSL_VERSION)"
   add_stdlib_bytecode "$work"
   archive_tree "$work" "$MIRROR_DIR/$COMPILED_BUILD/$name"
   rm -rf "$work"
   printf '%s\n' "$version" > "$marker"
+}
+
+# mark_stacks: for each archive of the mirror, the stacks whose run image it runs on, in
+# <archive>.distros (a first line naming the stacks checked, then "name version" per line).
+# Checked again when BLACKLODGE_STACKS changes.
+mark_stacks() {
+  local archive checked="checked: $BLACKLODGE_STACKS" suite work distros
+  for archive in "$MIRROR_DIR"/*/cpython-*.tar.gz; do
+    [ -f "$archive" ] || continue
+    if [ -f "$archive.distros" ] && [ "$(head -n 1 "$archive.distros")" = "$checked" ]; then continue; fi
+    work="$(mktemp -d "$BLACKLODGE_CACHE/cpython-XXXX")"
+    tar -C "$work" -xzf "$archive"
+    distros="$checked"
+    for suite in $(stack_suites); do
+      use_stack "$suite"
+      if docker run --rm --network none -v "$work/python:/opt/elsewhere/python:ro" "$RUN_IMAGE" \
+           /opt/elsewhere/python/bin/python3 -c "$STACK_CHECK" >"$BLACKLODGE_CACHE/cpython-check-$suite.log" 2>&1; then
+        distros="$distros"$'\n'"debian $DEBIAN_VERSION_ID"
+      else
+        info "$(basename "$archive") does not run on $RUN_IMAGE (see $BLACKLODGE_CACHE/cpython-check-$suite.log): not offered on $suite"
+      fi
+    done
+    rm -rf "$work"
+    printf '%s\n' "$distros" > "$archive.distros.tmp"
+    publish "$archive.distros.tmp" "$archive.distros"
+    info "$(basename "$archive") runs on: $(tail -n +2 "$archive.distros" | paste -sd, - | sed 's/,/, /g')"
+  done
+  use_stack "$DEFAULT_SUITE"
 }
 
 write_manifest() {
@@ -182,8 +228,14 @@ for build in sorted(os.listdir(mirror)):
         with open(os.path.join(d, name), "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
+        # The stacks it was checked on (mark_stacks); none: it runs on no stack, left out.
+        with open(os.path.join(d, name + ".distros")) as f:
+            distros = [dict(zip(("name", "version"), line.split())) for line in f.read().splitlines()[1:]]
+        if not distros:
+            continue
         archives.append({"version": m.group(1), "arch": m.group(3), "libc": "gnu", "build": m.group(2),
-                         "url": f"{base}/{build}/{name.replace('+', '%2B')}", "sha256": h.hexdigest()})
+                         "url": f"{base}/{build}/{name.replace('+', '%2B')}", "sha256": h.hexdigest(),
+                         "distros": distros})
 def write(name, manifest):
     tmp = os.path.join(mirror, name + ".tmp")
     with open(tmp, "w") as f:
@@ -213,7 +265,12 @@ ensure_mirror_server() {
   die "the CPython mirror did not start on $MIRROR_URL" "see $BLACKLODGE_CACHE/mirror.log" "free port $MIRROR_PORT or set BLACKLODGE_MIRROR_PORT, then re-run"
 }
 
-make_debian_cpython 3.11
-make_compiled_cpython
-write_manifest
-ensure_mirror_server
+# Two phases, so the long compile needs only the default stack's images: `archives` makes the
+# archives, `serve` checks them on every stack, writes the manifests and starts the mirror
+# (bench/setup runs it once every stack's images exist). Without an argument: both.
+case "${1:-all}" in
+  archives) make_debian_cpython 3.11; make_compiled_cpython ;;
+  serve) mark_stacks; write_manifest; ensure_mirror_server ;;
+  all) make_debian_cpython 3.11; make_compiled_cpython; mark_stacks; write_manifest; ensure_mirror_server ;;
+  *) die "unknown phase '$1' of bench/steps/python.sh" "the phases are archives, serve and all" "run it with one of them, or none" ;;
+esac

@@ -18,17 +18,114 @@ use std::time::{Duration, Instant};
 pub mod git_remote;
 pub mod private_index;
 
-/// Builder under test (`bench/setup` creates it from the working tree).
+/// Builder under test (`bench/setup` creates it from the working tree): the default stack's.
 #[must_use]
 pub fn builder() -> String {
     std::env::var("BLACKLODGE_BUILDER")
-        .unwrap_or_else(|_| "blacklodge/builder:bookworm".to_string())
+        .unwrap_or_else(|_| format!("blacklodge/builder:{}", stacks()[0].suite))
+}
+
+/// A stack of the bench: a Debian release with its build and run images and its builder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stack {
+    /// The Debian suite, e.g. `trixie`.
+    pub suite: String,
+    /// Its `VERSION_ID`, e.g. `13`.
+    pub version: String,
+}
+
+impl Stack {
+    #[must_use]
+    pub fn build_image(&self) -> String {
+        format!("blacklodge/build:{}", self.suite)
+    }
+
+    #[must_use]
+    pub fn run_image(&self) -> String {
+        format!("blacklodge/run:{}", self.suite)
+    }
+
+    #[must_use]
+    pub fn stack_id(&self) -> String {
+        format!("io.blacklodge.stacks.{}", self.suite)
+    }
+
+    /// The stack's builder, named as `bench/lib.sh` names it: [`builder`] for the default
+    /// stack; `blacklodge/builder:<suite>`, or `<BLACKLODGE_BUILDER>-<suite>` when that is set,
+    /// for the others.
+    #[must_use]
+    pub fn builder(&self) -> String {
+        let default = &stacks()[0];
+        if self == default {
+            return builder();
+        }
+        match std::env::var("BLACKLODGE_BUILDER") {
+            Ok(base) if base != format!("blacklodge/builder:{}", default.suite) => {
+                format!("{base}-{}", self.suite)
+            }
+            _ => format!("blacklodge/builder:{}", self.suite),
+        }
+    }
+}
+
+/// The bench's stacks (`BLACKLODGE_STACKS` in `bench/versions.env`), the default first.
+#[must_use]
+pub fn stacks() -> Vec<Stack> {
+    let file = repo_dir().join("bench/versions.env");
+    let text = fs_err::read_to_string(&file).expect("bench/versions.env is readable");
+    let line = text
+        .lines()
+        .find_map(|line| line.strip_prefix("BLACKLODGE_STACKS="))
+        .expect("bench/versions.env has a BLACKLODGE_STACKS line");
+    line.trim_matches('"')
+        .split_whitespace()
+        .map(|stack| {
+            let (suite, version) = stack
+                .split_once(':')
+                .unwrap_or_else(|| panic!("BLACKLODGE_STACKS: {stack} is not SUITE:VERSION_ID"));
+            Stack {
+                suite: suite.to_string(),
+                version: version.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// The stack of `suite` (panics, naming the stacks, when there is none).
+#[must_use]
+pub fn stack(suite: &str) -> Stack {
+    let stacks = stacks();
+    stacks
+        .iter()
+        .find(|stack| stack.suite == suite)
+        .cloned()
+        .unwrap_or_else(|| panic!("no stack {suite} in bench/versions.env: {stacks:?}"))
 }
 
 /// Base URL of the bench's CPython mirror (serves `manifest.json`).
 #[must_use]
 pub fn mirror_url() -> String {
     std::env::var("BLACKLODGE_MIRROR_URL").unwrap_or_else(|_| "http://127.0.0.1:8765".to_string())
+}
+
+/// The entries of the bench mirror's `manifest.json`.
+#[must_use]
+pub fn mirror_archives() -> Vec<serde_json::Value> {
+    let manifest: serde_json::Value = ureq::get(&format!("{}/manifest.json", mirror_url()))
+        .call()
+        .expect("the bench mirror answers")
+        .into_json()
+        .expect("JSON");
+    manifest["archives"].as_array().expect("archives").clone()
+}
+
+/// The bench mirror's manifest entry for `version`.
+#[must_use]
+pub fn mirror_archive(version: &str) -> serde_json::Value {
+    mirror_archives()
+        .into_iter()
+        .find(|archive| archive["version"] == version)
+        .unwrap_or_else(|| panic!("the bench mirror has no {version}: re-run bench/setup"))
 }
 
 fn repo_dir() -> PathBuf {
@@ -194,18 +291,7 @@ impl App {
     /// value for `BP_PYTHON_MANIFEST_URL`.
     #[must_use]
     pub fn vendor_python(&self, version: &str) -> String {
-        let manifest: serde_json::Value = ureq::get(&format!("{}/manifest.json", mirror_url()))
-            .call()
-            .expect("mirror manifest")
-            .into_json()
-            .expect("JSON");
-        let archive = manifest["archives"]
-            .as_array()
-            .expect("archives")
-            .iter()
-            .find(|a| a["version"] == version)
-            .unwrap_or_else(|| panic!("{version} on the mirror"))
-            .clone();
+        let archive = mirror_archive(version);
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(
             &mut ureq::get(archive["url"].as_str().expect("url"))
@@ -240,6 +326,8 @@ pub struct BuildResult {
 /// An app image and its build caches; rebuilding reuses both.
 pub struct Image {
     pub name: String,
+    builder: String,
+    run_image_override: Option<String>,
     build_cache: String,
     launch_cache: String,
     env: BTreeMap<String, String>,
@@ -260,6 +348,8 @@ impl Image {
             format!("{}/manifest.json", mirror_url()),
         );
         Self {
+            builder: builder(),
+            run_image_override: None,
             build_cache: format!("{name}-build-cache"),
             launch_cache: format!("{name}-launch-cache"),
             name,
@@ -268,6 +358,20 @@ impl Image {
             network: "host".to_string(),
             volumes: Vec::new(),
         }
+    }
+
+    /// Builds with `stack`'s builder (the default stack's otherwise).
+    #[must_use]
+    pub fn stack(mut self, stack: &Stack) -> Self {
+        self.builder = stack.builder();
+        self
+    }
+
+    /// Builds onto another run image than the builder's (`pack build --run-image`).
+    #[must_use]
+    pub fn run_image(mut self, image: &str) -> Self {
+        self.run_image_override = Some(image.to_string());
+        self
     }
 
     /// The build container's network (`host` by default; `none` for offline builds).
@@ -363,7 +467,7 @@ impl Image {
         let output = run(Command::new("docker")
             .args(["run", "--rm", "--network", "none", "--user", "0"])
             .args(["--volume", &format!("{}:/cache:ro", self.build_cache)])
-            .args(["--entrypoint", "grep", "blacklodge/run:bookworm"])
+            .args(["--entrypoint", "grep", &stacks()[0].run_image()])
             .args(["-r", "-l", "-F", "--", needle, "/cache"]));
         match output.status.code() {
             Some(0) => true,
@@ -416,7 +520,7 @@ impl Image {
     pub fn build(&self, app: &App) -> BuildResult {
         let mut command = Command::new("pack");
         command
-            .args(["build", &self.name, "--builder", &builder()])
+            .args(["build", &self.name, "--builder", &self.builder])
             .arg("--path")
             .arg(app.path())
             .args([
@@ -449,6 +553,9 @@ impl Image {
         }
         for volume in &self.volumes {
             command.args(["--volume", volume]);
+        }
+        if let Some(run_image) = &self.run_image_override {
+            command.args(["--run-image", run_image]);
         }
         let output = run(&mut command);
         BuildResult {

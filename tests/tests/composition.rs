@@ -2,8 +2,11 @@
 //! `buildpack.toml`, the composite's `meta-buildpack/buildpack.toml` (order groups) and
 //! `meta-buildpack/package.toml`, the top-level `package.toml` and `builder/builder.toml`.
 //! These tests read all of them and fail, naming the file and the buildpack, when they
-//! disagree. They need no Docker and run with the unit tests.
+//! disagree. Every stack's builder configuration (`builder/stack-config <suite>`, derived
+//! from `builder/builder.toml`, for each stack of `bench/versions.env`) is checked the same way,
+//! and must name that stack's images only. They need no Docker and run with the unit tests.
 
+use blacklodge_tests::stacks;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use toml::Value;
@@ -163,12 +166,11 @@ fn top_level_package_lists_the_composite_and_every_component() {
     );
 }
 
-#[test]
-fn builder_carries_the_composite_and_every_component() {
-    let file = "builder/builder.toml";
-    let builder = read_toml(file);
+/// Checks one builder configuration: the composite and every component, the composite alone
+/// in the order, and `suite`'s build image, run image and stack id.
+fn check_builder(file: &str, builder: &Value, suite: &str) {
     let (meta_id, _) = meta();
-    let listed: BTreeMap<String, String> = table_array(&builder, "buildpacks", file)
+    let listed: BTreeMap<String, String> = table_array(builder, "buildpacks", file)
         .iter()
         .map(|buildpack| {
             (
@@ -189,7 +191,7 @@ fn builder_carries_the_composite_and_every_component() {
         listed, wanted,
         "{file}: [[buildpacks]] differ from the workspace's buildpacks and the composite"
     );
-    let order = table_array(&builder, "order", file);
+    let order = table_array(builder, "order", file);
     let groups: Vec<&str> = order
         .iter()
         .flat_map(|order| table_array(order, "group", file))
@@ -199,5 +201,100 @@ fn builder_carries_the_composite_and_every_component() {
         groups,
         [meta_id.as_str()],
         "{file}: the builder's order should be the composite alone"
+    );
+    let build_image = format!("blacklodge/build:{suite}");
+    let run_image = format!("blacklodge/run:{suite}");
+    assert_eq!(
+        string(&builder["build"], "image", file),
+        build_image,
+        "{file}: [build] image"
+    );
+    let run_images: Vec<&str> = table_array(&builder["run"], "images", file)
+        .iter()
+        .map(|image| string(image, "image", file))
+        .collect();
+    assert_eq!(run_images, [run_image.as_str()], "{file}: [[run.images]]");
+    let stack = &builder["stack"];
+    assert_eq!(
+        [
+            string(stack, "id", file),
+            string(stack, "build-image", file),
+            string(stack, "run-image", file),
+        ],
+        [
+            format!("io.blacklodge.stacks.{suite}").as_str(),
+            &build_image,
+            &run_image,
+        ],
+        "{file}: [stack]"
+    );
+}
+
+/// `builder/stack-config SUITE`: the stack's builder configuration, as text.
+fn stack_config(suite: &str) -> std::process::Output {
+    std::process::Command::new("bash")
+        .arg(repo().join("builder/stack-config"))
+        .arg(suite)
+        .output()
+        .expect("bash runs builder/stack-config")
+}
+
+#[test]
+fn builder_carries_the_composite_and_every_component() {
+    check_builder(
+        "builder/builder.toml",
+        &read_toml("builder/builder.toml"),
+        &stacks()[0].suite,
+    );
+}
+
+#[test]
+fn every_stack_builder_is_derived_from_builder_toml() {
+    let source = fs_err::read_to_string(repo().join("builder/builder.toml")).expect("readable");
+    let stacks = stacks();
+    assert!(stacks.len() >= 2, "two stacks at least: {stacks:?}");
+    for (index, stack) in stacks.iter().enumerate() {
+        let (suite, version) = (&stack.suite, &stack.version);
+        let output = stack_config(suite);
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "builder/stack-config {suite}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let file = format!("builder/stack-config {suite}");
+        let config: Value =
+            toml::from_str(&text).unwrap_or_else(|error| panic!("{file}: not TOML: {error}"));
+        check_builder(&file, &config, suite);
+        assert!(
+            string(&config, "description", &file).ends_with(&format!(" on Debian {version}")),
+            "{file}: the description names another release"
+        );
+        if index == 0 {
+            assert_eq!(
+                text, source,
+                "{file}: the default stack's is builder.toml itself"
+            );
+        }
+        for other in stacks.iter().filter(|other| other.suite != *suite) {
+            assert!(!text.contains(&other.suite), "{file} names {}", other.suite);
+        }
+    }
+}
+
+#[test]
+fn an_unknown_stack_has_no_builder_config() {
+    let output = stack_config("sid");
+    assert!(!output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "ERROR: unknown stack 'sid'\n  why: the stacks are: {} (BLACKLODGE_STACKS in bench/versions.env)\n  fix: use one of them, or add the stack to bench/versions.env\n",
+            stacks()
+                .iter()
+                .map(|stack| stack.suite.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
     );
 }

@@ -70,7 +70,7 @@ fn creator_in_the_builder_image_exports_to_a_registry() {
     let tag = format!("{}-{}", std::process::id(), free_port());
     let builder_ref = push(&builder(), &format!("blacklodge/builder:test-{tag}"));
     let run_ref = push(
-        "blacklodge/run:bookworm",
+        &blacklodge_tests::stacks()[0].run_image(),
         &format!("blacklodge/run:test-{tag}"),
     );
     let app_ref = format!("{}/blacklodge-test-tekton:{tag}", registry());

@@ -1,8 +1,8 @@
 //! The stack: base images and builder as the platform spec and kpack need them.
 
 use blacklodge_tests::{
-    App, Image, assert_contains, assert_not_contains, builder, docker_run_offline,
-    inspect_format as inspect, output_text,
+    App, Image, assert_contains, assert_not_contains, docker_run_offline,
+    inspect_format as inspect, output_text, stacks,
 };
 use std::process::Command;
 
@@ -27,71 +27,98 @@ fn shell(image: &str, script: &str) -> (bool, String) {
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
-fn build_image_has_the_cnb_user_and_env() {
-    let image = "blacklodge/build:bookworm";
-    let env = inspect(image, "{{json .Config.Env}}");
-    for expected in [
-        "CNB_USER_ID=1000",
-        "CNB_GROUP_ID=1000",
-        "CNB_STACK_ID=io.blacklodge.stacks.bookworm",
-        "PATH=/usr/local/sbin:",
-    ] {
-        assert_contains(&env, expected);
+fn build_images_have_the_cnb_user_and_env() {
+    for stack in stacks() {
+        let image = &stack.build_image();
+        let env = inspect(image, "{{json .Config.Env}}");
+        for expected in [
+            "CNB_USER_ID=1000",
+            "CNB_GROUP_ID=1000",
+            &format!("CNB_STACK_ID={}", stack.stack_id()),
+            "PATH=/usr/local/sbin:",
+        ] {
+            assert_contains(&env, expected);
+        }
+        assert_eq!(
+            inspect(image, "{{index .Config.Labels \"io.buildpacks.stack.id\"}}"),
+            stack.stack_id()
+        );
+        let (ok, output) = shell(
+            image,
+            "id -u; id -g; echo $HOME; test -w $HOME && echo writable; command -v gcc; . /etc/os-release; echo $VERSION_ID",
+        );
+        assert!(ok, "{output}");
+        assert_eq!(
+            output,
+            format!(
+                "1000\n1000\n/home/cnb\nwritable\n/usr/bin/gcc\n{}\n",
+                stack.version
+            ),
+            "{image}"
+        );
     }
-    assert_eq!(
-        inspect(image, "{{index .Config.Labels \"io.buildpacks.stack.id\"}}"),
-        "io.blacklodge.stacks.bookworm"
-    );
-    let (ok, output) = shell(
-        image,
-        "id -u; id -g; echo $HOME; test -w $HOME && echo writable; command -v gcc",
-    );
-    assert!(ok, "{output}");
-    assert_eq!(output, "1000\n1000\n/home/cnb\nwritable\n/usr/bin/gcc\n");
 }
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
-fn run_image_is_small_non_root_and_labelled() {
-    let image = "blacklodge/run:bookworm";
-    assert_eq!(inspect(image, "{{.Config.User}}"), "1000:1000");
-    let labels = inspect(image, "{{json .Config.Labels}}");
-    for expected in [
-        "\"io.buildpacks.base.distro.name\":\"debian\"",
-        "\"io.buildpacks.base.distro.version\":\"12\"",
-        "\"io.buildpacks.rebasable\":\"true\"",
-        "\"io.buildpacks.stack.id\":\"io.blacklodge.stacks.bookworm\"",
-    ] {
-        assert_contains(&labels, expected);
+fn run_images_are_small_non_root_and_labelled() {
+    for stack in stacks() {
+        let image = &stack.run_image();
+        assert_eq!(inspect(image, "{{.Config.User}}"), "1000:1000");
+        let labels = inspect(image, "{{json .Config.Labels}}");
+        for expected in [
+            "\"io.buildpacks.base.distro.name\":\"debian\"".to_string(),
+            format!(
+                "\"io.buildpacks.base.distro.version\":\"{}\"",
+                stack.version
+            ),
+            "\"io.buildpacks.rebasable\":\"true\"".to_string(),
+            format!("\"io.buildpacks.stack.id\":\"{}\"", stack.stack_id()),
+        ] {
+            assert_contains(&labels, &expected);
+        }
+        // The distro labels match os-release, as the platform spec asks.
+        let (_, os_release) = shell(image, "grep -E '^(ID|VERSION_ID)=' /etc/os-release | sort");
+        assert_eq!(
+            os_release,
+            format!("ID=debian\nVERSION_ID=\"{}\"\n", stack.version)
+        );
+        let (has_compiler, _) = shell(image, "command -v gcc || command -v cc || command -v make");
+        assert!(!has_compiler, "no compilers in {image}");
+        // Host CA certificates (a TLS-intercepting proxy's, for instance) are trusted.
+        let (ok, _) = shell(image, "test -s /etc/ssl/certs/ca-certificates.crt");
+        assert!(ok);
     }
-    // The distro labels match os-release, as the platform spec asks.
-    let (_, os_release) = shell(image, "grep -E '^(ID|VERSION_ID)=' /etc/os-release | sort");
-    assert_eq!(os_release, "ID=debian\nVERSION_ID=\"12\"\n");
-    let (has_compiler, _) = shell(image, "command -v gcc || command -v cc || command -v make");
-    assert!(!has_compiler, "no compilers in the run image");
-    // Host CA certificates (a TLS-intercepting proxy's, for instance) are trusted.
-    let (ok, _) = shell(image, "test -s /etc/ssl/certs/ca-certificates.crt");
-    assert!(ok);
 }
 
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
-fn builder_composes_our_buildpacks_on_our_stack() {
-    let metadata = inspect(
-        &builder(),
-        "{{index .Config.Labels \"io.buildpacks.builder.metadata\"}}",
-    );
-    for id in ALL_BUILDPACKS {
-        assert_contains(&metadata, &format!("\"id\":\"{id}\""));
+fn builders_compose_our_buildpacks_on_their_stack() {
+    for stack in stacks() {
+        let builder = stack.builder();
+        let metadata = inspect(
+            &builder,
+            "{{index .Config.Labels \"io.buildpacks.builder.metadata\"}}",
+        );
+        for id in ALL_BUILDPACKS {
+            assert_contains(&metadata, &format!("\"id\":\"{id}\""));
+        }
+        assert_contains(&metadata, &format!("\"{}\"", stack.run_image()));
+        assert_eq!(
+            inspect(
+                &builder,
+                "{{index .Config.Labels \"io.buildpacks.stack.id\"}}"
+            ),
+            stack.stack_id()
+        );
+        assert_contains(
+            &inspect(&builder, "{{json .Config.Env}}"),
+            &format!("CNB_STACK_ID={}", stack.stack_id()),
+        );
+        for other in stacks().iter().filter(|other| **other != stack) {
+            assert_not_contains(&metadata, &other.run_image());
+        }
     }
-    assert_contains(&metadata, "blacklodge/run:bookworm");
-    assert_eq!(
-        inspect(
-            &builder(),
-            "{{index .Config.Labels \"io.buildpacks.stack.id\"}}"
-        ),
-        "io.blacklodge.stacks.bookworm"
-    );
 }
 
 /// `package.toml` packages the composite into one `.cnb` that pack can build with.

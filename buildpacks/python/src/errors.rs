@@ -1,5 +1,7 @@
 //! Every way the runtime buildpack can fail, and the one place that explains each to the user.
 
+use crate::distro::OS_RELEASE;
+use crate::manifest::Distro;
 use crate::project_files::ProjectFileError;
 use crate::python_version_file::{self, PythonVersionFileError};
 use crate::runtime_txt::{self, RuntimeTxtError};
@@ -37,6 +39,16 @@ pub(crate) enum PythonError {
         manifest: String,
         arches: Vec<String>,
     },
+    NoArchivesForDistro {
+        distro: Distro,
+        manifest: String,
+        distros: Vec<Distro>,
+    },
+    NotBuiltForDistro(Box<MissingBuild>),
+    DistroMismatch {
+        build: Distro,
+        run: Distro,
+    },
     NothingSupported {
         oldest: MinorVersion,
     },
@@ -62,12 +74,22 @@ pub(crate) enum PythonError {
     BrokenInterpreter(CommandError),
 }
 
+/// A requested version the manifest has for other distributions only.
+#[derive(Debug)]
+pub(crate) struct MissingBuild {
+    pub(crate) requested: Requested,
+    pub(crate) distro: Distro,
+    pub(crate) built_for: Vec<Distro>,
+    pub(crate) available: Vec<PythonVersion>,
+    pub(crate) manifest: String,
+}
+
 const PIN_FORMAT: &str = "a CPython version: either MAJOR.MINOR (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g. 3.12.4)";
 const PRECEDENCE: &str =
     "BP_PYTHON_VERSION, .python-version, runtime.txt, pyproject.toml, Pipfile, uv.lock";
 
-fn joined(versions: &[PythonVersion]) -> String {
-    versions
+fn joined<T: std::fmt::Display>(items: &[T]) -> String {
+    items
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
@@ -81,6 +103,14 @@ fn listed(requests: &[Requested]) -> String {
         .map(|requested| format!("- {} asks for {}", requested.origin, requested.request))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Where a request can be changed: the variable, or the file (and key).
+fn where_requested(origin: &Origin) -> String {
+    match origin {
+        Origin::Variable => VERSION_VARIABLE.to_string(),
+        other => other.to_string(),
+    }
 }
 
 fn where_to_change(origin: &Origin) -> String {
@@ -131,6 +161,48 @@ impl UserFacing for PythonError {
                     if arches.is_empty() { "nothing".to_string() } else { arches.join(", ") }
                 ),
                 "Build on a supported architecture, or add archives for this one to your manifest (BP_PYTHON_MANIFEST_URL).",
+            ),
+            Self::NoArchivesForDistro { distro, manifest, distros } => UserError::new(
+                format!("No Python builds for {distro}"),
+                format!(
+                    "The manifest ({manifest}) has no CPython archive that runs on this stack's distribution, {distro} (the run image's io.buildpacks.base.distro labels).\nIts archives are built for: {}.",
+                    if distros.is_empty() { "nothing".to_string() } else { joined(distros) }
+                ),
+                formatdoc! {"
+                    Build with the builder of a stack whose distribution the manifest has archives for,
+                    or add archives built for {distro} to your manifest (BP_PYTHON_MANIFEST_URL);
+                    archives without \"distros\" run on any distribution."},
+            ),
+            Self::NotBuiltForDistro(missing) => {
+                let MissingBuild { requested, distro, built_for, available, manifest } = missing.as_ref();
+                UserError::new(
+                match &requested.request {
+                    VersionRequest::Range(_) => format!("No Python satisfying {} is built for {distro}", requested.request),
+                    _ => format!("Python {} is not built for {distro}", requested.request),
+                },
+                format!(
+                    "{} asks for Python {}. The manifest ({manifest}) has it for {} only, not for this stack's distribution, {distro}.\nAvailable on {distro}: {}.",
+                    requested.origin,
+                    requested.request,
+                    joined(built_for),
+                    if available.is_empty() { "nothing".to_string() } else { joined(available) },
+                ),
+                format!(
+                    "Build with the builder of a {} stack (Blacklodge has one builder per Debian release),\nor request a version available on {distro} in {}.\nWith your own manifest (BP_PYTHON_MANIFEST_URL), add a build of it for {distro}.",
+                    joined(built_for).replace(", ", " or "),
+                    where_requested(&requested.origin)
+                ),
+            )
+            }
+            Self::DistroMismatch { build, run } => UserError::new(
+                "The build and run images are different distributions",
+                format!(
+                    "This build runs on {build} (the build image's {OS_RELEASE}), but the app image will run on {run} (the run image's io.buildpacks.base.distro labels).\nPython would be chosen for {run} while packages are compiled against {build}'s libraries: the image could fail at start."
+                ),
+                formatdoc! {"
+                    Use the run image of the builder's own stack: drop the run image override
+                    (pack build --run-image), or build with the builder of the stack you want to run on
+                    (Blacklodge has one builder per Debian release)."},
             ),
             Self::NothingSupported { oldest } => UserError::new(
                 "No supported Python in the manifest",
@@ -372,6 +444,109 @@ mod tests {
             error.detail,
             "{} asks for 3.11, which selects Python 3.11.2, but other files of the app exclude it:\n- pyproject.toml requires-python asks for >=3.12\n.python-version takes precedence (order: BP_PYTHON_VERSION, .python-version, runtime.txt, pyproject.toml, Pipfile, uv.lock), but an image has one Python and every file must accept it."
                 .replace("{}", ".python-version")
+        );
+    }
+
+    fn debian(version: &str) -> Distro {
+        Distro {
+            name: "debian".into(),
+            version: version.into(),
+        }
+    }
+
+    #[test]
+    fn a_version_built_for_another_distribution_names_both() {
+        let error = PythonError::NotBuiltForDistro(Box::new(MissingBuild {
+            requested: requested(Origin::PythonVersionFile, "3.11"),
+            distro: debian("13"),
+            built_for: vec![debian("12")],
+            available: vec!["3.13.5".parse().expect("valid")],
+            manifest: "http://127.0.0.1:8765/manifest.json".into(),
+        }))
+        .user_error();
+        assert_eq!(
+            error.render(),
+            indoc::indoc! {"
+
+                ! ERROR: Python 3.11 is not built for debian 13
+                !
+                ! .python-version asks for Python 3.11. The manifest (http://127.0.0.1:8765/manifest.json) has it for debian 12 only, not for this stack's distribution, debian 13.
+                ! Available on debian 13: 3.13.5.
+                !
+                ! How to fix:
+                !   Build with the builder of a debian 12 stack (Blacklodge has one builder per Debian release),
+                !   or request a version available on debian 13 in .python-version.
+                !   With your own manifest (BP_PYTHON_MANIFEST_URL), add a build of it for debian 13.
+            "}
+        );
+        let range = PythonError::NotBuiltForDistro(Box::new(MissingBuild {
+            requested: requested(Origin::Variable, "<3.12"),
+            distro: debian("11"),
+            built_for: vec![debian("12"), debian("13")],
+            available: Vec::new(),
+            manifest: "shipped with the buildpack".into(),
+        }))
+        .user_error();
+        assert_eq!(
+            range.title,
+            "No Python satisfying <3.12 is built for debian 11"
+        );
+        assert_eq!(
+            range.detail,
+            "BP_PYTHON_VERSION asks for Python <3.12. The manifest (shipped with the buildpack) has it for debian 12, debian 13 only, not for this stack's distribution, debian 11.\nAvailable on debian 11: nothing."
+        );
+        assert_eq!(
+            range.fix,
+            "Build with the builder of a debian 12 or debian 13 stack (Blacklodge has one builder per Debian release),\nor request a version available on debian 11 in BP_PYTHON_VERSION.\nWith your own manifest (BP_PYTHON_MANIFEST_URL), add a build of it for debian 11."
+        );
+    }
+
+    #[test]
+    fn a_distribution_without_archives_is_named() {
+        let error = PythonError::NoArchivesForDistro {
+            distro: debian("11"),
+            manifest: "/workspace/manifest.json".into(),
+            distros: vec![debian("12"), debian("13")],
+        }
+        .user_error();
+        assert_eq!(
+            error.render(),
+            indoc::indoc! {r#"
+
+                ! ERROR: No Python builds for debian 11
+                !
+                ! The manifest (/workspace/manifest.json) has no CPython archive that runs on this stack's distribution, debian 11 (the run image's io.buildpacks.base.distro labels).
+                ! Its archives are built for: debian 12, debian 13.
+                !
+                ! How to fix:
+                !   Build with the builder of a stack whose distribution the manifest has archives for,
+                !   or add archives built for debian 11 to your manifest (BP_PYTHON_MANIFEST_URL);
+                !   archives without "distros" run on any distribution.
+            "#}
+        );
+    }
+
+    #[test]
+    fn build_and_run_images_of_different_distributions_are_refused() {
+        let error = PythonError::DistroMismatch {
+            build: debian("13"),
+            run: debian("12"),
+        }
+        .user_error();
+        assert_eq!(
+            error.render(),
+            indoc::indoc! {"
+
+                ! ERROR: The build and run images are different distributions
+                !
+                ! This build runs on debian 13 (the build image's /etc/os-release), but the app image will run on debian 12 (the run image's io.buildpacks.base.distro labels).
+                ! Python would be chosen for debian 12 while packages are compiled against debian 13's libraries: the image could fail at start.
+                !
+                ! How to fix:
+                !   Use the run image of the builder's own stack: drop the run image override
+                !   (pack build --run-image), or build with the builder of the stack you want to run on
+                !   (Blacklodge has one builder per Debian release).
+            "}
         );
     }
 

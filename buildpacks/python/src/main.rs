@@ -3,6 +3,7 @@
 //! Detects any Python project, selects the CPython version it asks for, and installs a
 //! relocatable CPython (python-build-standalone `install_only` layout) into a cached layer.
 
+mod distro;
 mod errors;
 mod layers;
 mod manifest;
@@ -15,8 +16,8 @@ mod selection;
 mod support;
 mod version;
 
-use crate::errors::PythonError;
-use crate::manifest::Manifest;
+use crate::errors::{MissingBuild, PythonError};
+use crate::manifest::{Distro, Manifest};
 use crate::selection::{Decision, Origin};
 use crate::support::Support;
 use crate::version::MinorVersion;
@@ -94,10 +95,17 @@ impl Buildpack for PythonBuildpack {
         let (manifest_location, manifest) = load_manifest(env)?;
         let support = Support::shipped();
         let arch = manifest::manifest_arch(&context.target.arch);
-        if manifest
-            .archives_for(arch, MinorVersion { major: 0, minor: 0 })
-            .is_empty()
+        let distro = Distro {
+            name: context.target.distro_name.clone(),
+            version: context.target.distro_version.clone(),
+        };
+        if let Some(build) = distro::build_image()
+            && build != distro
         {
+            return Err(PythonError::DistroMismatch { build, run: distro }.into());
+        }
+        let any = MinorVersion { major: 0, minor: 0 };
+        if manifest.archives_for(arch, None, any).is_empty() {
             return Err(PythonError::NoArchivesForArch {
                 arch: arch.to_string(),
                 manifest: manifest_location,
@@ -105,8 +113,18 @@ impl Buildpack for PythonBuildpack {
             }
             .into());
         }
-        let archives = manifest.archives_for(arch, support.oldest);
-        let decision = selection::decide(&requests, &archives, support)?;
+        if manifest.archives_for(arch, Some(&distro), any).is_empty() {
+            return Err(PythonError::NoArchivesForDistro {
+                distro,
+                manifest: manifest_location,
+                distros: manifest.distros(arch).unwrap_or_default(),
+            }
+            .into());
+        }
+        let archives = manifest.archives_for(arch, Some(&distro), support.oldest);
+        let decision = selection::decide(&requests, &archives, support).map_err(|error| {
+            not_built_for_distro(error, &manifest, arch, &distro, &manifest_location)
+        })?;
         log_decision(&decision);
         let archive = decision.archive;
 
@@ -147,6 +165,38 @@ fn load_manifest(env: &libcnb::Env) -> Result<(String, Manifest), PythonError> {
         error,
     })?;
     Ok((location, manifest))
+}
+
+/// A version the stack's distribution has no build of, which another distribution has, is
+/// reported as such (the fix is another stack, not another version file).
+fn not_built_for_distro(
+    error: PythonError,
+    manifest: &Manifest,
+    arch: &str,
+    distro: &Distro,
+    location: &str,
+) -> PythonError {
+    let PythonError::UnknownVersion {
+        requested,
+        available,
+    } = error
+    else {
+        return error;
+    };
+    let built_for = manifest.distros_with(arch, |version| requested.request.matches(version));
+    if built_for.is_empty() {
+        return PythonError::UnknownVersion {
+            requested,
+            available,
+        };
+    }
+    PythonError::NotBuiltForDistro(Box::new(MissingBuild {
+        requested,
+        distro: distro.clone(),
+        built_for,
+        available,
+        manifest: location.to_string(),
+    }))
 }
 
 /// Tells the user which version was chosen and which file decided it.

@@ -4,6 +4,11 @@
 //! refreshed by `scripts/refresh-manifest`). `BP_PYTHON_MANIFEST_URL` replaces it with a
 //! manifest of the same format (URL or path); `BP_PYTHON_MIRROR_URL` rewrites the upstream
 //! release URLs to a mirror that keeps the same `<build>/<file>` layout.
+//!
+//! An entry may name the distributions it was built for (`"distros": [{"name": "debian",
+//! "version": "12"}]`): it is then used only on a stack of one of them (the build's
+//! `CNB_TARGET_DISTRO_NAME`/`VERSION`, from the run image's labels). Entries without
+//! `distros` are portable (python-build-standalone's run on any glibc distribution).
 
 use crate::version::{MinorVersion, PythonVersion};
 use serde::Deserialize;
@@ -25,6 +30,29 @@ pub(crate) struct ManifestArchive {
     pub(crate) build: String,
     pub(crate) url: String,
     pub(crate) sha256: String,
+    /// The distributions the archive was built for; empty: portable.
+    #[serde(default)]
+    pub(crate) distros: Vec<Distro>,
+}
+
+/// A distribution release, as the CNB target names it (`debian` and `12`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Distro {
+    pub(crate) name: String,
+    pub(crate) version: String,
+}
+
+impl std::fmt::Display for Distro {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.name, self.version)
+    }
+}
+
+impl ManifestArchive {
+    /// Whether the archive runs on `distro`: built for it, or portable.
+    fn runs_on(&self, distro: &Distro) -> bool {
+        self.distros.is_empty() || self.distros.contains(distro)
+    }
 }
 
 /// A usable archive: the manifest entry with its parsed version.
@@ -54,13 +82,57 @@ impl Manifest {
         arches
     }
 
+    /// The distributions the manifest has archives for on `arch`, in order; `None` when one of
+    /// them is portable (runs on any distribution).
+    pub(crate) fn distros(&self, arch: &str) -> Option<Vec<Distro>> {
+        let mut distros = Vec::new();
+        for archive in self
+            .archives
+            .iter()
+            .filter(|a| a.arch == arch && a.libc == "gnu")
+        {
+            if archive.distros.is_empty() {
+                return None;
+            }
+            distros.extend(archive.distros.iter().cloned());
+        }
+        distros.sort();
+        distros.dedup();
+        Some(distros)
+    }
+
+    /// The distributions that have an archive for `arch` of a version `wanted` accepts.
+    pub(crate) fn distros_with(
+        &self,
+        arch: &str,
+        wanted: impl Fn(PythonVersion) -> bool,
+    ) -> Vec<Distro> {
+        let mut distros: Vec<Distro> = self
+            .archives
+            .iter()
+            .filter(|a| a.arch == arch && a.libc == "gnu")
+            .filter(|a| a.version.parse().is_ok_and(&wanted))
+            .flat_map(|a| a.distros.iter().cloned())
+            .collect();
+        distros.sort();
+        distros.dedup();
+        distros
+    }
+
     /// Final releases (no pre-releases) for this architecture (manifest arch names, e.g.
-    /// `x86_64`) on glibc, of supported minors (`oldest` and newer), newest first.
-    pub(crate) fn archives_for(&self, arch: &str, oldest: MinorVersion) -> Vec<Archive> {
+    /// `x86_64`) on glibc that run on `distro` (any, when `None`), of supported minors
+    /// (`oldest` and newer), newest first.
+    pub(crate) fn archives_for(
+        &self,
+        arch: &str,
+        distro: Option<&Distro>,
+        oldest: MinorVersion,
+    ) -> Vec<Archive> {
         let mut archives: Vec<Archive> = self
             .archives
             .iter()
             .filter(|a| a.arch == arch && a.libc == "gnu")
+            .filter(|a| distro.is_none_or(|distro| a.runs_on(distro)))
             .filter_map(|a| {
                 Some(Archive {
                     version: a.version.parse().ok()?,
@@ -106,7 +178,9 @@ mod tests {
         let manifest = Manifest::parse(SHIPPED_MANIFEST).expect("shipped manifest is valid");
         assert_eq!(manifest.arches(), vec!["aarch64", "x86_64"]);
         for arch in ["x86_64", "aarch64"] {
-            let archives = manifest.archives_for(arch, oldest());
+            // Portable: every stack gets them all.
+            assert_eq!(manifest.distros(arch), None);
+            let archives = manifest.archives_for(arch, Some(&debian("13")), oldest());
             for minor in 10..=14 {
                 assert!(
                     archives.iter().any(|a| a.version.minor == minor),
@@ -134,11 +208,51 @@ mod tests {
             ]}"#,
         )
         .expect("valid");
-        let archives = manifest.archives_for("x86_64", oldest());
+        let archives = manifest.archives_for("x86_64", None, oldest());
         assert_eq!(archives.len(), 1);
         assert_eq!(archives[0].version.to_string(), "3.11.2");
         assert_eq!(archives[0].sha256, "ab");
-        assert!(manifest.archives_for("riscv64", oldest()).is_empty());
+        assert!(manifest.archives_for("riscv64", None, oldest()).is_empty());
+    }
+
+    fn debian(version: &str) -> Distro {
+        Distro {
+            name: "debian".into(),
+            version: version.into(),
+        }
+    }
+
+    #[test]
+    fn archives_built_for_a_distribution_serve_only_its_stacks() {
+        let manifest = Manifest::parse(
+            r#"{"archives": [
+                {"version": "3.13.5", "arch": "x86_64", "libc": "gnu", "build": "b", "url": "both", "sha256": "A",
+                 "distros": [{"name": "debian", "version": "12"}, {"name": "debian", "version": "13"}]},
+                {"version": "3.11.2", "arch": "x86_64", "libc": "gnu", "build": "b", "url": "12", "sha256": "A",
+                 "distros": [{"name": "debian", "version": "12"}]}
+            ]}"#,
+        )
+        .expect("valid");
+        let urls = |distro: &Distro| -> Vec<String> {
+            manifest
+                .archives_for("x86_64", Some(distro), oldest())
+                .into_iter()
+                .map(|archive| archive.url)
+                .collect()
+        };
+        assert_eq!(urls(&debian("12")), ["both", "12"]);
+        assert_eq!(urls(&debian("13")), ["both"]);
+        assert!(urls(&debian("11")).is_empty());
+        assert_eq!(
+            manifest.archives_for("x86_64", None, oldest()).len(),
+            2,
+            "without a distribution every archive counts"
+        );
+        assert_eq!(
+            manifest.distros("x86_64"),
+            Some(vec![debian("12"), debian("13")])
+        );
+        assert_eq!(debian("13").to_string(), "debian 13");
     }
 
     #[test]
