@@ -10,6 +10,7 @@ use blacklodge_hooks::run;
 use blacklodge_hooks::s2i::{self, SCRIPTS_VARIABLE};
 use blacklodge_hooks::script::Script;
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
+use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::data::launch::{LaunchBuilder, ProcessBuilder};
 use libcnb::data::{layer_name, process_type};
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
@@ -28,7 +29,15 @@ impl Buildpack for HooksPostBuildpack {
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
         if AppScripts::detect(&context.app_dir) {
-            DetectResultBuilder::pass().build()
+            // The scripts run with the app's dependencies: the venv is asked for at build
+            // time (the second alternative serves apps without dependencies).
+            let plan = BuildPlanBuilder::new()
+                .requires("python")
+                .requires(blacklodge_python_deps::layers::venv::build_requirement())
+                .or()
+                .requires("python")
+                .build();
+            DetectResultBuilder::pass().build_plan(plan).build()
         } else {
             println!("No bin/pre_compile, bin/post_compile or .s2i directory in the app root.");
             DetectResultBuilder::fail().build()
