@@ -39,7 +39,6 @@ impl Buildpack for HooksPostBuildpack {
                 .build();
             DetectResultBuilder::pass().build_plan(plan).build()
         } else {
-            println!("No bin/pre_compile, bin/post_compile or .s2i directory in the app root.");
             DetectResultBuilder::fail().build()
         }
     }
@@ -88,20 +87,8 @@ impl Buildpack for HooksPostBuildpack {
             .iter()
             .chain(scripts.s2i.assemble.iter())
             .collect();
-        if !to_run.is_empty() {
-            // Launch only: nothing builds after this buildpack.
-            let layer = context.uncached_layer(
-                layer_name!("hook"),
-                UncachedLayerDefinition {
-                    build: false,
-                    launch: true,
-                },
-            )?;
-            variables.extend(run::variables(&context.app_dir, &layer.path()));
-            for script in to_run {
-                run::run(script, &context.app_dir, &variables)?;
-            }
-        }
+        // Launch only: nothing builds after this buildpack.
+        run::run_all(&context, &to_run, false, variables)?;
         let mut result = BuildResultBuilder::new();
         if let Some(script) = &scripts.s2i.run {
             output::step(format!("{} is the web process (default)", script.name));

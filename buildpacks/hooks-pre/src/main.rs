@@ -29,7 +29,6 @@ impl Buildpack for HooksPreBuildpack {
         if AppScripts::detect(&context.app_dir) {
             DetectResultBuilder::pass().build()
         } else {
-            println!("No bin/pre_compile, bin/post_compile or .s2i directory in the app root.");
             DetectResultBuilder::fail().build()
         }
     }
@@ -70,19 +69,10 @@ impl Buildpack for HooksPreBuildpack {
             }
             layer.write_env(layer_env)?;
         }
-        if let Some(script) = &scripts.pre_compile {
-            // Build and launch: what the hook puts in bin/ and lib/ is on PATH and
-            // LD_LIBRARY_PATH for the dependency install and in the image.
-            let layer = context.uncached_layer(
-                layer_name!("hook"),
-                UncachedLayerDefinition {
-                    build: true,
-                    launch: true,
-                },
-            )?;
-            variables.extend(run::variables(&context.app_dir, &layer.path()));
-            run::run(script, &context.app_dir, &variables)?;
-        }
+        // For the later buildpacks too: what the hook puts in bin/ and lib/ is on PATH and
+        // LD_LIBRARY_PATH for the dependency install.
+        let to_run: Vec<_> = scripts.pre_compile.iter().collect();
+        run::run_all(&context, &to_run, true, variables)?;
         BuildResultBuilder::new().build()
     }
 

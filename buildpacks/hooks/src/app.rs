@@ -15,12 +15,17 @@ pub struct AppScripts {
 }
 
 impl AppScripts {
-    /// Whether the app has anything for the hook buildpacks: a hook or an `.s2i` directory.
+    /// Whether the app has anything for the hook buildpacks: a hook or an `.s2i` directory
+    /// (printing why not).
     #[must_use]
     pub fn detect(app_dir: &Path) -> bool {
-        [PRE_COMPILE, POST_COMPILE, ".s2i"]
+        let found = [PRE_COMPILE, POST_COMPILE, ".s2i"]
             .iter()
-            .any(|name| app_dir.join(name).symlink_metadata().is_ok())
+            .any(|name| app_dir.join(name).symlink_metadata().is_ok());
+        if !found {
+            println!("No {PRE_COMPILE}, {POST_COMPILE} or .s2i directory in the app root.");
+        }
+        found
     }
 
     /// Finds the scripts, checks each, and warns about the `.s2i/bin` files that are not run.

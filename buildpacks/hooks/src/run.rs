@@ -4,6 +4,10 @@
 use crate::errors::HookError;
 use crate::script::Script;
 use blacklodge_common::{command, output};
+use libcnb::Buildpack;
+use libcnb::build::BuildContext;
+use libcnb::data::layer_name;
+use libcnb::layer::UncachedLayerDefinition;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -58,4 +62,36 @@ pub fn run(
             error,
         }),
     }
+}
+
+/// Runs `scripts` in order with the build's environment plus `variables` and the documented
+/// ones, giving them the buildpack's `hook` layer (in the image; for the later buildpacks too
+/// when `for_later_builds`). Nothing is created when there is nothing to run.
+///
+/// # Errors
+/// The first script that fails, or the layer that cannot be created.
+pub fn run_all<B>(
+    context: &BuildContext<B>,
+    scripts: &[&Script],
+    for_later_builds: bool,
+    mut variables: Vec<(String, OsString)>,
+) -> libcnb::Result<(), B::Error>
+where
+    B: Buildpack<Error = HookError>,
+{
+    if scripts.is_empty() {
+        return Ok(());
+    }
+    let layer = context.uncached_layer(
+        layer_name!("hook"),
+        UncachedLayerDefinition {
+            build: for_later_builds,
+            launch: true,
+        },
+    )?;
+    variables.extend(self::variables(&context.app_dir, &layer.path()));
+    for script in scripts {
+        run(script, &context.app_dir, &variables)?;
+    }
+    Ok(())
 }
