@@ -72,7 +72,7 @@ fn hooks_run_before_and_after_the_dependency_install() {
     );
     assert_contains(
         &log,
-        "## Blacklodge hooks (after the build)\n- Checked bin/pre_compile, bin/post_compile\n- Running bin/post_compile\n      post_compile: six 1.17.0 in /layers/blacklodge_pip/venv\n      greetings from the pre_compile layer\n      BUILD_DIR=/workspace BLACKLODGE_APP_DIR=/workspace\n  - bin/post_compile finished (",
+        "## Blacklodge hooks (after the build)\n- Running bin/post_compile\n      post_compile: six 1.17.0 in /layers/blacklodge_pip/venv\n      greetings from the pre_compile layer\n      BUILD_DIR=/workspace BLACKLODGE_APP_DIR=/workspace\n  - bin/post_compile finished (",
     );
     // The pre hook ran before the install: its header comes before pip's.
     let pre = log.find("- Running bin/pre_compile").expect("pre hook ran");

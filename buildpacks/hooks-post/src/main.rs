@@ -45,7 +45,7 @@ impl Buildpack for HooksPostBuildpack {
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
         output::header("Blacklodge hooks (after the build)");
-        let scripts = AppScripts::read_and_check(&context.app_dir)?;
+        let scripts = AppScripts::read_and_check(&context.app_dir, false)?;
         let mut variables: Vec<(String, OsString)> = Vec::new();
         if scripts.s2i.assemble.is_some() || scripts.s2i.run.is_some() {
             let own_id = context.buildpack_descriptor.buildpack.id.to_string();

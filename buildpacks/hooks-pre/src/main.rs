@@ -35,7 +35,7 @@ impl Buildpack for HooksPreBuildpack {
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
         output::header("Blacklodge hooks (before the dependencies)");
-        let scripts = AppScripts::read_and_check(&context.app_dir)?;
+        let scripts = AppScripts::read_and_check(&context.app_dir, true)?;
         let mut variables: Vec<(String, OsString)> = Vec::new();
         if scripts.s2i.has_environment {
             let path = context.app_dir.join(ENVIRONMENT_FILE);

@@ -28,11 +28,13 @@ impl AppScripts {
         found
     }
 
-    /// Finds the scripts, checks each, and warns about the `.s2i/bin` files that are not run.
+    /// Finds the scripts and checks each; with `report`, lists them and warns about the
+    /// `.s2i/bin` files that are not run (the first hook buildpack reports, the second only
+    /// checks again).
     ///
     /// # Errors
     /// The first script that cannot run, or an unsupported `.s2i/bin` file.
-    pub fn read_and_check(app_dir: &Path) -> Result<Self, HookError> {
+    pub fn read_and_check(app_dir: &Path, report: bool) -> Result<Self, HookError> {
         let scripts = Self {
             pre_compile: Script::find(app_dir, PRE_COMPILE, Kind::Hook),
             post_compile: Script::find(app_dir, POST_COMPILE, Kind::Hook),
@@ -46,6 +48,9 @@ impl AppScripts {
             .collect();
         for script in &all {
             script.check()?;
+        }
+        if !report {
+            return Ok(scripts);
         }
         if !all.is_empty() {
             output::step(format!(
