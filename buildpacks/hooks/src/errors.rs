@@ -219,4 +219,26 @@ mod tests {
             "\n! ERROR: The hook bin/post_compile failed\n!\n! bin/post_compile exited with code 3. Its output is above, under 'Running bin/post_compile'.\n!\n! It was refused access to a file: build steps run as the image's non-root user (uid 1000) and may write only to the app directory ($BLACKLODGE_APP_DIR), $BLACKLODGE_HOOK_LAYER and /tmp.\n!\n! How to fix:\n!   Fix bin/post_compile so that it succeeds (exit code 0); try it from the app root with `bin/post_compile`. Its environment is described in docs/hooks.md.\n"
         );
     }
+
+    #[test]
+    fn a_hook_that_cannot_start_names_its_interpreter() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pre_compile");
+        fs_err::write(&path, "#!/usr/bin/zsh -e\necho hi\n").expect("write");
+        let error = HookError::Failed {
+            script: Script {
+                name: crate::script::PRE_COMPILE,
+                path,
+                kind: Kind::Hook,
+            },
+            error: CommandError::Spawn {
+                command: "bin/pre_compile".to_string(),
+                error: std::io::Error::from_raw_os_error(2),
+            },
+        };
+        assert_eq!(
+            error.user_error().detail,
+            "bin/pre_compile could not be started: No such file or directory (os error 2).\n\nIts interpreter line names /usr/bin/zsh: the build image must have it (bash, sh and the app's python3 are there)."
+        );
+    }
 }
