@@ -43,6 +43,8 @@ fn s2i_repo_builds_unchanged_and_serves() {
     );
     assert_contains(&log, "- .s2i/bin/run is the web process (default)\n");
     assert_contains(&log, "Setting default process type 'web'");
+    // The assemble wrote nothing to its layer: no empty layer in the image.
+    assert_not_contains(&log, "Adding layer 'blacklodge/hooks-post:hook'");
 
     // The run script prints its line, then the stock run starts the app the buildpacks chose.
     let container = image.start(None, &[]);
@@ -86,6 +88,8 @@ fn hooks_run_before_and_after_the_dependency_install() {
         .find("- Running bin/post_compile")
         .expect("post hook ran");
     assert!(pre < pip && pip < post, "hooks out of order:\n{log}");
+    assert_contains(&log, "Adding layer 'blacklodge/hooks-pre:hook'");
+    assert_not_contains(&log, "Adding layer 'blacklodge/hooks-post:hook'");
 
     // What the hooks wrote is in the image: the pre hook's tool on PATH, the post hook's file.
     assert_eq!(

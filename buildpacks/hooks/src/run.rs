@@ -3,6 +3,7 @@
 
 use crate::errors::HookError;
 use crate::script::Script;
+use blacklodge_common::error::io_failure;
 use blacklodge_common::{command, output};
 use libcnb::Buildpack;
 use libcnb::build::BuildContext;
@@ -66,7 +67,8 @@ pub fn run(
 
 /// Runs `scripts` in order with the build's environment plus `variables` and the documented
 /// ones, giving them the buildpack's `hook` layer (in the image; for the later buildpacks too
-/// when `for_later_builds`). Nothing is created when there is nothing to run.
+/// when `for_later_builds`). Nothing is created when there is nothing to run, and the layer
+/// is removed again when the scripts wrote nothing to it.
 ///
 /// # Errors
 /// The first script that fails, or the layer that cannot be created.
@@ -89,9 +91,21 @@ where
             launch: true,
         },
     )?;
-    variables.extend(self::variables(&context.app_dir, &layer.path()));
+    let path = layer.path();
+    variables.extend(self::variables(&context.app_dir, &path));
     for script in scripts {
         run(script, &context.app_dir, &variables)?;
+    }
+    // A layer the scripts left empty is dropped rather than exported as an empty image layer.
+    let empty = std::fs::read_dir(&path)
+        .map_err(|e| HookError::Io(io_failure("read", &path)(e)))?
+        .next()
+        .is_none();
+    if empty {
+        let metadata = path.with_extension("toml");
+        std::fs::remove_dir(&path).map_err(|e| HookError::Io(io_failure("remove", &path)(e)))?;
+        std::fs::remove_file(&metadata)
+            .map_err(|e| HookError::Io(io_failure("remove", &metadata)(e)))?;
     }
     Ok(())
 }
