@@ -1,7 +1,7 @@
 //! Build hooks (`bin/pre_compile`, `bin/post_compile`) and S2I repos (`.s2i/bin/assemble`,
 //! `.s2i/bin/run`, `.s2i/environment`) through pack and the real lifecycle.
 
-use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
+use blacklodge_tests::{App, Image, assert_contains, assert_not_contains, assert_venv_reused};
 use std::os::unix::fs::PermissionsExt;
 
 /// Writes an app script with `mode` (0o755 for a runnable one).
@@ -97,6 +97,19 @@ fn hooks_run_before_and_after_the_dependency_install() {
         "greetings from the pre_compile layer\nwritten by post_compile\n"
     );
     image.assert_serves();
+
+    // Hooks are not cached: a rebuild runs both again (the dependencies are reused).
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "- Running bin/pre_compile\n      pre_compile: Python 3.11.2 in /workspace, VIRTUAL_ENV=unset\n",
+    );
+    assert_contains(&log, "      greetings from the pre_compile layer\n");
+    assert_venv_reused(&log, "requirements.txt");
+    assert_eq!(
+        image.shell_ok("greet"),
+        "greetings from the pre_compile layer\n"
+    );
 }
 
 #[test]
