@@ -65,6 +65,13 @@ fn s2i_repo_builds_unchanged_and_serves() {
         image.shell_ok("echo \"$GREETING\"; cat \"$STI_SCRIPTS_PATH/run\" | tail -n 2"),
         "hello from .s2i/environment\n# The web process of the buildpacks.\nexec 'bash' '-c' '/layers/blacklodge_web/server/bin/gunicorn --bind 0.0.0.0:$PORT app:app'\n"
     );
+    // The stock run honours the S2I Python images' APP_FILE and APP_SCRIPT.
+    assert_eq!(
+        image.shell_ok(
+            "cd /tmp && echo 'print(\"from APP_FILE\")' > main.py && printf '#!/bin/sh\\necho from APP_SCRIPT\\n' > start.sh && chmod +x start.sh && APP_FILE=main.py \"$STI_SCRIPTS_PATH/run\" && APP_SCRIPT=start.sh \"$STI_SCRIPTS_PATH/run\""
+        ),
+        "from APP_FILE\nfrom APP_SCRIPT\n"
+    );
 }
 
 #[test]
