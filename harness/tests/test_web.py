@@ -1,8 +1,8 @@
 """HTTP mode through the Flask test client: every route and status code.
 
-Every test runs twice: through the plain-WSGI fast path (the default, what
-gunicorn serves) and through the Flask views (``create_app(fast_path=False)``),
-which must give the same answers.
+The test client calls the app's ``wsgi_app`` (the pipeline) as every server does. It
+offers no early answer, so calls with a deadline go through the handler thread pool here;
+the watchdog's path is tested in test_pipeline.py and, under granian, in test_server.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from blacklodge_harness.config import Settings
 from blacklodge_harness.core import HandlerState
 from blacklodge_harness.metrics import MultiprocessStore
-from blacklodge_harness.fastpath import FastPath
+from blacklodge_harness.pipeline import Pipeline
 from blacklodge_harness.web import create_app, get_runtime
 
 from conftest import wait_until
@@ -27,13 +27,13 @@ from conftest import wait_until
 AppFactory = Callable[..., Flask]
 
 
-@pytest.fixture(params=[True, False], ids=["fast-path", "flask-views"])
-def make_app(settings_for: Callable[..., Settings], request: pytest.FixtureRequest) -> Iterator[AppFactory]:
+@pytest.fixture
+def make_app(settings_for: Callable[..., Settings]) -> Iterator[AppFactory]:
     apps: List[Flask] = []
 
     def make(spec: str, *, wait: bool = True, **env: str) -> Flask:
-        app = create_app(settings_for(spec, **env), fast_path=request.param)
-        assert isinstance(app.wsgi_app, FastPath) is request.param
+        app = create_app(settings_for(spec, **env))
+        assert isinstance(app.wsgi_app, Pipeline)
         apps.append(app)
         if wait:
             handler = get_runtime(app).handler

@@ -26,9 +26,10 @@ import threading
 import time
 from contextlib import contextmanager
 from types import MappingProxyType, TracebackType
-from typing import Any, Dict, Iterator, Mapping, Optional, TextIO, Tuple, Type
+from typing import Any, TextIO
+from collections.abc import Iterator, Mapping
 
-_request_id: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("blacklodge_request_id", default=None)
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("blacklodge_request_id", default=None)
 _fields: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "blacklodge_log_fields", default=MappingProxyType({})
 )
@@ -61,12 +62,12 @@ class LiveFields(dict):  # type: ignore[type-arg]
 
     __slots__ = ("request_id",)
 
-    def __init__(self, request_id: Optional[str] = None, **fields: Any) -> None:
+    def __init__(self, request_id: str | None = None, **fields: Any) -> None:
         super().__init__(fields)
         self.request_id = request_id
 
 
-def current_request_id() -> Optional[str]:
+def current_request_id() -> str | None:
     bound = _fields.get()
     if type(bound) is LiveFields:
         return bound.request_id
@@ -87,7 +88,7 @@ reset_fields = _fields.reset
 
 
 @contextmanager
-def bind(request_id: Optional[str] = None, **fields: Any) -> Iterator[None]:
+def bind(request_id: str | None = None, **fields: Any) -> Iterator[None]:
     """Attach a request id and extra fields to every record logged inside the block.
 
     Nested binds add to (and may override) the outer fields.
@@ -121,7 +122,7 @@ class ContextFilter(logging.Filter):
 
 
 #: (second, "YYYY-MM-DDTHH:MM:SS") of the last formatted timestamp: strftime once per second.
-_last_second: Tuple[int, str] = (-1, "")
+_last_second: tuple[int, str] = (-1, "")
 
 
 def _timestamp(created: float) -> str:
@@ -135,8 +136,8 @@ def _timestamp(created: float) -> str:
     return f"{cached[1]}.{millis:03d}Z"
 
 
-def _extras(record: logging.LogRecord) -> Dict[str, Any]:
-    extras: Dict[str, Any] = dict(getattr(record, "_blacklodge_bound", {}) or {})
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    extras: dict[str, Any] = dict(getattr(record, "_blacklodge_bound", {}) or {})
     for key, value in record.__dict__.items():
         if key not in _RECORD_ATTRS and not key.startswith("_"):
             extras[key] = value
@@ -147,7 +148,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: Dict[str, Any] = {
+        entry: dict[str, Any] = {
             "timestamp": _timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
@@ -205,9 +206,9 @@ class AccessLog:
         self.logger = logging.getLogger(name)
         self._root = logging.getLogger()
         self._logger_json = json.dumps(name)
-        self._parts: Dict[Tuple[int, str, str, int, str], Tuple[str, str]] = {}
+        self._parts: dict[tuple[int, str, str, int, str], tuple[str, str]] = {}
 
-    def _direct_handler(self) -> Optional[logging.StreamHandler]:  # type: ignore[type-arg]
+    def _direct_handler(self) -> logging.StreamHandler | None:  # type: ignore[type-arg]
         logger = self.logger
         if logger.handlers or logger.filters or not logger.propagate:
             return None
@@ -230,7 +231,7 @@ class AccessLog:
         return handler
 
     def write(
-        self, level: int, method: str, path: str, status: int, duration_ms: float, request_id: Optional[str]
+        self, level: int, method: str, path: str, status: int, duration_ms: float, request_id: str | None
     ) -> None:
         logger = self.logger
         if not logger.isEnabledFor(level):
@@ -380,7 +381,7 @@ def setup_logging(
     log_format: str = "json",
     level: str = "info",
     capture_output: bool = True,
-    stream: Optional[TextIO] = None,
+    stream: TextIO | None = None,
 ) -> LoggingSetup:
     """Route all logging (and, with ``capture_output``, print output) to ``stream``.
 
@@ -406,12 +407,12 @@ def setup_logging(
         sys.stdout = LogStream("stdout", logging.INFO, target)
         sys.stderr = LogStream("stderr", logging.WARNING, target)
 
-    def log_uncaught(exc_type: Type[BaseException], exc: BaseException, tb: Optional[TracebackType]) -> None:
+    def log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         logging.getLogger("blacklodge").critical(
             "uncaught %s", exc_type.__name__, exc_info=(exc_type, exc, tb)
         )
 
-    def log_uncaught_in_thread(args: "threading.ExceptHookArgs") -> None:
+    def log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
         if args.exc_type is SystemExit:
             return
         logging.getLogger("blacklodge").error(
