@@ -204,6 +204,26 @@ def test_broken_entry_point_stops_the_server(tmp_path: Path) -> None:
         stop(server)
 
 
+def test_app_setup_routes_are_served(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "funcs:echo", BLACKLODGE_WORKERS="1", BLACKLODGE_APP_SETUP="routes:setup")
+    try:
+        wait_until(lambda: _ready(server), timeout=30, interval=0.1)
+        status, headers, body = server.request("GET", "/hello/granian", headers={"X-Caller": "it"})
+        assert (status, json.loads(body)) == (200, {"hello": "granian", "caller": "it"})
+        assert headers["X-Served-By"] == "routes.setup"
+    finally:
+        stop(server)
+
+
+def test_broken_app_setup_stops_the_server(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "funcs:echo", BLACKLODGE_WORKERS="1", BLACKLODGE_APP_SETUP="routes:setpu")
+    try:
+        assert server.process.wait(timeout=30) == 4
+        assert "App setup 'routes:setpu' not found" in server.log_path.read_text()
+    finally:
+        stop(server)
+
+
 def _ready(server: Server) -> bool:
     assert server.process.poll() is None, server.log_path.read_text()
     try:

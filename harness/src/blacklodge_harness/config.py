@@ -151,6 +151,15 @@ def _entrypoint(raw: str) -> str:
     raise _Invalid(accepted)
 
 
+def _optional_app_setup(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if _ENTRYPOINT_RE.match(value):
+        return value
+    raise _Invalid("'module:function', e.g. 'routes:setup' for def setup(app) in routes.py")
+
+
 def suggest_entrypoint(value: str) -> str | None:
     """Best guess at what a malformed entry point meant (``src/model.py:predict`` -> ``src.model:predict``)."""
     text = value.strip().replace("/", ".").replace("\\", ".")
@@ -324,6 +333,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BLACKLODGE_DRAIN_DELAY", "0", _seconds(0, 600), "Seconds to keep accepting requests after SIGTERM while /readyz reports 503.", "drain_delay"),
     Variable("BLACKLODGE_KEEPALIVE", "5", _seconds(0, 600), "Seconds an idle keep-alive connection stays open.", "keepalive"),
     Variable("BLACKLODGE_WORKER_LIFETIME", "0", _worker_lifetime, "Seconds after which a worker process is replaced by a fresh one, gracefully (0: never).", "worker_lifetime"),
+    Variable("BLACKLODGE_APP_SETUP", "", _optional_app_setup, "A function 'module:function' called with the Flask app once per worker, to add your own routes, blueprints and hooks.", "app_setup"),
     Variable("BLACKLODGE_CORS_ORIGINS", "", _cors_origins, "Comma-separated origins allowed by CORS, or *; empty turns CORS off.", "cors_origins"),
     Variable("BLACKLODGE_RAW_BODY", "true", parse_bool, "Pass non-JSON request bodies to the handler as bytes (false: answer 415).", "raw_body"),
     Variable("BLACKLODGE_ERROR_DETAILS", "false", parse_bool, "Include the exception message of a failed handler in error responses.", "error_details"),
@@ -391,6 +401,7 @@ class Settings:
     drain_delay: float = 0.0
     keepalive: float = 5.0
     worker_lifetime: float = 0.0
+    app_setup: str | None = None
     cors_origins: tuple[str, ...] = ()
     raw_body: bool = True
     error_details: bool = False

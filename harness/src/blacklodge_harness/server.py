@@ -222,12 +222,16 @@ def _adapt_granian(runtime: WebRuntime) -> None:
 def load_worker(target: str, metrics_dir: str, ready_dir: str) -> Any:
     """granian's target loader, run in each worker process: the app it serves."""
     settings = load_settings()
-    app = create_app(
-        settings,
-        metrics_store=MultiprocessStore(Path(metrics_dir)),
-        ready_markers=ReadyMarkers(Path(ready_dir), settings.workers),
-        on_load_failure=partial(exit_on_load_failure, Path(ready_dir)),
-    )
+    on_load_failure = partial(exit_on_load_failure, Path(ready_dir))
+    try:
+        app = create_app(
+            settings,
+            metrics_store=MultiprocessStore(Path(metrics_dir)),
+            ready_markers=ReadyMarkers(Path(ready_dir), settings.workers),
+            on_load_failure=on_load_failure,
+        )
+    except Exception as exc:  # noqa: BLE001 - BLACKLODGE_APP_SETUP failed: as a broken entry point
+        on_load_failure(exc)
     _adapt_granian(get_runtime(app))
     return app.wsgi_app
 

@@ -27,6 +27,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -34,7 +35,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from blacklodge_harness import logs
 from blacklodge_harness.config import Settings, load_settings
 from blacklodge_harness.core import Handler, HandlerMetrics, Invoker
-from blacklodge_harness.errors import HarnessError
+from blacklodge_harness.entrypoint import import_module
+from blacklodge_harness.errors import EntryPointError, HarnessError
 from blacklodge_harness.pipeline import (
     CLOSE,
     PROBE_ROUTES,
@@ -367,10 +369,32 @@ def create_app(
     _register_hooks(app, runtime)
     _register_errors(app, runtime)
     _register_pipeline_routes(app)
+    if settings.app_setup:
+        load_app_setup(settings.app_setup, settings.app_dir)(app)
     app.wsgi_app = Pipeline(runtime, app.wsgi_app)  # type: ignore[method-assign] # Flask's own annotation is narrower than WSGI
     if start:
         runtime.start(on_load_failure or _log_load_failure)
     return app
+
+
+def load_app_setup(spec: str, app_dir: Path) -> Callable[[Flask], Any]:
+    """The function ``BLACKLODGE_APP_SETUP`` names (``module:function``), imported from ``app_dir``.
+
+    It runs once per worker, before the app serves, with the Flask app as its argument.
+    """
+    module_name, _, attr = spec.partition(":")
+    module = import_module(module_name, app_dir)
+    setup = getattr(module, attr, None)
+    if not callable(setup):
+        module_file = getattr(module, "__file__", None) or module_name
+        problem = "has no attribute" if setup is None else f"has a {type(setup).__name__}, not a function, named"
+        raise EntryPointError(
+            f"App setup '{spec}' not found",
+            f"Module '{module_name}' ({module_file}) {problem} '{attr}'.",
+            f"Define 'def {attr}(app): ...' in {module_name.replace('.', '/')}.py, or point BLACKLODGE_APP_SETUP at the function that adds your routes.",
+            code="app_setup_missing",
+        )
+    return setup  # type: ignore[no-any-return] # checked callable above; its signature is the user's
 
 
 def _register_pipeline_routes(app: Flask) -> None:
