@@ -24,6 +24,7 @@ cost the request threads CPU time under load (bench/results/wrapper.md).
 from __future__ import annotations
 
 import bisect
+import fcntl
 import json
 import logging
 import math
@@ -385,6 +386,7 @@ class MultiprocessStore:
         ``own`` (this process's fresh snapshot) replaces its possibly stale file.
         """
         pid = os.getpid() if pid is None else pid
+        self.archive_dead()
         snapshots: list[Snapshot] = []
         try:
             paths = sorted(self.directory.glob("*.json"))
@@ -451,8 +453,25 @@ class MultiprocessStore:
                 client.close()
         return answered
 
+    def archive_dead(self) -> None:
+        """Fold the snapshots of processes that no longer exist into the archive (their gauges are dropped).
+
+        Run by every scrape; a lock file keeps two scrapes from folding the same snapshot twice.
+        """
+        try:
+            dead = [int(path.stem) for path in self.directory.glob("*.json") if path.stem.isdigit() and not _alive(int(path.stem))]
+        except OSError:
+            return
+        if not dead:
+            return
+        with open(self.directory / "archive.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for pid in dead:
+                if self._path(pid).exists():
+                    self.archive(pid)
+
     def archive(self, pid: int) -> None:
-        """Fold a dead process's counters and histograms into the archive (called by the master)."""
+        """Fold a dead process's counters and histograms into the archive."""
         socket_path = self.socket_path(pid)
         if socket_path is not None:
             try:
@@ -472,6 +491,16 @@ class MultiprocessStore:
             path.unlink()
         except OSError:
             pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
 
 
 #: What an agent sends once the fresh snapshot is written.
