@@ -282,9 +282,33 @@ def test_access_line_written_directly_equals_the_logging_record(json_logs: io.St
             )
         finally:
             logs.reset_request_id(token)
+    access.flush()
     direct, logged = json_logs.getvalue().splitlines()
     assert _without_timestamp(direct) == _without_timestamp(logged)
     assert json.loads(direct)["timestamp"].endswith("Z")
+
+
+def test_access_lines_are_flushed_within_the_delay(tmp_path: Any) -> None:
+    path = tmp_path / "out.log"
+    with open(path, "w") as stream:  # block-buffered, as stdout into a pipe or a file
+        setup = logs.setup_logging("http", log_format="json", level="info", capture_output=False, stream=stream)
+        try:
+            access = logs.AccessLog()
+            with harness_handler_only():
+                assert access._direct_handler() is not None
+                access.write(logging.INFO, "POST", "/predict", 200, 1.0, "buffered-1")
+            assert path.read_text() == ""  # no system call per request
+            began = time.monotonic()
+            wait_until(lambda: "buffered-1" in path.read_text(), timeout=2, interval=0.005)
+            assert time.monotonic() - began < 10 * logs.FLUSH_DELAY
+            # Any other log line flushes the ones before it: the order is kept.
+            with harness_handler_only():
+                access.write(logging.INFO, "POST", "/predict", 200, 1.0, "buffered-2")
+                logging.getLogger("blacklodge.test").warning("after")
+            lines = [json.loads(line) for line in path.read_text().splitlines()]
+            assert [line.get("request_id", line["message"]) for line in lines] == ["buffered-1", "buffered-2", "after"]
+        finally:
+            setup.restore()
 
 
 def test_access_line_respects_level_and_other_handlers(json_logs: io.StringIO) -> None:

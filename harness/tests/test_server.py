@@ -142,8 +142,10 @@ def test_serves_requests_with_metrics_summed_over_workers(server: Server) -> Non
         assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="413"} 2' in text
     statz = json.loads(server.request("GET", "/statz")[2])
     assert statz["entrypoint"]["spec"] == "funcs:slow"
-    access = [e for e in server.log_lines() if e.get("logger") == "blacklodge.access" and e.get("request_id") == "it-works-1"]
-    assert access and access[0]["status"] == 200 and access[0]["mode"] == "http"
+    # Access lines reach the output within logs.FLUSH_DELAY.
+    wait_until(lambda: _access_lines(server, "it-works-1"), timeout=5)
+    access = _access_lines(server, "it-works-1")
+    assert access[0]["status"] == 200 and access[0]["mode"] == "http"
     # granian's own messages go through the harness's log format.
     assert any(e["logger"] == "_granian" and e["message"].startswith("Listening at") for e in server.log_lines())
 
@@ -224,6 +226,10 @@ def test_broken_app_setup_stops_the_server(tmp_path: Path) -> None:
         stop(server)
 
 
+def _access_lines(server: Server, request_id: str) -> list[dict[str, Any]]:
+    return [e for e in server.log_lines() if e.get("logger") == "blacklodge.access" and e.get("request_id") == request_id]
+
+
 def _ready(server: Server) -> bool:
     assert server.process.poll() is None, server.log_path.read_text()
     try:
@@ -253,8 +259,8 @@ def test_timeout_answered_by_the_watchdog_under_granian(tmp_path: Path) -> None:
         text = server.request("GET", "/metrics")[2].decode()
         assert 'blacklodge_handler_calls_total{outcome="timeout"} 1' in text
         assert "blacklodge_handler_calls_abandoned 1" in text
-        access = [e for e in server.log_lines() if e.get("logger") == "blacklodge.access" and e.get("request_id") == "overrun-1"]
-        assert access and access[0]["status"] == 504
+        wait_until(lambda: _access_lines(server, "overrun-1"), timeout=5)
+        assert _access_lines(server, "overrun-1")[0]["status"] == 504
         # SIGTERM: the overrunning call does not keep the worker alive past the grace period.
         began = time.monotonic()
         server.process.send_signal(signal.SIGTERM)

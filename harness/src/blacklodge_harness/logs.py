@@ -190,6 +190,10 @@ class TextFormatter(logging.Formatter):
 _PLAIN_JSON_STRING = re.compile(r'[ !#-\[\]-~]*\Z')
 
 
+#: At most this many seconds pass between an access line and its flush to the output.
+FLUSH_DELAY = 0.05
+
+
 class AccessLog:
     """Writes the access log line of an HTTP request (logger ``blacklodge.access``).
 
@@ -207,6 +211,10 @@ class AccessLog:
         self._root = logging.getLogger()
         self._logger_json = json.dumps(name)
         self._parts: dict[tuple[int, str, str, int, str], tuple[str, str]] = {}
+        #: The handler written to since the last flush.
+        self._unflushed: logging.Handler | None = None
+        self._flusher: threading.Thread | None = None
+        self._flusher_lock = threading.Lock()
 
     def _direct_handler(self) -> logging.StreamHandler | None:  # type: ignore[type-arg]
         logger = self.logger
@@ -274,9 +282,31 @@ class AccessLog:
         with handler.lock:  # type: ignore[union-attr]
             try:
                 handler.stream.write(line)
-                handler.stream.flush()
             except Exception:  # noqa: BLE001 - as logging does: report, never fail the request
                 handler.handleError(logging.makeLogRecord({"msg": line, "levelno": level}))
+        # Not flushed here: one system call per request was about a fifth of a cheap request's
+        # CPU time (bench/results/wrapper.md). Any other log line flushes it (same stream, so
+        # the order is kept); otherwise the flusher does within FLUSH_DELAY.
+        self._unflushed = handler
+        if self._flusher is None:
+            self._start_flusher()
+
+    def _start_flusher(self) -> None:
+        with self._flusher_lock:
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._flush_regularly, name="blacklodge-access-log", daemon=True)
+                self._flusher.start()
+
+    def _flush_regularly(self) -> None:
+        while True:
+            time.sleep(FLUSH_DELAY)
+            self.flush()
+
+    def flush(self) -> None:
+        """Write out the access lines not flushed yet (the flusher does it every FLUSH_DELAY)."""
+        handler, self._unflushed = self._unflushed, None
+        if handler is not None:
+            handler.flush()
 
 
 def make_formatter(log_format: str) -> logging.Formatter:
