@@ -533,7 +533,7 @@ def load_settings(
     if values.get("base64_encoded"):
         values["data_value"] = env.get("DATA_VALUE")
         values["params_value"] = env.get("PARAMS_VALUE")
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)  # type: ignore[arg-type] # each value has its field's type: VARIABLES pairs every field with its parser
 
 
 def _kafka_problems(env: Mapping[str, str], values: Mapping[str, object], *, worker: bool) -> list[str]:

@@ -286,7 +286,7 @@ class Handler:
         if self.state is not HandlerState.READY:
             raise NotReady("the entry point is not loaded")
         style = self._style
-        call: Callable[..., Any] = self._call  # type: ignore[assignment]
+        call: Callable[..., Any] = self._call  # type: ignore[assignment] # READY implies it is set (see above); no check on the hot path
         try:
             if style is CallStyle.PAYLOAD:
                 result = call(payload)

@@ -233,7 +233,7 @@ class ProcessingSide(DeliverySide):
             part.sent += 1
             try:
                 try:
-                    self.producer.produce(output, value=encoded, key=message.key(), headers=kept, on_delivery=delivery)  # type: ignore[union-attr]
+                    self.producer.produce(output, value=encoded, key=message.key(), headers=kept, on_delivery=delivery)  # type: ignore[union-attr] # an output topic implies a producer
                 except BufferError:
                     self._produce(output, encoded, message.key(), kept, delivery)
             except KafkaException as exc:

@@ -53,7 +53,7 @@ def set_mode(mode: str) -> None:
     _mode = mode
 
 
-class LiveFields(dict):  # type: ignore[type-arg]
+class LiveFields(dict[str, Any]):
     """Bound fields that a loop updates in place, plus the request id they go with: bound once
     with :func:`set_fields` for a batch of records (the Kafka worker: topic and partition per
     batch, the offset and ``request_id`` changed per record), instead of setting and resetting
@@ -216,7 +216,7 @@ class AccessLog:
         self._flusher: threading.Thread | None = None
         self._flusher_lock = threading.Lock()
 
-    def _direct_handler(self) -> logging.StreamHandler | None:  # type: ignore[type-arg]
+    def _direct_handler(self) -> logging.StreamHandler[TextIO] | None:
         logger = self.logger
         if logger.handlers or logger.filters or not logger.propagate:
             return None
@@ -279,7 +279,7 @@ class AccessLog:
         else:
             rid = f' "request_id": {json.dumps(request_id, ensure_ascii=False)},'
         line = f'{{"timestamp": "{_timestamp(time.time())}{parts[0]}{rid}{parts[1]}{duration_ms!r}}}\n'
-        with handler.lock:  # type: ignore[union-attr]
+        with handler.lock:  # type: ignore[union-attr] # a StreamHandler's lock exists once it is constructed
             try:
                 handler.stream.write(line)
             except Exception:  # noqa: BLE001 - as logging does: report, never fail the request
@@ -306,7 +306,10 @@ class AccessLog:
         """Write out the access lines not flushed yet (the flusher does it every FLUSH_DELAY)."""
         handler, self._unflushed = self._unflushed, None
         if handler is not None:
-            handler.flush()
+            try:
+                handler.flush()
+            except (OSError, ValueError):  # the stream was closed or broke: nothing left to flush into
+                pass
 
 
 def make_formatter(log_format: str) -> logging.Formatter:
@@ -330,7 +333,7 @@ class LogStream(io.TextIOBase):
         self._buffers = threading.local()
 
     @property
-    def encoding(self) -> str:  # type: ignore[override]
+    def encoding(self) -> str:  # type: ignore[override] # a property where TextIOBase has an attribute
         return "utf-8"
 
     def writable(self) -> bool:
@@ -376,7 +379,7 @@ class LogStream(io.TextIOBase):
             _thread_state.emitting = False
 
 
-class _HarnessHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _HarnessHandler(logging.StreamHandler):  # type: ignore[type-arg] # subscripting it at run time needs Python 3.11
     """Marker subclass so a second setup replaces, rather than duplicates, the handler."""
 
 

@@ -45,7 +45,7 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from blacklodge_harness.config import Settings, load_settings
 from blacklodge_harness.metrics import MultiprocessStore
@@ -137,7 +137,7 @@ def _call_wrapper(callback: Any, scope_opts: dict[str, Any], access_log_fmt: Any
             proto.response_bytes(answer[0], answer[1], b"".join(body))
         else:
             proto.response_iter(answer[0], answer[1], _Chunks(body))
-        return answer[0]  # type: ignore[no-any-return]
+        return cast(int, answer[0])
 
     return run
 

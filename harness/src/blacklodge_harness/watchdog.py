@@ -23,13 +23,13 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 from collections.abc import Callable
 
 log = logging.getLogger("blacklodge.http")
 
 
-class Ticket(list):  # type: ignore[type-arg]
+class Ticket(list[Any]):
     """One call being watched: ``[key, deadline, respond, request_id, started, environ, answered]``.
 
     A list with named accessors rather than a class with ``__init__``: :meth:`Watchdog.watch`
@@ -40,33 +40,33 @@ class Ticket(list):  # type: ignore[type-arg]
 
     @property
     def key(self) -> int:
-        return self[0]  # type: ignore[no-any-return]
+        return cast("int", self[0])
 
     @property
     def deadline(self) -> float:
-        return self[1]  # type: ignore[no-any-return]
+        return cast("float", self[1])
 
     @property
     def respond(self) -> Callable[[int, list[tuple[str, str]], bytes], Any]:
         """The server's early answer for this request."""
-        return self[2]  # type: ignore[no-any-return]
+        return cast("Callable[[int, list[tuple[str, str]], bytes], Any]", self[2])
 
     @property
     def request_id(self) -> str:
-        return self[3]  # type: ignore[no-any-return]
+        return cast("str", self[3])
 
     @property
     def started(self) -> float:
-        return self[4]  # type: ignore[no-any-return]
+        return cast("float", self[4])
 
     @property
     def environ(self) -> dict[str, Any]:
-        return self[5]  # type: ignore[no-any-return]
+        return cast("dict[str, Any]", self[5])
 
     @property
     def answered(self) -> threading.Event | None:
         """Set (by the watchdog) once the timeout answer is on the wire; created when the deadline passes."""
-        return self[6]  # type: ignore[no-any-return]
+        return cast("threading.Event | None", self[6])
 
     @answered.setter
     def answered(self, event: threading.Event) -> None:

@@ -27,7 +27,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -412,7 +412,7 @@ def _register_pipeline_routes(app: Flask) -> None:
 
 
 def get_runtime(app: Flask) -> WebRuntime:
-    return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    return cast(WebRuntime, app.extensions[EXTENSION_KEY])
 
 
 # --------------------------------------------------------------------------- hooks
