@@ -339,7 +339,10 @@ mod tests {
 
     #[test]
     fn the_heading_names_the_kafka_extra_only_for_the_worker() {
-        assert_eq!(describe_requirements(false), "flask>=2.3, granian>=2.8,<2.9");
+        assert_eq!(
+            describe_requirements(false),
+            "flask>=2.3, granian>=2.8,<2.9"
+        );
         assert_eq!(
             describe_requirements(true),
             "flask>=2.3, granian>=2.8,<2.9 and, for the worker, confluent-kafka>=2.5"
