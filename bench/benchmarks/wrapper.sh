@@ -1,34 +1,32 @@
 #!/usr/bin/env bash
 # Benchmark of the wrapper's harness: throughput and p50/p99 latency of POST /predict.
 #
-# The harness (`blacklodge web`, defaults: gunicorn gthread, 2 workers x 4 threads, JSON
-# access log on) against a bare WSGI app calling the same function (examples/wrapped-function)
-# under the same gunicorn settings, in the same run, on loopback, with wrk as the load
-# generator in a second process. Every server starts once; in each round each one gets a
-# short run, the harness right next to its baseline, and the goal is judged on the median of
-# the per-round ratios: the host under this virtual machine changes its speed from second to
-# second, and two runs seconds apart see (mostly) the same host.
+# The harness (`blacklodge web`: granian, 1 worker x 4 threads here, request ids, metrics,
+# 60 s deadline, JSON access log) against, in the same run, on loopback, with wrk as the load
+# generator in a second process:
+#   - the bare WSGI app calling the same function (examples/wrapped-function) on granian with
+#     the same settings (the goal's baseline: the fastest server measured), and on gunicorn
+#     gthread, waitress and uvicorn (through the a2wsgi adapter), to back the choice of server;
+#   - Google's Functions Framework serving the same function (its default server, gunicorn,
+#     with the same 1 worker x 4 threads), and a hand-written Flask app on gunicorn gthread 1x4:
+#     what a user would run instead of the harness.
+# Every server starts once; in each round each one gets a short run, the order alternating, and
+# the goals are judged on the median of the per-round ratios: the host under this virtual
+# machine changes its speed from second to second, and two runs seconds apart see (mostly) the
+# same host. The load averages before and after are recorded: the machine is shared.
 #
-# A like-for-like comparison: the harness writes one access log line per request by default,
-# so the bare app is also measured with gunicorn's access log on (one line per request to
-# stdout, `--access-logfile -`), and the harness with its access log off against the bare app
-# without one. Also measured, to back the choice of server: the bare app under gunicorn's
-# sync worker and under waitress.
+# Pinning (PIN=1, the default with two or more cores): every server runs on core 0 and wrk on
+# core 1, so the load generator never takes CPU from the server and every server gets the same
+# single core. Besides wrk's numbers, each run records the server's CPU time per request
+# (user + system of all its processes, from /proc), and the end of the run the CPU time and the
+# instructions (callgrind) per request of the WSGI apps themselves, without a server.
 #
-# Pinning (PIN=1, the default with two or more cores): the server runs on core 0 and wrk on
-# core 1, so the load generator never takes CPU from the server and every server gets the
-# same single core; with one worker process that makes the rounds repeatable (the harness's
-# default of 2 workers on a 2-core machine shares both cores with wrk, and the kernel hands
-# wrk's keep-alive connections unevenly to the workers, which splits rounds into a fast and
-# a slow mode). Besides wrk's numbers, each run records the server's CPU time per request
-# (user + system of all its processes, from /proc).
-#
-# Results go to bench/results/wrapper.md. Knobs: ROUNDS (15), DURATION (3s),
-# CONNECTIONS (16), WRK_THREADS (1), WORKERS (1), THREADS (4), PIN (1), RESULTS (the results file).
+# Results go to bench/results/wrapper.md. Knobs: ROUNDS (11), DURATION (3s), CONNECTIONS (16),
+# WRK_THREADS (1), WORKERS (1), THREADS (4), PIN (1), CALLGRIND (1), RESULTS (the results file).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-ROUNDS="${ROUNDS:-15}"
-# Workers x threads of every gthread server (the harness's defaults are 2 x 4).
+ROUNDS="${ROUNDS:-11}"
+# Workers x threads of every server (the harness's defaults are 2 x 4).
 WORKERS="${WORKERS:-1}"
 THREADS="${THREADS:-4}"
 if [ "$(nproc)" -ge 2 ]; then PIN="${PIN:-1}"; else PIN=0; fi
@@ -42,23 +40,32 @@ fi
 DURATION="${DURATION:-3s}"
 CONNECTIONS="${CONNECTIONS:-16}"
 WRK_THREADS="${WRK_THREADS:-1}"
+CALLGRIND="${CALLGRIND:-1}"
 HERE="$BENCH_DIR/benchmarks/wrapper"
 APP_DIR="$REPO_DIR/examples/wrapped-function"
 RESULTS="${RESULTS:-$BENCH_DIR/results/wrapper.md}"
 VENV="$BLACKLODGE_CACHE/bench-wrapper-venv"
-WAITRESS_VERSION=3.0.2
+# The servers and frameworks compared with the harness, in a venv of their own so that they do
+# not change the harness's locked versions.
+PEERS_VENV="$BLACKLODGE_CACHE/bench-wrapper-peers-venv"
+PEERS=(gunicorn==27.0.1 waitress==3.0.2 uvicorn==0.55.0 httptools==0.9.0 uvloop==0.23.0 a2wsgi==1.10.10 flask==3.1.3 functions-framework==3.10.2)
 PYTHON="${PYTHON:-python3}"
 
-if ! command -v wrk >/dev/null; then
-  step "Installing wrk (Debian package)"
-  as_root apt-get install -y --no-install-recommends wrk >/dev/null
-fi
+packages=(wrk)
+[ "$CALLGRIND" = 1 ] && packages+=(valgrind)
+for package in "${packages[@]}"; do
+  if ! command -v "$package" >/dev/null; then
+    step "Installing $package (Debian package)"
+    as_root apt-get install -y --no-install-recommends "$package" >/dev/null
+  fi
+done
 
 # The harness from this work tree with the dependency versions an image gets: the wrapper
 # buildpack installs harness/requirements.lock (exact versions, sha256 hashes) with
 # pip --require-hashes, so the benchmark does the same, then the harness itself without
-# resolving its dependencies again; plus waitress for the comparison.
-wanted="$(cat "$REPO_DIR/harness/pyproject.toml" "$REPO_DIR/harness/requirements.lock" "$REPO_DIR"/harness/src/blacklodge_harness/*.py | sha256sum | cut -d' ' -f1)-$WAITRESS_VERSION"
+# resolving its dependencies again. The bare app on granian runs from this venv too (the same
+# granian as the harness).
+wanted="$(cat "$REPO_DIR/harness/pyproject.toml" "$REPO_DIR/harness/requirements.lock" "$REPO_DIR"/harness/src/blacklodge_harness/*.py | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$wanted" ]; then
   step "Preparing the benchmark venv ($VENV)"
   rm -rf "$VENV"
@@ -66,8 +73,16 @@ if [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$wanted" ]; then
   run_logged "pip install the harness's locked dependencies" "$BLACKLODGE_CACHE/bench-wrapper-pip.log" \
     "$VENV/bin/pip" install --disable-pip-version-check --require-hashes -r "$REPO_DIR/harness/requirements.lock"
   run_logged "pip install harness" "$BLACKLODGE_CACHE/bench-wrapper-pip-harness.log" \
-    "$VENV/bin/pip" install --disable-pip-version-check --no-deps "$REPO_DIR/harness" "waitress==$WAITRESS_VERSION"
+    "$VENV/bin/pip" install --disable-pip-version-check --no-deps "$REPO_DIR/harness"
   echo "$wanted" > "$VENV/.stamp"
+fi
+if [ "$(cat "$PEERS_VENV/.stamp" 2>/dev/null)" != "${PEERS[*]}" ]; then
+  step "Preparing the venv of the compared servers ($PEERS_VENV)"
+  rm -rf "$PEERS_VENV"
+  "$PYTHON" -m venv "$PEERS_VENV"
+  run_logged "pip install ${PEERS[*]}" "$BLACKLODGE_CACHE/bench-wrapper-pip-peers.log" \
+    "$PEERS_VENV/bin/pip" install --disable-pip-version-check "${PEERS[@]}"
+  echo "${PEERS[*]}" > "$PEERS_VENV/.stamp"
 fi
 
 free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -95,21 +110,32 @@ start_server() {
         BLACKLODGE_WORKERS="$WORKERS" BLACKLODGE_THREADS="$THREADS" BLACKLODGE_ACCESS_LOG="$access_log" \
         "${SERVER_CPU[@]}" "$VENV/bin/blacklodge" web >"$LOG_DIR/$name.log" 2>&1 &
       ;;
-    bare-gthread | bare-gthread-log)
-      local access_log=()
-      [ "$name" = bare-gthread-log ] && access_log=(--access-logfile -)
-      BENCH_APP_DIR="$APP_DIR" "${SERVER_CPU[@]}" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
-        --worker-class gthread --workers "$WORKERS" --threads "$THREADS" --keep-alive 5 --timeout 90 "${access_log[@]}" \
-        bare_app:app >"$LOG_DIR/$name.log" 2>&1 &
+    bare-granian)
+      # The harness's granian settings (server.granian_options): HTTP/1, the same backpressure.
+      (cd "$HERE" && BENCH_APP_DIR="$APP_DIR" exec "${SERVER_CPU[@]}" "$VENV/bin/granian" --interface wsgi --http 1 \
+        --host 127.0.0.1 --port "$port" --workers "$WORKERS" --blocking-threads "$THREADS" \
+        --backpressure $((2 * THREADS)) --no-ws --no-log bare_app:app) >"$LOG_DIR/$name.log" 2>&1 &
       ;;
-    bare-sync)
-      BENCH_APP_DIR="$APP_DIR" "${SERVER_CPU[@]}" "$VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
-        --worker-class sync --workers "$WORKERS" --timeout 90 \
-        bare_app:app >"$LOG_DIR/$name.log" 2>&1 &
+    bare-gthread | flask-gthread)
+      local module=bare_app:app
+      [ "$name" = flask-gthread ] && module=peer_flask_app:app
+      BENCH_APP_DIR="$APP_DIR" "${SERVER_CPU[@]}" "$PEERS_VENV/bin/gunicorn" --chdir "$HERE" --bind "127.0.0.1:$port" \
+        --worker-class gthread --workers "$WORKERS" --threads "$THREADS" --keep-alive 5 --timeout 90 \
+        "$module" >"$LOG_DIR/$name.log" 2>&1 &
       ;;
     bare-waitress)
-      (cd "$HERE" && BENCH_APP_DIR="$APP_DIR" exec "${SERVER_CPU[@]}" "$VENV/bin/waitress-serve" --listen "127.0.0.1:$port" \
-        --threads 8 bare_app:app) >"$LOG_DIR/$name.log" 2>&1 &
+      (cd "$HERE" && BENCH_APP_DIR="$APP_DIR" exec "${SERVER_CPU[@]}" "$PEERS_VENV/bin/waitress-serve" --listen "127.0.0.1:$port" \
+        --threads "$THREADS" bare_app:app) >"$LOG_DIR/$name.log" 2>&1 &
+      ;;
+    bare-uvicorn)
+      (cd "$HERE" && BENCH_APP_DIR="$APP_DIR" exec "${SERVER_CPU[@]}" "$PEERS_VENV/bin/uvicorn" --host 127.0.0.1 --port "$port" \
+        --workers "$WORKERS" --http httptools --loop uvloop --no-access-log bare_asgi:app) >"$LOG_DIR/$name.log" 2>&1 &
+      ;;
+    functions-framework)
+      # Its gunicorn settings come from WORKERS and THREADS (functions_framework/_http/gunicorn.py).
+      (cd "$HERE" && BENCH_APP_DIR="$APP_DIR" WORKERS="$WORKERS" THREADS="$THREADS" exec "${SERVER_CPU[@]}" \
+        "$PEERS_VENV/bin/functions-framework" --target predict --source peer_functions_framework.py \
+        --host 127.0.0.1 --port "$port") >"$LOG_DIR/$name.log" 2>&1 &
       ;;
   esac
   SERVER_PIDS[$name]=$!
@@ -165,9 +191,15 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
 LOG_DIR="$(mktemp -d)"
-# The goal's comparisons: harness, bare baseline. Each pair runs back to back in every round.
-PAIRS=("harness bare-gthread-log" "harness-no-log bare-gthread" "harness bare-gthread")
-SERVERS=(bare-gthread-log harness bare-gthread harness-no-log bare-sync bare-waitress)
+# The goals' comparisons: "harness baseline min_throughput_ratio max_p99_ratio".
+GOALS=(
+  "harness bare-granian 0.90 1.20"
+  "harness-no-log bare-granian 0.90 1.20"
+  "harness functions-framework 2.00 1.00"
+  "harness flask-gthread 2.00 1.00"
+)
+SERVERS=(harness bare-granian harness-no-log functions-framework flask-gthread bare-gthread bare-waitress bare-uvicorn)
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 step "Starting the servers (all pinned alike, idle while another is measured)"
 for server in "${SERVERS[@]}"; do
   start_server "$server"
@@ -176,9 +208,12 @@ for server in "${SERVERS[@]}"; do
 done
 declare -A RPS P50 P99 CPU PAIR_RPS PAIR_P99
 for round in $(seq 1 "$ROUNDS"); do
-  # Servers of a pair run back to back; which one goes first alternates by round.
-  if ((round % 2)); then order=("${SERVERS[@]}")
-  else order=(harness bare-gthread-log harness-no-log bare-gthread bare-waitress bare-sync); fi
+  # The harness runs next to each of its baselines; the order reverses every other round.
+  order=("${SERVERS[@]}")
+  if ! ((round % 2)); then
+    order=()
+    for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do order+=("${SERVERS[$i]}"); done
+  fi
   declare -A this_rps=() this_p99=()
   for server in "${order[@]}"; do
     read -r rps p50 p99 errors cpu < <(measure "$server")
@@ -191,13 +226,14 @@ for round in $(seq 1 "$ROUNDS"); do
     this_rps[$server]="$rps"
     this_p99[$server]="$p99"
   done
-  for pair in "${PAIRS[@]}"; do
-    read -r h b <<<"$pair"
-    PAIR_RPS[$pair]+="$(ratio "${this_rps[$h]}" "${this_rps[$b]}") "
-    PAIR_P99[$pair]+="$(ratio "${this_p99[$h]}" "${this_p99[$b]}") "
+  for goal in "${GOALS[@]}"; do
+    read -r h b _ _ <<<"$goal"
+    PAIR_RPS[$h $b]+="$(ratio "${this_rps[$h]}" "${this_rps[$b]}") "
+    PAIR_P99[$h $b]+="$(ratio "${this_p99[$h]}" "${this_p99[$b]}") "
   done
 done
 stop_servers
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 med() { tr ' ' '\n' <<<"$1" | grep -v '^$' | median; }
 range() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f–%.0f", lo, hi}'; }
@@ -207,43 +243,65 @@ row() {
 }
 # How many of the per-round ratios meet the goal: count_met RATIOS GOAL min|max
 count_met() { tr ' ' '\n' <<<"$1" | grep -v '^$' | awk -v goal="$2" -v dir="$3" '{ n++; if ((dir == "min") ? $1 >= goal : $1 <= goal) m++ } END { printf "%d of %d", m, n }'; }
-
-goal_row() {  # goal_row LABEL HARNESS BARE
-  local label="$1" h="$2" b="$3" t p c
+verdict() { awk -v v="$1" -v goal="$2" -v dir="$3" 'BEGIN { ok = (dir == "min") ? v >= goal : v <= goal; print ok ? "met" : "NOT met" }'; }
+goal_row() {  # goal_row "HARNESS BASELINE MIN_THROUGHPUT MAX_P99"
+  local h b tgoal pgoal t p c
+  read -r h b tgoal pgoal <<<"$1"
   t="$(med "${PAIR_RPS[$h $b]}")"
   p="$(med "${PAIR_P99[$h $b]}")"
   c="$(ratio "$(med "${CPU[$b]}")" "$(med "${CPU[$h]}")")"
-  printf '| %s | %.2f | %s | %s | %.2f | %s | %s | %.2f |\n' "$label" "$t" "$(verdict "$t" 0.90 min)" "$(count_met "${PAIR_RPS[$h $b]}" 0.90 min)" \
-    "$p" "$(verdict "$p" 1.20 max)" "$(count_met "${PAIR_P99[$h $b]}" 1.20 max)" "$c"
+  printf '| %s / %s | %.2f | ≥ %s %s | %s | %.2f | ≤ %s %s | %s | %.2f |\n' "$h" "$b" "$t" "$tgoal" "$(verdict "$t" "$tgoal" min)" \
+    "$(count_met "${PAIR_RPS[$h $b]}" "$tgoal" min)" "$p" "$pgoal" "$(verdict "$p" "$pgoal" max)" "$(count_met "${PAIR_P99[$h $b]}" "$pgoal" max)" "$c"
 }
-verdict() { awk -v v="$1" -v goal="$2" -v dir="$3" 'BEGIN { ok = (dir == "min") ? v >= goal : v <= goal; print ok ? "met" : "NOT met" }'; }
 
 versions="$("$VENV/bin/python" - <<'PY'
 import platform
 from importlib.metadata import version
 
-print(
-    f"Python {platform.python_version()}, gunicorn {version('gunicorn')}, Flask {version('flask')}, "
-    f"waitress {version('waitress')}, harness {version('blacklodge-harness')}"
-)
+print(f"Python {platform.python_version()}, granian {version('granian')}, Flask {version('flask')}, harness {version('blacklodge-harness')}")
 PY
 )"
 
 step "CPU time per request in one process (no server, no network)"
 # A clean environment: lib.sh exports BLACKLODGE_* variables of the bench tooling, which the
 # harness would refuse as unknown.
-CPU_LINES="$(env -i PATH="$PATH" HOME="$HOME" BENCH_APP_DIR="$APP_DIR" "$VENV/bin/python" "$HERE/cpu_per_request.py")"
+clean_env=(env -i PATH="$PATH" HOME="$HOME" BENCH_APP_DIR="$APP_DIR")
+CPU_LINES="$("${clean_env[@]}" "${SERVER_CPU[@]}" "$VENV/bin/python" "$HERE/cpu_per_request.py")"
 info "$(tr '\n' ';' <<<"$CPU_LINES")"
 cpu() { awk -v n="$1" '$1 == n {print $2}' <<<"$CPU_LINES"; }
+
+# instructions VARIANT: instructions per request under callgrind (N requests minus none, over N).
+CALLGRIND_REQUESTS=2000
+instructions() {
+  local variant="$1" n total=() out
+  for n in 0 "$CALLGRIND_REQUESTS"; do
+    out="$LOG_DIR/callgrind.$variant.$n"
+    "${clean_env[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
+      "$VENV/bin/python" "$HERE/cpu_per_request.py" --only "$variant" "$n" >/dev/null 2>"$out.log" ||
+      die "callgrind of $variant failed" "see $out.log" "fix the variant"
+    total+=("$(awk '/^summary:/ {print $2}' "$out")")
+  done
+  awk -v a="${total[0]}" -v b="${total[1]}" -v n="$CALLGRIND_REQUESTS" 'BEGIN { printf "%.0f", (b - a) / n }'
+}
+declare -A INSTRUCTIONS
+if [ "$CALLGRIND" = 1 ]; then
+  step "Instructions per request under callgrind ($CALLGRIND_REQUESTS requests per variant)"
+  for variant in bare harness harness-no-access-log; do
+    INSTRUCTIONS[$variant]="$(instructions "$variant")"
+    info "$variant: ${INSTRUCTIONS[$variant]} instructions per request"
+  done
+fi
 
 mkdir -p "$(dirname "$RESULTS")"
 {
   echo "# Wrapper benchmark: what the harness costs"
   echo
-  echo "Recorded by \`bench/benchmarks/wrapper.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores, $(uname -m))."
-  echo "$versions; wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), ${WRK_THREADS} thread, ${CONNECTIONS} connections, ${DURATION} per run after a 2 s warm-up,"
-  echo "$ROUNDS rounds. Every server is started once and stays up (idle while another is measured); in each"
-  echo "round every server gets one run, the harness and its baseline back to back, which one first alternating."
+  echo "Recorded by \`bench/benchmarks/wrapper.sh\` (\`ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS WORKERS=$WORKERS THREADS=$THREADS bench/benchmarks/wrapper.sh\`)"
+  echo "on $(date -u +%Y-%m-%d) ($(nproc) cores, $(uname -m)); load average before the run $LOAD_BEFORE, after it $LOAD_AFTER"
+  echo "(the machine is shared: only ratios within the run count)."
+  echo "$versions; compared servers: ${PEERS[*]}; wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), ${WRK_THREADS} thread,"
+  echo "${CONNECTIONS} connections, ${DURATION} per run after a 2 s warm-up, $ROUNDS rounds. Every server is started once"
+  echo "and stays up (idle while another is measured); in each round every server gets one run, the order reversed every other round."
   if [ "$PIN" = 1 ]; then
     echo "Every server runs pinned to core 0 (\`taskset -c 0\`) and wrk to core 1, so the load generator takes no CPU from the server."
   else
@@ -257,99 +315,78 @@ mkdir -p "$(dirname "$RESULTS")"
   echo
   echo "| server | req/s | p50 ms | p99 ms | CPU µs/req | req/s, slowest–fastest round |"
   echo "| --- | ---: | ---: | ---: | ---: | --- |"
-  row harness "**harness** (\`blacklodge web\`: gunicorn gthread ${WORKERS}×${THREADS}, request ids, metrics, 60 s deadline, JSON access log)"
-  row bare-gthread-log "bare WSGI app, gunicorn gthread ${WORKERS}×${THREADS}, gunicorn access log to stdout"
+  row harness "**harness** (\`blacklodge web\`: granian ${WORKERS}×${THREADS}, request ids, metrics, 60 s deadline, JSON access log)"
   row harness-no-log "harness, \`BLACKLODGE_ACCESS_LOG=false\`"
-  row bare-gthread "bare WSGI app, gunicorn gthread ${WORKERS}×${THREADS}, no access log"
-  row bare-sync "bare WSGI app, gunicorn sync, ${WORKERS} worker(s)"
-  row bare-waitress "bare WSGI app, waitress, 8 threads"
+  row bare-granian "bare WSGI app, granian ${WORKERS}×${THREADS} (no access log)"
+  row functions-framework "Functions Framework (its gunicorn, ${WORKERS}×${THREADS})"
+  row flask-gthread "hand-written Flask app, gunicorn gthread ${WORKERS}×${THREADS}"
+  row bare-gthread "bare WSGI app, gunicorn gthread ${WORKERS}×${THREADS}"
+  row bare-waitress "bare WSGI app, waitress, ${THREADS} threads"
+  row bare-uvicorn "bare WSGI app, uvicorn (httptools, uvloop) through a2wsgi, ${THREADS} threads"
   echo
-  echo "## Goal: the harness costs almost nothing"
-  echo
-  echo "Goal: throughput ≥ 0.90× and p99 latency ≤ 1.20× of a bare WSGI app under the same server settings."
-  echo "\"Same settings\" includes logging: the harness writes one access line per request by default, so"
-  echo "its like-for-like baseline is the bare app with gunicorn's access log on (first row); with"
-  echo "\`BLACKLODGE_ACCESS_LOG=false\` the baseline is the bare app without one (second row). The"
-  echo "third row, harness with its log against the bare app without, is the harshest reading."
+  echo "## Goals"
   echo
   echo "Each round gives one ratio per comparison, from two runs seconds apart; the table shows the"
-  echo "median of those ratios and in how many rounds the ratio alone met the goal."
+  echo "median of those ratios and in how many rounds the ratio alone met the goal. The last column is"
+  echo "the throughput the server's CPU time alone predicts (baseline's CPU per request over the"
+  echo "harness's, medians), a check on the throughput ratio."
   echo
-  echo "| comparison | throughput ratio | ≥ 0.90 | rounds | p99 ratio | ≤ 1.20 | rounds | CPU per request, bare / harness |"
+  echo "| harness / baseline | throughput ratio | goal | rounds | p99 ratio | goal | rounds | CPU per request, baseline / harness |"
   echo "| --- | ---: | --- | --- | ---: | --- | --- | ---: |"
-  goal_row "harness / bare, both logging each request" harness bare-gthread-log
-  goal_row "harness without access log / bare without" harness-no-log bare-gthread
-  goal_row "harness (logging) / bare (not logging)" harness bare-gthread
-  echo
-  echo "The last column is the throughput the server's CPU time alone predicts (bare app's CPU per"
-  echo "request over the harness's, medians), a check on the throughput ratio."
+  for goal in "${GOALS[@]}"; do goal_row "$goal"; done
   echo
   echo "Why paired rounds: this machine is a virtual one, and how fast its core runs changes from"
   echo "second to second with load elsewhere on the host. One server's rounds spread as the range in"
-  echo "the first table shows, and the CPU time per request moves with them (the server uses its whole"
-  echo "core either way), so neither one long run per server nor rounds minutes apart compare like"
+  echo "the first table shows, so neither one long run per server nor rounds minutes apart compare like"
   echo "with like. Two runs a few seconds apart mostly see the same host, and the median of many such"
   echo "ratios keeps the few that straddle a change out of the verdict."
   echo
   echo "## Where the harness's time goes"
   echo
-  echo "CPU time of one \`POST /predict\` inside one process, calling the WSGI apps directly"
-  echo "through gunicorn's request parser and response writer over a socket pair"
-  echo "(\`bench/benchmarks/wrapper/cpu_per_request.py\`; the lowest of 15 batches of 1000 requests):"
+  echo "The WSGI apps alone, called in one process with the environ granian builds (the harness with"
+  echo "the early answer granian's adapter adds, so it takes its production path), without a server"
+  echo "(\`bench/benchmarks/wrapper/cpu_per_request.py\`): CPU time is the lowest of 15 interleaved"
+  echo "batches of 1000 requests; instructions are counted by callgrind (repeatable: ${CALLGRIND_REQUESTS} requests"
+  echo "minus none, over ${CALLGRIND_REQUESTS})."
   echo
-  echo "| variant | µs CPU per request |"
-  echo "| --- | ---: |"
-  echo "| bare WSGI app | $(cpu bare) |"
-  echo "| harness, defaults (call on the request thread under the deadline watchdog, JSON access log, metrics) | $(cpu harness) |"
-  echo "| harness, \`BLACKLODGE_ACCESS_LOG=false\` | $(cpu harness-no-access-log) |"
-  echo "| harness, \`BLACKLODGE_TIMEOUT=0\` (no deadline) | $(cpu harness-timeout-0) |"
-  echo "| harness, both | $(cpu harness-lean) |"
-  echo "| harness through the Flask views and the handler thread pool (\`create_app(fast_path=False)\`, how every request was served before the fast path) | $(cpu harness-flask) |"
+  echo "| variant | µs CPU per request | instructions per request |"
+  echo "| --- | ---: | ---: |"
+  echo "| bare WSGI app | $(cpu bare) | ${INSTRUCTIONS[bare]:-not measured} |"
+  echo "| harness, defaults (deadline watchdog, JSON access log, metrics) | $(cpu harness) | ${INSTRUCTIONS[harness]:-not measured} |"
+  echo "| harness, \`BLACKLODGE_ACCESS_LOG=false\` | $(cpu harness-no-access-log) | ${INSTRUCTIONS[harness-no-access-log]:-not measured} |"
+  echo "| harness, \`BLACKLODGE_TIMEOUT=0\` (no deadline) | $(cpu harness-timeout-0) | |"
+  echo "| harness, both | $(cpu harness-lean) | |"
   echo
-  echo "Before the fast path (previous harness, recorded 2026-11-21 by this script): 251 µs CPU per request"
-  echo "(Flask 140 µs, the hand-off to a handler thread 45 µs, the access log 50 µs), and 0.29× the throughput"
-  echo "and 2.77× the p99 latency of the bare app without access log."
+  echo "What the harness does on \`POST /predict\` (\`harness/src/blacklodge_harness/pipeline.py\`): request id"
+  echo "(taken, or generated from a per-process random prefix and a counter, without a system call), three"
+  echo "more response headers than the bare app (\`X-Request-ID\`, \`X-Content-Type-Options: nosniff\`,"
+  echo "\`Cache-Control: no-store\`), content-type and body-size checks, the call registered with the"
+  echo "deadline watchdog (a dictionary insert; the watchdog thread is not woken), the request's and the"
+  echo "call's metrics under one lock, and the access log line (assembled directly, one \`write\`)."
+  echo "The bare app is \`json.loads\`, the call and \`json.dumps\`; the server's own work per request comes"
+  echo "on top of both. With a function this cheap, the harness's fixed cost per request is what the"
+  echo "throughput ratio measures; with a handler that takes milliseconds (a model), it is a few percent."
   echo
-  echo "What the harness does on \`POST /predict\` (the fast path, \`harness/src/blacklodge_harness/fastpath.py\`,"
-  echo "which gunicorn calls directly): request id (taken, or generated from a per-process random prefix"
-  echo "and a counter, without a system call) and three more response headers than the bare app"
-  echo "(\`X-Request-ID\`, \`X-Content-Type-Options: nosniff\`, \`Cache-Control: no-store\`; valid by"
-  echo "construction, so they go straight into gunicorn's response without its per-header checks), content-type and body-size checks, the call registered"
-  echo "with the deadline watchdog (a dictionary insert; the watchdog thread is not woken), the"
-  echo "request's and the call's metrics under one lock, and the access log line (assembled directly"
-  echo "and written with one \`write\` and \`flush\` on stdout). Nothing else runs per request: the"
-  echo "metrics snapshot the other workers read is written when a scrape asks for it (and once a"
-  echo "second while counts change), not by a thread waking ten times a second, which the in-process"
-  echo "measure above could not show. Routing, request parsing and response"
-  echo "building in Flask and the hand-off of every call to a handler thread, which made up most of"
-  echo "the old cost (last row), are gone from the hot path; \`/metrics\`, \`/statz\`, 404, 405 and"
-  echo "CORS preflights are still served by Flask."
+  echo "## Why granian"
   echo
-  echo "The bare app is \`json.loads\`, the call and \`json.dumps\`; gunicorn's own work per request"
-  echo "(HTTP parsing, sockets) comes on top of both. With a function this cheap, the harness's fixed"
-  echo "cost per request is what the throughput ratio measures; with a handler that takes"
-  echo "milliseconds (a model), the same fixed cost is a few percent."
+  g="$(med "${RPS[bare-granian]}")"
+  echo "Same bare app, same settings, same run (medians): granian $g req/s; gunicorn gthread"
+  echo "$(med "${RPS[bare-gthread]}") req/s ($(printf '%.2f' "$(ratio "$(med "${RPS[bare-gthread]}")" "$g")")× granian); waitress"
+  echo "$(med "${RPS[bare-waitress]}") req/s ($(printf '%.2f' "$(ratio "$(med "${RPS[bare-waitress]}")" "$g")")×); uvicorn through a2wsgi"
+  echo "$(med "${RPS[bare-uvicorn]}") req/s ($(printf '%.2f' "$(ratio "$(med "${RPS[bare-uvicorn]}")" "$g")")×)."
   echo
-  echo "## Why gunicorn"
-  echo
-  gthread="$(med "${RPS[bare-gthread]}")"; sync="$(med "${RPS[bare-sync]}")"; waitress="$(med "${RPS[bare-waitress]}")"
-  sync_ratio="$(printf '%.2f' "$(ratio "$sync" "$gthread")")"
-  echo "Same bare app, same run (medians): gunicorn gthread $gthread req/s, gunicorn sync $sync req/s"
-  echo "(${sync_ratio}× gthread), waitress $waitress req/s ($(printf '%.2f' "$(ratio "$waitress" "$gthread")")× gthread)."
-  echo
-  echo "- gthread against sync: the sync worker serves one request per process at a time, so a"
-  if awk -v r="$sync_ratio" 'BEGIN { exit !(r < 1) }'; then
-    echo "  slow handler blocks its worker, and it is slower on this load too (no keep-alive: a new"
-    echo "  connection per request)."
-  else
-    echo "  slow handler blocks its worker; on this load of cheap requests it keeps up (it makes a new"
-    echo "  connection per request, as it has no keep-alive), but one slow call stalls every other."
-  fi
-  echo "- gthread against waitress: throughput of the same order on this trivial handler, but"
-  echo "  waitress is one process, so every request shares one GIL and a CPU-bound handler (a"
-  echo "  model) cannot use a second core; gunicorn runs \`BLACKLODGE_WORKERS\` processes."
-  echo "- gunicorn also gives what the harness builds on: graceful shutdown with a grace period,"
-  echo "  worker restarts, and per-worker hooks for \`load()\` and \`shutdown()\`."
+  echo "- granian parses HTTP and drives the sockets in Rust; the Python side is only the WSGI call. On"
+  echo "  gunicorn, waitress and uvicorn the HTTP handling is Python (uvicorn's parser is C, but every"
+  echo "  WSGI call crosses from its event loop to a thread and back through the adapter)."
+  echo "- It has what the harness's contract builds on: worker processes (\`BLACKLODGE_WORKERS\`, so a"
+  echo "  CPU-bound handler uses every core), respawn of a worker that died, graceful stop with a"
+  echo "  deadline, an idle keep-alive timeout, backpressure per worker and worker recycling. What the"
+  echo "  harness adds on top through its adapter (\`harness/src/blacklodge_harness/server.py\`) and what"
+  echo "  changed for users: harness/README.md, section \"The server\"."
+  echo "- Handing each call to a pool thread, so that the request thread could answer 504 at the deadline"
+  echo "  itself, would cost about a third of the throughput (measured while choosing: a minimal"
+  echo "  lock-based hand-off under granian served 0.68× the bare app). The adapter instead gives the"
+  echo "  deadline watchdog granian's own response sender, so calls run on the request thread."
 } > "$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 step "Results in ${RESULTS#"$REPO_DIR"/}"

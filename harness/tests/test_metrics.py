@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+
 import socket
 import time
 from pathlib import Path
@@ -48,19 +51,24 @@ def test_label_values_are_escaped() -> None:
 
 def test_multiprocess_sum_and_archive(tmp_path: Path) -> None:
     store = MultiprocessStore(tmp_path)
-    store.write(sample_registry().snapshot(), pid=1)
-    store.write(sample_registry().snapshot(), pid=2)
-    text = render(store.collect())
+    # Two live processes (this one and its parent), and one that has exited.
+    exited = subprocess.Popen(["true"])
+    exited.wait()
+    store.write(sample_registry().snapshot(), pid=os.getpid())
+    store.write(sample_registry().snapshot(), pid=os.getppid())
+    text = render(store.collect(pid=0))
     assert 'app_requests_total{status="500"} 4' in text
     assert "app_in_flight 2" in text
     assert 'app_latency_seconds_bucket{le="+Inf"} 6' in text
-    # Worker 1 dies: its counters stay, its gauges go.
-    store.archive(1)
-    text = render(store.collect())
-    assert 'app_requests_total{status="500"} 4' in text
-    assert "app_in_flight 1" in text
-    assert 'app_latency_seconds_count 6' in text
-    assert not (tmp_path / "1.json").exists()
+    # A process that died: a scrape folds its counters into the archive and drops its gauges.
+    store.write(sample_registry().snapshot(), pid=exited.pid)
+    text = render(store.collect(pid=0))
+    assert 'app_requests_total{status="500"} 6' in text
+    assert "app_in_flight 2" in text
+    assert 'app_latency_seconds_count 9' in text
+    assert not (tmp_path / f"{exited.pid}.json").exists()
+    # Archived once: the next scrape counts it the same.
+    assert render(store.collect(pid=0)) == text
 
 
 def test_collect_prefers_fresh_own_snapshot(tmp_path: Path) -> None:
@@ -122,6 +130,11 @@ def agents() -> Iterator[List[SnapshotAgent]]:
         agent.close()
 
 
+#: The process the snapshot agents of these tests stand in for: one that exists (a scrape folds
+#: the snapshots of processes that do not into the archive).
+OTHER = os.getppid()
+
+
 def requests_total(text: str) -> str:
     return [line for line in text.splitlines() if line.startswith("app_requests_total{")][0]
 
@@ -131,8 +144,8 @@ def test_a_scrape_gets_fresh_snapshots_from_the_other_processes(tmp_path: Path, 
     store = MultiprocessStore(tmp_path)
     other = Registry()
     counter = other.counter("app_requests_total", "Requests.", ["status"])
-    agents.append(SnapshotAgent(store, other.snapshot, interval=3600, pid=4001))
-    assert agents[0].listening and (tmp_path / "4001.sock").exists() and (tmp_path / "4001.json").exists()
+    agents.append(SnapshotAgent(store, other.snapshot, interval=3600, pid=OTHER))
+    assert agents[0].listening and (tmp_path / f"{OTHER}.sock").exists() and (tmp_path / f"{OTHER}.json").exists()
     for expected in (1, 2, 5):
         counter.inc(expected - counter.value(status="200"), status="200")
         assert store.refresh(pid=4002) == 1
@@ -143,7 +156,7 @@ def test_the_timer_writes_changed_counts(tmp_path: Path, agents: List[SnapshotAg
     store = MultiprocessStore(tmp_path)
     other = Registry()
     counter = other.counter("app_requests_total", "Requests.", ["status"])
-    agent = SnapshotAgent(store, other.snapshot, interval=0.05, pid=4001)
+    agent = SnapshotAgent(store, other.snapshot, interval=0.05, pid=OTHER)
     agents.append(agent)
     counter.inc(status="200")
     time.sleep(0.2)  # not marked as changed: not written
@@ -157,23 +170,23 @@ def test_close_writes_the_last_snapshot_and_stops_answering(tmp_path: Path) -> N
     store = MultiprocessStore(tmp_path)
     other = Registry()
     counter = other.counter("app_requests_total", "Requests.", ["status"])
-    agent = SnapshotAgent(store, other.snapshot, interval=3600, pid=4001)
+    agent = SnapshotAgent(store, other.snapshot, interval=3600, pid=OTHER)
     counter.inc(3, status="200")
     agent.close()
-    assert not (tmp_path / "4001.sock").exists()
+    assert not (tmp_path / f"{OTHER}.sock").exists()
     assert store.refresh(pid=4002) == 0
     assert requests_total(render(store.collect(pid=4002))) == 'app_requests_total{status="200"} 3'
     # The master folds the dead process into the archive.
-    store.archive(4001)
+    store.archive(OTHER)
     assert requests_total(render(store.collect(pid=4002))) == 'app_requests_total{status="200"} 3'
 
 
 def test_a_process_that_does_not_answer_counts_with_its_last_snapshot(tmp_path: Path) -> None:
     store = MultiprocessStore(tmp_path)
-    store.write(sample_registry().snapshot(), pid=4001)
+    store.write(sample_registry().snapshot(), pid=OTHER)
     # A process whose threads are all busy: its socket takes the connection but nobody answers.
     busy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    busy.bind(str(tmp_path / "4001.sock"))
+    busy.bind(str(tmp_path / f"{OTHER}.sock"))
     busy.listen(1)
     # A process that died without the master's clean-up: nobody listens.
     dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -186,8 +199,8 @@ def test_a_process_that_does_not_answer_counts_with_its_last_snapshot(tmp_path: 
         assert requests_total(render(store.collect(pid=4002))) == 'app_requests_total{status="200"} 1'
     finally:
         busy.close()
-    store.archive(4001)
-    assert not (tmp_path / "4001.sock").exists() and not (tmp_path / "4001.json").exists()
+    store.archive(OTHER)
+    assert not (tmp_path / f"{OTHER}.sock").exists() and not (tmp_path / f"{OTHER}.json").exists()
 
 
 def test_without_a_socket_the_timer_keeps_the_old_interval(tmp_path: Path, agents: List[SnapshotAgent]) -> None:
@@ -197,7 +210,7 @@ def test_without_a_socket_the_timer_keeps_the_old_interval(tmp_path: Path, agent
     assert store.socket_path(4001) is None  # too long for sockaddr_un
     other = Registry()
     counter = other.counter("app_requests_total", "Requests.", ["status"])
-    agent = SnapshotAgent(store, other.snapshot, pid=4001)
+    agent = SnapshotAgent(store, other.snapshot, pid=OTHER)
     agents.append(agent)
     assert not agent.listening and agent.interval == metrics.FLUSH_INTERVAL_WITHOUT_AGENT
     assert store.refresh(pid=4002) == 0

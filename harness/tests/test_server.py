@@ -1,4 +1,4 @@
-"""The real ``blacklodge web`` (gunicorn) on a loopback port."""
+"""The real ``blacklodge web`` (granian) on a loopback port."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ class Server:
         try:
             connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
+            # Case-insensitive, as HTTP header names are (granian sends them in lower case).
+            return response.status, response.headers, response.read()  # type: ignore[return-value]
         finally:
             connection.close()
 
@@ -141,9 +142,12 @@ def test_serves_requests_with_metrics_summed_over_workers(server: Server) -> Non
         assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="413"} 2' in text
     statz = json.loads(server.request("GET", "/statz")[2])
     assert statz["entrypoint"]["spec"] == "funcs:slow"
-    access = [e for e in server.log_lines() if e.get("logger") == "blacklodge.access" and e.get("request_id") == "it-works-1"]
-    assert access and access[0]["status"] == 200 and access[0]["mode"] == "http"
-    assert any(e["logger"] == "gunicorn.error" for e in server.log_lines())
+    # Access lines reach the output within logs.FLUSH_DELAY.
+    wait_until(lambda: _access_lines(server, "it-works-1"), timeout=5)
+    access = _access_lines(server, "it-works-1")
+    assert access[0]["status"] == 200 and access[0]["mode"] == "http"
+    # granian's own messages go through the harness's log format.
+    assert any(e["logger"] == "_granian" and e["message"].startswith("Listening at") for e in server.log_lines())
 
 
 def test_sigterm_finishes_in_flight_request_and_exits_0(server: Server, tmp_path: Path) -> None:
@@ -164,7 +168,7 @@ def test_sigterm_finishes_in_flight_request_and_exits_0(server: Server, tmp_path
     assert server.process.wait(timeout=20) == 0
     assert time.monotonic() - began < 15
     messages = [e["message"] for e in server.log_lines()]
-    assert "Handling signal: term" in messages
+    assert "stopping: readiness now reports 503" in messages
     assert all(isinstance(e, dict) for e in server.log_lines())  # every line is JSON
 
 
@@ -202,6 +206,30 @@ def test_broken_entry_point_stops_the_server(tmp_path: Path) -> None:
         stop(server)
 
 
+def test_app_setup_routes_are_served(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "funcs:echo", BLACKLODGE_WORKERS="1", BLACKLODGE_APP_SETUP="routes:setup")
+    try:
+        wait_until(lambda: _ready(server), timeout=30, interval=0.1)
+        status, headers, body = server.request("GET", "/hello/granian", headers={"X-Caller": "it"})
+        assert (status, json.loads(body)) == (200, {"hello": "granian", "caller": "it"})
+        assert headers["X-Served-By"] == "routes.setup"
+    finally:
+        stop(server)
+
+
+def test_broken_app_setup_stops_the_server(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "funcs:echo", BLACKLODGE_WORKERS="1", BLACKLODGE_APP_SETUP="routes:setpu")
+    try:
+        assert server.process.wait(timeout=30) == 4
+        assert "App setup 'routes:setpu' not found" in server.log_path.read_text()
+    finally:
+        stop(server)
+
+
+def _access_lines(server: Server, request_id: str) -> list[dict[str, Any]]:
+    return [e for e in server.log_lines() if e.get("logger") == "blacklodge.access" and e.get("request_id") == request_id]
+
+
 def _ready(server: Server) -> bool:
     assert server.process.poll() is None, server.log_path.read_text()
     try:
@@ -210,7 +238,7 @@ def _ready(server: Server) -> bool:
         return False
 
 
-def test_timeout_answered_by_the_watchdog_under_gunicorn(tmp_path: Path) -> None:
+def test_timeout_answered_by_the_watchdog_under_granian(tmp_path: Path) -> None:
     server = start_server(
         tmp_path, "funcs:slow", BLACKLODGE_WORKERS="1", BLACKLODGE_TIMEOUT="0.5", BLACKLODGE_GRACE_PERIOD="3"
     )
@@ -231,8 +259,8 @@ def test_timeout_answered_by_the_watchdog_under_gunicorn(tmp_path: Path) -> None
         text = server.request("GET", "/metrics")[2].decode()
         assert 'blacklodge_handler_calls_total{outcome="timeout"} 1' in text
         assert "blacklodge_handler_calls_abandoned 1" in text
-        access = [e for e in server.log_lines() if e.get("logger") == "blacklodge.access" and e.get("request_id") == "overrun-1"]
-        assert access and access[0]["status"] == 504
+        wait_until(lambda: _access_lines(server, "overrun-1"), timeout=5)
+        assert _access_lines(server, "overrun-1")[0]["status"] == 504
         # SIGTERM: the overrunning call does not keep the worker alive past the grace period.
         began = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
@@ -242,34 +270,50 @@ def test_timeout_answered_by_the_watchdog_under_gunicorn(tmp_path: Path) -> None
         stop(server)
 
 
-def test_gunicorn_calls_the_fast_path_directly(settings_for: Any, tmp_path: Path) -> None:
-    """WebServer.load gives gunicorn the FastPath (no Flask.__call__ per request); the Flask app
-    stays behind it, and the worker's hooks still find the runtime."""
-    from blacklodge_harness.fastpath import FastPath
-    from blacklodge_harness.server import WebServer, runtime_of
-    from blacklodge_harness.web import create_app, get_runtime
+def test_the_worker_serves_the_pipeline(settings_for: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """load_worker (granian's target loader, run in each worker) gives granian the pipeline and
+    installs the adapter: the call wrapper that puts the early answer into environ."""
+    import granian._signals
+    import granian.server.mp
 
-    metrics_dir = tmp_path / "metrics"
-    metrics_dir.mkdir()
-    wsgi = WebServer(settings_for("funcs:echo"), str(tmp_path), metrics_dir, tmp_path).load()
+    from blacklodge_harness.pipeline import RESPOND_KEY, Pipeline
+    from blacklodge_harness.server import _call_wrapper, load_worker
+
+    for name in list(os.environ):
+        if name.startswith("BLACKLODGE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("BLACKLODGE_ENTRYPOINT", "funcs:echo")
+    monkeypatch.setenv("BLACKLODGE_APP_DIR", str(APPS))
+    monkeypatch.setattr(granian.server.mp, "_wsgi_call_wrap", granian.server.mp._wsgi_call_wrap)
+    monkeypatch.setattr(granian._signals, "set_sync_signals", granian._signals.set_sync_signals)
+    (tmp_path / "metrics").mkdir()
+    wsgi = load_worker("target", metrics_dir=str(tmp_path / "metrics"), ready_dir=str(tmp_path))
     try:
-        assert isinstance(wsgi, FastPath)
-        runtime = runtime_of(wsgi)
-        assert runtime is wsgi.runtime
-        wait_until(runtime.handler.is_loaded)
-        answers: Dict[str, Any] = {}
+        assert isinstance(wsgi, Pipeline)
+        assert granian.server.mp._wsgi_call_wrap is _call_wrapper
+        wait_until(wsgi.runtime.handler.is_loaded)
 
-        def start_response(status: str, headers: Any) -> None:
-            answers["status"] = status
+        class Proto:
+            answers: list = []
 
-        body = b"".join(wsgi({"REQUEST_METHOD": "GET", "PATH_INFO": "/statz", "SERVER_NAME": "t", "SERVER_PORT": "80",
-                              "wsgi.url_scheme": "http", "wsgi.input": None}, start_response))
-        assert answers["status"] == "200 OK" and json.loads(body)["entrypoint"]["spec"] == "funcs:echo"
+            def response_bytes(self, status: int, headers: Any, body: bytes) -> None:
+                self.answers.append((status, body))
+
+        seen: Dict[str, Any] = {}
+
+        def app(environ: Dict[str, Any], start_response: Any) -> Any:
+            seen.update(environ)
+            return wsgi(environ, start_response)
+
+        proto = Proto()
+        scope = {"REQUEST_METHOD": "GET", "PATH_INFO": "/statz", "SERVER_NAME": "t", "SERVER_PORT": "80",
+                 "wsgi.url_scheme": "http", "wsgi.input": None}
+        assert _call_wrapper(app, {})(proto, scope) == 200
+        [(status, body)] = proto.answers
+        assert status == 200 and json.loads(body)["entrypoint"]["spec"] == "funcs:echo"
+        assert seen[RESPOND_KEY] == proto.response_bytes
     finally:
         wsgi.runtime.shutdown()
-    flask_app = create_app(settings_for("funcs:echo"), start=False)
-    assert runtime_of(flask_app) is get_runtime(flask_app)
-    assert runtime_of(None) is None
 
 
 # ------------------------------------------------------------------ on the wire
@@ -303,7 +347,8 @@ def test_413_says_connection_close_and_closes(server: Server) -> None:
             + b"x" * 2048
         )
         status_line, headers, body = raw_exchange(server, request)
-        assert status_line == "HTTP/1.1 413 Content Too Large", content_type
+        # The reason phrase is granian's (hyper's canonical one), not the harness's.
+        assert status_line == "HTTP/1.1 413 Payload Too Large", content_type
         assert headers["connection"] == "close", content_type
         assert json.loads(body)["error"]["type"] == "payload_too_large"
     # Chunked, over the limit.
@@ -313,20 +358,53 @@ def test_413_says_connection_close_and_closes(server: Server) -> None:
         + f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n"
     )
     status_line, headers, _ = raw_exchange(server, request)
-    assert (status_line, headers["connection"]) == ("HTTP/1.1 413 Content Too Large", "close")
+    assert (status_line, headers["connection"]) == ("HTTP/1.1 413 Payload Too Large", "close")
 
 
 def test_a_request_that_fits_keeps_the_connection(server: Server) -> None:
     """The counterpart of the 413 test: the same server keeps a normal request's connection open."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    try:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         for _ in range(2):
-            connection.request("POST", "/predict", body=b'{"seconds": 0}', headers={"Content-Type": "application/json"})
-            response = connection.getresponse()
-            assert response.getheader("Connection") == "keep-alive"
-            assert json.loads(response.read()) == {"slept": 0}
+            sock.sendall(b'POST /predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{"seconds": 0}')
+            answer = sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b'{"slept":0}'), answer
+            assert b"connection: close" not in answer.lower()
+
+
+def test_idle_keep_alive_connections_are_closed_after_the_keepalive_time(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "funcs:echo", BLACKLODGE_WORKERS="1", BLACKLODGE_KEEPALIVE="1")
+    try:
+        wait_until(lambda: _ready(server), timeout=30, interval=0.1)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 1\r\n\r\n1")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+            idle_since = time.monotonic()
+            assert sock.recv(65536) == b""  # closed by the server
+            assert 0.5 < time.monotonic() - idle_since < 5
     finally:
-        connection.close()
+        stop(server)
+
+
+def test_a_worker_that_dies_is_replaced_and_readiness_waits_for_it(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "funcs:echo", BLACKLODGE_WORKERS="1")
+    try:
+        wait_until(lambda: _ready(server), timeout=30, interval=0.1)
+        first = json.loads(server.request("GET", "/statz")[2])
+        worker = _worker_pids(server)
+        assert len(worker) == 1
+        os.kill(worker[0], signal.SIGKILL)
+        wait_until(lambda: _worker_pids(server) not in ([], worker), timeout=20)
+        wait_until(lambda: _ready(server), timeout=30, interval=0.1)
+        assert server.predict(1)[:1] == (200,)
+        assert json.loads(server.request("GET", "/statz")[2])["started_at"] != first["started_at"]
+        assert server.process.poll() is None
+    finally:
+        stop(server)
+
+
+def _worker_pids(server: Server) -> list[int]:
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
 
 def test_text_plain_json_reaches_the_handler_parsed(server: Server) -> None:

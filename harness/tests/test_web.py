@@ -1,8 +1,8 @@
 """HTTP mode through the Flask test client: every route and status code.
 
-Every test runs twice: through the plain-WSGI fast path (the default, what
-gunicorn serves) and through the Flask views (``create_app(fast_path=False)``),
-which must give the same answers.
+The test client calls the app's ``wsgi_app`` (the pipeline) as every server does. It
+offers no early answer, so calls with a deadline go through the handler thread pool here;
+the watchdog's path is tested in test_pipeline.py and, under granian, in test_server.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from blacklodge_harness.config import Settings
 from blacklodge_harness.core import HandlerState
 from blacklodge_harness.metrics import MultiprocessStore
-from blacklodge_harness.fastpath import FastPath
+from blacklodge_harness.pipeline import Pipeline
 from blacklodge_harness.web import create_app, get_runtime
 
 from conftest import wait_until
@@ -27,13 +27,13 @@ from conftest import wait_until
 AppFactory = Callable[..., Flask]
 
 
-@pytest.fixture(params=[True, False], ids=["fast-path", "flask-views"])
-def make_app(settings_for: Callable[..., Settings], request: pytest.FixtureRequest) -> Iterator[AppFactory]:
+@pytest.fixture
+def make_app(settings_for: Callable[..., Settings]) -> Iterator[AppFactory]:
     apps: List[Flask] = []
 
     def make(spec: str, *, wait: bool = True, **env: str) -> Flask:
-        app = create_app(settings_for(spec, **env), fast_path=request.param)
-        assert isinstance(app.wsgi_app, FastPath) is request.param
+        app = create_app(settings_for(spec, **env))
+        assert isinstance(app.wsgi_app, Pipeline)
         apps.append(app)
         if wait:
             handler = get_runtime(app).handler
@@ -415,3 +415,49 @@ def test_statz(make_app: AppFactory) -> None:
     assert body["harness"]["version"]
     assert body["python"]["version"].count(".") == 2
     assert body["state"] == "ready"
+
+
+# ------------------------------------------------------------------ the app's own routes
+
+
+def test_app_setup_adds_routes_blueprints_and_hooks(make_app: AppFactory) -> None:
+    client = make_app("funcs:echo", BLACKLODGE_APP_SETUP="routes:setup").test_client()
+    response = client.get("/hello/ada", headers={"X-Caller": "tests", "X-Request-ID": "own-route-1"})
+    assert response.status_code == 200
+    assert response.get_json() == {"hello": "ada", "caller": "tests"}
+    # The app's after_request hook and the harness's headers, on the app's own route.
+    assert response.headers["X-Served-By"] == "routes.setup"
+    assert response.headers["X-Request-ID"] == "own-route-1"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/admin/version").get_json() == {"version": "1.2.3", "caller": "anonymous"}
+    # The harness's routes are the pipeline's: the app's hooks do not run for them.
+    response = post_json(client, {"a": 1})
+    assert response.get_json() == {"echo": {"a": 1}}
+    assert "X-Served-By" not in response.headers
+    assert client.get("/readyz").get_json() == {"status": "ready"}
+    # Counted under their route patterns like the harness's own.
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'blacklodge_http_requests_total{route="/hello/<name>",method="GET",status="200"} 1' in text
+    assert 'blacklodge_http_requests_total{route="/admin/version",method="GET",status="200"} 1' in text
+
+
+@pytest.mark.parametrize(
+    ("spec", "detail"),
+    [
+        ("routes:setpu", "Module 'routes' ({}) has no attribute 'setpu'."),
+        ("routes:not_a_function", "Module 'routes' ({}) has a int, not a function, named 'not_a_function'."),
+    ],
+)
+def test_app_setup_that_is_not_a_function_is_refused(settings_for: Callable[..., Settings], spec: str, detail: str) -> None:
+    from blacklodge_harness.errors import EntryPointError
+
+    from conftest import APPS
+
+    with pytest.raises(EntryPointError) as caught:
+        create_app(settings_for("funcs:echo", BLACKLODGE_APP_SETUP=spec), start=False)
+    attr = spec.partition(":")[2]
+    assert caught.value.render() == (
+        f"error: App setup '{spec}' not found\n"
+        f"  {detail.format(APPS / 'routes.py')}\n"
+        f"  fix: Define 'def {attr}(app): ...' in routes.py, or point BLACKLODGE_APP_SETUP at the function that adds your routes."
+    )

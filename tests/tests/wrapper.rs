@@ -325,7 +325,7 @@ fn model_class_with_pip_keeps_the_apps_pins_and_waits_for_load() {
         &where_from,
         "/layers/blacklodge_pip/venv/lib/python3.11/site-packages/flask/__init__.py\n",
     );
-    assert_contains(&where_from, "gunicorn\n");
+    assert_contains(&where_from, "granian\n");
     assert_not_contains(&where_from, "flask-");
 
     let container = image.start(None, &[("MODEL_LOAD_SECONDS", "6")]);
@@ -725,13 +725,13 @@ fn harness_dependencies_come_from_the_lock_and_are_in_the_sbom() {
     let log = image.build_ok(&app);
     let locked = locked_distributions();
     assert!(
-        locked.iter().any(|(name, _)| name == "gunicorn"),
+        locked.iter().any(|(name, _)| name == "granian"),
         "{locked:?}"
     );
     assert_contains(
         &log,
         &format!(
-            "Installing the harness's dependencies (flask>=2.3, gunicorn>=22) from its lock, hash-checked ({} locked distributions the app lacks; 0 the app has are kept as installed)",
+            "Installing the harness's dependencies (flask>=2.3, granian>=2.8,<2.9) from its lock, hash-checked ({} locked distributions the app lacks; 0 the app has are kept as installed)",
             locked.len()
         ),
     );
@@ -794,8 +794,8 @@ fn harness_dependencies_come_from_the_lock_and_are_in_the_sbom() {
 fn a_harness_dependency_that_does_not_match_the_lock_fails_the_build() {
     let (name, version) = locked_distributions()
         .into_iter()
-        .find(|(name, _)| name == "gunicorn")
-        .expect("gunicorn is locked");
+        .find(|(name, _)| name == "granian")
+        .expect("granian is locked");
     let port = blacklodge_tests::free_port();
     let mut server = Command::new("python3")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/wrapper-forged-index/server.py"))

@@ -379,7 +379,7 @@ fn worker_delivers_every_message_through_the_real_broker() {
     );
     assert_contains(
         &log,
-        "Installing the harness's dependencies (flask>=2.3, gunicorn>=22 and, for the worker, confluent-kafka>=2.5) from its lock, hash-checked",
+        "Installing the harness's dependencies (flask>=2.3, granian>=2.8,<2.9 and, for the worker, confluent-kafka>=2.5) from its lock, hash-checked",
     );
     assert_contains(&log, "- Checking the entry point\n  - confluent-kafka ");
     assert_contains(&log, " imports, from the harness layer\n");
@@ -431,7 +431,7 @@ fn worker_delivers_every_message_through_the_real_broker() {
     );
     assert_contains(
         &log,
-        "Installing the harness's dependencies (flask>=2.3, gunicorn>=22) from its lock",
+        "Installing the harness's dependencies (flask>=2.3, granian>=2.8,<2.9) from its lock",
     );
     assert_not_contains(&log, "Kafka topics");
     let installed = harness_packages(&image);
@@ -810,7 +810,7 @@ fn the_apps_own_confluent_kafka_is_kept_or_the_conflict_named() {
     );
     assert_contains(
         &log,
-        "! The harness needs flask>=2.3, gunicorn>=22, confluent-kafka>=2.5, at the versions of its lock (harness/requirements.lock) for whatever your app does not install itself. The wrapper never replaces a package your app installed, and confluent-kafka==2.4.0 cannot be combined with them.\n",
+        "! The harness needs flask>=2.3, granian>=2.8,<2.9, confluent-kafka>=2.5, at the versions of its lock (harness/requirements.lock) for whatever your app does not install itself. The wrapper never replaces a package your app installed, and confluent-kafka==2.4.0 cannot be combined with them.\n",
     );
 
     // A release that satisfies the extra is the one the worker imports, even if the lock has

@@ -1,6 +1,7 @@
 //! The wrapper on top of each lockfile-based dependency manager: the entry point imports a
 //! locked package, and the harness serves it with the versions the lock pins (the harness's
-//! own Flask and gunicorn requirements are met by the app's pins, never replaced).
+//! own Flask requirement is met by the app's pin, never replaced; granian, which the apps do not
+//! install, comes from the harness's lock).
 
 use std::time::{Duration, Instant};
 

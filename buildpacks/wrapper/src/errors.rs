@@ -486,10 +486,10 @@ mod tests {
     #[test]
     fn a_file_that_does_not_match_the_lock_is_explained() {
         let error = dependency_error(
-            &["gunicorn>=22".to_string()],
+            &["granian>=2.8,<2.9".to_string()],
             &[],
             &pip_failed(
-                "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.\n    gunicorn==27.0.1 from http://mirror/gunicorn-27.0.1-py3-none-any.whl:\n        Expected sha256 aa\n             Got        bb\n",
+                "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.\n    granian==2.8.9 from http://mirror/granian-2.8.9-cp311-cp311-manylinux_2_17_x86_64.whl:\n        Expected sha256 aa\n             Got        bb\n",
             ),
         );
         assert_eq!(
@@ -508,7 +508,7 @@ mod tests {
         );
 
         let error = dependency_error(
-            &["gunicorn>=22".to_string()],
+            &["granian>=2.8,<2.9".to_string()],
             &[],
             &pip_failed(
                 "ERROR: In --require-hashes mode, all requirements must have their versions pinned with ==. These do not:\n    packaging from https://x/packaging-26.0-py3-none-any.whl\n",

@@ -23,7 +23,7 @@ pub(crate) fn version() -> &'static str {
         .map_or("unknown", |value| value.trim().trim_matches('"'))
 }
 
-/// The requirements the harness needs at run time (`flask>=2.3`, `gunicorn>=22`).
+/// The requirements the harness needs at run time (`flask>=2.3`, `granian>=2.8,<2.9`).
 pub(crate) fn requirements() -> Vec<String> {
     DEPENDENCIES.iter().map(|d| (*d).to_string()).collect()
 }
@@ -145,7 +145,7 @@ mod tests {
             "{requirements:?}"
         );
         assert!(
-            requirements.iter().any(|r| r.starts_with("gunicorn")),
+            requirements.iter().any(|r| r.starts_with("granian")),
             "{requirements:?}"
         );
         assert!(

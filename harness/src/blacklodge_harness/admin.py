@@ -11,14 +11,15 @@ import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any
+from collections.abc import Callable
 
 from blacklodge_harness.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 log = logging.getLogger("blacklodge.admin")
 
 #: A probe's answer: (healthy, details for the JSON body).
-Probe = Callable[[], Tuple[bool, Dict[str, Any]]]
+Probe = Callable[[], tuple[bool, dict[str, Any]]]
 
 
 class AdminServer:
@@ -32,9 +33,9 @@ class AdminServer:
         liveness: Probe,
         readiness: Probe,
         metrics: Callable[[], str],
-        info: Callable[[], Dict[str, Any]],
+        info: Callable[[], dict[str, Any]],
     ) -> None:
-        routes: Dict[str, Callable[[], Tuple[int, str, bytes]]] = {
+        routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
             "/healthz": lambda: _probe(liveness, "ok", "stuck"),
             "/livez": lambda: _probe(liveness, "ok", "stuck"),
             "/readyz": lambda: _probe(readiness, "ready", "not_ready"),
@@ -70,7 +71,7 @@ class AdminServer:
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._server.serve_forever, name="blacklodge-admin", daemon=True)
@@ -82,7 +83,7 @@ class AdminServer:
         self._server.server_close()
 
 
-def _probe(probe: Probe, good: str, bad: str) -> Tuple[int, str, bytes]:
+def _probe(probe: Probe, good: str, bad: str) -> tuple[int, str, bytes]:
     healthy, details = probe()
     body = {"status": good if healthy else bad, **details}
     return (200 if healthy else 503), "application/json", json.dumps(body).encode("utf-8")

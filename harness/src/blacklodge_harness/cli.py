@@ -15,7 +15,6 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 from blacklodge_harness import __version__
 from blacklodge_harness.config import load_settings
@@ -179,7 +178,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "web":
         return _cmd_web()

@@ -20,7 +20,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from collections.abc import Callable, Mapping
 
 from blacklodge_harness.errors import ConfigError
 
@@ -28,7 +28,7 @@ PREFIX = "BLACKLODGE_"
 
 #: Variables CI systems and platforms set to the commit being deployed, in the
 #: order they are consulted when ``BLACKLODGE_REVISION`` is not set.
-REVISION_FALLBACKS: Tuple[str, ...] = (
+REVISION_FALLBACKS: tuple[str, ...] = (
     "SOURCE_COMMIT",
     "SOURCE_VERSION",
     "GIT_COMMIT",
@@ -151,7 +151,16 @@ def _entrypoint(raw: str) -> str:
     raise _Invalid(accepted)
 
 
-def suggest_entrypoint(value: str) -> Optional[str]:
+def _optional_app_setup(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if _ENTRYPOINT_RE.match(value):
+        return value
+    raise _Invalid("'module:function', e.g. 'routes:setup' for def setup(app) in routes.py")
+
+
+def suggest_entrypoint(value: str) -> str | None:
     """Best guess at what a malformed entry point meant (``src/model.py:predict`` -> ``src.model:predict``)."""
     text = value.strip().replace("/", ".").replace("\\", ".")
     if ":" in text:
@@ -183,7 +192,7 @@ def _path(raw: str) -> Path:
     return Path(raw).expanduser()
 
 
-def _cors_origins(raw: str) -> Tuple[str, ...]:
+def _cors_origins(raw: str) -> tuple[str, ...]:
     origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
     for origin in origins:
         if origin == "*":
@@ -226,7 +235,7 @@ def _topic(raw: str) -> str:
     return value
 
 
-def _topics(raw: str) -> Tuple[str, ...]:
+def _topics(raw: str) -> tuple[str, ...]:
     names = [part.strip() for part in raw.split(",")]
     accepted = f"a comma-separated list of Kafka topic names, each {_TOPIC_RULE}"
     if not names or not all(_is_topic(name) for name in names):
@@ -285,6 +294,16 @@ def _job_input(raw: str) -> str:
     return value
 
 
+_lifetime_seconds = _seconds(0, 31_536_000, zero_disables=True)
+
+
+def _worker_lifetime(raw: str) -> float:
+    value = _lifetime_seconds(raw)
+    if 0 < value < 60:
+        raise _Invalid("0 (never), or a number of seconds from 60 to 31536000 (the server replaces workers no more often)")
+    return value
+
+
 # --------------------------------------------------------------------------- the table
 
 
@@ -293,7 +312,7 @@ class Variable:
     """One documented environment variable."""
 
     name: str
-    default: Optional[str]
+    default: str | None
     parse: Callable[[str], object]
     description: str
     field: str
@@ -301,7 +320,7 @@ class Variable:
     secret: bool = False
 
 
-VARIABLES: Tuple[Variable, ...] = (
+VARIABLES: tuple[Variable, ...] = (
     Variable("BLACKLODGE_ENTRYPOINT", None, _entrypoint, "The handler to serve, as 'module:attribute' (required).", "entrypoint"),
     Variable("BLACKLODGE_APP_DIR", None, _directory, "Directory put first on sys.path (default: the working directory).", "app_dir"),
     Variable("PORT", "8080", _int_range(1, 65535), "TCP port of the HTTP server.", "port"),
@@ -313,6 +332,8 @@ VARIABLES: Tuple[Variable, ...] = (
     Variable("BLACKLODGE_GRACE_PERIOD", "25", _seconds(0, 3600), "Seconds in-flight requests (worker: in-flight messages, flush and commit) may take after SIGTERM.", "grace_period"),
     Variable("BLACKLODGE_DRAIN_DELAY", "0", _seconds(0, 600), "Seconds to keep accepting requests after SIGTERM while /readyz reports 503.", "drain_delay"),
     Variable("BLACKLODGE_KEEPALIVE", "5", _seconds(0, 600), "Seconds an idle keep-alive connection stays open.", "keepalive"),
+    Variable("BLACKLODGE_WORKER_LIFETIME", "0", _worker_lifetime, "Seconds after which a worker process is replaced by a fresh one, gracefully (0: never).", "worker_lifetime"),
+    Variable("BLACKLODGE_APP_SETUP", "", _optional_app_setup, "A function 'module:function' called with the Flask app once per worker, to add your own routes, blueprints and hooks.", "app_setup"),
     Variable("BLACKLODGE_CORS_ORIGINS", "", _cors_origins, "Comma-separated origins allowed by CORS, or *; empty turns CORS off.", "cors_origins"),
     Variable("BLACKLODGE_RAW_BODY", "true", parse_bool, "Pass non-JSON request bodies to the handler as bytes (false: answer 415).", "raw_body"),
     Variable("BLACKLODGE_ERROR_DETAILS", "false", parse_bool, "Include the exception message of a failed handler in error responses.", "error_details"),
@@ -355,13 +376,13 @@ VARIABLES: Tuple[Variable, ...] = (
 )
 
 #: Secrets that may come from the variable itself or from a file: (variable, file variable, field).
-_SECRET_PAIRS: Tuple[Tuple[str, str, str], ...] = (
+_SECRET_PAIRS: tuple[tuple[str, str, str], ...] = (
     ("BLACKLODGE_KAFKA_SASL_PASSWORD", "BLACKLODGE_KAFKA_SASL_PASSWORD_FILE", "kafka_sasl_password"),
     ("BLACKLODGE_KAFKA_SSL_KEY_PASSWORD", "BLACKLODGE_KAFKA_SSL_KEY_PASSWORD_FILE", "kafka_ssl_key_password"),
 )
 
-_BY_NAME: Dict[str, Variable] = {var.name: var for var in VARIABLES}
-KNOWN_NAMES: Tuple[str, ...] = tuple(name for name in _BY_NAME if name.startswith(PREFIX))
+_BY_NAME: dict[str, Variable] = {var.name: var for var in VARIABLES}
+KNOWN_NAMES: tuple[str, ...] = tuple(name for name in _BY_NAME if name.startswith(PREFIX))
 
 
 @dataclass(frozen=True)
@@ -379,7 +400,9 @@ class Settings:
     grace_period: float = 25.0
     drain_delay: float = 0.0
     keepalive: float = 5.0
-    cors_origins: Tuple[str, ...] = ()
+    worker_lifetime: float = 0.0
+    app_setup: str | None = None
+    cors_origins: tuple[str, ...] = ()
     raw_body: bool = True
     error_details: bool = False
     access_log: bool = True
@@ -387,20 +410,20 @@ class Settings:
     log_level: str = "info"
     capture_output: bool = True
     app_name: str = ""
-    app_version: Optional[str] = None
-    revision: Optional[str] = None
+    app_version: str | None = None
+    revision: str | None = None
     input_dir: Path = Path(DEFAULT_INPUT_DIR)
-    job_input: Optional[str] = None
+    job_input: str | None = None
     job_jsonl: bool = False
-    output_file: Optional[Path] = None
+    output_file: Path | None = None
     result_marker: bool = True
     base64_encoded: bool = False
-    kafka_bootstrap_servers: Optional[str] = None
-    kafka_topics: Tuple[str, ...] = ()
+    kafka_bootstrap_servers: str | None = None
+    kafka_topics: tuple[str, ...] = ()
     #: The consumer group (load_settings fills in the app name when it is not set).
     kafka_group_id: str = ""
-    kafka_output_topic: Optional[str] = None
-    kafka_dlq_topic: Optional[str] = None
+    kafka_output_topic: str | None = None
+    kafka_dlq_topic: str | None = None
     kafka_value_format: str = "json"
     kafka_auto_offset_reset: str = "earliest"
     kafka_max_retries: int = 3
@@ -409,18 +432,18 @@ class Settings:
     kafka_commit_interval: float = 1.0
     kafka_session_timeout: float = 45.0
     kafka_security_protocol: str = "plaintext"
-    kafka_sasl_mechanism: Optional[str] = None
-    kafka_sasl_username: Optional[str] = None
-    kafka_sasl_password: Optional[str] = field(default=None, repr=False)
-    kafka_ssl_ca_location: Optional[Path] = None
-    kafka_ssl_certificate_location: Optional[Path] = None
-    kafka_ssl_key_location: Optional[Path] = None
-    kafka_ssl_key_password: Optional[str] = field(default=None, repr=False)
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = field(default=None, repr=False)
+    kafka_ssl_ca_location: Path | None = None
+    kafka_ssl_certificate_location: Path | None = None
+    kafka_ssl_key_location: Path | None = None
+    kafka_ssl_key_password: str | None = field(default=None, repr=False)
     #: The worker's admin HTTP port (load_settings fills in PORT when it is not set).
     admin_port: int = 8080
     #: PlanQK's raw DATA_VALUE / PARAMS_VALUE (only read when base64_encoded).
-    data_value: Optional[str] = field(default=None, repr=False)
-    params_value: Optional[str] = field(default=None, repr=False)
+    data_value: str | None = field(default=None, repr=False)
+    params_value: str | None = field(default=None, repr=False)
 
     @property
     def entry_module(self) -> str:
@@ -433,7 +456,7 @@ def _describe_value(raw: str) -> str:
 
 
 def load_settings(
-    environ: Optional[Mapping[str, str]] = None, *, require_entrypoint: bool = True, worker: bool = False
+    environ: Mapping[str, str] | None = None, *, require_entrypoint: bool = True, worker: bool = False
 ) -> Settings:
     """Read and validate the configuration from ``environ`` (default: ``os.environ``).
 
@@ -441,8 +464,8 @@ def load_settings(
     Raises :class:`ConfigError` listing every unknown or malformed variable.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
-    problems: List[str] = []
-    values: Dict[str, object] = {}
+    problems: list[str] = []
+    values: dict[str, object] = {}
 
     for name in sorted(env):
         if name.startswith(PREFIX) and name not in _BY_NAME:
@@ -510,16 +533,16 @@ def load_settings(
     if values.get("base64_encoded"):
         values["data_value"] = env.get("DATA_VALUE")
         values["params_value"] = env.get("PARAMS_VALUE")
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)  # type: ignore[arg-type] # each value has its field's type: VARIABLES pairs every field with its parser
 
 
-def _kafka_problems(env: Mapping[str, str], values: Mapping[str, object], *, worker: bool) -> List[str]:
+def _kafka_problems(env: Mapping[str, str], values: Mapping[str, object], *, worker: bool) -> list[str]:
     """Settings of the worker that are wrong together (each value parsed on its own)."""
 
     def is_set(name: str) -> bool:
         return bool(env.get(name, "").strip())
 
-    problems: List[str] = []
+    problems: list[str] = []
     if worker and not is_set("BLACKLODGE_KAFKA_BOOTSTRAP_SERVERS"):
         problems.append(
             "BLACKLODGE_KAFKA_BOOTSTRAP_SERVERS is not set: expected the Kafka brokers as host:port[,host:port...], "
@@ -571,6 +594,6 @@ def _kafka_problems(env: Mapping[str, str], values: Mapping[str, object], *, wor
     return problems
 
 
-def variables_table() -> List[Tuple[str, str, str]]:
+def variables_table() -> list[tuple[str, str, str]]:
     """(name, default, description) rows, for ``blacklodge --help-env`` and docs."""
     return [(var.name, var.default if var.default is not None else "", var.description) for var in VARIABLES]

@@ -42,7 +42,8 @@ import uuid
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path, PurePath
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from blacklodge_harness import logs
 from blacklodge_harness.entrypoint import CallStyle, EntryPoint, make_caller, resolve
@@ -141,9 +142,9 @@ class Context:
     metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     logger: logging.Logger = dataclasses.field(default_factory=lambda: logging.getLogger("app"))
-    deadline: Optional[float] = None
+    deadline: float | None = None
 
-    def remaining_time(self) -> Optional[float]:
+    def remaining_time(self) -> float | None:
         """Seconds left before the deadline (never negative), or ``None`` without one."""
         if self.deadline is None:
             return None
@@ -170,16 +171,16 @@ class Handler:
     ``shutdown()`` once.
     """
 
-    def __init__(self, spec: str, app_dir: Optional[Path] = None) -> None:
+    def __init__(self, spec: str, app_dir: Path | None = None) -> None:
         self.spec = spec
         self.app_dir = app_dir
-        self.entry: Optional[EntryPoint] = None
+        self.entry: EntryPoint | None = None
         self.instance: Any = None
         self.state = HandlerState.CREATED
-        self.failure: Optional[BaseException] = None
-        self._call: Optional[Callable[..., Any]] = None
+        self.failure: BaseException | None = None
+        self._call: Callable[..., Any] | None = None
         #: The entry point's call style once loaded (None before).
-        self._style: Optional[CallStyle] = None
+        self._style: CallStyle | None = None
         #: Whether calls pass a :class:`Context` (so building one can be skipped otherwise).
         self.wants_context = False
         self._lock = threading.Lock()
@@ -272,7 +273,7 @@ class Handler:
     def context(self, request_id: str, mode: str, **kwargs: Any) -> Context:
         return Context(request_id=request_id, mode=mode, logger=self.logger, **kwargs)
 
-    def call(self, payload: Any, context: Optional[Context]) -> Any:
+    def call(self, payload: Any, context: Context | None) -> Any:
         """Call the entry point. For the data/params style ``payload`` is ``{"data": ..., "params": ...}``.
 
         ``context`` may be None when the style takes none (see :attr:`wants_context`);
@@ -285,7 +286,7 @@ class Handler:
         if self.state is not HandlerState.READY:
             raise NotReady("the entry point is not loaded")
         style = self._style
-        call: Callable[..., Any] = self._call  # type: ignore[assignment]
+        call: Callable[..., Any] = self._call  # type: ignore[assignment] # READY implies it is set (see above); no check on the hot path
         try:
             if style is CallStyle.PAYLOAD:
                 result = call(payload)
@@ -305,7 +306,7 @@ class Handler:
             raise HandlerFailed(exc) from exc
         return self.finish(result)
 
-    def direct(self) -> Optional[Callable[[Any], Any]]:
+    def direct(self) -> Callable[[Any], Any] | None:
         """The entry point itself when :meth:`call` would only pass the payload to it (loaded,
         payload style), else None. For a loop calling it per record: ``fn(payload)``; what it
         raises other than :class:`BadInput` counts as ``HandlerFailed(exc)``, and a result whose
@@ -346,7 +347,7 @@ def _run_maybe_async(fn: Callable[[], Any]) -> Any:
     return _await(result) if inspect.isawaitable(result) else result
 
 
-def split_data_params(payload: Any) -> tuple[Any, Dict[str, Any]]:
+def split_data_params(payload: Any) -> tuple[Any, dict[str, Any]]:
     """``{"data": ..., "params": {...}}`` -> (data, params). Raises BadInput when malformed."""
     if not isinstance(payload, dict):
         raise BadInput('expected a JSON object {"data": ..., "params": {...}}')
@@ -363,7 +364,7 @@ def split_data_params(payload: Any) -> tuple[Any, Dict[str, Any]]:
     return payload["data"], params
 
 
-def planqk_error(result: Any) -> Optional[HandlerReportedError]:
+def planqk_error(result: Any) -> HandlerReportedError | None:
     """A PlanQK template ``ErrorResponse`` (duck-typed: ``code`` and ``detail``) as an error."""
     if type(result).__name__ == "ErrorResponse" and hasattr(result, "code") and hasattr(result, "detail"):
         return HandlerReportedError(str(result.code), str(result.detail))
@@ -440,7 +441,7 @@ class DaemonThreadPool:
     """
 
     def __init__(self, size: int, name: str = "blacklodge-call") -> None:
-        self._queue: "queue.SimpleQueue[Optional[tuple[Future[Any], Callable[[], Any]]]]" = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(size)]
         for thread in self._threads:
             thread.start()
@@ -458,8 +459,8 @@ class DaemonThreadPool:
             except BaseException as exc:  # noqa: BLE001 - delivered through the future
                 future.set_exception(exc)
 
-    def submit(self, fn: Callable[[], Any]) -> "Future[Any]":
-        future: "Future[Any]" = Future()
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
         self._queue.put((future, fn))
         return future
 
@@ -507,13 +508,13 @@ class Invoker:
     def saturated(self) -> bool:
         return self._abandoned >= self.size
 
-    def _finish_abandoned(self, future: "Future[Any]") -> None:
+    def _finish_abandoned(self, future: Future[Any]) -> None:
         with self._lock:
             self._abandoned -= 1
         self.metrics.abandoned.dec()
         log.warning("a call that overran its deadline has finished (%s)", "raised" if future.exception() else "returned")
 
-    def call(self, payload: Any, context: Optional[Context]) -> Any:
+    def call(self, payload: Any, context: Context | None) -> Any:
         """Call the handler; raises CallTimeout, HandlerFailed, HandlerReportedError, BadInput, NotReady."""
         if self.timeout <= 0:
             # No deadline to enforce: handing the call to another thread would only cost
@@ -523,7 +524,7 @@ class Invoker:
         # Copy the context so the request id bound by the caller reaches the handler's log lines.
         ctx = contextvars.copy_context()
         future = self._pool.submit(lambda: ctx.run(self.handler.call, payload, context))
-        wait: Optional[float] = None
+        wait: float | None = None
         if self.timeout > 0:
             deadline = context.deadline if context is not None and context.deadline is not None else started + self.timeout
             wait = max(0.0, deadline - time.monotonic())
@@ -554,7 +555,7 @@ class Invoker:
 
 
 def call_directly(
-    handler: Handler, payload: Any, context: Optional[Context], metrics: Optional[HandlerMetrics] = None
+    handler: Handler, payload: Any, context: Context | None, metrics: HandlerMetrics | None = None
 ) -> Any:
     """Call on the current thread (job mode), recording metrics when given."""
     started = time.monotonic()

@@ -35,7 +35,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Dict, List, Optional, Tuple, cast
+from typing import Any, cast
+from collections.abc import Callable
 
 from blacklodge_harness.config import _ENTRYPOINT_RE, suggest_entrypoint
 from blacklodge_harness.errors import EntryPointError
@@ -65,11 +66,11 @@ class EntryPoint:
     target: Any
     kind: str  # "function" | "class" | "planqk-run"
     style: CallStyle
-    method: Optional[str]  # for classes: "predict" or "__call__"
+    method: str | None  # for classes: "predict" or "__call__"
     signature: str
     is_async: bool
-    lifecycle: Tuple[str, ...]  # for classes: which of load/ready/shutdown exist
-    module_file: Optional[str]
+    lifecycle: tuple[str, ...]  # for classes: which of load/ready/shutdown exist
+    module_file: str | None
 
     @property
     def call(self) -> str:
@@ -81,7 +82,7 @@ class EntryPoint:
         callable_name = f"{self.attr}.{self.method}" if self.method else self.attr
         return self.style.value.replace("f(", f"{callable_name}(", 1)
 
-    def summary(self) -> Dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         """The JSON ``blacklodge validate`` prints."""
         return {
             "ok": True,
@@ -100,7 +101,7 @@ class EntryPoint:
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_spec(spec: str) -> Tuple[str, str]:
+def parse_spec(spec: str) -> tuple[str, str]:
     text = spec.strip()
     if not _ENTRYPOINT_RE.match(text):
         hint = suggest_entrypoint(text)
@@ -118,7 +119,7 @@ def parse_spec(spec: str) -> Tuple[str, str]:
 # --------------------------------------------------------------------------- importing
 
 
-def _display_path(path: Optional[str], app_dir: Path) -> str:
+def _display_path(path: str | None, app_dir: Path) -> str:
     if not path:
         return "?"
     try:
@@ -127,7 +128,7 @@ def _display_path(path: Optional[str], app_dir: Path) -> str:
         return path
 
 
-def _module_candidates(directory: Path) -> List[str]:
+def _module_candidates(directory: Path) -> list[str]:
     """Importable modules and packages directly inside ``directory``."""
     names = set()
     try:
@@ -151,7 +152,7 @@ def _module_candidates(directory: Path) -> List[str]:
     return sorted(names)
 
 
-def _ranked(wanted: str, names: List[str], limit: int = 25) -> List[str]:
+def _ranked(wanted: str, names: list[str], limit: int = 25) -> list[str]:
     """Close matches first (difflib), then the rest in order."""
     close = difflib.get_close_matches(wanted, names, n=5, cutoff=0.5)
     rest = [n for n in names if n not in close]
@@ -167,7 +168,7 @@ def _module_not_found(module_name: str, missing: str, app_dir: Path) -> EntryPoi
     else:
         search_dirs = [app_dir]
         where = f"the app directory {app_dir}"
-    found: List[str] = []
+    found: list[str] = []
     for directory in search_dirs:
         found.extend(n for n in _module_candidates(directory) if n not in found)
     ranked = _ranked(leaf, found)
@@ -190,7 +191,7 @@ def _module_not_found(module_name: str, missing: str, app_dir: Path) -> EntryPoi
     return EntryPointError(f"Module '{module_name}' not found", detail, fix, code="module_not_found")
 
 
-def _user_frame(exc: BaseException, app_dir: Path) -> Optional[traceback.FrameSummary]:
+def _user_frame(exc: BaseException, app_dir: Path) -> traceback.FrameSummary | None:
     """The innermost traceback frame inside the app directory, else the innermost."""
     frames = traceback.extract_tb(exc.__traceback__)
     for frame in reversed(frames):
@@ -276,14 +277,14 @@ def _a(noun: str) -> str:
     return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
-def _signature(obj: Any) -> Optional[inspect.Signature]:
+def _signature(obj: Any) -> inspect.Signature | None:
     try:
         return inspect.signature(obj)
     except (TypeError, ValueError):
         return None
 
 
-def _call_style(sig: Optional[inspect.Signature], what: str, fix_target: str) -> CallStyle:
+def _call_style(sig: inspect.Signature | None, what: str, fix_target: str) -> CallStyle:
     """Decide how to call a callable with this signature, or explain why it cannot be called."""
     if sig is None:
         return CallStyle.PAYLOAD  # builtins and C extensions: assume f(payload)
@@ -333,7 +334,7 @@ _SIGNATURE_FIX = (
 )
 
 
-def _method_signature(cls: type, name: str) -> Optional[inspect.Signature]:
+def _method_signature(cls: type, name: str) -> inspect.Signature | None:
     """Signature of ``cls.name`` as called on an instance (without ``self``)."""
     raw = inspect.getattr_static(cls, name)
     sig = _signature(getattr(cls, name))
@@ -349,7 +350,7 @@ def _defines_call(cls: type) -> bool:
     return any("__call__" in vars(base) for base in cls.__mro__ if base is not object)
 
 
-def _inspect_class(cls: type, label: str) -> Tuple[CallStyle, str, str, bool, Tuple[str, ...]]:
+def _inspect_class(cls: type, label: str) -> tuple[CallStyle, str, str, bool, tuple[str, ...]]:
     init_sig = _signature(cls)
     if init_sig is not None:
         required = [
@@ -382,7 +383,7 @@ def _inspect_class(cls: type, label: str) -> Tuple[CallStyle, str, str, bool, Tu
         f"{label}.{method}",
         f"Define it as 'def {method}(self, payload)' or 'def {method}(self, payload, context)'.",
     )
-    lifecycle: List[str] = []
+    lifecycle: list[str] = []
     for hook in LIFECYCLE_METHODS:
         if not hasattr(cls, hook):
             continue
@@ -413,7 +414,7 @@ def _inspect_class(cls: type, label: str) -> Tuple[CallStyle, str, str, bool, Tu
     return style, method, str(sig) if sig is not None else "(...)", is_async, tuple(lifecycle)
 
 
-def inspect_target(target: Any, label: str) -> Tuple[str, CallStyle, Optional[str], str, bool, Tuple[str, ...]]:
+def inspect_target(target: Any, label: str) -> tuple[str, CallStyle, str | None, str, bool, tuple[str, ...]]:
     """(kind, style, method, signature, is_async, lifecycle) for an entry point object."""
     if inspect.isclass(target):
         style, method, signature, is_async, lifecycle = _inspect_class(target, label)
@@ -462,7 +463,7 @@ def _missing_attribute(module: ModuleType, module_name: str, attr: str, module_f
     return EntryPointError(f"Entry point '{module_name}:{attr}' not found", detail, fix, code="attribute_missing")
 
 
-def resolve(spec: str, app_dir: Optional[Path] = None) -> EntryPoint:
+def resolve(spec: str, app_dir: Path | None = None) -> EntryPoint:
     """Import and inspect the entry point ``spec`` ("module:attr") from ``app_dir``."""
     module_name, attr = parse_spec(spec)
     app_dir = (app_dir or Path.cwd()).resolve()

@@ -8,7 +8,7 @@ be imported, unreadable job input) is a :class:`HarnessError`. One function,
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 
 class HarnessError(Exception):
@@ -25,7 +25,7 @@ class HarnessError(Exception):
         if code is not None:
             self.code = code
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "title": self.title, "detail": self.detail, "fix": self.fix}
 
     def render(self) -> str:

@@ -38,7 +38,8 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Dict, Iterator, List, Optional, TextIO, Tuple
+from typing import IO, Any, TextIO
+from collections.abc import Iterator
 
 from blacklodge_harness import logs
 from blacklodge_harness.config import DEFAULT_OUTPUT_FILE, Settings
@@ -77,14 +78,14 @@ class OutputTarget:
     """Where the result goes: ``file`` (path), ``stdout`` (result only), or ``none``."""
 
     kind: str
-    path: Optional[Path] = None
+    path: Path | None = None
 
     @property
     def to_stdout(self) -> bool:
         return self.kind == "stdout"
 
 
-def resolve_output(settings: Settings, cli_output: Optional[str] = None, *, jsonl: bool = False) -> OutputTarget:
+def resolve_output(settings: Settings, cli_output: str | None = None, *, jsonl: bool = False) -> OutputTarget:
     """Decide the output target before logging starts (stdout output moves logs to stderr)."""
     explicit = cli_output if cli_output is not None else (str(settings.output_file) if settings.output_file else None)
     source = "--output" if cli_output is not None else "BLACKLODGE_OUTPUT_FILE"
@@ -139,10 +140,10 @@ class JobInput:
     source: str
     document: Any = None
     data: Any = None
-    params: Dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     split: bool = False  # True when data and params came separately
 
-    def payload_for(self, style: CallStyle) -> Tuple[Any, Dict[str, Any]]:
+    def payload_for(self, style: CallStyle) -> tuple[Any, dict[str, Any]]:
         """(payload, context params) for the handler's call style."""
         if not self.split:
             return self.document, {}
@@ -173,7 +174,7 @@ def _read_text(path: Path, what: str) -> str:
         raise InputError(f"Cannot read {what} {path}", str(exc), f"Check that {path} exists and is readable.") from None
 
 
-def _params_object(value: Any, where: str) -> Dict[str, Any]:
+def _params_object(value: Any, where: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -185,7 +186,7 @@ def _params_object(value: Any, where: str) -> Dict[str, Any]:
     return value
 
 
-def _decode_base64_json(name: str, raw: Optional[str], *, required: bool) -> Any:
+def _decode_base64_json(name: str, raw: str | None, *, required: bool) -> Any:
     if raw is None or not raw.strip():
         if required:
             raise InputError(
@@ -205,7 +206,7 @@ def _decode_base64_json(name: str, raw: Optional[str], *, required: bool) -> Any
     return _parse_json(text, name)
 
 
-def read_single_input(settings: Settings, input_arg: Optional[str], stdin: TextIO) -> JobInput:
+def read_single_input(settings: Settings, input_arg: str | None, stdin: TextIO) -> JobInput:
     """The one input of a non-batch job (see the module docstring for the order)."""
     choice = input_arg if input_arg is not None else settings.job_input
     if choice is not None:
@@ -231,7 +232,7 @@ def read_single_input(settings: Settings, input_arg: Optional[str], stdin: TextI
             "or set BLACKLODGE_JOB_INPUT=none to run without input.",
         )
     data = _parse_json(_read_text(data_path, "data file"), str(data_path))
-    params: Dict[str, Any] = {}
+    params: dict[str, Any] = {}
     params_path = next((p for p in params_paths if p.is_file()), None)
     if params_path is not None:
         text = _read_text(params_path, "params file")
@@ -239,7 +240,7 @@ def read_single_input(settings: Settings, input_arg: Optional[str], stdin: TextI
     return JobInput(source=str(data_path), data=data, params=params, split=True)
 
 
-def _open_batch(settings: Settings, input_arg: Optional[str], stdin: TextIO) -> Tuple[IO[str], str]:
+def _open_batch(settings: Settings, input_arg: str | None, stdin: TextIO) -> tuple[IO[str], str]:
     choice = input_arg if input_arg is not None else settings.job_input
     if choice is None or choice.lower() == "none":
         raise InputError(
@@ -260,9 +261,9 @@ def _open_batch(settings: Settings, input_arg: Optional[str], stdin: TextIO) -> 
 
 @dataclass
 class JobOptions:
-    input: Optional[str] = None
+    input: str | None = None
     jsonl: bool = False
-    output: Optional[str] = None
+    output: str | None = None
 
 
 class _Outcome:
@@ -273,13 +274,13 @@ class _Outcome:
         self.error_type = error_type
         self.message = message
 
-    def to_dict(self, request_id: str) -> Dict[str, Any]:
+    def to_dict(self, request_id: str) -> dict[str, Any]:
         return {"error": {"type": self.error_type, "message": self.message, "request_id": request_id}}
 
 
 def _call_outcome(
-    handler: Handler, payload: Any, params: Dict[str, Any], request_id: str, metadata: Dict[str, Any], settings: Settings
-) -> Tuple[Optional[bytes], Any, Optional[_Outcome]]:
+    handler: Handler, payload: Any, params: dict[str, Any], request_id: str, metadata: dict[str, Any], settings: Settings
+) -> tuple[bytes | None, Any, _Outcome | None]:
     """Call once. Returns (encoded JSON result, raw result, None) or (None, None, failure)."""
     context = handler.context(request_id, "job", metadata=metadata, params=params)
     try:
@@ -339,7 +340,7 @@ class JobRunner:
             self.stdout.flush()
         self._marker(body)
 
-    def _fail(self, outcome: _Outcome, request_id: Optional[str] = None) -> int:
+    def _fail(self, outcome: _Outcome, request_id: str | None = None) -> int:
         try:
             self._emit_single(json.dumps(outcome.to_dict(request_id or self.job_id)).encode("utf-8"))
         except OSError as exc:
@@ -353,7 +354,7 @@ class JobRunner:
             if self.target.kind == "none":
                 log.info("no output file (%s is not writable); the result is printed on stdout only", Path(DEFAULT_OUTPUT_FILE).parent)
             # Read single input before loading: a typo in the input should not cost a model load.
-            single: Optional[JobInput] = None
+            single: JobInput | None = None
             if not self.options.jsonl:
                 try:
                     single = read_single_input(self.settings, self.options.input, self.stdin)
@@ -391,7 +392,7 @@ class JobRunner:
         log.info("job finished")
         return EXIT_OK
 
-    def _lines(self, stream: IO[str]) -> Iterator[Tuple[int, str]]:
+    def _lines(self, stream: IO[str]) -> Iterator[tuple[int, str]]:
         for number, line in enumerate(stream, start=1):
             if line.strip():
                 yield number, line
@@ -408,18 +409,18 @@ class JobRunner:
         else:
             sink = self.stdout
         counts = {"lines": 0, "succeeded": 0, "failed": 0}
-        worst: List[int] = []
+        worst: list[int] = []
         try:
             for number, line in self._lines(stream):
                 counts["lines"] += 1
                 request_id = f"{self.job_id}-{number}"
                 with logs.bind(request_id=request_id, line=number):
-                    record: Dict[str, Any] = {"line": number}
+                    record: dict[str, Any] = {"line": number}
                     try:
                         document = json.loads(line)
                     except json.JSONDecodeError as exc:
                         log.error("line %d is not valid JSON: %s", number, exc.msg)
-                        outcome: Optional[_Outcome] = _Outcome(
+                        outcome: _Outcome | None = _Outcome(
                             EXIT_BAD_INPUT, "invalid_json", f"{exc.msg} at column {exc.colno}"
                         )
                         body = None
@@ -442,7 +443,7 @@ class JobRunner:
                 sink.close()
             if stream is not self.stdin:
                 stream.close()
-        summary: Dict[str, Any] = dict(counts)
+        summary: dict[str, Any] = dict(counts)
         if self.target.kind == "file":
             summary["output"] = str(self.target.path)
         log.info(
@@ -459,10 +460,10 @@ class JobRunner:
 def run_job(
     settings: Settings,
     options: JobOptions,
-    target: Optional[OutputTarget] = None,
+    target: OutputTarget | None = None,
     *,
-    stdout: Optional[TextIO] = None,
-    stdin: Optional[TextIO] = None,
+    stdout: TextIO | None = None,
+    stdin: TextIO | None = None,
 ) -> int:
     """Run the job; returns the exit code. SIGTERM (main thread only) ends it with 143."""
     try:

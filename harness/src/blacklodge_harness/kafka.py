@@ -52,11 +52,10 @@ import logging
 import os
 import platform
 import signal
-import threading
 import time
 from datetime import datetime, timezone
 from types import FrameType
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 from blacklodge_harness import __version__
 from blacklodge_harness.admin import AdminServer
@@ -77,7 +76,7 @@ class Worker(ConsumerSide):
 
     # ------------------------------------------------------------------ probes
 
-    def liveness(self) -> Tuple[bool, Dict[str, Any]]:
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
         stalled = time.monotonic() - self.heartbeat
         if stalled > STALL_AFTER:
             return False, {"reason": f"the poll loop has not turned for {stalled:.0f} s"}
@@ -85,7 +84,7 @@ class Worker(ConsumerSide):
             return False, {"reason": f"{self.overrunning} handler calls overran their timeout and still run"}
         return True, {}
 
-    def readiness(self) -> Tuple[bool, Dict[str, Any]]:
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
         if self.stopping.is_set():
             return False, {"reason": "stopping"}
         ready, reason = self.handler.readiness()
@@ -97,7 +96,7 @@ class Worker(ConsumerSide):
             return False, {"reason": "waiting for a partition assignment"}
         return True, {"partitions": len(self.parts)}
 
-    def info(self) -> Dict[str, Any]:
+    def info(self) -> dict[str, Any]:
         entry = self.handler.entry
         settings = self.settings
         return {
@@ -153,7 +152,7 @@ class Worker(ConsumerSide):
             self.handler.shutdown()
             admin.close()
 
-    def _on_signal(self, signum: int, _frame: Optional[FrameType]) -> None:
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if not self.stopping.is_set():
             log.info("received %s: stopping (finishing in-flight records, then committing)", signal.Signals(signum).name)
         self.stopping.set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Dict, List, Sequence
+from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -130,8 +130,8 @@ class ConsumerSide(ProcessingSide):
         every partition, before any is processed): to the processing threads, or to this thread
         while the handler is fast (:meth:`_process_inline`)."""
         inline = self.inline
-        mine: List[Partition] = []
-        by_partition: Dict[TP, List[Message]] = {}
+        mine: list[Partition] = []
+        by_partition: dict[TP, list[Message]] = {}
         for message in messages:
             error = message.error()
             if error is not None:
@@ -167,7 +167,7 @@ class ConsumerSide(ProcessingSide):
         if mine:
             self._process_inline(mine)
 
-    def _process_inline(self, parts: List[Partition]) -> None:
+    def _process_inline(self, parts: list[Partition]) -> None:
         """Process the partitions' records on this (the polling) thread for at most
         INLINE_BUDGET seconds; what is left goes to the processing threads."""
         until = time.monotonic() + INLINE_BUDGET
@@ -198,7 +198,7 @@ class ConsumerSide(ProcessingSide):
 
     # ------------------------------------------------------------------ rebalances
 
-    def _on_assign(self, _consumer: Consumer, partitions: List[TopicPartition]) -> None:
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in ((p.topic, p.partition) for p in partitions):
             previous = self.parts.get(tp)
             if previous is not None:  # assigned again without a revocation: the old state is void
@@ -209,7 +209,7 @@ class ConsumerSide(ProcessingSide):
         if partitions:
             log.info("assigned %s (now %d partitions)", names(partitions), len(self.parts))
 
-    def _on_revoke(self, _consumer: Consumer, partitions: List[TopicPartition]) -> None:
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Finish the records in flight (within the grace period), commit, let go."""
         tps = [(p.topic, p.partition) for p in partitions]
         if not tps:
@@ -226,14 +226,14 @@ class ConsumerSide(ProcessingSide):
         self._forget(tps)
         log.info("revoked %s%s", names(partitions), "" if finished else " (records still in flight were abandoned: not committed)")
 
-    def _on_lost(self, _consumer: Consumer, partitions: List[TopicPartition]) -> None:
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """The group moved on without us: nothing may be committed; work in flight is dropped."""
         tps = [(p.topic, p.partition) for p in partitions]
         self._stop_parts([self.parts[tp] for tp in tps if tp in self.parts])
         self._forget(tps)
         log.warning("lost %s (the session expired): their uncommitted records go to the new owner", names(partitions))
 
-    def _wait_for(self, parts: List[Partition], deadline: float) -> bool:
+    def _wait_for(self, parts: list[Partition], deadline: float) -> bool:
         """Wait until the parts' records in processing are done and their records delivered
         (serving the delivery callbacks meanwhile)."""
         while time.monotonic() < deadline:
@@ -242,7 +242,7 @@ class ConsumerSide(ProcessingSide):
             self._serve_acknowledgements(0.005)
         return False
 
-    def _forget(self, tps: List[TP]) -> None:
+    def _forget(self, tps: list[TP]) -> None:
         for tp in tps:
             self.tracker.revoke(tp)
             self.parts.pop(tp, None)

@@ -4,7 +4,6 @@ commits, and the lag gauges."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
@@ -18,7 +17,7 @@ class Delivery:
 
     __slots__ = ("worker", "part", "offset", "remaining", "topic", "dead_letter")
 
-    def __init__(self, worker: "DeliverySide", part: Partition, offset: int, remaining: int, topic: str, dead_letter: bool = False) -> None:
+    def __init__(self, worker: DeliverySide, part: Partition, offset: int, remaining: int, topic: str, dead_letter: bool = False) -> None:
         self.worker = worker
         self.part = part
         self.offset = offset
@@ -26,7 +25,7 @@ class Delivery:
         self.topic = topic
         self.dead_letter = dead_letter
 
-    def __call__(self, error: Optional[KafkaError], _message: Message) -> None:
+    def __call__(self, error: KafkaError | None, _message: Message) -> None:
         if error is not None:
             self.worker.delivered(self, error)
             return
@@ -65,7 +64,7 @@ class DeliverySide(WorkerState):
             counts.clear()
         return left
 
-    def delivered(self, delivery: Delivery, error: Optional[KafkaError]) -> None:
+    def delivered(self, delivery: Delivery, error: KafkaError | None) -> None:
         part = delivery.part
         if error is not None:
             if delivery.remaining > 0:
@@ -98,7 +97,7 @@ class DeliverySide(WorkerState):
             self.commits.inc(outcome="error")
             self._log_throttled(exc.args[0].code(), "committing offsets failed: %s (retried at the next commit)", exc.args[0].str())
 
-    def _on_commit(self, error: Optional[KafkaError], partitions: List[TopicPartition]) -> None:
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
         if error is not None:
             self.commits.inc(outcome="error")
             self._log_throttled(error.code(), "committing offsets failed: %s (retried at the next commit)", error.str())
@@ -108,7 +107,7 @@ class DeliverySide(WorkerState):
             self._brokers_back()
         self.tracker.mark_committed({(p.topic, p.partition): p.offset for p in partitions if p.error is None and p.offset >= 0})
 
-    def _commit_now(self, positions: Dict[TP, int], why: str) -> None:
+    def _commit_now(self, positions: dict[TP, int], why: str) -> None:
         """A synchronous commit (rebalance): the partitions change owner right after."""
         if not positions or self.consumer is None:
             return

@@ -7,7 +7,8 @@ import json
 import threading
 import time
 from bisect import bisect_left
-from typing import Any, Callable, List, Optional, Tuple, cast
+from typing import Any, cast
+from collections.abc import Callable
 
 from confluent_kafka import KafkaException, Message
 
@@ -50,7 +51,7 @@ from blacklodge_harness.kafka_records import (
     provenance,
     where,
 )
-from blacklodge_harness.fastpath import REQUEST_ID_RE
+from blacklodge_harness.pipeline import REQUEST_ID_RE
 
 _json_decode = json.JSONDecoder().decode
 from blacklodge_harness.kafka_state import Call, Partition, Turn
@@ -131,11 +132,11 @@ class ProcessingSide(DeliverySide):
                 part.idle.set()
         return True
 
-    def _process(self, part: Partition, message: Message, live: logs.LiveFields, direct: Optional[Callable[[Any], Any]]) -> None:
+    def _process(self, part: Partition, message: Message, live: logs.LiveFields, direct: Callable[[Any], Any] | None) -> None:
         """One record, the common case flat: decoded, one call that returns, its results sent.
         Anything else (a record to retry, a context argument, a failure) goes to :meth:`_process_slow`."""
         offset = message.offset() or 0
-        headers = cast("Optional[Headers]", message.headers())  # a string: no typing subscript per record
+        headers = cast("Headers | None", message.headers())  # a string: no typing subscript per record
         # The input's headers minus the worker's own, and its request id, in one pass.
         kept: Headers = []
         request_id = None
@@ -182,7 +183,7 @@ class ProcessingSide(DeliverySide):
         inline = turn.inline
         if inline:
             self.inline_since = started
-        failed: Optional[BaseException] = None
+        failed: BaseException | None = None
         if direct is not None:
             # Handler.call without its frame (see Handler.direct).
             try:
@@ -223,7 +224,7 @@ class ProcessingSide(DeliverySide):
             part.sent += 1
             try:
                 try:
-                    self.producer.produce(output, value=encoded, key=message.key(), headers=kept, on_delivery=delivery)  # type: ignore[union-attr]
+                    self.producer.produce(output, value=encoded, key=message.key(), headers=kept, on_delivery=delivery)  # type: ignore[union-attr] # an output topic implies a producer
                 except BufferError:
                     self._produce(output, encoded, message.key(), kept, delivery)
             except KafkaException as exc:
@@ -259,8 +260,8 @@ class ProcessingSide(DeliverySide):
         kept: Headers,
         *,
         payload: Any = None,
-        first: Optional[BaseException] = None,
-        problem: Optional[Permanent] = None,
+        first: BaseException | None = None,
+        problem: Permanent | None = None,
     ) -> None:
         """A record off the common path: decoded here unless ``payload`` is given; ``first``
         is what the first call raised (this is then the second attempt); ``problem`` a result
@@ -278,7 +279,7 @@ class ProcessingSide(DeliverySide):
             return  # abandoned (stopping or revoked): not acknowledged, so not committed
         self._send(part, message, headers, request_id, kept, values)
 
-    def _send(self, part: Partition, message: Message, headers: Headers, request_id: str, kept: Headers, values: List[bytes]) -> None:
+    def _send(self, part: Partition, message: Message, headers: Headers, request_id: str, kept: Headers, values: list[bytes]) -> None:
         offset = message.offset() or 0
         output = self.settings.kafka_output_topic
         if output is None or not values:
@@ -298,7 +299,7 @@ class ProcessingSide(DeliverySide):
                 self._dead_letter(part, message, headers, request_id, Permanent("output_rejected", f"the output record was refused: {exc.args[0]}"))
                 return
 
-    def _decode(self, value: Optional[bytes]) -> Any:
+    def _decode(self, value: bytes | None) -> Any:
         if self.settings.kafka_value_format == "bytes" or value is None:
             return value
         try:
@@ -307,8 +308,8 @@ class ProcessingSide(DeliverySide):
             raise Permanent("invalid_json", f"the record value is not valid JSON: {exc}") from None
 
     def _call_with_retries(
-        self, part: Partition, message: Message, payload: Any, headers: Headers, request_id: str, first: Optional[BaseException] = None
-    ) -> Optional[List[bytes]]:
+        self, part: Partition, message: Message, payload: Any, headers: Headers, request_id: str, first: BaseException | None = None
+    ) -> list[bytes] | None:
         """The encoded results, or None when the record was abandoned (worker stopping).
         ``first``: what the first attempt raised, when it was made already."""
         settings = self.settings
@@ -337,7 +338,7 @@ class ProcessingSide(DeliverySide):
             except (BadInput, ResultNotSerializable, HandlerFailed, HandlerReportedError, NotReady) as exc:
                 failed = self._failed(exc, attempt)
 
-    def _failed(self, exc: BaseException, attempt: int) -> Tuple[str, str]:
+    def _failed(self, exc: BaseException, attempt: int) -> tuple[str, str]:
         """(error type, message) of a failed attempt to retry; raises :class:`Permanent` for what
         no retry can fix, and anything that is not a handler's failure again."""
         if isinstance(exc, BadInput):
@@ -350,7 +351,7 @@ class ProcessingSide(DeliverySide):
             log.error("the handler failed on attempt %d of %d", attempt, attempt, exc_info=exc.exc)
         return ("handler_error", str(exc))
 
-    def _invoke(self, part: Partition, message: Message, payload: Any, context: Optional[Context], attempt: int) -> List[bytes]:
+    def _invoke(self, part: Partition, message: Message, payload: Any, context: Context | None, attempt: int) -> list[bytes]:
         """Call the handler on this thread (watched by the deadline thread) and encode the results.
 
         Raises what the call raised, or :class:`Overran` when it returned after its deadline.
@@ -508,7 +509,7 @@ class ProcessingSide(DeliverySide):
                 f"the dead-letter record for {topic}/{partition} offset {offset} was refused by the producer: {exc.args[0]}",
             ) from None
 
-    def _produce(self, topic: str, value: Optional[bytes], key: Optional[bytes], headers: Headers, delivery: Delivery) -> None:
+    def _produce(self, topic: str, value: bytes | None, key: bytes | None, headers: Headers, delivery: Delivery) -> None:
         producer = self.producer
         assert producer is not None
         try:

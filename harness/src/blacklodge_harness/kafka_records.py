@@ -4,13 +4,14 @@ a record or the worker, and the per-record helpers (request ids, headers, result
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Iterator, List, Tuple, Union
+from typing import Any
+from collections.abc import Iterator
 
 from confluent_kafka import Message, TopicPartition
 
 from blacklodge_harness.core import HandlerFailed, encode_json, new_request_id
 from blacklodge_harness.errors import BadInput
-from blacklodge_harness.fastpath import REQUEST_ID_RE
+from blacklodge_harness.pipeline import REQUEST_ID_RE
 
 log = logging.getLogger("blacklodge.kafka")
 
@@ -53,9 +54,9 @@ STALL_AFTER = 60.0
 #: Longest error message put in a dead-letter header.
 MAX_ERROR_MESSAGE = 1000
 
-TP = Tuple[str, int]
+TP = tuple[str, int]
 #: Record headers as the client gives and takes them (values are bytes when consumed).
-Headers = List[Tuple[str, Union[str, bytes, None]]]
+Headers = list[tuple[str, str | bytes | None]]
 
 
 class Failure(Exception):
@@ -94,7 +95,7 @@ def request_id_of(headers: Headers) -> str:
     return new_request_id()
 
 
-def header_text(value: Union[str, bytes, None]) -> str:
+def header_text(value: str | bytes | None) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value or ""
@@ -116,7 +117,7 @@ def provenance(source: Headers, offset: int, request_id: str) -> Headers:
 _SINGLE = frozenset({dict, list, tuple, str, bytes, bytearray, int, float, bool})
 
 
-def encode_all(result: Any) -> List[bytes]:
+def encode_all(result: Any) -> list[bytes]:
     """None -> no record; an iterator (a generator) -> one record per item; else one record."""
     if result is None:
         return []
@@ -145,11 +146,11 @@ def where(message: Message) -> str:
     return f"{message.topic()}/{message.partition()} offset {message.offset()}"
 
 
-def names(partitions: List[TopicPartition]) -> str:
+def names(partitions: list[TopicPartition]) -> str:
     return ", ".join(f"{p.topic}/{p.partition}" for p in partitions)
 
 
-def positions_text(positions: Dict[TP, int]) -> str:
+def positions_text(positions: dict[TP, int]) -> str:
     return ", ".join(f"{t}/{p}@{o}" for (t, p), o in sorted(positions.items()))
 
 

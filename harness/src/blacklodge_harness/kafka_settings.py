@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any, Dict
+from typing import Any
 
 from blacklodge_harness.config import Settings
 
@@ -21,7 +21,7 @@ class _Throttle(logging.Filter):
     def __init__(self, interval: float = 30.0) -> None:
         super().__init__()
         self.interval = interval
-        self._last: Dict[str, float] = {}
+        self._last: dict[str, float] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         key = re.sub(r"\d+", "#", record.getMessage())
@@ -38,9 +38,9 @@ _client_log = logging.getLogger("blacklodge.kafka.client")
 _client_log.addFilter(_Throttle())
 
 
-def client_config(settings: Settings) -> Dict[str, Any]:
+def client_config(settings: Settings) -> dict[str, Any]:
     """What the consumer and the producer share: brokers, security, logging."""
-    config: Dict[str, Any] = {
+    config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
         "client.id": f"blacklodge-{settings.app_name}",
         "security.protocol": settings.kafka_security_protocol,
@@ -59,7 +59,7 @@ def client_config(settings: Settings) -> Dict[str, Any]:
     return config
 
 
-def consumer_config(settings: Settings) -> Dict[str, Any]:
+def consumer_config(settings: Settings) -> dict[str, Any]:
     session_ms = int(settings.kafka_session_timeout * 1000)
     return {
         "group.id": settings.kafka_group_id,
@@ -74,7 +74,7 @@ def consumer_config(settings: Settings) -> Dict[str, Any]:
     }
 
 
-def producer_config() -> Dict[str, Any]:
+def producer_config() -> dict[str, Any]:
     return {
         "acks": "all",
         "enable.idempotence": True,

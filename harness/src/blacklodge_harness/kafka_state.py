@@ -3,12 +3,11 @@ its bookkeeping: an assigned partition, a watched handler call, a processing thr
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
 from datetime import datetime, timezone
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer
 
@@ -26,7 +25,7 @@ class Partition:
     def __init__(self, tp: TP, epoch: int) -> None:
         self.tp = tp
         self.epoch = epoch
-        self.queue: Deque[Message] = deque()
+        self.queue: deque[Message] = deque()
         #: On a processing thread, or waiting for one.
         self.busy = False
         #: Revoked, lost or stopping: queued records are dropped, no new ones are taken.
@@ -45,7 +44,7 @@ class Partition:
         self.delivered = 0
         #: (offset, attempts made, error type, message) of a record whose call overran its
         #: deadline on another thread: the thread that takes over continues its attempts.
-        self.retry: Optional[Tuple[int, int, str, str]] = None
+        self.retry: tuple[int, int, str, str] | None = None
         #: The provenance headers naming the partition, encoded once.
         self.source: Headers = [(SOURCE_TOPIC, tp[0].encode()), (SOURCE_PARTITION, str(tp[1]).encode())]
 
@@ -56,7 +55,7 @@ class Call:
 
     __slots__ = ("deadline", "part", "message", "attempt", "rest")
 
-    def __init__(self, deadline: float, part: Partition, message: Message, attempt: int, rest: "Deque[Message]") -> None:
+    def __init__(self, deadline: float, part: Partition, message: Message, attempt: int, rest: deque[Message]) -> None:
         self.deadline = deadline
         self.part = part
         self.message = message
@@ -69,9 +68,9 @@ class Turn(threading.local):
     (one lock per turn instead of one per record)."""
 
     def __init__(self) -> None:
-        self.rest: Deque[Message] = deque()
-        self.outcomes: Dict[str, int] = {}
-        self.durations: List[float] = []
+        self.rest: deque[Message] = deque()
+        self.outcomes: dict[str, int] = {}
+        self.durations: list[float] = []
         #: Calls that returned normally (the common outcome, counted apart).
         self.ok = 0
         #: This thread polls and processes records itself (see kafka_consumer).
@@ -87,20 +86,20 @@ class WorkerState:
         self.handler = handler
         self.started_at = datetime.now(timezone.utc)
         self.tracker = OffsetTracker()
-        self.parts: Dict[TP, Partition] = {}
+        self.parts: dict[TP, Partition] = {}
         self.lock = threading.Lock()
-        self.ready_parts: "Deque[Optional[Partition]]" = deque()
+        self.ready_parts: deque[Partition | None] = deque()
         self.work_available = threading.Condition(self.lock)
         self.stopping = threading.Event()
-        self.failure: Optional[Failure] = None
+        self.failure: Failure | None = None
         self.joined = False
         self.broker_down = False
         self.closing = False
         self.heartbeat = time.monotonic()
-        self.consumer: Optional[Consumer] = None
-        self.producer: Optional[Producer] = None
+        self.consumer: Consumer | None = None
+        self.producer: Producer | None = None
         #: When each kind of complaint (message, error code) was last logged: once per 30 s.
-        self._last_client_error: Dict[Tuple[str, int], float] = {}
+        self._last_client_error: dict[tuple[str, int], float] = {}
 
         self.registry = Registry()
         self.handler_metrics = HandlerMetrics(self.registry)
@@ -125,14 +124,14 @@ class WorkerState:
         self.broker_up.set(1)
         register_app_info(registry, settings.app_name, settings.app_version, settings.revision)
         #: The processing threads started with the worker (see kafka_processing).
-        self.threads: List[threading.Thread] = []
+        self.threads: list[threading.Thread] = []
         #: Calls being watched, by id(call) (dict.pop decides between return and expiry).
-        self.calls: Dict[int, Call] = {}
+        self.calls: dict[int, Call] = {}
         #: Calls that overran their deadline and still run.
         self.overrunning = 0
         self.deadlines_done = threading.Event()
         #: The thread running the poll loop; replaced when a call on it runs long (kafka_consumer).
-        self.poller: Optional[threading.Thread] = None
+        self.poller: threading.Thread | None = None
         #: Records are processed on the polling thread while the handler is fast.
         self.inline = True
         #: When the call running on the polling thread started (0 when none runs).
@@ -148,12 +147,12 @@ class WorkerState:
         #: The Kafka clients could not be closed: the process must end without waiting for them.
         self.exit_at_once = False
         #: Records acknowledged since the last flush into the metrics, by topic (polling thread only).
-        self.produced_counts: Dict[str, int] = {}
+        self.produced_counts: dict[str, int] = {}
         #: Inputs whose records were all acknowledged during the current poll of the producer:
         #: handed to the tracker (one lock) and counted as delivered when the poll returns.
-        self.acknowledged: List[Any] = []
+        self.acknowledged: list[Any] = []
 
-    def _stop_parts(self, parts: List[Partition]) -> None:
+    def _stop_parts(self, parts: list[Partition]) -> None:
         with self.lock:
             for part in parts:
                 part.stopped = True

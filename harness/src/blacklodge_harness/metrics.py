@@ -24,6 +24,7 @@ cost the request threads CPU time under load (bench/results/wrapper.md).
 from __future__ import annotations
 
 import bisect
+import fcntl
 import json
 import logging
 import math
@@ -34,7 +35,8 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, cast
+from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterable, Sequence
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -50,10 +52,10 @@ REFRESH_TIMEOUT = 0.5
 _MAX_SOCKET_PATH = 100
 
 #: Latency buckets in seconds: from fast JSON handlers to slow model calls.
-DEFAULT_BUCKETS: Tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+DEFAULT_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
-LabelValues = Tuple[str, ...]
-Snapshot = Dict[str, Dict[str, Any]]
+LabelValues = tuple[str, ...]
+Snapshot = dict[str, dict[str, Any]]
 
 
 class _Metric:
@@ -65,12 +67,12 @@ class _Metric:
         self.labelnames = tuple(labelnames)
         self._lock = lock
 
-    def _key(self, labels: Dict[str, str]) -> LabelValues:
+    def _key(self, labels: dict[str, str]) -> LabelValues:
         if set(labels) != set(self.labelnames):
             raise ValueError(f"{self.name} takes labels {self.labelnames}, got {sorted(labels)}")
         return tuple(str(labels[name]) for name in self.labelnames)
 
-    def snapshot(self) -> Dict[str, Any]:
+    def snapshot(self) -> dict[str, Any]:
         raise NotImplementedError
 
 
@@ -79,7 +81,7 @@ class Counter(_Metric):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self._values: Dict[LabelValues, float] = {}
+        self._values: dict[LabelValues, float] = {}
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
         self.inc_key(self._key(labels), amount)
@@ -94,7 +96,7 @@ class Counter(_Metric):
         values = self._values
         values[key] = values.get(key, 0.0) + amount
 
-    def values_locked(self) -> Dict[LabelValues, float]:
+    def values_locked(self) -> dict[LabelValues, float]:
         """The values by label values, for a hot path updating them itself under :attr:`Registry.lock`
         (``values[key] = values.get(key, 0.0) + amount``, as :meth:`inc_locked` does)."""
         return self._values
@@ -102,7 +104,7 @@ class Counter(_Metric):
     def value(self, **labels: str) -> float:
         return self._values.get(self._key(labels), 0.0)
 
-    def snapshot(self) -> Dict[str, Any]:
+    def snapshot(self) -> dict[str, Any]:
         return {"samples": [[list(k), v] for k, v in self._values.items()]}
 
 
@@ -114,7 +116,7 @@ class Gauge(_Metric):
     def __init__(self, *args: Any, aggregate: str = "sum") -> None:
         super().__init__(*args)
         self.aggregate = aggregate
-        self._values: Dict[LabelValues, float] = {}
+        self._values: dict[LabelValues, float] = {}
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
         self.inc_key(self._key(labels), amount)
@@ -135,7 +137,7 @@ class Gauge(_Metric):
     def value(self, **labels: str) -> float:
         return self._values.get(self._key(labels), 0.0)
 
-    def snapshot(self) -> Dict[str, Any]:
+    def snapshot(self) -> dict[str, Any]:
         return {"aggregate": self.aggregate, "samples": [[list(k), v] for k, v in self._values.items()]}
 
 
@@ -147,7 +149,7 @@ class Histogram(_Metric):
         self.buckets = tuple(sorted(buckets))
         # Per label set, one flat list: the count per bucket (not cumulative), the +Inf
         # bucket's count, then the sum (one list: an observation updates two of its items).
-        self._values: Dict[LabelValues, List[float]] = {}
+        self._values: dict[LabelValues, list[float]] = {}
 
     def observe(self, value: float, **labels: str) -> None:
         self.observe_key(value, self._key(labels))
@@ -166,7 +168,7 @@ class Histogram(_Metric):
         entry[bisect.bisect_left(self.buckets, value)] += 1
         entry[-1] += value
 
-    def entry_locked(self, key: LabelValues = ()) -> List[float]:
+    def entry_locked(self, key: LabelValues = ()) -> list[float]:
         """The counts of one label set, for a hot path observing itself under :attr:`Registry.lock`:
         ``entry[bisect.bisect_left(buckets, value)] += 1; entry[-1] += value``, as
         :meth:`observe_locked` does. The list stays the label set's for good."""
@@ -179,7 +181,7 @@ class Histogram(_Metric):
         entry = self._values.get(self._key(labels))
         return int(sum(entry[:-1])) if entry else 0
 
-    def snapshot(self) -> Dict[str, Any]:
+    def snapshot(self) -> dict[str, Any]:
         return {
             "buckets": list(self.buckets),
             "samples": [[list(k), [int(c) for c in entry[:-1]], entry[-1]] for k, entry in list(self._values.items())],
@@ -203,7 +205,7 @@ class FunctionGauge(_Metric):
     def value(self) -> float:
         return float(self._function())
 
-    def snapshot(self) -> Dict[str, Any]:
+    def snapshot(self) -> dict[str, Any]:
         return {"aggregate": self.aggregate, "samples": [[[], self.value()]]}
 
 
@@ -215,7 +217,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._metrics: Dict[str, _Metric] = {}
+        self._metrics: dict[str, _Metric] = {}
 
     def _add(self, metric: _M) -> _M:
         if metric.name in self._metrics:
@@ -256,7 +258,7 @@ class Registry:
 # --------------------------------------------------------------------------- merging
 
 
-def register_app_info(registry: "Registry", app_name: str, app_version: Optional[str], revision: Optional[str]) -> None:
+def register_app_info(registry: Registry, app_name: str, app_version: str | None, revision: str | None) -> None:
     """The ``blacklodge_app_info`` gauge every mode exports (value 1, the versions as labels)."""
     from blacklodge_harness import __version__
 
@@ -319,7 +321,7 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-def _labels(names: Sequence[str], values: Sequence[str], extra: Optional[Tuple[str, str]] = None) -> str:
+def _labels(names: Sequence[str], values: Sequence[str], extra: tuple[str, str] | None = None) -> str:
     pairs = [f'{n}="{_escape(v)}"' for n, v in zip(names, values)]
     if extra:
         pairs.append(f'{extra[0]}="{extra[1]}"')
@@ -328,7 +330,7 @@ def _labels(names: Sequence[str], values: Sequence[str], extra: Optional[Tuple[s
 
 def render(snapshot: Snapshot) -> str:
     """Prometheus text exposition format 0.0.4."""
-    lines: List[str] = []
+    lines: list[str] = []
     for name in sorted(snapshot):
         metric = snapshot[name]
         names = metric["labelnames"]
@@ -365,26 +367,27 @@ class MultiprocessStore:
     def _path(self, pid: int) -> Path:
         return self.directory / f"{pid}.json"
 
-    def write(self, snapshot: Snapshot, pid: Optional[int] = None) -> None:
+    def write(self, snapshot: Snapshot, pid: int | None = None) -> None:
         pid = os.getpid() if pid is None else pid
         path = self._path(pid)
         tmp = path.with_suffix(f".tmp{threading.get_ident()}")
         tmp.write_text(json.dumps(snapshot), encoding="utf-8")
         os.replace(tmp, path)
 
-    def _read(self, path: Path) -> Optional[Snapshot]:
+    def _read(self, path: Path) -> Snapshot | None:
         try:
             return cast(Snapshot, json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError):
             return None
 
-    def collect(self, own: Optional[Snapshot] = None, pid: Optional[int] = None) -> Snapshot:
+    def collect(self, own: Snapshot | None = None, pid: int | None = None) -> Snapshot:
         """Sum of every live process's snapshot plus the archive of dead ones.
 
         ``own`` (this process's fresh snapshot) replaces its possibly stale file.
         """
         pid = os.getpid() if pid is None else pid
-        snapshots: List[Snapshot] = []
+        self.archive_dead()
+        snapshots: list[Snapshot] = []
         try:
             paths = sorted(self.directory.glob("*.json"))
         except OSError:
@@ -399,12 +402,12 @@ class MultiprocessStore:
             snapshots.append(own)
         return merge(snapshots)
 
-    def socket_path(self, pid: Optional[int] = None) -> Optional[Path]:
+    def socket_path(self, pid: int | None = None) -> Path | None:
         """Where the snapshot agent of ``pid`` listens; None when the path is too long for a socket."""
         path = self.directory / f"{os.getpid() if pid is None else pid}.sock"
         return path if len(os.fsencode(str(path))) <= _MAX_SOCKET_PATH else None
 
-    def refresh(self, timeout: float = REFRESH_TIMEOUT, pid: Optional[int] = None) -> int:
+    def refresh(self, timeout: float = REFRESH_TIMEOUT, pid: int | None = None) -> int:
         """Ask the snapshot agent of every other process to write a fresh snapshot; wait for them.
 
         Returns how many answered within ``timeout`` seconds. The snapshots of those that
@@ -418,7 +421,7 @@ class MultiprocessStore:
         if not paths:
             return 0
         answered = 0
-        waiting: Dict[int, socket.socket] = {}
+        waiting: dict[int, socket.socket] = {}
         try:
             with selectors.DefaultSelector() as selector:
                 for path in paths:
@@ -450,8 +453,25 @@ class MultiprocessStore:
                 client.close()
         return answered
 
+    def archive_dead(self) -> None:
+        """Fold the snapshots of processes that no longer exist into the archive (their gauges are dropped).
+
+        Run by every scrape; a lock file keeps two scrapes from folding the same snapshot twice.
+        """
+        try:
+            dead = [int(path.stem) for path in self.directory.glob("*.json") if path.stem.isdigit() and not _alive(int(path.stem))]
+        except OSError:
+            return
+        if not dead:
+            return
+        with open(self.directory / "archive.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for pid in dead:
+                if self._path(pid).exists():
+                    self.archive(pid)
+
     def archive(self, pid: int) -> None:
-        """Fold a dead process's counters and histograms into the archive (called by the master)."""
+        """Fold a dead process's counters and histograms into the archive."""
         socket_path = self.socket_path(pid)
         if socket_path is not None:
             try:
@@ -473,6 +493,16 @@ class MultiprocessStore:
             pass
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
+
+
 #: What an agent sends once the fresh snapshot is written.
 _WRITTEN = b"1"
 
@@ -491,8 +521,8 @@ class SnapshotAgent:
         self,
         store: MultiprocessStore,
         snapshot: Callable[[], Snapshot],
-        interval: Optional[float] = None,
-        pid: Optional[int] = None,
+        interval: float | None = None,
+        pid: int | None = None,
     ) -> None:
         self.store = store
         self._snapshot = snapshot
@@ -503,7 +533,7 @@ class SnapshotAgent:
         self._closed = False
         #: Orders writes: none of the agent's lands after close()'s last one.
         self._write_lock = threading.Lock()
-        self._listener: Optional[socket.socket] = None
+        self._listener: socket.socket | None = None
         self._socket_path = store.socket_path(self.pid)
         if self._socket_path is not None:
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -24,10 +24,10 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from typing import Deque, Dict, Iterable, List, Optional, Set, Tuple
+from collections.abc import Iterable
 
 #: (topic, partition)
-TopicPartition = Tuple[str, int]
+TopicPartition = tuple[str, int]
 
 _epochs = itertools.count(1)
 
@@ -38,13 +38,13 @@ class _Partition:
     def __init__(self, epoch: int) -> None:
         self.epoch = epoch
         #: Offsets received and not yet part of the contiguous acknowledged prefix, in order.
-        self.pending: Deque[int] = deque()
+        self.pending: deque[int] = deque()
         #: Offsets in ``pending`` that are not acknowledged yet.
-        self.outstanding: Set[int] = set()
+        self.outstanding: set[int] = set()
         #: Next offset to commit (last contiguously acknowledged + 1); None before the first.
-        self.position: Optional[int] = None
+        self.position: int | None = None
         #: The position last reported as committed.
-        self.committed: Optional[int] = None
+        self.committed: int | None = None
         self.last_received = -1
 
 
@@ -67,7 +67,7 @@ class OffsetTracker:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._partitions: Dict[TopicPartition, _Partition] = {}
+        self._partitions: dict[TopicPartition, _Partition] = {}
 
     # -- assignment
 
@@ -78,7 +78,7 @@ class OffsetTracker:
             self._partitions[tp] = _Partition(epoch)
         return epoch
 
-    def revoke(self, tp: TopicPartition) -> Optional[int]:
+    def revoke(self, tp: TopicPartition) -> int | None:
         """Stop tracking ``tp``. Returns its position if it moved past the last commit
         (the caller commits it before giving the partition up), else None.
 
@@ -90,12 +90,12 @@ class OffsetTracker:
             return None
         return state.position
 
-    def epoch(self, tp: TopicPartition) -> Optional[int]:
+    def epoch(self, tp: TopicPartition) -> int | None:
         with self._lock:
             state = self._partitions.get(tp)
             return state.epoch if state is not None else None
 
-    def assigned(self) -> List[TopicPartition]:
+    def assigned(self) -> list[TopicPartition]:
         with self._lock:
             return sorted(self._partitions)
 
@@ -131,7 +131,7 @@ class OffsetTracker:
             _ack(state, tp, offset)
             return True
 
-    def acked_many(self, acks: Iterable[Tuple[TopicPartition, int, int]]) -> None:
+    def acked_many(self, acks: Iterable[tuple[TopicPartition, int, int]]) -> None:
         """:meth:`acked` for each (partition, epoch, offset), under one lock (acknowledgements of
         an earlier assignment are skipped)."""
         with self._lock:
@@ -143,7 +143,7 @@ class OffsetTracker:
 
     # -- commits
 
-    def commit_candidates(self) -> Dict[TopicPartition, int]:
+    def commit_candidates(self) -> dict[TopicPartition, int]:
         """Positions that moved since they were last committed: what a batched commit sends."""
         with self._lock:
             return {
@@ -152,7 +152,7 @@ class OffsetTracker:
                 if state.position is not None and state.position != state.committed
             }
 
-    def mark_committed(self, positions: Dict[TopicPartition, int]) -> None:
+    def mark_committed(self, positions: dict[TopicPartition, int]) -> None:
         """Record positions the broker accepted (partitions revoked since are skipped)."""
         with self._lock:
             for tp, position in positions.items():
@@ -168,7 +168,7 @@ class OffsetTracker:
             state = self._partitions.get(tp)
             return len(state.pending) if state is not None else 0
 
-    def snapshot(self) -> Dict[TopicPartition, Tuple[Optional[int], Optional[int], int, int]]:
+    def snapshot(self) -> dict[TopicPartition, tuple[int | None, int | None, int, int]]:
         """Per partition: (position, committed, offsets not yet contiguously acknowledged,
         last offset received or -1)."""
         with self._lock:

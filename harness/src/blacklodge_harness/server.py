@@ -1,19 +1,35 @@
-"""``blacklodge web``: gunicorn serving :func:`blacklodge_harness.web.create_app`.
+"""``blacklodge web``: granian serving the harness's WSGI pipeline, one app per worker process.
 
-Uses gunicorn's custom-application pattern (``gunicorn.app.base.BaseApplication``):
-the settings become gunicorn settings in :func:`gunicorn_options`, and each
-worker process builds its own Flask app (no ``preload_app``: a model loaded in
-the master and shared by fork does not survive copy-on-write, and some
-libraries break across fork).
+Why granian: on the same core and the same function it serves about three times the
+requests of gunicorn's gthread worker (its HTTP parsing and socket handling are Rust, not
+Python); the comparison is in ``bench/results/wrapper.md``. Each worker process builds its own
+app (:func:`load_worker`; nothing is loaded in the master, so a model is never shared across
+fork) and serves it on ``BLACKLODGE_THREADS`` blocking threads.
 
-Worker model: ``gthread`` workers (``BLACKLODGE_WORKERS`` processes x
-``BLACKLODGE_THREADS`` threads). The worker class is subclassed only to hear
-SIGTERM: readiness turns 503 at once, requests are still taken for
-``BLACKLODGE_DRAIN_DELAY`` seconds, then gunicorn stops accepting and gives
-in-flight requests the rest of ``BLACKLODGE_GRACE_PERIOD``. The master exits 0.
+The contract granian keeps by itself: worker respawn after a crash
+(``respawn_failed_workers``), graceful stop with a deadline (``workers_kill_timeout`` =
+``BLACKLODGE_GRACE_PERIOD``), the keep-alive idle timeout (HTTP/1 header read timeout),
+backpressure (at most ``backpressure`` requests per worker in the application at once; the
+rest wait in the socket backlog), recycling (``BLACKLODGE_WORKER_LIFETIME``).
 
-Exit codes: 0 after SIGTERM/SIGINT, 4 when the entry point fails to load
-(gunicorn's "App failed to load"), 1 when the port cannot be bound.
+The adapter (:func:`_adapt_granian`, the only code here that knows granian's internals):
+
+* **deadlines**: granian hands the application a response sender (``proto``) that it calls
+  once with the answer. The adapter puts ``proto.response_bytes`` into ``environ`` under
+  :data:`~blacklodge_harness.pipeline.RESPOND_KEY`, so the deadline watchdog answers ``504``
+  through it while the call keeps the request thread; the late answer of the call itself is
+  then dropped by granian (a second call of the sender is ignored);
+* **SIGTERM**: the worker's signal handler first turns readiness to 503, keeps serving for
+  ``BLACKLODGE_DRAIN_DELAY``, then tells granian to stop accepting;
+* **shutdown**: after granian's serve loop returns, in-flight calls get the rest of the grace
+  period, then the class's ``shutdown()`` runs.
+
+The names it replaces (``granian.server.mp._wsgi_call_wrap``, ``granian._signals.set_sync_signals``)
+are checked at start, and ``tests/test_server.py`` runs against the granian version the lock
+pins; ``pyproject.toml`` accepts only the minor versions tested.
+
+Exit codes: 0 after SIGTERM/SIGINT, 4 when the entry point fails to load, 1 when the port
+cannot be bound or a worker keeps crashing.
 """
 
 from __future__ import annotations
@@ -22,176 +38,216 @@ import logging
 import math
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import threading
+import time
+from functools import partial
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, cast
 
-from gunicorn.app.base import BaseApplication
-from gunicorn.glogging import Logger as GunicornBaseLogger
-from gunicorn.workers.gthread import ThreadWorker
-
-from blacklodge_harness.config import Settings
+from blacklodge_harness.config import Settings, load_settings
 from blacklodge_harness.metrics import MultiprocessStore
-from blacklodge_harness.fastpath import FastPath
-from blacklodge_harness.web import ReadyMarkers, WebRuntime, create_app, exit_on_load_failure, get_runtime
+from blacklodge_harness.pipeline import RESPOND_KEY
+from blacklodge_harness.web import LOAD_FAILED_MARKER, ReadyMarkers, WebRuntime, create_app, exit_on_load_failure, get_runtime
 
 log = logging.getLogger("blacklodge.server")
 
+#: Exit code when the entry point failed to load (as with gunicorn's "App failed to load").
+EXIT_LOAD_FAILED = 4
+
 
 def writable_tmp_dir() -> str:
-    """``/dev/shm`` when usable (tmpfs: heartbeat and metrics files never touch disk), else ``$TMPDIR``."""
+    """``/dev/shm`` when usable (tmpfs: readiness and metrics files never touch disk), else ``$TMPDIR``."""
     shm = "/dev/shm"
     if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
         return shm
     return tempfile.gettempdir()
 
 
-class GunicornLogger(GunicornBaseLogger):
-    """Sends gunicorn's own messages through the harness's log handler and format.
-
-    gunicorn's access log stays off: the app logs each request itself, with the
-    request id and without the query string.
-    """
-
-    def setup(self, cfg: Any) -> None:
-        super().setup(cfg)
-        for logger in (self.error_log, self.access_log):
-            for handler in list(logger.handlers):
-                logger.removeHandler(handler)
-        self.error_log.propagate = True
-        self.access_log.propagate = False
-        self.access_log.disabled = True
+#: granian's own log configuration, merged over its default: no handlers of its own, so its
+#: messages (logger ``_granian``) reach the harness's handler on the root logger.
+GRANIAN_LOGGING: dict[str, Any] = {
+    "handlers": {},
+    "loggers": {"_granian": {"handlers": [], "propagate": True}, "granian.access": {"handlers": [], "propagate": False}},
+}
 
 
-def runtime_of(app: Any) -> Optional[WebRuntime]:
-    """The runtime behind what :meth:`WebServer.load` gave gunicorn (None before it loaded)."""
-    if isinstance(app, FastPath):
-        return app.runtime
-    if app is not None and hasattr(app, "extensions"):
-        return get_runtime(app)
-    return None
+def granian_options(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of ``granian.Granian`` for ``settings``."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
 
-
-class HarnessWorker(ThreadWorker):
-    """gthread worker that tells the app when SIGTERM arrives."""
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        runtime = runtime_of(getattr(self, "wsgi", None))
-        delay = float(getattr(self.cfg, "blacklodge_drain_delay", 0.0) or 0.0)
-        if runtime is not None:
-            runtime.begin_stop()
-        if runtime is None or delay <= 0:
-            if runtime is not None:
-                runtime.begin_drain()
-            super().handle_exit(sig, frame)
-            return
-        if getattr(self, "_blacklodge_stop_timer", None) is not None:
-            return
-
-        def stop_accepting() -> None:
-            runtime.begin_drain()
-            super(HarnessWorker, self).handle_exit(sig, frame)
-
-        # Keep accepting while the load balancer notices /readyz is failing.
-        timer = threading.Timer(delay, stop_accepting)
-        timer.daemon = True
-        self._blacklodge_stop_timer = timer
-        timer.start()
-
-
-# --------------------------------------------------------------------------- hooks (run by gunicorn)
-
-
-def _worker_exit(server: Any, worker: Any) -> None:
-    """In the worker, after in-flight requests finished: run the handler's shutdown()."""
-    runtime = runtime_of(getattr(worker, "wsgi", None))
-    if runtime is None:
-        return
-    runtime.shutdown()
-    if runtime.watchdog is not None and runtime.watchdog.overrunning > 0:
-        # A call that overran its deadline (already answered 504) still holds a request
-        # thread. gunicorn's request threads are not daemon threads, so a normal exit
-        # would wait for that call; end the worker now, as the grace period is over.
-        log.warning("exiting with %d overrunning call(s) still running", runtime.watchdog.overrunning)
-        for handler in logging.getLogger().handlers:
-            try:
-                handler.flush()
-            except Exception:  # noqa: BLE001
-                pass
-        os._exit(0)
-
-
-def gunicorn_options(settings: Settings, tmp_dir: str) -> Dict[str, Any]:
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    keepalive_ms = math.ceil(settings.keepalive * 1000)
     return {
-        "bind": [f"{host}:{settings.port}"],
+        "address": settings.host,
+        "port": settings.port,
+        "interface": Interfaces.WSGI,
         "workers": settings.workers,
-        "threads": settings.threads,
-        "worker_class": HarnessWorker,
-        # gthread heartbeats from its own loop, so this only catches a worker
-        # whose main thread is blocked (for example by a C extension holding the GIL).
-        "timeout": max(30, math.ceil(settings.timeout) + 30),
-        "graceful_timeout": math.ceil(settings.grace_period),
-        "keepalive": math.ceil(settings.keepalive),
-        "worker_tmp_dir": tmp_dir,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": settings.log_level,
-        "logger_class": GunicornLogger,
-        "preload_app": False,
-        "proc_name": f"blacklodge-{settings.app_name}",
-        "worker_exit": _worker_exit,
-        # A read-only root filesystem has no room for it; the harness needs no
-        # runtime control besides signals.
-        "control_socket_disable": True,
+        "blocking_threads": settings.threads,
+        # Requests a worker takes into the application at once: its threads, and as many
+        # queued behind them (a fast handler keeps every thread busy without waiting on
+        # the event loop); the rest wait in the listen backlog for any worker.
+        "backpressure": 2 * settings.threads,
+        "http": HTTPModes.http1,
+        # keep_alive=False closes each connection after its answer; otherwise an idle
+        # connection is closed when no new request head arrived within the keep-alive time.
+        "http1_settings": HTTP1Settings(keep_alive=keepalive_ms > 0, header_read_timeout=max(1, keepalive_ms)),
+        "websockets": False,
+        "log_enabled": True,
+        "log_level": settings.log_level,
+        "log_dictconfig": GRANIAN_LOGGING,
+        "log_access": False,  # the pipeline logs each request itself, with its request id
+        "respawn_failed_workers": True,
+        "respawn_interval": 0.5,
+        "workers_kill_timeout": max(1, math.ceil(settings.grace_period)),
+        "workers_lifetime": math.ceil(settings.worker_lifetime) if settings.worker_lifetime > 0 else None,
     }
 
 
-class WebServer(BaseApplication):
-    """gunicorn application: settings in, one Flask app per worker."""
+# --------------------------------------------------------------------------- the adapter (worker side)
 
-    def __init__(self, settings: Settings, tmp_dir: str, metrics_dir: Path, ready_dir: Path) -> None:
-        self.settings = settings
-        self.tmp_dir = tmp_dir
-        self.store = MultiprocessStore(metrics_dir)
-        self.ready_markers = ReadyMarkers(ready_dir, settings.workers)
-        super().__init__()
 
-    def load_config(self) -> None:
-        options = gunicorn_options(self.settings, self.tmp_dir)
-        store = self.store
-        markers = self.ready_markers
+def _call_wrapper(callback: Any, scope_opts: dict[str, Any], access_log_fmt: Any = None) -> Any:
+    """granian's WSGI call wrapper, plus the response sender in ``environ`` (see the module doc)."""
+    base: dict[str, Any] = {
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "SCRIPT_NAME": "",
+        "SERVER_SOFTWARE": "granian",
+        "wsgi.errors": sys.stderr,
+        "wsgi.input_terminated": True,
+        "wsgi.multiprocess": True,
+        "wsgi.multithread": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
 
-        def child_exit(server: Any, worker: Any) -> None:
-            store.archive(worker.pid)
-            markers.unmark(worker.pid)
+    def run(proto: Any, scope: dict[str, Any]) -> int:
+        answer: list[Any] = [200, []]
 
-        options["child_exit"] = child_exit
-        for key, value in options.items():
-            if key in self.cfg.settings:  # older gunicorn releases lack some settings
-                self.cfg.set(key, value)
-        # Read by HarnessWorker; gunicorn's Config has no such setting.
-        self.cfg.blacklodge_drain_delay = self.settings.drain_delay
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            answer[0] = int(status[:3])
+            answer[1] = headers
 
-    def load(self) -> Any:
-        """The worker's WSGI application: the app's :class:`FastPath` itself.
+        environ = base | scope
+        environ[RESPOND_KEY] = proto.response_bytes
+        body = callback(environ, start_response)
+        if type(body) is list:
+            proto.response_bytes(answer[0], answer[1], b"".join(body))
+        else:
+            proto.response_iter(answer[0], answer[1], _Chunks(body))
+        return cast(int, answer[0])
 
-        gunicorn calls it directly rather than through ``Flask.__call__`` (one call less per
-        request); the Flask app stays behind it for every route the fast path does not answer.
-        """
+    return run
+
+
+class _Chunks:
+    """A WSGI body iterable as the iterator (with ``close``) granian's streaming answer takes."""
+
+    __slots__ = ("inner", "__next__")
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.__next__ = iter(inner).__next__
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
+
+
+def _signal_handling(runtime: WebRuntime) -> Any:
+    """Replaces granian's worker signal setup: readiness off at once, stop after the drain delay."""
+    from granian._granian import WorkerSignal
+
+    stop_event = WorkerSignal()
+    stopping = threading.Event()
+
+    def stop() -> None:
+        runtime.begin_drain()
+        stop_event.set()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        runtime.begin_stop()
+        delay = runtime.settings.drain_delay
+        if delay > 0:
+            # Keep accepting while the load balancer notices /readyz is failing.
+            timer = threading.Timer(delay, stop)
+            timer.daemon = True
+            timer.start()
+        else:
+            stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    return stop_event
+
+
+def _finish(runtime: WebRuntime) -> None:
+    """After granian stopped accepting: wait for in-flight requests (within the grace period), then shut down."""
+    deadline = time.monotonic() + max(0.0, runtime.settings.grace_period - runtime.settings.drain_delay)
+    while runtime.active and time.monotonic() < deadline:
+        time.sleep(0.02)
+    overrunning = runtime.watchdog.overrunning if runtime.watchdog is not None else 0
+    runtime.shutdown()
+    if runtime.active or overrunning:
+        log.warning("exiting with %d call(s) still running", len(runtime.active) or overrunning)
+    for handler in logging.getLogger().handlers:
+        try:
+            handler.flush()
+        except Exception:  # noqa: BLE001 - nothing left to report it to
+            pass
+
+
+def _adapt_granian(runtime: WebRuntime) -> None:
+    """Install the adapter in this worker process (before granian's worker code reads the names)."""
+    import granian._signals as granian_signals
+    import granian.server.mp as granian_mp
+
+    missing = [name for module, name in ((granian_mp, "_wsgi_call_wrap"), (granian_signals, "set_sync_signals")) if not hasattr(module, name)]
+    if missing:
+        raise RuntimeError(f"this granian version has no {', '.join(missing)}; install the version harness/requirements.lock pins")
+    granian_mp._wsgi_call_wrap = _call_wrapper  # type: ignore[attr-defined] # granian's private name, checked above
+    granian_signals.set_sync_signals = partial(_signal_handling, runtime)
+    # Runs when granian's worker function returns (multiprocessing's exit finalizers).
+    from multiprocessing import util
+
+    util.Finalize(runtime, _finish, args=(runtime,), exitpriority=10)
+
+
+def load_worker(target: str, metrics_dir: str, ready_dir: str) -> Any:
+    """granian's target loader, run in each worker process: the app it serves."""
+    settings = load_settings()
+    on_load_failure = partial(exit_on_load_failure, Path(ready_dir))
+    try:
         app = create_app(
-            self.settings, metrics_store=self.store, ready_markers=self.ready_markers, on_load_failure=exit_on_load_failure
+            settings,
+            metrics_store=MultiprocessStore(Path(metrics_dir)),
+            ready_markers=ReadyMarkers(Path(ready_dir), settings.workers),
+            on_load_failure=on_load_failure,
         )
-        return app.wsgi_app if isinstance(app.wsgi_app, FastPath) else app
+    except Exception as exc:  # noqa: BLE001 - BLACKLODGE_APP_SETUP failed: as a broken entry point
+        on_load_failure(exc)
+    _adapt_granian(get_runtime(app))
+    return app.wsgi_app
+
+
+# --------------------------------------------------------------------------- the master
 
 
 def serve(settings: Settings) -> int:
-    """Run gunicorn until it stops; returns the exit status."""
+    """Run granian until it stops; returns the exit status."""
+    from granian import Granian
+
     tmp_dir = writable_tmp_dir()
     metrics_dir = Path(tempfile.mkdtemp(prefix="blacklodge-metrics-", dir=tmp_dir))
     ready_dir = Path(tempfile.mkdtemp(prefix="blacklodge-ready-", dir=tmp_dir))
     master_pid = os.getpid()
+    code = 0
     try:
         log.info(
             "starting HTTP server on %s:%d (%d workers x %d threads, timeout %gs, body limit %d bytes)",
@@ -202,14 +258,14 @@ def serve(settings: Settings) -> int:
             settings.timeout,
             settings.max_body_size,
         )
-        WebServer(settings, tmp_dir, metrics_dir, ready_dir).run()
+        server = Granian("blacklodge_harness", **granian_options(settings))
+        server.serve(target_loader=partial(load_worker, metrics_dir=str(metrics_dir), ready_dir=str(ready_dir)))
     except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
-        # Worker processes leave gunicorn through this same SystemExit path;
-        # only the master owns the directory.
         if os.getpid() == master_pid:
+            if (ready_dir / LOAD_FAILED_MARKER).exists():
+                code = EXIT_LOAD_FAILED
             shutil.rmtree(metrics_dir, ignore_errors=True)
             shutil.rmtree(ready_dir, ignore_errors=True)
-    return 0
+    return code

@@ -1,15 +1,12 @@
-"""Deadlines for handler calls that run on the request thread (HTTP mode under gunicorn).
+"""Deadlines for handler calls that run on the request thread (HTTP mode under ``blacklodge web``).
 
 Handing every call to a pool thread so that the request thread can stop waiting
-at the deadline costs two thread switches per request (about 35 µs of CPU, more
-than everything else the harness does; see bench/results/wrapper.md). Under
-gunicorn the call therefore runs on the request thread itself, and one
-:class:`Watchdog` thread per worker keeps the deadlines: when a call is still
-running at its deadline, the watchdog answers the request (``504``) on the
-client socket, which gunicorn hands to the application in ``environ`` as
-``gunicorn.socket``, and shuts the socket for writing. When the call finally
-returns, its result is discarded and the request thread gives the connection
-back to gunicorn as closed.
+at the deadline costs two thread switches per request (about a third of the throughput
+of a cheap handler; see bench/results/wrapper.md). The call therefore runs on the request
+thread itself, and one :class:`Watchdog` thread per worker keeps the deadlines: when a
+call is still running at its deadline, the watchdog answers the request (``504``) through
+the server's ``respond`` callable (see :data:`blacklodge_harness.pipeline.RESPOND_KEY`).
+When the call finally returns, its result is discarded.
 
 Registering a call is a dictionary insert under a lock (releasing it, a lock-free
 ``dict.pop``) and does not wake the
@@ -24,16 +21,16 @@ from __future__ import annotations
 
 import itertools
 import logging
-import socket
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, cast
+from collections.abc import Callable
 
 log = logging.getLogger("blacklodge.http")
 
 
-class Ticket(list):  # type: ignore[type-arg]
-    """One call being watched: ``[key, deadline, sock, request_id, started, environ, answered]``.
+class Ticket(list[Any]):
+    """One call being watched: ``[key, deadline, respond, request_id, started, environ, answered]``.
 
     A list with named accessors rather than a class with ``__init__``: :meth:`Watchdog.watch`
     makes one per request, and building a list takes no Python frame.
@@ -43,32 +40,33 @@ class Ticket(list):  # type: ignore[type-arg]
 
     @property
     def key(self) -> int:
-        return self[0]  # type: ignore[no-any-return]
+        return cast("int", self[0])
 
     @property
     def deadline(self) -> float:
-        return self[1]  # type: ignore[no-any-return]
+        return cast("float", self[1])
 
     @property
-    def sock(self) -> socket.socket:
-        return self[2]  # type: ignore[no-any-return]
+    def respond(self) -> Callable[[int, list[tuple[str, str]], bytes], Any]:
+        """The server's early answer for this request."""
+        return cast("Callable[[int, list[tuple[str, str]], bytes], Any]", self[2])
 
     @property
     def request_id(self) -> str:
-        return self[3]  # type: ignore[no-any-return]
+        return cast("str", self[3])
 
     @property
     def started(self) -> float:
-        return self[4]  # type: ignore[no-any-return]
+        return cast("float", self[4])
 
     @property
-    def environ(self) -> Dict[str, Any]:
-        return self[5]  # type: ignore[no-any-return]
+    def environ(self) -> dict[str, Any]:
+        return cast("dict[str, Any]", self[5])
 
     @property
-    def answered(self) -> Optional[threading.Event]:
+    def answered(self) -> threading.Event | None:
         """Set (by the watchdog) once the timeout answer is on the wire; created when the deadline passes."""
-        return self[6]  # type: ignore[no-any-return]
+        return cast("threading.Event | None", self[6])
 
     @answered.setter
     def answered(self, event: threading.Event) -> None:
@@ -83,22 +81,27 @@ class Watchdog:
         #: Every call's deadline is its start plus this; also the idle sleep.
         self._timeout = timeout
         self._lock = threading.Lock()
-        self._tickets: Dict[int, Ticket] = {}
+        self._tickets: dict[int, Ticket] = {}
         self._keys = itertools.count()
         self._wake = threading.Event()
         #: When the watchdog thread will look at the deadlines next (monotonic clock).
         self._wake_at = 0.0
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._stopped = False
         #: Calls answered by the watchdog that have not returned yet.
         self.overrunning = 0
 
     def watch(
-        self, deadline: float, sock: socket.socket, request_id: str, started: float, environ: Dict[str, Any]
+        self,
+        deadline: float,
+        respond: Callable[[int, list[tuple[str, str]], bytes], Any],
+        request_id: str,
+        started: float,
+        environ: dict[str, Any],
     ) -> Ticket:
         """Start watching a call; pass the ticket to :meth:`release` when the call returns."""
         key = next(self._keys)
-        ticket = Ticket((key, deadline, sock, request_id, started, environ, None))
+        ticket = Ticket((key, deadline, respond, request_id, started, environ, None))
         with self._lock:
             self._tickets[key] = ticket
             early = deadline < self._wake_at
@@ -165,9 +168,5 @@ class Watchdog:
                 except Exception:  # noqa: BLE001 - the watchdog must keep running
                     log.exception("could not answer a request that overran its deadline")
                 finally:
-                    try:
-                        ticket.sock.shutdown(socket.SHUT_WR)
-                    except OSError:
-                        pass
                     assert ticket.answered is not None
                     ticket.answered.set()

@@ -1,20 +1,17 @@
 """HTTP mode: the Flask application (``create_app`` is the factory).
 
-Routes
+Routes (answered by :class:`~blacklodge_harness.pipeline.Pipeline`, the app's ``wsgi_app``)
     ``POST /predict``  the handler; JSON in and out, raw bytes for other content types
     ``GET /healthz``   liveness (alias ``/livez``)
     ``GET /readyz``    readiness: 503 until every worker's ``load()`` finished, and while draining
-    ``GET /metrics``   Prometheus text format, summed over all gunicorn workers
+    ``GET /metrics``   Prometheus text format, summed over all workers
     ``GET /statz``     app name, version, revision, harness and Python versions
 
-The production server is gunicorn (:mod:`blacklodge_harness.server`), which
-calls :func:`create_app` once per worker process. Tests use the Flask test
-client on the same factory.
-
-``POST /predict`` and the probes are answered by the plain-WSGI
-:class:`~blacklodge_harness.fastpath.FastPath` installed as the app's
-``wsgi_app`` (``create_app(fast_path=False)`` leaves them to the Flask views
-below, which give the same answers); everything else is Flask.
+Everything else is Flask's: the app's own routes and blueprints (added to the app this
+factory returns), 404 and 405 answers and CORS preflights, with the harness's request id,
+headers, metrics and access log added by the hooks below. ``blacklodge web``
+(:mod:`blacklodge_harness.server`) calls :func:`create_app` once per worker process; tests
+use the Flask test client on the same factory, so both go through the same pipeline.
 """
 
 from __future__ import annotations
@@ -24,36 +21,33 @@ import itertools
 import json
 import logging
 import os
-import platform
+import signal
 import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from collections.abc import Callable
+from typing import Any, cast
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from blacklodge_harness import __version__, logs
+from blacklodge_harness import logs
 from blacklodge_harness.config import Settings, load_settings
 from blacklodge_harness.core import Handler, HandlerMetrics, Invoker
-from blacklodge_harness.errors import HarnessError
-from blacklodge_harness.fastpath import (
+from blacklodge_harness.entrypoint import import_module
+from blacklodge_harness.errors import EntryPointError, HarnessError
+from blacklodge_harness.pipeline import (
     CLOSE,
     PROBE_ROUTES,
     REQUEST_ID_HEADER,
     STATUS_LINES,
-    FastPath,
-    Reply,
+    ROUTES,
+    Pipeline,
     accept_request_id,
     cors_headers,
-    healthz_reply,
     is_json_type,
-    json_reply,
-    predict_reply,
-    readyz_reply,
 )
-from blacklodge_harness.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from blacklodge_harness.metrics import MultiprocessStore, Registry, SnapshotAgent, register_app_info, render
 from blacklodge_harness.watchdog import Watchdog
 
@@ -72,9 +66,9 @@ _ERROR_TYPES = {
 class ReadyMarkers:
     """Readiness of the whole server: one marker file per ready worker, in a directory the server made.
 
-    A gunicorn worker writes its marker (named after its pid) once its entry point has
-    loaded, and removes it on SIGTERM; the master removes the marker of a worker that
-    exited. ``/readyz``, whichever worker answers it, counts the markers of live workers
+    A worker of ``blacklodge web`` writes its marker (named after its pid) once its entry point has
+    loaded, and removes it on SIGTERM; the marker of a worker that died is ignored
+    (and removed) by the next count. ``/readyz``, whichever worker answers it, counts the markers of live workers
     against the configured number, so the server reports ready only when every worker
     is (a respawned worker still loading makes it not ready again).
     """
@@ -90,7 +84,7 @@ class ReadyMarkers:
         """This process is ready."""
         self._path(os.getpid()).touch()
 
-    def unmark(self, pid: Optional[int] = None) -> None:
+    def unmark(self, pid: int | None = None) -> None:
         """This process (or the exited worker ``pid``) is no longer ready."""
         try:
             self._path(os.getpid() if pid is None else pid).unlink()
@@ -110,9 +104,10 @@ class ReadyMarkers:
             try:
                 os.kill(int(name), 0)
             except ProcessLookupError:
-                continue  # died; the master has not removed its marker yet
+                self.unmark(int(name))  # died without removing it
+                continue
             except PermissionError:
-                pass  # alive, owned by another user (not the case under gunicorn)
+                pass  # alive, owned by another user (not the case under ``blacklodge web``)
             ready += 1
         return ready
 
@@ -125,8 +120,8 @@ class WebRuntime:
         settings: Settings,
         handler: Handler,
         *,
-        metrics_store: Optional[MultiprocessStore] = None,
-        ready_markers: Optional[ReadyMarkers] = None,
+        metrics_store: MultiprocessStore | None = None,
+        ready_markers: ReadyMarkers | None = None,
     ) -> None:
         self.settings = settings
         self.handler = handler
@@ -150,7 +145,7 @@ class WebRuntime:
         )
         #: Requests being handled, by token: adding and removing a key are atomic, so the
         #: request path takes no lock for the in-flight gauge (it reports the length).
-        self.active: Dict[int, None] = {}
+        self.active: dict[int, None] = {}
         #: Tokens of requests in ``active``.
         self.flights = itertools.count()
         self.registry.function_gauge(
@@ -161,19 +156,19 @@ class WebRuntime:
             handler, concurrency=settings.threads, timeout=settings.timeout, metrics=self.handler_metrics
         )
         #: Deadlines of calls on the request threads (set by FastPath when there is a timeout).
-        self.watchdog: Optional[Watchdog] = None
+        self.watchdog: Watchdog | None = None
         self.access_log = logs.AccessLog()
         # What end_request updates, looked up once.
         self._metrics_lock = self.registry.lock
         self._request_counts = self.requests.values_locked()
         self._call_counts = self.handler_metrics.calls.values_locked()
-        self._latency_entries: Dict[Tuple[str], List[float]] = {}
-        self._call_durations: Optional[List[float]] = None  # made by the first call (no samples before)
+        self._latency_entries: dict[tuple[str], list[float]] = {}
+        self._call_durations: list[float] | None = None  # made by the first call (no samples before)
         self._buckets = self.latency.buckets
         if self.handler_metrics.duration.buckets != self._buckets:
             raise ValueError("end_request assumes both histograms have the same buckets")
         #: Writes this worker's snapshots for the other workers' scrapes (with a store).
-        self.snapshot_agent: Optional[SnapshotAgent] = (
+        self.snapshot_agent: SnapshotAgent | None = (
             SnapshotAgent(metrics_store, self.registry.snapshot) if metrics_store is not None else None
         )
 
@@ -186,10 +181,10 @@ class WebRuntime:
     def end_request(
         self,
         token: int,
-        key: Tuple[str, str, str],
-        route: Tuple[str],
+        key: tuple[str, str, str],
+        route: tuple[str],
         elapsed: float,
-        call: Optional[Tuple[Tuple[str], float]] = None,
+        call: tuple[tuple[str], float] | None = None,
     ) -> None:
         """Record a finished request: count (route, method, status), latency, no longer in flight.
 
@@ -217,12 +212,12 @@ class WebRuntime:
         if agent is not None:
             agent.dirty = True
 
-    def _call_duration_entry(self) -> List[float]:
+    def _call_duration_entry(self) -> list[float]:
         """The handler duration histogram's counts (the caller holds the registry lock)."""
         entry = self._call_durations = self.handler_metrics.duration.entry_locked()
         return entry
 
-    def _latency_entry(self, route: Tuple[str]) -> List[float]:
+    def _latency_entry(self, route: tuple[str]) -> list[float]:
         """The latency histogram's counts for ``route`` (the caller holds the registry lock)."""
         entry = self._latency_entries[route] = self.latency.entry_locked(route)
         return entry
@@ -307,14 +302,26 @@ def _log_load_failure(exc: BaseException) -> None:
         )
 
 
-def exit_on_load_failure(exc: BaseException) -> None:
-    """Log and end the process with gunicorn's 'app failed to load' code, which stops the server."""
+#: Written into the readiness directory by a worker whose entry point failed to load.
+LOAD_FAILED_MARKER = "load-failed"
+
+
+def exit_on_load_failure(ready_dir: Path, exc: BaseException) -> None:
+    """Log, stop the whole server (a broken entry point does not get better by respawning) and exit 4.
+
+    The marker tells the master why it stops (``blacklodge web`` then exits 4).
+    """
     _log_load_failure(exc)
     for handler in logging.getLogger().handlers:
         try:
             handler.flush()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - nothing left to report it to
             pass
+    try:
+        (ready_dir / LOAD_FAILED_MARKER).touch()
+        os.kill(os.getppid(), signal.SIGTERM)
+    except OSError:
+        pass
     os._exit(4)
 
 
@@ -322,14 +329,7 @@ def _request_id() -> str:
     return getattr(g, "request_id", None) or logs.current_request_id() or "-"
 
 
-def _to_response(reply: Reply) -> Response:
-    response = Response(reply.body, status=reply.status, content_type=reply.content_type)
-    for key, value in reply.headers:
-        response.headers[key] = value
-    return response
-
-
-def error_response(status: int, error_type: str, message: str, headers: Optional[Dict[str, str]] = None) -> Response:
+def error_response(status: int, error_type: str, message: str, headers: dict[str, str] | None = None) -> Response:
     body = {"error": {"type": error_type, "message": message, "request_id": _request_id()}}
     response = Response(json.dumps(body), status=status, mimetype="application/json")
     for key, value in (headers or {}).items():
@@ -338,47 +338,81 @@ def error_response(status: int, error_type: str, message: str, headers: Optional
 
 
 def create_app(
-    settings: Optional[Settings] = None,
+    settings: Settings | None = None,
     *,
-    handler: Optional[Handler] = None,
+    handler: Handler | None = None,
     start: bool = True,
-    metrics_store: Optional[MultiprocessStore] = None,
-    ready_markers: Optional[ReadyMarkers] = None,
-    on_load_failure: Optional[Callable[[BaseException], None]] = None,
-    fast_path: bool = True,
+    metrics_store: MultiprocessStore | None = None,
+    ready_markers: ReadyMarkers | None = None,
+    on_load_failure: Callable[[BaseException], None] | None = None,
 ) -> Flask:
     """Build the Flask app for the handler named by ``settings`` (default: from the environment).
 
     With ``start`` the entry point loads on a background thread, so the probes
     answer (``/readyz`` 503) while a slow ``load()`` runs. ``on_load_failure``
-    defaults to logging and staying up unready; the gunicorn server passes
+    defaults to logging and staying up unready; ``blacklodge web`` passes
     :func:`exit_on_load_failure` so a broken entry point stops the container.
-    ``fast_path`` (default) answers ``POST /predict`` and the probes in plain
-    WSGI (:class:`~blacklodge_harness.fastpath.FastPath`); without it the Flask
-    views below answer them, the same way but slower. ``ready_markers`` (given by
-    the gunicorn server) makes ``/readyz`` report the readiness of every worker.
+    The harness's routes are answered by :class:`~blacklodge_harness.pipeline.Pipeline`
+    (the app's ``wsgi_app``); routes added to the returned app are Flask's as usual.
+    ``ready_markers`` (given by ``blacklodge web``) makes ``/readyz`` report the
+    readiness of every worker.
     """
     settings = settings or load_settings()
     handler = handler or Handler(settings.entrypoint, settings.app_dir)
     runtime = WebRuntime(settings, handler, metrics_store=metrics_store, ready_markers=ready_markers)
 
     app = Flask("blacklodge_harness")
-    # /predict reads its body with fastpath.read_body, which enforces the limit
+    # /predict reads its body with pipeline.read_body, which enforces the limit
     # itself (also on chunked bodies); this bounds any other read through Flask.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size + 1
     app.extensions[EXTENSION_KEY] = runtime
     _register_hooks(app, runtime)
     _register_errors(app, runtime)
-    _register_routes(app, runtime)
-    if fast_path:
-        app.wsgi_app = FastPath(runtime, app.wsgi_app)  # type: ignore[method-assign,arg-type]
+    _register_pipeline_routes(app)
+    if settings.app_setup:
+        load_app_setup(settings.app_setup, settings.app_dir)(app)
+    app.wsgi_app = Pipeline(runtime, app.wsgi_app)  # type: ignore[method-assign] # Flask's own annotation is narrower than WSGI
     if start:
         runtime.start(on_load_failure or _log_load_failure)
     return app
 
 
+def load_app_setup(spec: str, app_dir: Path) -> Callable[[Flask], Any]:
+    """The function ``BLACKLODGE_APP_SETUP`` names (``module:function``), imported from ``app_dir``.
+
+    It runs once per worker, before the app serves, with the Flask app as its argument.
+    """
+    module_name, _, attr = spec.partition(":")
+    module = import_module(module_name, app_dir)
+    setup = getattr(module, attr, None)
+    if not callable(setup):
+        module_file = getattr(module, "__file__", None) or module_name
+        problem = "has no attribute" if setup is None else f"has a {type(setup).__name__}, not a function, named"
+        raise EntryPointError(
+            f"App setup '{spec}' not found",
+            f"Module '{module_name}' ({module_file}) {problem} '{attr}'.",
+            f"Define 'def {attr}(app): ...' in {module_name.replace('.', '/')}.py, or point BLACKLODGE_APP_SETUP at the function that adds your routes.",
+            code="app_setup_missing",
+        )
+    return setup  # type: ignore[no-any-return] # checked callable above; its signature is the user's
+
+
+def _register_pipeline_routes(app: Flask) -> None:
+    """Rules for the pipeline's routes, so that Flask's routing answers 405 for their other methods.
+
+    The pipeline answers these requests before Flask sees them; the view only runs when the
+    Flask app is called without its ``wsgi_app`` (never by a server).
+    """
+
+    def answered_by_the_pipeline() -> Response:
+        raise RuntimeError("this route is answered by blacklodge_harness.pipeline.Pipeline, the app's wsgi_app")
+
+    for (method, path) in [("POST", "/predict"), *ROUTES]:
+        app.add_url_rule(path, endpoint=f"blacklodge{path}", view_func=answered_by_the_pipeline, methods=[method])
+
+
 def get_runtime(app: Flask) -> WebRuntime:
-    return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    return cast(WebRuntime, app.extensions[EXTENSION_KEY])
 
 
 # --------------------------------------------------------------------------- hooks
@@ -419,7 +453,7 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
         return response
 
     @app.teardown_request
-    def end(_exc: Optional[BaseException]) -> None:
+    def end(_exc: BaseException | None) -> None:
         token = getattr(g, "token", None)
         if token is not None:
             # after_request did not run (an error escaped): no longer in flight.
@@ -447,7 +481,7 @@ def _route_of(app: Flask) -> str:
     return "unmatched"
 
 
-def _apply_cors(response: Response, origins: Tuple[str, ...]) -> None:
+def _apply_cors(response: Response, origins: tuple[str, ...]) -> None:
     origin = request.headers.get("Origin")
     allowed = cors_headers(origins, origin)
     if not allowed:
@@ -472,7 +506,7 @@ def _register_errors(app: Flask, runtime: WebRuntime) -> None:
     def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         error_type = _ERROR_TYPES.get(status, "http_error")
-        headers: Dict[str, str] = {}
+        headers: dict[str, str] = {}
         if status == 413:
             message = f"the request body is larger than the limit of {max_size} bytes (BLACKLODGE_MAX_BODY_SIZE)"
             headers[CLOSE[0]] = CLOSE[1]  # the rest of the body is never read
@@ -493,57 +527,6 @@ def _register_errors(app: Flask, runtime: WebRuntime) -> None:
     def unexpected(exc: Exception) -> Response:
         log.exception("internal error while handling the request")
         return error_response(500, "internal_error", "internal error in the harness; see the logs")
-
-
-# --------------------------------------------------------------------------- routes
-
-
-def _register_routes(app: Flask, runtime: WebRuntime) -> None:
-    settings = runtime.settings
-    handler = runtime.handler
-
-    @app.get("/healthz")
-    @app.get("/livez")
-    def healthz() -> Response:
-        return _to_response(healthz_reply(runtime))
-
-    @app.get("/readyz")
-    def readyz() -> Response:
-        return _to_response(readyz_reply(runtime))
-
-    @app.get("/metrics")
-    def metrics() -> Response:
-        return Response(runtime.render_metrics(), mimetype=None, content_type=METRICS_CONTENT_TYPE)
-
-    @app.get("/statz")
-    def statz() -> Response:
-        entry = handler.entry
-        now = datetime.now(timezone.utc)
-        return _to_response(
-            json_reply(
-                {
-                    "app": {
-                        "name": settings.app_name,
-                        "version": settings.app_version,
-                        "revision": settings.revision,
-                    },
-                    "entrypoint": {
-                        "spec": settings.entrypoint,
-                        "kind": entry.kind if entry else None,
-                        "call": entry.call if entry else None,
-                    },
-                    "state": handler.state.value,
-                    "harness": {"version": __version__},
-                    "python": {"version": platform.python_version(), "implementation": platform.python_implementation()},
-                    "started_at": runtime.started_at.isoformat().replace("+00:00", "Z"),
-                    "uptime_seconds": round((now - runtime.started_at).total_seconds(), 3),
-                }
-            )
-        )
-
-    @app.post("/predict")
-    def predict() -> Response:
-        return _to_response(predict_reply(runtime, request.environ, g.request_id, g.started, runtime.invoker.call))
 
 
 __all__ = ["create_app", "get_runtime", "WebRuntime", "exit_on_load_failure", "is_json_type"]

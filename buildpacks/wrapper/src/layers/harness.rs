@@ -5,7 +5,7 @@
 //! harness/
 //!   bin/blacklodge          the command the processes run
 //!   lib/blacklodge_harness  the harness (first on sys.path)
-//!   deps/…/site-packages    e.g. gunicorn, when the app did not install it (last on sys.path)
+//!   deps/…/site-packages    e.g. granian, when the app did not install it (last on sys.path)
 //! ```
 //!
 //! The harness's `kafka` extra (confluent-kafka) is installed the same way, from the same lock,
@@ -196,7 +196,7 @@ pub(crate) fn constraints(python: &PythonEnv, locked: &[Locked]) -> String {
     )
 }
 
-/// `flask>=2.3, gunicorn>=22` and, with the worker mode, `and its kafka extra, confluent-kafka>=2.5`.
+/// `flask>=2.3, granian>=2.8,<2.9` and, with the worker mode, `and its kafka extra, confluent-kafka>=2.5`.
 fn describe_requirements(worker: bool) -> String {
     let mut text = harness::requirements().join(", ");
     if worker {
@@ -339,10 +339,13 @@ mod tests {
 
     #[test]
     fn the_heading_names_the_kafka_extra_only_for_the_worker() {
-        assert_eq!(describe_requirements(false), "flask>=2.3, gunicorn>=22");
+        assert_eq!(
+            describe_requirements(false),
+            "flask>=2.3, granian>=2.8,<2.9"
+        );
         assert_eq!(
             describe_requirements(true),
-            "flask>=2.3, gunicorn>=22 and, for the worker, confluent-kafka>=2.5"
+            "flask>=2.3, granian>=2.8,<2.9 and, for the worker, confluent-kafka>=2.5"
         );
     }
 
@@ -360,9 +363,9 @@ mod tests {
                 requirement: "flask==3.1.3 \\\n    --hash=sha256:aa".into(),
             },
             Locked {
-                name: "gunicorn".into(),
+                name: "granian".into(),
                 version: "27.0.1".into(),
-                requirement: "gunicorn==27.0.1 \\\n    --hash=sha256:bb".into(),
+                requirement: "granian==2.8.9 \\\n    --hash=sha256:bb".into(),
             },
             Locked {
                 name: "jinja2".into(),
@@ -374,11 +377,11 @@ mod tests {
         assert_eq!(kept, 2);
         assert_eq!(
             locked.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
-            vec!["gunicorn"]
+            vec!["granian"]
         );
         let text = constraints(&python, &locked);
         assert!(
-            text.ends_with("\nFlask==3.1.2\nJinja2==3.1.6\n# The harness's locked dependencies the app does not have (harness/requirements.lock).\ngunicorn==27.0.1 \\\n    --hash=sha256:bb\n"),
+            text.ends_with("\nFlask==3.1.2\nJinja2==3.1.6\n# The harness's locked dependencies the app does not have (harness/requirements.lock).\ngranian==2.8.9 \\\n    --hash=sha256:bb\n"),
             "{text}"
         );
     }
@@ -387,7 +390,7 @@ mod tests {
     fn sbom_lists_the_harness_and_the_installed_distributions() {
         let dir = tempfile::tempdir().expect("tempdir");
         let site = dir.path().join("deps/lib/python3.11/site-packages");
-        for (name, version) in [("gunicorn", "27.0.1"), ("Flask", "3.1.3")] {
+        for (name, version) in [("granian", "2.8.9"), ("Flask", "3.1.3")] {
             let info = site.join(format!("{name}-{version}.dist-info"));
             fs_err::create_dir_all(&info).expect("mkdir");
             fs_err::write(
@@ -409,7 +412,7 @@ mod tests {
             vec![
                 format!("pkg:generic/blacklodge-harness@{}", harness::version()).as_str(),
                 "pkg:pypi/flask@3.1.3",
-                "pkg:pypi/gunicorn@27.0.1",
+                "pkg:pypi/granian@2.8.9",
             ]
         );
     }

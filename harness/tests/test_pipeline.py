@@ -1,5 +1,6 @@
-"""The plain-WSGI fast path as gunicorn calls it: environ with ``gunicorn.socket``,
-the call on the request thread, the watchdog answering 504 on the socket."""
+"""The pipeline as ``blacklodge web`` calls it: environ with the server's early answer
+(``RESPOND_KEY``), the call on the request thread, the watchdog answering 504 through it;
+and without one (the handler thread pool)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import contextlib
 import io
 import json
 import logging
-import socket
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -18,7 +18,7 @@ from flask import Flask
 from blacklodge_harness import logs
 from blacklodge_harness.config import Settings
 from blacklodge_harness.core import new_request_id
-from blacklodge_harness.fastpath import FastPath, read_body
+from blacklodge_harness.pipeline import RESPOND_KEY, Pipeline, read_body
 from blacklodge_harness.web import create_app, get_runtime
 
 from conftest import wait_until
@@ -39,15 +39,24 @@ def make_app(settings_for: Callable[..., Settings]) -> Iterator[Callable[..., Fl
         get_runtime(app).shutdown()
 
 
+class Responder:
+    """Stands in for the server's early answer (granian's ``proto.response_bytes``)."""
+
+    def __init__(self) -> None:
+        self.answers: List[Tuple[int, List[Tuple[str, str]], bytes]] = []
+        self.answered = threading.Event()
+
+    def __call__(self, status: int, headers: List[Tuple[str, str]], body: bytes) -> None:
+        self.answers.append((status, headers, body))
+        self.answered.set()
+
+
 @pytest.fixture
-def sockets() -> Iterator[Tuple[socket.socket, socket.socket]]:
-    server_side, client_side = socket.socketpair()
-    yield server_side, client_side
-    server_side.close()
-    client_side.close()
+def responder() -> Responder:
+    return Responder()
 
 
-def environ(body: bytes, sock: Optional[socket.socket] = None, **extra: Any) -> Dict[str, Any]:
+def environ(body: bytes, respond: Optional[Responder] = None, **extra: Any) -> Dict[str, Any]:
     env: Dict[str, Any] = {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": "/predict",
@@ -60,8 +69,8 @@ def environ(body: bytes, sock: Optional[socket.socket] = None, **extra: Any) -> 
         "wsgi.input": io.BytesIO(body),
         "wsgi.input_terminated": True,
     }
-    if sock is not None:
-        env["gunicorn.socket"] = sock
+    if respond is not None:
+        env[RESPOND_KEY] = respond
     env.update(extra)
     return env
 
@@ -72,88 +81,65 @@ def call(app: Flask, env: Dict[str, Any]) -> Tuple[str, Dict[str, str], bytes]:
     def start_response(status: str, headers: List[Tuple[str, str]]) -> None:
         captured["status"] = status
         captured["headers"] = dict(headers)
+        names = [name.lower() for name, _ in headers]
+        assert len(names) == len(set(names)), f"a header is repeated: {headers}"
 
     body = b"".join(app.wsgi_app(env, start_response))
     return captured["status"], captured["headers"], body
 
 
-def test_gunicorn_environ_calls_on_the_request_thread(make_app: Callable[..., Flask], sockets: Any) -> None:
+def test_with_an_early_answer_the_call_runs_on_the_request_thread(make_app: Callable[..., Flask], responder: Responder) -> None:
     app = make_app("funcs:thread_name")
-    assert isinstance(app.wsgi_app, FastPath)
-    status, headers, body = call(app, environ(b"{}", sockets[0], HTTP_X_REQUEST_ID="rid-1"))
+    assert isinstance(app.wsgi_app, Pipeline)
+    status, headers, body = call(app, environ(b"{}", responder, HTTP_X_REQUEST_ID="rid-1"))
     assert status == "200 OK"
     assert json.loads(body) == {"thread": threading.current_thread().name}
     assert headers["X-Request-ID"] == "rid-1"
     assert headers["Content-Length"] == str(len(body))
     assert headers["Cache-Control"] == "no-store"
-    # Without gunicorn's socket the deadline needs the handler thread pool.
+    assert responder.answers == []
+    # Without one the deadline needs the handler thread pool.
     status, _, body = call(app, environ(b"{}"))
     assert json.loads(body)["thread"].startswith("blacklodge-call")
-
-
-def gunicorn_answer(app: Flask, env: Dict[str, Any], server_side: socket.socket, client_side: socket.socket) -> List[str]:
-    """The raw header lines gunicorn's own ``Response`` writes for ``env`` (the fast path's gunicorn branch)."""
-    from gunicorn.config import Config
-    from gunicorn.http.wsgi import Response
-
-    class Request:  # what Response reads of gunicorn's parsed request
-        version = (1, 1)
-        method = "POST"
-
-        def should_close(self) -> bool:
-            return False
-
-    response = Response(Request(), server_side, Config())
-    for chunk in app.wsgi_app(env, response.start_response):
-        response.write(chunk)
-    response.close()
-    head, _, _ = client_side.recv(65536).decode("latin-1").partition("\r\n\r\n")
-    return head.split("\r\n")
 
 
 @pytest.mark.parametrize(
     ("body", "status"),
     [(b"{}", "200 OK"), (b"{not json", "400 Bad Request")],
 )
-def test_own_headers_once_under_gunicorn(make_app: Callable[..., Flask], sockets: Any, body: bytes, status: str) -> None:
-    """Under gunicorn the harness's own headers bypass its per-header checks: each still goes out once."""
+def test_own_headers_once(make_app: Callable[..., Flask], responder: Responder, body: bytes, status: str) -> None:
     app = make_app("funcs:thread_name", BLACKLODGE_CORS_ORIGINS="https://ui.example")
-    lines = gunicorn_answer(app, environ(body, sockets[0], HTTP_X_REQUEST_ID="rid-7", HTTP_ORIGIN="https://ui.example"), *sockets)
-    assert lines[0] == f"HTTP/1.1 {status}"
-    names = [line.split(":", 1)[0].lower() for line in lines[1:]]
-    for expected in ("x-request-id: rid-7", "x-content-type-options: nosniff", "cache-control: no-store", "content-type: application/json", "access-control-allow-origin: https://ui.example"):
-        assert expected in [line.lower() for line in lines], lines
-    assert len(names) == len(set(names)), f"a header is repeated: {lines}"
+    answer, headers, _ = call(app, environ(body, responder, HTTP_X_REQUEST_ID="rid-7", HTTP_ORIGIN="https://ui.example"))
+    assert answer == status
+    assert {k.lower(): v for k, v in headers.items()} == {
+        "content-type": "application/json",
+        "content-length": headers["Content-Length"],
+        "x-request-id": "rid-7",
+        "x-content-type-options": "nosniff",
+        "cache-control": "no-store",
+        "access-control-allow-origin": "https://ui.example",
+        "vary": "Origin",
+        "access-control-expose-headers": "X-Request-ID",
+    }
 
 
-def test_watchdog_answers_504_on_the_socket(make_app: Callable[..., Flask], sockets: Any) -> None:
-    server_side, client_side = sockets
+def test_watchdog_answers_504_through_the_server(make_app: Callable[..., Flask], responder: Responder) -> None:
     app = make_app("funcs:slow", BLACKLODGE_TIMEOUT="0.2", BLACKLODGE_THREADS="1")
     runtime = get_runtime(app)
     outcome: Dict[str, Any] = {}
 
     def request() -> None:
-        try:
-            call(app, environ(b'{"seconds": 1}', server_side, HTTP_X_REQUEST_ID="slow-1"))
-        except BaseException as exc:  # noqa: BLE001
-            outcome["error"] = exc
+        outcome["answer"] = call(app, environ(b'{"seconds": 1}', responder, HTTP_X_REQUEST_ID="slow-1"))
 
     started = time.monotonic()
     thread = threading.Thread(target=request)
     thread.start()
-    client_side.settimeout(5)
-    answer = b""
-    while True:
-        chunk = client_side.recv(4096)
-        if not chunk:
-            break
-        answer += chunk
-    elapsed = time.monotonic() - started
-    assert elapsed < 0.8
-    head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 504 Gateway Timeout\r\n")
-    assert b"\r\nConnection: close" in head and b"\r\nX-Request-ID: slow-1" in head
-    assert int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]) == len(body)
+    assert responder.answered.wait(5)
+    assert time.monotonic() - started < 0.8
+    [(status, headers, body)] = responder.answers
+    assert status == 504
+    assert ("X-Request-ID", "slow-1") in headers
+    assert ("Content-Length", str(len(body))) in headers
     error = json.loads(body)["error"]
     assert error == {
         "type": "timeout",
@@ -167,33 +153,29 @@ def test_watchdog_answers_504_on_the_socket(make_app: Callable[..., Flask], sock
     assert "blacklodge_http_requests_in_flight 0" in metrics
     # One thread, held by the overrunning call: liveness reports it.
     assert call(app, environ(b"", REQUEST_METHOD="GET", PATH_INFO="/healthz"))[0] == "503 Service Unavailable"
-    # When the call returns, gunicorn is told the connection is gone (it closes it quietly).
+    # When the call returns, its own answer (which the server drops) is not counted again.
     thread.join(timeout=5)
-    assert isinstance(outcome.get("error"), BrokenPipeError)
+    assert outcome["answer"][0].startswith("504")
+    assert len(responder.answers) == 1
     assert "blacklodge_handler_calls_abandoned 0" in runtime.registry.render()
     assert 'status="200"' not in runtime.registry.render()
     assert call(app, environ(b"", REQUEST_METHOD="GET", PATH_INFO="/healthz"))[0] == "200 OK"
     # The worker goes on serving.
-    server2, client2 = socket.socketpair()
-    try:
-        assert call(app, environ(b'{"seconds": 0}', server2))[0] == "200 OK"
-    finally:
-        server2.close()
-        client2.close()
+    assert call(app, environ(b'{"seconds": 0}', Responder()))[0] == "200 OK"
 
 
-def test_fast_calls_leave_no_watchdog_state(make_app: Callable[..., Flask], sockets: Any) -> None:
+def test_fast_calls_leave_no_watchdog_state(make_app: Callable[..., Flask], responder: Responder) -> None:
     app = make_app("funcs:echo", BLACKLODGE_TIMEOUT="5")
     for _ in range(20):
-        assert call(app, environ(b"1", sockets[0]))[0] == "200 OK"
+        assert call(app, environ(b"1", responder))[0] == "200 OK"
     watchdog = get_runtime(app).watchdog
     assert watchdog is not None and watchdog.overrunning == 0 and not watchdog._tickets
 
 
-def test_timeout_0_needs_no_watchdog(make_app: Callable[..., Flask], sockets: Any) -> None:
+def test_timeout_0_needs_no_watchdog(make_app: Callable[..., Flask], responder: Responder) -> None:
     app = make_app("funcs:thread_name", BLACKLODGE_TIMEOUT="0")
     assert get_runtime(app).watchdog is None
-    status, _, body = call(app, environ(b"{}", sockets[0]))
+    status, _, body = call(app, environ(b"{}", responder))
     assert json.loads(body) == {"thread": threading.current_thread().name}
 
 
@@ -245,12 +227,12 @@ def test_internal_error_is_json(make_app: Callable[..., Flask], monkeypatch: pyt
     assert "bug in the harness" not in body.decode()
 
 
-def test_cors_headers_on_the_fast_path(make_app: Callable[..., Flask], sockets: Any) -> None:
+def test_cors_headers_on_predict(make_app: Callable[..., Flask], responder: Responder) -> None:
     app = make_app("funcs:echo", BLACKLODGE_CORS_ORIGINS="https://app.example.com")
-    _, headers, _ = call(app, environ(b"1", sockets[0], HTTP_ORIGIN="https://app.example.com"))
+    _, headers, _ = call(app, environ(b"1", responder, HTTP_ORIGIN="https://app.example.com"))
     assert headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert headers["Vary"] == "Origin"
-    _, headers, _ = call(app, environ(b"1", sockets[0], HTTP_ORIGIN="https://other.example.com"))
+    _, headers, _ = call(app, environ(b"1", responder, HTTP_ORIGIN="https://other.example.com"))
     assert "Access-Control-Allow-Origin" not in headers
 
 
@@ -300,9 +282,33 @@ def test_access_line_written_directly_equals_the_logging_record(json_logs: io.St
             )
         finally:
             logs.reset_request_id(token)
+    access.flush()
     direct, logged = json_logs.getvalue().splitlines()
     assert _without_timestamp(direct) == _without_timestamp(logged)
     assert json.loads(direct)["timestamp"].endswith("Z")
+
+
+def test_access_lines_are_flushed_within_the_delay(tmp_path: Any) -> None:
+    path = tmp_path / "out.log"
+    with open(path, "w") as stream:  # block-buffered, as stdout into a pipe or a file
+        setup = logs.setup_logging("http", log_format="json", level="info", capture_output=False, stream=stream)
+        try:
+            access = logs.AccessLog()
+            with harness_handler_only():
+                assert access._direct_handler() is not None
+                access.write(logging.INFO, "POST", "/predict", 200, 1.0, "buffered-1")
+            assert path.read_text() == ""  # no system call per request
+            began = time.monotonic()
+            wait_until(lambda: "buffered-1" in path.read_text(), timeout=2, interval=0.005)
+            assert time.monotonic() - began < 10 * logs.FLUSH_DELAY
+            # Any other log line flushes the ones before it: the order is kept.
+            with harness_handler_only():
+                access.write(logging.INFO, "POST", "/predict", 200, 1.0, "buffered-2")
+                logging.getLogger("blacklodge.test").warning("after")
+            lines = [json.loads(line) for line in path.read_text().splitlines()]
+            assert [line.get("request_id", line["message"]) for line in lines] == ["buffered-1", "buffered-2", "after"]
+        finally:
+            setup.restore()
 
 
 def test_access_line_respects_level_and_other_handlers(json_logs: io.StringIO) -> None:
@@ -330,12 +336,12 @@ def test_access_line_respects_level_and_other_handlers(json_logs: io.StringIO) -
         assert json.loads(json_logs.getvalue().splitlines()[-1])["topic"] == "orders"
 
 
-def test_in_flight_gauge_counts_a_running_call(make_app: Callable[..., Flask], sockets: Any, tmp_path: Any) -> None:
+def test_in_flight_gauge_counts_a_running_call(make_app: Callable[..., Flask], responder: Responder, tmp_path: Any) -> None:
     app = make_app("funcs:slow")
     runtime = get_runtime(app)
     started = tmp_path / "started"
     body = json.dumps({"seconds": 0.5, "started_file": str(started)}).encode()
-    thread = threading.Thread(target=call, args=(app, environ(body, sockets[0])))
+    thread = threading.Thread(target=call, args=(app, environ(body, responder)))
     thread.start()
     wait_until(started.exists)
     assert "blacklodge_http_requests_in_flight 1\n" in runtime.registry.render()
@@ -395,57 +401,46 @@ def _answer(app: Flask, env: Dict[str, Any]) -> Tuple[str, Dict[str, str], Any]:
 
 
 @pytest.mark.parametrize("spec, content_type, body, env", SAME_ANSWER_CASES)
-def test_inline_predict_answers_as_the_other_paths(
-    make_app: Callable[..., Flask], sockets: Any, spec: str, content_type: str, body: bytes, env: Dict[str, str]
+def test_inline_predict_answers_as_the_thread_pool_path(
+    make_app: Callable[..., Flask], responder: Responder, spec: str, content_type: str, body: bytes, env: Dict[str, str]
 ) -> None:
-    """The inline case of FastPath (gunicorn's socket in environ) answers exactly as the general
-    path (no socket: the handler thread pool) and as the Flask view (fast_path=False)."""
+    """The inline case (an early answer in environ: the call on the request thread) answers
+    exactly as the general path (none: the handler thread pool)."""
     app = make_app(spec, **env)
-    flask_views = create_app(get_runtime(app).settings, fast_path=False)
-    wait_until(lambda: get_runtime(flask_views).handler.is_loaded())
-    try:
-        extra = {"CONTENT_TYPE": content_type} if content_type else {}
-        inline = _answer(app, environ(body, sockets[0], **extra))
-        if not content_type:
-            env_without = environ(body, sockets[0])
-            del env_without["CONTENT_TYPE"]
-            inline = _answer(app, env_without)
-        general = environ(body, **extra)
-        if not content_type:
-            del general["CONTENT_TYPE"]
-        assert inline == _answer(app, general)
-        views = dict(general, **{"wsgi.input": io.BytesIO(body)})
-        status, _, parsed = inline
-        views_status, _, views_parsed = _answer(flask_views, views)
-        assert (views_status[:3], views_parsed) == (status[:3], parsed)
-    finally:
-        get_runtime(flask_views).shutdown()
+    extra = {"CONTENT_TYPE": content_type} if content_type else {}
+    inline_env = environ(body, responder, **extra)
+    general = environ(body, **extra)
+    if not content_type:
+        del inline_env["CONTENT_TYPE"]
+        del general["CONTENT_TYPE"]
+    assert _answer(app, inline_env) == _answer(app, general)
+    assert responder.answers == []
 
 
-def test_inline_predict_with_unusual_content_lengths(make_app: Callable[..., Flask], sockets: Any) -> None:
+def test_inline_predict_with_unusual_content_lengths(make_app: Callable[..., Flask], responder: Responder) -> None:
     app = make_app("funcs:echo", BLACKLODGE_MAX_BODY_SIZE="10")
     # Not digits: read as no body, as read_body does.
-    status, _, body = call(app, environ(b"1", sockets[0], CONTENT_LENGTH="1e3"))
+    status, _, body = call(app, environ(b"1", responder, CONTENT_LENGTH="1e3"))
     assert status.startswith("400") and json.loads(body)["error"]["type"] == "invalid_json"
     # No length on a terminated (chunked) body: read to the end, with the limit.
-    env = environ(b"[1, 2]", sockets[0])
+    env = environ(b"[1, 2]", responder)
     del env["CONTENT_LENGTH"]
     assert json.loads(call(app, env)[2]) == {"echo": [1, 2]}
-    env = environ(b"[1, 2, 3, 4]", sockets[0])
+    env = environ(b"[1, 2, 3, 4]", responder)
     del env["CONTENT_LENGTH"]
     assert call(app, env)[0].startswith("413")
 
 
-def test_inline_predict_refuses_while_loading_and_draining(settings_for: Callable[..., Settings], sockets: Any) -> None:
+def test_inline_predict_refuses_while_loading_and_draining(settings_for: Callable[..., Settings], responder: Responder) -> None:
     app = create_app(settings_for("funcs:echo"), start=False)
     runtime = get_runtime(app)
-    status, headers, body = call(app, environ(b"1", sockets[0]))
+    status, headers, body = call(app, environ(b"1", responder))
     assert status.startswith("503") and json.loads(body)["error"]["type"] == "not_ready"
     assert headers["Retry-After"] == "5"
     runtime.handler.start()
-    assert call(app, environ(b"1", sockets[0]))[0] == "200 OK"
+    assert call(app, environ(b"1", responder))[0] == "200 OK"
     runtime.begin_drain()
-    status, headers, body = call(app, environ(b"1", sockets[0]))
+    status, headers, body = call(app, environ(b"1", responder))
     assert status.startswith("503") and json.loads(body)["error"]["type"] == "draining"
     assert headers["Connection"] == "close"
     runtime.shutdown()

@@ -1,37 +1,37 @@
-"""The request hot path: ``POST /predict`` and the probes as plain WSGI.
+"""The one request pipeline: every route the harness answers, as plain WSGI.
 
-Flask's routing, request and response objects and its before/after/teardown
-hooks cost about 140 µs per request, fourteen times what a bare WSGI app calling
-the same function needs (bench/results/wrapper.md). :class:`FastPath` wraps the
-Flask app's ``wsgi_app`` and answers ``POST /predict``, ``GET /healthz``,
-``/livez`` and ``/readyz`` itself; every other request (``/metrics``,
-``/statz``, 404, 405, CORS preflights) goes to Flask unchanged. Both paths
-produce the same answers: the bodies come from the ``*_reply`` functions below,
-which the Flask views use too, and the same request id, headers, metrics and
-access log line.
+:class:`Pipeline` is the Flask app's ``wsgi_app``: it answers ``POST /predict``, ``GET
+/healthz``, ``/livez``, ``/readyz``, ``/metrics`` and ``/statz`` itself, in production and in
+tests alike (the Flask test client calls it as every server does), and hands every other
+request to Flask: the app's own routes and blueprints, 404, 405 and CORS preflights. Flask's
+routing, request and response objects and its hooks cost about 140 µs per request, several
+times what the harness itself adds (bench/results/wrapper.md), which is why the hot routes
+do not go through them.
 
-Under gunicorn the handler runs on the request thread and a
-:class:`~blacklodge_harness.watchdog.Watchdog` answers ``504`` at the deadline;
-elsewhere (Flask's test client, other WSGI servers) calls go through the
-:class:`~blacklodge_harness.core.Invoker` thread pool as before.
+Deadlines: the handler runs on the request thread. When the server gives the pipeline a way
+to answer early (``environ[RESPOND_KEY]``, a ``respond(status, headers, body)`` callable: the
+granian adapter in :mod:`blacklodge_harness.server` does), a
+:class:`~blacklodge_harness.watchdog.Watchdog` thread answers ``504`` through it at the
+deadline while the call goes on. Without one (Flask's test client, another WSGI server),
+calls with a deadline go through the :class:`~blacklodge_harness.core.Invoker` thread pool
+and the request thread stops waiting at the deadline.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
+import platform
 import re
-import socket
 import time
-from email.utils import formatdate
+from datetime import datetime, timezone
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Iterable
 
-from gunicorn.http.wsgi import Response as GunicornResponse
 from werkzeug.datastructures import EnvironHeaders
 
-from blacklodge_harness import logs
+from blacklodge_harness import __version__, logs
 from blacklodge_harness.core import (
     CallTimeout,
     Context,
@@ -48,6 +48,7 @@ from blacklodge_harness.core import (
 )
 from blacklodge_harness.entrypoint import CallStyle
 from blacklodge_harness.errors import BadInput
+from blacklodge_harness.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from blacklodge_harness.watchdog import Ticket, Watchdog
 
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("blacklodge.http")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+#: environ key of the server's early answer: ``respond(status, headers, body)``, callable from any
+#: thread, once; a later answer to the same request (the call's own) is dropped by the server.
+RESPOND_KEY = "blacklodge.respond"
 #: environ key of the request's in-flight token (``WebRuntime.begin_request``), for the watchdog.
 FLIGHT_KEY = "blacklodge.flight"
 #: Accepted incoming request ids: printable, no spaces, bounded (they go into logs and headers).
@@ -73,9 +77,8 @@ _RFC9110_PHRASES = {
 }
 #: ``"405 Method Not Allowed"``: the status line of every answer, from the harness or from Flask,
 #: with the RFC 9110 reason phrase whatever the Python version.
-STATUS_LINES: Dict[int, str] = {int(s): f"{int(s)} {_RFC9110_PHRASES.get(int(s), s.phrase)}" for s in HTTPStatus}
-#: In a reply's headers: the connection closes after the answer (gunicorn drops the header itself,
-#: hop-by-hop, so the fast path tells gunicorn's response object instead).
+STATUS_LINES: dict[int, str] = {int(s): f"{int(s)} {_RFC9110_PHRASES.get(int(s), s.phrase)}" for s in HTTPStatus}
+#: In a reply's headers: the connection closes after the answer.
 CLOSE = ("Connection", "close")
 _OK_OUTCOME, _BAD_INPUT_OUTCOME, _ERROR_OUTCOME = ("ok",), ("bad_input",), ("error",)
 _HTTP1 = frozenset({"HTTP/1.0", "HTTP/1.1"})
@@ -93,18 +96,19 @@ _valid_request_id = REQUEST_ID_RE.match
 _set_request_id = logs.set_request_id
 _reset_request_id = logs.reset_request_id
 
-StartResponse = Callable[[str, List[Tuple[str, str]]], Any]
-WsgiApp = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
-Call = Callable[[Any, Optional[Context]], Any]
+#: PEP 3333's ``start_response`` (``wsgiref.types.StartResponse`` from Python 3.11 on).
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Call = Callable[[Any, Context | None], Any]
 
 
 class Reply(NamedTuple):
-    """An answer before it becomes a WSGI (fast path) or Flask response."""
+    """An answer before it becomes a WSGI response."""
 
     status: int
     content_type: str
     body: bytes
-    headers: Tuple[Tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class AnsweredByWatchdog(Exception):
@@ -125,10 +129,10 @@ def mimetype_of(content_type: str) -> str:
     return mimetype
 
 
-_MIMETYPES: Dict[str, str] = {}
+_MIMETYPES: dict[str, str] = {}
 
 
-def accept_request_id(incoming: Optional[str]) -> str:
+def accept_request_id(incoming: str | None) -> str:
     """The client's ``X-Request-ID`` when acceptable, else a new id."""
     if incoming and REQUEST_ID_RE.match(incoming):
         return incoming
@@ -140,7 +144,7 @@ def json_reply(body: Any, status: int = 200) -> Reply:
 
 
 def error_reply(
-    status: int, error_type: str, message: str, request_id: str, headers: Tuple[Tuple[str, str], ...] = ()
+    status: int, error_type: str, message: str, request_id: str, headers: tuple[tuple[str, str], ...] = ()
 ) -> Reply:
     body = {"error": {"type": error_type, "message": message, "request_id": request_id}}
     return Reply(status, "application/json", json.dumps(body).encode("utf-8"), headers)
@@ -158,7 +162,7 @@ def too_large_reply(limit: int, request_id: str) -> Reply:
     )
 
 
-def read_body(environ: Dict[str, Any], limit: int) -> Optional[bytes]:
+def read_body(environ: dict[str, Any], limit: int) -> bytes | None:
     """The request body, or None when it is longer than ``limit`` (with or without Content-Length)."""
     stream = environ["wsgi.input"]
     length_text = environ.get("CONTENT_LENGTH")
@@ -173,7 +177,7 @@ def read_body(environ: Dict[str, Any], limit: int) -> Optional[bytes]:
     if not environ.get("wsgi.input_terminated"):
         # No length and a server that does not mark the end of the body: nothing safe to read.
         return b""
-    chunks: List[bytes] = []
+    chunks: list[bytes] = []
     total = 0
     while total <= limit:
         chunk = stream.read(limit + 1 - total)
@@ -195,12 +199,12 @@ _DRAINING = json_reply({"status": "not_ready", "reason": "draining"}, 503)
 _STUCK = json_reply({"status": "stuck", "reason": "every handler thread is held by an overrunning call"}, 503)
 
 
-def healthz_reply(runtime: "WebRuntime") -> Reply:
+def healthz_reply(runtime: WebRuntime) -> Reply:
     return _STUCK if runtime.saturated() else _OK
 
 
-def readyz_reply(runtime: "WebRuntime") -> Reply:
-    """Ready when this worker is and (under gunicorn) every other worker has loaded too."""
+def readyz_reply(runtime: WebRuntime) -> Reply:
+    """Ready when this worker is and (under ``blacklodge web``) every other worker has loaded too."""
     if runtime.stopping:
         return _DRAINING
     ready, reason = runtime.handler.readiness()
@@ -231,7 +235,7 @@ def not_serializable_reply(exc: ResultNotSerializable, request_id: str) -> Reply
     return error_reply(500, "result_not_serializable", str(exc), request_id)
 
 
-def refusal_reply(runtime: "WebRuntime", request_id: str) -> Optional[Reply]:
+def refusal_reply(runtime: WebRuntime, request_id: str) -> Reply | None:
     """503 while draining or while the handler is not loaded; None when calls are taken."""
     if runtime.draining:
         return error_reply(
@@ -258,7 +262,7 @@ def json_payload(body: bytes, request_id: str) -> Any:
         return error_reply(400, "invalid_json", f"the request body is not valid JSON: {exc}", request_id)
 
 
-def read_payload(runtime: "WebRuntime", environ: Dict[str, Any], mimetype: str, request_id: str) -> Any:
+def read_payload(runtime: WebRuntime, environ: dict[str, Any], mimetype: str, request_id: str) -> Any:
     """The handler's payload from the request body, or the error :class:`Reply` that answers the request.
 
     The one place a body becomes a payload (the fast path reads a JSON body with a
@@ -277,7 +281,7 @@ def read_payload(runtime: "WebRuntime", environ: Dict[str, Any], mimetype: str, 
         if body is None:
             return too_large_reply(settings.max_body_size, request_id)
         return json_payload(body, request_id)
-    raw: Optional[bytes] = None
+    raw: bytes | None = None
     if mimetype == "text/plain":
         raw = read_body(environ, settings.max_body_size)
         if raw is None:
@@ -313,7 +317,7 @@ def read_payload(runtime: "WebRuntime", environ: Dict[str, Any], mimetype: str, 
 _JSON_STRUCTURE_STARTS = (b"{", b"[")
 
 
-def prepare_call(runtime: "WebRuntime", environ: Dict[str, Any], request_id: str) -> Tuple[Optional[Reply], Any, str]:
+def prepare_call(runtime: WebRuntime, environ: dict[str, Any], request_id: str) -> tuple[Reply | None, Any, str]:
     """(answer, payload, mimetype) of a ``POST /predict``: when ``answer`` is not None it is
     the reply (503, 400, 413, 415) and the handler is not called."""
     refused = refusal_reply(runtime, request_id)
@@ -326,7 +330,7 @@ def prepare_call(runtime: "WebRuntime", environ: Dict[str, Any], request_id: str
     return None, payload, mimetype
 
 
-def call_context(runtime: "WebRuntime", environ: Dict[str, Any], mimetype: str, request_id: str, started: float) -> Optional[Context]:
+def call_context(runtime: WebRuntime, environ: dict[str, Any], mimetype: str, request_id: str, started: float) -> Context | None:
     """The :class:`Context` for handlers that take one, else None."""
     handler = runtime.handler
     if not handler.wants_context:
@@ -341,7 +345,7 @@ def call_context(runtime: "WebRuntime", environ: Dict[str, Any], mimetype: str, 
     )
 
 
-def failure_reply(runtime: "WebRuntime", exc: Exception, request_id: str) -> Reply:
+def failure_reply(runtime: WebRuntime, exc: Exception, request_id: str) -> Reply:
     """The answer for a call that raised one of the handler call's exceptions; re-raises anything else."""
     if isinstance(exc, BadInput):
         return error_reply(400, "bad_input", exc.message, request_id)
@@ -367,7 +371,7 @@ def failure_reply(runtime: "WebRuntime", exc: Exception, request_id: str) -> Rep
 CALL_FAILURES = (BadInput, CallTimeout, HandlerReportedError, HandlerFailed, NotReady)
 
 
-def predict_reply(runtime: "WebRuntime", environ: Dict[str, Any], request_id: str, started: float, call: Call) -> Reply:
+def predict_reply(runtime: WebRuntime, environ: dict[str, Any], request_id: str, started: float, call: Call) -> Reply:
     """Everything ``POST /predict`` does between reading the request and writing the answer.
 
     ``call(payload, context)`` runs the handler (directly or on the pool).
@@ -386,7 +390,7 @@ def timeout_reply(timeout: float, request_id: str) -> Reply:
     return error_reply(504, "timeout", f"the handler did not finish within {timeout:g}s (BLACKLODGE_TIMEOUT)", request_id)
 
 
-def cors_headers(origins: Tuple[str, ...], origin: Optional[str]) -> List[Tuple[str, str]]:
+def cors_headers(origins: tuple[str, ...], origin: str | None) -> list[tuple[str, str]]:
     """Headers for a (non-preflight) request from ``origin``; preflights are answered by Flask."""
     if not origin or ("*" not in origins and origin.rstrip("/") not in origins):
         return []
@@ -400,53 +404,77 @@ def cors_headers(origins: Tuple[str, ...], origin: Optional[str]) -> List[Tuple[
 # --------------------------------------------------------------------------- WSGI
 
 
-def _closing_aware(start_response: StartResponse, responder: GunicornResponse) -> StartResponse:
-    """``start_response`` that makes gunicorn close the connection when Flask's answer says so."""
-
-    def start(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Any:
-        if CLOSE in headers:
-            responder.force_close()
-        return start_response(status, headers, exc_info)  # type: ignore[call-arg]
-
-    return start
 
 
-class FastPath:
-    """WSGI middleware answering the hot routes itself and passing the rest to ``fallback`` (Flask).
+def statz_reply(runtime: WebRuntime) -> Reply:
+    settings = runtime.settings
+    handler = runtime.handler
+    entry = handler.entry
+    now = datetime.now(timezone.utc)
+    return json_reply(
+        {
+            "app": {"name": settings.app_name, "version": settings.app_version, "revision": settings.revision},
+            "entrypoint": {
+                "spec": settings.entrypoint,
+                "kind": entry.kind if entry else None,
+                "call": entry.call if entry else None,
+            },
+            "state": handler.state.value,
+            "harness": {"version": __version__},
+            "python": {"version": platform.python_version(), "implementation": platform.python_implementation()},
+            "started_at": runtime.started_at.isoformat().replace("+00:00", "Z"),
+            "uptime_seconds": round((now - runtime.started_at).total_seconds(), 3),
+        }
+    )
+
+
+def metrics_reply(runtime: WebRuntime) -> Reply:
+    return Reply(200, METRICS_CONTENT_TYPE, runtime.render_metrics().encode("utf-8"))
+
+
+Responder = Callable[["WebRuntime"], Reply]
+#: The routes other than ``POST /predict`` that the pipeline answers: (method, path) -> reply.
+ROUTES: dict[tuple[str, str], Responder] = {
+    ("GET", "/healthz"): healthz_reply,
+    ("GET", "/livez"): healthz_reply,
+    ("GET", "/readyz"): readyz_reply,
+    ("GET", "/metrics"): metrics_reply,
+    ("GET", "/statz"): statz_reply,
+}
+#: Every path the pipeline answers (any other method on them goes to Flask, which answers 405).
+OWN_PATHS = frozenset({_PREDICT} | {path for _, path in ROUTES})
+
+
+class Pipeline:
+    """The WSGI application every server calls: the harness's routes, and ``fallback`` (Flask) for the rest.
 
     ``POST /predict`` is served by :meth:`__call__` itself, with the common case (a JSON
-    body, a loaded handler, gunicorn's socket) written out inline: at a few thousand
-    requests per second, every function call and lookup on this path shows in the CPU
-    time per request (bench/results/wrapper.md). Anything less common goes through the
-    same functions the Flask views use.
+    body with a Content-Length, a loaded handler, a dict or list result) written out inline:
+    at tens of thousands of requests per second, every function call and lookup on this
+    path shows in the CPU time per request (bench/results/wrapper.md). Anything less common
+    goes through the ``*_reply`` functions above.
     """
 
-    def __init__(self, runtime: "WebRuntime", fallback: WsgiApp) -> None:
+    def __init__(self, runtime: WebRuntime, fallback: WsgiApp) -> None:
         self.runtime = runtime
         self.fallback = fallback
         settings = runtime.settings
         self.cors_origins = settings.cors_origins
         self.timeout = settings.timeout
         self.max_body_size = settings.max_body_size
-        self.watchdog: Optional[Watchdog] = Watchdog(self._answer_overrun, settings.timeout) if settings.timeout > 0 else None
+        self.watchdog: Watchdog | None = Watchdog(self._answer_overrun, settings.timeout) if settings.timeout > 0 else None
         runtime.watchdog = self.watchdog
-        self._routes: Dict[Tuple[str, str], Tuple[str, Callable[[Dict[str, Any], str, float], Reply]]] = {
-            ("GET", "/healthz"): ("/healthz", lambda environ, rid, started: healthz_reply(runtime)),
-            ("GET", "/livez"): ("/livez", lambda environ, rid, started: healthz_reply(runtime)),
-            ("GET", "/readyz"): ("/readyz", lambda environ, rid, started: readyz_reply(runtime)),
-        }
-        self._request_keys: Dict[Tuple[str, str, int], Tuple[str, str, str]] = {}
-        self._route_keys: Dict[str, Tuple[str]] = {route: (route,) for route, _ in self._routes.values()}
-        self._route_keys[_PREDICT] = _PREDICT_ROUTE
+        self._request_keys: dict[tuple[str, str, int], tuple[str, str, str]] = {}
+        self._route_keys: dict[str, tuple[str]] = {path: (path,) for path in OWN_PATHS}
         #: Content-Type header value -> (mimetype, is JSON); clients send a handful of spellings.
-        self._content_types: Dict[str, Tuple[str, bool]] = {}
+        self._content_types: dict[str, tuple[str, bool]] = {}
         #: Status -> the request counter's label values for POST /predict.
-        self._predict_keys: Dict[int, Tuple[str, str, str]] = {}
+        self._predict_keys: dict[int, tuple[str, str, str]] = {}
         self.access_log = settings.access_log
 
     # -- the WSGI entry
 
-    def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != _PREDICT or environ.get("REQUEST_METHOD") != "POST":
             return self._other(environ, start_response)
         runtime = self.runtime
@@ -458,79 +486,70 @@ class FastPath:
         runtime.active[flight] = None
         environ[FLIGHT_KEY] = flight
         status = 500
-        call: Optional[Tuple[Tuple[str], float]] = None
-        finished = False
+        call: tuple[tuple[str], float] | None = None
         try:
             try:
                 reply, call = self._predict(environ, request_id, started)
             except AnsweredByWatchdog:
-                # The watchdog wrote the 504, counted and logged the request, and shut the
-                # socket for writing: gunicorn closes the connection on a broken pipe.
-                finished = True
-                raise BrokenPipeError(errno.EPIPE, "answered at the deadline") from None
+                # The watchdog answered (504), counted and logged the request; the server
+                # drops this second answer.
+                runtime.active.pop(flight, None)
+                start_response(STATUS_LINES[504], [])
+                return []
             except Exception:  # noqa: BLE001 - a fault in the harness, never a stack trace to the client
                 log.exception("internal error while handling the request")
                 reply = error_reply(500, "internal_error", "internal error in the harness; see the logs", request_id)
             status = reply[0]  # reply.status (by index: a namedtuple's fields are properties)
             body = reply[2]
-            headers = [("Content-Type", reply[1]), ("Content-Length", str(len(body))), *reply[3]]
+            headers = [
+                ("Content-Type", reply[1]),
+                ("Content-Length", str(len(body))),
+                *reply[3],
+                (REQUEST_ID_HEADER, request_id),
+                _NOSNIFF,
+                _NO_STORE,
+            ]
             if self.cors_origins:
                 headers.extend(cors_headers(self.cors_origins, environ.get("HTTP_ORIGIN")))
+            elapsed = _monotonic() - started
+            key = self._predict_keys.get(status) or self._predict_key(status)
+            runtime.end_request(flight, key, _PREDICT_ROUTE, elapsed, call)
+            if self.access_log:
+                runtime.access_log.write(logging.INFO, "POST", _PREDICT, status, round(elapsed * 1000, 2), request_id)
         finally:
-            if not finished:
-                elapsed = _monotonic() - started
-                key = self._predict_keys.get(status) or self._predict_key(status)
-                runtime.end_request(flight, key, _PREDICT_ROUTE, elapsed, call)
-                if self.access_log:
-                    runtime.access_log.write(logging.INFO, "POST", _PREDICT, status, round(elapsed * 1000, 2), request_id)
+            runtime.active.pop(flight, None)
             _reset_request_id(id_token)
-        # The harness's own headers are valid by construction (the request id matched
-        # REQUEST_ID_RE or was made here), so under gunicorn they skip its per-header checks,
-        # which were about a third of the CPU time the harness added to a request.
-        own = [(REQUEST_ID_HEADER, request_id), _NOSNIFF, _NO_STORE]
-        responder: Any = getattr(start_response, "__self__", None)
-        if type(responder) is GunicornResponse:
-            if reply[3] and CLOSE in reply[3]:
-                responder.force_close()  # its Connection header then says close
-            start_response(STATUS_LINES.get(status) or f"{status} Unknown", headers)
-            responder.headers += own
-        else:
-            headers += own
-            start_response(STATUS_LINES.get(status) or f"{status} Unknown", headers)
+        start_response(STATUS_LINES.get(status) or f"{status} Unknown", headers)
         return [body]
 
-    def _other(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        """The probes; everything else goes to Flask."""
+    def _other(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """The probes, /metrics and /statz; everything else goes to Flask."""
         method = environ.get("REQUEST_METHOD", "")
         path = environ.get("PATH_INFO", "")
-        entry = self._routes.get((method, path))
-        if entry is None:
-            responder: Any = getattr(start_response, "__self__", None)
-            if type(responder) is GunicornResponse:
-                return self.fallback(environ, _closing_aware(start_response, responder))
+        respond = ROUTES.get((method, path))
+        if respond is None:
             return self.fallback(environ, start_response)
-        route, respond = entry
         runtime = self.runtime
-        started = time.monotonic()
+        started = _monotonic()
         request_id = accept_request_id(environ.get("HTTP_X_REQUEST_ID"))
-        token = logs.set_request_id(request_id)
-        environ[FLIGHT_KEY] = runtime.begin_request()
+        token = _set_request_id(request_id)
+        flight = runtime.begin_request()
         status = 500
         try:
             try:
-                reply = respond(environ, request_id, started)
+                reply = respond(runtime)
             except Exception:  # noqa: BLE001 - a fault in the harness, never a stack trace to the client
                 log.exception("internal error while handling the request")
                 reply = error_reply(500, "internal_error", "internal error in the harness; see the logs", request_id)
             status = reply.status
             headers = self._headers(reply, request_id, environ)
         finally:
-            self._finish(route, method, path, status, started, request_id, environ)
-            logs.reset_request_id(token)
+            self._finish(flight, path, method, status, started, request_id)
+            _reset_request_id(token)
         start_response(STATUS_LINES.get(status) or f"{status} Unknown", headers)
         return [reply.body]
 
-    def _headers(self, reply: Reply, request_id: str, environ: Dict[str, Any]) -> List[Tuple[str, str]]:
+    def _headers(self, reply: Reply, request_id: str, environ: dict[str, Any]) -> list[tuple[str, str]]:
         headers = [
             ("Content-Type", reply.content_type),
             ("Content-Length", str(len(reply.body))),
@@ -543,28 +562,26 @@ class FastPath:
             headers.extend(cors_headers(self.cors_origins, environ.get("HTTP_ORIGIN")))
         return headers
 
-    def _request_key(self, route: str, method: str, status: int) -> Tuple[str, str, str]:
+    def _request_key(self, route: str, method: str, status: int) -> tuple[str, str, str]:
         """The counter's label values for (route, method, status), made once."""
         return self._request_keys.setdefault((route, method, status), (route, method, str(status)))
 
-    def _predict_key(self, status: int) -> Tuple[str, str, str]:
+    def _predict_key(self, status: int) -> tuple[str, str, str]:
         key = self._predict_keys[status] = self._request_key(_PREDICT, "POST", status)
         return key
 
-    def _finish(
-        self, route: str, method: str, path: str, status: int, started: float, request_id: str, environ: Dict[str, Any]
-    ) -> None:
+    def _finish(self, flight: int, route: str, method: str, status: int, started: float, request_id: str) -> None:
         runtime = self.runtime
-        elapsed = time.monotonic() - started
+        elapsed = _monotonic() - started
         key = self._request_keys.get((route, method, status)) or self._request_key(route, method, status)
-        runtime.end_request(environ[FLIGHT_KEY], key, self._route_keys[route], elapsed)
-        if runtime.settings.access_log:
+        runtime.end_request(flight, key, self._route_keys[route], elapsed)
+        if self.access_log:
             level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
-            runtime.access_log.write(level, method, path, status, round(elapsed * 1000, 2), request_id)
+            runtime.access_log.write(level, method, route, status, round(elapsed * 1000, 2), request_id)
 
     # -- POST /predict
 
-    def _content_type(self, content_type: str) -> Tuple[str, bool]:
+    def _content_type(self, content_type: str) -> tuple[str, bool]:
         """(mimetype, is JSON) of a Content-Type header value."""
         known = self._content_types.get(content_type)
         if known is None:
@@ -574,21 +591,14 @@ class FastPath:
                 self._content_types[content_type] = known
         return known
 
-    def _predict(
-        self, environ: Dict[str, Any], request_id: str, started: float
-    ) -> Tuple[Reply, Optional[Tuple[Tuple[str], float]]]:
-        """The reply to ``POST /predict``, and the handler call's (outcome, seconds) when it returned in time.
-
-        The common case (a loaded handler, a JSON body with a Content-Length, gunicorn's
-        socket, a dict or list result) is written out here; the rest goes through the
-        functions the Flask view uses.
-        """
+    def _predict(self, environ: dict[str, Any], request_id: str, started: float) -> tuple[Reply, tuple[tuple[str], float] | None]:
+        """The reply to ``POST /predict``, and the handler call's (outcome, seconds) when it returned in time."""
         runtime = self.runtime
         handler = runtime.handler
         watchdog = self.watchdog
-        sock = environ.get("gunicorn.socket")
-        if watchdog is not None and (type(sock) is not socket.socket or environ.get("SERVER_PROTOCOL") not in _HTTP1):
-            # No socket to answer on at the deadline: the handler thread pool keeps it.
+        respond = environ.get(RESPOND_KEY)
+        if watchdog is not None and respond is None:
+            # No way to answer at the deadline from another thread: the handler thread pool keeps it.
             return predict_reply(runtime, environ, request_id, started, runtime.invoker.call), None
         if runtime.draining or handler.state is not _LOADED:
             refused = refusal_reply(runtime, request_id)
@@ -610,8 +620,8 @@ class FastPath:
         context = call_context(runtime, environ, mimetype, request_id, started) if handler.wants_context else None
         # The call runs on this (the request) thread; the watchdog answers at the deadline.
         ticket = None
-        if watchdog is not None:  # then sock is gunicorn's socket (checked above)
-            ticket = watchdog.watch(started + self.timeout, sock, request_id, started, environ)  # type: ignore[arg-type]
+        if watchdog is not None and respond is not None:  # always both or neither here (checked above)
+            ticket = watchdog.watch(started + self.timeout, respond, request_id, started, environ)
         call_started = _monotonic()
         try:
             try:
@@ -622,7 +632,7 @@ class FastPath:
                 outcome = _BAD_INPUT_OUTCOME if isinstance(exc, BadInput) else _ERROR_OUTCOME
             seconds = _monotonic() - call_started
         finally:
-            if ticket is not None and not watchdog.release(ticket):  # type: ignore[union-attr]
+            if ticket is not None and watchdog is not None and not watchdog.release(ticket):
                 # Answered (504) and counted by the watchdog; the result is discarded.
                 runtime.handler_metrics.abandoned.inc_key((), -1.0)
                 log.warning("a call that overran its deadline has finished")
@@ -638,7 +648,7 @@ class FastPath:
         return result_reply(result, request_id), (outcome, seconds)
 
     def _answer_overrun(self, ticket: Ticket) -> None:
-        """On the watchdog thread: answer 504 on the client socket, count and log the request."""
+        """On the watchdog thread: answer 504 through the server, count and log the request."""
         runtime = self.runtime
         request_id = ticket.request_id
         with logs.bind(request_id=request_id):
@@ -646,12 +656,8 @@ class FastPath:
             runtime.handler_metrics.abandoned.inc_key(())
             log.error("handler call overran the %gs timeout; it keeps running in the background", self.timeout)
             reply = timeout_reply(self.timeout, request_id)
-            headers = self._headers(reply, request_id, ticket.environ)
-            headers.append(("Date", formatdate(usegmt=True)))
-            headers.append(("Connection", "close"))
-            head = f"HTTP/1.1 {STATUS_LINES[504]}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
             try:
-                ticket.sock.sendall(head.encode("latin-1") + reply.body)
-            except OSError as exc:
+                ticket.respond(504, self._headers(reply, request_id, ticket.environ), reply.body)
+            except Exception as exc:  # noqa: BLE001 - the client may be gone
                 log.info("could not send the timeout answer: %s", exc)
-            self._finish(_PREDICT, "POST", _PREDICT, 504, ticket.started, request_id, ticket.environ)
+            self._finish(ticket.environ[FLIGHT_KEY], _PREDICT, "POST", 504, ticket.started, request_id)
