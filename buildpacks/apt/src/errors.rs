@@ -130,7 +130,7 @@ impl UserFacing for AptError {
             ),
             Self::Corrupt { url, error } => UserError::new(
                 "The Debian archive sent a corrupt index",
-                format!("{url} matches the checksum its signed InRelease lists but cannot be decompressed: {error}"),
+                format!("{url} matches the checksum its signed InRelease lists but cannot be read: {error}"),
                 "Build again; if it persists, the mirror is broken: report it to its operator.",
             ),
             Self::Signature { url, keyring, gpgv } => UserError::new(

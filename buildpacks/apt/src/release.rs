@@ -140,16 +140,23 @@ pub(crate) fn read_suite(
             found: codename,
         });
     }
-    let path = format!("{COMPONENT}/binary-{ARCHITECTURE}/Packages.gz");
-    let Some(expected) = sha256_of(&release, &path) else {
-        return Err(AptError::NotInRelease {
-            url: in_release_url,
-            path,
-        });
+    // The gzip index when the suite has one (the release's own: fastest to read), else the
+    // xz one (the update suites publish only xz; theirs are small).
+    let index = format!("{COMPONENT}/binary-{ARCHITECTURE}/Packages");
+    let (gzip, xz) = (format!("{index}.gz"), format!("{index}.xz"));
+    let (path, expected) = match (sha256_of(&release, &gzip), sha256_of(&release, &xz)) {
+        (Some(hash), _) => (gzip, hash),
+        (None, Some(hash)) => (xz, hash),
+        (None, None) => {
+            return Err(AptError::NotInRelease {
+                url: in_release_url,
+                path: gzip,
+            });
+        }
     };
     let url = suite.url(&path);
-    let compressed = download::fetch(&url, None).map_err(AptError::Fetch)?;
-    let actual = sha256_bytes(&compressed);
+    let bytes = download::fetch(&url, None).map_err(AptError::Fetch)?;
+    let actual = sha256_bytes(&bytes);
     if actual != expected {
         return Err(AptError::Fetch(DownloadError::Checksum {
             url,
@@ -157,18 +164,29 @@ pub(crate) fn read_suite(
             actual,
         }));
     }
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(compressed.as_slice())
-        .read_to_string(&mut text)
-        .map_err(|error| AptError::Corrupt {
-            url,
-            error: error.to_string(),
-        })?;
+    let text = decompress(&bytes, path.ends_with(".gz")).map_err(|error| AptError::Corrupt {
+        url,
+        error,
+    })?;
     let mut packages = index::parse_stanzas(&text, &suite.name);
     for package in &mut packages {
         package.base.clone_from(&suite.base);
     }
     Ok(Some(packages))
+}
+
+/// The text of a gzip or xz compressed index.
+fn decompress(bytes: &[u8], gzip: bool) -> Result<String, String> {
+    let mut plain = Vec::new();
+    if gzip {
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut plain)
+            .map_err(|error| error.to_string())?;
+    } else {
+        lzma_rs::xz_decompress(&mut std::io::BufReader::new(bytes), &mut plain)
+            .map_err(|error| error.to_string())?;
+    }
+    String::from_utf8(plain).map_err(|error| error.to_string())
 }
 
 /// Checks the signature of an `InRelease` file with `gpgv` and the keyring, and returns the
@@ -252,6 +270,19 @@ mod tests {
             Release::from_target("ubuntu", "24.04"),
             Err(AptError::Distro { .. })
         ));
+    }
+
+    #[test]
+    fn decompresses_gzip_and_xz() {
+        let text = "Package: a\nVersion: 1\n";
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gzip, text.as_bytes()).expect("gzip");
+        let gzip = gzip.finish().expect("gzip");
+        assert_eq!(decompress(&gzip, true).as_deref(), Ok(text));
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut text.as_bytes(), &mut xz).expect("xz");
+        assert_eq!(decompress(&xz, false).as_deref(), Ok(text));
+        assert!(decompress(b"not xz", false).is_err());
     }
 
     #[test]
