@@ -1,5 +1,6 @@
 //! Makes an unpacked tree work where it is rather than at `/`: absolute symbolic links to
-//! files of the tree point into it, and pkg-config files name the tree's directories.
+//! files of the tree point into it, and the paths pkg-config files and `*-config` scripts
+//! (`pg_config`, `xml2-config`…) print name the tree's directories when they are in it.
 
 use crate::errors::AptError;
 use blacklodge_common::error::io_failure;
@@ -27,13 +28,11 @@ fn walk(root: &Path, dir: &Path) -> Result<(), AptError> {
             }
         } else if kind.is_dir() {
             walk(root, &path)?;
-        } else if path.extension().is_some_and(|ext| ext == "pc")
-            && path
-                .parent()
-                .is_some_and(|parent| parent.ends_with("pkgconfig"))
-        {
-            let text = fs_err::read_to_string(&path).map_err(io_failure("read", &path))?;
-            let rewritten = pkg_config(&text, root);
+        } else if is_pkg_config(&path) || is_config_script(&path) {
+            let Ok(text) = fs_err::read_to_string(&path) else {
+                continue; // not text: left as it is
+            };
+            let rewritten = paths_into(&text, root);
             if rewritten != text {
                 fs_err::write(&path, rewritten).map_err(io_failure("write", &path))?;
             }
@@ -42,22 +41,55 @@ fn walk(root: &Path, dir: &Path) -> Result<(), AptError> {
     Ok(())
 }
 
-/// `prefix=/usr` → `prefix=<root>/usr`, for every variable that holds an absolute path.
-fn pkg_config(text: &str, root: &Path) -> String {
-    let root = root.to_string_lossy();
+fn is_pkg_config(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "pc")
+        && path
+            .parent()
+            .is_some_and(|parent| parent.ends_with("pkgconfig"))
+}
+
+/// A script in `usr/bin` named `*config` (`pg_config`, `xml2-config`, `curl-config`…): build
+/// tools run them for compiler flags.
+fn is_config_script(path: &Path) -> bool {
+    path.parent().is_some_and(|parent| parent.ends_with("usr/bin"))
+        && path
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().ends_with("config"))
+}
+
+/// Every absolute `/usr`, `/usr/…`, `/lib` or `/lib/…` path in `text` (after a space, `=`, a quote, `:` or
+/// `-I`/`-L`) that exists under `root`, prefixed with `root`. Paths the tree does not have
+/// (the base image's) are left alone.
+fn paths_into(text: &str, root: &Path) -> String {
+    let prefix = root.to_string_lossy();
     let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
-        match line.split_once('=') {
-            Some((name, value))
-                if !name.contains([':', ' ', '$'])
-                    && (value.starts_with("/usr") || value.starts_with("/lib")) =>
-            {
-                out.push_str(&format!("{name}={root}{value}"));
-            }
-            _ => out.push_str(line),
+    let mut rest = text;
+    while let Some(start) = ["/usr", "/lib"]
+        .iter()
+        .filter_map(|dir| rest.find(dir))
+        .min()
+    {
+        let before = &rest[..start];
+        let boundary = before.is_empty()
+            || before.ends_with([' ', '\t', '\n', '=', '"', '\'', ':', '('])
+            || before.ends_with("-I")
+            || before.ends_with("-L");
+        let end = rest[start..]
+            .find(|c: char| c.is_whitespace() || "\"':;,)".contains(c))
+            .map_or(rest.len(), |end| start + end);
+        let path = &rest[start..end];
+        out.push_str(before);
+        let inside = root.join(path.trim_start_matches('/'));
+        let absolute = ["/usr", "/lib"]
+            .iter()
+            .any(|dir| path == *dir || path.starts_with(&format!("{dir}/")));
+        if boundary && absolute && inside.exists() {
+            out.push_str(&prefix);
         }
-        out.push('\n');
+        out.push_str(path);
+        rest = &rest[end..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -66,11 +98,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pkg_config_variables_point_into_the_tree() {
-        let text = "prefix=/usr\nlibdir=${prefix}/lib/x86_64-linux-gnu\nincludedir=/usr/include/postgresql\n\nName: libpq\nCflags: -I${includedir}\n";
+    fn paths_the_tree_has_point_into_it() {
+        let root = tempfile::tempdir().expect("tempdir");
+        for dir in ["usr/include/postgresql", "usr/lib/x86_64-linux-gnu"] {
+            fs_err::create_dir_all(root.path().join(dir)).expect("mkdir");
+        }
+        let at = root.path().display();
+        let pc = "prefix=/usr\nlibdir=${prefix}/lib/x86_64-linux-gnu\nincludedir=/usr/include/postgresql\n\nName: libpq\nCflags: -I${includedir}\n";
         assert_eq!(
-            pkg_config(text, Path::new("/layers/blacklodge_apt/packages")),
-            "prefix=/layers/blacklodge_apt/packages/usr\nlibdir=${prefix}/lib/x86_64-linux-gnu\nincludedir=/layers/blacklodge_apt/packages/usr/include/postgresql\n\nName: libpq\nCflags: -I${includedir}\n"
+            paths_into(pc, root.path()),
+            format!("prefix={at}/usr\nlibdir=${{prefix}}/lib/x86_64-linux-gnu\nincludedir={at}/usr/include/postgresql\n\nName: libpq\nCflags: -I${{includedir}}\n")
+        );
+        let script = "INCLUDEDIR = /usr/include/postgresql\nSERVER = /usr/include/postgresql/15/server\nCPPFLAGS = -I/usr/include/libxml2 -L/usr/lib/x86_64-linux-gnu/\nPERL='/usr/bin/perl'\nx/usr/lib\n";
+        assert_eq!(
+            paths_into(script, root.path()),
+            format!("INCLUDEDIR = {at}/usr/include/postgresql\nSERVER = /usr/include/postgresql/15/server\nCPPFLAGS = -I/usr/include/libxml2 -L{at}/usr/lib/x86_64-linux-gnu/\nPERL='/usr/bin/perl'\nx/usr/lib\n")
         );
     }
 
