@@ -12,17 +12,14 @@ use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::{CachedLayerDefinition, InvalidMetadataAction, RestoredLayerAction};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Downloads running at once.
 const PARALLEL: usize = 4;
 
-/// The `.deb` of each package (in order), downloaded from the mirror its index came from
-/// and verified against the sha256 of that signed index.
-pub(crate) fn download_all(
-    context: &BuildContext<AptBuildpack>,
-    packages: &[Package],
-) -> libcnb::Result<Vec<PathBuf>, AptError> {
+/// The cache layer's directory. Declared on every build, also when nothing is downloaded,
+/// so the cache keeps it for the next change of the list.
+pub(crate) fn prepare(context: &BuildContext<AptBuildpack>) -> libcnb::Result<PathBuf, AptError> {
     let layer = context.cached_layer(
         layer_name!("debs"),
         CachedLayerDefinition {
@@ -33,7 +30,12 @@ pub(crate) fn download_all(
         },
     )?;
     layer.write_metadata(toml::Table::new())?;
-    let dir = layer.path();
+    Ok(layer.path())
+}
+
+/// The `.deb` of each package (in order) in `dir` (the [`prepare`]d layer), downloaded from
+/// the mirror its index came from and verified against the sha256 of that signed index.
+pub(crate) fn download_all(dir: &Path, packages: &[Package]) -> Result<Vec<PathBuf>, AptError> {
     let paths: Vec<PathBuf> = packages
         .iter()
         .map(|package| dir.join(format!("{}.deb", package.sha256)))
@@ -83,9 +85,8 @@ pub(crate) fn download_all(
     })?;
     // Keep only what this build used.
     let used: BTreeSet<&PathBuf> = paths.iter().collect();
-    for entry in fs_err::read_dir(&dir)
-        .map_err(io_failure("read", &dir))
-        .map_err(AptError::from)?
+    for entry in fs_err::read_dir(dir)
+        .map_err(io_failure("read", dir))?
         .flatten()
     {
         if !used.contains(&entry.path()) {

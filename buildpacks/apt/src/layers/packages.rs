@@ -95,6 +95,7 @@ pub(crate) fn install(
     key: Key,
     resolve: impl FnOnce() -> Result<Vec<Package>, AptError>,
 ) -> libcnb::Result<(), AptError> {
+    let debs = crate::layers::debs::prepare(context)?;
     let wanted = PackagesMetadata {
         key,
         installed: Vec::new(),
@@ -125,7 +126,7 @@ pub(crate) fn install(
         LayerState::Empty { .. } => {
             cache::log_if_discarded("OS packages", &layer.state);
             let packages = resolve()?;
-            let downloads = crate::layers::debs::download_all(context, &packages)?;
+            let downloads = crate::layers::debs::download_all(&debs, &packages)?;
             unpack(&path, &packages, &downloads)?;
             let installed: Vec<String> = packages
                 .iter()
