@@ -41,7 +41,9 @@ fn psycopg2_sdist_compiles_against_libpq_dev_and_loads_libpq5_at_run() {
         &format!("libpq.so.5 => {LAYER}/usr/lib/x86_64-linux-gnu/libpq.so.5"),
     );
     // The build-only variables are not in the launch environment; the launch ones are.
-    let env = image.shell_ok("echo \"CPATH=${CPATH:-unset} PKG=${PKG_CONFIG_PATH:-unset}\"; echo \"$LD_LIBRARY_PATH\"");
+    let env = image.shell_ok(
+        "echo \"CPATH=${CPATH:-unset} PKG=${PKG_CONFIG_PATH:-unset}\"; echo \"$LD_LIBRARY_PATH\"",
+    );
     assert_contains(&env, "CPATH=unset PKG=unset\n");
     assert_contains(&env, &format!("{LAYER}/usr/lib/x86_64-linux-gnu"));
 
@@ -71,7 +73,7 @@ fn psycopg2_sdist_compiles_against_libpq_dev_and_loads_libpq5_at_run() {
         "  - Discarding cached OS packages:\n    - Aptfile changed (added jq)\n",
     );
     assert_contains(&log, "  - Downloading 3 packages (");
-    assert_contains(&log, ", 6 cached) ... done");
+    assert_contains(&log, "), 6 cached ... done");
     let jq = image.shell_ok("echo '{\"a\": 41}' | jq '.a + 1' && python3 app.py");
     assert_contains(&jq, "42\n");
     assert_contains(&jq, "'loaded': 15");
@@ -84,9 +86,18 @@ fn graphviz_dot_is_on_path_in_the_container() {
     let image = Image::new("apt-graphviz");
     let log = image.build_ok(&app);
     assert_contains(&log, "## Blacklodge OS packages\n");
+    // libgvc6's postinst step, done in the layer; the other scripts are named in a warning.
+    assert_contains(
+        &log,
+        "  - Graphviz's plugin configuration: ran `dot -c` (what libgvc6's postinst does)\n",
+    );
+    assert_contains(
+        &log,
+        "! WARNING: OS package scripts were not run\n!\n! These packages have maintainer scripts, which need root and are not run:\n!   fontconfig (postinst)\n!   fontconfig-config (postinst, preinst)\n!   graphviz (postinst)\n!   libglib2.0-0 (postinst)\n!   x11-common (postinst)\n! Their files are unpacked as the .deb has them; what the scripts would do (users, alternatives, caches, configuration) is not done.\n! Most libraries and tools work without it. If one does not, see docs/os-packages.md#maintainer-scripts.\n",
+    );
     let version = image.shell_ok("command -v dot && dot -V");
     assert_contains(&version, &format!("{LAYER}/usr/bin/dot\n"));
-    assert_contains(&version, "dot - graphviz version 2.42.");
+    assert_contains(&version, "dot - graphviz version 2.43.");
     let svg = image.shell_ok("echo 'digraph { a -> b }' | dot -Tsvg");
     assert_contains(&svg, "<svg");
     assert_contains(&svg, "<title>a&#45;&gt;b</title>");
@@ -175,7 +186,10 @@ fn a_tampered_index_fails_the_signature_check() {
         &log,
         "! ERROR: The Debian archive's signature does not verify\n!\n! file:///mirror/dists/bookworm/InRelease is not signed by a key of /usr/share/keyrings/debian-archive-keyring.gpg; it may have been tampered with, or the mirror is not a copy of the Debian archive. Nothing was installed.\n!\n! gpgv said:\n! gpgv: Signature made ",
     );
-    assert_contains(&log, "! gpgv: BAD signature from \"Debian Archive Automatic Signing Key (12/bookworm) <ftpmaster@debian.org>\"\n");
+    assert_contains(
+        &log,
+        "! gpgv: BAD signature from \"Debian Archive Automatic Signing Key (12/bookworm) <ftpmaster@debian.org>\"\n",
+    );
     assert_contains(
         &log,
         "!\n! How to fix:\n!   Use a mirror of the Debian archive (BP_APT_MIRROR_URL). A mirror signed with its own key needs that key's keyring in BP_APT_KEYRING (default /usr/share/keyrings/debian-archive-keyring.gpg).\n",

@@ -212,7 +212,7 @@ impl Catalog {
                 let distance = edit_distance(name, candidate);
                 (distance <= (name.len() / 4).max(1)
                     || (name.len() >= 3 && candidate.starts_with(name)))
-                    .then_some((distance, candidate))
+                .then_some((distance, candidate))
             })
             .collect();
         found.sort();

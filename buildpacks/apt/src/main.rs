@@ -9,6 +9,7 @@
 
 mod aptfile;
 mod errors;
+mod fixups;
 mod index;
 mod layers;
 mod release;

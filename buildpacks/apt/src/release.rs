@@ -164,10 +164,8 @@ pub(crate) fn read_suite(
             actual,
         }));
     }
-    let text = decompress(&bytes, path.ends_with(".gz")).map_err(|error| AptError::Corrupt {
-        url,
-        error,
-    })?;
+    let text = decompress(&bytes, path.ends_with(".gz"))
+        .map_err(|error| AptError::Corrupt { url, error })?;
     let mut packages = index::parse_stanzas(&text, &suite.name);
     for package in &mut packages {
         package.base.clone_from(&suite.base);

@@ -51,7 +51,8 @@ fn is_pkg_config(path: &Path) -> bool {
 /// A script in `usr/bin` named `*config` (`pg_config`, `xml2-config`, `curl-config`…): build
 /// tools run them for compiler flags.
 fn is_config_script(path: &Path) -> bool {
-    path.parent().is_some_and(|parent| parent.ends_with("usr/bin"))
+    path.parent()
+        .is_some_and(|parent| parent.ends_with("usr/bin"))
         && path
             .file_name()
             .is_some_and(|name| name.to_string_lossy().ends_with("config"))
@@ -107,12 +108,16 @@ mod tests {
         let pc = "prefix=/usr\nlibdir=${prefix}/lib/x86_64-linux-gnu\nincludedir=/usr/include/postgresql\n\nName: libpq\nCflags: -I${includedir}\n";
         assert_eq!(
             paths_into(pc, root.path()),
-            format!("prefix={at}/usr\nlibdir=${{prefix}}/lib/x86_64-linux-gnu\nincludedir={at}/usr/include/postgresql\n\nName: libpq\nCflags: -I${{includedir}}\n")
+            format!(
+                "prefix={at}/usr\nlibdir=${{prefix}}/lib/x86_64-linux-gnu\nincludedir={at}/usr/include/postgresql\n\nName: libpq\nCflags: -I${{includedir}}\n"
+            )
         );
         let script = "INCLUDEDIR = /usr/include/postgresql\nSERVER = /usr/include/postgresql/15/server\nCPPFLAGS = -I/usr/include/libxml2 -L/usr/lib/x86_64-linux-gnu/\nPERL='/usr/bin/perl'\nx/usr/lib\n";
         assert_eq!(
             paths_into(script, root.path()),
-            format!("INCLUDEDIR = {at}/usr/include/postgresql\nSERVER = /usr/include/postgresql/15/server\nCPPFLAGS = -I/usr/include/libxml2 -L{at}/usr/lib/x86_64-linux-gnu/\nPERL='/usr/bin/perl'\nx/usr/lib\n")
+            format!(
+                "INCLUDEDIR = {at}/usr/include/postgresql\nSERVER = /usr/include/postgresql/15/server\nCPPFLAGS = -I/usr/include/libxml2 -L{at}/usr/lib/x86_64-linux-gnu/\nPERL='/usr/bin/perl'\nx/usr/lib\n"
+            )
         );
     }
 

@@ -174,7 +174,7 @@ fn read_metadata(
 
 /// Unpacks every package into `root` and makes the tree work where it is.
 fn unpack(root: &Path, packages: &[Package], debs: &[PathBuf]) -> Result<(), AptError> {
-    let mut with_scripts = Vec::new();
+    let mut with_scripts: Vec<(&str, Vec<String>)> = Vec::new();
     output::timed(
         format!(
             "Unpacking {}",
@@ -192,17 +192,24 @@ fn unpack(root: &Path, packages: &[Package], debs: &[PathBuf]) -> Result<(), Apt
                     error,
                 })?;
                 if !scripts.is_empty() {
-                    with_scripts.push(format!("{} ({})", package.name, scripts.join(", ")));
+                    with_scripts.push((&package.name, scripts));
                 }
             }
             crate::relocate::relocate(root)
         },
     )?;
-    if !with_scripts.is_empty() {
-        output::warning(
-            "OS package scripts were not run",
-            scripts_warning(&with_scripts),
-        );
+    let installed: Vec<&str> = packages
+        .iter()
+        .map(|package| package.name.as_str())
+        .collect();
+    let replaced = crate::fixups::run(root, &installed, &environment(root));
+    let not_run: Vec<String> = with_scripts
+        .iter()
+        .filter(|(name, _)| !replaced.contains(name))
+        .map(|(name, scripts)| format!("{name} ({})", scripts.join(", ")))
+        .collect();
+    if !not_run.is_empty() {
+        output::warning("OS package scripts were not run", scripts_warning(&not_run));
     }
     Ok(())
 }
@@ -391,7 +398,11 @@ mod tests {
         );
         assert_eq!(
             launch.get_string_lossy("LD_LIBRARY_PATH"),
-            Some(format!("{}:{}", at("usr/lib/x86_64-linux-gnu"), at("usr/lib")))
+            Some(format!(
+                "{}:{}",
+                at("usr/lib/x86_64-linux-gnu"),
+                at("usr/lib")
+            ))
         );
         assert_eq!(launch.get_string_lossy("CPATH"), None);
         assert_eq!(launch.get_string_lossy("LIBRARY_PATH"), None);
