@@ -115,7 +115,7 @@ fn unknown_package_names_the_release_and_close_names() {
     let log = build_error("libpq-dev\nlibpq\n");
     assert_contains(
         &log,
-        "! ERROR: Unknown OS package in the Aptfile\n!\n! Aptfile line 2: 'libpq' is not a package of Debian 12 (bookworm) (searched: bookworm, bookworm-updates, bookworm-security).\n! Close names in Debian 12 (bookworm): libpq5, libpq-dev.\n!\n! How to fix:\n!   Find the package's name in Debian 12 (bookworm) at https://packages.debian.org/bookworm and write it in the Aptfile.\n",
+        "! ERROR: Unknown OS package in the Aptfile\n!\n! Aptfile line 2: 'libpq' is not a package of Debian 12 (bookworm) (searched: bookworm, bookworm-updates, bookworm-security).\n! Close names in Debian 12 (bookworm): libpq5, libpq-dev, libpqtypes0, libpqxx-6.4, libpqxx-dev.\n!\n! How to fix:\n!   Find the package's name in Debian 12 (bookworm) at https://packages.debian.org/bookworm and write it in the Aptfile.\n",
     );
 }
 
