@@ -52,8 +52,10 @@ fn psycopg2_sdist_compiles_against_libpq_dev_and_loads_libpq5_at_run() {
     let document = sboms
         .iter()
         .find(|(path, _)| path.contains("blacklodge_apt"))
-        .map(|(_, document)| document.to_string())
-        .unwrap_or_else(|| panic!("no SBOM of blacklodge/apt in {:?}", sboms.keys()));
+        .map_or_else(
+            || panic!("no SBOM of blacklodge/apt in {:?}", sboms.keys()),
+            |(_, document)| document.to_string(),
+        );
     assert_contains(&document, "pkg:deb/debian/libpq5@15.");
     assert_contains(&document, "pkg:deb/debian/libpq-dev@15.");
 

@@ -107,7 +107,11 @@ fn parse_line(content: &str) -> Result<(String, Option<String>), String> {
     if content.starts_with(':') {
         return Err("Extra repositories (`:repo:` lines) are not supported.".to_string());
     }
-    if content.contains("://") || content.ends_with(".deb") {
+    if content.contains("://")
+        || std::path::Path::new(content)
+            .extension()
+            .is_some_and(|extension| extension.eq_ignore_ascii_case("deb"))
+    {
         return Err(
             "URLs and .deb files are not supported: only packages of the stack's Debian release, verified against its signed index, are installed."
                 .to_string(),

@@ -13,6 +13,15 @@ use std::path::PathBuf;
 
 const DOCS: &str = "docs/os-packages.md";
 
+/// Requests that cannot be installed, with where they were looked for.
+#[derive(Debug)]
+pub(crate) struct ResolveFailure {
+    pub(crate) error: ResolveError,
+    pub(crate) release: Release,
+    /// The suites read.
+    pub(crate) suites: Vec<String>,
+}
+
 #[derive(Debug)]
 pub(crate) enum AptError {
     Io(IoFailure),
@@ -46,11 +55,7 @@ pub(crate) enum AptError {
         url: String,
         path: String,
     },
-    Resolve {
-        error: ResolveError,
-        release: Release,
-        suites: Vec<String>,
-    },
+    Resolve(Box<ResolveFailure>),
     Download {
         package: String,
         error: DownloadError,
@@ -153,7 +158,7 @@ impl UserFacing for AptError {
                 format!("{url} does not list {path}."),
                 format!("Use a mirror that carries the main component for amd64 ({MIRROR_VARIABLE})."),
             ),
-            Self::Resolve { error, release, suites } => resolve_error(error, release, suites),
+            Self::Resolve(failure) => resolve_error(&failure.error, &failure.release, &failure.suites),
             Self::Download { package, error } => UserError::new(
                 format!("Could not download the OS package {package}"),
                 error.to_string(),
@@ -245,7 +250,7 @@ mod tests {
 
     #[test]
     fn unknown_package_names_the_release_and_close_names() {
-        let error = AptError::Resolve {
+        let error = AptError::Resolve(Box::new(ResolveFailure {
             error: ResolveError::Unknown {
                 request: Request {
                     name: "libpq".into(),
@@ -256,7 +261,7 @@ mod tests {
             },
             release: bookworm(),
             suites: suites(),
-        };
+        }));
         assert_eq!(
             error.user_error().render(),
             "\n! ERROR: Unknown OS package in the Aptfile\n!\n! Aptfile line 3: 'libpq' is not a package of Debian 12 (bookworm) (searched: bookworm, bookworm-updates).\n! Close names in Debian 12 (bookworm): libpq5, libpq-dev.\n!\n! How to fix:\n!   Find the package's name in Debian 12 (bookworm) at https://packages.debian.org/bookworm and write it in the Aptfile.\n"
@@ -265,7 +270,7 @@ mod tests {
 
     #[test]
     fn unavailable_version_lists_the_available_ones() {
-        let error = AptError::Resolve {
+        let error = AptError::Resolve(Box::new(ResolveFailure {
             error: ResolveError::Version {
                 request: Request {
                     name: "libpq5".into(),
@@ -276,7 +281,7 @@ mod tests {
             },
             release: bookworm(),
             suites: suites(),
-        };
+        }));
         assert_eq!(
             error.user_error().render(),
             "\n! ERROR: OS package version not available in Debian 12 (bookworm)\n!\n! Aptfile line 1: libpq5 '14.1' is not in Debian 12 (bookworm) (searched: bookworm, bookworm-updates). Available: 15.8-0+deb12u1, 15.10-0+deb12u1.\n!\n! How to fix:\n!   Pin an available version (`libpq5=15.10-0+deb12u1`), or write `libpq5` alone for the newest.\n"

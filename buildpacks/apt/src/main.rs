@@ -128,10 +128,12 @@ impl Buildpack for AptBuildpack {
                 run_image.len()
             ));
             let resolution = index::resolve(&requests, &catalog, &run_image).map_err(
-                |error: ResolveError| AptError::Resolve {
-                    error,
-                    release: release.clone(),
-                    suites: suites.clone(),
+                |error: ResolveError| {
+                    AptError::Resolve(Box::new(errors::ResolveFailure {
+                        error,
+                        release: release.clone(),
+                        suites: suites.clone(),
+                    }))
                 },
             )?;
             for (name, version) in &resolution.already_installed {

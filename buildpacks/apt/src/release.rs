@@ -144,9 +144,9 @@ pub(crate) fn read_suite(
     // xz one (the update suites publish only xz; theirs are small).
     let index = format!("{COMPONENT}/binary-{ARCHITECTURE}/Packages");
     let (gzip, xz) = (format!("{index}.gz"), format!("{index}.xz"));
-    let (path, expected) = match (sha256_of(&release, &gzip), sha256_of(&release, &xz)) {
-        (Some(hash), _) => (gzip, hash),
-        (None, Some(hash)) => (xz, hash),
+    let (path, expected, is_gzip) = match (sha256_of(&release, &gzip), sha256_of(&release, &xz)) {
+        (Some(hash), _) => (gzip, hash, true),
+        (None, Some(hash)) => (xz, hash, false),
         (None, None) => {
             return Err(AptError::NotInRelease {
                 url: in_release_url,
@@ -164,8 +164,7 @@ pub(crate) fn read_suite(
             actual,
         }));
     }
-    let text = decompress(&bytes, path.ends_with(".gz"))
-        .map_err(|error| AptError::Corrupt { url, error })?;
+    let text = decompress(&bytes, is_gzip).map_err(|error| AptError::Corrupt { url, error })?;
     let mut packages = index::parse_stanzas(&text, &suite.name);
     for package in &mut packages {
         package.base.clone_from(&suite.base);
