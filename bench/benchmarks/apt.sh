@@ -39,9 +39,12 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000000 }'; }
 # step_seconds LOG: seconds from "## Blacklodge OS packages" to the next buildpack's header.
 step_seconds() {
   awk '
-    function seconds(stamp,  parts) { split(stamp, parts, ":"); return parts[1] * 3600 + parts[2] * 60 + parts[3] }
-    / ## Blacklodge OS packages$/ { start = seconds(substr($2, 1)) ; next }
-    start && / ## Blacklodge / { printf "%.1f\n", seconds($2) - start; exit }
+    function seconds(line,  i, parts) {
+      for (i = 1; i <= NF; i++) if ($i ~ /^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) { split($i, parts, ":"); return parts[1] * 3600 + parts[2] * 60 + parts[3] }
+      return -1
+    }
+    /## Blacklodge OS packages$/ { start = seconds($0); next }
+    start && /## Blacklodge / { printf "%.1f\n", seconds($0) - start; exit }
   ' "$1"
 }
 

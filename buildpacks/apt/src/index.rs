@@ -209,7 +209,7 @@ impl Catalog {
             .by_name
             .keys()
             .filter_map(|candidate| {
-                let distance = edit_distance(name, candidate);
+                let distance = blacklodge_common::error::edit_distance(name, candidate);
                 (distance <= (name.len() / 4).max(1)
                     || (name.len() >= 3 && candidate.starts_with(name)))
                 .then_some((distance, candidate))
@@ -229,20 +229,6 @@ fn fits(version: &str, relation: &Relation) -> bool {
         .constraint
         .as_ref()
         .is_none_or(|(operator, reference)| version::satisfies(version, operator, reference))
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// Why the requests cannot be installed.

@@ -11,7 +11,6 @@ use blacklodge_common::error::io_failure;
 use blacklodge_common::{cache, command, output};
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use libcnb::data::sbom::SbomFormat;
 use libcnb::layer::LayerState;
 use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
 use libcnb::sbom::Sbom;
@@ -327,16 +326,7 @@ fn sbom(installed: &[String], release: &str) -> Sbom {
             }))
         })
         .collect();
-    let document = json!({
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.4",
-        "version": 1,
-        "components": components,
-    });
-    Sbom::from_bytes(
-        SbomFormat::CycloneDxJson,
-        serde_json::to_vec_pretty(&document).unwrap_or_default(),
-    )
+    blacklodge_common::sbom::cyclonedx(&components)
 }
 
 #[cfg(test)]
