@@ -43,7 +43,9 @@ pub(crate) enum AptError {
     Signature {
         url: String,
         keyring: PathBuf,
-        gpgv: String,
+        /// `gpgv` or `sqv`, and what it printed.
+        tool: &'static str,
+        said: String,
     },
     /// A validly signed InRelease of another suite (a mirror serving the wrong files).
     WrongSuite {
@@ -138,10 +140,15 @@ impl UserFacing for AptError {
                 format!("{url} matches the checksum its signed InRelease lists but cannot be read: {error}"),
                 "Build again; if it persists, the mirror is broken: report it to its operator.",
             ),
-            Self::Signature { url, keyring, gpgv } => UserError::new(
+            Self::Signature {
+                url,
+                keyring,
+                tool,
+                said,
+            } => UserError::new(
                 "The Debian archive's signature does not verify",
                 format!(
-                    "{url} is not signed by a key of {}; it may have been tampered with, or the mirror is not a copy of the Debian archive. Nothing was installed.\n\ngpgv said:\n{gpgv}",
+                    "{url} is not signed by a key of {}; it may have been tampered with, or the mirror is not a copy of the Debian archive. Nothing was installed.\n\n{tool} said:\n{said}",
                     keyring.display()
                 ),
                 format!(

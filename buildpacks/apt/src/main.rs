@@ -1,7 +1,7 @@
 //! Blacklodge OS packages buildpack: the Debian packages an `Aptfile` lists, without root.
 //!
 //! The packages come from the archive of the stack's own release (`CNB_TARGET_DISTRO_*`):
-//! its signed `InRelease` files are verified with `gpgv` and the stack's keyring, every
+//! its signed `InRelease` files are verified with `gpgv` (or `sqv`) and the stack's keyring, every
 //! `.deb` against the sha256 those indices give. Dependencies the run image already has are
 //! left out (the build image carries the run image's dpkg status); the rest is unpacked into
 //! one layer whose directories go on `PATH`, `LD_LIBRARY_PATH` (build and launch) and

@@ -1,5 +1,6 @@
 //! The Debian release of the stack and its archive: which suites to read, their signed
-//! `InRelease` files (verified with `gpgv` and the stack's keyring), and the Packages
+//! `InRelease` files (verified with `gpgv`, or `sqv` where the build image has no gpgv, as
+//! on Debian 13, and the stack's keyring), and the Packages
 //! indices they vouch for (verified by sha256).
 
 use crate::errors::AptError;
@@ -186,8 +187,20 @@ fn decompress(bytes: &[u8], gzip: bool) -> Result<String, String> {
     String::from_utf8(plain).map_err(|error| error.to_string())
 }
 
-/// Checks the signature of an `InRelease` file with `gpgv` and the keyring, and returns the
-/// text it signs (as gpgv writes it: only what the signature covers).
+/// The signature checkers, in order of preference: GnuPG's `gpgv` (Debian 12's apt uses it)
+/// and Sequoia's `sqv` (Debian 13's apt uses it; its build image has no gpgv).
+const VERIFIERS: [&str; 2] = ["gpgv", "sqv"];
+
+/// The first of [`VERIFIERS`] on `PATH`.
+fn verifier() -> Option<&'static str> {
+    let path = std::env::var_os("PATH")?;
+    VERIFIERS
+        .into_iter()
+        .find(|name| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+}
+
+/// Checks the signature of an `InRelease` file with the keyring, and returns the text it
+/// signs (as the verifier writes it: only what the signature covers).
 fn verify(signed: &[u8], url: &str, keyring: &Path, work: &Path) -> Result<String, AptError> {
     let input = work.join("InRelease");
     let output = work.join("Release");
@@ -204,19 +217,22 @@ fn verify(signed: &[u8], url: &str, keyring: &Path, work: &Path) -> Result<Strin
     fs_err::create_dir_all(work).map_err(io("create", work))?;
     fs_err::write(&input, signed).map_err(io("write", &input))?;
     let _ = fs_err::remove_file(&output);
-    let result = command::run_captured(
-        Command::new("gpgv")
-            .arg("--keyring")
-            .arg(keyring)
-            .arg("--output")
-            .arg(&output)
-            .arg(&input),
-    );
-    if let Err(error) = result {
+    let tool = verifier().unwrap_or(VERIFIERS[0]);
+    let mut check = Command::new(tool);
+    check
+        .arg("--keyring")
+        .arg(keyring)
+        .arg("--output")
+        .arg(&output);
+    if tool == "sqv" {
+        check.arg("--cleartext");
+    }
+    if let Err(error) = command::run_captured(check.arg(&input)) {
         return Err(AptError::Signature {
             url: url.to_string(),
             keyring: keyring.to_path_buf(),
-            gpgv: match error.output().trim() {
+            tool,
+            said: match error.output().trim() {
                 "" => format!("`{}` {}", error.command(), error.reason()),
                 output => output.to_string(),
             },
