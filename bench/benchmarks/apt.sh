@@ -37,14 +37,17 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) 
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000000 }'; }
 
 # step_seconds LOG: seconds from "## Blacklodge OS packages" to the next buildpack's header.
+# pack stamps most lines, not all: a line without a stamp takes the last one seen (the header's
+# own print starts with the empty line before it).
 step_seconds() {
   awk '
-    function seconds(line,  i, parts) {
-      for (i = 1; i <= NF; i++) if ($i ~ /^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) { split($i, parts, ":"); return parts[1] * 3600 + parts[2] * 60 + parts[3] }
-      return -1
+    function stamp(i, parts) {
+      for (i = 1; i <= NF; i++) if ($i ~ /^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) { split($i, parts, ":"); last = parts[1] * 3600 + parts[2] * 60 + parts[3]; return last }
+      return last
     }
-    /## Blacklodge OS packages$/ { start = seconds($0); next }
-    start && /## Blacklodge / { printf "%.1f\n", seconds($0) - start; exit }
+    { now = stamp() }
+    /## Blacklodge OS packages$/ { start = now; next }
+    start && /## Blacklodge / { printf "%.1f\n", now - start; exit }
   ' "$1"
 }
 
