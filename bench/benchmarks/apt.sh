@@ -23,7 +23,7 @@ IMAGE="blacklodge-bench/apt-$$"
 BASELINE="blacklodge-bench/apt-dockerfile-$$"
 LOAD_BEFORE="$(cut -d" " -f1-3 /proc/loadavg)"
 ROUNDS="${ROUNDS:-3}"
-PACKAGES="$(grep -v '^#' "$APP_DIR/Aptfile" | tr '\n' ' ')"
+PACKAGES="$(grep -v '^#' "$APP_DIR/Aptfile" | xargs)"
 cleanup() {
   rm -rf "$WORK"
   docker image rm "$IMAGE" "$BASELINE" >/dev/null 2>&1 || true
@@ -77,7 +77,8 @@ for round in $(seq "$ROUNDS"); do
   cat >"$WORK/docker/Dockerfile" <<DOCKERFILE
 FROM $RUN_IMAGE
 USER root
-RUN apt-get update && apt-get install -y --no-install-recommends $PACKAGES && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends $PACKAGES \\
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 USER 1000:1000
 DOCKERFILE
   start="$(now)"
@@ -90,7 +91,7 @@ layer_bytes="$(docker run --rm --entrypoint du "$IMAGE" -sb /layers/blacklodge_a
 installed="$(grep -o 'Installing [0-9]* packages\?: .*' "$WORK/1-cold.log" | head -1)"
 base_bytes="$(docker image inspect --format '{{.Size}}' "$RUN_IMAGE")"
 docker_bytes="$(( $(docker image inspect --format '{{.Size}}' "$BASELINE") - base_bytes ))"
-docker_installed="$(grep -o 'The following NEW packages will be installed:' -A6 "$WORK/docker-1.log" | tail -n +2 | tr -s ' \n' ' ')"
+docker_installed="$(sed -n '/The following NEW packages will be installed:/,/newly installed/p' "$WORK/docker-1.log" | sed '1d;$d' | xargs)"
 
 {
   echo "# OS packages buildpack: layer time and size vs a Dockerfile"
@@ -100,7 +101,7 @@ docker_installed="$(grep -o 'The following NEW packages will be installed:' -A6 
   echo
   echo "- **cold**: the OS packages step (its header to the next buildpack's, pack's log timestamps) with new cache volumes: signed indices, resolution, downloads, unpacking."
   echo "- **warm**: the same step in a rebuild after a code-only change (the layer is reused; the archive is not read)."
-  echo "- **Dockerfile**: \`apt-get update && apt-get install -y --no-install-recommends $PACKAGES\` FROM the run image, \`docker build --no-cache\` (whole build)."
+  echo "- **Dockerfile**: \`apt-get update && apt-get install -y --no-install-recommends $PACKAGES && apt-get clean\` (and the lists and caches removed) FROM the run image, \`docker build --no-cache\` (whole build)."
   echo
   echo "| | cold (s) | warm (s) | rounds |"
   echo "| --- | ---: | ---: | --- |"
@@ -115,7 +116,7 @@ docker_installed="$(grep -o 'The following NEW packages will be installed:' -A6 
   echo "| Dockerfile apt-get layer (image minus run image) | $(mb "$docker_bytes") |"
   echo
   echo "- blacklodge/apt: ${installed:-?}"
-  echo "- apt-get: ${docker_installed:-?}"
+  echo "- apt-get installs: ${docker_installed:-?}"
 } >"$RESULTS"
 step "Wrote $RESULTS"
 cat "$RESULTS"
