@@ -51,6 +51,10 @@ build_stack_image() {
   mkdir -p "$context/certs"
   # Host extra CAs (e.g. a TLS-intercepting proxy): carried into the images when present.
   find /usr/local/share/ca-certificates -maxdepth 1 -name '*.crt' -exec cp {} "$context/certs/" \; 2>/dev/null || true
+  if [ "$kind" = build ]; then
+    # The run image's package list, for blacklodge/apt (which leaves out what the run image has).
+    docker run --rm --network none --entrypoint cat "$RUN_IMAGE" /var/lib/dpkg/status >"$context/run-image-dpkg-status"
+  fi
   step "Building $name"
   # Legacy builder: works with any engine version and needs no buildx plugin.
   run_logged "building $name" "$BLACKLODGE_CACHE/image-$DEBIAN_SUITE-$kind.log" \
@@ -64,8 +68,9 @@ build_stack_image() {
 make_stack() {
   use_stack "$1"
   ensure_debian_base
-  build_stack_image "$BUILD_IMAGE" build
+  # The run image first: the build image carries its package list (for blacklodge/apt).
   build_stack_image "$RUN_IMAGE" run
+  build_stack_image "$BUILD_IMAGE" build
 }
 
 # The stacks named as arguments (default: every stack), in parallel (mostly network and disk:

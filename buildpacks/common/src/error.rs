@@ -173,6 +173,27 @@ pub fn invisible_note(value: &str) -> &'static str {
     }
 }
 
+/// The Levenshtein distance of two strings (in characters): how many insertions, deletions
+/// or substitutions turn one into the other. For "did you mean" suggestions.
+#[must_use]
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +210,14 @@ mod tests {
             invisible_note("3.12.0\u{1b}"),
             " It contains an invisible character (shown escaped, e.g. \\x1b): delete it and retype the value."
         );
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("libpq", "libpq5"), 1);
+        assert_eq!(edit_distance("entrypiont", "entrypoint"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
     }
 
     #[test]

@@ -11,3 +11,4 @@ pub mod env;
 pub mod error;
 pub mod output;
 pub mod pypi;
+pub mod sbom;

@@ -1,7 +1,6 @@
 //! The SBOM of a virtual environment: every installed distribution (from its `*.dist-info`
 //! METADATA) as a CycloneDX JSON component with a PyPI package URL.
 
-use libcnb::data::sbom::SbomFormat;
 use libcnb::sbom::Sbom;
 use serde_json::json;
 use std::path::Path;
@@ -91,13 +90,7 @@ pub fn cyclonedx_with(distributions: &[Distribution], others: Vec<serde_json::Va
             })
         }))
         .collect();
-    let document = json!({
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.4",
-        "version": 1,
-        "components": components,
-    });
-    Sbom::from_bytes(SbomFormat::CycloneDxJson, document.to_string())
+    blacklodge_common::sbom::cyclonedx(&components)
 }
 
 #[cfg(test)]

@@ -729,8 +729,8 @@ fn check_variables(env: &Env) -> Result<(), ConfigError> {
             let suggestion = KNOWN_VARIABLES
                 .iter()
                 .copied()
-                .min_by_key(|known| edit_distance(known, &name))
-                .filter(|known| edit_distance(known, &name) <= 3);
+                .min_by_key(|known| blacklodge_common::error::edit_distance(known, &name))
+                .filter(|known| blacklodge_common::error::edit_distance(known, &name) <= 3);
             return Err(ConfigError::UnknownVariable {
                 name: name.into_owned(),
                 suggestion,
@@ -738,24 +738,6 @@ fn check_variables(env: &Env) -> Result<(), ConfigError> {
         }
     }
     Ok(())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            current.push(
-                (previous[j] + cost)
-                    .min(previous[j + 1] + 1)
-                    .min(current[j] + 1),
-            );
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 fn is_identifier(text: &str) -> bool {

@@ -1,0 +1,2 @@
+pub(crate) mod debs;
+pub(crate) mod packages;
