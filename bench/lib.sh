@@ -26,6 +26,12 @@ RUN_IMAGE="blacklodge/run:${DEBIAN_SUITE}"
 # Override to keep several builders side by side (e.g. one per work tree).
 BUILDER_IMAGE="${BLACKLODGE_BUILDER:-blacklodge/builder:${DEBIAN_SUITE}}"
 STACK_ID="io.blacklodge.stacks.${DEBIAN_SUITE}"
+# The builder configuration of a stack of STACKS: builder/<stack>/builder.toml when there is
+# one, else builder/builder.toml.
+stack_builder_config() {
+  local own="$REPO_DIR/builder/$1/builder.toml"
+  if [ -f "$own" ]; then printf '%s' "$own"; else printf '%s' "$REPO_DIR/builder/builder.toml"; fi
+}
 BASE_IMAGE="debian:${DEBIAN_SUITE}-slim"
 
 # Loopback services of the bench.
