@@ -5,7 +5,8 @@
 //! pulled from the registry and run.
 
 use blacklodge_tests::{
-    App, Container, assert_contains, free_port, inspect_format, mirror_url, output_text,
+    App, Container, Pulled, assert_contains, free_port, inspect_format, mirror_url, output_text,
+    registry,
 };
 use std::collections::BTreeMap;
 use std::os::unix::fs::chown;
@@ -16,10 +17,6 @@ use std::time::Duration;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn registry() -> String {
-    std::env::var("BLACKLODGE_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_string())
 }
 
 /// STACKS of bench/versions.env: the stacks every builder is published for.
@@ -62,19 +59,6 @@ fn platform_tool(args: &[&str]) -> String {
     run_ok(Command::new("blacklodge-platform").args(args))
         .trim()
         .to_string()
-}
-
-/// Removes the daemon's copies of registry images when the test ends (pass or fail).
-struct Pulled(Vec<String>);
-
-impl Drop for Pulled {
-    fn drop(&mut self) {
-        for reference in &self.0 {
-            let _ = Command::new("docker")
-                .args(["image", "rm", "-f", reference])
-                .output();
-        }
-    }
 }
 
 /// What `bench/publish` printed, and the prefix it published under.
@@ -127,7 +111,10 @@ fn assert_registry_image_serves(reference: &str) {
 }
 
 fn label(reference: &str, key: &str) -> String {
-    inspect_format(reference, &format!("{{{{index .Config.Labels \"{key}\"}}}}"))
+    inspect_format(
+        reference,
+        &format!("{{{{index .Config.Labels \"{key}\"}}}}"),
+    )
 }
 
 /// `bench/publish` pushes every stack's build image, run image and builder and the composite
@@ -162,7 +149,11 @@ fn publish_pushes_every_stack_and_the_composite_with_their_digests() {
     }
     let cnb = repo().join(format!("packaged/blacklodge-python-app-{version}.cnb"));
     assert_contains(summary, &format!("  {} sha256:", cnb.display()));
-    let inspect = run_ok(Command::new("pack").args(["buildpack", "inspect"]).arg(&cnb));
+    let inspect = run_ok(
+        Command::new("pack")
+            .args(["buildpack", "inspect"])
+            .arg(&cnb),
+    );
     for id in [
         "blacklodge/python-app",
         "blacklodge/python",
@@ -189,12 +180,17 @@ fn publish_pushes_every_stack_and_the_composite_with_their_digests() {
 fn publish_to_an_unreachable_registry_fails_clearly() {
     let port = free_port();
     let (success, log) = run(Command::new(repo().join("bench/publish"))
-        .env("BLACKLODGE_PUBLISH_REGISTRY", format!("127.0.0.1:{port}/team"))
+        .env(
+            "BLACKLODGE_PUBLISH_REGISTRY",
+            format!("127.0.0.1:{port}/team"),
+        )
         .env("NO_COLOR", "1"));
     assert!(!success, "{log}");
     assert_contains(
         &log,
-        &format!("error: cannot push to 127.0.0.1:{port}/team/builder\n  why: the registry 127.0.0.1:{port} cannot be reached: "),
+        &format!(
+            "error: cannot push to 127.0.0.1:{port}/team/builder\n  why: the registry 127.0.0.1:{port} cannot be reached: "
+        ),
     );
     assert_contains(
         &log,
@@ -241,7 +237,10 @@ fn publish_without_credentials_fails_clearly() {
     // No credentials: an empty Docker configuration.
     let docker_config = tempfile::tempdir().expect("tempdir");
     let (success, log) = run(Command::new(repo().join("bench/publish"))
-        .env("BLACKLODGE_PUBLISH_REGISTRY", format!("127.0.0.1:{port}/team"))
+        .env(
+            "BLACKLODGE_PUBLISH_REGISTRY",
+            format!("127.0.0.1:{port}/team"),
+        )
         .env("DOCKER_CONFIG", docker_config.path())
         .env("NO_COLOR", "1"));
     let _ = server.kill();
@@ -255,7 +254,9 @@ fn publish_without_credentials_fails_clearly() {
     );
     assert_contains(
         &log,
-        &format!("\n  fix: log in with an account that may do this: docker login 127.0.0.1:{port} (docker, pack and this tool read ~/.docker/config.json)\n"),
+        &format!(
+            "\n  fix: log in with an account that may do this: docker login 127.0.0.1:{port} (docker, pack and this tool read ~/.docker/config.json)\n"
+        ),
     );
 }
 
@@ -287,7 +288,13 @@ fn pack_build_publish_then_rebase_onto_a_rebuilt_run_image() {
             .args(["build", &app_image, "--builder", &published.builder()])
             .args(["--run-image", &run_image, "--publish", "--path"])
             .arg(app.path())
-            .args(["--network", "host", "--pull-policy", "always", "--trust-builder"])
+            .args([
+                "--network",
+                "host",
+                "--pull-policy",
+                "always",
+                "--trust-builder",
+            ])
             .args([
                 "--env",
                 &format!("BP_PYTHON_MANIFEST_URL={}/manifest.json", mirror_url()),
@@ -296,11 +303,9 @@ fn pack_build_publish_then_rebase_onto_a_rebuilt_run_image() {
     );
     assert_contains(&log, &format!("Saving {app_image}..."));
     assert_registry_image_serves(&app_image);
-    let before: Vec<String> = serde_json::from_str(&inspect_format(
-        &app_image,
-        "{{json .RootFS.Layers}}",
-    ))
-    .expect("layers");
+    let before: Vec<String> =
+        serde_json::from_str(&inspect_format(&app_image, "{{json .RootFS.Layers}}"))
+            .expect("layers");
     let base_before: Vec<String> =
         serde_json::from_str(&inspect_format(&run_image, "{{json .RootFS.Layers}}"))
             .expect("layers");
@@ -331,7 +336,10 @@ fn pack_build_publish_then_rebase_onto_a_rebuilt_run_image() {
             .args(["rebase", &app_image, "--publish", "--pull-policy", "always"])
             .env("NO_COLOR", "1"),
     );
-    assert_contains(&log, &format!("Rebasing {app_image} on run image {run_image}"));
+    assert_contains(
+        &log,
+        &format!("Rebasing {app_image} on run image {run_image}"),
+    );
     docker(&["image", "rm", "-f", &app_image]);
     docker(&["pull", &app_image]);
     let after: Vec<String> =
@@ -495,7 +503,10 @@ fn tekton_buildpacks_task_steps_build_and_push_to_the_registry() {
         );
         assert!(success, "creator failed:\n{log}");
         // results
-        (log, report_digest(&volumes.path("layers").join("report.toml")))
+        (
+            log,
+            report_digest(&volumes.path("layers").join("report.toml")),
+        )
     };
 
     let app = App::fixture("examples/flask-hello");
@@ -520,7 +531,10 @@ fn tekton_buildpacks_task_steps_build_and_push_to_the_registry() {
     let second = Volumes::new();
     copy_app(&app, &second.path("source"));
     let (log, _) = build(&second);
-    assert_contains(&log, "Restoring data for \"blacklodge/python:python\" from cache");
+    assert_contains(
+        &log,
+        "Restoring data for \"blacklodge/python:python\" from cache",
+    );
 }
 
 /// One container of kpack's build pod, as `blacklodge-platform kpack-build-pod` prints it
@@ -685,7 +699,9 @@ fn kpack_build_pod_phases_export_to_the_registry() {
     assert_eq!(steps[6].image, "kpack/completion");
     assert_contains(&logs, "## Blacklodge pip");
     assert_contains(&logs, &format!("Saving {app_image}..."));
-    let report = volumes.path(&steps[5].mounts["/var/report"]).join("report.toml");
+    let report = volumes
+        .path(&steps[5].mounts["/var/report"])
+        .join("report.toml");
     assert_eq!(
         report_digest(&report),
         platform_tool(&["digest", &app_image])

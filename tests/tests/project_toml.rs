@@ -32,7 +32,10 @@ fn project_toml_build_env_and_exclude_then_include() {
     assert_contains(&log, "BP_PYTHON_VERSION");
     let answer = served(&image);
     assert!(
-        answer["python"].as_str().expect("python").starts_with("3.11."),
+        answer["python"]
+            .as_str()
+            .expect("python")
+            .starts_with("3.11."),
         "{answer}"
     );
     // A build-time variable is not in the image's environment.

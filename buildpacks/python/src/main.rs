@@ -120,7 +120,10 @@ impl Buildpack for PythonBuildpack {
             "Done ({})",
             output::format_duration(started.elapsed())
         ));
-        let labels = oci_labels::labels(env, context.layers_dir.parent().unwrap_or(&context.layers_dir));
+        let labels = oci_labels::labels(
+            env,
+            context.layers_dir.parent().unwrap_or(&context.layers_dir),
+        );
         BuildResultBuilder::new()
             .launch(LaunchBuilder::new().labels(labels).build())
             .build()
