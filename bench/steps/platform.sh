@@ -14,9 +14,10 @@ ensure_platform_tool() {
     step "Building blacklodge-platform (deploy/, Go: Tekton and kpack API modules)"
     command -v go >/dev/null || die "go is not installed" "blacklodge-platform is built from deploy/" "install Go (deploy/go.mod names the minimum version)"
     mkdir -p "$(dirname "$out")"
+    # Several runs may build at once (bench/publish in parallel tests): each its own temp file.
     (cd "$src" && run_logged "building blacklodge-platform" "$BLACKLODGE_CACHE/platform-build.log" \
-      env CGO_ENABLED=0 go build -trimpath -mod=readonly -o "$out.tmp" .)
-    publish "$out.tmp" "$out"
+      env CGO_ENABLED=0 go build -trimpath -mod=readonly -o "$out.tmp.$$" .)
+    publish "$out.tmp.$$" "$out"
   fi
   ln -sf "$out" "$TOOLS_DIR/bin/blacklodge-platform"
 }
