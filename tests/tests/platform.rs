@@ -16,7 +16,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the repository")
 }
 
 /// STACKS of bench/versions.env: the stacks every builder is published for.
@@ -338,7 +341,7 @@ fn pack_build_publish_then_rebase_onto_a_rebuilt_run_image() {
     );
     assert_contains(
         &log,
-        &format!("Rebasing {app_image} on run image {run_image}"),
+        &format!("Rebasing '{app_image}' on run image '{run_image}'"),
     );
     docker(&["image", "rm", "-f", &app_image]);
     docker(&["pull", &app_image]);
