@@ -595,6 +595,32 @@ fn pod_steps(json: &str) -> (u32, u32, Vec<PodStep>) {
     (id("uid"), id("gid"), steps)
 }
 
+/// What kpack's `prepare` step (build-init) does before the lifecycle runs: the app's source
+/// into the workspace, each `PLATFORM_ENV_<NAME>` of the step as /platform/env/<NAME>, and the
+/// git source (`GIT_URL`, `GIT_REVISION`) as the project metadata.
+fn kpack_prepare(prepare: &PodStep, volumes: &Volumes, app: &App) {
+    let workspace = volumes.path(&prepare.mounts["/workspace"]);
+    copy_app(app, &workspace);
+    let platform = volumes.path(&prepare.mounts["/platform"]);
+    fs_err::create_dir_all(platform.join("env")).expect("env dir");
+    for (key, value) in &prepare.env {
+        if let Some(name) = key.strip_prefix("PLATFORM_ENV_") {
+            fs_err::write(platform.join("env").join(name), value).expect("env file");
+        }
+    }
+    let project_metadata = volumes
+        .path(&prepare.mounts["/projectMetadata"])
+        .join("project-metadata.toml");
+    fs_err::write(
+        &project_metadata,
+        format!(
+            "[source]\ntype = \"git\"\n[source.metadata]\nrepository = \"{}\"\nrevision = \"{}\"\n[source.version]\ncommit = \"{}\"\n",
+            prepare.env["GIT_URL"], prepare.env["GIT_REVISION"], prepare.env["GIT_REVISION"]
+        ),
+    )
+    .expect("project metadata");
+}
+
 /// The lifecycle phases of the pod kpack makes for a build with our builder, each run as its
 /// own container with kpack's flags, env and volumes, as kpack's user: kpack's `prepare`
 /// (build-init: the source into /workspace, spec.build.env into /platform/env, the git source
@@ -648,29 +674,7 @@ fn kpack_build_pod_phases_export_to_the_registry() {
     assert_eq!((uid, gid), (1000, 1000));
 
     let volumes = Volumes::new();
-    let app = App::fixture("examples/flask-hello");
-    // prepare, as kpack's build-init does it.
-    let prepare = &steps[0];
-    let workspace = volumes.path(&prepare.mounts["/workspace"]);
-    copy_app(&app, &workspace);
-    let platform = volumes.path(&prepare.mounts["/platform"]);
-    fs_err::create_dir_all(platform.join("env")).expect("env dir");
-    for (key, value) in &prepare.env {
-        if let Some(name) = key.strip_prefix("PLATFORM_ENV_") {
-            fs_err::write(platform.join("env").join(name), value).expect("env file");
-        }
-    }
-    let project_metadata = volumes
-        .path(&prepare.mounts["/projectMetadata"])
-        .join("project-metadata.toml");
-    fs_err::write(
-        &project_metadata,
-        format!(
-            "[source]\ntype = \"git\"\n[source.metadata]\nrepository = \"{}\"\nrevision = \"{}\"\n[source.version]\ncommit = \"{}\"\n",
-            prepare.env["GIT_URL"], prepare.env["GIT_REVISION"], prepare.env["GIT_REVISION"]
-        ),
-    )
-    .expect("project metadata");
+    kpack_prepare(&steps[0], &volumes, &App::fixture("examples/flask-hello"));
     for name in steps.iter().flat_map(|s| s.mounts.values()) {
         chown_tree(&volumes.path(name), uid, gid);
     }

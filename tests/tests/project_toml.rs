@@ -53,7 +53,7 @@ fn project_toml_build_env_and_exclude_then_include() {
         "include = [\"server.py\", \"Procfile\", \"notes/\"]",
     );
     let image = Image::new("project-toml-include");
-    image.build_ok(&app);
+    let _ = image.build_ok(&app);
     let answer = served(&image);
     assert_eq!(files(&answer), ["Procfile", "notes/todo.md", "server.py"]);
     assert!(!image.contains_bytes("api-key-that-must-not-ship"));

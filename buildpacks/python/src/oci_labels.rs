@@ -34,9 +34,9 @@ struct ProjectSource {
     version: Option<toml::Table>,
 }
 
-fn printable(value: String) -> Option<String> {
-    let value = value.trim().to_string();
-    (!value.is_empty() && !value.chars().any(char::is_control)).then_some(value)
+fn printable(value: &str) -> Option<String> {
+    let value = value.trim();
+    (!value.is_empty() && !value.chars().any(char::is_control)).then(|| value.to_string())
 }
 
 /// (repository, commit) of a `git` source in the project metadata, each when present.
@@ -52,7 +52,6 @@ fn project_metadata(layers_root: &Path) -> (Option<String>, Option<String>) {
         table
             .and_then(|t| t.get(key))
             .and_then(toml::Value::as_str)
-            .map(str::to_string)
             .and_then(printable)
     };
     (
@@ -65,9 +64,11 @@ fn project_metadata(layers_root: &Path) -> (Option<String>, Option<String>) {
 pub(crate) fn labels(env: &Env, layers_root: &Path) -> Vec<Label> {
     let (repository, commit) = project_metadata(layers_root);
     let source = env::string(env, SOURCE_VARIABLE)
+        .as_deref()
         .and_then(printable)
         .or(repository);
     let revision = env::string(env, REVISION_VARIABLE)
+        .as_deref()
         .and_then(printable)
         .or(commit);
     [(SOURCE_LABEL, source), (REVISION_LABEL, revision)]
