@@ -314,21 +314,25 @@ fn pack_build_publish_then_rebase_onto_a_rebuilt_run_image() {
             .expect("layers");
     assert_eq!(before[..base_before.len()], base_before[..]);
 
-    // The run image, rebuilt: one more layer (as a package update would add).
-    let context = tempfile::tempdir().expect("tempdir");
-    fs_err::write(
-        context.path().join("Dockerfile"),
-        format!(
-            "FROM {run_image}\nUSER 0\nRUN echo {tag} > /etc/blacklodge-run-image-update\nUSER 1000:1000\n"
-        ),
-    )
-    .expect("Dockerfile");
-    run_ok(
-        Command::new("docker")
-            .args(["build", "--network", "none", "-t", &run_image])
-            .arg(context.path())
-            .env("DOCKER_BUILDKIT", "0"),
-    );
+    // The run image, rebuilt: one more layer (as a package update would add), committed from a
+    // container so no intermediate image is left behind.
+    let updater = unique("run-image-update");
+    docker(&[
+        "run",
+        "--name",
+        &updater,
+        "--network",
+        "none",
+        "--user",
+        "0",
+        "--entrypoint",
+        "sh",
+        &run_image,
+        "-c",
+        &format!("echo {tag} > /etc/blacklodge-run-image-update"),
+    ]);
+    docker(&["commit", "--change", "USER 1000:1000", &updater, &run_image]);
+    docker(&["rm", &updater]);
     docker(&["push", &run_image]);
     let base_after: Vec<String> =
         serde_json::from_str(&inspect_format(&run_image, "{{json .RootFS.Layers}}"))
