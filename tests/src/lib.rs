@@ -128,6 +128,25 @@ pub fn mirror_archive(version: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("the bench mirror has no {version}: re-run bench/setup"))
 }
 
+/// The bench's OCI registry (`host:port`).
+#[must_use]
+pub fn registry() -> String {
+    std::env::var("BLACKLODGE_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_string())
+}
+
+/// Removes the daemon's copies of registry images when dropped (the test passed or failed).
+pub struct Pulled(pub Vec<String>);
+
+impl Drop for Pulled {
+    fn drop(&mut self) {
+        for reference in &self.0 {
+            let _ = Command::new("docker")
+                .args(["image", "rm", "-f", reference])
+                .output();
+        }
+    }
+}
+
 fn repo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }

@@ -2,15 +2,13 @@
 //! come from an OCI registry, the lifecycle's `creator` runs inside the builder image as the
 //! CNB user (uid 1000), and the app image is exported straight to the registry.
 
-use blacklodge_tests::{App, Container, assert_contains, builder, free_port, mirror_url};
+use blacklodge_tests::{
+    App, Container, Pulled, assert_contains, builder, free_port, mirror_url, registry,
+};
 use std::os::unix::fs::chown;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-fn registry() -> String {
-    std::env::var("BLACKLODGE_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_string())
-}
 
 fn docker(args: &[&str]) -> String {
     let output = Command::new("docker")
@@ -24,19 +22,6 @@ fn docker(args: &[&str]) -> String {
     );
     assert!(output.status.success(), "docker {args:?} failed:\n{text}");
     text
-}
-
-/// Removes the daemon's copies of registry images when the test ends (pass or fail).
-struct Pulled(Vec<String>);
-
-impl Drop for Pulled {
-    fn drop(&mut self) {
-        for reference in &self.0 {
-            let _ = Command::new("docker")
-                .args(["image", "rm", "-f", reference])
-                .output();
-        }
-    }
 }
 
 /// Copies a local image into the registry and returns its registry reference.

@@ -7,6 +7,7 @@ mod distro;
 mod errors;
 mod layers;
 mod manifest;
+mod oci_labels;
 mod poetry_constraint;
 mod project_files;
 mod python_version_file;
@@ -24,6 +25,7 @@ use crate::version::MinorVersion;
 use blacklodge_common::{download, env, output};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
+use libcnb::data::launch::LaunchBuilder;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Platform, buildpack_main};
@@ -136,7 +138,13 @@ impl Buildpack for PythonBuildpack {
             "Done ({})",
             output::format_duration(started.elapsed())
         ));
-        BuildResultBuilder::new().build()
+        let labels = oci_labels::labels(
+            env,
+            context.layers_dir.parent().unwrap_or(&context.layers_dir),
+        );
+        BuildResultBuilder::new()
+            .launch(LaunchBuilder::new().labels(labels).build())
+            .build()
     }
 
     fn on_error(&self, error: libcnb::Error<Self::Error>) {

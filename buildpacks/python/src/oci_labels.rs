@@ -1,0 +1,157 @@
+//! The OCI labels of the source an image is built from, `org.opencontainers.image.source` and
+//! `org.opencontainers.image.revision`, when the platform provides them:
+//!
+//! 1. the build-time variables `BP_OCI_SOURCE` and `BP_OCI_REVISION` (set by a pipeline, or by
+//!    `blacklodge-platform request` from a build request's repository and commit);
+//! 2. else the platform's project metadata, `<layers>/project-metadata.toml` of a `git` source
+//!    (kpack writes it: `[source.metadata] repository`, `[source.version] commit`).
+//!
+//! Without either, the image has no such labels (nothing is guessed).
+
+use blacklodge_common::env;
+use libcnb::Env;
+use libcnb::data::launch::Label;
+use serde::Deserialize;
+use std::path::Path;
+
+pub(crate) const SOURCE_LABEL: &str = "org.opencontainers.image.source";
+pub(crate) const REVISION_LABEL: &str = "org.opencontainers.image.revision";
+const SOURCE_VARIABLE: &str = "BP_OCI_SOURCE";
+const REVISION_VARIABLE: &str = "BP_OCI_REVISION";
+/// Where the lifecycle and the platforms put the project metadata, in the layers directory.
+const PROJECT_METADATA: &str = "project-metadata.toml";
+
+#[derive(Deserialize, Default)]
+struct ProjectMetadata {
+    source: Option<ProjectSource>,
+}
+
+#[derive(Deserialize)]
+struct ProjectSource {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    metadata: Option<toml::Table>,
+    version: Option<toml::Table>,
+}
+
+fn printable(value: &str) -> Option<String> {
+    let value = value.trim();
+    (!value.is_empty() && !value.chars().any(char::is_control)).then(|| value.to_string())
+}
+
+/// (repository, commit) of a `git` source in the project metadata, each when present.
+fn project_metadata(layers_root: &Path) -> (Option<String>, Option<String>) {
+    let metadata = fs_err::read_to_string(layers_root.join(PROJECT_METADATA))
+        .ok()
+        .and_then(|text| toml::from_str::<ProjectMetadata>(&text).ok())
+        .unwrap_or_default();
+    let Some(source) = metadata.source.filter(|s| s.kind.as_deref() == Some("git")) else {
+        return (None, None);
+    };
+    let field = |table: Option<&toml::Table>, key: &str| {
+        table
+            .and_then(|t| t.get(key))
+            .and_then(toml::Value::as_str)
+            .and_then(printable)
+    };
+    (
+        field(source.metadata.as_ref(), "repository"),
+        field(source.version.as_ref(), "commit"),
+    )
+}
+
+/// The labels to put on the image; `layers_root` is the platform's layers directory.
+pub(crate) fn labels(env: &Env, layers_root: &Path) -> Vec<Label> {
+    let (repository, commit) = project_metadata(layers_root);
+    let source = env::string(env, SOURCE_VARIABLE)
+        .as_deref()
+        .and_then(printable)
+        .or(repository);
+    let revision = env::string(env, REVISION_VARIABLE)
+        .as_deref()
+        .and_then(printable)
+        .or(commit);
+    [(SOURCE_LABEL, source), (REVISION_LABEL, revision)]
+        .into_iter()
+        .filter_map(|(key, value)| {
+            value.map(|value| Label {
+                key: key.to_string(),
+                value,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(labels: &[Label]) -> Vec<(String, String)> {
+        labels
+            .iter()
+            .map(|l| (l.key.clone(), l.value.clone()))
+            .collect()
+    }
+
+    const KPACK_METADATA: &str = "[source]\ntype = \"git\"\n[source.metadata]\nrepository = \"https://github.com/pcdst/app\"\nrevision = \"main\"\n[source.version]\ncommit = \"0123456789abcdef0123456789abcdef01234567\"\n";
+
+    #[test]
+    fn none_without_platform_information() {
+        let layers = tempfile::tempdir().expect("tempdir");
+        assert!(labels(&Env::new(), layers.path()).is_empty());
+    }
+
+    #[test]
+    fn from_the_project_metadata_of_a_git_source() {
+        let layers = tempfile::tempdir().expect("tempdir");
+        fs_err::write(layers.path().join(PROJECT_METADATA), KPACK_METADATA).expect("write");
+        assert_eq!(
+            pairs(&labels(&Env::new(), layers.path())),
+            vec![
+                (
+                    SOURCE_LABEL.to_string(),
+                    "https://github.com/pcdst/app".to_string()
+                ),
+                (
+                    REVISION_LABEL.to_string(),
+                    "0123456789abcdef0123456789abcdef01234567".to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn variables_win_over_the_project_metadata_and_blank_ones_are_ignored() {
+        let layers = tempfile::tempdir().expect("tempdir");
+        fs_err::write(layers.path().join(PROJECT_METADATA), KPACK_METADATA).expect("write");
+        let mut env = Env::new();
+        env.insert(SOURCE_VARIABLE, "https://git.example.com/app.git");
+        env.insert(REVISION_VARIABLE, "  ");
+        assert_eq!(
+            pairs(&labels(&env, layers.path())),
+            vec![
+                (
+                    SOURCE_LABEL.to_string(),
+                    "https://git.example.com/app.git".to_string()
+                ),
+                (
+                    REVISION_LABEL.to_string(),
+                    "0123456789abcdef0123456789abcdef01234567".to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn other_source_types_and_broken_files_give_nothing() {
+        let layers = tempfile::tempdir().expect("tempdir");
+        fs_err::write(
+            layers.path().join(PROJECT_METADATA),
+            KPACK_METADATA.replace("\"git\"", "\"blob\""),
+        )
+        .expect("write");
+        assert!(labels(&Env::new(), layers.path()).is_empty());
+        fs_err::write(layers.path().join(PROJECT_METADATA), "[source").expect("write");
+        assert!(labels(&Env::new(), layers.path()).is_empty());
+    }
+}
