@@ -35,6 +35,10 @@ REGISTRY_PORT="${BLACKLODGE_REGISTRY_PORT:-5000}"
 REGISTRY="127.0.0.1:${REGISTRY_PORT}"
 # The Kafka broker (bench/kafka; its controller listens on the next port).
 KAFKA_PORT="${BLACKLODGE_KAFKA_PORT:-19092}"
+# The conda channel (bench/steps/conda-channel.sh): CONDA_URL/conda-forge/{linux-64,noarch}/.
+# A channel_alias of CONDA_URL/ makes the name `conda-forge` resolve to it.
+CONDA_PORT="${BLACKLODGE_CONDA_PORT:-8766}"
+CONDA_URL="http://127.0.0.1:${CONDA_PORT}"
 
 # pack, run inside a container (as the bench usually is), warns "PACK_VOLUME_KEY is unset"
 # on the first build of every image name; a fixed key for the bench's own builds.
@@ -43,6 +47,7 @@ export PACK_VOLUME_KEY="${PACK_VOLUME_KEY:-blacklodge-bench}"
 # The end-to-end tests read these (tests/src/lib.rs), so moved ports and names carry over.
 export BLACKLODGE_BUILDER="$BUILDER_IMAGE" BLACKLODGE_MIRROR_URL="$MIRROR_URL" BLACKLODGE_REGISTRY="$REGISTRY"
 export BLACKLODGE_KAFKA_BOOTSTRAP="127.0.0.1:${KAFKA_PORT}"
+export BLACKLODGE_CONDA_PORT="$CONDA_PORT" BLACKLODGE_CONDA_CHANNEL_ALIAS="$CONDA_URL/"
 
 if [ -t 2 ]; then _bold=$'\e[1m'; _red=$'\e[31m'; _reset=$'\e[0m'; else _bold=''; _red=''; _reset=''; fi
 
@@ -91,4 +96,10 @@ apt_install() {
     run_logged "installing $what ($*)" "$BLACKLODGE_CACHE/apt-$what.log" \
       as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
   fi
+}
+
+# The venv of the conda channel's tools (py-rattler, zstandard), keyed by its requirements'
+# digest; made by bench/steps/conda-channel.sh, used by bench/benchmarks/conda.sh too.
+conda_tools_venv() {
+  echo "$TOOLS_DIR/conda-tools-$(sha256sum "$BENCH_DIR/conda-channel/tools.requirements.txt" | cut -c1-12)"
 }
