@@ -39,7 +39,8 @@ PY
 }
 
 build_channel() {
-  local archive="$1" key="$2" dir="$CHANNELS_DIR/$key"
+  local archive="$1" key="$2"
+  local dir="$CHANNELS_DIR/$key"
   [ -f "$dir/.done" ] && { info "conda channel $key cached"; return; }
   step "Building the conda channel ($key)"
   local started; started=$(date +%s)
