@@ -89,6 +89,8 @@ baseline_base() {
       --platform manylinux_2_17_x86_64 --platform any -d "$ctx/wheels" \
       -r "$BENCH_DIR/conda-channel/tools.requirements.txt" -r "$ctx/pip.txt"
   cp "$BENCH_DIR/benchmarks/conda/rattler_env.py" "$ctx/"
+  local pip_wheel
+  pip_wheel="$(basename "$(ls "$ctx"/wheels/pip-*.whl)")"
   cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM $BUILD_IMAGE
 USER root
@@ -96,7 +98,7 @@ COPY cpython.tar.gz rattler_env.py /opt/
 COPY wheels /tmp/wheels
 RUN tar -C /opt -xzf /opt/cpython.tar.gz && rm /opt/cpython.tar.gz \\
  && /opt/python/bin/python3 -m venv --without-pip /venv \\
- && /venv/bin/python /tmp/wheels/pip-*.whl/pip install -q --no-index --find-links /tmp/wheels py-rattler zstandard packaging \\
+ && /venv/bin/python /tmp/wheels/$pip_wheel/pip install -q --no-index --find-links /tmp/wheels py-rattler zstandard packaging \\
  && rm -rf /tmp/wheels
 DOCKERFILE
   run_logged "building the Dockerfile baseline's base image" "$WORK/base-build.log" \
@@ -154,7 +156,7 @@ builder_phase() {  # seconds of the lifecycle's build phase (the buildpacks' own
 
 pack_env_size() {  # MB of the environment in the image (the layer holding conda-meta/)
   docker run --rm --entrypoint sh blacklodge-bench/conda-pack -c \
-    'd=$(dirname "$(ls -d /layers/*/*/conda-meta | head -1)"); du -sm "$d" | cut -f1; echo "$d"' | paste -sd' '
+    'd=$(dirname "$(ls -d /layers/*/*/conda-meta | head -1)"); du -sm --apparent-size "$d" | cut -f1; echo "$d"' | paste -sd' '
 }
 
 # --- the run ----------------------------------------------------------------------------------
@@ -176,7 +178,7 @@ for round in $(seq 1 "$ROUNDS"); do
   t[rattler_warm]+=" $wall"; t[rattler_warm_solve]+=" $solve"; t[rattler_warm_install]+=" $install"
   read -r wall solve install _ < <(rattler_run "$WORK/rattler/env2" "$WORK/rattler/cache")
   t[rattler_noop]+=" $wall"; t[rattler_noop_solve]+=" $solve"; t[rattler_noop_install]+=" $install"
-  RATTLER_SIZE="$(du -sm "$WORK/rattler/env1" | cut -f1)"
+  RATTLER_SIZE="$(du -sm --apparent-size "$WORK/rattler/env1" | cut -f1)"
   info "cold ${t[rattler_cold]##* }s, warm ${t[rattler_warm]##* }s, no-op ${t[rattler_noop]##* }s"
 
   step "round $round/$ROUNDS: Dockerfile, cold (--no-cache) and warm (code-only change)"
@@ -240,8 +242,8 @@ row() {  # row NAME COLD WARM NOTE
   fi
   echo "- Dockerfile cold / py-rattler cold: $(ratio "$(m docker_cold)" "$(m rattler_cold)") (the rest is Docker: context, layers, commit)."
   echo
-  echo "Environment size: py-rattler prefix ${RATTLER_SIZE} MB (\`du -sm\`); Dockerfile RUN layer ${DOCKER_SIZE} (\`docker history\`)$(
-    [ "$HAVE_BUILDER" = 1 ] && echo "; buildpack env layer ${PACK_SIZE% *} MB (\`du -sm ${PACK_SIZE#* }\`, bytecode included)")."
+  echo "Environment size: py-rattler prefix ${RATTLER_SIZE} MB (\`du -sm --apparent-size\`); Dockerfile RUN layer ${DOCKER_SIZE} (\`docker history\`)$(
+    [ "$HAVE_BUILDER" = 1 ] && echo "; buildpack env layer ${PACK_SIZE% *} MB (\`du -sm --apparent-size ${PACK_SIZE#* }\`, bytecode included)")."
   if [ "$HAVE_BUILDER" = 1 ] && [ -n "${PACK_REUSE:-}" ]; then
     echo
     echo "The warm build's log says: \`$PACK_REUSE\`"
