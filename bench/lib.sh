@@ -83,6 +83,21 @@ publish() { mv -f "$1" "$2"; }
 
 docker_ok() { docker info >/dev/null 2>&1; }
 
+# serve_dir WHAT DIR PORT PROBE_URL PORT_VARIABLE LOG: serves DIR on 127.0.0.1:PORT with
+# Python's static HTTP server (detached, it outlives the setup) unless PROBE_URL answers
+# already, and waits until it does. LOG is a file name in the cache.
+serve_dir() {
+  local what="$1" dir="$2" port="$3" probe="$4" variable="$5" log="$BLACKLODGE_CACHE/$6"
+  if curl -fsS -o /dev/null "$probe" 2>/dev/null; then info "$what answers on 127.0.0.1:$port"; return; fi
+  step "Starting $what on 127.0.0.1:$port"
+  setsid python3 -m http.server "$port" --bind 127.0.0.1 --directory "$dir" >"$log" 2>&1 </dev/null &
+  for _ in $(seq 1 30); do
+    curl -fsS -o /dev/null "$probe" 2>/dev/null && return
+    sleep 0.5
+  done
+  die "$what did not start on 127.0.0.1:$port" "see $log" "free port $port or set $variable, then re-run"
+}
+
 # apt_install WHAT PACKAGE...: installs Debian packages, refreshing the package lists first
 # when they are missing or the first attempt fails (a fresh machine has none).
 apt_install() {

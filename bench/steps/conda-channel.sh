@@ -97,6 +97,12 @@ print(sys.version.split()[0], version('flask'), version('werkzeug'), blgreet.mes
   publish "$work/$key" "$dir"
   rm -rf "$work"
   touch "$dir/.done"
+  # Channels of earlier sources are not served again (a work tree still on them rebuilds).
+  local old
+  for old in "$CHANNELS_DIR"/*/.done; do
+    old="$(dirname "$old")"
+    [ "$old" = "$dir" ] || rm -rf "$old"
+  done
   info "built in $(( $(date +%s) - started ))s"
 }
 
@@ -105,17 +111,8 @@ serve_channel() {
   # `current` is what the server serves; switching it is atomic and needs no restart.
   ln -sfn "$key" "$CHANNELS_DIR/current.tmp"
   mv -T "$CHANNELS_DIR/current.tmp" "$CHANNELS_DIR/current"
-  if curl -fsS -o /dev/null "$CONDA_URL/conda-forge/noarch/repodata.json" 2>/dev/null; then
-    info "conda channel answers at $CONDA_URL/conda-forge"; return
-  fi
-  step "Starting the conda channel on $CONDA_URL/conda-forge"
-  setsid python3 -m http.server "$CONDA_PORT" --bind 127.0.0.1 --directory "$CHANNELS_DIR/current" \
-    >"$BLACKLODGE_CACHE/conda-channel.log" 2>&1 < /dev/null &
-  for _ in $(seq 1 30); do
-    curl -fsS -o /dev/null "$CONDA_URL/conda-forge/noarch/repodata.json" 2>/dev/null && return
-    sleep 0.5
-  done
-  die "the conda channel did not start on $CONDA_URL" "see $BLACKLODGE_CACHE/conda-channel.log" "free port $CONDA_PORT or set BLACKLODGE_CONDA_PORT, then re-run"
+  serve_dir "the conda channel" "$CHANNELS_DIR/current" "$CONDA_PORT" "$CONDA_URL/conda-forge/noarch/repodata.json" \
+    BLACKLODGE_CONDA_PORT conda-channel.log
 }
 
 make_tools_venv

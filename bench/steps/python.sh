@@ -201,19 +201,7 @@ print(f"    manifest: {len(archives)} archive(s)", file=sys.stderr)
 PY
 }
 
-ensure_mirror_server() {
-  if curl -fsS -o /dev/null "$MIRROR_URL/manifest.json" 2>/dev/null; then info "mirror answers at $MIRROR_URL"; return; fi
-  step "Starting the CPython mirror on $MIRROR_URL"
-  setsid python3 -m http.server "$MIRROR_PORT" --bind 127.0.0.1 --directory "$MIRROR_DIR" \
-    >"$BLACKLODGE_CACHE/mirror.log" 2>&1 < /dev/null &
-  for _ in $(seq 1 30); do
-    curl -fsS -o /dev/null "$MIRROR_URL/manifest.json" 2>/dev/null && return
-    sleep 0.5
-  done
-  die "the CPython mirror did not start on $MIRROR_URL" "see $BLACKLODGE_CACHE/mirror.log" "free port $MIRROR_PORT or set BLACKLODGE_MIRROR_PORT, then re-run"
-}
-
 make_debian_cpython 3.11
 make_compiled_cpython
 write_manifest
-ensure_mirror_server
+serve_dir "the CPython mirror" "$MIRROR_DIR" "$MIRROR_PORT" "$MIRROR_URL/manifest.json" BLACKLODGE_MIRROR_PORT mirror.log
