@@ -140,7 +140,8 @@ class Package:
         out = {k: (json.dumps(v, indent=2, sort_keys=True) + "\n").encode() for k, v in info.items()}
         out["info/files"] = "".join(f"{e['_path']}\n" for e in entries).encode()
         # The legacy list of the same placeholders (conda reads paths.json first).
-        out["info/has_prefix"] = "".join(f"{PLACEHOLDER} {m} {p}\n" for p, m in sorted(self.placeholders.items())).encode()
+        if self.placeholders:
+            out["info/has_prefix"] = "".join(f"{PLACEHOLDER} {m} {p}\n" for p, m in sorted(self.placeholders.items())).encode()
         return out
 
     def write(self, channel: Path) -> Path:
@@ -346,3 +347,8 @@ if __name__ == "__main__":
         print(PLACEHOLDER)
     else:
         main()
+        # py-rattler 0.28 sometimes crashes (SIGSEGV, SIGABRT) while the interpreter shuts
+        # down, after all work is done: leave without the shutdown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

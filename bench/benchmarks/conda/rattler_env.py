@@ -62,7 +62,7 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-    # py-rattler 0.28 sometimes crashes (SIGSEGV) while the interpreter shuts down, after
+    # py-rattler 0.28 sometimes crashes (SIGSEGV, SIGABRT) while the interpreter shuts down, after
     # all work is done: leave without the shutdown.
     sys.stdout.flush()
     os._exit(0)
