@@ -2,7 +2,7 @@
 
 Run by bench/steps/conda-channel.sh in the channel tool venv (tools.requirements.txt):
 
-    build.py --python PYTHON_TREE --native NATIVE_TREE --wheels WHEEL_DIR --out CHANNEL_ROOT
+    build.py --python PYTHON_TREE --native NATIVE_TREE --wheels WHEEL_DIR --extra-wheels EXTRA_WHEEL_DIR --out CHANNEL_ROOT
 
 - PYTHON_TREE: the bench's relocatable CPython 3.13 tree (bench/steps/python.sh), unpacked.
   Becomes `python` (linux-64) with `python_abi`; the files that name the build prefix
@@ -13,7 +13,10 @@ Run by bench/steps/conda-channel.sh in the channel tool venv (tools.requirements
 - WHEEL_DIR: PyPI wheels, repackaged: pure ones as `noarch: python` (site-packages/,
   python-scripts/, console scripts as link.json entry points), platform ones for linux-64.
 
-Writes CHANNEL_ROOT/conda-forge/{linux-64,noarch}/ and indexes them with rattler's indexer.
+- EXTRA_WHEEL_DIR (--extra-wheels): wheels for the second channel, `bench-extra`.
+
+Writes CHANNEL_ROOT/{conda-forge,bench-extra}/{linux-64,noarch}/ and indexes them with
+rattler's indexer.
 Archives are reproducible (sorted, fixed owner and mtime), so only inputs change hashes.
 """
 
@@ -42,6 +45,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 CHANNEL = "conda-forge"
+EXTRA_CHANNEL = "bench-extra"
 # conda-build's convention: a 255-character prefix, long enough for any real prefix to be
 # written over it in binary files (the rest padded with NUL bytes).
 PLACEHOLDER = ("/opt/blacklodge/conda-bench/_placehold" + "_placehold" * 30)[:255]
@@ -318,28 +322,30 @@ def native_packages(tree: Path, source: Path) -> list[Package]:
     return [lib, ext]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--python", type=Path, required=True)
-    ap.add_argument("--native", type=Path, required=True)
-    ap.add_argument("--wheels", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    args = ap.parse_args()
-    channel = args.out / CHANNEL
-    packages = python_packages(args.python)
-    packages += native_packages(args.native, Path(__file__).parent / "blgreet")
-    packages += [wheel_package(w) for w in sorted(args.wheels.glob("*.whl"))]
+def write_channel(channel: Path, packages: list[Package]) -> None:
     for sub in ("linux-64", "noarch"):
         (channel / sub).mkdir(parents=True, exist_ok=True)
     for pkg in packages:
         pkg.write(channel)
-        print(f"    {pkg.subdir}/{pkg.stem}.conda", file=sys.stderr)
+        print(f"    {channel.name}/{pkg.subdir}/{pkg.stem}.conda", file=sys.stderr)
     asyncio.run(index_fs(channel, write_zst=False, write_shards=False, force=True))
     for sub in ("linux-64", "noarch"):
         repodata = json.loads((channel / sub / "repodata.json").read_text())
         count = len(repodata.get("packages.conda", {}))
         if count != sum(p.subdir == sub for p in packages):
-            sys.exit(f"the index of {sub} lists {count} packages, not the ones written")
+            sys.exit(f"the index of {channel.name}/{sub} lists {count} packages, not the ones written")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    for a in ("--python", "--native", "--wheels", "--extra-wheels", "--out"):
+        ap.add_argument(a, type=Path, required=True)
+    args = ap.parse_args()
+    packages = python_packages(args.python)
+    packages += native_packages(args.native, Path(__file__).parent / "blgreet")
+    packages += [wheel_package(w) for w in sorted(args.wheels.glob("*.whl"))]
+    write_channel(args.out / CHANNEL, packages)
+    write_channel(args.out / EXTRA_CHANNEL, [wheel_package(w) for w in sorted(args.extra_wheels.glob("*.whl"))])
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ py-rattler, and writes the lock fixtures the conda buildpack's tests use.
 - Writes FIXTURES/environment.yml, FIXTURES/explicit-linux-64.txt (`conda list --explicit
   --md5` format: the `package-list.txt` a user commits) and FIXTURES/conda-lock.yml (conda-lock's
   version 1 format), all naming packages by their URL under SERVED_URL.
+- Checks that channel priority decides between `conda-forge` and `bench-extra` (packaging).
 """
 
 from __future__ import annotations
@@ -37,11 +38,26 @@ def environment_yml() -> str:
 async def solve(channel_dir: Path, cache: Path) -> list[rattler.RepoDataRecord]:
     channel = rattler.Channel(str(channel_dir / "conda-forge"))
     gateway = rattler.Gateway(cache_dir=cache / "repodata")
-    virtual = [rattler.GenericVirtualPackage(rattler.PackageName("__glibc"), rattler.Version(GLIBC), rattler.BuildString("0")),
-               rattler.GenericVirtualPackage(rattler.PackageName("__unix"), rattler.Version("0"), rattler.BuildString("0")),
-               rattler.GenericVirtualPackage(rattler.PackageName("__linux"), rattler.Version("6.1"), rattler.BuildString("0"))]
     return await rattler.solve([channel], SPECS, gateway=gateway, platforms=["linux-64", "noarch"],
-                               virtual_packages=virtual)
+                               virtual_packages=virtual_packages())
+
+
+def virtual_packages() -> list[rattler.GenericVirtualPackage]:
+    """The bench's Debian (not the machine running this)."""
+    return [rattler.GenericVirtualPackage(rattler.PackageName(name), rattler.Version(version), rattler.BuildString("0"))
+            for name, version in (("__glibc", GLIBC), ("__unix", "0"), ("__linux", "6.1"))]
+
+
+async def check_priority(channel_dir: Path, cache: Path) -> None:
+    """`bench-extra` has a newer packaging than `conda-forge`: priority must decide."""
+    channels = [rattler.Channel(str(channel_dir / name)) for name in ("conda-forge", "bench-extra")]
+    gateway = rattler.Gateway(cache_dir=cache / "repodata")
+    for priority, expected in ((rattler.ChannelPriority.Strict, "24.2"), (rattler.ChannelPriority.Disabled, "25.0")):
+        records = await rattler.solve(channels, ["packaging"], gateway=gateway, platforms=["linux-64", "noarch"],
+                                      channel_priority=priority, virtual_packages=virtual_packages())
+        got = next(str(r.version) for r in records if r.name.normalized == "packaging")
+        if got != expected:
+            raise SystemExit(f"channel priority {priority}: solved packaging {got}, expected {expected}")
 
 
 def yaml_str(s: str) -> str:
@@ -75,6 +91,7 @@ def main() -> None:
     for name, version in EXPECT.items():
         if got.get(name) != version:
             raise SystemExit(f"the reference environment solved {name} {got.get(name)}, expected {version}: {got}")
+    asyncio.run(check_priority(args.channel_dir, args.cache))
     asyncio.run(rattler.install(records, args.prefix, cache_dir=args.cache / "pkgs", show_progress=False))
     args.out.mkdir(parents=True, exist_ok=True)
     env_yml = environment_yml()

@@ -1,7 +1,8 @@
 # The bench's conda channel: real `.conda` packages (python 3.13 from the bench's compiled
 # CPython, pip, flask and its dependencies + gunicorn in two versions each, and a native
 # library + Python extension with prefix placeholders), indexed with rattler and served as
-# channel `conda-forge` on http://127.0.0.1:$CONDA_PORT. Also writes the lock fixtures
+# channel `conda-forge` on http://127.0.0.1:$CONDA_PORT (with a second channel, `bench-extra`,
+# for channel priority). Also writes the lock fixtures
 # (environment.yml, explicit list, conda-lock.yml) under /fixtures/. See docs/bench.md.
 # shellcheck shell=bash
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -38,6 +39,16 @@ print(f"{mirror}/{path} {a['sha256']}")
 PY
 }
 
+download_wheels() {  # download_wheels DIR SHEET...: the hash-pinned wheels of each sheet into DIR
+  local dir="$1" sheet; shift
+  for sheet in "$@"; do
+    run_logged "downloading the wheels of $(basename "$sheet")" "$BLACKLODGE_CACHE/conda-wheels.log" \
+      "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --require-hashes --only-binary :all: \
+        --python-version 3.13 --implementation cp --abi cp313 --platform manylinux_2_17_x86_64 \
+        --platform manylinux2014_x86_64 --platform any -d "$dir" -r "$sheet"
+  done
+}
+
 build_channel() {
   local archive="$1" key="$2"
   local dir="$CHANNELS_DIR/$key"
@@ -46,15 +57,10 @@ build_channel() {
   local started; started=$(date +%s)
   work="$(mktemp -d "$CHANNELS_DIR/build-XXXX")"
   trap 'rm -rf "$work"' EXIT
-  mkdir -p "$work/python" "$work/wheels" "$work/native/libblgreet/lib" "$work/native/blgreet"
+  mkdir -p "$work/python" "$work/native/libblgreet/lib" "$work/native/blgreet"
   tar -C "$work" -xzf "$archive"
-  local sheet
-  for sheet in "$SRC"/wheels-*.txt; do
-    run_logged "downloading the wheels of $(basename "$sheet")" "$BLACKLODGE_CACHE/conda-wheels.log" \
-      "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --require-hashes --only-binary :all: \
-        --python-version 3.13 --implementation cp --abi cp313 --platform manylinux_2_17_x86_64 \
-        --platform manylinux2014_x86_64 --platform any -d "$work/wheels" -r "$sheet"
-  done
+  download_wheels "$work/wheels" "$SRC"/wheels-*.txt
+  download_wheels "$work/extra" "$SRC/extra-wheels.txt"
   # libblgreet and its extension, compiled against the prefix placeholder on the build image
   # (the run image's glibc); the extension finds the library through an RPATH holding it.
   local placeholder site="lib/python3.13/site-packages"
@@ -73,7 +79,7 @@ build_channel() {
     "
   run_logged "assembling and indexing the conda packages" "$BLACKLODGE_CACHE/conda-build.log" \
     "$VENV/bin/python" "$SRC/build.py" --python "$work/python" --native "$work/native" \
-      --wheels "$work/wheels" --out "$work/channel"
+      --wheels "$work/wheels" --extra-wheels "$work/extra" --out "$work/channel"
   # The reference environment, installed by rattler and run on the run image from the
   # same path: python starts, flask imports, the extension loads libblgreet (only possible
   # when the installer rewrote the RPATH placeholder) and reads its data file.
