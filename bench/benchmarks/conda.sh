@@ -154,9 +154,19 @@ builder_phase() {  # seconds of the lifecycle's build phase (the buildpacks' own
     END { if (v ~ /ms$/) printf "%.1f", v / 1000; else if (v ~ /m[0-9.]+s$/) { split(v, p, "m"); printf "%.1f", p[1] * 60 + p[2] } else printf "%.1f", v + 0 }' "$WORK/pack.log"
 }
 
-pack_env_size() {  # MB of the environment in the image (the layer holding conda-meta/)
+pack_env_size() {  # "MB LAYER": the size of the layer holding the environment (conda-meta/)
   docker run --rm --entrypoint sh blacklodge-bench/conda-pack -c \
-    'd=$(dirname "$(ls -d /layers/*/*/conda-meta | head -1)"); du -sm --apparent-size "$d" | cut -f1; echo "$d"' | paste -sd' '
+    'm=$(ls -d /layers/*/*/conda-meta /layers/*/*/*/conda-meta 2>/dev/null | head -1)
+     [ -n "$m" ] || { echo "no conda-meta under /layers" >&2; exit 1; }
+     d=$(echo "$m" | cut -d/ -f1-4); du -sm --apparent-size "$d" | cut -f1; echo "$d"' | paste -sd' '
+}
+
+bp_step() {  # bp_step LOG WHAT: seconds of the conda buildpack's "WHAT ... done (T)" line, or n/a
+  awk -v what="$2" 'index($0, what " ... done (") {
+      v = $0; sub(/.*done \(/, "", v); sub(/\).*/, "", v)
+      if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.2f", v / 1000 } else { sub(/s$/, "", v); printf "%.2f", v }
+      found = 1; exit }
+    END { if (!found) print "n/a" }' "$1"
 }
 
 # --- the run ----------------------------------------------------------------------------------
@@ -196,7 +206,9 @@ for round in $(seq 1 "$ROUNDS"); do
     docker image rm -f blacklodge-bench/conda-pack >/dev/null 2>&1 || true
     cache="$RUN_ID-r$round"
     t[pack_cold]+=" $(pack_build "$WORK/app" "$cache")"; t[pack_cold_build]+=" $(builder_phase)"
-    cp "$WORK/pack.log" "$WORK/pack-cold.log"
+    t[bp_solve]+=" $(bp_step "$WORK/pack.log" Solving)"
+    t[bp_install]+=" $(bp_step "$WORK/pack.log" "Installing into the environment")"
+    t[bp_bytecode]+=" $(bp_step "$WORK/pack.log" "Compiling bytecode (test suites excluded)")"
     echo "# code-only change" >>"$WORK/app/app.py"
     t[pack_warm]+=" $(pack_build "$WORK/app" "$cache")"; t[pack_warm_build]+=" $(builder_phase)"
     [ "$round" = 1 ] && check_serves blacklodge-bench/conda-pack
@@ -223,6 +235,9 @@ row() {  # row NAME COLD WARM NOTE
   if [ "$HAVE_BUILDER" = 1 ]; then
     row "buildpack: whole \`pack build\`" "$(m pack_cold)" "$(m pack_warm)" "warm = code-only change;${t[pack_cold]};${t[pack_warm]}"
     row "buildpack: lifecycle build phase" "$(m pack_cold_build)" "$(m pack_warm_build)" "all buildpacks' build steps;${t[pack_cold_build]};${t[pack_warm_build]}"
+    echo "| buildpack: solve (its log) | $(m bp_solve) | | | rounds:${t[bp_solve]}; warm reuses the environment (no solve) |"
+    echo "| buildpack: install (its log) | $(m bp_install) | | | download + extract + link;${t[bp_install]} |"
+    echo "| buildpack: bytecode (its log) | $(m bp_bytecode) | | | compileall of the environment (py-rattler writes none);${t[bp_bytecode]} |"
   else
     echo "| buildpack | not measured | not measured | | the builder \`$CONDA_BUILDER\` was not in the daemon |"
   fi
@@ -237,6 +252,7 @@ row() {  # row NAME COLD WARM NOTE
   if [ "$HAVE_BUILDER" = 1 ]; then
     echo "- buildpack cold / Dockerfile cold: **$(ratio "$(m pack_cold)" "$(m docker_cold)")**; warm / Dockerfile warm: **$(ratio "$(m pack_warm)" "$(m docker_warm)")**."
     echo "- buildpack build phase cold / py-rattler cold (solve + install): **$(ratio "$(m pack_cold_build)" "$(m rattler_cold)")**; warm build phase / py-rattler no-op: **$(ratio "$(m pack_warm_build)" "$(m rattler_noop)")**."
+    echo "- buildpack solve + install (its log, no bytecode) / py-rattler solve + install (in process): **$(ratio "$(awk -v a="$(m bp_solve)" -v b="$(m bp_install)" 'BEGIN { print a + b }')" "$(awk -v a="$(m rattler_cold_solve)" -v b="$(m rattler_cold_install)" 'BEGIN { print a + b }')")**."
   else
     echo "- buildpack ratios: not measured (no builder)."
   fi
