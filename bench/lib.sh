@@ -57,6 +57,10 @@ REGISTRY_PORT="${BLACKLODGE_REGISTRY_PORT:-5000}"
 REGISTRY="127.0.0.1:${REGISTRY_PORT}"
 # The Kafka broker (bench/kafka; its controller listens on the next port).
 KAFKA_PORT="${BLACKLODGE_KAFKA_PORT:-19092}"
+# The conda channel (bench/steps/conda-channel.sh): CONDA_URL/conda-forge/{linux-64,noarch}/.
+# A channel_alias of CONDA_URL/ makes the name `conda-forge` resolve to it.
+CONDA_PORT="${BLACKLODGE_CONDA_PORT:-8766}"
+CONDA_URL="http://127.0.0.1:${CONDA_PORT}"
 
 # pack, run inside a container (as the bench usually is), warns "PACK_VOLUME_KEY is unset"
 # on the first build of every image name; a fixed key for the bench's own builds.
@@ -65,6 +69,7 @@ export PACK_VOLUME_KEY="${PACK_VOLUME_KEY:-blacklodge-bench}"
 # The end-to-end tests read these (tests/src/lib.rs), so moved ports and names carry over.
 export BLACKLODGE_BUILDER="$BUILDER_BASE" BLACKLODGE_MIRROR_URL="$MIRROR_URL" BLACKLODGE_REGISTRY="$REGISTRY"
 export BLACKLODGE_KAFKA_BOOTSTRAP="127.0.0.1:${KAFKA_PORT}"
+export BLACKLODGE_CONDA_PORT="$CONDA_PORT" BLACKLODGE_CONDA_CHANNEL_ALIAS="$CONDA_URL/"
 
 if [ -t 2 ]; then _bold=$'\e[1m'; _red=$'\e[31m'; _reset=$'\e[0m'; else _bold=''; _red=''; _reset=''; fi
 
@@ -100,6 +105,21 @@ publish() { mv -f "$1" "$2"; }
 
 docker_ok() { docker info >/dev/null 2>&1; }
 
+# serve_dir WHAT DIR PORT PROBE_URL PORT_VARIABLE LOG: serves DIR on 127.0.0.1:PORT with
+# Python's static HTTP server (detached, it outlives the setup) unless PROBE_URL answers
+# already, and waits until it does. LOG is a file name in the cache.
+serve_dir() {
+  local what="$1" dir="$2" port="$3" probe="$4" variable="$5" log="$BLACKLODGE_CACHE/$6"
+  if curl -fsS -o /dev/null "$probe" 2>/dev/null; then info "$what answers on 127.0.0.1:$port"; return; fi
+  step "Starting $what on 127.0.0.1:$port"
+  setsid python3 -m http.server "$port" --bind 127.0.0.1 --directory "$dir" >"$log" 2>&1 </dev/null &
+  for _ in $(seq 1 30); do
+    curl -fsS -o /dev/null "$probe" 2>/dev/null && return
+    sleep 0.5
+  done
+  die "$what did not start on 127.0.0.1:$port" "see $log" "free port $port or set $variable, then re-run"
+}
+
 # apt_install WHAT PACKAGE...: installs Debian packages, refreshing the package lists first
 # when they are missing or the first attempt fails (a fresh machine has none). One at a time:
 # the setup's lanes run in parallel, and apt holds a lock (a second apt-get would fail).
@@ -118,6 +138,12 @@ apt_install_unlocked() {
     run_logged "installing $what ($*)" "$BLACKLODGE_CACHE/apt-$what.log" \
       as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
   fi
+}
+
+# The venv of the conda channel's tools (py-rattler, zstandard), keyed by its requirements'
+# digest; made by bench/steps/conda-channel.sh, used by bench/benchmarks/conda.sh too.
+conda_tools_venv() {
+  echo "$TOOLS_DIR/conda-tools-$(sha256sum "$BENCH_DIR/conda-channel/tools.requirements.txt" | cut -c1-12)"
 }
 
 # BLACKLODGE_STACK selects the stack scripts act on by default (bench/demo, benchmarks).

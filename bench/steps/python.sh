@@ -253,16 +253,8 @@ print(f"    manifest: {len(archives)} archive(s)", file=sys.stderr)
 PY
 }
 
-ensure_mirror_server() {
-  if curl -fsS -o /dev/null "$MIRROR_URL/manifest.json" 2>/dev/null; then info "mirror answers at $MIRROR_URL"; return; fi
-  step "Starting the CPython mirror on $MIRROR_URL"
-  setsid python3 -m http.server "$MIRROR_PORT" --bind 127.0.0.1 --directory "$MIRROR_DIR" \
-    >"$BLACKLODGE_CACHE/mirror.log" 2>&1 < /dev/null &
-  for _ in $(seq 1 30); do
-    curl -fsS -o /dev/null "$MIRROR_URL/manifest.json" 2>/dev/null && return
-    sleep 0.5
-  done
-  die "the CPython mirror did not start on $MIRROR_URL" "see $BLACKLODGE_CACHE/mirror.log" "free port $MIRROR_PORT or set BLACKLODGE_MIRROR_PORT, then re-run"
+serve_mirror() {
+  serve_dir "the CPython mirror" "$MIRROR_DIR" "$MIRROR_PORT" "$MIRROR_URL/manifest.json" BLACKLODGE_MIRROR_PORT mirror.log
 }
 
 # Two phases, so the long compile needs only the default stack's images: `archives` makes the
@@ -270,7 +262,8 @@ ensure_mirror_server() {
 # (bench/setup runs it once every stack's images exist). Without an argument: both.
 case "${1:-all}" in
   archives) make_debian_cpython 3.11; make_compiled_cpython ;;
-  serve) mark_stacks; write_manifest; ensure_mirror_server ;;
-  all) make_debian_cpython 3.11; make_compiled_cpython; mark_stacks; write_manifest; ensure_mirror_server ;;
+  serve) mark_stacks; write_manifest; serve_mirror ;;
+  all) make_debian_cpython 3.11; make_compiled_cpython; mark_stacks; write_manifest; serve_mirror ;;
   *) die "unknown phase '$1' of bench/steps/python.sh" "the phases are archives, serve and all" "run it with one of them, or none" ;;
 esac
+
