@@ -84,7 +84,7 @@ pub fn reasons(checks: impl IntoIterator<Item = Option<String>>) -> Vec<String> 
 pub fn log_discarded(layer: &str, reasons: &[String]) {
     crate::output::detail(format!("Discarding cached {layer}:"));
     for reason in reasons {
-        println!("    - {reason}");
+        crate::output::sub_detail(reason);
     }
 }
 

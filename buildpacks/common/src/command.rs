@@ -141,7 +141,7 @@ pub fn run_streamed_with(
     for line in receiver {
         let use_of_line = sort(&line);
         if use_of_line == LineUse::Show {
-            println!("      {line}");
+            crate::output::tool_line(&line);
         }
         if use_of_line != LineUse::Drop {
             captured.push_str(&line);

@@ -28,7 +28,8 @@ impl UserError {
         }
     }
 
-    /// A file-system failure: "Could not {action} {path}", the I/O error, and `fix`.
+    /// A file-system failure: "Could not {action} {path}" as the title, the system's reason
+    /// (not the title again) as the detail, and `fix`.
     #[must_use]
     pub fn io(
         action: &str,
@@ -38,7 +39,7 @@ impl UserError {
     ) -> Self {
         Self::new(
             format!("Could not {action} {}", path.display()),
-            io_detail(action, path, error),
+            io_reason(error),
             fix,
         )
     }
@@ -84,10 +85,17 @@ pub fn report<E: UserFacing>(error: &libcnb::Error<E>) {
             "This is not caused by your app. Please report it with the full build log.",
         ),
     };
-    eprint!("{}", message.render());
+    crate::output::error(&message.render());
 }
 
-/// The message of an I/O error with the path it concerns.
+/// The detail of an I/O failure whose title already names the action and the path.
+#[must_use]
+pub fn io_reason(error: &std::io::Error) -> String {
+    format!("The system's reason: {error}.")
+}
+
+/// The message of an I/O error with the path it concerns (for a title that does not name
+/// the path).
 #[must_use]
 pub fn io_detail(action: &str, path: &std::path::Path, error: &std::io::Error) -> String {
     format!("Could not {action} {}: {error}", path.display())
@@ -213,10 +221,7 @@ mod tests {
             "Make it readable.",
         );
         assert_eq!(error.title, "Could not read /workspace/requirements.txt");
-        assert_eq!(
-            error.detail,
-            "Could not read /workspace/requirements.txt: permission denied"
-        );
+        assert_eq!(error.detail, "The system's reason: permission denied.");
         assert_eq!(error.fix, "Make it readable.");
     }
 }

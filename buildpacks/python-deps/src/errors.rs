@@ -253,9 +253,10 @@ fn no_buildpack(manager: Manager, files: &[&str]) -> UserError {
 /// A file of the app (a manifest or lock) could not be read.
 #[must_use]
 pub fn unreadable(path: &Path, error: &std::io::Error) -> UserError {
-    UserError::new(
-        format!("Could not read {}", path.display()),
-        io_detail("read", path, error),
+    UserError::io(
+        "read",
+        path,
+        error,
         "Check the file exists and is readable.",
     )
 }

@@ -6,7 +6,7 @@ use crate::config::{
 };
 use crate::validate::Hung;
 use blacklodge_common::command::CommandError;
-use blacklodge_common::error::{IoFailure, UserError, UserFacing, io_detail};
+use blacklodge_common::error::{IoFailure, UserError, UserFacing};
 use blacklodge_common::output;
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::python_env::InspectError;
@@ -100,9 +100,10 @@ fn topic_problem(problem: &TopicProblem) -> String {
 
 fn config_error(error: &ConfigError) -> UserError {
     match error {
-        ConfigError::Read { path, error } => UserError::new(
-            format!("Could not read {}", path.display()),
-            io_detail("read", path, error),
+        ConfigError::Read { path, error } => UserError::io(
+            "read",
+            path,
+            error,
             "Make sure the file is a readable text file.",
         ),
         ConfigError::Invalid {

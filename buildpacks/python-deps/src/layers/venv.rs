@@ -302,7 +302,7 @@ where
         LayerState::Restored { ref cause } => {
             output::detail("Updating cached virtual environment:");
             for reason in cause {
-                println!("    - {reason}");
+                output::sub_detail(reason);
             }
             Some(Fill::Update)
         }
