@@ -97,7 +97,9 @@ pub fn warning(title: impl Display, body: impl Display) {
     // Warnings go to stderr like errors so they stand out in CI logs.
     let mut text = format!("\n! WARNING: {title}\n!\n");
     for line in body.to_string().lines() {
-        text.push_str(&format!("! {line}\n"));
+        text.push_str("! ");
+        text.push_str(line);
+        text.push('\n');
     }
     text.push('\n');
     write(Stream::Err, &text);
@@ -219,7 +221,10 @@ mod tests {
     fn warnings_and_errors_join_the_same_log() {
         let ((), log) = capture(|| {
             step("Checking Procfile");
-            warning("Unused Procfile entry", "web is set twice.\nThe last one is used.");
+            warning(
+                "Unused Procfile entry",
+                "web is set twice.\nThe last one is used.",
+            );
             retry_note("attempt 1 failed: timeout; retrying in 1s");
             error("\n! ERROR: Invalid Procfile\n");
         });
