@@ -153,3 +153,123 @@ impl From<PoetryError> for libcnb::Error<PoetryError> {
         Self::BuildpackError(error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant's whole message, as the build log shows it.
+    #[test]
+    fn every_message_whole() {
+        let invalid_toml =
+            toml::from_str::<toml::Table>("[tool.poetry\nname = 1").expect_err("invalid");
+        let cases = [
+            ("missing_pyproject", PoetryError::MissingPyproject),
+            ("missing_lock", PoetryError::MissingLock),
+            (
+                "invalid_toml",
+                PoetryError::InvalidToml {
+                    file: "pyproject.toml",
+                    error: invalid_toml,
+                },
+            ),
+            (
+                "lock_out_of_sync",
+                PoetryError::LockOutOfSync {
+                    locked: "aaa".into(),
+                    current: "bbb".into(),
+                },
+            ),
+            (
+                "local_path_missing",
+                PoetryError::LocalPathMissing {
+                    package: "tool".into(),
+                    path: PathBuf::from("../tool"),
+                },
+            ),
+            (
+                "io",
+                PoetryError::Io {
+                    path: PathBuf::from("/workspace/poetry.lock"),
+                    error: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+                },
+            ),
+            (
+                "install_unreachable",
+                PoetryError::Install(CommandError::failed(
+                    "uv pip sync requirements.txt",
+                    2,
+                    "error: Failed to fetch: `https://pypi.example/simple/flask/`\n  Caused by: Request failed after 3 retries\n  Caused by: error sending request for url (https://pypi.example/simple/flask/)\n  Caused by: client error (Connect)\n  Caused by: dns error: failed to lookup address information: Name or service not known",
+                )),
+            ),
+            ("deps", PoetryError::Deps(DepsError::Unlocked("setup.py"))),
+            (
+                "lock_too_old",
+                PoetryError::Lock(LockError::TooOld {
+                    lock_version: "1.1".into(),
+                }),
+            ),
+            (
+                "lock_unsupported_source",
+                PoetryError::Lock(LockError::UnsupportedSource {
+                    package: "tool".into(),
+                    kind: "hg".into(),
+                }),
+            ),
+            (
+                "lock_git_without_commit",
+                PoetryError::Lock(LockError::GitWithoutCommit {
+                    package: "tool".into(),
+                    url: "https://github.com/org/tool.git".into(),
+                    reference: Some("main".into()),
+                }),
+            ),
+            (
+                "lock_git_without_commit_or_reference",
+                PoetryError::Lock(LockError::GitWithoutCommit {
+                    package: "tool".into(),
+                    url: "https://github.com/org/tool.git".into(),
+                    reference: None,
+                }),
+            ),
+            (
+                "lock_unknown_extra",
+                PoetryError::Lock(LockError::UnknownExtra {
+                    extra: "pdf".into(),
+                    known: vec!["s3".into(), "yaml".into()],
+                }),
+            ),
+            (
+                "lock_unknown_extra_none_declared",
+                PoetryError::Lock(LockError::UnknownExtra {
+                    extra: "pdf".into(),
+                    known: vec![],
+                }),
+            ),
+            (
+                "lock_invalid_markers",
+                PoetryError::Lock(LockError::InvalidMarkers {
+                    package: "colorama".into(),
+                    markers: "sys_platform === \"win32\"".into(),
+                    error: "unknown operator `===`".into(),
+                }),
+            ),
+            (
+                "lock_no_hashes",
+                PoetryError::Lock(LockError::NoHashes {
+                    package: "flask".into(),
+                }),
+            ),
+            (
+                "lock_unknown_group",
+                PoetryError::Lock(LockError::UnknownGroup {
+                    group: "docs".into(),
+                    known: vec!["main".into(), "dev".into()],
+                }),
+            ),
+        ];
+        for (name, error) in cases {
+            insta::assert_snapshot!(name, error.user_error().render());
+        }
+    }
+}

@@ -50,3 +50,30 @@ impl From<UvError> for libcnb::Error<UvError> {
         Self::BuildpackError(error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant's whole message, as the build log shows it.
+    #[test]
+    fn every_message_whole() {
+        let cases = [
+            ("missing_lock", UvError::MissingFile("uv.lock")),
+            ("missing_pyproject", UvError::MissingFile("pyproject.toml")),
+            ("skips_lock_check", UvError::SkipsLockCheck("UV_FROZEN")),
+            (
+                "sync_no_solution",
+                UvError::Sync(CommandError::failed(
+                    "uv sync --locked",
+                    1,
+                    "error: The lockfile at `uv.lock` needs to be updated, but `--locked` was provided. To update the lockfile, run `uv lock`.",
+                )),
+            ),
+            ("deps", UvError::Deps(DepsError::Unlocked("pyproject.toml"))),
+        ];
+        for (name, error) in cases {
+            insta::assert_snapshot!(name, error.user_error().render());
+        }
+    }
+}
