@@ -226,6 +226,16 @@ flask = \"*\"",
                 )),
             ),
             ("deps", PipenvError::Deps(DepsError::Unlocked("setup.cfg"))),
+        ];
+        for (name, error) in cases {
+            insta::assert_snapshot!(name, error.user_error().render());
+        }
+    }
+
+    /// Every lock error's whole message.
+    #[test]
+    fn every_lock_message_whole() {
+        let cases = [
             (
                 "lock_unknown_category",
                 PipenvError::Lock(LockError::UnknownCategory {

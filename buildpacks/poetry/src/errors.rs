@@ -203,6 +203,16 @@ mod tests {
                 )),
             ),
             ("deps", PoetryError::Deps(DepsError::Unlocked("setup.py"))),
+        ];
+        for (name, error) in cases {
+            insta::assert_snapshot!(name, error.user_error().render());
+        }
+    }
+
+    /// Every lock error's whole message.
+    #[test]
+    fn every_lock_message_whole() {
+        let cases = [
             (
                 "lock_too_old",
                 PoetryError::Lock(LockError::TooOld {
