@@ -214,7 +214,7 @@ flask = \"*\"",
                 "io",
                 PipenvError::Io {
                     path: PathBuf::from("/workspace/Pipfile.lock"),
-                    error: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+                    error: std::io::Error::from_raw_os_error(13),
                 },
             ),
             (

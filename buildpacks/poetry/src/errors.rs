@@ -191,7 +191,7 @@ mod tests {
                 "io",
                 PoetryError::Io {
                     path: PathBuf::from("/workspace/poetry.lock"),
-                    error: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+                    error: std::io::Error::from_raw_os_error(13),
                 },
             ),
             (
