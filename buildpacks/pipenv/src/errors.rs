@@ -225,7 +225,14 @@ flask = \"*\"",
                     "error: Failed to prepare distributions\n  Caused by: Failed to fetch wheel: flask==3.1.2\n  Caused by: Hash mismatch for `flask==3.1.2`\n\nExpected:\n  sha256:aaaa\n\nComputed:\n  sha256:bbbb",
                 )),
             ),
-            ("deps", PipenvError::Deps(DepsError::Unlocked("setup.cfg"))),
+            (
+                // The shared errors are pinned in blacklodge-python-deps; this one shows
+                // they are delegated.
+                "deps",
+                PipenvError::Deps(DepsError::Ca(blacklodge_python_deps::ca::CaError::Empty {
+                    binding: "ca".into(),
+                })),
+            ),
         ];
         for (name, error) in cases {
             insta::assert_snapshot!(name, error.user_error().render());

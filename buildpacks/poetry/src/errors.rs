@@ -202,7 +202,14 @@ mod tests {
                     "error: Failed to fetch: `https://pypi.example/simple/flask/`\n  Caused by: Request failed after 3 retries\n  Caused by: error sending request for url (https://pypi.example/simple/flask/)\n  Caused by: client error (Connect)\n  Caused by: dns error: failed to lookup address information: Name or service not known",
                 )),
             ),
-            ("deps", PoetryError::Deps(DepsError::Unlocked("setup.py"))),
+            (
+                // The shared errors are pinned in blacklodge-python-deps; this one shows
+                // they are delegated.
+                "deps",
+                PoetryError::Deps(DepsError::Ca(blacklodge_python_deps::ca::CaError::Empty {
+                    binding: "ca".into(),
+                })),
+            ),
         ];
         for (name, error) in cases {
             insta::assert_snapshot!(name, error.user_error().render());

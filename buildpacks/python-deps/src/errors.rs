@@ -130,7 +130,11 @@ impl DepsError {
                 action,
                 path,
                 error,
-                "Check that the file exists and is readable.",
+                if *action == "read" {
+                    "Check that the file exists and is readable."
+                } else {
+                    "The build could not change its own files: check the free disk space of the build, then rebuild without cache (pack build --clear-cache)."
+                },
             ),
         }
     }
@@ -339,6 +343,122 @@ mod tests {
         assert_eq!(
             by_variable.fix,
             "Set BP_PYTHON_PACKAGE_MANAGER to one of: uv, poetry, pipenv, pip."
+        );
+    }
+
+    /// Every variant's whole message, as the build log shows it (a manager without a
+    /// buildpack: above).
+    #[test]
+    fn every_message_whole() {
+        use crate::tool::FetchError;
+        use blacklodge_common::download::DownloadError;
+        use blacklodge_common::pypi::IndexError;
+        let cases = [
+            (
+                "invalid_variable",
+                DepsError::InvalidVariable(InvalidVariable {
+                    name: MANAGER_VARIABLE.into(),
+                    value: "pipx\u{200b}".into(),
+                    expected: "uv, poetry, pipenv or pip".into(),
+                }),
+            ),
+            (
+                "conflict",
+                DepsError::Conflict(vec![
+                    (Manager::Uv, vec!["uv.lock"]),
+                    (Manager::Pip, vec!["requirements.txt"]),
+                ]),
+            ),
+            ("unlocked", DepsError::Unlocked("pyproject.toml")),
+            (
+                "no_python",
+                DepsError::NoPython(CommandError::Spawn {
+                    command: "python3 --version".into(),
+                    error: std::io::Error::from_raw_os_error(2),
+                }),
+            ),
+            (
+                "fetch_tool_not_listed",
+                DepsError::FetchTool {
+                    tool: "uv 0.9.5".into(),
+                    error: FetchError::Find {
+                        index: "https://pypi.org/simple".into(),
+                        error: IndexError::NotFound {
+                            index: "https://pypi.org/simple".into(),
+                            filename: "uv-0.9.5-py3-none-manylinux_2_17_x86_64.whl".into(),
+                        },
+                    },
+                },
+            ),
+            (
+                "fetch_tool_checksum",
+                DepsError::FetchTool {
+                    tool: "pip 26.3".into(),
+                    error: FetchError::Download(DownloadError::Checksum {
+                        url: "https://files.example/pip-26.3-py3-none-any.whl".into(),
+                        expected: "aaaa".into(),
+                        actual: "bbbb".into(),
+                    }),
+                },
+            ),
+            (
+                "install_tool",
+                DepsError::InstallTool {
+                    tool: "uv 0.9.5".into(),
+                    error: CommandError::failed(
+                        "python3 -m pip install uv.whl",
+                        2,
+                        "ERROR: uv.whl is not a valid wheel filename.",
+                    ),
+                },
+            ),
+            (
+                "create_venv",
+                DepsError::CreateVenv(CommandError::failed(
+                    "uv venv /layers/venv",
+                    2,
+                    "error: No interpreter found at path `/layers/python/bin/python3`",
+                )),
+            ),
+            (
+                "ca_io",
+                DepsError::Ca(CaError::Io {
+                    path: PathBuf::from("/platform/bindings/ca/corp.pem"),
+                    error: std::io::Error::from_raw_os_error(13),
+                }),
+            ),
+            (
+                "ca_not_pem",
+                DepsError::Ca(CaError::NotPem {
+                    binding: "ca".into(),
+                    file: PathBuf::from("/platform/bindings/ca/corp.der"),
+                }),
+            ),
+            (
+                "ca_empty",
+                DepsError::Ca(CaError::Empty {
+                    binding: "ca".into(),
+                }),
+            ),
+            (
+                "io",
+                DepsError::Io {
+                    action: "write",
+                    path: PathBuf::from("/layers/venv/pyvenv.cfg"),
+                    error: std::io::Error::from_raw_os_error(28),
+                },
+            ),
+        ];
+        for (name, error) in cases {
+            insta::assert_snapshot!(name, error.user_error().render());
+        }
+        insta::assert_snapshot!(
+            "unreadable",
+            unreadable(
+                Path::new("/workspace/uv.lock"),
+                &std::io::Error::from_raw_os_error(21)
+            )
+            .render()
         );
     }
 }

@@ -70,7 +70,14 @@ mod tests {
                     "error: The lockfile at `uv.lock` needs to be updated, but `--locked` was provided. To update the lockfile, run `uv lock`.",
                 )),
             ),
-            ("deps", UvError::Deps(DepsError::Unlocked("pyproject.toml"))),
+            (
+                // The shared errors are pinned in blacklodge-python-deps; this one shows
+                // they are delegated.
+                "deps",
+                UvError::Deps(DepsError::Ca(blacklodge_python_deps::ca::CaError::Empty {
+                    binding: "ca".into(),
+                })),
+            ),
         ];
         for (name, error) in cases {
             insta::assert_snapshot!(name, error.user_error().render());
