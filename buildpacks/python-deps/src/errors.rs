@@ -420,6 +420,16 @@ mod tests {
                     "error: No interpreter found at path `/layers/python/bin/python3`",
                 )),
             ),
+        ];
+        for (name, error) in cases {
+            insta::assert_snapshot!(name, error.user_error().render());
+        }
+    }
+
+    /// The whole messages of failures with files: the CA binding's and the build's own.
+    #[test]
+    fn every_file_message_whole() {
+        let cases = [
             (
                 "ca_io",
                 DepsError::Ca(CaError::Io {
