@@ -96,3 +96,48 @@ impl Buildpack for ProcfileBuildpack {
 }
 
 buildpack_main!(ProcfileBuildpack);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant's whole message, as the build log shows it.
+    #[test]
+    fn every_message_whole() {
+        let cases = [
+            ("read", Error::Read(std::io::Error::from_raw_os_error(13))),
+            (
+                "malformed",
+                Error::Parse(ProcfileError::Malformed {
+                    line_number: 2,
+                    line: "web gunicorn app:app".into(),
+                }),
+            ),
+            (
+                "invalid_name",
+                Error::Parse(ProcfileError::InvalidName {
+                    line_number: 1,
+                    name: "web server".into(),
+                }),
+            ),
+            (
+                "empty_command",
+                Error::Parse(ProcfileError::EmptyCommand {
+                    line_number: 3,
+                    name: "worker".into(),
+                }),
+            ),
+            (
+                "duplicate",
+                Error::Parse(ProcfileError::Duplicate {
+                    line_number: 4,
+                    name: "web".into(),
+                }),
+            ),
+            ("no_processes", Error::Parse(ProcfileError::NoProcesses)),
+        ];
+        for (name, error) in cases {
+            insta::assert_snapshot!(name, error.user_error().render());
+        }
+    }
+}
