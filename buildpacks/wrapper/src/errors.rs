@@ -461,6 +461,9 @@ impl From<DepsError> for WrapperError {
 }
 
 #[cfg(test)]
+mod message_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
