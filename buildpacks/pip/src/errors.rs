@@ -5,7 +5,7 @@ use crate::requirements::REQUIREMENTS_FILE;
 use crate::translate::Unsupported;
 use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing};
-use blacklodge_python_deps::errors::DepsError;
+use blacklodge_python_deps::errors::{self, DepsError};
 use blacklodge_python_deps::explain::{self, Cause};
 use std::path::PathBuf;
 
@@ -92,15 +92,10 @@ impl UserFacing for PipError {
                     "Check that {REQUIREMENTS_FILE}, the files it includes with -r/-c and the files PIP_CONSTRAINT names (relative to the app directory) exist and are readable."
                 ),
             ),
-            Self::CreateVenv(error) => UserError::new(
+            Self::CreateVenv(error) => errors::command_failure(
                 "Could not prepare the virtual environment",
-                format!(
-                    "`{}` {}:\n{}",
-                    error.command(),
-                    error.reason(),
-                    explain::tail(error.output(), 15)
-                ),
-                "This points at a broken Python installation; rebuild without cache (pack build --clear-cache).",
+                error,
+                errors::BROKEN_PYTHON,
             ),
             Self::NotForUv(unsupported) => UserError::new(
                 "A pip setting uv cannot honour",

@@ -24,7 +24,7 @@ use blacklodge_python_deps::tool::PinnedWheel;
 use blacklodge_python_deps::{ca, python, setup, translated};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::layer_name;
-use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
+use libcnb::detect::{DetectContext, DetectResult};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Platform, buildpack_main};
 
@@ -39,14 +39,11 @@ impl Buildpack for PipBuildpack {
     type Error = PipError;
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        if managers::detects(&context.app_dir, context.platform.env(), Manager::Pip) {
-            DetectResultBuilder::pass()
-                .build_plan(blacklodge_python_deps::layers::venv::provider_plan())
-                .build()
-        } else {
-            println!("No {REQUIREMENTS_FILE} in the app root.");
-            DetectResultBuilder::fail().build()
-        }
+        blacklodge_python_deps::setup::detect(
+            &context,
+            Manager::Pip,
+            &format!("No {REQUIREMENTS_FILE} in the app root."),
+        )
     }
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {

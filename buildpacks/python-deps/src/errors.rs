@@ -80,25 +80,15 @@ impl DepsError {
                     "Check the index URL (UV_DEFAULT_INDEX / PIP_INDEX_URL), its credentials and the network. For offline builds put the pinned wheel of {tool} in vendor/ (see docs/dependencies.md). A checksum mismatch means the index serves a different file than the pinned one."
                 ),
             ),
-            Self::InstallTool { tool, error } => UserError::new(
+            Self::InstallTool { tool, error } => command_failure(
                 format!("Could not install {tool}"),
-                format!(
-                    "`{}` {}:\n{}",
-                    error.command(),
-                    error.reason(),
-                    crate::explain::tail(error.output(), 15)
-                ),
+                error,
                 "This points at a broken Python installation or cache; rebuild without cache (pack build --clear-cache).",
             ),
-            Self::CreateVenv(error) => UserError::new(
+            Self::CreateVenv(error) => command_failure(
                 "Could not create the virtual environment",
-                format!(
-                    "`{}` {}:\n{}",
-                    error.command(),
-                    error.reason(),
-                    crate::explain::tail(error.output(), 15)
-                ),
-                "This points at a broken Python installation; rebuild without cache (pack build --clear-cache).",
+                error,
+                BROKEN_PYTHON,
             ),
             Self::Ca(error) => match error {
                 CaError::Io { path, error } => UserError::new(
@@ -150,6 +140,29 @@ impl From<CaError> for DepsError {
     fn from(error: CaError) -> Self {
         Self::Ca(error)
     }
+}
+
+/// The fix for a failed step that only a broken Python makes fail.
+pub const BROKEN_PYTHON: &str = "This points at a broken Python installation; rebuild without cache (pack build --clear-cache).";
+
+/// A tool of the build that failed where the app cannot be the cause: `title`, the command
+/// with how it ended and the last lines of its output, and `fix`.
+#[must_use]
+pub fn command_failure(
+    title: impl Into<String>,
+    error: &CommandError,
+    fix: impl Into<String>,
+) -> UserError {
+    UserError::new(
+        title,
+        format!(
+            "`{}` {}:\n{}",
+            error.command(),
+            error.reason(),
+            crate::explain::tail(error.output(), 15)
+        ),
+        fix,
+    )
 }
 
 /// Installing the packages of `lock_file` failed: the installer's output explained, with

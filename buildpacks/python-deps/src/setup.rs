@@ -6,7 +6,32 @@ use crate::managers::{self, Selection};
 use crate::{ca, layers, python, uv::Uv};
 use blacklodge_common::{env, output, pypi};
 use libcnb::build::BuildContext;
+use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::{Buildpack, Platform};
+
+/// The detection of the dependency buildpack of `manager`: it passes, providing the venv,
+/// when `manager` installs the app's dependencies; otherwise it fails, printing `why_not`.
+///
+/// # Errors
+/// libcnb errors building the result.
+pub fn detect<B>(
+    context: &DetectContext<B>,
+    manager: managers::Manager,
+    why_not: &str,
+) -> libcnb::Result<DetectResult, B::Error>
+where
+    B: Buildpack,
+    B::Platform: Platform,
+{
+    if managers::detects(&context.app_dir, context.platform.env(), manager) {
+        DetectResultBuilder::pass()
+            .build_plan(layers::venv::provider_plan())
+            .build()
+    } else {
+        println!("{why_not}");
+        DetectResultBuilder::fail().build()
+    }
+}
 
 /// Fails with the conflict message when files of several managers are present.
 ///
