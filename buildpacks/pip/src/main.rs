@@ -187,17 +187,7 @@ fn install_with_pip(
     pin: &PinnedWheel,
     pip_settings: &PipSettings,
 ) -> libcnb::Result<(), PipError> {
-    let bindings =
-        ca::read_bindings(&ca::bindings_root()).map_err(|error| PipError::Deps(error.into()))?;
-    if !bindings.names.is_empty() {
-        output::detail(format!(
-            "Trusting the CA certificates of {}: {}",
-            output::noun(bindings.names.len(), "binding", "bindings"),
-            bindings.names.join(", ")
-        ));
-    }
-    let tls = ca::Tls::prepare(&bindings, &std::env::temp_dir())
-        .map_err(|error| PipError::Deps(error.into()))?;
+    let tls = ca::trusted_tls().map_err(|error| PipError::Deps(error.into()))?;
     let index = env::string(context.platform.env(), "PIP_INDEX_URL")
         .unwrap_or_else(|| pypi::DEFAULT_INDEX.to_string());
     let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(

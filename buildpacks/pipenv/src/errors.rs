@@ -242,46 +242,38 @@ flask = \"*\"",
     /// Every lock error's whole message.
     #[test]
     fn every_lock_message_whole() {
+        let git = |reference: Option<&str>| LockError::GitWithoutCommit {
+            package: "tool".into(),
+            url: "https://github.com/org/tool.git".into(),
+            reference: reference.map(str::to_string),
+        };
+        let known = vec!["default".to_string(), "develop".to_string()];
         let cases = [
             (
                 "lock_unknown_category",
-                PipenvError::Lock(LockError::UnknownCategory {
+                LockError::UnknownCategory {
                     category: "docs".into(),
-                    known: vec!["default".into(), "develop".into()],
-                }),
+                    known,
+                },
             ),
             (
                 "lock_unsupported",
-                PipenvError::Lock(LockError::Unsupported {
+                LockError::Unsupported {
                     package: "flask".into(),
                     what: "version \">=3\"".into(),
-                }),
+                },
             ),
-            (
-                "lock_git_without_commit",
-                PipenvError::Lock(LockError::GitWithoutCommit {
-                    package: "tool".into(),
-                    url: "https://github.com/org/tool.git".into(),
-                    reference: Some("main".into()),
-                }),
-            ),
-            (
-                "lock_git_without_ref",
-                PipenvError::Lock(LockError::GitWithoutCommit {
-                    package: "tool".into(),
-                    url: "https://github.com/org/tool.git".into(),
-                    reference: None,
-                }),
-            ),
+            ("lock_git_without_commit", git(Some("main"))),
+            ("lock_git_without_ref", git(None)),
             (
                 "lock_no_hashes",
-                PipenvError::Lock(LockError::NoHashes {
+                LockError::NoHashes {
                     package: "flask".into(),
-                }),
+                },
             ),
         ];
         for (name, error) in cases {
-            insta::assert_snapshot!(name, error.user_error().render());
+            insta::assert_snapshot!(name, PipenvError::Lock(error).user_error().render());
         }
     }
 }

@@ -216,77 +216,71 @@ mod tests {
         }
     }
 
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(ToString::to_string).collect()
+    }
+
+    fn git(reference: Option<&str>) -> LockError {
+        LockError::GitWithoutCommit {
+            package: "tool".into(),
+            url: "https://github.com/org/tool.git".into(),
+            reference: reference.map(str::to_string),
+        }
+    }
+
     /// Every lock error's whole message.
     #[test]
     fn every_lock_message_whole() {
+        let package = || "flask".to_string();
         let cases = [
             (
                 "lock_too_old",
-                PoetryError::Lock(LockError::TooOld {
+                LockError::TooOld {
                     lock_version: "1.1".into(),
-                }),
+                },
             ),
             (
                 "lock_unsupported_source",
-                PoetryError::Lock(LockError::UnsupportedSource {
-                    package: "tool".into(),
+                LockError::UnsupportedSource {
+                    package: package(),
                     kind: "hg".into(),
-                }),
+                },
             ),
-            (
-                "lock_git_without_commit",
-                PoetryError::Lock(LockError::GitWithoutCommit {
-                    package: "tool".into(),
-                    url: "https://github.com/org/tool.git".into(),
-                    reference: Some("main".into()),
-                }),
-            ),
-            (
-                "lock_git_without_commit_or_reference",
-                PoetryError::Lock(LockError::GitWithoutCommit {
-                    package: "tool".into(),
-                    url: "https://github.com/org/tool.git".into(),
-                    reference: None,
-                }),
-            ),
+            ("lock_git_without_commit", git(Some("main"))),
+            ("lock_git_without_commit_or_reference", git(None)),
             (
                 "lock_unknown_extra",
-                PoetryError::Lock(LockError::UnknownExtra {
+                LockError::UnknownExtra {
                     extra: "pdf".into(),
-                    known: vec!["s3".into(), "yaml".into()],
-                }),
+                    known: strings(&["s3", "yaml"]),
+                },
             ),
             (
                 "lock_unknown_extra_none_declared",
-                PoetryError::Lock(LockError::UnknownExtra {
+                LockError::UnknownExtra {
                     extra: "pdf".into(),
                     known: vec![],
-                }),
+                },
             ),
             (
                 "lock_invalid_markers",
-                PoetryError::Lock(LockError::InvalidMarkers {
-                    package: "colorama".into(),
-                    markers: "sys_platform === \"win32\"".into(),
+                LockError::InvalidMarkers {
+                    package: package(),
+                    markers: "os_name === \"nt\"".into(),
                     error: "unknown operator `===`".into(),
-                }),
+                },
             ),
-            (
-                "lock_no_hashes",
-                PoetryError::Lock(LockError::NoHashes {
-                    package: "flask".into(),
-                }),
-            ),
+            ("lock_no_hashes", LockError::NoHashes { package: package() }),
             (
                 "lock_unknown_group",
-                PoetryError::Lock(LockError::UnknownGroup {
+                LockError::UnknownGroup {
                     group: "docs".into(),
-                    known: vec!["main".into(), "dev".into()],
-                }),
+                    known: strings(&["main", "dev"]),
+                },
             ),
         ];
         for (name, error) in cases {
-            insta::assert_snapshot!(name, error.user_error().render());
+            insta::assert_snapshot!(name, PoetryError::Lock(error).user_error().render());
         }
     }
 }

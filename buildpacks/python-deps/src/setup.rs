@@ -4,7 +4,7 @@
 use crate::errors::{DepsError, fail};
 use crate::managers::{self, Selection};
 use crate::{ca, layers, python, uv::Uv};
-use blacklodge_common::{env, output, pypi};
+use blacklodge_common::{env, pypi};
 use libcnb::build::BuildContext;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::{Buildpack, Platform};
@@ -68,17 +68,7 @@ where
     B::Platform: Platform,
 {
     let python = python::find().map_err(fail::<B::Error>)?;
-    let bindings =
-        ca::read_bindings(&ca::bindings_root()).map_err(|error| fail::<B::Error>(error.into()))?;
-    if !bindings.names.is_empty() {
-        output::detail(format!(
-            "Trusting the CA certificates of {}: {}",
-            output::noun(bindings.names.len(), "binding", "bindings"),
-            bindings.names.join(", ")
-        ));
-    }
-    let tls = ca::Tls::prepare(&bindings, &std::env::temp_dir())
-        .map_err(|error| fail::<B::Error>(error.into()))?;
+    let tls = ca::trusted_tls().map_err(|error| fail::<B::Error>(error.into()))?;
     let binary = layers::uv::binary_path(&context.layers_dir);
     let cache_dir = layers::download_cache::prepare(
         context,
