@@ -170,32 +170,21 @@ flask = \"*\"",
         .expect_err("invalid");
         let invalid_json =
             serde_json::from_str::<serde_json::Value>("{\"_meta\": ").expect_err("invalid");
+        let out_of_sync = |as_written: &str| PipenvError::LockOutOfSync {
+            locked: "aaa".into(),
+            current: vec![
+                (Hashing::Normalized, "bbb".into()),
+                (Hashing::AsWritten, as_written.into()),
+            ],
+        };
         let cases = [
             ("missing_pipfile", PipenvError::MissingPipfile),
             ("missing_lock", PipenvError::MissingLock),
             ("invalid_pipfile", PipenvError::InvalidPipfile(invalid_toml)),
             ("invalid_lock", PipenvError::InvalidLock(invalid_json)),
-            (
-                // Names already in their PEP 503 form hash the same with every Pipenv.
-                "lock_out_of_sync",
-                PipenvError::LockOutOfSync {
-                    locked: "aaa".into(),
-                    current: vec![
-                        (Hashing::Normalized, "bbb".into()),
-                        (Hashing::AsWritten, "bbb".into()),
-                    ],
-                },
-            ),
-            (
-                "lock_out_of_sync_by_pipenv_version",
-                PipenvError::LockOutOfSync {
-                    locked: "aaa".into(),
-                    current: vec![
-                        (Hashing::Normalized, "bbb".into()),
-                        (Hashing::AsWritten, "ccc".into()),
-                    ],
-                },
-            ),
+            // Names already in their PEP 503 form hash the same with every Pipenv.
+            ("lock_out_of_sync", out_of_sync("bbb")),
+            ("lock_out_of_sync_by_pipenv_version", out_of_sync("ccc")),
             (
                 "local_path_missing",
                 PipenvError::LocalPathMissing {
@@ -224,14 +213,6 @@ flask = \"*\"",
                     1,
                     "error: Failed to prepare distributions\n  Caused by: Failed to fetch wheel: flask==3.1.2\n  Caused by: Hash mismatch for `flask==3.1.2`\n\nExpected:\n  sha256:aaaa\n\nComputed:\n  sha256:bbbb",
                 )),
-            ),
-            (
-                // The shared errors are pinned in blacklodge-python-deps; this one shows
-                // they are delegated.
-                "deps",
-                PipenvError::Deps(DepsError::Ca(blacklodge_python_deps::ca::CaError::Empty {
-                    binding: "ca".into(),
-                })),
             ),
         ];
         for (name, error) in cases {
@@ -275,5 +256,15 @@ flask = \"*\"",
         for (name, error) in cases {
             insta::assert_snapshot!(name, PipenvError::Lock(error).user_error().render());
         }
+    }
+
+    /// The shared errors are pinned in blacklodge-python-deps: they are shown unchanged.
+    #[test]
+    fn shared_errors_are_delegated() {
+        let shared = || DepsError::CreateVenv(CommandError::failed("uv venv", 2, "no Python"));
+        assert_eq!(
+            PipenvError::Deps(shared()).user_error(),
+            shared().user_error()
+        );
     }
 }

@@ -202,14 +202,6 @@ mod tests {
                     "error: Failed to fetch: `https://pypi.example/simple/flask/`\n  Caused by: Request failed after 3 retries\n  Caused by: error sending request for url (https://pypi.example/simple/flask/)\n  Caused by: client error (Connect)\n  Caused by: dns error: failed to lookup address information: Name or service not known",
                 )),
             ),
-            (
-                // The shared errors are pinned in blacklodge-python-deps; this one shows
-                // they are delegated.
-                "deps",
-                PoetryError::Deps(DepsError::Ca(blacklodge_python_deps::ca::CaError::Empty {
-                    binding: "ca".into(),
-                })),
-            ),
         ];
         for (name, error) in cases {
             insta::assert_snapshot!(name, error.user_error().render());
@@ -282,5 +274,15 @@ mod tests {
         for (name, error) in cases {
             insta::assert_snapshot!(name, PoetryError::Lock(error).user_error().render());
         }
+    }
+
+    /// The shared errors are pinned in blacklodge-python-deps: they are shown unchanged.
+    #[test]
+    fn shared_errors_are_delegated() {
+        let shared = || DepsError::CreateVenv(CommandError::failed("uv venv", 2, "no Python"));
+        assert_eq!(
+            PoetryError::Deps(shared()).user_error(),
+            shared().user_error()
+        );
     }
 }

@@ -101,40 +101,21 @@ buildpack_main!(ProcfileBuildpack);
 mod tests {
     use super::*;
 
-    /// Every variant's whole message, as the build log shows it.
+    /// Every variant's whole message, as the build log shows it (the errors of parsing real
+    /// Procfiles).
     #[test]
     fn every_message_whole() {
+        let parse = |text: &str| Error::Parse(text.parse::<Procfile>().expect_err("invalid"));
         let cases = [
             ("read", Error::Read(std::io::Error::from_raw_os_error(13))),
-            (
-                "malformed",
-                Error::Parse(ProcfileError::Malformed {
-                    line_number: 2,
-                    line: "web gunicorn app:app".into(),
-                }),
-            ),
-            (
-                "invalid_name",
-                Error::Parse(ProcfileError::InvalidName {
-                    line_number: 1,
-                    name: "web server".into(),
-                }),
-            ),
-            (
-                "empty_command",
-                Error::Parse(ProcfileError::EmptyCommand {
-                    line_number: 3,
-                    name: "worker".into(),
-                }),
-            ),
+            ("malformed", parse("web: gunicorn app:app\nworker celery\n")),
+            ("invalid_name", parse("web server: gunicorn app:app\n")),
+            ("empty_command", parse("web: gunicorn app:app\n\nworker:\n")),
             (
                 "duplicate",
-                Error::Parse(ProcfileError::Duplicate {
-                    line_number: 4,
-                    name: "web".into(),
-                }),
+                parse("web: gunicorn app:app\nweb: flask run\n"),
             ),
-            ("no_processes", Error::Parse(ProcfileError::NoProcesses)),
+            ("no_processes", parse("# nothing yet\n")),
         ];
         for (name, error) in cases {
             insta::assert_snapshot!(name, error.user_error().render());

@@ -405,43 +405,33 @@ mod tests {
         ]);
     }
 
-    /// The whole messages of the app's version files.
+    /// The whole messages of the app's version files (the errors of parsing real contents).
     #[test]
     fn every_version_file_message_whole() {
+        let version_file = |contents: &str| {
+            PythonError::PythonVersionFile(python_version_file::parse(contents).expect_err("bad"))
+        };
+        let runtime_txt = |contents: &str| {
+            PythonError::RuntimeTxt(runtime_txt::parse(contents).expect_err("bad"))
+        };
         snapshot_each(vec![
             (
                 "python_version_file_invalid_line",
-                PythonError::PythonVersionFile(PythonVersionFileError::InvalidLine {
-                    line_number: 2,
-                    line: "pypy3.10".into(),
-                }),
+                version_file("# pinned\npypy3.10\n"),
             ),
             (
                 "python_version_file_empty",
-                PythonError::PythonVersionFile(PythonVersionFileError::Empty),
+                version_file("# no version yet\n"),
             ),
             (
                 "python_version_file_several_versions",
-                PythonError::PythonVersionFile(PythonVersionFileError::SeveralVersions {
-                    lines: vec!["3.11".into(), "3.12".into()],
-                }),
+                version_file("3.11\n3.12\n"),
             ),
-            (
-                "runtime_txt_invalid_line",
-                PythonError::RuntimeTxt(RuntimeTxtError::InvalidLine {
-                    line_number: 1,
-                    line: "3.12".into(),
-                }),
-            ),
-            (
-                "runtime_txt_empty",
-                PythonError::RuntimeTxt(RuntimeTxtError::Empty),
-            ),
+            ("runtime_txt_invalid_line", runtime_txt("3.12\n")),
+            ("runtime_txt_empty", runtime_txt("\n")),
             (
                 "runtime_txt_several_lines",
-                PythonError::RuntimeTxt(RuntimeTxtError::SeveralLines {
-                    lines: vec!["python-3.11".into(), "python-3.12".into()],
-                }),
+                runtime_txt("python-3.11\npython-3.12\n"),
             ),
             (
                 "project_file_toml",

@@ -135,12 +135,6 @@ mod tests {
                 )(std::io::Error::from_raw_os_error(28))),
             ),
             (
-                "deps",
-                WebError::Deps(DepsError::Ca(blacklodge_python_deps::ca::CaError::Empty {
-                    binding: "ca".into(),
-                })),
-            ),
-            (
                 "install_server",
                 WebError::InstallServer {
                     server: "gunicorn",
@@ -163,5 +157,12 @@ mod tests {
         for (name, error) in cases {
             insta::assert_snapshot!(name, error.user_error().render());
         }
+    }
+
+    /// The shared errors are pinned in blacklodge-python-deps: they are shown unchanged.
+    #[test]
+    fn shared_errors_are_delegated() {
+        let shared = || DepsError::CreateVenv(CommandError::failed("uv venv", 2, "no Python"));
+        assert_eq!(WebError::Deps(shared()).user_error(), shared().user_error());
     }
 }

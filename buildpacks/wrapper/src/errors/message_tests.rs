@@ -203,12 +203,6 @@ fn every_build_message_whole() {
             )(std::io::Error::from_raw_os_error(28))),
         ),
         (
-            "deps",
-            WrapperError::Deps(DepsError::Ca(blacklodge_python_deps::ca::CaError::Empty {
-                binding: "ca".into(),
-            })),
-        ),
-        (
             "install_dependencies_conflict",
             WrapperError::InstallDependencies {
                 requirements: vec!["flask>=2.3".into(), "gunicorn>=22".into()],
@@ -299,4 +293,14 @@ fn every_install_failure_and_timeout_message_whole() {
             }),
         ),
     ]);
+}
+
+/// The shared errors are pinned in blacklodge-python-deps: they are shown unchanged.
+#[test]
+fn shared_errors_are_delegated() {
+    let shared = || DepsError::CreateVenv(CommandError::failed("uv venv", 2, "no Python"));
+    assert_eq!(
+        WrapperError::Deps(shared()).user_error(),
+        shared().user_error()
+    );
 }
