@@ -73,6 +73,17 @@ pub trait UserFacing: Debug {
     fn user_error(&self) -> UserError;
 }
 
+/// The messages of `cases`, each under a `## name` line, as the build log shows them: how a
+/// buildpack's tests pin every message whole in one snapshot that reads like the log.
+#[must_use]
+pub fn render_all<E: UserFacing>(cases: &[(&str, E)]) -> String {
+    cases
+        .iter()
+        .map(|(name, error)| format!("## {name}\n{}", error.user_error().render()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Prints a libcnb error for the user. Buildpack errors render through [`UserFacing`];
 /// framework errors (which mean a bug or a broken platform, not a user mistake) are shown
 /// with their debug form so they can be reported.

@@ -139,6 +139,7 @@ impl From<DepsError> for PipError {
 mod tests {
     use super::*;
     use blacklodge_common::env::InvalidVariable;
+    use blacklodge_common::error::render_all;
 
     fn install(
         installer: Installer,
@@ -226,8 +227,6 @@ mod tests {
                 })),
             ),
         ];
-        for (name, error) in cases {
-            insta::assert_snapshot!(name, error.user_error().render());
-        }
+        insta::assert_snapshot!(render_all(&cases));
     }
 }

@@ -100,6 +100,7 @@ buildpack_main!(ProcfileBuildpack);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blacklodge_common::error::render_all;
 
     /// Every variant's whole message, as the build log shows it (the errors of parsing real
     /// Procfiles).
@@ -117,8 +118,6 @@ mod tests {
             ),
             ("no_processes", parse("# nothing yet\n")),
         ];
-        for (name, error) in cases {
-            insta::assert_snapshot!(name, error.user_error().render());
-        }
+        insta::assert_snapshot!(render_all(&cases));
     }
 }

@@ -6,7 +6,7 @@ use crate::managers::{MANAGER_VARIABLE, Manager};
 use crate::tool::FetchError;
 use blacklodge_common::command::CommandError;
 use blacklodge_common::env::InvalidVariable;
-use blacklodge_common::error::{UserError, io_detail};
+use blacklodge_common::error::{UserError, UserFacing, io_detail};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
@@ -127,6 +127,12 @@ impl DepsError {
                 },
             ),
         }
+    }
+}
+
+impl UserFacing for DepsError {
+    fn user_error(&self) -> UserError {
+        DepsError::user_error(self)
     }
 }
 
@@ -297,6 +303,7 @@ pub fn fail<E: From<DepsError>>(error: DepsError) -> libcnb::Error<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blacklodge_common::error::render_all;
 
     #[test]
     fn lock_messages_name_the_lock_and_its_command() {
@@ -434,9 +441,7 @@ mod tests {
                 )),
             ),
         ];
-        for (name, error) in cases {
-            insta::assert_snapshot!(name, error.user_error().render());
-        }
+        insta::assert_snapshot!(render_all(&cases));
     }
 
     /// The whole messages of failures with files: the CA binding's and the build's own.
@@ -472,9 +477,7 @@ mod tests {
                 },
             ),
         ];
-        for (name, error) in cases {
-            insta::assert_snapshot!(name, error.user_error().render());
-        }
+        insta::assert_snapshot!(render_all(&cases));
         insta::assert_snapshot!(
             "unreadable",
             unreadable(

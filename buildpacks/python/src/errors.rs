@@ -332,6 +332,7 @@ impl From<PythonError> for libcnb::Error<PythonError> {
 mod tests {
     use super::*;
     use crate::version::parse_pin;
+    use blacklodge_common::error::render_all;
 
     fn requested(origin: Origin, text: &str) -> Requested {
         Requested {
@@ -342,16 +343,10 @@ mod tests {
         }
     }
 
-    fn snapshot_each(cases: Vec<(&str, PythonError)>) {
-        for (name, error) in cases {
-            insta::assert_snapshot!(name, error.user_error().render());
-        }
-    }
-
     /// The whole messages of the version selection.
     #[test]
     fn every_selection_message_whole() {
-        snapshot_each(vec![
+        insta::assert_snapshot!(render_all(&[
             (
                 "invalid_version_variable",
                 PythonError::InvalidVersionVariable {
@@ -402,7 +397,7 @@ mod tests {
                     ],
                 },
             ),
-        ]);
+        ]));
     }
 
     /// The whole messages of the app's version files (the errors of parsing real contents).
@@ -414,7 +409,7 @@ mod tests {
         let runtime_txt = |contents: &str| {
             PythonError::RuntimeTxt(runtime_txt::parse(contents).expect_err("bad"))
         };
-        snapshot_each(vec![
+        insta::assert_snapshot!(render_all(&[
             (
                 "python_version_file_invalid_line",
                 version_file("# pinned\npypy3.10\n"),
@@ -475,13 +470,13 @@ mod tests {
                     error: std::io::Error::from_raw_os_error(21),
                 },
             ),
-        ]);
+        ]));
     }
 
     /// The whole messages of getting and installing Python.
     #[test]
     fn every_install_message_whole() {
-        snapshot_each(vec![
+        insta::assert_snapshot!(render_all(&[
             (
                 "manifest_fetch",
                 PythonError::ManifestFetch {
@@ -552,6 +547,6 @@ mod tests {
                     "/layers/python/bin/python3: error while loading shared libraries: libcrypt.so.1: cannot open shared object file",
                 )),
             ),
-        ]);
+        ]));
     }
 }

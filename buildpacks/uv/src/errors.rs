@@ -54,6 +54,7 @@ impl From<UvError> for libcnb::Error<UvError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blacklodge_common::error::render_all;
 
     /// Every variant's whole message, as the build log shows it.
     #[test]
@@ -71,15 +72,6 @@ mod tests {
                 )),
             ),
         ];
-        for (name, error) in cases {
-            insta::assert_snapshot!(name, error.user_error().render());
-        }
-    }
-
-    /// The shared errors are pinned in blacklodge-python-deps: they are shown unchanged.
-    #[test]
-    fn shared_errors_are_delegated() {
-        let shared = || DepsError::CreateVenv(CommandError::failed("uv venv", 2, "no Python"));
-        assert_eq!(UvError::Deps(shared()).user_error(), shared().user_error());
+        insta::assert_snapshot!(render_all(&cases));
     }
 }

@@ -4,12 +4,7 @@
 use super::*;
 use blacklodge_common::env::InvalidVariable;
 use blacklodge_common::error::io_failure;
-
-fn snapshot_each(cases: Vec<(&str, WrapperError)>) {
-    for (name, error) in cases {
-        insta::assert_snapshot!(name, error.user_error().render());
-    }
-}
+use blacklodge_common::error::render_all;
 
 fn config(error: ConfigError) -> WrapperError {
     WrapperError::Config(error)
@@ -17,7 +12,7 @@ fn config(error: ConfigError) -> WrapperError {
 
 #[test]
 fn every_configuration_message_whole() {
-    snapshot_each(vec![
+    insta::assert_snapshot!(render_all(&[
         (
             "config_read",
             config(ConfigError::Read {
@@ -100,12 +95,12 @@ fn every_configuration_message_whole() {
                 expected: "true or false".into(),
             })),
         ),
-    ]);
+    ]));
 }
 
 #[test]
 fn every_kafka_configuration_message_whole() {
-    snapshot_each(vec![
+    insta::assert_snapshot!(render_all(&[
         (
             "kafka_without_worker",
             config(ConfigError::KafkaWithoutWorker {
@@ -170,12 +165,12 @@ fn every_kafka_configuration_message_whole() {
                 topic: "orders".into(),
             }),
         ),
-    ]);
+    ]));
 }
 
 #[test]
 fn every_build_message_whole() {
-    snapshot_each(vec![
+    insta::assert_snapshot!(render_all(&[
         (
             "no_python",
             WrapperError::NoPython(CommandError::Spawn {
@@ -242,7 +237,7 @@ fn every_build_message_whole() {
                 ),
             },
         ),
-    ]);
+    ]));
 }
 
 #[test]
@@ -252,7 +247,7 @@ fn every_install_failure_and_timeout_message_whole() {
         app_pins: Vec::new(),
         error: CommandError::failed("python3 -m pip install", 1, output),
     };
-    snapshot_each(vec![
+    insta::assert_snapshot!(render_all(&[
         (
             "install_dependencies_hash_mismatch",
             install(
@@ -292,15 +287,5 @@ fn every_install_failure_and_timeout_message_whole() {
                 frames: Vec::new(),
             }),
         ),
-    ]);
-}
-
-/// The shared errors are pinned in blacklodge-python-deps: they are shown unchanged.
-#[test]
-fn shared_errors_are_delegated() {
-    let shared = || DepsError::CreateVenv(CommandError::failed("uv venv", 2, "no Python"));
-    assert_eq!(
-        WrapperError::Deps(shared()).user_error(),
-        shared().user_error()
-    );
+    ]));
 }
