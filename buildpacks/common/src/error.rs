@@ -223,6 +223,23 @@ mod tests {
         );
     }
 
+    #[derive(Debug)]
+    struct Example(&'static str);
+
+    impl UserFacing for Example {
+        fn user_error(&self) -> UserError {
+            UserError::new(self.0, "", "")
+        }
+    }
+
+    #[test]
+    fn all_messages_render_under_their_names() {
+        assert_eq!(
+            render_all(&[("first", Example("One")), ("second", Example("Two"))]),
+            "## first\n\n! ERROR: One\n!\n\n## second\n\n! ERROR: Two\n!\n"
+        );
+    }
+
     #[test]
     fn io_errors_name_the_action_and_path() {
         let error = UserError::io(

@@ -26,6 +26,12 @@ use std::process::Command;
 
 use blacklodge_python_deps::bytecode::SOURCE_DATE_EPOCH;
 
+/// The cache key of the pip venv. Not `blacklodge_python_deps`'s `VenvLayerMetadata`,
+/// though both key a venv on its inputs, Python and installer: a lock's venv is kept and
+/// synced when only the lock or the selection changed, this one is recreated whenever
+/// anything changed (pip cannot remove what a requirements set no longer lists), and its
+/// inputs are a requirements set with the pip settings that change it, not a lock with a
+/// selection of groups. One struct would have to hold both sets of fields and rules.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VenvLayerMetadata {
