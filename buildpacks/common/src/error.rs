@@ -73,6 +73,19 @@ pub trait UserFacing: Debug {
     fn user_error(&self) -> UserError;
 }
 
+/// `From<$error> for libcnb::Error<$error>`: a buildpack's error enum returned with `?` from
+/// `detect` and `build`.
+#[macro_export]
+macro_rules! buildpack_error {
+    ($error:ty) => {
+        impl From<$error> for libcnb::Error<$error> {
+            fn from(error: $error) -> Self {
+                Self::BuildpackError(error)
+            }
+        }
+    };
+}
+
 /// The messages of `cases`, each under a `## name` line, as the build log shows them: how a
 /// buildpack's tests pin every message whole in one snapshot that reads like the log.
 #[must_use]

@@ -123,11 +123,7 @@ impl UserFacing for PipError {
     }
 }
 
-impl From<PipError> for libcnb::Error<PipError> {
-    fn from(error: PipError) -> Self {
-        Self::BuildpackError(error)
-    }
-}
+blacklodge_common::buildpack_error!(PipError);
 
 impl From<DepsError> for PipError {
     fn from(error: DepsError) -> Self {

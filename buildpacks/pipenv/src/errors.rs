@@ -150,11 +150,7 @@ impl From<DepsError> for PipenvError {
     }
 }
 
-impl From<PipenvError> for libcnb::Error<PipenvError> {
-    fn from(error: PipenvError) -> Self {
-        Self::BuildpackError(error)
-    }
-}
+blacklodge_common::buildpack_error!(PipenvError);
 
 #[cfg(test)]
 mod tests {

@@ -148,11 +148,7 @@ impl From<DepsError> for PoetryError {
     }
 }
 
-impl From<PoetryError> for libcnb::Error<PoetryError> {
-    fn from(error: PoetryError) -> Self {
-        Self::BuildpackError(error)
-    }
-}
+blacklodge_common::buildpack_error!(PoetryError);
 
 #[cfg(test)]
 mod tests {

@@ -36,11 +36,7 @@ impl UserFacing for Error {
     }
 }
 
-impl From<Error> for libcnb::Error<Error> {
-    fn from(error: Error) -> Self {
-        Self::BuildpackError(error)
-    }
-}
+blacklodge_common::buildpack_error!(Error);
 
 struct ProcfileBuildpack;
 

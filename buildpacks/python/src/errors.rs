@@ -322,11 +322,7 @@ fn project_file_error(error: &ProjectFileError) -> UserError {
     }
 }
 
-impl From<PythonError> for libcnb::Error<PythonError> {
-    fn from(error: PythonError) -> Self {
-        Self::BuildpackError(error)
-    }
-}
+blacklodge_common::buildpack_error!(PythonError);
 
 #[cfg(test)]
 mod tests {

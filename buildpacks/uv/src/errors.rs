@@ -45,11 +45,7 @@ impl From<DepsError> for UvError {
     }
 }
 
-impl From<UvError> for libcnb::Error<UvError> {
-    fn from(error: UvError) -> Self {
-        Self::BuildpackError(error)
-    }
-}
+blacklodge_common::buildpack_error!(UvError);
 
 #[cfg(test)]
 mod tests {

@@ -25,11 +25,7 @@ pub(crate) enum WebError {
     Collectstatic(CommandError),
 }
 
-impl From<WebError> for libcnb::Error<WebError> {
-    fn from(error: WebError) -> Self {
-        Self::BuildpackError(error)
-    }
-}
+blacklodge_common::buildpack_error!(WebError);
 
 impl From<DepsError> for WebError {
     fn from(error: DepsError) -> Self {

@@ -57,11 +57,7 @@ impl From<ConfigError> for WrapperError {
     }
 }
 
-impl From<WrapperError> for libcnb::Error<WrapperError> {
-    fn from(error: WrapperError) -> Self {
-        Self::BuildpackError(error)
-    }
-}
+blacklodge_common::buildpack_error!(WrapperError);
 
 /// The last lines of a tool's output: the part that says what went wrong.
 fn tail(output: &str, lines: usize) -> String {

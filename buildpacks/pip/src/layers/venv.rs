@@ -205,15 +205,9 @@ fn fill_with_pip(
     command::run_streamed(
         install
             .args(["-m", "pip", "install", "--requirement", REQUIREMENTS_FILE])
-            .args([
-                "--no-input",
-                "--progress-bar",
-                "off",
-                "--disable-pip-version-check",
-                "--no-warn-script-location",
-                // Compiled afterwards, on every core: pip compiles one file at a time.
-                "--no-compile",
-            ])
+            .args(blacklodge_python_deps::prefix_install::PIP_QUIET)
+            // Compiled afterwards, on every core: pip compiles one file at a time.
+            .arg("--no-compile")
             .current_dir(&context.app_dir)
             .env("PYTHONPATH", &pip_site)
             .env("PIP_CACHE_DIR", pip.cache_dir)
