@@ -73,16 +73,24 @@ pub trait UserFacing: Debug {
     fn user_error(&self) -> UserError;
 }
 
-/// `From<$error> for libcnb::Error<$error>`: a buildpack's error enum returned with `?` from
-/// `detect` and `build`.
+/// `From<$error> for libcnb::Error<$error>`, so a buildpack's error enum is returned with `?`
+/// from `detect` and `build`; and for each `Variant(Inner)` given, `From<Inner> for $error`
+/// (e.g. `buildpack_error!(PipError, Deps(DepsError))`).
 #[macro_export]
 macro_rules! buildpack_error {
-    ($error:ty) => {
+    ($error:ty $(, $variant:ident($inner:ty))* $(,)?) => {
         impl From<$error> for libcnb::Error<$error> {
             fn from(error: $error) -> Self {
                 Self::BuildpackError(error)
             }
         }
+        $(
+            impl From<$inner> for $error {
+                fn from(error: $inner) -> Self {
+                    Self::$variant(error)
+                }
+            }
+        )*
     };
 }
 

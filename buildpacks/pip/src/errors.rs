@@ -123,13 +123,7 @@ impl UserFacing for PipError {
     }
 }
 
-blacklodge_common::buildpack_error!(PipError);
-
-impl From<DepsError> for PipError {
-    fn from(error: DepsError) -> Self {
-        Self::Deps(error)
-    }
-}
+blacklodge_common::buildpack_error!(PipError, Deps(DepsError));
 
 #[cfg(test)]
 mod tests {

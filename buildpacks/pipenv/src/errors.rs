@@ -144,13 +144,7 @@ fn lock_error(error: &LockError) -> UserError {
     }
 }
 
-impl From<DepsError> for PipenvError {
-    fn from(error: DepsError) -> Self {
-        Self::Deps(error)
-    }
-}
-
-blacklodge_common::buildpack_error!(PipenvError);
+blacklodge_common::buildpack_error!(PipenvError, Deps(DepsError));
 
 #[cfg(test)]
 mod tests {

@@ -142,13 +142,7 @@ fn lock_error(error: &LockError) -> UserError {
     }
 }
 
-impl From<DepsError> for PoetryError {
-    fn from(error: DepsError) -> Self {
-        Self::Deps(error)
-    }
-}
-
-blacklodge_common::buildpack_error!(PoetryError);
+blacklodge_common::buildpack_error!(PoetryError, Deps(DepsError));
 
 #[cfg(test)]
 mod tests {

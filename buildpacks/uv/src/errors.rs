@@ -39,13 +39,7 @@ impl UserFacing for UvError {
     }
 }
 
-impl From<DepsError> for UvError {
-    fn from(error: DepsError) -> Self {
-        Self::Deps(error)
-    }
-}
-
-blacklodge_common::buildpack_error!(UvError);
+blacklodge_common::buildpack_error!(UvError, Deps(DepsError));
 
 #[cfg(test)]
 mod tests {

@@ -25,13 +25,7 @@ pub(crate) enum WebError {
     Collectstatic(CommandError),
 }
 
-blacklodge_common::buildpack_error!(WebError);
-
-impl From<DepsError> for WebError {
-    fn from(error: DepsError) -> Self {
-        Self::Deps(error)
-    }
-}
+blacklodge_common::buildpack_error!(WebError, Deps(DepsError));
 
 /// The last lines of a tool's output: the part that says what went wrong.
 fn tail(output: &str, lines: usize) -> String {

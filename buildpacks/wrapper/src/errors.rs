@@ -51,13 +51,7 @@ pub(crate) enum WrapperError {
     ValidateTimeout(Hung),
 }
 
-impl From<ConfigError> for WrapperError {
-    fn from(error: ConfigError) -> Self {
-        Self::Config(error)
-    }
-}
-
-blacklodge_common::buildpack_error!(WrapperError);
+blacklodge_common::buildpack_error!(WrapperError, Config(ConfigError), Deps(DepsError));
 
 /// The last lines of a tool's output: the part that says what went wrong.
 fn tail(output: &str, lines: usize) -> String {
@@ -447,12 +441,6 @@ impl UserFacing for WrapperError {
                 ),
             ),
         }
-    }
-}
-
-impl From<DepsError> for WrapperError {
-    fn from(error: DepsError) -> Self {
-        Self::Deps(error)
     }
 }
 
