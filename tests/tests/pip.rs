@@ -335,7 +335,7 @@ fn pip_constraint_and_no_build_isolation_work_as_with_pip() {
         .env("PIP_CONSTRAINT", "https://example.com/pins.txt")
         .build_fails(&app);
     assert_contains(&log, "! ERROR: A pip setting uv cannot honour\n");
-    assert_contains(&log, "! - PIP_CONSTRAINT: PIP_CONSTRAINT\n");
+    assert_contains(&log, "! - PIP_CONSTRAINT\n!   The build reads constraints");
     assert_contains(&log, "Save the file in the app");
     let log = Image::new("pip-constraint-missing")
         .env("PIP_CONSTRAINT", "missing.txt")
@@ -405,7 +405,7 @@ fn pip_configuration_file_is_read_as_pip_reads_it() {
         .build_fails(&app);
     assert_contains(
         &log,
-        "! - pip.conf [install] prefer-binary: pip.conf [install] prefer-binary\n",
+        "! - pip.conf [install] prefer-binary\n!   uv has no such preference",
     );
     assert_contains(&log, "uv has no such preference");
 }

@@ -84,13 +84,30 @@ pub fn reasons(checks: impl IntoIterator<Item = Option<String>>) -> Vec<String> 
 pub fn log_discarded(layer: &str, reasons: &[String]) {
     crate::output::detail(format!("Discarding cached {layer}:"));
     for reason in reasons {
-        println!("    - {reason}");
+        crate::output::sub_detail(reason);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_discarded_layer_logs_each_reason() {
+        let ((), log) = crate::output::capture(|| {
+            log_discarded(
+                "Python",
+                &reasons([
+                    changed("Python version", &"3.11.1", &"3.11.2"),
+                    changed("Architecture", &"x86_64", &"arm64"),
+                ]),
+            );
+        });
+        assert_eq!(
+            log,
+            "  - Discarding cached Python:\n    - Python version changed (3.11.1 → 3.11.2)\n    - Architecture changed (x86_64 → arm64)\n"
+        );
+    }
 
     #[test]
     fn lists_only_what_changed() {

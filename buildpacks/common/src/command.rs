@@ -25,6 +25,18 @@ pub enum CommandError {
 }
 
 impl CommandError {
+    /// A run of `command` that exited with `code` after printing `output`: what a failed
+    /// [`run_streamed`] returns (for messages built from one, e.g. in tests).
+    #[must_use]
+    pub fn failed(command: &str, code: i32, output: &str) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        Self::Failed {
+            command: command.to_string(),
+            status: ExitStatus::from_raw(code << 8),
+            output: output.to_string(),
+        }
+    }
+
     /// The command line, for messages.
     #[must_use]
     pub fn command(&self) -> &str {
@@ -141,7 +153,7 @@ pub fn run_streamed_with(
     for line in receiver {
         let use_of_line = sort(&line);
         if use_of_line == LineUse::Show {
-            println!("      {line}");
+            crate::output::tool_line(&line);
         }
         if use_of_line != LineUse::Drop {
             captured.push_str(&line);

@@ -118,10 +118,10 @@ fn with_retries<T>(
         match attempt() {
             Err(error) if error.is_transient() && tries < ATTEMPTS => {
                 let wait = Duration::from_secs(1 << (tries - 1));
-                eprintln!(
-                    "      (attempt {tries} failed: {error}; retrying in {}s)",
+                crate::output::retry_note(format!(
+                    "attempt {tries} failed: {error}; retrying in {}s",
                     wait.as_secs()
-                );
+                ));
                 std::thread::sleep(wait);
             }
             result => return result,

@@ -28,7 +28,8 @@ impl UserError {
         }
     }
 
-    /// A file-system failure: "Could not {action} {path}", the I/O error, and `fix`.
+    /// A file-system failure: "Could not {action} {path}" as the title, the system's reason
+    /// (not the title again) as the detail, and `fix`.
     #[must_use]
     pub fn io(
         action: &str,
@@ -38,7 +39,7 @@ impl UserError {
     ) -> Self {
         Self::new(
             format!("Could not {action} {}", path.display()),
-            io_detail(action, path, error),
+            io_reason(error),
             fix,
         )
     }
@@ -72,6 +73,38 @@ pub trait UserFacing: Debug {
     fn user_error(&self) -> UserError;
 }
 
+/// `From<$error> for libcnb::Error<$error>`, so a buildpack's error enum is returned with `?`
+/// from `detect` and `build`; and for each `Variant(Inner)` given, `From<Inner> for $error`
+/// (e.g. `buildpack_error!(PipError, Deps(DepsError))`).
+#[macro_export]
+macro_rules! buildpack_error {
+    ($error:ty $(, $variant:ident($inner:ty))* $(,)?) => {
+        impl From<$error> for libcnb::Error<$error> {
+            fn from(error: $error) -> Self {
+                Self::BuildpackError(error)
+            }
+        }
+        $(
+            impl From<$inner> for $error {
+                fn from(error: $inner) -> Self {
+                    Self::$variant(error)
+                }
+            }
+        )*
+    };
+}
+
+/// The messages of `cases`, each under a `## name` line, as the build log shows them: how a
+/// buildpack's tests pin every message whole in one snapshot that reads like the log.
+#[must_use]
+pub fn render_all<E: UserFacing>(cases: &[(&str, E)]) -> String {
+    cases
+        .iter()
+        .map(|(name, error)| format!("## {name}\n{}", error.user_error().render()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Prints a libcnb error for the user. Buildpack errors render through [`UserFacing`];
 /// framework errors (which mean a bug or a broken platform, not a user mistake) are shown
 /// with their debug form so they can be reported.
@@ -84,10 +117,17 @@ pub fn report<E: UserFacing>(error: &libcnb::Error<E>) {
             "This is not caused by your app. Please report it with the full build log.",
         ),
     };
-    eprint!("{}", message.render());
+    crate::output::error(&message.render());
 }
 
-/// The message of an I/O error with the path it concerns.
+/// The detail of an I/O failure whose title already names the action and the path.
+#[must_use]
+pub fn io_reason(error: &std::io::Error) -> String {
+    format!("The system's reason: {error}.")
+}
+
+/// The message of an I/O error with the path it concerns (for a title that does not name
+/// the path).
 #[must_use]
 pub fn io_detail(action: &str, path: &std::path::Path, error: &std::io::Error) -> String {
     format!("Could not {action} {}: {error}", path.display())
@@ -233,6 +273,23 @@ mod tests {
         );
     }
 
+    #[derive(Debug)]
+    struct Example(&'static str);
+
+    impl UserFacing for Example {
+        fn user_error(&self) -> UserError {
+            UserError::new(self.0, "", "")
+        }
+    }
+
+    #[test]
+    fn all_messages_render_under_their_names() {
+        assert_eq!(
+            render_all(&[("first", Example("One")), ("second", Example("Two"))]),
+            "## first\n\n! ERROR: One\n!\n\n## second\n\n! ERROR: Two\n!\n"
+        );
+    }
+
     #[test]
     fn io_errors_name_the_action_and_path() {
         let error = UserError::io(
@@ -242,10 +299,7 @@ mod tests {
             "Make it readable.",
         );
         assert_eq!(error.title, "Could not read /workspace/requirements.txt");
-        assert_eq!(
-            error.detail,
-            "Could not read /workspace/requirements.txt: permission denied"
-        );
+        assert_eq!(error.detail, "The system's reason: permission denied.");
         assert_eq!(error.fix, "Make it readable.");
     }
 }

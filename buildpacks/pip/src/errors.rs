@@ -5,7 +5,7 @@ use crate::requirements::REQUIREMENTS_FILE;
 use crate::translate::Unsupported;
 use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing};
-use blacklodge_python_deps::errors::DepsError;
+use blacklodge_python_deps::errors::{self, DepsError};
 use blacklodge_python_deps::explain::{self, Cause};
 use std::path::PathBuf;
 
@@ -92,15 +92,10 @@ impl UserFacing for PipError {
                     "Check that {REQUIREMENTS_FILE}, the files it includes with -r/-c and the files PIP_CONSTRAINT names (relative to the app directory) exist and are readable."
                 ),
             ),
-            Self::CreateVenv(error) => UserError::new(
+            Self::CreateVenv(error) => errors::command_failure(
                 "Could not prepare the virtual environment",
-                format!(
-                    "`{}` {}:\n{}",
-                    error.command(),
-                    error.reason(),
-                    explain::tail(error.output(), 15)
-                ),
-                "This points at a broken Python installation; rebuild without cache (pack build --clear-cache).",
+                error,
+                errors::BROKEN_PYTHON,
             ),
             Self::NotForUv(unsupported) => UserError::new(
                 "A pip setting uv cannot honour",
@@ -108,7 +103,14 @@ impl UserFacing for PipError {
                     "The requirements are installed with uv, which cannot honour:\n{}",
                     unsupported
                         .iter()
-                        .map(|item| format!("- {}: {}\n  {}", item.place, item.what, item.why))
+                        .map(|item| {
+                            // A variable or a configuration key is its own place.
+                            if item.what == item.place {
+                                format!("- {}\n  {}", item.place, item.why)
+                            } else {
+                                format!("- {}: {}\n  {}", item.place, item.what, item.why)
+                            }
+                        })
                         .collect::<Vec<_>>()
                         .join("\n")
                 ),
@@ -121,99 +123,100 @@ impl UserFacing for PipError {
     }
 }
 
-impl From<PipError> for libcnb::Error<PipError> {
-    fn from(error: PipError) -> Self {
-        Self::BuildpackError(error)
-    }
-}
-
-impl From<DepsError> for PipError {
-    fn from(error: DepsError) -> Self {
-        Self::Deps(error)
-    }
-}
+blacklodge_common::buildpack_error!(PipError, Deps(DepsError));
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use blacklodge_common::command;
-    use std::process::Command;
+    use blacklodge_common::env::InvalidVariable;
+    use blacklodge_common::error::render_all;
 
-    fn failed(output: &str) -> CommandError {
-        command::run_captured(Command::new("sh").args([
-            "-c",
-            &format!("printf '%s' '{}'; exit 1", output.replace('\'', "'\\''")),
-        ]))
-        .expect_err("exit 1")
-    }
-
-    #[test]
-    fn install_failures_use_the_shared_explanations() {
-        let message = PipError::InstallRequirements(InstallFailure {
-            error: failed("ERROR: No matching distribution found for nopenope==1.0\n"),
-            installer: Installer::Pip,
-            hash_checking: None,
-            unreadable_line: None,
+    fn install(
+        installer: Installer,
+        output: &str,
+        hash_checking: Option<&str>,
+        unreadable_line: Option<&str>,
+    ) -> PipError {
+        PipError::InstallRequirements(InstallFailure {
+            error: CommandError::failed("uv pip install -r requirements.txt", 1, output),
+            installer,
+            hash_checking: hash_checking.map(str::to_string),
+            unreadable_line: unreadable_line.map(str::to_string),
         })
-        .user_error();
-        assert_eq!(
-            message.title,
-            "Could not install the packages in requirements.txt"
-        );
-        assert_eq!(
-            message.detail,
-            "A requirement cannot be satisfied by the package index:\nERROR: No matching distribution found for nopenope==1.0"
-        );
     }
 
+    /// Every variant's whole message, as the build log shows it; for a failed install, each
+    /// case where the buildpack adds to the shared explanation.
     #[test]
-    fn uv_failures_say_where() {
-        let message = PipError::InstallRequirements(InstallFailure {
-            error: failed(
-                "error: Couldn't parse requirement in `requirements.txt` at position 13\n  cause: no such comparison operator \"=>\", must be one of ~= == != <= >= < > ===\n         flask=>3\n              ^^^\n",
+    fn every_message_whole() {
+        let cases = [
+            (
+                "io",
+                PipError::Io {
+                    action: "read",
+                    path: PathBuf::from("/workspace/requirements/base.txt"),
+                    error: std::io::Error::from_raw_os_error(2),
+                },
             ),
-            installer: Installer::Uv,
-            hash_checking: None,
-            unreadable_line: Some("line 2 of requirements.txt: `flask=>3`".into()),
-        })
-        .user_error();
-        assert_eq!(
-            message.detail,
-            "requirements.txt has a line the installer cannot read:\nline 2 of requirements.txt: `flask=>3`\nno such comparison operator \"=>\", must be one of ~= == != <= >= < > ==="
-        );
-        assert!(
-            message.fix.ends_with("BP_PIP_INSTALLER=pip."),
-            "{}",
-            message.fix
-        );
-
-        let message = PipError::InstallRequirements(InstallFailure {
-            error: failed(
-                "error: In `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10\n",
+            (
+                "create_venv",
+                PipError::CreateVenv(CommandError::failed(
+                    "python -m venv /layers/blacklodge_pip/venv",
+                    1,
+                    "Error: Command '['/layers/blacklodge_pip/venv/bin/python', '-m', 'ensurepip']' returned non-zero exit status 1.",
+                )),
             ),
-            installer: Installer::Uv,
-            hash_checking: Some("--hash on line 1 of requirements.txt".into()),
-            unreadable_line: None,
-        })
-        .user_error();
-        assert_eq!(
-            message.detail,
-            "requirements.txt is in hash-checking mode, where every requirement, dependencies included, must be pinned with == and carry --hash:\nIn `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10\nHash-checking mode is on because of --hash on line 1 of requirements.txt."
-        );
-    }
-
-    #[test]
-    fn what_uv_cannot_honour_is_listed_with_the_way_out() {
-        let message = PipError::NotForUv(vec![Unsupported {
-            place: "line 2 of requirements.txt".into(),
-            what: "`--prefer-binary`".into(),
-            why: "uv has no such preference.".into(),
-        }])
-        .user_error();
-        assert_eq!(
-            message.detail,
-            "The requirements are installed with uv, which cannot honour:\n- line 2 of requirements.txt: `--prefer-binary`\n  uv has no such preference."
-        );
-        assert!(message.fix.contains("BP_PIP_INSTALLER=pip"));
+            (
+                "not_for_uv",
+                PipError::NotForUv(vec![
+                    Unsupported {
+                        place: "line 2 of requirements.txt".into(),
+                        what: "`--prefer-binary`".into(),
+                        why: "uv has no such preference.".into(),
+                    },
+                    Unsupported {
+                        place: "pip.conf [install] use-feature".into(),
+                        what: "pip.conf [install] use-feature".into(),
+                        why: "pip's feature switches have no counterpart in uv.".into(),
+                    },
+                ]),
+            ),
+            (
+                "install_no_match_pip",
+                install(
+                    Installer::Pip,
+                    "ERROR: No matching distribution found for nopenope==1.0\n",
+                    None,
+                    None,
+                ),
+            ),
+            (
+                "install_unreadable_line_uv",
+                install(
+                    Installer::Uv,
+                    "error: Couldn't parse requirement in `requirements.txt` at position 13\n  cause: no such comparison operator \"=>\", must be one of ~= == != <= >= < > ===\n         flask=>3\n              ^^^\n",
+                    None,
+                    Some("line 2 of requirements.txt: `flask=>3`"),
+                ),
+            ),
+            (
+                "install_hash_required_uv",
+                install(
+                    Installer::Uv,
+                    "error: In `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10\n",
+                    Some("--hash on line 1 of requirements.txt"),
+                    None,
+                ),
+            ),
+            (
+                "invalid_installer",
+                PipError::Deps(DepsError::InvalidVariable(InvalidVariable {
+                    name: INSTALLER_VARIABLE.into(),
+                    value: "poetry".into(),
+                    expected: "uv (the default) or pip".into(),
+                })),
+            ),
+        ];
+        insta::assert_snapshot!(render_all(&cases));
     }
 }

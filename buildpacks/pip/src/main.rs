@@ -24,7 +24,7 @@ use blacklodge_python_deps::tool::PinnedWheel;
 use blacklodge_python_deps::{ca, python, setup, translated};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::layer_name;
-use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
+use libcnb::detect::{DetectContext, DetectResult};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Platform, buildpack_main};
 
@@ -39,14 +39,11 @@ impl Buildpack for PipBuildpack {
     type Error = PipError;
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        if managers::detects(&context.app_dir, context.platform.env(), Manager::Pip) {
-            DetectResultBuilder::pass()
-                .build_plan(blacklodge_python_deps::layers::venv::provider_plan())
-                .build()
-        } else {
-            println!("No {REQUIREMENTS_FILE} in the app root.");
-            DetectResultBuilder::fail().build()
-        }
+        blacklodge_python_deps::setup::detect(
+            &context,
+            Manager::Pip,
+            &format!("No {REQUIREMENTS_FILE} in the app root."),
+        )
     }
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
@@ -190,17 +187,7 @@ fn install_with_pip(
     pin: &PinnedWheel,
     pip_settings: &PipSettings,
 ) -> libcnb::Result<(), PipError> {
-    let bindings =
-        ca::read_bindings(&ca::bindings_root()).map_err(|error| PipError::Deps(error.into()))?;
-    if !bindings.names.is_empty() {
-        output::detail(format!(
-            "Trusting the CA certificates of {}: {}",
-            output::noun(bindings.names.len(), "binding", "bindings"),
-            bindings.names.join(", ")
-        ));
-    }
-    let tls = ca::Tls::prepare(&bindings, &std::env::temp_dir())
-        .map_err(|error| PipError::Deps(error.into()))?;
+    let tls = ca::trusted_tls().map_err(|error| PipError::Deps(error.into()))?;
     let index = env::string(context.platform.env(), "PIP_INDEX_URL")
         .unwrap_or_else(|| pypi::DEFAULT_INDEX.to_string());
     let cache_dir = blacklodge_python_deps::layers::download_cache::prepare(

@@ -144,49 +144,105 @@ fn lock_error(error: &LockError) -> UserError {
     }
 }
 
-impl From<DepsError> for PipenvError {
-    fn from(error: DepsError) -> Self {
-        Self::Deps(error)
-    }
-}
-
-impl From<PipenvError> for libcnb::Error<PipenvError> {
-    fn from(error: PipenvError) -> Self {
-        Self::BuildpackError(error)
-    }
-}
+blacklodge_common::buildpack_error!(PipenvError, Deps(DepsError));
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blacklodge_common::error::render_all;
 
+    /// Every variant's whole message, as the build log shows it.
     #[test]
-    fn out_of_date_lock_names_the_hash_of_each_pipenv() {
-        let error = PipenvError::LockOutOfSync {
+    fn every_message_whole() {
+        let invalid_toml = toml::from_str::<toml::Table>(
+            "[packages
+flask = \"*\"",
+        )
+        .expect_err("invalid");
+        let invalid_json =
+            serde_json::from_str::<serde_json::Value>("{\"_meta\": ").expect_err("invalid");
+        let out_of_sync = |as_written: &str| PipenvError::LockOutOfSync {
             locked: "aaa".into(),
             current: vec![
                 (Hashing::Normalized, "bbb".into()),
-                (Hashing::AsWritten, "ccc".into()),
+                (Hashing::AsWritten, as_written.into()),
             ],
-        }
-        .user_error();
-        assert_eq!(error.title, "Pipfile.lock is out of date");
-        assert_eq!(
-            error.detail,
-            "Pipfile.lock was generated for a different Pipfile: it records the Pipfile hash aaa, the Pipfile now hashes to bbb (Pipenv 2026.4 and later) or ccc (Pipenv before 2026.4) (what `pipenv install --deploy` refuses)."
-        );
-        assert_eq!(error.fix, "Run `pipenv lock` and commit Pipfile.lock.");
-        let same = PipenvError::LockOutOfSync {
-            locked: "aaa".into(),
-            current: vec![
-                (Hashing::Normalized, "bbb".into()),
-                (Hashing::AsWritten, "bbb".into()),
-            ],
-        }
-        .user_error();
-        assert_eq!(
-            same.detail,
-            "Pipfile.lock was generated for a different Pipfile: it records the Pipfile hash aaa, the Pipfile now hashes to bbb (what `pipenv install --deploy` refuses)."
-        );
+        };
+        let cases = [
+            ("missing_pipfile", PipenvError::MissingPipfile),
+            ("missing_lock", PipenvError::MissingLock),
+            ("invalid_pipfile", PipenvError::InvalidPipfile(invalid_toml)),
+            ("invalid_lock", PipenvError::InvalidLock(invalid_json)),
+            // Names already in their PEP 503 form hash the same with every Pipenv.
+            ("lock_out_of_sync", out_of_sync("bbb")),
+            ("lock_out_of_sync_by_pipenv_version", out_of_sync("ccc")),
+            (
+                "local_path_missing",
+                PipenvError::LocalPathMissing {
+                    package: "tool".into(),
+                    path: PathBuf::from("libs/tool"),
+                },
+            ),
+            (
+                "unset_variable",
+                PipenvError::UnsetVariable {
+                    variable: "INDEX_TOKEN".into(),
+                    source: "private".into(),
+                },
+            ),
+            (
+                "io",
+                PipenvError::Io {
+                    path: PathBuf::from("/workspace/Pipfile.lock"),
+                    error: std::io::Error::from_raw_os_error(13),
+                },
+            ),
+            (
+                "install_hash_mismatch",
+                PipenvError::Install(CommandError::failed(
+                    "uv pip sync requirements.txt",
+                    1,
+                    "error: Failed to prepare distributions\n  Caused by: Failed to fetch wheel: flask==3.1.2\n  Caused by: Hash mismatch for `flask==3.1.2`\n\nExpected:\n  sha256:aaaa\n\nComputed:\n  sha256:bbbb",
+                )),
+            ),
+        ];
+        insta::assert_snapshot!(render_all(&cases));
+    }
+
+    /// Every lock error's whole message.
+    #[test]
+    fn every_lock_message_whole() {
+        let git = |reference: Option<&str>| LockError::GitWithoutCommit {
+            package: "tool".into(),
+            url: "https://github.com/org/tool.git".into(),
+            reference: reference.map(str::to_string),
+        };
+        let known = vec!["default".to_string(), "develop".to_string()];
+        let cases = [
+            (
+                "lock_unknown_category",
+                LockError::UnknownCategory {
+                    category: "docs".into(),
+                    known,
+                },
+            ),
+            (
+                "lock_unsupported",
+                LockError::Unsupported {
+                    package: "flask".into(),
+                    what: "version \">=3\"".into(),
+                },
+            ),
+            ("lock_git_without_commit", git(Some("main"))),
+            ("lock_git_without_ref", git(None)),
+            (
+                "lock_no_hashes",
+                LockError::NoHashes {
+                    package: "flask".into(),
+                },
+            ),
+        ];
+        let cases = cases.map(|(name, error)| (name, PipenvError::Lock(error)));
+        insta::assert_snapshot!(render_all(&cases));
     }
 }

@@ -16,12 +16,12 @@ use blacklodge_common::{env, output};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
 use blacklodge_python_deps::locked::Indexes;
-use blacklodge_python_deps::managers::{self, Manager};
+use blacklodge_python_deps::managers::Manager;
 use blacklodge_python_deps::names::{self, Names};
 use blacklodge_python_deps::translated::{self, InstallError, PlanError};
 use blacklodge_python_deps::{layers, setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
-use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
+use libcnb::detect::{DetectContext, DetectResult};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Env, Platform, buildpack_main};
 use std::path::Path;
@@ -133,14 +133,11 @@ impl Buildpack for PipenvBuildpack {
     type Error = PipenvError;
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        if managers::detects(&context.app_dir, context.platform.env(), Manager::Pipenv) {
-            DetectResultBuilder::pass()
-                .build_plan(layers::venv::provider_plan())
-                .build()
-        } else {
-            println!("No Pipfile in the app root (or another package manager is selected).");
-            DetectResultBuilder::fail().build()
-        }
+        blacklodge_python_deps::setup::detect(
+            &context,
+            Manager::Pipenv,
+            "No Pipfile in the app root (or another package manager is selected).",
+        )
     }
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {

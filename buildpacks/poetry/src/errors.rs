@@ -142,14 +142,125 @@ fn lock_error(error: &LockError) -> UserError {
     }
 }
 
-impl From<DepsError> for PoetryError {
-    fn from(error: DepsError) -> Self {
-        Self::Deps(error)
-    }
-}
+blacklodge_common::buildpack_error!(PoetryError, Deps(DepsError));
 
-impl From<PoetryError> for libcnb::Error<PoetryError> {
-    fn from(error: PoetryError) -> Self {
-        Self::BuildpackError(error)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blacklodge_common::error::render_all;
+
+    /// Every variant's whole message, as the build log shows it.
+    #[test]
+    fn every_message_whole() {
+        let invalid_toml =
+            toml::from_str::<toml::Table>("[tool.poetry\nname = 1").expect_err("invalid");
+        let cases = [
+            ("missing_pyproject", PoetryError::MissingPyproject),
+            ("missing_lock", PoetryError::MissingLock),
+            (
+                "invalid_toml",
+                PoetryError::InvalidToml {
+                    file: "pyproject.toml",
+                    error: invalid_toml,
+                },
+            ),
+            (
+                "lock_out_of_sync",
+                PoetryError::LockOutOfSync {
+                    locked: "aaa".into(),
+                    current: "bbb".into(),
+                },
+            ),
+            (
+                "local_path_missing",
+                PoetryError::LocalPathMissing {
+                    package: "tool".into(),
+                    path: PathBuf::from("../tool"),
+                },
+            ),
+            (
+                "io",
+                PoetryError::Io {
+                    path: PathBuf::from("/workspace/poetry.lock"),
+                    error: std::io::Error::from_raw_os_error(13),
+                },
+            ),
+            (
+                "install_unreachable",
+                PoetryError::Install(CommandError::failed(
+                    "uv pip sync requirements.txt",
+                    2,
+                    "error: Failed to fetch: `https://pypi.example/simple/flask/`\n  Caused by: Request failed after 3 retries\n  Caused by: error sending request for url (https://pypi.example/simple/flask/)\n  Caused by: client error (Connect)\n  Caused by: dns error: failed to lookup address information: Name or service not known",
+                )),
+            ),
+        ];
+        insta::assert_snapshot!(render_all(&cases));
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(ToString::to_string).collect()
+    }
+
+    fn git(reference: Option<&str>) -> LockError {
+        LockError::GitWithoutCommit {
+            package: "tool".into(),
+            url: "https://github.com/org/tool.git".into(),
+            reference: reference.map(str::to_string),
+        }
+    }
+
+    /// Every lock error's whole message.
+    #[test]
+    fn every_lock_message_whole() {
+        let package = || "flask".to_string();
+        let cases = [
+            (
+                "lock_too_old",
+                LockError::TooOld {
+                    lock_version: "1.1".into(),
+                },
+            ),
+            (
+                "lock_unsupported_source",
+                LockError::UnsupportedSource {
+                    package: package(),
+                    kind: "hg".into(),
+                },
+            ),
+            ("lock_git_without_commit", git(Some("main"))),
+            ("lock_git_without_commit_or_reference", git(None)),
+            (
+                "lock_unknown_extra",
+                LockError::UnknownExtra {
+                    extra: "pdf".into(),
+                    known: strings(&["s3", "yaml"]),
+                },
+            ),
+            (
+                "lock_unknown_extra_none_declared",
+                LockError::UnknownExtra {
+                    extra: "pdf".into(),
+                    known: vec![],
+                },
+            ),
+            (
+                "lock_invalid_markers",
+                LockError::InvalidMarkers {
+                    package: package(),
+                    markers: "os_name === \"nt\"".into(),
+                    error: "unknown operator `===`".into(),
+                },
+            ),
+            ("lock_no_hashes", LockError::NoHashes { package: package() }),
+            (
+                "lock_unknown_group",
+                LockError::UnknownGroup {
+                    group: "docs".into(),
+                    known: strings(&["main", "dev"]),
+                },
+            ),
+        ];
+        let cases = cases.map(|(name, error)| (name, PoetryError::Lock(error)));
+        insta::assert_snapshot!(render_all(&cases));
     }
 }

@@ -36,11 +36,7 @@ impl UserFacing for Error {
     }
 }
 
-impl From<Error> for libcnb::Error<Error> {
-    fn from(error: Error) -> Self {
-        Self::BuildpackError(error)
-    }
-}
+blacklodge_common::buildpack_error!(Error);
 
 struct ProcfileBuildpack;
 
@@ -96,3 +92,28 @@ impl Buildpack for ProcfileBuildpack {
 }
 
 buildpack_main!(ProcfileBuildpack);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blacklodge_common::error::render_all;
+
+    /// Every variant's whole message, as the build log shows it (the errors of parsing real
+    /// Procfiles).
+    #[test]
+    fn every_message_whole() {
+        let parse = |text: &str| Error::Parse(text.parse::<Procfile>().expect_err("invalid"));
+        let cases = [
+            ("read", Error::Read(std::io::Error::from_raw_os_error(13))),
+            ("malformed", parse("web: gunicorn app:app\nworker celery\n")),
+            ("invalid_name", parse("web server: gunicorn app:app\n")),
+            ("empty_command", parse("web: gunicorn app:app\n\nworker:\n")),
+            (
+                "duplicate",
+                parse("web: gunicorn app:app\nweb: flask run\n"),
+            ),
+            ("no_processes", parse("# nothing yet\n")),
+        ];
+        insta::assert_snapshot!(render_all(&cases));
+    }
+}

@@ -52,6 +52,23 @@ pub fn bindings_root() -> PathBuf {
         )
 }
 
+/// The TLS settings of the build's tools from the `ca-certificates` bindings of the platform,
+/// logging which bindings are trusted.
+///
+/// # Errors
+/// An unreadable binding, or one without a PEM certificate.
+pub fn trusted_tls() -> Result<Tls, CaError> {
+    let bindings = read_bindings(&bindings_root())?;
+    if !bindings.names.is_empty() {
+        blacklodge_common::output::detail(format!(
+            "Trusting the CA certificates of {}: {}",
+            blacklodge_common::output::noun(bindings.names.len(), "binding", "bindings"),
+            bindings.names.join(", ")
+        ));
+    }
+    Tls::prepare(&bindings, &std::env::temp_dir())
+}
+
 /// Reads every binding of type `ca-certificates` under `root` (none is fine).
 ///
 /// # Errors

@@ -6,7 +6,7 @@ use crate::managers::{MANAGER_VARIABLE, Manager};
 use crate::tool::FetchError;
 use blacklodge_common::command::CommandError;
 use blacklodge_common::env::InvalidVariable;
-use blacklodge_common::error::{UserError, io_detail};
+use blacklodge_common::error::{UserError, UserFacing, io_detail};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
@@ -80,25 +80,15 @@ impl DepsError {
                     "Check the index URL (UV_DEFAULT_INDEX / PIP_INDEX_URL), its credentials and the network. For offline builds put the pinned wheel of {tool} in vendor/ (see docs/dependencies.md). A checksum mismatch means the index serves a different file than the pinned one."
                 ),
             ),
-            Self::InstallTool { tool, error } => UserError::new(
+            Self::InstallTool { tool, error } => command_failure(
                 format!("Could not install {tool}"),
-                format!(
-                    "`{}` {}:\n{}",
-                    error.command(),
-                    error.reason(),
-                    crate::explain::tail(error.output(), 15)
-                ),
+                error,
                 "This points at a broken Python installation or cache; rebuild without cache (pack build --clear-cache).",
             ),
-            Self::CreateVenv(error) => UserError::new(
+            Self::CreateVenv(error) => command_failure(
                 "Could not create the virtual environment",
-                format!(
-                    "`{}` {}:\n{}",
-                    error.command(),
-                    error.reason(),
-                    crate::explain::tail(error.output(), 15)
-                ),
-                "This points at a broken Python installation; rebuild without cache (pack build --clear-cache).",
+                error,
+                BROKEN_PYTHON,
             ),
             Self::Ca(error) => match error {
                 CaError::Io { path, error } => UserError::new(
@@ -130,9 +120,19 @@ impl DepsError {
                 action,
                 path,
                 error,
-                "Check that the file exists and is readable.",
+                if *action == "read" {
+                    "Check that the file exists and is readable."
+                } else {
+                    "The build could not change its own files: check the free disk space of the build, then rebuild without cache (pack build --clear-cache)."
+                },
             ),
         }
+    }
+}
+
+impl UserFacing for DepsError {
+    fn user_error(&self) -> UserError {
+        DepsError::user_error(self)
     }
 }
 
@@ -146,6 +146,29 @@ impl From<CaError> for DepsError {
     fn from(error: CaError) -> Self {
         Self::Ca(error)
     }
+}
+
+/// The fix for a failed step that only a broken Python makes fail.
+pub const BROKEN_PYTHON: &str = "This points at a broken Python installation; rebuild without cache (pack build --clear-cache).";
+
+/// A tool of the build that failed where the app cannot be the cause: `title`, the command
+/// with how it ended and the last lines of its output, and `fix`.
+#[must_use]
+pub fn command_failure(
+    title: impl Into<String>,
+    error: &CommandError,
+    fix: impl Into<String>,
+) -> UserError {
+    UserError::new(
+        title,
+        format!(
+            "`{}` {}:\n{}",
+            error.command(),
+            error.reason(),
+            crate::explain::tail(error.output(), 15)
+        ),
+        fix,
+    )
 }
 
 /// Installing the packages of `lock_file` failed: the installer's output explained, with
@@ -253,9 +276,10 @@ fn no_buildpack(manager: Manager, files: &[&str]) -> UserError {
 /// A file of the app (a manifest or lock) could not be read.
 #[must_use]
 pub fn unreadable(path: &Path, error: &std::io::Error) -> UserError {
-    UserError::new(
-        format!("Could not read {}", path.display()),
-        io_detail("read", path, error),
+    UserError::io(
+        "read",
+        path,
+        error,
         "Check the file exists and is readable.",
     )
 }
@@ -279,6 +303,7 @@ pub fn fail<E: From<DepsError>>(error: DepsError) -> libcnb::Error<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blacklodge_common::error::render_all;
 
     #[test]
     fn lock_messages_name_the_lock_and_its_command() {
@@ -338,6 +363,128 @@ mod tests {
         assert_eq!(
             by_variable.fix,
             "Set BP_PYTHON_PACKAGE_MANAGER to one of: uv, poetry, pipenv, pip."
+        );
+    }
+
+    /// Every variant's whole message, as the build log shows it (a manager without a
+    /// buildpack: above).
+    #[test]
+    fn every_message_whole() {
+        use crate::tool::FetchError;
+        use blacklodge_common::download::DownloadError;
+        use blacklodge_common::pypi::IndexError;
+        let cases = [
+            (
+                "invalid_variable",
+                DepsError::InvalidVariable(InvalidVariable {
+                    name: MANAGER_VARIABLE.into(),
+                    value: "pipx\u{200b}".into(),
+                    expected: "uv, poetry, pipenv or pip".into(),
+                }),
+            ),
+            (
+                "conflict",
+                DepsError::Conflict(vec![
+                    (Manager::Uv, vec!["uv.lock"]),
+                    (Manager::Pip, vec!["requirements.txt"]),
+                ]),
+            ),
+            ("unlocked", DepsError::Unlocked("pyproject.toml")),
+            (
+                "no_python",
+                DepsError::NoPython(CommandError::Spawn {
+                    command: "python3 --version".into(),
+                    error: std::io::Error::from_raw_os_error(2),
+                }),
+            ),
+            (
+                "fetch_tool_not_listed",
+                DepsError::FetchTool {
+                    tool: "uv 0.9.5".into(),
+                    error: FetchError::Find {
+                        index: "https://pypi.org/simple".into(),
+                        error: IndexError::NotFound {
+                            index: "https://pypi.org/simple".into(),
+                            filename: "uv-0.9.5-py3-none-manylinux_2_17_x86_64.whl".into(),
+                        },
+                    },
+                },
+            ),
+            (
+                "fetch_tool_checksum",
+                DepsError::FetchTool {
+                    tool: "pip 26.3".into(),
+                    error: FetchError::Download(DownloadError::Checksum {
+                        url: "https://files.example/pip-26.3-py3-none-any.whl".into(),
+                        expected: "aaaa".into(),
+                        actual: "bbbb".into(),
+                    }),
+                },
+            ),
+            (
+                "install_tool",
+                DepsError::InstallTool {
+                    tool: "uv 0.9.5".into(),
+                    error: CommandError::failed(
+                        "python3 -m pip install uv.whl",
+                        2,
+                        "ERROR: uv.whl is not a valid wheel filename.",
+                    ),
+                },
+            ),
+            (
+                "create_venv",
+                DepsError::CreateVenv(CommandError::failed(
+                    "uv venv /layers/venv",
+                    2,
+                    "error: No interpreter found at path `/layers/python/bin/python3`",
+                )),
+            ),
+        ];
+        insta::assert_snapshot!(render_all(&cases));
+    }
+
+    /// The whole messages of failures with files: the CA binding's and the build's own.
+    #[test]
+    fn every_file_message_whole() {
+        let cases = [
+            (
+                "ca_io",
+                DepsError::Ca(CaError::Io {
+                    path: PathBuf::from("/platform/bindings/ca/corp.pem"),
+                    error: std::io::Error::from_raw_os_error(13),
+                }),
+            ),
+            (
+                "ca_not_pem",
+                DepsError::Ca(CaError::NotPem {
+                    binding: "ca".into(),
+                    file: PathBuf::from("/platform/bindings/ca/corp.der"),
+                }),
+            ),
+            (
+                "ca_empty",
+                DepsError::Ca(CaError::Empty {
+                    binding: "ca".into(),
+                }),
+            ),
+            (
+                "io",
+                DepsError::Io {
+                    action: "write",
+                    path: PathBuf::from("/layers/venv/pyvenv.cfg"),
+                    error: std::io::Error::from_raw_os_error(28),
+                },
+            ),
+        ];
+        insta::assert_snapshot!(render_all(&cases));
+        insta::assert_snapshot!(
+            "unreadable",
+            unreadable(
+                Path::new("/workspace/uv.lock"),
+                &std::io::Error::from_raw_os_error(21)
+            )
+            .render()
         );
     }
 }

@@ -33,6 +33,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The arguments that keep pip to the point in a build: no prompt, no progress bar, no
+/// advice about its own version or the scripts' directory.
+pub const PIP_QUIET: [&str; 5] = [
+    "--no-input",
+    "--progress-bar",
+    "off",
+    "--disable-pip-version-check",
+    "--no-warn-script-location",
+];
+
 /// 1980-01-01 (see the pip buildpack): with `SOURCE_DATE_EPOCH` set, bytecode is hash-based and
 /// the layer reproducible.
 pub const SOURCE_DATE_EPOCH: &str = "315532800";
@@ -135,13 +145,7 @@ pub fn install(install: &Install<'_>) -> Result<(), InstallError> {
             // lock cannot be installed.
             .arg("--require-hashes")
             .args(install.args)
-            .args([
-                "--no-input",
-                "--progress-bar",
-                "off",
-                "--disable-pip-version-check",
-                "--no-warn-script-location",
-            ])
+            .args(PIP_QUIET)
             .current_dir(install.layer)
             .env("PYTHONPATH", &install.pip.site)
             .env("PIP_CACHE_DIR", &install.pip.cache_dir)

@@ -4,9 +4,34 @@
 use crate::errors::{DepsError, fail};
 use crate::managers::{self, Selection};
 use crate::{ca, layers, python, uv::Uv};
-use blacklodge_common::{env, output, pypi};
+use blacklodge_common::{env, pypi};
 use libcnb::build::BuildContext;
+use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::{Buildpack, Platform};
+
+/// The detection of the dependency buildpack of `manager`: it passes, providing the venv,
+/// when `manager` installs the app's dependencies; otherwise it fails, printing `why_not`.
+///
+/// # Errors
+/// libcnb errors building the result.
+pub fn detect<B>(
+    context: &DetectContext<B>,
+    manager: managers::Manager,
+    why_not: &str,
+) -> libcnb::Result<DetectResult, B::Error>
+where
+    B: Buildpack,
+    B::Platform: Platform,
+{
+    if managers::detects(&context.app_dir, context.platform.env(), manager) {
+        DetectResultBuilder::pass()
+            .build_plan(layers::venv::provider_plan())
+            .build()
+    } else {
+        println!("{why_not}");
+        DetectResultBuilder::fail().build()
+    }
+}
 
 /// Fails with the conflict message when files of several managers are present.
 ///
@@ -43,17 +68,7 @@ where
     B::Platform: Platform,
 {
     let python = python::find().map_err(fail::<B::Error>)?;
-    let bindings =
-        ca::read_bindings(&ca::bindings_root()).map_err(|error| fail::<B::Error>(error.into()))?;
-    if !bindings.names.is_empty() {
-        output::detail(format!(
-            "Trusting the CA certificates of {}: {}",
-            output::noun(bindings.names.len(), "binding", "bindings"),
-            bindings.names.join(", ")
-        ));
-    }
-    let tls = ca::Tls::prepare(&bindings, &std::env::temp_dir())
-        .map_err(|error| fail::<B::Error>(error.into()))?;
+    let tls = ca::trusted_tls().map_err(|error| fail::<B::Error>(error.into()))?;
     let binary = layers::uv::binary_path(&context.layers_dir);
     let cache_dir = layers::download_cache::prepare(
         context,

@@ -359,7 +359,8 @@ fn project_file_error(error: &ProjectFileError) -> UserError {
                 None => format!("{file} is not valid TOML: {message}"),
             },
             format!(
-                "Fix {file} at that line; `python3 -c \"import tomllib; tomllib.load(open('{file}', 'rb'))\"` shows the same problem locally."
+                "Fix {file}{}; `python3 -c \"import tomllib; tomllib.load(open('{file}', 'rb'))\"` shows the same problem locally.",
+                if line.is_some() { " at that line" } else { "" }
             ),
         ),
         ProjectFileError::InvalidConstraint {
@@ -393,16 +394,13 @@ fn project_file_error(error: &ProjectFileError) -> UserError {
     }
 }
 
-impl From<PythonError> for libcnb::Error<PythonError> {
-    fn from(error: PythonError) -> Self {
-        Self::BuildpackError(error)
-    }
-}
+blacklodge_common::buildpack_error!(PythonError);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::version::parse_pin;
+    use blacklodge_common::error::render_all;
 
     fn requested(origin: Origin, text: &str) -> Requested {
         Requested {
@@ -413,38 +411,134 @@ mod tests {
         }
     }
 
+    /// The whole messages of the version selection.
     #[test]
-    fn end_of_life_names_the_supported_range() {
-        let error = PythonError::EndOfLife {
-            requested: requested(Origin::RuntimeTxt, "3.8.10"),
-            oldest: "3.10".parse().expect("valid"),
-            newest: Some("3.13".parse().expect("valid")),
-        }
-        .user_error();
-        assert_eq!(error.title, "Python 3.8.10 has reached end of life");
-        assert_eq!(
-            error.detail,
-            "Python 3.8.10 was requested in runtime.txt, but it is end-of-life: it gets no security fixes.\nSupported versions: 3.10 to 3.13."
-        );
-        assert_eq!(
-            error.fix,
-            "Change runtime.txt to a supported version such as 3.13, and test the app on it."
-        );
+    fn every_selection_message_whole() {
+        insta::assert_snapshot!(render_all(&[
+            (
+                "invalid_version_variable",
+                PythonError::InvalidVersionVariable {
+                    value: "3.12\u{1b}".into(),
+                },
+            ),
+            (
+                "end_of_life",
+                PythonError::EndOfLife {
+                    requested: requested(Origin::RuntimeTxt, "3.8.10"),
+                    oldest: "3.10".parse().expect("valid"),
+                    newest: Some("3.13".parse().expect("valid")),
+                },
+            ),
+            (
+                "end_of_life_variable",
+                PythonError::EndOfLife {
+                    requested: requested(Origin::Variable, "3.9"),
+                    oldest: "3.10".parse().expect("valid"),
+                    newest: None,
+                },
+            ),
+            (
+                "unknown_version",
+                PythonError::UnknownVersion {
+                    requested: requested(Origin::PythonVersionFile, "3.12.99"),
+                    available: vec![
+                        "3.12.4".parse().expect("valid"),
+                        "3.13.5".parse().expect("valid"),
+                    ],
+                },
+            ),
+            (
+                "unknown_range",
+                PythonError::UnknownVersion {
+                    requested: requested(Origin::UvLock, ">=3.14"),
+                    available: vec!["3.13.5".parse().expect("valid")],
+                },
+            ),
+            (
+                "conflicting_versions",
+                PythonError::ConflictingVersions {
+                    decided_by: requested(Origin::PythonVersionFile, "3.11"),
+                    selected: "3.11.2".parse().expect("valid"),
+                    conflicting: vec![
+                        requested(Origin::RequiresPython, ">=3.12"),
+                        requested(Origin::PipfileVersion, "3.13"),
+                    ],
+                },
+            ),
+        ]));
     }
 
+    /// The whole messages of the app's version files (the errors of parsing real contents).
     #[test]
-    fn conflicts_name_every_file() {
-        let error = PythonError::ConflictingVersions {
-            decided_by: requested(Origin::PythonVersionFile, "3.11"),
-            selected: "3.11.2".parse().expect("valid"),
-            conflicting: vec![requested(Origin::RequiresPython, ">=3.12")],
-        }
-        .user_error();
-        assert_eq!(
-            error.detail,
-            "{} asks for 3.11, which selects Python 3.11.2, but other files of the app exclude it:\n- pyproject.toml requires-python asks for >=3.12\n.python-version takes precedence (order: BP_PYTHON_VERSION, .python-version, runtime.txt, pyproject.toml, Pipfile, uv.lock), but an image has one Python and every file must accept it."
-                .replace("{}", ".python-version")
-        );
+    fn every_version_file_message_whole() {
+        let version_file = |contents: &str| {
+            PythonError::PythonVersionFile(python_version_file::parse(contents).expect_err("bad"))
+        };
+        let runtime_txt = |contents: &str| {
+            PythonError::RuntimeTxt(runtime_txt::parse(contents).expect_err("bad"))
+        };
+        insta::assert_snapshot!(render_all(&[
+            (
+                "python_version_file_invalid_line",
+                version_file("# pinned\npypy3.10\n"),
+            ),
+            (
+                "python_version_file_empty",
+                version_file("# no version yet\n"),
+            ),
+            (
+                "python_version_file_several_versions",
+                version_file("3.11\n3.12\n"),
+            ),
+            ("runtime_txt_invalid_line", runtime_txt("3.12\n")),
+            ("runtime_txt_empty", runtime_txt("\n")),
+            (
+                "runtime_txt_several_lines",
+                runtime_txt("python-3.11\npython-3.12\n"),
+            ),
+            (
+                "project_file_toml",
+                PythonError::ProjectFile(ProjectFileError::Toml {
+                    file: "pyproject.toml",
+                    line: Some(3),
+                    message: "expected `=`".into(),
+                }),
+            ),
+            (
+                "project_file_toml_without_line",
+                PythonError::ProjectFile(ProjectFileError::Toml {
+                    file: "Pipfile",
+                    line: None,
+                    message: "invalid table header".into(),
+                }),
+            ),
+            (
+                "project_file_invalid_constraint",
+                PythonError::ProjectFile(ProjectFileError::InvalidConstraint {
+                    origin: Origin::RequiresPython,
+                    line: 4,
+                    value: ">=3.12,".into(),
+                    message: "Unexpected end of version specifier, expected operator".into(),
+                }),
+            ),
+            (
+                "project_file_invalid_poetry_constraint",
+                PythonError::ProjectFile(ProjectFileError::InvalidConstraint {
+                    origin: Origin::PoetryPython,
+                    line: 9,
+                    value: "^3.\u{200b}12".into(),
+                    message: "not a version".into(),
+                }),
+            ),
+            (
+                "io",
+                PythonError::Io {
+                    action: "read",
+                    path: PathBuf::from("/workspace/.python-version"),
+                    error: std::io::Error::from_raw_os_error(21),
+                },
+            ),
+        ]));
     }
 
     fn debian(version: &str) -> Distro {
@@ -550,17 +644,80 @@ mod tests {
         );
     }
 
+    /// The whole messages of getting and installing Python.
     #[test]
-    fn range_without_match_says_so() {
-        let error = PythonError::UnknownVersion {
-            requested: requested(Origin::UvLock, ">=3.14"),
-            available: vec!["3.13.5".parse().expect("valid")],
-        }
-        .user_error();
-        assert_eq!(error.title, "No available Python satisfies >=3.14");
-        assert_eq!(
-            error.detail,
-            "uv.lock requires-python asks for Python >=3.14, but no available build satisfies it.\nAvailable versions: 3.13.5."
-        );
+    fn every_install_message_whole() {
+        insta::assert_snapshot!(render_all(&[
+            (
+                "manifest_fetch",
+                PythonError::ManifestFetch {
+                    location: "https://mirror.example/manifest.json".into(),
+                    error: DownloadError::Status {
+                        url: "https://mirror.example/manifest.json".into(),
+                        status: 404,
+                    },
+                },
+            ),
+            (
+                "manifest_parse",
+                PythonError::ManifestParse {
+                    location: "/workspace/manifest.json".into(),
+                    error: serde_json::from_str::<serde_json::Value>("{\"archives\": [")
+                        .expect_err("invalid"),
+                },
+            ),
+            (
+                "no_archives_for_arch",
+                PythonError::NoArchivesForArch {
+                    arch: "aarch64".into(),
+                    manifest: "https://mirror.example/manifest.json".into(),
+                    arches: vec!["x86_64".into()],
+                },
+            ),
+            (
+                "no_archives_at_all",
+                PythonError::NoArchivesForArch {
+                    arch: "x86_64".into(),
+                    manifest: "/workspace/manifest.json".into(),
+                    arches: vec![],
+                },
+            ),
+            (
+                "nothing_supported",
+                PythonError::NothingSupported {
+                    oldest: "3.10".parse().expect("valid"),
+                },
+            ),
+            (
+                "download_checksum",
+                PythonError::Download(DownloadError::Checksum {
+                    url: "https://mirror.example/cpython-3.12.4.tar.gz".into(),
+                    expected: "aaaa".into(),
+                    actual: "bbbb".into(),
+                }),
+            ),
+            (
+                "download_transport",
+                PythonError::Download(DownloadError::Transport {
+                    url: "https://mirror.example/cpython-3.12.4.tar.gz".into(),
+                    message: "Connection refused (os error 111)".into(),
+                }),
+            ),
+            (
+                "extract",
+                PythonError::Extract {
+                    archive: "cpython-3.12.4.tar.gz".into(),
+                    error: std::io::Error::other("invalid gzip header"),
+                },
+            ),
+            (
+                "broken_interpreter",
+                PythonError::BrokenInterpreter(CommandError::failed(
+                    "/layers/python/bin/python3 --version",
+                    127,
+                    "/layers/python/bin/python3: error while loading shared libraries: libcrypt.so.1: cannot open shared object file",
+                )),
+            ),
+        ]));
     }
 }

@@ -39,14 +39,29 @@ impl UserFacing for UvError {
     }
 }
 
-impl From<DepsError> for UvError {
-    fn from(error: DepsError) -> Self {
-        Self::Deps(error)
-    }
-}
+blacklodge_common::buildpack_error!(UvError, Deps(DepsError));
 
-impl From<UvError> for libcnb::Error<UvError> {
-    fn from(error: UvError) -> Self {
-        Self::BuildpackError(error)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blacklodge_common::error::render_all;
+
+    /// Every variant's whole message, as the build log shows it.
+    #[test]
+    fn every_message_whole() {
+        let cases = [
+            ("missing_lock", UvError::MissingFile("uv.lock")),
+            ("missing_pyproject", UvError::MissingFile("pyproject.toml")),
+            ("skips_lock_check", UvError::SkipsLockCheck("UV_FROZEN")),
+            (
+                "sync_no_solution",
+                UvError::Sync(CommandError::failed(
+                    "uv sync --locked",
+                    1,
+                    "error: The lockfile at `uv.lock` needs to be updated, but `--locked` was provided. To update the lockfile, run `uv lock`.",
+                )),
+            ),
+        ];
+        insta::assert_snapshot!(render_all(&cases));
     }
 }

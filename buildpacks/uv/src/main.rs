@@ -16,10 +16,10 @@ use blacklodge_common::{command, env, output};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
 use blacklodge_python_deps::local_sources::BuildOutput;
-use blacklodge_python_deps::managers::{self, Manager};
+use blacklodge_python_deps::managers::Manager;
 use blacklodge_python_deps::{layers, setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
-use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
+use libcnb::detect::{DetectContext, DetectResult};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Platform, buildpack_main};
 use std::path::PathBuf;
@@ -60,14 +60,11 @@ impl Buildpack for UvBuildpack {
     type Error = UvError;
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        if managers::detects(&context.app_dir, context.platform.env(), Manager::Uv) {
-            DetectResultBuilder::pass()
-                .build_plan(layers::venv::provider_plan())
-                .build()
-        } else {
-            println!("No uv.lock in the app root (or another package manager is selected).");
-            DetectResultBuilder::fail().build()
-        }
+        blacklodge_python_deps::setup::detect(
+            &context,
+            Manager::Uv,
+            "No uv.lock in the app root (or another package manager is selected).",
+        )
     }
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {

@@ -25,17 +25,7 @@ pub(crate) enum WebError {
     Collectstatic(CommandError),
 }
 
-impl From<WebError> for libcnb::Error<WebError> {
-    fn from(error: WebError) -> Self {
-        Self::BuildpackError(error)
-    }
-}
-
-impl From<DepsError> for WebError {
-    fn from(error: DepsError) -> Self {
-        Self::Deps(error)
-    }
-}
+blacklodge_common::buildpack_error!(WebError, Deps(DepsError));
 
 /// The last lines of a tool's output: the part that says what went wrong.
 fn tail(output: &str, lines: usize) -> String {
@@ -100,42 +90,61 @@ impl UserFacing for WebError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blacklodge_common::error::io_failure;
+    use blacklodge_common::error::render_all;
 
-    fn failed(command: &str, code: i32, output: &str) -> CommandError {
-        use std::os::unix::process::ExitStatusExt;
-        CommandError::Failed {
-            command: command.to_string(),
-            status: std::process::ExitStatus::from_raw(code << 8),
-            output: output.to_string(),
-        }
-    }
-
+    /// Every variant's whole message, as the build log shows it.
     #[test]
-    fn collectstatic_failure_shows_djangos_message_and_the_opt_out() {
-        let error = WebError::Collectstatic(failed(
-            "python3 manage.py collectstatic --noinput",
-            1,
-            "Traceback (most recent call last):\n  ...\ndjango.core.exceptions.ImproperlyConfigured: You're using the staticfiles app without having set the STATIC_ROOT setting to a filesystem path.\n",
-        ));
-        assert_eq!(
-            error.user_error().render(),
-            "\n! ERROR: Django's collectstatic failed\n!\n! The build collects static files because the app's settings include django.contrib.staticfiles. `python3 manage.py collectstatic --noinput` exited with code 1. Django said:\n! Traceback (most recent call last):\n!   ...\n! django.core.exceptions.ImproperlyConfigured: You're using the staticfiles app without having set the STATIC_ROOT setting to a filesystem path.\n!\n! How to fix:\n!   Fix what Django reports above (often STATIC_ROOT is not set, or the settings need a variable that only exists at run time: give it a build-time value with `pack build --env NAME=VALUE` or in project.toml).\n!   Or skip this step with BP_DJANGO_COLLECTSTATIC=false and collect the static files some other way.\n"
-        );
-    }
-
-    #[test]
-    fn server_install_failure_names_the_server_and_every_way_out() {
-        let error = WebError::InstallServer {
-            server: "gunicorn",
-            error: failed(
-                "python3 -m pip install gunicorn",
-                1,
-                "ERROR: Could not find a version that satisfies the requirement gunicorn\n",
+    fn every_message_whole() {
+        let cases = [
+            (
+                "invalid_variable",
+                WebError::InvalidVariable(InvalidVariable {
+                    name: VAR_COLLECTSTATIC.into(),
+                    value: "sometimes".into(),
+                    expected: "true or false".into(),
+                }),
             ),
-        };
-        assert_eq!(
-            error.user_error().render(),
-            "\n! ERROR: Could not install gunicorn for the default web process\n!\n! The app has no Procfile and no wrapper configuration, and does not install gunicorn, so this buildpack installs it (hash-checked, from its lock) next to the app's packages, whose versions it keeps.\n! `python3 -m pip install gunicorn` exited with code 1:\n! ERROR: Could not find a version that satisfies the requirement gunicorn\n!\n! How to fix:\n!   Add gunicorn to the app's dependencies (the installed one is then used as is), or declare the web process in a Procfile (`web: <command>`), or set BP_WEB_DEFAULT_PROCESS=false to build without a default process.\n"
-        );
+            (
+                "no_python",
+                WebError::Inspect(InspectError::NoPython(CommandError::Spawn {
+                    command: "python3 -c …".into(),
+                    error: std::io::Error::from_raw_os_error(2),
+                })),
+            ),
+            (
+                "inspect_output",
+                WebError::Inspect(InspectError::Output(
+                    "hello from sitecustomize\n{\"packages\": []}\n".into(),
+                )),
+            ),
+            (
+                "io",
+                WebError::Io(io_failure(
+                    "write",
+                    std::path::Path::new("/layers/blacklodge_web/server/lock.txt"),
+                )(std::io::Error::from_raw_os_error(28))),
+            ),
+            (
+                "install_server",
+                WebError::InstallServer {
+                    server: "gunicorn",
+                    error: CommandError::failed(
+                        "python3 -m pip install gunicorn",
+                        1,
+                        "ERROR: Could not find a version that satisfies the requirement gunicorn\n",
+                    ),
+                },
+            ),
+            (
+                "collectstatic",
+                WebError::Collectstatic(CommandError::failed(
+                    "python3 manage.py collectstatic --noinput",
+                    1,
+                    "Traceback (most recent call last):\n  ...\ndjango.core.exceptions.ImproperlyConfigured: You're using the staticfiles app without having set the STATIC_ROOT setting to a filesystem path.\n",
+                )),
+            ),
+        ];
+        insta::assert_snapshot!(render_all(&cases));
     }
 }

@@ -18,6 +18,11 @@
 //! dlq-topic = "orders.dlq"       # dead letters (default: none, a poison message stops the worker)
 //! value-format = "json"          # "json" (default) or "bytes"
 //! ```
+//!
+//! Longer than the ~600 lines of code a file should hold, on purpose: the schema, the order
+//! in which the places and variables win, and the check of every key are read together when
+//! a key is added, and the messages of `errors.rs` name them. When another table like
+//! `[kafka]` comes, move each table (schema, checks) to a module of its own.
 
 use blacklodge_common::env::{self, InvalidVariable};
 use libcnb::Env;

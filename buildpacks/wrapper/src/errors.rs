@@ -6,7 +6,7 @@ use crate::config::{
 };
 use crate::validate::Hung;
 use blacklodge_common::command::CommandError;
-use blacklodge_common::error::{IoFailure, UserError, UserFacing, io_detail};
+use blacklodge_common::error::{IoFailure, UserError, UserFacing};
 use blacklodge_common::output;
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::python_env::InspectError;
@@ -51,17 +51,7 @@ pub(crate) enum WrapperError {
     ValidateTimeout(Hung),
 }
 
-impl From<ConfigError> for WrapperError {
-    fn from(error: ConfigError) -> Self {
-        Self::Config(error)
-    }
-}
-
-impl From<WrapperError> for libcnb::Error<WrapperError> {
-    fn from(error: WrapperError) -> Self {
-        Self::BuildpackError(error)
-    }
-}
+blacklodge_common::buildpack_error!(WrapperError, Config(ConfigError), Deps(DepsError));
 
 /// The last lines of a tool's output: the part that says what went wrong.
 fn tail(output: &str, lines: usize) -> String {
@@ -100,9 +90,10 @@ fn topic_problem(problem: &TopicProblem) -> String {
 
 fn config_error(error: &ConfigError) -> UserError {
     match error {
-        ConfigError::Read { path, error } => UserError::new(
-            format!("Could not read {}", path.display()),
-            io_detail("read", path, error),
+        ConfigError::Read { path, error } => UserError::io(
+            "read",
+            path,
+            error,
             "Make sure the file is a readable text file.",
         ),
         ConfigError::Invalid {
@@ -453,11 +444,8 @@ impl UserFacing for WrapperError {
     }
 }
 
-impl From<DepsError> for WrapperError {
-    fn from(error: DepsError) -> Self {
-        Self::Deps(error)
-    }
-}
+#[cfg(test)]
+mod message_tests;
 
 #[cfg(test)]
 mod tests {
@@ -471,112 +459,6 @@ mod tests {
                 &["Flask==2.2.5".to_string(), "six==1.17.0".to_string()]
             ),
             vec!["flask==2.2.5".to_string()]
-        );
-    }
-
-    fn pip_failed(output: &str) -> CommandError {
-        use std::os::unix::process::ExitStatusExt;
-        CommandError::Failed {
-            command: "python3 -m pip install".into(),
-            status: std::process::ExitStatus::from_raw(256),
-            output: output.into(),
-        }
-    }
-
-    #[test]
-    fn a_file_that_does_not_match_the_lock_is_explained() {
-        let error = dependency_error(
-            &["granian>=2.8,<2.9".to_string()],
-            &[],
-            &pip_failed(
-                "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.\n    granian==2.8.9 from http://mirror/granian-2.8.9-cp311-cp311-manylinux_2_17_x86_64.whl:\n        Expected sha256 aa\n             Got        bb\n",
-            ),
-        );
-        assert_eq!(
-            error.title,
-            "A harness dependency does not match its locked hash"
-        );
-        assert!(
-            error.detail.contains("Expected sha256 aa"),
-            "{}",
-            error.detail
-        );
-        assert!(
-            error
-                .fix
-                .starts_with("Check the package index (PIP_INDEX_URL)")
-        );
-
-        let error = dependency_error(
-            &["granian>=2.8,<2.9".to_string()],
-            &[],
-            &pip_failed(
-                "ERROR: In --require-hashes mode, all requirements must have their versions pinned with ==. These do not:\n    packaging from https://x/packaging-26.0-py3-none-any.whl\n",
-            ),
-        );
-        assert_eq!(error.title, "A harness dependency is not in its lock");
-    }
-
-    #[test]
-    fn a_one_second_limit_reads_in_the_singular() {
-        let error = WrapperError::ValidateTimeout(Hung {
-            entrypoint: "model:predict".into(),
-            limit: std::time::Duration::from_secs(1),
-            frames: Vec::new(),
-        })
-        .user_error();
-        assert_eq!(
-            error.title,
-            "Importing the entry point 'model:predict' did not finish within 1 second"
-        );
-        assert!(
-            error
-                .detail
-                .contains("still running after 1 second (the limit"),
-            "{}",
-            error.detail
-        );
-    }
-
-    #[test]
-    fn timeout_names_the_entry_point_the_limit_the_stack_and_the_fix() {
-        let error = WrapperError::ValidateTimeout(Hung {
-            entrypoint: "model:predict".into(),
-            limit: std::time::Duration::from_secs(7),
-            frames: vec![crate::validate::Frame {
-                file: "model.py".into(),
-                line: 3,
-                function: "<module>".into(),
-                code: Some("time.sleep(10**6)".into()),
-            }],
-        })
-        .user_error();
-        assert_eq!(
-            error.title,
-            "Importing the entry point 'model:predict' did not finish within 7 seconds"
-        );
-        assert!(
-            error.detail.starts_with("The build imports module 'model' to check the entry point, and the import was still running after 7 seconds (the limit, BP_BLACKLODGE_VALIDATE_TIMEOUT)."),
-            "{}",
-            error.detail
-        );
-        assert!(
-            error.detail.ends_with("It was running (most recent call last):\n  File \"model.py\", line 3, in <module>\n    time.sleep(10**6)"),
-            "{}",
-            error.detail
-        );
-        assert!(error.fix.contains("load()"), "{}", error.fix);
-        assert!(
-            error
-                .fix
-                .contains("raise BP_BLACKLODGE_VALIDATE_TIMEOUT (seconds, default 120)"),
-            "{}",
-            error.fix
-        );
-        assert!(
-            error.fix.contains("BP_BLACKLODGE_VALIDATE=false"),
-            "{}",
-            error.fix
         );
     }
 
@@ -595,25 +477,6 @@ mod tests {
         for name in KNOWN_VARIABLES {
             assert!(error.fix.contains(name), "{}", error.fix);
         }
-    }
-
-    #[test]
-    fn unknown_key_message_names_the_file() {
-        let error = WrapperError::Config(ConfigError::Invalid {
-            origin: Origin::ConfigFile,
-            message: "line 2: unknown field `port`".into(),
-            in_kafka: false,
-        })
-        .user_error();
-        assert_eq!(
-            error.title,
-            "Invalid wrapper configuration in blacklodge.toml"
-        );
-        assert_eq!(
-            error.detail,
-            "blacklodge.toml: line 2: unknown field `port`"
-        );
-        assert!(error.fix.starts_with("The keys are: entrypoint"));
     }
 
     /// (title, detail, fix) of a configuration error.

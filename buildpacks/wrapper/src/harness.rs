@@ -169,23 +169,23 @@ mod tests {
         );
         let locked = lock();
         for dependency in DEPENDENCIES {
-            let split = dependency
-                .find(|c: char| "<>=!~ ;[".contains(c))
-                .unwrap_or(dependency.len());
-            let (name, specifiers) = dependency.split_at(split);
-            let name = pypi::normalize(name);
-            let specifiers: pep440_rs::VersionSpecifiers =
-                specifiers.trim().parse().expect("version specifiers");
-            let entry = locked
-                .iter()
-                .find(|entry| entry.name == name)
-                .unwrap_or_else(|| panic!("{name} is not in harness/requirements.lock"));
-            let version: pep440_rs::Version = entry.version.parse().expect("a version");
-            assert!(
-                specifiers.contains(&version),
-                "the lock's {name}=={version} does not satisfy {dependency}"
-            );
+            assert_locked_satisfies(&locked, dependency);
         }
+    }
+
+    /// Asserts that the lock pins a version of `dependency` that satisfies it; its name.
+    fn assert_locked_satisfies(locked: &[Locked], dependency: &str) -> String {
+        let (name, specifiers) = split_requirement(dependency);
+        let entry = locked
+            .iter()
+            .find(|entry| entry.name == name)
+            .unwrap_or_else(|| panic!("{name} is not in harness/requirements.lock"));
+        let version: pep440_rs::Version = entry.version.parse().expect("a version");
+        assert!(
+            specifiers.contains(&version),
+            "the lock's {name}=={version} does not satisfy {dependency}"
+        );
+        name
     }
 
     /// `(name, specifiers)` of a requirement.
@@ -211,17 +211,8 @@ mod tests {
         );
         let locked = lock();
         for dependency in KAFKA_DEPENDENCIES {
-            let (name, specifiers) = split_requirement(dependency);
+            let name = assert_locked_satisfies(&locked, dependency);
             assert!(kafka_only.contains(&name), "{name} not in {kafka_only:?}");
-            let entry = locked
-                .iter()
-                .find(|entry| entry.name == name)
-                .unwrap_or_else(|| panic!("{name} is not in harness/requirements.lock"));
-            let version: pep440_rs::Version = entry.version.parse().expect("a version");
-            assert!(
-                specifiers.contains(&version),
-                "the lock's {name}=={version} does not satisfy {dependency}"
-            );
         }
         for name in &kafka_only {
             assert!(

@@ -379,7 +379,7 @@ class ProcessingSide(DeliverySide):
             turn.outcomes[outcome] = turn.outcomes.get(outcome, 0) + 1
             turn.durations.append(duration)
 
-    def _call_ended(self, call: Optional[Call], inline: bool, started: float, outcome: str) -> float:
+    def _call_ended(self, call: Call | None, inline: bool, started: float, outcome: str) -> float:
         """The bookkeeping after every handler call, fast path and slow: the running average
         of inline calls (too slow → processing threads from now on) and the deadline thread's
         watch (a call it had already given up on has overrun). Returns the call's duration."""

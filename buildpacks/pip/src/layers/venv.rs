@@ -26,6 +26,12 @@ use std::process::Command;
 
 use blacklodge_python_deps::bytecode::SOURCE_DATE_EPOCH;
 
+/// The cache key of the pip venv. Not `blacklodge_python_deps`'s `VenvLayerMetadata`,
+/// though both key a venv on its inputs, Python and installer: a lock's venv is kept and
+/// synced when only the lock or the selection changed, this one is recreated whenever
+/// anything changed (pip cannot remove what a requirements set no longer lists), and its
+/// inputs are a requirements set with the pip settings that change it, not a lock with a
+/// selection of groups. One struct would have to hold both sets of fields and rules.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VenvLayerMetadata {
@@ -199,15 +205,9 @@ fn fill_with_pip(
     command::run_streamed(
         install
             .args(["-m", "pip", "install", "--requirement", REQUIREMENTS_FILE])
-            .args([
-                "--no-input",
-                "--progress-bar",
-                "off",
-                "--disable-pip-version-check",
-                "--no-warn-script-location",
-                // Compiled afterwards, on every core: pip compiles one file at a time.
-                "--no-compile",
-            ])
+            .args(blacklodge_python_deps::prefix_install::PIP_QUIET)
+            // Compiled afterwards, on every core: pip compiles one file at a time.
+            .arg("--no-compile")
             .current_dir(&context.app_dir)
             .env("PYTHONPATH", &pip_site)
             .env("PIP_CACHE_DIR", pip.cache_dir)

@@ -180,6 +180,8 @@ where
     Ok(Previous::Kept)
 }
 
+/// The cache key of a lock's venv (uv, Poetry, Pipenv). The pip buildpack keys its venv
+/// with its own struct: see there why the two stay apart.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct VenvLayerMetadata {
@@ -302,7 +304,7 @@ where
         LayerState::Restored { ref cause } => {
             output::detail("Updating cached virtual environment:");
             for reason in cause {
-                println!("    - {reason}");
+                output::sub_detail(reason);
             }
             Some(Fill::Update)
         }
