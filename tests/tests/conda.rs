@@ -222,7 +222,7 @@ fn bad_input_is_explained() {
     );
     assert_contains(
         &fails("conda-bad-yaml", &app),
-        "! ERROR: Invalid environment.yml\n!\n! environment.yml is not a valid conda environment file: did not find expected key at line 4 column 2, while parsing a block mapping at line 1 column 1.\n!\n! How to fix:\n!   Fix environment.yml at the place named (YAML: `dependencies:` is a list of package specs such as `python=3.13` and at most one `pip:` list; `channels:` a list of names or URLs). `conda env create --dry-run -f environment.yml` checks it locally.\n",
+        "! ERROR: Invalid environment.yml\n!\n! environment.yml is not a valid conda environment file: did not find expected key at line 4 column 2, while parsing a block mapping.\n!\n! How to fix:\n!   Fix environment.yml at the place named (YAML: `dependencies:` is a list of package specs such as `python=3.13` and at most one `pip:` list; `channels:` a list of names or URLs). `conda env create --dry-run -f environment.yml` checks it locally.\n",
     );
 
     app.write(
@@ -243,24 +243,31 @@ fn bad_input_is_explained() {
     );
     assert_contains(
         &fails("conda-unsat", &app),
-        "! ERROR: The packages in environment.yml cannot be installed together\n!\n! No set of packages satisfies environment.yml:\n",
+        "! ERROR: The packages in environment.yml cannot be installed together\n!\n! No set of packages satisfies environment.yml:\n! flask >=3.1 cannot be installed because there are no viable options:\n! └─ flask 3.1.1 would require\n!    └─ werkzeug >=3.1.0, for which no candidates were found.\n!\n! How to fix:\n!   Loosen or change the version constraints named above in environment.yml (or add a channel that has versions that fit).\n",
     );
 
-    // Channel priority, seen in the solved list printed before the environment is refused:
-    // bench-extra has a newer `packaging`; strict priority keeps conda-forge's.
+    // Channel priority, in the solved list: bench-extra has a newer `packaging`; strict
+    // priority keeps conda-forge's, disabled takes the newest.
     app.write(
         "environment.yml",
         "channels: [conda-forge, bench-extra]\ndependencies:\n  - packaging\n",
     );
-    let no_python = "! ERROR: The conda environment has no Python\n!\n! The packages of environment.yml do not include `python`, which runs the app (and pip, the wrapper and the web server).\n!\n! How to fix:\n!   Add `python` (e.g. `python=3.13`) to the packages of environment.yml.\n";
-    let log = fails("conda-strict", &app);
-    assert_contains(&log, no_python);
+    let log = conda_image("conda-strict").build_ok(&app);
     assert_contains(&log, "/conda-forge/noarch/packaging-24.2-");
     let log = conda_image("conda-disabled")
         .env("BP_CONDA_CHANNEL_PRIORITY", "disabled")
-        .build_fails(&app);
+        .build_ok(&app);
     assert_contains(&log, "  - Channels (disabled priority): ");
     assert_contains(&log, "/bench-extra/noarch/packaging-25.0-");
+
+    app.write(
+        "environment.yml",
+        "channels: [conda-forge]\ndependencies:\n  - libblgreet\n",
+    );
+    assert_contains(
+        &fails("conda-no-python", &app),
+        "! ERROR: The conda environment has no Python\n!\n! The packages of environment.yml do not include `python`, which runs the app (and pip, the wrapper and the web server).\n!\n! How to fix:\n!   Add `python` (e.g. `python=3.13`) to the packages of environment.yml.\n",
+    );
 
     app.write(
         "environment.yml",
@@ -268,7 +275,7 @@ fn bad_input_is_explained() {
     );
     assert_contains(
         &fails("conda-pip", &app),
-        "! ERROR: Could not install the pip package blacklodge-no-such-package==1.0\n",
+        "! ERROR: Could not install the pip package blacklodge-no-such-package==1.0\n!\n! pip, installing the pip packages of environment.yml into the conda environment, exited with code 1:\n! ERROR: Could not find a version that satisfies the requirement blacklodge-no-such-package==1.0 (from versions: none)\n! ERROR: No matching distribution found for blacklodge-no-such-package==1.0\n!\n! How to fix:\n!   Check the name and version of blacklodge-no-such-package==1.0 in the pip section of environment.yml against the index (PIP_INDEX_URL, default PyPI); a package that needs compiling may need its conda package instead.\n",
     );
 
     app.write(
@@ -280,7 +287,7 @@ fn bad_input_is_explained() {
         .build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Could not read the conda channels\n!\n! The package index of the channels could not be read:\n! - conda-forge (http://127.0.0.1:9/conda-forge/)\n",
+        "! ERROR: Could not read the conda channels\n!\n! The package index of the channels could not be read:\n! - conda-forge (http://127.0.0.1:9/conda-forge/)\n!\n! error sending request for url (http://127.0.0.1:9/conda-forge/noarch/repodata_shards.msgpack.zst): client error (Connect): tcp connect error: Connection refused (os error 111)\n!\n! How to fix:\n!   Check the channel names and URLs (the environment file's `channels:`, BP_CONDA_CHANNELS, BP_CONDA_CHANNEL_ALIAS or .condarc's channel_alias), that the server is reachable from the build, and its credentials (BP_CONDA_AUTH_FILE). For builds without network, vendor a channel directory in the app and name it as a channel (e.g. ./vendor/conda-channel).\n",
     );
 
     app.write(
@@ -291,7 +298,7 @@ fn bad_input_is_explained() {
     app.write("broken-channel/linux-64/repodata.json", "{\"packages\": {}}\n");
     assert_contains(
         &fails("conda-broken-index", &app),
-        "! ERROR: Could not read the conda channels\n!\n! The package index of the channels could not be read:\n! - ",
+        "! ERROR: Could not read the conda channels\n!\n! The package index of the channels could not be read:\n! - ./broken-channel (file:///workspace/broken-channel/)\n!\n! failed to parse repodata.json: invalid type: sequence, expected a map at line 1 column 13\n!\n! How to fix:\n!   Check the channel names and URLs (the environment file's `channels:`, BP_CONDA_CHANNELS, BP_CONDA_CHANNEL_ALIAS or .condarc's channel_alias), that the server is reachable from the build, and its credentials (BP_CONDA_AUTH_FILE). For builds without network, vendor a channel directory in the app and name it as a channel (e.g. ./vendor/conda-channel).\n",
     );
 }
 
