@@ -45,10 +45,16 @@ fn environment_yml_app_serves_and_is_reused_then_updated() {
     let app = App::fixture("conda-flask");
     let image = conda_image("conda-flask");
     let log = image.build_ok(&app);
-    assert_contains(&log, "## Blacklodge conda\n- Reading environment.yml\n  - 6 package specs: python 3.13.*, flask, werkzeug <3.1, gunicorn, blgreet, pip\n");
     assert_contains(
         &log,
-        &format!("  - Channels (strict priority): conda-forge ({}conda-forge/)\n", alias()),
+        "## Blacklodge conda\n- Reading environment.yml\n  - 6 package specs: python 3.13.*, flask, werkzeug <3.1, gunicorn, blgreet, pip\n",
+    );
+    assert_contains(
+        &log,
+        &format!(
+            "  - Channels (strict priority): conda-forge ({}conda-forge/)\n",
+            alias()
+        ),
     );
     assert_contains(&log, "  - pip: 1 requirement\n");
     assert_contains(
@@ -295,7 +301,10 @@ fn bad_input_is_explained() {
         "channels: [./broken-channel]\ndependencies:\n  - python=3.13\n",
     );
     app.write("broken-channel/noarch/repodata.json", "{\"packages\": [\n");
-    app.write("broken-channel/linux-64/repodata.json", "{\"packages\": {}}\n");
+    app.write(
+        "broken-channel/linux-64/repodata.json",
+        "{\"packages\": {}}\n",
+    );
     assert_contains(
         &fails("conda-broken-index", &app),
         "! ERROR: Could not read the conda channels\n!\n! The package index of the channels could not be read:\n! - ./broken-channel (file:///workspace/broken-channel/)\n!\n! failed to parse repodata.json: invalid type: sequence, expected a map at line 1 column 13\n!\n! How to fix:\n!   Check the channel names and URLs (the environment file's `channels:`, BP_CONDA_CHANNELS, BP_CONDA_CHANNEL_ALIAS or .condarc's channel_alias), that the server is reachable from the build, and its credentials (BP_CONDA_AUTH_FILE). For builds without network, vendor a channel directory in the app and name it as a channel (e.g. ./vendor/conda-channel).\n",

@@ -15,7 +15,14 @@ use std::path::Path;
 const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Variables a shell sets for itself, not the environment's.
-const SHELL_OWN: [&str; 6] = ["PWD", "OLDPWD", "SHLVL", "_", "PS1", "CONDA_PROMPT_MODIFIER"];
+const SHELL_OWN: [&str; 6] = [
+    "PWD",
+    "OLDPWD",
+    "SHLVL",
+    "_",
+    "PS1",
+    "CONDA_PROMPT_MODIFIER",
+];
 
 /// The variables activation sets (PATH: only what it puts in front), sorted by name.
 pub(crate) fn variables(prefix: &Path) -> Result<BTreeMap<String, String>, String> {
@@ -43,8 +50,13 @@ pub(crate) fn variables(prefix: &Path) -> Result<BTreeMap<String, String>, Strin
         .filter(|(name, _)| !SHELL_OWN.contains(&name.as_str()))
         .filter_map(|(name, value)| {
             if name == "PATH" {
-                let front = value.strip_suffix(BASE_PATH)?.trim_end_matches(':');
-                (!front.is_empty()).then(|| (name, front.to_string()))
+                // Only the entries activation put in front of the base PATH.
+                let base: Vec<&str> = BASE_PATH.split(':').collect();
+                let front: Vec<&str> = value
+                    .split(':')
+                    .take_while(|entry| !base.contains(entry))
+                    .collect();
+                (!front.is_empty()).then(|| (name, front.join(":")))
             } else {
                 Some((name, value))
             }
@@ -89,7 +101,12 @@ mod tests {
     fn activation_sets_prefix_path_and_package_variables() {
         let prefix = tempfile::tempdir().expect("tempdir");
         let prefix = prefix.path();
-        for dir in ["conda-meta", "bin", "etc/conda/activate.d", "etc/conda/env_vars.d"] {
+        for dir in [
+            "conda-meta",
+            "bin",
+            "etc/conda/activate.d",
+            "etc/conda/env_vars.d",
+        ] {
             fs_err::create_dir_all(prefix.join(dir)).expect("mkdir");
         }
         fs_err::write(

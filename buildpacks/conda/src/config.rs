@@ -57,7 +57,10 @@ pub(crate) enum ConfigError {
     /// `.condarc` is not YAML, or a key has the wrong type (message from the parser).
     Condarc(String),
     /// The channel alias is no URL (`source` says where it was set).
-    Alias { value: String, source: String },
+    Alias {
+        value: String,
+        source: String,
+    },
 }
 
 impl From<InvalidVariable> for ConfigError {
@@ -226,12 +229,20 @@ mod tests {
 
     #[test]
     fn variables_win_over_condarc_over_defaults() {
-        let dir = app("channel_alias: http://mirror.example/conda\nchannels: [bioconda]\nchannel_priority: flexible\nalways_yes: true\n");
+        let dir = app(
+            "channel_alias: http://mirror.example/conda\nchannels: [bioconda]\nchannel_priority: flexible\nalways_yes: true\n",
+        );
         let config = Config::load(dir.path(), &Env::new()).expect("valid");
-        assert_eq!(config.channel_alias.as_str(), "http://mirror.example/conda/");
+        assert_eq!(
+            config.channel_alias.as_str(),
+            "http://mirror.example/conda/"
+        );
         assert_eq!(config.priority, ChannelPriority::Flexible);
         assert_eq!(config.channels(&[]), vec!["bioconda"]);
-        assert_eq!(config.channels(&["conda-forge".into()]), vec!["conda-forge"]);
+        assert_eq!(
+            config.channels(&["conda-forge".into()]),
+            vec!["conda-forge"]
+        );
         assert_eq!(config.ignored_condarc_keys, vec!["always_yes"]);
 
         let mut env = Env::new();
@@ -247,7 +258,10 @@ mod tests {
             vec!["conda-forge", "./vendor/channel"]
         );
         assert_eq!(
-            config.overrides.get("CONDA_OVERRIDE_GLIBC").map(String::as_str),
+            config
+                .overrides
+                .get("CONDA_OVERRIDE_GLIBC")
+                .map(String::as_str),
             Some("2.17")
         );
     }
@@ -286,7 +300,8 @@ mod tests {
 
     #[test]
     fn credentials_are_not_logged() {
-        let url = Url::parse("https://user:secret@repo.example/t/abc123/conda-forge/").expect("url");
+        let url =
+            Url::parse("https://user:secret@repo.example/t/abc123/conda-forge/").expect("url");
         assert_eq!(redact(&url), "https://repo.example/t/********/conda-forge/");
     }
 }

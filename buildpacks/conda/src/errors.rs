@@ -72,7 +72,9 @@ fn spec_error(error: &SpecError) -> UserError {
         ),
         SpecError::Empty(file) => UserError::new(
             format!("{file} lists no packages"),
-            format!("{file} has no conda package under `dependencies:`, so there is no environment to install."),
+            format!(
+                "{file} has no conda package under `dependencies:`, so there is no environment to install."
+            ),
             format!("List the packages under `dependencies:` in {file}, at least `python`."),
         ),
     }
@@ -82,7 +84,9 @@ fn solve_error(file: &str, failure: &SolveFailure) -> UserError {
     match failure {
         SolveFailure::BadChannel { channel, error } => UserError::new(
             "Invalid conda channel",
-            format!("The channel '{channel}' is neither a channel name, a URL nor a path: {error}."),
+            format!(
+                "The channel '{channel}' is neither a channel name, a URL nor a path: {error}."
+            ),
             "Name channels like `conda-forge`, `https://repo.example.com/channel` or `./vendor/channel` (a directory in the app).",
         ),
         SolveFailure::Index { channels, error } => UserError::new(
@@ -184,7 +188,10 @@ impl UserFacing for CondaError {
             Self::Config(ConfigError::Variable(error)) => error.into(),
             Self::Config(ConfigError::Condarc(message)) => UserError::new(
                 format!("Invalid {}", config::CONDARC),
-                format!("{} in the app could not be read: {message}", config::CONDARC),
+                format!(
+                    "{} in the app could not be read: {message}",
+                    config::CONDARC
+                ),
                 format!(
                     "Fix {} (YAML; this buildpack reads its `channels`, `channel_alias` and `channel_priority`), or remove it.",
                     config::CONDARC
@@ -249,7 +256,9 @@ impl UserFacing for CondaError {
                     ),
                     format!(
                         "Check the name and version{} in the pip section of {file} against the index (PIP_INDEX_URL, default PyPI); a package that needs compiling may need its conda package instead.",
-                        package.map(|package| format!(" of {package}")).unwrap_or_default()
+                        package
+                            .map(|package| format!(" of {package}"))
+                            .unwrap_or_default()
                     ),
                 )
             }

@@ -22,7 +22,10 @@ pub(crate) const PLATFORM: Subdir = Subdir::Linux64;
 pub(crate) enum InstallFailure {
     /// rattler could not fetch, extract or link a package.
     Install(String),
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InstallFailure {
@@ -66,7 +69,8 @@ pub(crate) fn installed(prefix: &Path) -> Result<Vec<PrefixRecord>, InstallFailu
     if !prefix.join("conda-meta").is_dir() {
         return Ok(Vec::new());
     }
-    PrefixRecord::collect_from_prefix::<PrefixRecord>(prefix).map_err(io(&prefix.join("conda-meta")))
+    PrefixRecord::collect_from_prefix::<PrefixRecord>(prefix)
+        .map_err(io(&prefix.join("conda-meta")))
 }
 
 /// Makes `prefix` hold exactly `records` (updating what is there in place).

@@ -77,7 +77,9 @@ pub(crate) fn pip_distributions(
 ) -> std::io::Result<Vec<Distribution>> {
     let conda: BTreeSet<String> = records
         .iter()
-        .map(|record| blacklodge_common::pypi::normalize(record.package_record.name.as_normalized()))
+        .map(|record| {
+            blacklodge_common::pypi::normalize(record.package_record.name.as_normalized())
+        })
         .collect();
     Ok(sbom::distributions(prefix)?
         .into_iter()

@@ -276,7 +276,10 @@ fn fill(
     .map_err(CondaError::Install)?;
     output::detail(format!("Packages: {}", changes.describe()));
     if !plan.request.pip.is_empty() {
-        output::step(format!("Installing the pip packages of {}", plan.request.pip_file));
+        output::step(format!(
+            "Installing the pip packages of {}",
+            plan.request.pip_file
+        ));
         let env = context.platform.env();
         let pip_wheel = blacklodge_python_deps::layers::pip::install(
             context,
@@ -351,7 +354,10 @@ impl Buildpack for CondaBuildpack {
                 invalid_metadata_action: &|_| {
                     (
                         InvalidMetadataAction::DeleteLayer,
-                        vec!["the cache was written by an incompatible buildpack version".to_string()],
+                        vec![
+                            "the cache was written by an incompatible buildpack version"
+                                .to_string(),
+                        ],
                     )
                 },
                 restored_layer_action: &|cached: &EnvMetadata, _| {
@@ -396,13 +402,12 @@ impl Buildpack for CondaBuildpack {
             .into_iter()
             .map(|record| record.repodata_record)
             .collect();
-        let pip_installed = lock::pip_distributions(&prefix, &records).map_err(|error| {
-            CondaError::Io {
+        let pip_installed =
+            lock::pip_distributions(&prefix, &records).map_err(|error| CondaError::Io {
                 action: "read",
                 path: prefix.clone(),
                 error,
-            }
-        })?;
+            })?;
         output::detail(format!(
             "{} and {} in the environment (SBOM: CycloneDX)",
             output::count(records.len(), "conda package", "conda packages"),

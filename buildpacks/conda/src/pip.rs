@@ -50,7 +50,9 @@ pub(crate) fn install(
             pip.env(name, value);
         }
     }
-    let result = command::run_streamed(&mut pip).map(|_| ()).map_err(PipFailure::Pip);
+    let result = command::run_streamed(&mut pip)
+        .map(|_| ())
+        .map_err(PipFailure::Pip);
     let _ = fs_err::remove_file(&file);
     result
 }

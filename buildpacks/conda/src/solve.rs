@@ -18,7 +18,10 @@ pub(crate) enum SolveFailure {
     /// A channel name or URL that is not one.
     BadChannel { channel: String, error: String },
     /// A channel's index could not be fetched or read.
-    Index { channels: Vec<String>, error: String },
+    Index {
+        channels: Vec<String>,
+        error: String,
+    },
     /// Specs naming packages that no channel has.
     Unknown {
         names: Vec<String>,
@@ -51,17 +54,18 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
 pub(crate) fn client(config: &Config) -> Result<ClientWithMiddleware, SolveFailure> {
     let mut storage = rattler_networking::AuthenticationStorage::empty();
     if let Some(path) = &config.auth_file {
-        let file = rattler_networking::authentication_storage::backends::file::FileStorage::from_path(
-            path.clone(),
-        )
-        .map_err(|error| {
-            SolveFailure::Client(format!(
-                "{}={} could not be read: {}",
-                config::AUTH_FILE_VARIABLE,
-                path.display(),
-                chain(&error)
-            ))
-        })?;
+        let file =
+            rattler_networking::authentication_storage::backends::file::FileStorage::from_path(
+                path.clone(),
+            )
+            .map_err(|error| {
+                SolveFailure::Client(format!(
+                    "{}={} could not be read: {}",
+                    config::AUTH_FILE_VARIABLE,
+                    path.display(),
+                    chain(&error)
+                ))
+            })?;
         storage.add_backend(Arc::new(file));
     }
     let http = reqwest::Client::builder()
@@ -109,7 +113,9 @@ pub(crate) fn describe_channel(channel: &Channel) -> String {
 
 /// The virtual packages of the target: detected on the build machine, with `CONDA_OVERRIDE_*`
 /// of the build environment taking precedence.
-pub(crate) fn virtual_packages(config: &Config) -> Result<Vec<GenericVirtualPackage>, SolveFailure> {
+pub(crate) fn virtual_packages(
+    config: &Config,
+) -> Result<Vec<GenericVirtualPackage>, SolveFailure> {
     let mut overrides = VirtualPackageOverrides::all(Override::DefaultEnvVar);
     for (variable, value) in &config.overrides {
         let slot = match variable.as_str() {
@@ -178,9 +184,10 @@ pub(crate) async fn solve(
         .iter()
         .filter_map(|spec| spec.name.as_exact())
         .filter(|name| {
-            !repodata
-                .iter()
-                .any(|data| data.iter().any(|record| &record.package_record.name == *name))
+            !repodata.iter().any(|data| {
+                data.iter()
+                    .any(|record| &record.package_record.name == *name)
+            })
         })
         .map(|name| name.as_source().to_string())
         .collect();

@@ -69,15 +69,9 @@ pub(crate) enum SpecError {
         error: std::io::Error,
     },
     /// Not YAML, or not the expected structure: the parser's message with line and column.
-    Yaml {
-        file: &'static str,
-        message: String,
-    },
+    Yaml { file: &'static str, message: String },
     /// `package-list.txt` has no `@EXPLICIT` line, a bad URL or a bad hash.
-    Explicit {
-        file: &'static str,
-        message: String,
-    },
+    Explicit { file: &'static str, message: String },
     /// A `conda-lock.yml` entry is not usable (which one and why).
     Lock(String),
     /// The environment file asks for nothing.
@@ -110,12 +104,11 @@ fn read(app_dir: &Path, file: &'static str) -> Result<Option<String>, SpecError>
 fn environment_file(app_dir: &Path) -> Result<Option<(&'static str, EnvironmentYaml)>, SpecError> {
     for file in ENVIRONMENT_FILES {
         if let Some(text) = read(app_dir, file)? {
-            let parsed = EnvironmentYaml::from_yaml_str(&text).map_err(|error| {
-                SpecError::Yaml {
+            let parsed =
+                EnvironmentYaml::from_yaml_str(&text).map_err(|error| SpecError::Yaml {
                     file,
                     message: yaml_error(&error),
-                }
-            })?;
+                })?;
             return Ok(Some((file, parsed)));
         }
     }
@@ -143,7 +136,9 @@ fn pip_section(environment: Option<&(&'static str, EnvironmentYaml)>) -> Vec<Str
 /// Reads the app's request; `None` when it has none of the files.
 pub(crate) fn read_request(app_dir: &Path) -> Result<Option<Request>, SpecError> {
     let environment = environment_file(app_dir)?;
-    let environment_name = environment.as_ref().map_or("environment.yml", |(file, _)| *file);
+    let environment_name = environment
+        .as_ref()
+        .map_or("environment.yml", |(file, _)| *file);
     if let Some(text) = read(app_dir, CONDA_LOCK)? {
         let (entries, pip) = conda_lock(&text)?;
         return Ok(Some(Request {

@@ -53,9 +53,8 @@ pub(crate) fn decide(cached: &EnvMetadata, wanted: &EnvMetadata) -> (Vec<String>
     let discard = cache::reasons([
         cache::changed("platform", platform, &wanted.platform),
         cache::changed("install layout", layout, &wanted.layout),
-        (pip_changed && !pip_sha256.is_empty()).then(|| {
-            format!("the pip packages of {} changed", wanted.request_file)
-        }),
+        (pip_changed && !pip_sha256.is_empty())
+            .then(|| format!("the pip packages of {} changed", wanted.request_file)),
     ]);
     let update = cache::reasons([
         (request_sha256 != &wanted.request_sha256 || request_file != &wanted.request_file)
@@ -63,8 +62,16 @@ pub(crate) fn decide(cached: &EnvMetadata, wanted: &EnvMetadata) -> (Vec<String>
         (pip_changed && pip_sha256.is_empty())
             .then(|| format!("{} adds pip packages", wanted.request_file)),
         cache::changed("channels", channels, &wanted.channels),
-        cache::changed("channel priority", channel_priority, &wanted.channel_priority),
-        cache::changed("virtual packages", virtual_packages, &wanted.virtual_packages),
+        cache::changed(
+            "channel priority",
+            channel_priority,
+            &wanted.channel_priority,
+        ),
+        cache::changed(
+            "virtual packages",
+            virtual_packages,
+            &wanted.virtual_packages,
+        ),
     ]);
     (discard, update)
 }
@@ -114,7 +121,10 @@ mod tests {
         };
         assert_eq!(
             decide(&metadata(), &with_pip),
-            (vec![], vec!["environment.yml adds pip packages".to_string()])
+            (
+                vec![],
+                vec!["environment.yml adds pip packages".to_string()]
+            )
         );
         let other_pip = EnvMetadata {
             pip_sha256: "q".into(),
