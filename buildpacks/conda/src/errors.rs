@@ -181,33 +181,37 @@ fn explicit_error(file: &str, failure: &ExplicitFailure) -> UserError {
     }
 }
 
+fn config_error(error: &ConfigError) -> UserError {
+    match error {
+        ConfigError::Variable(error) => error.into(),
+        ConfigError::Condarc(message) => UserError::new(
+            format!("Invalid {}", config::CONDARC),
+            format!(
+                "{} in the app could not be read: {message}",
+                config::CONDARC
+            ),
+            format!(
+                "Fix {} (YAML; this buildpack reads its `channels`, `channel_alias` and `channel_priority`), or remove it.",
+                config::CONDARC
+            ),
+        ),
+        ConfigError::Alias { value, source } => UserError::new(
+            "Invalid conda channel alias",
+            format!("The channel alias '{value}' (from {source}) is not an http(s) or file URL."),
+            format!(
+                "Set {} (or channel_alias in {}) to the URL that channel names are appended to, e.g. https://conda.example.com/.",
+                config::ALIAS_VARIABLE,
+                config::CONDARC
+            ),
+        ),
+    }
+}
+
 impl UserFacing for CondaError {
     fn user_error(&self) -> UserError {
         match self {
             Self::Deps(error) => error.user_error(),
-            Self::Config(ConfigError::Variable(error)) => error.into(),
-            Self::Config(ConfigError::Condarc(message)) => UserError::new(
-                format!("Invalid {}", config::CONDARC),
-                format!(
-                    "{} in the app could not be read: {message}",
-                    config::CONDARC
-                ),
-                format!(
-                    "Fix {} (YAML; this buildpack reads its `channels`, `channel_alias` and `channel_priority`), or remove it.",
-                    config::CONDARC
-                ),
-            ),
-            Self::Config(ConfigError::Alias { value, source }) => UserError::new(
-                "Invalid conda channel alias",
-                format!(
-                    "The channel alias '{value}' (from {source}) is not an http(s) or file URL."
-                ),
-                format!(
-                    "Set {} (or channel_alias in {}) to the URL that channel names are appended to, e.g. https://conda.example.com/.",
-                    config::ALIAS_VARIABLE,
-                    config::CONDARC
-                ),
-            ),
+            Self::Config(error) => config_error(error),
             Self::Spec(error) => spec_error(error),
             Self::NoFiles => UserError::new(
                 "No conda environment file",

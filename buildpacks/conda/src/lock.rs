@@ -10,7 +10,11 @@ use std::path::Path;
 
 /// Lower-case hex of a digest.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut text, byte| {
+        let _ = write!(text, "{byte:02x}");
+        text
+    })
 }
 
 /// `conda list --explicit --md5` of the packages: installing it gives the same environment.
@@ -24,11 +28,14 @@ pub(crate) fn explicit_list(records: &[RepoDataRecord]) -> String {
         url.set_fragment(None);
         let _ = url.set_password(None);
         let _ = url.set_username("");
-        match (&record.package_record.md5, &record.package_record.sha256) {
-            (Some(md5), _) => text.push_str(&format!("{url}#{}\n", hex(md5))),
-            (None, Some(sha256)) => text.push_str(&format!("{url}#sha256:{}\n", hex(sha256))),
-            (None, None) => text.push_str(&format!("{url}\n")),
-        }
+        let hash = match (&record.package_record.md5, &record.package_record.sha256) {
+            (Some(md5), _) => format!("#{}", hex(md5)),
+            (None, Some(sha256)) => format!("#sha256:{}", hex(sha256)),
+            (None, None) => String::new(),
+        };
+        text.push_str(url.as_str());
+        text.push_str(&hash);
+        text.push('\n');
     }
     text
 }
@@ -49,10 +56,10 @@ fn component(record: &RepoDataRecord) -> serde_json::Value {
     );
     let mut hashes = Vec::new();
     if let Some(md5) = &package.md5 {
-        hashes.push(json!({"alg": "MD5", "content": crate::lock::hex(&md5)}));
+        hashes.push(json!({"alg": "MD5", "content": hex(md5)}));
     }
     if let Some(sha256) = &package.sha256 {
-        hashes.push(json!({"alg": "SHA-256", "content": crate::lock::hex(&sha256)}));
+        hashes.push(json!({"alg": "SHA-256", "content": hex(sha256)}));
     }
     let mut value = json!({
         "type": "library",

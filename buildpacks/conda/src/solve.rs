@@ -71,7 +71,7 @@ pub(crate) fn client(config: &Config) -> Result<ClientWithMiddleware, SolveFailu
     let http = reqwest::Client::builder()
         .user_agent(concat!("blacklodge-conda/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(std::time::Duration::from_secs(30))
-        .read_timeout(std::time::Duration::from_secs(120))
+        .read_timeout(std::time::Duration::from_mins(2))
         .build()
         .map_err(|error| SolveFailure::Client(chain(&error)))?;
     Ok(reqwest_middleware::ClientBuilder::new(http)

@@ -184,11 +184,7 @@ fn explicit(text: &str) -> Result<Vec<Entry>, SpecError> {
     };
     let spec: ExplicitEnvironmentSpec = text.parse().map_err(
         |parse: rattler_conda_types::ParseExplicitEnvironmentSpecError| {
-            let mut message = parse.to_string();
-            if let Some(source) = std::error::Error::source(&parse) {
-                message.push_str(&format!(": {source}"));
-            }
-            error(message)
+            error(crate::solve::chain(&parse))
         },
     )?;
     spec.packages
