@@ -55,7 +55,7 @@ fn dependencies_without_a_lock_are_an_error_and_plain_apps_build() {
     );
     assert_contains(
         &log,
-        "! - uv: pyproject.toml + uv.lock (`uv lock`)\n! - Poetry: pyproject.toml + poetry.lock (`poetry lock`)\n! - Pipenv: Pipfile + Pipfile.lock (`pipenv lock`)\n! - pip: requirements.txt\n",
+        "! - uv: pyproject.toml + uv.lock (`uv lock`)\n! - Poetry: pyproject.toml + poetry.lock (`poetry lock`)\n! - Pipenv: Pipfile + Pipfile.lock (`pipenv lock`)\n! - pip: requirements.txt\n! - conda: environment.yml (or package-list.txt / conda-lock.yml)\n",
     );
 
     // No dependencies declared: the python-only group builds it.

@@ -1,41 +1,8 @@
-//! Apps whose dependencies are declared in a way no installer here takes as it is: conda
-//! environments, and setuptools/pyproject projects without a lock or requirements file.
+//! Apps whose dependencies are declared in a way no installer here takes as it is:
+//! setuptools/pyproject projects without a lock or requirements file. (conda environments,
+//! once refused here, are installed by the conda buildpack: tests/conda.rs.)
 
 use blacklodge_tests::{App, Image, assert_contains};
-
-/// A conda app (environment.yml, or package-list.txt) fails the build naming its file,
-/// instead of building an image without its dependencies; the pip buildpack reports it.
-#[test]
-#[ignore = "integration test: needs the bench (bench/setup)"]
-fn conda_environment_fails_naming_the_file() {
-    let app = App::fixture("conda-environment");
-    let message = |file: &str| {
-        format!(
-            "! ERROR: conda is not supported\n!\n! The app has {file}, the file of conda environments, but no Blacklodge buildpack installs with conda: building without it would give an image without the app's dependencies. Supported: uv, Poetry, Pipenv, pip.\n!\n! How to fix:\n!   Declare the dependencies for uv, Poetry, Pipenv, pip instead (for example the pip packages of {file} as requirements.txt) and remove {file}, or build with a builder that supports conda.\n"
-        )
-    };
-    let log = Image::new("conda-environment").build_fails(&app);
-    assert_contains(&log, "## Blacklodge pip\n");
-    assert_contains(&log, &message("environment.yml"));
-
-    let environment = app.read("environment.yml");
-    app.remove("environment.yml");
-    app.write(
-        "package-list.txt",
-        "# platform: linux-64\nflask=3.1.2=pyhd8ed1ab_0\n",
-    );
-    let log = Image::new("conda-package-list").build_fails(&app);
-    assert_contains(&log, &message("package-list.txt"));
-
-    // Chosen by BP_PYTHON_PACKAGE_MANAGER over a requirements.txt, it is the same error.
-    app.remove("package-list.txt");
-    app.write("environment.yaml", &environment);
-    app.write("requirements.txt", "flask==3.1.2\ngunicorn==23.0.0\n");
-    let log = Image::new("conda-chosen")
-        .env("BP_PYTHON_PACKAGE_MANAGER", "conda")
-        .build_fails(&app);
-    assert_contains(&log, &message("environment.yaml"));
-}
 
 /// A setup.py project with `install_requires` and no requirements or lock file fails with
 /// the fix (like Heroku's buildpack, unlike an image that starts without its
@@ -49,7 +16,7 @@ fn setup_py_project_without_requirements_names_the_fix_that_works() {
     let log = Image::new("setup-py-unlocked").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: No lockfile for the dependencies in setup.py\n!\n! setup.py declares dependencies, but no file pins the versions to install, so the image would lack them (the build installs locked or listed dependencies, never an unpinned resolution on its own). Each package manager needs:\n! - uv: pyproject.toml + uv.lock (`uv lock`)\n! - Poetry: pyproject.toml + poetry.lock (`poetry lock`)\n! - Pipenv: Pipfile + Pipfile.lock (`pipenv lock`)\n! - pip: requirements.txt\n!\n! How to fix:\n!   Lock the dependencies and commit the result: `uv lock` or `poetry lock` (pyproject.toml), or `uv pip compile setup.py -o requirements.txt`. To install the project with its dependencies unpinned, as `pip install .` does, commit a requirements.txt with the line `.`.\n",
+        "! ERROR: No lockfile for the dependencies in setup.py\n!\n! setup.py declares dependencies, but no file pins the versions to install, so the image would lack them (the build installs locked or listed dependencies, never an unpinned resolution on its own). Each package manager needs:\n! - uv: pyproject.toml + uv.lock (`uv lock`)\n! - Poetry: pyproject.toml + poetry.lock (`poetry lock`)\n! - Pipenv: Pipfile + Pipfile.lock (`pipenv lock`)\n! - pip: requirements.txt\n! - conda: environment.yml (or package-list.txt / conda-lock.yml)\n!\n! How to fix:\n!   Lock the dependencies and commit the result: `uv lock` or `poetry lock` (pyproject.toml), or `uv pip compile setup.py -o requirements.txt`. To install the project with its dependencies unpinned, as `pip install .` does, commit a requirements.txt with the line `.`.\n",
     );
 
     app.write("requirements.txt", ".\n");

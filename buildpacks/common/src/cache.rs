@@ -80,6 +80,28 @@ pub fn reasons(checks: impl IntoIterator<Item = Option<String>>) -> Vec<String> 
     checks.into_iter().flatten().collect()
 }
 
+/// The sha256 over those of `files` (names relative to `dir`) that exist, name and contents:
+/// the cache key of a layer made from the app's input files.
+///
+/// # Errors
+/// An [`IoFailure`](crate::error::IoFailure) reading one of them.
+pub fn files_sha256(
+    dir: &std::path::Path,
+    files: &[&str],
+) -> Result<String, crate::error::IoFailure> {
+    let mut material = Vec::new();
+    for file in files {
+        let path = dir.join(file);
+        if path.is_file() {
+            material.extend_from_slice(file.as_bytes());
+            material.push(0);
+            material.extend(fs_err::read(&path).map_err(crate::error::io_failure("read", &path))?);
+            material.push(0);
+        }
+    }
+    Ok(crate::download::sha256_bytes(&material))
+}
+
 /// Logs why a cached layer was discarded, one detail line per reason.
 pub fn log_discarded(layer: &str, reasons: &[String]) {
     crate::output::detail(format!("Discarding cached {layer}:"));

@@ -335,6 +335,8 @@ mod tests {
         );
     }
 
+    /// No manager lacks a buildpack today; the message is checked with conda's names (the
+    /// last one to get its buildpack).
     #[test]
     fn a_manager_without_buildpack_is_explained() {
         let by_file = DepsError::NoBuildpack {
@@ -345,11 +347,11 @@ mod tests {
         assert_eq!(by_file.title, "conda is not supported");
         assert_eq!(
             by_file.detail,
-            "The app has environment.yml, the file of conda environments, but no Blacklodge buildpack installs with conda: building without it would give an image without the app's dependencies. Supported: uv, Poetry, Pipenv, pip."
+            "The app has environment.yml, the file of conda environments, but no Blacklodge buildpack installs with conda: building without it would give an image without the app's dependencies. Supported: uv, Poetry, Pipenv, pip, conda."
         );
         assert_eq!(
             by_file.fix,
-            "Declare the dependencies for uv, Poetry, Pipenv, pip instead (for example the pip packages of environment.yml as requirements.txt) and remove environment.yml, or build with a builder that supports conda."
+            "Declare the dependencies for uv, Poetry, Pipenv, pip, conda instead (for example the pip packages of environment.yml as requirements.txt) and remove environment.yml, or build with a builder that supports conda."
         );
         let by_variable = DepsError::NoBuildpack {
             manager: Manager::Conda,
@@ -358,11 +360,11 @@ mod tests {
         .user_error();
         assert_eq!(
             by_variable.detail,
-            "BP_PYTHON_PACKAGE_MANAGER=conda selects conda, but no Blacklodge buildpack installs with conda: building without it would give an image without the app's dependencies. Supported: uv, Poetry, Pipenv, pip."
+            "BP_PYTHON_PACKAGE_MANAGER=conda selects conda, but no Blacklodge buildpack installs with conda: building without it would give an image without the app's dependencies. Supported: uv, Poetry, Pipenv, pip, conda."
         );
         assert_eq!(
             by_variable.fix,
-            "Set BP_PYTHON_PACKAGE_MANAGER to one of: uv, poetry, pipenv, pip."
+            "Set BP_PYTHON_PACKAGE_MANAGER to one of: uv, poetry, pipenv, pip, conda."
         );
     }
 

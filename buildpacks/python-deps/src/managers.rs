@@ -60,17 +60,24 @@ impl Manager {
             Manager::Poetry => &["poetry.lock"],
             Manager::Uv => &["uv.lock"],
             Manager::Pipenv => &["Pipfile.lock", "Pipfile"],
-            Manager::Conda => &["environment.yml", "environment.yaml", "package-list.txt"],
+            Manager::Conda => &[
+                "environment.yml",
+                "environment.yaml",
+                "package-list.txt",
+                "conda-lock.yml",
+            ],
         }
     }
 
     /// Whether a Blacklodge buildpack installs with this manager. A selected manager without
     /// one is an error (the pip buildpack detects to report it) rather than a build that
-    /// ignores the files; a buildpack for it only has to be added to the order and this
-    /// changed to take them over.
+    /// ignores the files; a buildpack for a new manager only has to be added to the order and
+    /// this changed to take them over. (Every manager has one today.)
     #[must_use]
     pub fn has_buildpack(self) -> bool {
-        !matches!(self, Manager::Conda)
+        match self {
+            Manager::Pip | Manager::Poetry | Manager::Uv | Manager::Pipenv | Manager::Conda => true,
+        }
     }
 
     /// What a repo needs for this manager (for the "which manager" messages).
@@ -81,7 +88,7 @@ impl Manager {
             Manager::Poetry => "pyproject.toml + poetry.lock (`poetry lock`)",
             Manager::Uv => "pyproject.toml + uv.lock (`uv lock`)",
             Manager::Pipenv => "Pipfile + Pipfile.lock (`pipenv lock`)",
-            Manager::Conda => "environment.yml",
+            Manager::Conda => "environment.yml (or package-list.txt / conda-lock.yml)",
         }
     }
 }
@@ -325,27 +332,24 @@ mod tests {
     }
 
     #[test]
-    fn a_manager_without_buildpack_is_taken_by_pip_to_report_it() {
+    fn conda_files_select_the_conda_buildpack() {
         for file in Manager::Conda.files() {
             let dir = app(&[(file, "dependencies:\n  - flask\n"), ("app.py", "")]);
             assert_eq!(
                 select(dir.path(), &Env::new()),
                 Ok(Selection::Selected(Manager::Conda))
             );
-            assert!(detects(dir.path(), &Env::new(), Manager::Pip), "{file}");
-            for manager in [Manager::Uv, Manager::Poetry, Manager::Pipenv] {
+            assert!(detects(dir.path(), &Env::new(), Manager::Conda), "{file}");
+            for manager in [Manager::Uv, Manager::Poetry, Manager::Pipenv, Manager::Pip] {
                 assert!(!detects(dir.path(), &Env::new(), manager), "{file}");
             }
         }
         let mut env = Env::new();
         env.insert(MANAGER_VARIABLE, "conda");
         let dir = app(&[("requirements.txt", "flask\n")]);
-        assert!(detects(dir.path(), &env, Manager::Pip));
-        assert!(
-            Manager::ALL
-                .iter()
-                .all(|manager| manager.has_buildpack() == (*manager != Manager::Conda))
-        );
+        assert!(detects(dir.path(), &env, Manager::Conda));
+        assert!(!detects(dir.path(), &env, Manager::Pip));
+        assert!(Manager::ALL.iter().all(|manager| manager.has_buildpack()));
     }
 
     #[test]

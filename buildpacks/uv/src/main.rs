@@ -11,7 +11,6 @@ mod selection;
 
 use crate::errors::UvError;
 use crate::selection::Selection;
-use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{command, env, output};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
@@ -33,21 +32,13 @@ const PROJECT_FILES: [&str; 3] = ["pyproject.toml", "uv.lock", "uv.toml"];
 const LOCK_CHECK_SKIPPERS: [&str; 2] = ["UV_FROZEN", "UV_NO_SYNC"];
 
 fn fingerprint(app_dir: &std::path::Path) -> Result<String, DepsError> {
-    let mut material = Vec::new();
-    for file in PROJECT_FILES {
-        let path = app_dir.join(file);
-        if path.is_file() {
-            material.extend_from_slice(file.as_bytes());
-            material.push(0);
-            material.extend(fs_err::read(&path).map_err(|error| DepsError::Io {
-                action: "read",
-                path,
-                error,
-            })?);
-            material.push(0);
+    blacklodge_common::cache::files_sha256(app_dir, &PROJECT_FILES).map_err(|failure| {
+        DepsError::Io {
+            action: failure.action,
+            path: failure.path,
+            error: failure.error,
         }
-    }
-    Ok(sha256_bytes(&material))
+    })
 }
 
 fn deps(error: impl Into<DepsError>) -> UvError {

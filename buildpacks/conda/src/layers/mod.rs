@@ -1,0 +1,3 @@
+//! The layers of the conda buildpack (the package cache is the shared download cache layer).
+
+pub(crate) mod env;
