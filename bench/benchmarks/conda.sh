@@ -4,8 +4,8 @@
 # The reference environment (the channel's fixtures/environment.yml: python 3.13, flask with
 # `werkzeug <3.1`, gunicorn, the native blgreet, pip; 14 packages) solved and installed, cold
 # and warm, in the same run by:
-# - the conda buildpack: `pack build` of bench/apps/conda-flask with $BLACKLODGE_BUILDER
-#   (default blacklodge/builder:conda), cold (new cache volumes) and warm (code-only change);
+# - the conda buildpack: `pack build` of bench/apps/conda-flask with the bench's builder
+#   ($BLACKLODGE_BUILDER, as bench/setup names it), cold (new cache volumes) and warm (code-only change);
 # - py-rattler (bench/benchmarks/conda/rattler_env.py, the channel's tools venv): cold (empty
 #   package cache, new prefix), warm (filled cache, new prefix), no-op (installed prefix);
 # - a Dockerfile doing the same with the same channel and py-rattler on the build image
@@ -16,8 +16,8 @@
 #   bench/benchmarks/conda.sh            # writes bench/results/conda.md
 #
 # Knobs: ROUNDS (3). Needs the bench (bench/setup) and, for the buildpack rows, the builder.
-CONDA_BUILDER="${BLACKLODGE_BUILDER:-blacklodge/builder:conda}"
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+CONDA_BUILDER="$BUILDER_IMAGE"
 
 RESULTS="${RESULTS:-$BENCH_DIR/results/conda.md}"
 ROUNDS="${ROUNDS:-3}"
