@@ -15,6 +15,10 @@ TOOLS_DIR="$BLACKLODGE_CACHE/tools"
 mkdir -p "$TOOLS_DIR/bin"
 export PATH="$TOOLS_DIR/bin:$PATH"
 
+# The Rust target the buildpacks are packaged for (builder/builder.toml's paths name it too);
+# bench/test builds the tests for it in the same profile, sharing the compiled dependencies.
+BUILDPACK_TARGET=x86_64-unknown-linux-gnu
+
 # The lifecycle tarball pack.sh builds and package.sh links for builder.toml. The directory
 # names what the tarball holds: a change of its contents needs a new name (the cache is
 # per machine, shared by every work tree).

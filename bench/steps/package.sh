@@ -17,7 +17,7 @@ ensure_libcnb_cargo() {
 package_buildpacks() {
   step "Packaging the buildpacks (cargo libcnb package --release)"
   (cd "$REPO_DIR" && run_logged "packaging buildpacks" "$BLACKLODGE_CACHE/package.log" \
-    cargo libcnb package --release --target x86_64-unknown-linux-gnu)
+    cargo libcnb package --release --target "$BUILDPACK_TARGET")
   mkdir -p "$REPO_DIR/packaged"
   ln -sf "$LIFECYCLE_TGZ" "$REPO_DIR/packaged/lifecycle.tgz"
 }
