@@ -72,7 +72,8 @@ impl Kafka {
         );
         assert!(
             output.status.success(),
-            "bench/kafka client {args:?}: {}",
+            "bench/kafka client {args:?} ({}): {}",
+            output.status,
             output_text(&output)
         );
         String::from_utf8_lossy(&output.stdout)
