@@ -16,6 +16,12 @@ ensure_libcnb_cargo() {
 
 package_buildpacks() {
   step "Packaging the buildpacks (cargo libcnb package --release)"
+  # Run from a test (bench/publish in tests/tests/platform.rs), the environment holds the
+  # variables cargo sets for a running test; some build scripts watch them (ring reruns when
+  # CARGO_MANIFEST_DIR changes), and everything above them would be compiled again, here and
+  # in the next build without them. Package with the environment of a plain shell.
+  unset CARGO_MANIFEST_DIR CARGO_MANIFEST_PATH CARGO_CRATE_NAME CARGO_BIN_NAME \
+    CARGO_PRIMARY_PACKAGE CARGO_TARGET_TMPDIR "${!CARGO_PKG_@}"
   (cd "$REPO_DIR" && run_logged "packaging buildpacks" "$BLACKLODGE_CACHE/package.log" \
     cargo libcnb package --release --target "$BUILDPACK_TARGET")
   mkdir -p "$REPO_DIR/packaged"
