@@ -15,7 +15,8 @@ Used by every benchmark, from Python (``import results``) or from bash:
     ROWS
 
 A row's samples are its values in each round (for a ratio: each round's figure over the
-same round's baseline); the file holds their median, min, max and count. ``bench_begin``
+same round's baseline, which a sample may give as ``figure/baseline``); the file holds their
+median, min, max and count. ``bench_begin``
 (bench/lib.sh) exports BENCH_COMMAND and BENCH_LOAD_BEFORE when a benchmark starts.
 """
 
@@ -111,6 +112,14 @@ def write(name: str, rows: list[dict], directory: pathlib.Path | None = None) ->
     return path
 
 
+def sample(text: str) -> float:
+    """A number, or a ratio written ``figure/baseline``."""
+    if "/" in text:
+        figure, baseline = text.split("/", 1)
+        return float(figure) / float(baseline)
+    return float(text)
+
+
 def parse_rows(text: str) -> list[dict]:
     """Rows written one a line: figure, unit, baseline, goal, samples (tab-separated)."""
     rows = []
@@ -124,7 +133,7 @@ def parse_rows(text: str) -> list[dict]:
                 f"(figure, unit, baseline, goal, samples): {line!r}"
             )
         figure, unit, baseline, goal, samples = fields
-        rows.append(row(figure, unit, baseline, [float(x) for x in samples.split()], goal.strip() or None))
+        rows.append(row(figure, unit, baseline, [sample(x) for x in samples.split()], goal.strip() or None))
     return rows
 
 
@@ -248,13 +257,13 @@ def main(argv: list[str]) -> int:
     if len(argv) >= 3 and argv[1] == "summary":
         summary(argv[2], argv[3:])
         return 0
-    if len(argv) == 3 and argv[1] == "write":
-        write(argv[2], parse_rows(sys.stdin.read()))
+    if len(argv) in (3, 4) and argv[1] == "write":
+        write(argv[2], parse_rows(sys.stdin.read()), pathlib.Path(argv[3]) if len(argv) == 4 else None)
         return 0
     if len(argv) == 3 and argv[1] == "table":
         print(markdown_table(json.loads(pathlib.Path(argv[2]).read_text())["rows"]), end="")
         return 0
-    print("usage: results.py write NAME < rows  |  results.py table FILE.json  |  "
+    print("usage: results.py write NAME [DIRECTORY] < rows  |  results.py table FILE.json  |  "
           "results.py summary RUNS_FILE NAME...", file=sys.stderr)
     return 2
 

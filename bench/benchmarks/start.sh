@@ -18,7 +18,7 @@
 # Needs the bench (bench/setup); uses $BLACKLODGE_BUILDER.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$BENCH_DIR/benchmarks/images/common.sh"
-ROUNDS="${ROUNDS:-$(bench_rounds 9 3)}"
+ROUNDS="${ROUNDS:-$(bench_default 9 3)}"
 PORT="${PORT:-18310}"
 bench_begin ROUNDS BENCH_RUN_IMAGE BLACKLODGE_BUILDER
 
