@@ -23,7 +23,7 @@ WORK="$(mktemp -d)"
 PREFIX="blacklodge-bench-images-$$"
 cleanup() {
   rm -rf "$WORK"
-  docker image rm $(docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$PREFIX") >/dev/null 2>&1 || true
+  remove_images "$PREFIX"
 }
 trap cleanup EXIT
 docker_ok || die "no Docker daemon" "the benchmark builds images" "run bench/setup first"

@@ -28,7 +28,7 @@ PREFIX="blacklodge-bench-start-$$"
 cleanup() {
   docker rm -f "$PREFIX-c" >/dev/null 2>&1 || true
   rm -rf "$WORK"
-  docker image rm $(docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$PREFIX") >/dev/null 2>&1 || true
+  remove_images "$PREFIX"
 }
 trap cleanup EXIT
 docker_ok || die "no Docker daemon" "the benchmark runs images" "run bench/setup first"

@@ -10,6 +10,7 @@ BENCH_RUN="${BENCH_RUN_IMAGE:-$RUN_IMAGE}"
 # The two apps: the Procfile app (bench/apps/flask-numpy-pandas, pip flavour) and the wrapped
 # function (examples/wrapped-function), which the Dockerfile serves as the hand-written Flask
 # app of the wrapper benchmark (bench/benchmarks/wrapper/peer_flask_app.py).
+# shellcheck disable=SC2034 # used by the scripts that source this file
 APP_NAMES=(procfile function)
 app_source() { case "$1" in procfile) echo "$BENCH_DIR/apps/flask-numpy-pandas" ;; function) echo "$REPO_DIR/examples/wrapped-function" ;; esac; }
 # app_request NAME PORT: the request whose first 200 counts (curl's arguments, one a line).
@@ -89,3 +90,10 @@ build_ours() {
 }
 
 image_mb() { docker image inspect -f '{{.Size}}' "$1" | awk '{ printf "%.1f", $1 / 1000000 }'; }
+
+# remove_images PREFIX: the images a benchmark made (their names start with PREFIX).
+remove_images() {
+  local images
+  mapfile -t images < <(docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$1")
+  [ "${#images[@]}" = 0 ] || docker image rm "${images[@]}" >/dev/null 2>&1 || true
+}
