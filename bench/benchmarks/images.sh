@@ -101,6 +101,7 @@ def layers(kind, name):
     return "\n".join(lines)
 
 total_kb = sum(p["kb"] for p in packages.values())
+reading = results.kept_reading(out)
 with open(out, "w") as f:
     f.write("# Image sizes\n\n")
     f.write(f"Recorded {meta['date']} by `{meta['command']}` (load average before: {meta['load_before']}). "
@@ -108,18 +109,19 @@ with open(out, "w") as f:
     f.write(results.markdown_table(rows) + "\n")
     f.write(f"## The run image `{run_image}`: {run_mb:.1f} MB\n\n")
     f.write(f"Its base `{base_image}` (debootstrap's minbase, imported by bench/steps/images.sh) is {base_mb:.1f} MB. "
-            f"The {len(packages)} Debian packages' installed sizes add up to {total_kb / 1024:.1f} MB "
+            f"The {len(packages)} Debian packages' installed sizes add up to {total_kb / 1024:.1f} MiB "
             "(dpkg's estimate, KiB); directories (du):\n\n")
-    f.write("| directory | MB |\n| --- | ---: |\n")
+    f.write("| directory | MiB |\n| --- | ---: |\n")
     for line in (work / "dirs.tsv").read_text().splitlines():
         kb, directory = line.split("\t")
         f.write(f"| {directory} | {int(kb) / 1024:.1f} |\n")
-    f.write("\nEvery package, largest first:\n\n| package | MB | priority | why it is there |\n| --- | ---: | --- | --- |\n")
+    f.write("\nEvery package, largest first:\n\n| package | MiB | priority | why it is there |\n| --- | ---: | --- | --- |\n")
     for name in sorted(packages, key=lambda n: -packages[n]["kb"]):
         p = packages[name]
         f.write(f"| {name} | {p['kb'] / 1024:.2f} | {p['priority']} | {why(name)} |\n")
     for name, label in apps.items():
         for kind, title in (("ours", "ours (pack)"), ("dockerfile", "multi-stage Dockerfile")):
             f.write(f"\n## {label}, {title}: {sizes[(name, kind)]:.1f} MB\n\n{layers(kind, name)}\n")
+    f.write(reading)
 print(f"wrote {out}", file=sys.stderr)
 PY

@@ -162,6 +162,18 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+READING = "## Reading the numbers"
+
+
+def kept_reading(page: str | pathlib.Path) -> str:
+    """The hand-written part of a results page (from its "## Reading the numbers" heading on),
+    which a benchmark keeps when it writes the page again; empty when there is none."""
+    path = pathlib.Path(page)
+    text = path.read_text() if path.exists() else ""
+    start = text.find(READING)
+    return "\n" + text[start:] if start >= 0 else ""
+
+
 def machine() -> dict:
     meminfo = pathlib.Path("/proc/meminfo").read_text()
     memory_kb = int(re.search(r"^MemTotal:\s+(\d+)", meminfo, re.M).group(1))

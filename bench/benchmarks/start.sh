@@ -138,6 +138,7 @@ parts = ["docker", "launcher", "bash", "python", "imports"]
 def med(app, what):
     values = times.get((app, what))
     return f"{statistics.median(values.values()):.2f}" if values else "–"
+reading = results.kept_reading(out)
 with open(out, "w") as f:
     f.write("# Start time: container start to the first HTTP 200\n\n")
     f.write(f"Recorded {meta['date']} by `{meta['command']}` (load average before: {meta['load_before']}; "
@@ -160,5 +161,6 @@ with open(out, "w") as f:
                 cells.append(med(app, kind if part == "first 200" else f"{kind}:{part}"))
         f.write(f"| {part} | " + " | ".join(cells) + " |\n")
     f.write("\nEvery measurement (round, app, what, seconds):\n\n```\n" + open(times_file).read() + "```\n")
+    f.write(reading)
 print(f"wrote {out}", file=sys.stderr)
 PY
