@@ -11,14 +11,15 @@
 #
 #   bench/benchmarks/images.sh
 #
-# Knobs: BENCH_RUN_IMAGE (the run image to measure and build on; default the stack's).
+# Knobs: BENCH_RUN_IMAGE (the run image to measure and build on; default the stack's), RESULTS
+# (the page; the results file goes next to it).
 # Sizes are uncompressed bytes as Docker counts them (`docker image inspect .Size`), in MB
 # (10^6 bytes). Needs the bench (bench/setup); uses $BLACKLODGE_BUILDER.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$BENCH_DIR/benchmarks/images/common.sh"
 bench_begin BENCH_RUN_IMAGE BLACKLODGE_BUILDER
 
-RESULTS="$BENCH_DIR/results/images.md"
+RESULTS="${RESULTS:-$BENCH_DIR/results/images.md}"
 WORK="$(mktemp -d)"
 PREFIX="blacklodge-bench-images-$$"
 cleanup() {
@@ -86,7 +87,7 @@ for name, label in apps.items():
     rows.append(results.row(f"app image, {label}: ours / multi-stage Dockerfile", "ratio",
                             f"multi-stage Dockerfile image: {theirs:.1f} MB", [ours / theirs], "<= 1.0"))
     rows.append(results.row(f"app image, {label}: ours", "MB", "–", [ours]))
-results.write("images", rows)
+results.write("images", rows, pathlib.Path(out).parent)
 meta = results.document("images", rows)
 
 def layers(kind, name):

@@ -10,7 +10,7 @@ cd "$REPO_DIR"
 
 REPEAT="${BENCH_REPEAT:-$(bench_default 3 1)}"
 bench_begin BENCH_REPEAT BLACKLODGE_BUILDER
-RESULTS="$REPO_DIR/bench/results/python-runtime.md"
+RESULTS="${RESULTS:-$REPO_DIR/bench/results/python-runtime.md}"
 RAW="$(mktemp)"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK" "$RAW"' EXIT

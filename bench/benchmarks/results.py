@@ -187,10 +187,11 @@ def machine() -> dict:
     }
 
 
-def summary(runs_file: str, names: list[str]) -> None:
-    """bench/results/summary.{json,md}: every benchmark's results file (NAMES, in order), with
-    the load before and after each benchmark bench/bench ran now (RUNS_FILE: name, load before,
-    load after, seconds, exit status; tab-separated, one a line)."""
+def summary(runs_file: str, names: list[str], out: pathlib.Path = RESULTS_DIR) -> None:
+    """OUT/summary.{json,md}: every benchmark's results file (NAMES, in order), with the load
+    before and after each benchmark bench/bench ran now (RUNS_FILE: name, load before, load
+    after, seconds, exit status; tab-separated, one a line). A results file is read from OUT
+    when it is there (quick runs write to bench/results/quick), else from bench/results."""
     runs = {}
     for line in pathlib.Path(runs_file).read_text().splitlines():
         name, before, after, seconds, status = line.split("\t")
@@ -198,8 +199,11 @@ def summary(runs_file: str, names: list[str]) -> None:
                       "seconds": float(seconds), "status": int(status)}
     benchmarks = []
     for name in names:
-        path = RESULTS_DIR / f"{name}.json"
-        entry = {"benchmark": name, "page": f"{name}.md", "run_now": name in runs, **runs.get(name, {})}
+        path = out / f"{name}.json"
+        if not path.exists():
+            path = RESULTS_DIR / f"{name}.json"
+        page = os.path.relpath(path.with_suffix(".md"), out)
+        entry = {"benchmark": name, "page": page, "run_now": name in runs, **runs.get(name, {})}
         if path.exists():
             data = json.loads(path.read_text())
             entry.update(command=data["command"], date=data["date"], rows=data["rows"])
@@ -212,9 +216,9 @@ def summary(runs_file: str, names: list[str]) -> None:
         "quick": os.environ.get("BENCH_QUICK") == "1",
         "benchmarks": benchmarks,
     }
-    (RESULTS_DIR / "summary.json").write_text(json.dumps(document, indent=2) + "\n")
-    (RESULTS_DIR / "summary.md").write_text(summary_markdown(document))
-    print(f"wrote {RESULTS_DIR / 'summary.md'} and summary.json", file=sys.stderr)
+    (out / "summary.json").write_text(json.dumps(document, indent=2) + "\n")
+    (out / "summary.md").write_text(summary_markdown(document))
+    print(f"wrote {out / 'summary.md'} and summary.json", file=sys.stderr)
 
 
 def summary_markdown(document: dict) -> str:
@@ -222,7 +226,8 @@ def summary_markdown(document: dict) -> str:
     out = [
         "# Benchmarks: summary\n",
         f"Written by `bench/bench` on {document['date']}"
-        + (" (quick mode: fewer rounds)" if document["quick"] else "") + ". "
+        + (" in quick mode (fewer rounds; the benchmarks run now wrote their pages and results files "
+           "here, in bench/results/quick/, and the others are read from bench/results/)" if document["quick"] else "") + ". "
         f"Machine: {box['cores']} cores ({box['cpu']}), {box['memory_gb']} GB, Linux {box['kernel']}; "
         "shared with other work, so every benchmark states the load average (1 min) around it.\n",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in document["versions"].items() if v) + ".\n",
@@ -266,6 +271,9 @@ def summary_markdown(document: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) >= 5 and argv[1] == "summary" and argv[2] == "--out":
+        summary(argv[4], argv[5:], pathlib.Path(argv[3]))
+        return 0
     if len(argv) >= 3 and argv[1] == "summary":
         summary(argv[2], argv[3:])
         return 0
@@ -276,7 +284,7 @@ def main(argv: list[str]) -> int:
         print(markdown_table(json.loads(pathlib.Path(argv[2]).read_text())["rows"]), end="")
         return 0
     print("usage: results.py write NAME [DIRECTORY] < rows  |  results.py table FILE.json  |  "
-          "results.py summary RUNS_FILE NAME...", file=sys.stderr)
+          "results.py summary [--out DIR] RUNS_FILE NAME...", file=sys.stderr)
     return 2
 
 

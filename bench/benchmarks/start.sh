@@ -14,7 +14,7 @@
 #
 #   bench/benchmarks/start.sh
 #
-# Knobs: ROUNDS (9; quick 3), BENCH_RUN_IMAGE (the run image; default the stack's), PORT (18310).
+# Knobs: ROUNDS (9; quick 3), RESULTS (the page; the results file goes next to it), BENCH_RUN_IMAGE (the run image; default the stack's), PORT (18310).
 # Needs the bench (bench/setup); uses $BLACKLODGE_BUILDER.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$BENCH_DIR/benchmarks/images/common.sh"
@@ -22,7 +22,7 @@ ROUNDS="${ROUNDS:-$(bench_default 9 3)}"
 PORT="${PORT:-18310}"
 bench_begin ROUNDS BENCH_RUN_IMAGE BLACKLODGE_BUILDER
 
-RESULTS="$BENCH_DIR/results/start.md"
+RESULTS="${RESULTS:-$BENCH_DIR/results/start.md}"
 WORK="$(mktemp -d)"
 PREFIX="blacklodge-bench-start-$$"
 cleanup() {
@@ -114,7 +114,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 PYTHONPATH="$BENCH_DIR/benchmarks" python3 - "$WORK/times.tsv" "$RESULTS" "$ROUNDS" <<'PY'
-import collections, statistics, sys
+import collections, pathlib, statistics, sys
 import results
 
 times_file, out, rounds = sys.argv[1:4]
@@ -132,7 +132,7 @@ for app, label in apps.items():
                             [ours[r] / theirs[r] for r in sorted(ours)], "<= 1.0"))
     rows.append(results.row(f"start to first 200, {label}: ours", "s", "–", list(ours.values())))
     rows.append(results.row(f"start to first 200, {label}: Dockerfile", "s", "–", list(theirs.values())))
-results.write("start", rows)
+results.write("start", rows, pathlib.Path(out).parent)
 meta = results.document("start", rows)
 parts = ["docker", "launcher", "bash", "python", "imports"]
 def med(app, what):
