@@ -152,3 +152,24 @@ conda_tools_venv() {
 
 # BLACKLODGE_STACK selects the stack scripts act on by default (bench/demo, benchmarks).
 use_stack "${BLACKLODGE_STACK:-$DEFAULT_SUITE}"
+
+# For the benchmarks (bench/benchmarks/*.sh, run one by one or all by bench/bench).
+# bench_default FULL QUICK: a knob's default (rounds, cases): QUICK under BENCH_QUICK=1 (bench/bench's quick mode).
+bench_default() { if [ "${BENCH_QUICK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+# bench_begin KNOB...: exports what bench/benchmarks/results.py records in the results file:
+# the exact command (the script, after those of the knobs named that are set) and the 1-minute
+# load average before the run.
+bench_begin() {
+  local knob command=''
+  for knob in "$@"; do
+    [ -n "${!knob+set}" ] && command+="$knob=$(printf '%q' "${!knob}") "
+  done
+  BENCH_COMMAND="$command$(realpath --relative-to="$REPO_DIR" "$0")"
+  BENCH_LOAD_BEFORE="$(cut -d' ' -f1 /proc/loadavg)"
+  export BENCH_COMMAND BENCH_LOAD_BEFORE
+}
+# bench_pairs "A1 A2 ..." "B1 B2 ...": "A1/B1 A2/B2 ...", each round's figure over its baseline.
+bench_pairs() { paste -d/ <(tr -s ' ' '\n' <<<"$1" | grep .) <(tr -s ' ' '\n' <<<"$2" | grep .) | tr '\n' ' '; }
+# bench_results NAME: writes NAME.json from rows on stdin (results.py's format) next to the
+# benchmark's page ($RESULTS, when the benchmark has that knob), else in bench/results.
+bench_results() { python3 "$BENCH_DIR/benchmarks/results.py" write "$1" "$(dirname "${RESULTS:-$BENCH_DIR/results/$1.md}")"; }

@@ -22,7 +22,8 @@ RUN_ID="apt-bench-$$"
 IMAGE="blacklodge-bench/apt-$$"
 BASELINE="blacklodge-bench/apt-dockerfile-$$"
 LOAD_BEFORE="$(cut -d" " -f1-3 /proc/loadavg)"
-ROUNDS="${ROUNDS:-3}"
+ROUNDS="${ROUNDS:-$(bench_default 3 1)}"
+bench_begin ROUNDS BLACKLODGE_BUILDER
 PACKAGES="$(grep -v '^#' "$APP_DIR/Aptfile" | xargs)"
 cleanup() {
   rm -rf "$WORK"
@@ -119,4 +120,11 @@ docker_installed="$(sed -n '/The following NEW packages will be installed:/,/new
   echo "- apt-get installs: ${docker_installed:-?}"
 } >"$RESULTS"
 step "Wrote $RESULTS"
+{
+  printf '%s\tratio\t%s\t\t%s\n' "OS packages step, cold / Dockerfile apt-get build" "the Dockerfile's whole --no-cache build, same round" \
+    "$(bench_pairs "${cold[*]}" "${docker_cold[*]}")"
+  printf '%s\tratio\t%s\t\t%s\n' "bytes added: blacklodge/apt layer / Dockerfile apt-get layer" "the Dockerfile's apt-get layer" "$layer_bytes/$docker_bytes"
+  printf '%s\ts\t–\t\t%s\n' "OS packages step, cold" "${cold[*]}"
+  printf '%s\ts\t–\t\t%s\n' "OS packages step, warm" "${warm[*]}"
+} | bench_results apt
 cat "$RESULTS"

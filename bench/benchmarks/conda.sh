@@ -20,7 +20,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 CONDA_BUILDER="$BUILDER_IMAGE"
 
 RESULTS="${RESULTS:-$BENCH_DIR/results/conda.md}"
-ROUNDS="${ROUNDS:-3}"
+ROUNDS="${ROUNDS:-$(bench_default 3 1)}"
+bench_begin ROUNDS BLACKLODGE_BUILDER
 WORK="$(mktemp -d)"
 RUN_ID="conda-bench-$$"
 LOAD_BEFORE="$(cut -d" " -f1-3 /proc/loadavg)"
@@ -270,4 +271,15 @@ if grep -q '^## Reading the numbers' "$RESULTS" 2>/dev/null; then
   { echo; sed -n '/^## Reading the numbers/,$p' "$RESULTS"; } >>"$RESULTS.new"
 fi
 mv "$RESULTS.new" "$RESULTS"
+{
+  if [ "$HAVE_BUILDER" = 1 ]; then
+    printf '%s\tratio\t%s\t\t%s\n' "buildpack cold / Dockerfile cold" "Dockerfile + py-rattler, --no-cache, same round" "$(bench_pairs "${t[pack_cold]}" "${t[docker_cold]}")"
+    printf '%s\tratio\t%s\t\t%s\n' "buildpack warm / Dockerfile warm" "Dockerfile + py-rattler, code-only change, same round" "$(bench_pairs "${t[pack_warm]}" "${t[docker_warm]}")"
+    printf '%s\tratio\t%s\t\t%s\n' "buildpack build phase cold / py-rattler cold" "py-rattler solve + install, same round" "$(bench_pairs "${t[pack_cold_build]}" "${t[rattler_cold]}")"
+    printf '%s\ts\t–\t\t%s\n' "buildpack: whole pack build, cold" "${t[pack_cold]}"
+    printf '%s\ts\t–\t\t%s\n' "buildpack: whole pack build, warm" "${t[pack_warm]}"
+  fi
+  printf '%s\ts\t–\t\t%s\n' "Dockerfile + py-rattler, cold" "${t[docker_cold]}"
+  printf '%s\ts\t–\t\t%s\n' "py-rattler solve + install, cold" "${t[rattler_cold]}"
+} | bench_results conda
 cat "$RESULTS"

@@ -27,9 +27,10 @@ RESULTS="${RESULTS:-$BENCH_DIR/results/deps.md}"
 WORK="$(mktemp -d)"
 RUN_ID="deps-bench-$$"
 LOAD_BEFORE="$(cut -d" " -f1-3 /proc/loadavg)"
-ROUNDS="${ROUNDS:-3}"
+ROUNDS="${ROUNDS:-$(bench_default 3 1)}"
 TARGETS="${TARGETS:-daemon registry}"
-MANAGERS="${MANAGERS:-pip uv poetry pipenv}"
+MANAGERS="${MANAGERS:-$(bench_default "pip uv poetry pipenv" "pip uv")}"
+bench_begin ROUNDS TARGETS MANAGERS BLACKLODGE_BUILDER
 BENCH_REPO="$REGISTRY/blacklodge-bench"
 cleanup() {
   rm -rf "$WORK"
@@ -235,4 +236,14 @@ if grep -q '^## Reading the numbers' "$RESULTS" 2>/dev/null; then
   { echo; sed -n '/^## Reading the numbers/,$p' "$RESULTS"; } >>"$RESULTS.new"
 fi
 mv "$RESULTS.new" "$RESULTS"
+for target in $TARGETS; do
+  for manager in $MANAGERS; do
+    printf '%s\tratio\t%s\t<= 1.0\t%s\n' "$target: $manager cold / Dockerfile cold" "the seed Dockerfile's cold build, same round" \
+      "$(bench_pairs "${times[$target/$manager/cold]}" "${times[$target/dockerfile/cold]}")"
+    printf '%s\tratio\t%s\t<= 0.25\t%s\n' "$target: $manager warm / cold" "its own cold build, same round" \
+      "$(bench_pairs "${times[$target/$manager/warm]}" "${times[$target/$manager/cold]}")"
+    printf '%s\tratio\t%s\t\t%s\n' "$target: $manager warm / Dockerfile warm" "the seed Dockerfile's warm build, same round" \
+      "$(bench_pairs "${times[$target/$manager/warm]}" "${times[$target/dockerfile/warm]}")"
+  done
+done | bench_results deps
 cat "$RESULTS"

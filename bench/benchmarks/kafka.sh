@@ -19,12 +19,12 @@
 #   ONLY=soak bench/benchmarks/kafka.sh       # or ONLY=throughput
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-RUNS="${RUNS:-20}"
+RUNS="${RUNS:-$(bench_default 20 2)}"
 RECORDS_SOAK="${RECORDS_SOAK:-10000}"
 KILLS="${KILLS:-2}"
 RECORDS="${RECORDS:-100000}"
 PARTITIONS="${PARTITIONS:-3}"
-ROUNDS="${ROUNDS:-7}"
+ROUNDS="${ROUNDS:-$(bench_default 7 3)}"
 ONLY="${ONLY:-}"
 PORT="${KAFKA_BENCH_PORT:-29392}"
 HERE="$BENCH_DIR/benchmarks/kafka"
@@ -33,6 +33,7 @@ VENV="$BLACKLODGE_CACHE/bench-kafka-venv"
 DATA="$BLACKLODGE_CACHE/kafka/bench-$PORT"
 WORK="$(mktemp -d)"
 PYTHON="${PYTHON:-python3}"
+bench_begin RUNS RECORDS_SOAK KILLS RECORDS PARTITIONS ROUNDS ONLY
 
 wanted="$(cat "$REPO_DIR/harness/pyproject.toml" "$REPO_DIR/harness/requirements.lock" "$BENCH_DIR/kafka-client.requirements.txt" \
   "$REPO_DIR"/harness/src/blacklodge_harness/*.py | sha256sum | cut -d' ' -f1)"
@@ -75,8 +76,9 @@ if [ "$ONLY" != soak ]; then
 fi
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-"$VENV/bin/python" - "$WORK" "$RESULTS" <<PY
+PYTHONPATH="$BENCH_DIR/benchmarks" "$VENV/bin/python" - "$WORK" "$RESULTS" <<PY
 import json, platform, sys
+import results as shared
 from pathlib import Path
 from importlib.metadata import version
 
@@ -141,4 +143,17 @@ else:
 out.append(section("## Reading the figures").rstrip("\n") or "## Reading the figures\n\n(see the previous recording)")
 results.write_text("\n".join(out).rstrip("\n") + "\n")
 print(f"wrote {results}", file=sys.stderr)
+# The shared results file (bench/benchmarks/results.py): what this run measured.
+rows = []
+if soak:
+    totals = [r for r in soak if r.get("summary")][0]
+    rows.append(shared.row("records lost / records produced (loss soak, worker and broker killed)", "ratio",
+                           "the records produced, same run", [totals["lost"] / totals["records"]], "<= 0"))
+if throughput:
+    totals = [r for r in throughput if r.get("summary")][0]
+    rows.append(shared.row("throughput, blacklodge worker / bare confluent-kafka loop", "ratio",
+                           "the bare loop, same round", totals["ratios"], ">= 0.8"))
+    rows.append(shared.row("throughput, blacklodge worker (records/s)", "req/s", "–",
+                           [r["rate"] for r in throughput if not r.get("summary") and r["kind"] == "harness"]))
+shared.write("kafka", rows, results.parent)
 PY

@@ -8,8 +8,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$REPO_DIR"
 
-REPEAT="${BENCH_REPEAT:-3}"
-RESULTS="$REPO_DIR/bench/results/python-runtime.md"
+REPEAT="${BENCH_REPEAT:-$(bench_default 3 1)}"
+bench_begin BENCH_REPEAT BLACKLODGE_BUILDER
+RESULTS="${RESULTS:-$REPO_DIR/bench/results/python-runtime.md}"
 RAW="$(mktemp)"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK" "$RAW"' EXIT
@@ -95,8 +96,9 @@ scenario "python-only, 3.11.2" tests/fixtures/python-only 3.11
 scenario "python-only, 3.13.5" tests/fixtures/python-only 3.13
 scenario "flask-hello (pip), 3.11.2" examples/flask-hello 3.11
 
-python3 - "$RAW" "$RESULTS" "$REPEAT" <<'PY'
-import collections, datetime, os, statistics, subprocess, sys
+PYTHONPATH="$BENCH_DIR/benchmarks" python3 - "$RAW" "$RESULTS" "$REPEAT" <<'PY'
+import collections, datetime, os, pathlib, statistics, subprocess, sys
+import results
 raw, out, repeat = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = collections.defaultdict(list)
 lines = open(raw).read().splitlines()
@@ -134,4 +136,16 @@ with open(out, "w") as f:
     f.write("\nEvery build (scenario, build, total, restore, export, runtime buildpack, download, extract, bytecode, layer):\n\n```\n")
     f.write("\n".join(lines) + "\n```\n")
 print(f"wrote {out}", file=sys.stderr)
+# The shared results file: per scenario, the warm rebuild against the same run's cold build,
+# and the runtime buildpack's share of the cold build.
+shared = []
+for name in dict.fromkeys(name for name, _ in rows):
+    cold, warm = rows[(name, "cold")], rows[(name, "warm")]
+    shared.append(results.row(f"{name}: warm / cold build", "ratio", "its cold build, same run",
+                              [w[0] / c[0] for c, w in zip(cold, warm)]))
+    shared.append(results.row(f"{name}: cold build", "s", "–", [c[0] for c in cold]))
+    shared.append(results.row(f"{name}: warm build", "s", "–", [w[0] for w in warm]))
+    shared.append(results.row(f"{name}: runtime buildpack, cold / whole build", "ratio", "the whole cold build",
+                              [c[3] / c[0] for c in cold]))
+results.write("python-runtime", shared, pathlib.Path(out).parent)
 PY

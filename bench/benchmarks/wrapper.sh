@@ -25,7 +25,7 @@
 # WRK_THREADS (1), WORKERS (1), THREADS (4), PIN (1), CALLGRIND (1), RESULTS (the results file).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-ROUNDS="${ROUNDS:-11}"
+ROUNDS="${ROUNDS:-$(bench_default 11 3)}"
 # Workers x threads of every server (the harness's defaults are 2 x 4).
 WORKERS="${WORKERS:-1}"
 THREADS="${THREADS:-4}"
@@ -41,6 +41,7 @@ DURATION="${DURATION:-3s}"
 CONNECTIONS="${CONNECTIONS:-16}"
 WRK_THREADS="${WRK_THREADS:-1}"
 CALLGRIND="${CALLGRIND:-1}"
+bench_begin ROUNDS DURATION CONNECTIONS WRK_THREADS WORKERS THREADS PIN CALLGRIND
 HERE="$BENCH_DIR/benchmarks/wrapper"
 APP_DIR="$REPO_DIR/examples/wrapped-function"
 RESULTS="${RESULTS:-$BENCH_DIR/results/wrapper.md}"
@@ -389,5 +390,15 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "  deadline watchdog granian's own response sender, so calls run on the request thread."
 } > "$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
+{
+  for goal in "${GOALS[@]}"; do
+    read -r h b tgoal pgoal <<<"$goal"
+    printf '%s\tratio\t%s\t>= %s\t%s\n' "throughput, $h / $b" "$b, same round" "$tgoal" "${PAIR_RPS[$h $b]}"
+    printf '%s\tratio\t%s\t<= %s\t%s\n' "p99 latency, $h / $b" "$b, same round" "$pgoal" "${PAIR_P99[$h $b]}"
+  done
+  for server in "${SERVERS[@]}"; do
+    printf '%s\treq/s\t–\t\t%s\n' "throughput, $server" "${RPS[$server]}"
+  done
+} | bench_results wrapper
 step "Results in ${RESULTS#"$REPO_DIR"/}"
 cat "$RESULTS"

@@ -62,6 +62,8 @@ build_stack_image() {
       --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "STACK_ID=$STACK_ID" \
       --build-arg "DISTRO_VERSION=$DEBIAN_VERSION_ID" -t "$name" "$context"
   rm -rf "$context"
+  # The run image's first stage (the untrimmed tree it copies from) is left untagged.
+  docker image prune -f --filter "label=io.blacklodge.stage=$STACK_ID.run-rootfs" >/dev/null
 }
 
 # make_stack SUITE: the base, build and run images of one stack.
