@@ -78,9 +78,10 @@ RUN_REF="$BENCH_REPO/$NAME-run:$DEBIAN_SUITE"
 docker tag "$RUN_IMAGE" "$RUN_REF"
 docker push -q "$RUN_REF" >/dev/null
 
-app_copy() {  # app_copy DIR: the pip flavour of the app
+app_copy() {  # app_copy DIR: the pip flavour of the app, on CPython 3.11 like the Dockerfile's base
   rm -rf "$1" && mkdir -p "$1"
   cp "$APP_DIR/app.py" "$APP_DIR/Procfile" "$APP_DIR/pip/requirements.txt" "$1/"
+  echo 3.11 >"$1/.python-version"
 }
 
 image_name() {  # image_name TARGET SUBJECT ROUND: a new registry repository per round
@@ -103,7 +104,7 @@ build() {
     if [ "$target" = registry ]; then args+=(--publish --run-image "$RUN_REF")
     else args+=(--cache "type=launch;format=volume;name=$cache-launch"); fi
     pack build "$image" --builder "$builder" --path "$app" --network host --pull-policy if-not-present \
-      --trust-builder --verbose "${args[@]}" --env "BP_FLOOR_MB=$FLOOR_MB" \
+      --trust-builder --verbose --timestamps "${args[@]}" --env "BP_FLOOR_MB=$FLOOR_MB" \
       --env "BP_PYTHON_MANIFEST_URL=$MIRROR_URL/manifest.json" >"$log" 2>&1 \
       || { tail -40 "$log" >&2; die "pack build ($target, $subject) failed" "see the log above" "fix the build, then re-run"; }
   fi
@@ -136,7 +137,7 @@ check_serves() {  # check_serves IMAGE: our image answers on / (pulled first fro
 }
 
 RAW="$WORK/raw.tsv"  # round target subject kind seconds analyze detect restore build export cache
-LOGS="$RESULTS_DIR/$NAME-logs"  # the last round's warm logs, for the per-layer reading
+LOGS="${LOGS_DIR:-$BLACKLODGE_CACHE/bench-logs/$NAME}"  # the last round's logs (pack --timestamps)
 mkdir -p "$LOGS"
 for round in $(seq 1 "$ROUNDS"); do
   for target in $TARGETS; do
@@ -167,6 +168,7 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
+info "the last round's logs: $LOGS"
 python3 "$BENCH_DIR/benchmarks/rebuild_report.py" "$RAW" "$RESULTS_DIR" "$NAME" \
   "bench/benchmarks/rebuild.sh" "$LOAD_BEFORE" "$FLOOR_MB" "$ROUNDS" \
   "pack $(pack version)" "lifecycle $LIFECYCLE_VERSION" "$(docker version -f 'docker {{.Server.Version}}')" \
