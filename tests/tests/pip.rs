@@ -108,7 +108,9 @@ fn unchanged_rebuild_reuses_every_layer() {
     }
     // The kept runtime is the previous image's, whole: it runs, with its launch environment.
     assert_eq!(
-        image.shell_ok("echo \"$PYTHONUNBUFFERED|$LANG\"; python -c 'import flask, ssl; print(flask.__name__)'"),
+        image.shell_ok(
+            "echo \"$PYTHONUNBUFFERED|$LANG\"; python -c 'import flask, ssl; print(flask.__name__)'"
+        ),
         "1|C.UTF-8\nflask\n"
     );
 }

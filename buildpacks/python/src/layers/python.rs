@@ -141,34 +141,45 @@ pub(crate) fn install(
                         "Keeping Python {} of the previous image (unchanged version, architecture, distribution and archive; no build step runs Python): nothing restored",
                         archive.version
                     ));
-                    let marker = context.uncached_layer(
-                        layer_name!("kept"),
-                        UncachedLayerDefinition {
-                            build: true,
-                            launch: false,
-                        },
+                    write_build_env(
+                        context,
+                        LayerEnv::new().chainable_insert(
+                            Scope::Build,
+                            ModificationBehavior::Override,
+                            runtime_plan::KEPT_VERSION_VARIABLE,
+                            archive.version.to_string(),
+                        ),
                     )?;
-                    marker.write_env(LayerEnv::new().chainable_insert(
-                        Scope::Build,
-                        ModificationBehavior::Override,
-                        runtime_plan::KEPT_VERSION_VARIABLE,
-                        archive.version.to_string(),
-                    ))?;
                     return Ok(None);
                 }
                 Previous::Discarded(reasons) => cache::log_discarded("Python", &reasons),
                 Previous::None => {}
             }
+            // Launch only: the lifecycle restores the metadata of a launch layer only when it
+            // is not a build layer (a build layer's files would have to be there), and the
+            // metadata is what keeps it next time. The build sees it through `build-env`.
             let layer = context.uncached_layer(
                 layer_name!("python"),
                 UncachedLayerDefinition {
-                    build: true,
+                    build: false,
                     launch: true,
                 },
             )?;
             fill(&layer.path(), archive, download_url)?;
             layer.write_metadata(wanted.clone())?;
-            finish(&layer, archive).map(Some)
+            let path = finish(&layer, archive)?;
+            write_build_env(
+                context,
+                runtime_env(Scope::Build)
+                    .chainable_insert(
+                        Scope::Build,
+                        ModificationBehavior::Prepend,
+                        "PATH",
+                        path.join("bin"),
+                    )
+                    .chainable_insert(Scope::Build, ModificationBehavior::Delimiter, "PATH", ":"),
+            )?;
+            Ok(Some(path))
         }
     }
 }
@@ -181,18 +192,7 @@ fn finish<MAC, RAC>(
     // Written whenever the layer's files are here (a kept layer keeps the previous image's).
     layer.write_sboms(&[sbom::runtime_sbom(archive)])?;
 
-    layer.write_env(
-        LayerEnv::new()
-            // Logs reach the container log immediately.
-            .chainable_insert(
-                Scope::All,
-                ModificationBehavior::Override,
-                "PYTHONUNBUFFERED",
-                "1",
-            )
-            // A UTF-8 locale unless the user chose one.
-            .chainable_insert(Scope::All, ModificationBehavior::Default, "LANG", "C.UTF-8"),
-    )?;
+    layer.write_env(runtime_env(Scope::All))?;
 
     let python = layer.path().join("bin/python3");
     let version_output = blacklodge_common::command::run_captured(Command::new(&python).args([
@@ -206,6 +206,37 @@ fn finish<MAC, RAC>(
         python.display()
     ));
     Ok(layer.path())
+}
+
+/// The runtime's own environment, in `scope`.
+fn runtime_env(scope: Scope) -> LayerEnv {
+    LayerEnv::new()
+        // Logs reach the container log immediately.
+        .chainable_insert(
+            scope.clone(),
+            ModificationBehavior::Override,
+            "PYTHONUNBUFFERED",
+            "1",
+        )
+        // A UTF-8 locale unless the user chose one.
+        .chainable_insert(scope, ModificationBehavior::Default, "LANG", "C.UTF-8")
+}
+
+/// The `build-env` layer (build only, not cached, never in the image): what the later
+/// buildpacks of this build see of a launch-only runtime.
+fn write_build_env(
+    context: &BuildContext<PythonBuildpack>,
+    env: LayerEnv,
+) -> libcnb::Result<(), PythonError> {
+    context
+        .uncached_layer(
+            layer_name!("build-env"),
+            UncachedLayerDefinition {
+                build: true,
+                launch: false,
+            },
+        )?
+        .write_env(env)
 }
 
 /// Downloads and unpacks the runtime into the empty layer at `path`; whatever was unpacked
