@@ -18,7 +18,9 @@
 #
 #   bench/benchmarks/rebuild.sh     # writes bench/results/rebuild.{md,json}
 #
-# Knobs: ROUNDS (3), TARGETS ("daemon registry"), FLOOR_MB (157: our runtime + venv).
+# Knobs: ROUNDS (3), TARGETS ("daemon registry"), FLOOR_MB (157: our runtime + venv),
+# BEFORE_BUILDER (a second builder of ours, e.g. main's, measured in the same rounds as
+# "before": before/after figures paired like the rest).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 NAME=rebuild
@@ -28,6 +30,8 @@ ROUNDS="${ROUNDS:-3}"
 TARGETS="${TARGETS:-daemon registry}"
 FLOOR_MB="${FLOOR_MB:-157}"
 SUBJECTS="floor ours dockerfile"
+BEFORE_BUILDER="${BEFORE_BUILDER:-}"
+[ -z "$BEFORE_BUILDER" ] || SUBJECTS="floor before ours dockerfile"
 WORK="$(mktemp -d)"
 RUN_ID="rebuild-bench-$$"
 BENCH_REPO="$REGISTRY/blacklodge-bench"
@@ -101,6 +105,7 @@ build() {
   else
     local builder="$BUILDER_IMAGE" args=(--cache "type=build;format=volume;name=$cache-build")
     [ "$subject" = floor ] && builder="$FLOOR_BUILDER"
+    [ "$subject" = before ] && builder="$BEFORE_BUILDER"
     if [ "$target" = registry ]; then args+=(--publish --run-image "$RUN_REF")
     else args+=(--cache "type=launch;format=volume;name=$cache-launch"); fi
     pack build "$image" --builder "$builder" --path "$app" --network host --pull-policy if-not-present \
@@ -154,7 +159,7 @@ for round in $(seq 1 "$ROUNDS"); do
         NO_CACHE=''; [ "$kind" = warm ] || NO_CACHE=--no-cache
         seconds="$(build "$target" "$subject" "$app" "$image" "$cache" "$log")"
         info "${seconds}s (load $(cut -d' ' -f1 /proc/loadavg))"
-        if [ "$subject" = ours ] && [ "$kind" = warm ]; then
+        if [ "$subject" != floor ] && [ "$subject" != dockerfile ] && [ "$kind" = warm ]; then
           grep -q "Reusing cached virtual environment" "$log" \
             || die "the warm rebuild did not reuse the venv" "see $log" ""
         fi
@@ -172,5 +177,5 @@ info "the last round's logs: $LOGS"
 python3 "$BENCH_DIR/benchmarks/rebuild_report.py" "$RAW" "$RESULTS_DIR" "$NAME" \
   "bench/benchmarks/rebuild.sh" "$LOAD_BEFORE" "$FLOOR_MB" "$ROUNDS" \
   "pack $(pack version)" "lifecycle $LIFECYCLE_VERSION" "$(docker version -f 'docker {{.Server.Version}}')" \
-  "builder $BUILDER_IMAGE" "floor $FLOOR_BUILDER"
+  "builder $BUILDER_IMAGE" "floor $FLOOR_BUILDER" ${BEFORE_BUILDER:+"before $BEFORE_BUILDER"}
 cat "$RESULTS_DIR/$NAME.md"
