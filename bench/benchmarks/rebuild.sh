@@ -42,6 +42,8 @@ FLOOR_BUILDER="blacklodge/floor:$DEBIAN_SUITE"
 cleanup() {
   rm -rf "$WORK"
   docker image rm $(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^(blacklodge-bench/$NAME-|$BENCH_REPO/$NAME-)") >/dev/null 2>&1 || true
+  # The Dockerfile's cold images, untagged by the warm build of the same name (their own ids).
+  docker image rm $(docker images --format '{{.Repository}} {{.Tag}} {{.ID}}' | awk -v repo="^($BENCH_REPO|blacklodge-bench)/$NAME-dockerfile" '$1 ~ repo && $2 == "<none>" { print $3 }') >/dev/null 2>&1 || true
   docker volume rm -f $(docker volume ls -q | grep "^$RUN_ID") >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
