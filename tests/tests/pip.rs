@@ -78,10 +78,15 @@ fn unchanged_rebuild_reuses_every_layer() {
     let first = image.layer_digests();
 
     let log = image.build_ok(&app);
+    // Nothing of this build runs Python: the runtime is kept by its metadata, neither
+    // restored before the build nor archived after it (the lifecycle's own lines).
     assert_contains(
         &log,
-        "  - Reusing cached Python 3.11.2 (unchanged version, architecture, distribution and archive)",
+        "  - Keeping Python 3.11.2 of the previous image (unchanged version, architecture, distribution and archive; no build step runs Python): nothing restored\n",
     );
+    assert_not_contains(&log, "Restoring data for \"blacklodge/python:python\"");
+    assert_not_contains(&log, "cache layer 'blacklodge/python:python'");
+    assert_not_contains(&log, "Downloading Python");
     assert_not_contains(&log, "Fetching uv");
     assert_venv_reused(&log, "requirements.txt");
     assert_not_contains(&log, "Running uv pip install");
@@ -91,6 +96,22 @@ fn unchanged_rebuild_reuses_every_layer() {
         first,
         image.layer_digests(),
         "an unchanged rebuild produces identical layers"
+    );
+    // The kept layers keep their SBOMs (the lifecycle carries them over from the previous image).
+    let sboms = image.launch_sboms();
+    for layer in ["blacklodge_python/python", "blacklodge_pip/venv"] {
+        assert!(
+            sboms.contains_key(&format!("layers/sbom/launch/{layer}/sbom.cdx.json")),
+            "no SBOM of {layer} in {:?}",
+            sboms.keys()
+        );
+    }
+    // The kept runtime is the previous image's, whole: it runs, with its launch environment.
+    assert_eq!(
+        image.shell_ok(
+            "echo \"$PYTHONUNBUFFERED|$LANG\"; python -c 'import flask, ssl; print(flask.__name__)'"
+        ),
+        "1|C.UTF-8\nflask\n"
     );
 }
 
@@ -125,7 +146,11 @@ fn changed_requirements_produce_exactly_the_new_set() {
         &log,
         "  - Discarding cached virtual environment:\n    - requirements.txt, a file it includes, a PIP_CONSTRAINT file or a local package they install changed\n",
     );
-    assert_contains(&log, "  - Reusing cached Python 3.11.2");
+    // uv runs Python this time: the kept runtime is installed again for it.
+    assert_contains(
+        &log,
+        "- Installing Python\n  - Discarding cached Python:\n    - a build step runs Python this time (the dependencies to install changed)\n  - Downloading Python 3.11.2 from ",
+    );
     assert_contains(&log, "Running uv pip install -r requirements.txt");
     let output = image.shell_ok("python -c 'import six, flask; print(six.__version__)'; python -c 'import gunicorn' 2>&1 || echo gone");
     assert_contains(&output, "1.17.0\n");

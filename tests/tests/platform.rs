@@ -535,7 +535,7 @@ fn tekton_buildpacks_task_steps_build_and_push_to_the_registry() {
     let (log, _) = build(&second);
     assert_contains(
         &log,
-        "Restoring data for \"blacklodge/python:python\" from cache",
+        "Restoring data for \"blacklodge/pip:uv-cache\" from cache",
     );
 }
 

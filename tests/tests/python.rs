@@ -104,8 +104,8 @@ fn python_only_app_gets_the_requested_runtime_and_serves() {
     assert_not_contains(&env, "blacklodge-python-");
 }
 
-/// Unchanged rebuild: the layer is reused. Version change: discarded with the reason and
-/// the new version installed.
+/// Unchanged rebuild: the layer is kept (nothing of the build runs Python). Version change:
+/// discarded with the reason and the new version installed.
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn runtime_is_reused_on_rebuild_and_replaced_on_version_change() {
@@ -117,11 +117,13 @@ fn runtime_is_reused_on_rebuild_and_replaced_on_version_change() {
         "  - Downloading Python 3.11.2 from http://127.0.0.1:8765/",
     );
 
+    // No build step of this app runs Python (a Procfile, no dependencies): kept by metadata.
     let second = image.build_ok(&app);
     assert_contains(
         &second,
-        "- Installing Python\n  - Reusing cached Python 3.11.2 (unchanged version, architecture, distribution and archive)\n",
+        "- Installing Python\n  - Keeping Python 3.11.2 of the previous image (unchanged version, architecture, distribution and archive; no build step runs Python): nothing restored\n",
     );
+    assert_not_contains(&second, "Restoring data for \"blacklodge/python:python\"");
     assert_not_contains(&second, "Downloading Python");
 
     app.write(".python-version", "3.13\n");

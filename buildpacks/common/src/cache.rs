@@ -4,6 +4,7 @@
 use libcnb::Buildpack;
 use libcnb::build::BuildContext;
 use libcnb::data::layer::LayerName;
+use libcnb::data::layer_content_metadata::{LayerContentMetadata, LayerTypes};
 use libcnb::layer::{
     CachedLayerDefinition, EmptyLayerCause, InvalidMetadataAction, LayerRef, LayerState,
     RestoredLayerAction,
@@ -100,6 +101,72 @@ pub fn files_sha256(
         }
     }
     Ok(crate::download::sha256_bytes(&material))
+}
+
+/// What became of a launch-only layer of the previous image ([`keep_previous_launch_layer`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Previous {
+    /// No metadata of that layer from a previous image.
+    None,
+    /// Unchanged: kept by metadata, the exporter reuses the previous image's layer.
+    Kept,
+    /// Changed: to be made again, for these reasons.
+    Discarded(Vec<String>),
+}
+
+/// Keeps the launch layer `name` of the previous image, without its files, when
+/// `reasons(cached, wanted)` finds nothing that changed.
+///
+/// The lifecycle restores only the metadata (`<name>.toml`) of a launch layer that is not
+/// cached; rewriting it with `launch = true` and no directory makes the exporter reuse the
+/// previous image's layer: nothing is restored before the build nor archived after it.
+/// (libcnb's layer API treats a layer without its directory as absent, so this is done
+/// here.) A directory restored from an older, cached layer of the same metadata is removed:
+/// the image already has those bytes.
+///
+/// # Errors
+/// Reading or writing the layer metadata, removing a restored directory.
+pub fn keep_previous_launch_layer<M>(
+    layers_dir: &std::path::Path,
+    name: &str,
+    wanted: &M,
+    reasons: impl Fn(&M, &M) -> Vec<String>,
+) -> Result<Previous, crate::error::IoFailure>
+where
+    M: Serialize + DeserializeOwned + Clone,
+{
+    use crate::error::io_failure;
+    let toml_path = layers_dir.join(format!("{name}.toml"));
+    let dir = layers_dir.join(name);
+    if !toml_path.is_file() {
+        return Ok(Previous::None);
+    }
+    let text = fs_err::read_to_string(&toml_path).map_err(io_failure("read", &toml_path))?;
+    let Ok(cached) = toml::from_str::<LayerContentMetadata<M>>(&text) else {
+        // An older metadata format: nothing to compare with; the layer is made anew.
+        return Ok(Previous::Discarded(vec![
+            "the cache was written by an incompatible buildpack version".to_string(),
+        ]));
+    };
+    let found = reasons(&cached.metadata, wanted);
+    if !found.is_empty() {
+        return Ok(Previous::Discarded(found));
+    }
+    if dir.exists() {
+        fs_err::remove_dir_all(&dir).map_err(io_failure("remove", &dir))?;
+    }
+    let kept = LayerContentMetadata {
+        types: Some(LayerTypes {
+            launch: true,
+            build: false,
+            cache: false,
+        }),
+        metadata: wanted.clone(),
+    };
+    let text = toml::to_string(&kept)
+        .map_err(|error| io_failure("write", &toml_path)(std::io::Error::other(error)))?;
+    fs_err::write(&toml_path, text).map_err(io_failure("write", &toml_path))?;
+    Ok(Previous::Kept)
 }
 
 /// Logs why a cached layer was discarded, one detail line per reason.

@@ -11,4 +11,5 @@ pub mod env;
 pub mod error;
 pub mod output;
 pub mod pypi;
+pub mod runtime_plan;
 pub mod sbom;

@@ -10,6 +10,7 @@ use blacklodge_hooks::errors::HookError;
 use blacklodge_hooks::run;
 use blacklodge_hooks::s2i::{self, ENVIRONMENT_FILE};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
+use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::data::layer_name;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
@@ -27,7 +28,12 @@ impl Buildpack for HooksPreBuildpack {
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
         if AppScripts::detect(&context.app_dir) {
-            DetectResultBuilder::pass().build()
+            // Plainly required: its hook runs Python, and the variables it exports change
+            // what the dependency buildpack installs, so the runtime is there on every build
+            // (see blacklodge_common::runtime_plan).
+            DetectResultBuilder::pass()
+                .build_plan(BuildPlanBuilder::new().requires("python").build())
+                .build()
         } else {
             DetectResultBuilder::fail().build()
         }

@@ -17,16 +17,19 @@ use crate::layers::venv::{PipRun, Run, UvRun, VenvLayerMetadata};
 use crate::requirements::REQUIREMENTS_FILE;
 use crate::translate::PipSettings;
 use blacklodge_common::download::sha256_bytes;
-use blacklodge_common::{env, output, pypi};
+use blacklodge_common::{env, output, pypi, runtime_plan};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::managers::{self, Manager, Selection};
 use blacklodge_python_deps::tool::PinnedWheel;
 use blacklodge_python_deps::{ca, python, setup, translated};
+use libcnb::Env;
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
+use libcnb::data::build_plan::Require;
 use libcnb::data::layer_name;
 use libcnb::detect::{DetectContext, DetectResult};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Platform, buildpack_main};
+use std::path::Path;
 
 #[cfg(test)]
 use tempfile as _;
@@ -43,6 +46,12 @@ impl Buildpack for PipBuildpack {
             &context,
             Manager::Pip,
             &format!("No {REQUIREMENTS_FILE} in the app root."),
+            // The venv key (but Python's version, the python buildpack's own concern): Python
+            // runs in this build only when it changed. Unreadable files: the build says why.
+            || match VenvInputs::read(&context.app_dir, context.platform.env()) {
+                Ok(inputs) => runtime_plan::when_changed_requirement(&inputs.digest()),
+                Err(_) => Require::new(runtime_plan::ENTRY),
+            },
         )
     }
 
@@ -68,8 +77,13 @@ impl Buildpack for PipBuildpack {
             }
             _ => {}
         }
-        let (installer, reason) = installer::select(env, &context.app_dir)
-            .map_err(|error| PipError::Deps(error.into()))?;
+        let VenvInputs {
+            installer,
+            reason,
+            pip_settings,
+            files,
+            requirements_sha256,
+        } = VenvInputs::read(&context.app_dir, env)?;
         let pin = installer.pin();
         output::step(format!("Installing dependencies from {REQUIREMENTS_FILE}"));
         output::detail(match reason {
@@ -85,39 +99,6 @@ impl Buildpack for PipBuildpack {
             ),
         });
 
-        // pip's settings as pip resolves them: the build's PIP_* variables over its
-        // configuration files. Both installers' venv keys record them.
-        let pip_settings = PipSettings::from_process(&context.app_dir, false);
-        let root = context.app_dir.join(REQUIREMENTS_FILE);
-        let mut roots = vec![root.clone()];
-        roots.extend(requirements::constraint_files(
-            pip_settings.vars.get("PIP_CONSTRAINT").map(String::as_str),
-            &context.app_dir,
-        ));
-        let files =
-            requirements::read_set(&context.app_dir, &roots).map_err(|error| PipError::Io {
-                action: "read",
-                path: root.clone(),
-                error,
-            })?;
-        // Local directories the set installs can change without any requirements file
-        // changing: what they contribute is part of the key.
-        let local = requirements::local_directories(&files, &context.app_dir);
-        let local_fingerprint =
-            requirements::local_fingerprint(&context.app_dir, &local).map_err(|error| {
-                PipError::Io {
-                    action: "read",
-                    path: context.app_dir.clone(),
-                    error,
-                }
-            })?;
-        let requirements_sha256 = if local_fingerprint.is_empty() {
-            requirements::fingerprint(&files)
-        } else {
-            sha256_bytes(
-                format!("{}\0{local_fingerprint}", requirements::fingerprint(&files)).as_bytes(),
-            )
-        };
         match installer {
             Installer::Uv => {
                 install_with_uv(&context, &files, requirements_sha256, &pin, pip_settings)?;
@@ -129,6 +110,79 @@ impl Buildpack for PipBuildpack {
 
     fn on_error(&self, error: libcnb::Error<Self::Error>) {
         blacklodge_common::error::report(&error);
+    }
+}
+
+/// What the venv is keyed on (but Python's version), read the same way at detection (for
+/// the python buildpack, see `blacklodge_common::runtime_plan`) and at build.
+struct VenvInputs {
+    installer: Installer,
+    reason: Reason,
+    /// pip's settings as pip resolves them: the build's PIP_* variables over its
+    /// configuration files. Both installers' venv keys record them.
+    pip_settings: PipSettings,
+    files: Vec<requirements::RequirementsFile>,
+    requirements_sha256: String,
+}
+
+impl VenvInputs {
+    fn read(app_dir: &Path, env: &Env) -> Result<Self, PipError> {
+        let (installer, reason) =
+            installer::select(env, app_dir).map_err(|error| PipError::Deps(error.into()))?;
+        let pip_settings = PipSettings::from_process(app_dir, false);
+        let root = app_dir.join(REQUIREMENTS_FILE);
+        let mut roots = vec![root.clone()];
+        roots.extend(requirements::constraint_files(
+            pip_settings.vars.get("PIP_CONSTRAINT").map(String::as_str),
+            app_dir,
+        ));
+        let files = requirements::read_set(app_dir, &roots).map_err(|error| PipError::Io {
+            action: "read",
+            path: root.clone(),
+            error,
+        })?;
+        // Local directories the set installs can change without any requirements file
+        // changing: what they contribute is part of the key.
+        let local = requirements::local_directories(&files, app_dir);
+        let local_fingerprint =
+            requirements::local_fingerprint(app_dir, &local).map_err(|error| PipError::Io {
+                action: "read",
+                path: app_dir.to_path_buf(),
+                error,
+            })?;
+        let requirements_sha256 = if local_fingerprint.is_empty() {
+            requirements::fingerprint(&files)
+        } else {
+            sha256_bytes(
+                format!("{}\0{local_fingerprint}", requirements::fingerprint(&files)).as_bytes(),
+            )
+        };
+        Ok(Self {
+            installer,
+            reason,
+            pip_settings,
+            files,
+            requirements_sha256,
+        })
+    }
+
+    /// A digest of everything in the venv key but Python's version.
+    fn digest(&self) -> String {
+        let settings: Vec<String> = self
+            .pip_settings
+            .install_key()
+            .into_iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        sha256_bytes(
+            format!(
+                "{}\0{}\0{}",
+                self.requirements_sha256,
+                self.installer.pin().label(),
+                settings.join("\0")
+            )
+            .as_bytes(),
+        )
     }
 }
 

@@ -25,6 +25,10 @@ pub enum DepsError {
     },
     /// `python3` is not on PATH: the runtime buildpack did not run.
     NoPython(CommandError),
+    /// The python buildpack kept the runtime without its files, yet the venv must be made.
+    RuntimeKept {
+        version: String,
+    },
     FetchTool {
         tool: String,
         error: FetchError,
@@ -72,6 +76,13 @@ impl DepsError {
                 "No Python to install dependencies with",
                 format!("`{}` {}.", error.command(), error.reason()),
                 "The blacklodge/python buildpack must run before the dependency buildpack: build with the Blacklodge builder or list both buildpacks.",
+            ),
+            Self::RuntimeKept { version } => UserError::new(
+                "The Python runtime's files are not in this build",
+                format!(
+                    "The python buildpack kept Python {version} of the previous image by its metadata, because the dependency buildpack's inputs were unchanged, yet the virtual environment must be made again: the two disagree (a bug in the buildpacks)."
+                ),
+                "Build once without the previous image (a new image name, or remove it), which installs the runtime, and report the build log.",
             ),
             Self::FetchTool { tool, error } => UserError::new(
                 format!("Could not get {tool}"),
@@ -398,6 +409,12 @@ mod tests {
                     command: "python3 --version".into(),
                     error: std::io::Error::from_raw_os_error(2),
                 }),
+            ),
+            (
+                "runtime_kept",
+                DepsError::RuntimeKept {
+                    version: "3.11.2".into(),
+                },
             ),
             (
                 "fetch_tool_not_listed",

@@ -6,11 +6,13 @@ use crate::managers::{self, Selection};
 use crate::{ca, layers, python, uv::Uv};
 use blacklodge_common::{env, pypi};
 use libcnb::build::BuildContext;
+use libcnb::data::build_plan::Require;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::{Buildpack, Platform};
 
-/// The detection of the dependency buildpack of `manager`: it passes, providing the venv,
-/// when `manager` installs the app's dependencies; otherwise it fails, printing `why_not`.
+/// The detection of the dependency buildpack of `manager`: it passes, providing the venv and
+/// requiring `python()` (see `blacklodge_common::runtime_plan`), when `manager` installs the
+/// app's dependencies; otherwise it fails, printing `why_not`.
 ///
 /// # Errors
 /// libcnb errors building the result.
@@ -18,6 +20,7 @@ pub fn detect<B>(
     context: &DetectContext<B>,
     manager: managers::Manager,
     why_not: &str,
+    python: impl FnOnce() -> Require,
 ) -> libcnb::Result<DetectResult, B::Error>
 where
     B: Buildpack,
@@ -25,7 +28,7 @@ where
 {
     if managers::detects(&context.app_dir, context.platform.env(), manager) {
         DetectResultBuilder::pass()
-            .build_plan(layers::venv::provider_plan())
+            .build_plan(layers::venv::provider_plan(&python()))
             .build()
     } else {
         println!("{why_not}");

@@ -22,7 +22,7 @@ use crate::manifest::{Distro, Manifest};
 use crate::selection::{Decision, Origin};
 use crate::support::Support;
 use crate::version::MinorVersion;
-use blacklodge_common::{download, env, output};
+use blacklodge_common::{download, env, output, runtime_plan};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::data::launch::LaunchBuilder;
@@ -69,12 +69,13 @@ impl Buildpack for PythonBuildpack {
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
         if is_python_project(&context.app_dir) {
             // Provides `python` and requires it itself, so a plain Python app (no dependency
-            // manager) still forms a valid group; dependency buildpacks require it too.
+            // manager) still forms a valid group; dependency buildpacks require it too. Its own
+            // build runs the runtime only when it installs it.
             DetectResultBuilder::pass()
                 .build_plan(
                     BuildPlanBuilder::new()
-                        .provides("python")
-                        .requires("python")
+                        .provides(runtime_plan::ENTRY)
+                        .requires(runtime_plan::no_build_requirement())
                         .build(),
                 )
                 .build()
@@ -132,7 +133,8 @@ impl Buildpack for PythonBuildpack {
 
         let mirror = env::string(env, "BP_PYTHON_MIRROR_URL");
         let url = manifest::mirrored(&archive.url, mirror.as_deref());
-        layers::python::install(&context, archive, &url)?;
+        let need = runtime_plan::need(&context.buildpack_plan);
+        layers::python::install(&context, archive, &url, &need)?;
 
         output::step(format!(
             "Done ({})",

@@ -55,6 +55,8 @@ impl Buildpack for UvBuildpack {
             &context,
             Manager::Uv,
             "No uv.lock in the app root (or another package manager is selected).",
+            // Its venv key is not offered: the runtime is there on every build.
+            || libcnb::data::build_plan::Require::new(blacklodge_common::runtime_plan::ENTRY),
         )
     }
 

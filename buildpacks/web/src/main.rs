@@ -58,7 +58,15 @@ fn enabled(env: &Env, name: &str) -> Result<bool, WebError> {
 /// Whether the build runs Python in the app's environment (to read its installed packages,
 /// and for collectstatic): then the venv must be there while building.
 fn needs_app_environment(app_dir: &Path, env: &Env) -> bool {
-    // A malformed value is reported by the build; here it counts as the default.
+    let (default_process, collectstatic) = detect_switches(env);
+    let read = |relative: &str| read_app_file(app_dir, relative);
+    (default_process && claims::find(app_dir, env).is_none() && shape::might_fit(&read))
+        || (collectstatic && app_dir.join(MANAGE_PY).is_file())
+}
+
+/// `(default process, collectstatic)` as detection reads them: a malformed value is
+/// reported by the build; here it counts as the default.
+fn detect_switches(env: &Env) -> (bool, bool) {
     let default_process = env::boolean(env, VAR_DEFAULT_PROCESS)
         .ok()
         .flatten()
@@ -67,8 +75,15 @@ fn needs_app_environment(app_dir: &Path, env: &Env) -> bool {
         .ok()
         .flatten()
         .unwrap_or(true);
-    let read = |relative: &str| read_app_file(app_dir, relative);
-    (default_process && claims::find(app_dir, env).is_none() && shape::might_fit(&read))
+    (default_process, collectstatic)
+}
+
+/// Whether the build runs Python (it inspects the installed packages unless a Procfile or
+/// the wrapper claims the web process or the default process is off, and runs
+/// collectstatic for a Django project): the same conditions as in `build`.
+fn runs_python(app_dir: &Path, env: &Env) -> bool {
+    let (default_process, collectstatic) = detect_switches(env);
+    (default_process && claims::find(app_dir, env).is_none())
         || (collectstatic && app_dir.join(MANAGE_PY).is_file())
 }
 
@@ -88,8 +103,13 @@ impl Buildpack for WebBuildpack {
                 .or()
                 .requires("python")
                 .build()
-        } else {
+        } else if runs_python(&context.app_dir, context.platform.env()) {
             BuildPlanBuilder::new().requires("python").build()
+        } else {
+            // Nothing of this build runs Python (see blacklodge_common::runtime_plan).
+            BuildPlanBuilder::new()
+                .requires(blacklodge_common::runtime_plan::no_build_requirement())
+                .build()
         };
         DetectResultBuilder::pass().build_plan(plan).build()
     }

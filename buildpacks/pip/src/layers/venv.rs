@@ -153,6 +153,7 @@ fn fill(
     path: &Path,
     run: &Run<'_>,
 ) -> libcnb::Result<(), PipError> {
+    blacklodge_python_deps::python::require_files().map_err(PipError::Deps)?;
     output::timed("Creating virtual environment", || {
         command::run_captured(
             Command::new("python3")

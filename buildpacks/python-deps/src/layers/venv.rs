@@ -17,12 +17,12 @@
 use crate::errors::{DepsError, fail};
 use crate::sbom;
 use crate::uv::Uv;
-use blacklodge_common::{cache, command, output};
+use blacklodge_common::cache::{self, Previous};
+use blacklodge_common::{command, output};
 use libcnb::Buildpack;
 use libcnb::build::BuildContext;
 use libcnb::data::build_plan::{BuildPlan, BuildPlanBuilder, Require};
 use libcnb::data::buildpack_plan::BuildpackPlan;
-use libcnb::data::layer_content_metadata::{LayerContentMetadata, LayerTypes};
 use libcnb::data::layer_name;
 use libcnb::layer::{
     CachedLayerDefinition, InvalidMetadataAction, LayerRef, LayerState, RestoredLayerAction,
@@ -38,14 +38,21 @@ use std::process::Command;
 /// venv while building requires it with `build = true` in its metadata.
 pub const PLAN_ENTRY: &str = "venv";
 
-/// The detect plan of a dependency buildpack: it requires `python` and offers [`PLAN_ENTRY`]
-/// to a later buildpack that requires it (or, when none does, only requires `python`).
-pub fn provider_plan() -> BuildPlan {
+/// The detect plan of a dependency buildpack: it requires `python` (`python`: the
+/// requirement, see `blacklodge_common::runtime_plan`) and offers [`PLAN_ENTRY`] to a later
+/// buildpack that requires it (or, when none does, only requires `python`).
+pub fn provider_plan(python: &Require) -> BuildPlan {
+    // `Require` is not `Clone`.
+    let copy = || {
+        let mut require = Require::new(python.name.clone());
+        require.metadata.clone_from(&python.metadata);
+        require
+    };
     BuildPlanBuilder::new()
-        .requires("python")
+        .requires(copy())
         .provides(PLAN_ENTRY)
         .or()
-        .requires("python")
+        .requires(copy())
         .build()
 }
 
@@ -67,17 +74,6 @@ pub fn needed_at_build(plan: &BuildpackPlan) -> bool {
     })
 }
 
-/// What became of the venv of the previous image (launch-only venvs).
-#[derive(Debug, PartialEq, Eq)]
-pub enum Previous {
-    /// No venv metadata from a previous image.
-    None,
-    /// Unchanged: kept by metadata, the exporter reuses the previous image's layer.
-    Kept,
-    /// Changed: recreated, for these reasons.
-    Discarded(Vec<String>),
-}
-
 /// The launch-only `venv` layer to fill, or `None` when the previous image's venv is kept
 /// (`reasons(cached, wanted)` found nothing that changed; `reused` logs it). A venv that
 /// changed is logged with its reasons and made again from scratch.
@@ -95,9 +91,15 @@ where
     B::Error: From<DepsError>,
     M: Serialize + DeserializeOwned + Clone,
 {
-    match keep_previous_launch_layer(&context.layers_dir, "venv", wanted, reasons)
-        .map_err(fail::<B::Error>)?
-    {
+    match cache::keep_previous_launch_layer(&context.layers_dir, "venv", wanted, reasons).map_err(
+        |failure| {
+            fail::<B::Error>(DepsError::Io {
+                action: failure.action,
+                path: failure.path,
+                error: failure.error,
+            })
+        },
+    )? {
         Previous::Kept => {
             reused();
             return Ok(None);
@@ -114,70 +116,6 @@ where
             },
         )
         .map(Some)
-}
-
-/// Keeps the launch-only layer `name` of the previous image when `reasons(cached, wanted)`
-/// finds nothing that changed.
-///
-/// The lifecycle restores only the metadata (`<name>.toml`) of a launch layer that is not
-/// cached; rewriting it with `launch = true` and no directory makes the exporter reuse the
-/// previous image's layer. (libcnb's layer API treats a layer without its directory as
-/// absent, so this is done here.) A directory restored from an older, cached layer of the
-/// same metadata is removed: the image already has those bytes.
-///
-/// # Errors
-/// Reading or writing the layer metadata.
-pub fn keep_previous_launch_layer<M>(
-    layers_dir: &Path,
-    name: &str,
-    wanted: &M,
-    reasons: impl Fn(&M, &M) -> Vec<String>,
-) -> Result<Previous, DepsError>
-where
-    M: Serialize + DeserializeOwned + Clone,
-{
-    let toml_path = layers_dir.join(format!("{name}.toml"));
-    let dir = layers_dir.join(name);
-    let io = |action, path: &Path| {
-        let path = path.to_path_buf();
-        move |error| DepsError::Io {
-            action,
-            path,
-            error,
-        }
-    };
-    if !toml_path.is_file() {
-        return Ok(Previous::None);
-    }
-    let text = fs_err::read_to_string(&toml_path).map_err(io("read", &toml_path))?;
-    let Ok(cached) = toml::from_str::<LayerContentMetadata<M>>(&text) else {
-        // An older metadata format: nothing to compare with; the venv is made anew.
-        return Ok(Previous::Discarded(vec![
-            "the cache was written by an incompatible buildpack version".to_string(),
-        ]));
-    };
-    let found = reasons(&cached.metadata, wanted);
-    if !found.is_empty() {
-        return Ok(Previous::Discarded(found));
-    }
-    if dir.exists() {
-        fs_err::remove_dir_all(&dir).map_err(io("remove", &dir))?;
-    }
-    let kept = LayerContentMetadata {
-        types: Some(LayerTypes {
-            launch: true,
-            build: false,
-            cache: false,
-        }),
-        metadata: wanted.clone(),
-    };
-    let text = toml::to_string(&kept).map_err(|error| DepsError::Io {
-        action: "write",
-        path: toml_path.clone(),
-        error: std::io::Error::other(error),
-    })?;
-    fs_err::write(&toml_path, text).map_err(io("write", &toml_path))?;
-    Ok(Previous::Kept)
 }
 
 /// The cache key of a lock's venv (uv, Poetry, Pipenv). The pip buildpack keys its venv
@@ -330,6 +268,7 @@ where
     B: Buildpack,
     B::Error: From<DepsError>,
 {
+    crate::python::require_files().map_err(fail::<B::Error>)?;
     output::timed("Creating virtual environment", || {
         command::run_captured(
             Command::new("python3")
