@@ -427,7 +427,7 @@ fn unfetchable_git_requirement_is_a_git_failure_with_either_installer() {
         "requirements.txt",
         &format!("flask==3.1.2\ngreeter @ git+{missing}\n"),
     );
-    let fix = "! How to fix:\n!   Check that the repository URL in requirements.txt is reachable from the build (network, TLS: a `ca-certificates` binding is given to git too) and that the locked commit still exists there (a force-push can remove it: then run `pip-compile --generate-hashes` again).\n";
+    let fix = "! How to fix:\n!   Check that the repository URL in requirements.txt is reachable from the\n!   build (network, TLS: a `ca-certificates` binding is given to git too) and\n!   that the locked commit still exists there (a force-push can remove it: then\n!   run `pip-compile --generate-hashes` again).\n";
     for (installer, image) in [("pip", "pip-git-missing"), ("uv", "pip-git-missing-uv")] {
         let log = Image::new(image)
             .env("BP_PIP_INSTALLER", installer)

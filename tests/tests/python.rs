@@ -298,7 +298,7 @@ fn conflicting_version_files_fail_naming_both() {
     let log = Image::new("python-conflict").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Conflicting Python versions\n!\n! .python-version asks for 3.11, which selects Python 3.11.2, but other files of the app exclude it:\n! - pyproject.toml requires-python asks for >=3.12\n! .python-version takes precedence (order: BP_PYTHON_VERSION, .python-version, runtime.txt, pyproject.toml, Pipfile, uv.lock), but an image has one Python and every file must accept it.\n",
+        "! ERROR: Conflicting Python versions\n!\n! .python-version asks for 3.11, which selects Python 3.11.2, but other files of\n! the app exclude it:\n! - pyproject.toml requires-python asks for >=3.12\n! .python-version takes precedence (order: BP_PYTHON_VERSION, .python-version,\n! runtime.txt, pyproject.toml, Pipfile, uv.lock), but an image has one Python\n! and every file must accept it.\n",
     );
     assert_contains(
         &log,
@@ -314,7 +314,7 @@ fn end_of_life_version_names_the_supported_range() {
     let log = Image::new("python-eol").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Python 3.8 has reached end of life\n!\n! Python 3.8 was requested in .python-version, but it is end-of-life: it gets no security fixes.\n! Supported versions: 3.10 to 3.13.\n",
+        "! ERROR: Python 3.8 has reached end of life\n!\n! Python 3.8 was requested in .python-version, but it is end-of-life: it gets no\n! security fixes.\n! Supported versions: 3.10 to 3.13.\n",
     );
     assert_contains(
         &log,
@@ -361,7 +361,7 @@ fn malformed_runtime_txt_names_the_line_and_the_fix() {
     let log = Image::new("python-bad-runtime-txt").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid runtime.txt\n!\n! Line 1 of runtime.txt is 'python3.11', which is not python-MAJOR.MINOR or python-MAJOR.MINOR.PATCH (e.g. python-3.12.4).\n",
+        "! ERROR: Invalid runtime.txt\n!\n! Line 1 of runtime.txt is 'python3.11', which is not python-MAJOR.MINOR or\n! python-MAJOR.MINOR.PATCH (e.g. python-3.12.4).\n",
     );
     assert_contains(
         &log,
@@ -513,7 +513,7 @@ fn truncated_archive_never_becomes_a_runtime() {
         .build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Could not unpack Python\n!\n! The archive file:///workspace/truncated.tar.gz passed its checksum but could not be extracted: ",
+        "! ERROR: Could not unpack Python\n!\n! The archive file:///workspace/truncated.tar.gz passed its checksum but could\n! not be extracted:",
     );
     assert_not_contains(&log, "Compiling the standard library");
 }
@@ -579,7 +579,7 @@ fn architecture_without_a_build_is_an_error() {
         .build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: No Python builds for x86_64\n!\n! The manifest (/workspace/manifest.json) has no CPython archive for this build's architecture, x86_64 (glibc).\n! It has archives for: aarch64.\n",
+        "! ERROR: No Python builds for x86_64\n!\n! The manifest (/workspace/manifest.json) has no CPython archive for this\n! build's architecture, x86_64 (glibc).\n! It has archives for: aarch64.\n",
     );
 }
 
@@ -605,7 +605,7 @@ fn invisible_character_in_version_file_is_shown_escaped() {
     let log = Image::new("python-invisible").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid .python-version\n!\n! Line 1 of .python-version is '3.12.0\\x1b', which is not a CPython version: either MAJOR.MINOR (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g. 3.12.4). It contains an invisible character (shown escaped, e.g. \\x1b): delete it and retype the value.\n!\n! How to fix:\n!   Change that line to a version such as 3.12. Only CPython is supported.\n",
+        "! ERROR: Invalid .python-version\n!\n! Line 1 of .python-version is '3.12.0\\x1b', which is not a CPython version:\n! either MAJOR.MINOR (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g.\n! 3.12.4). It contains an invisible character (shown escaped, e.g. \\x1b): delete\n! it and retype the value.\n!\n! How to fix:\n!   Change that line to a version such as 3.12. Only CPython is supported.\n",
     );
 
     app.remove(".python-version");
@@ -614,7 +614,7 @@ fn invisible_character_in_version_file_is_shown_escaped() {
         .build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid BP_PYTHON_VERSION\n!\n! BP_PYTHON_VERSION='\\u200b3.11' is not a CPython version: either MAJOR.MINOR (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g. 3.12.4). It contains an invisible character (shown escaped, e.g. \\x1b): delete it and retype the value.\n!\n! How to fix:\n!   Set BP_PYTHON_VERSION to a version such as 3.12, or unset it to use the app's version files.\n",
+        "! ERROR: Invalid BP_PYTHON_VERSION\n!\n! BP_PYTHON_VERSION='\\u200b3.11' is not a CPython version: either MAJOR.MINOR\n! (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g. 3.12.4). It contains an\n! invisible character (shown escaped, e.g. \\x1b): delete it and retype the\n! value.\n!\n! How to fix:\n!   Set BP_PYTHON_VERSION to a version such as 3.12, or unset it to use the\n!   app's version files.\n",
     );
 }
 

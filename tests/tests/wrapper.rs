@@ -549,7 +549,7 @@ fn invalid_configuration_is_explained() {
     let log = Image::new("wrapper-unknown-key").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid wrapper configuration in blacklodge.toml\n!\n! blacklodge.toml: line 2: unknown field `port`, expected one of `entrypoint`, `modes`, `default-mode`, `name`, `version`, `kafka`\n",
+        "! ERROR: Invalid wrapper configuration in blacklodge.toml\n!\n! blacklodge.toml: line 2: unknown field `port`, expected one of `entrypoint`,\n! `modes`, `default-mode`, `name`, `version`, `kafka`\n",
     );
 
     app.write(

@@ -766,7 +766,7 @@ fn kafka_configuration_mistakes_fail_the_build_with_the_fix() {
     let log = Image::new("wrapper-kafka-key").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid wrapper configuration in blacklodge.toml\n!\n! blacklodge.toml: line 11, in [kafka]: unknown field `group`, expected one of `topics`, `group-id`, `output-topic`, `dlq-topic`, `value-format`\n!\n! How to fix:\n!   The keys of [kafka] are: topics = [\"orders\"], group-id = \"...\", output-topic = \"...\", dlq-topic = \"...\", value-format = \"json\" or \"bytes\"; all optional, each a default the worker's BLACKLODGE_KAFKA_* variables override at run time. See docs/wrapper.md.\n",
+        "! ERROR: Invalid wrapper configuration in blacklodge.toml\n!\n! blacklodge.toml: line 11, in [kafka]: unknown field `group`, expected one of\n! `topics`, `group-id`, `output-topic`, `dlq-topic`, `value-format`\n!\n! How to fix:\n!   The keys of [kafka] are: topics = [\"orders\"], group-id = \"...\", output-topic\n!   = \"...\", dlq-topic = \"...\", value-format = \"json\" or \"bytes\"; all optional,\n!   each a default the worker's BLACKLODGE_KAFKA_* variables override at run\n!   time. See docs/wrapper.md.\n",
     );
 
     let app = App::fixture("wrapper-kafka");
@@ -778,7 +778,7 @@ fn kafka_configuration_mistakes_fail_the_build_with_the_fix() {
     let log = Image::new("wrapper-kafka-modes").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: A [kafka] table without the worker mode\n!\n! [kafka] in blacklodge.toml configures the Kafka worker, but modes in blacklodge.toml only has 'web', 'job', so no process would read it.\n!\n! How to fix:\n!   Add \"worker\" to modes (modes = [\"web\", \"job\", \"worker\"]), or remove modes to get web, job and worker; or delete the [kafka] table if the image needs no worker.\n",
+        "! ERROR: A [kafka] table without the worker mode\n!\n! [kafka] in blacklodge.toml configures the Kafka worker, but modes in\n! blacklodge.toml only has 'web', 'job', so no process would read it.\n!\n! How to fix:\n!   Add \"worker\" to modes (modes = [\"web\", \"job\", \"worker\"]), or remove modes to\n!   get web, job and worker; or delete the [kafka] table if the image needs no\n!   worker.\n",
     );
 
     let app = App::fixture("wrapper-kafka");
@@ -790,7 +790,7 @@ fn kafka_configuration_mistakes_fail_the_build_with_the_fix() {
     let log = Image::new("wrapper-kafka-topic").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid Kafka topic name in topics\n!\n! topics in [kafka] in blacklodge.toml has \"orders,refunds\": ',' is not allowed; a Kafka topic name has 1 to 249 characters, each a letter (a-z, A-Z), a digit, '.', '_' or '-', and is not '.' or '..'.\n",
+        "! ERROR: Invalid Kafka topic name in topics\n!\n! topics in [kafka] in blacklodge.toml has \"orders,refunds\": ',' is not allowed;\n! a Kafka topic name has 1 to 249 characters, each a letter (a-z, A-Z), a digit,\n! '.', '_' or '-', and is not '.' or '..'.\n",
     );
 }
 

@@ -12,3 +12,4 @@ pub mod error;
 pub mod output;
 pub mod pypi;
 pub mod sbom;
+pub mod wrap;
