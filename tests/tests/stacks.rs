@@ -316,8 +316,8 @@ fn a_run_image_of_another_release_is_refused() {
 !
 ! How to fix:
 !   Use the run image of the builder's own stack: drop the run image override
-!   (pack build --run-image), or build with the builder of the stack you want to
-!   run on (Blacklodge has one builder per Debian release).
+!   (`pack build --run-image`), or build with the builder of the stack you want
+!   to run on (Blacklodge has one builder per Debian release).
 ",
             v = default.version
         ),

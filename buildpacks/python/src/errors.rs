@@ -197,7 +197,7 @@ Fix the file or unset BP_PYTHON_MANIFEST_URL."#,
                 format!(
                     "This build runs on {build} (the build image's {OS_RELEASE}), but the app image will run on {run} (the run image's io.buildpacks.base.distro labels).\nPython would be chosen for {run} while packages are compiled against {build}'s libraries: the image could fail at start."
                 ),
-                "Use the run image of the builder's own stack: drop the run image override (pack build --run-image), or build with the builder of the stack you want to run on (Blacklodge has one builder per Debian release).",
+                "Use the run image of the builder's own stack: drop the run image override (`pack build --run-image`), or build with the builder of the stack you want to run on (Blacklodge has one builder per Debian release).",
             ),
             Self::NothingSupported { oldest } => UserError::new(
                 "No supported Python in the manifest",
@@ -641,8 +641,8 @@ mod tests {
                 !
                 ! How to fix:
                 !   Use the run image of the builder's own stack: drop the run image override
-                !   (pack build --run-image), or build with the builder of the stack you want to
-                !   run on (Blacklodge has one builder per Debian release).
+                !   (`pack build --run-image`), or build with the builder of the stack you want
+                !   to run on (Blacklodge has one builder per Debian release).
             "}
         );
     }
