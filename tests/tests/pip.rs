@@ -277,7 +277,7 @@ fn a_hash_in_an_included_file_requires_every_requirement_hashed() {
     );
     assert_contains(
         &log,
-        "! requirements.txt is in hash-checking mode, where every requirement, dependencies included, must be pinned with == and carry --hash:\n! In `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10\n! Hash-checking mode is on because of --hash on line 1 of requirements/locked.txt.\n",
+        "! requirements.txt is in hash-checking mode, where every requirement,\n! dependencies included, must be pinned with == and carry --hash:\n! In `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10\n! Hash-checking mode is on because of --hash on line 1 of requirements/locked.txt.\n",
     );
     assert_contains(&log, "pip-compile --generate-hashes");
 
@@ -343,7 +343,7 @@ fn pip_constraint_and_no_build_isolation_work_as_with_pip() {
     assert_contains(&log, "missing.txt");
     assert_contains(
         &log,
-        "the files PIP_CONSTRAINT names (relative to the app directory)",
+        "!   Check that requirements.txt, the files it includes with -r/-c and the files\n!   PIP_CONSTRAINT names (relative to the app directory) exist and are readable.\n",
     );
 }
 

@@ -98,7 +98,7 @@ fn missing_path_and_unpinned_git_entries_are_explained() {
     assert_contains(&log, "! ERROR: A path dependency is missing");
     assert_contains(
         &log,
-        "! Pipfile.lock installs vendored-tool from the path `./vendor/vendored_tool-1.0.0-py3-none-any.whl`, which does not exist in the app.",
+        "! Pipfile.lock installs vendored-tool from the path\n! `./vendor/vendored_tool-1.0.0-py3-none-any.whl`, which does not exist in the\n! app.",
     );
     assert_not_contains(&log, "Running uv");
 
@@ -108,7 +108,7 @@ fn missing_path_and_unpinned_git_entries_are_explained() {
     assert_contains(&log, "! ERROR: A git dependency has no locked commit");
     assert_contains(
         &log,
-        "! Pipfile.lock installs greeter from the git repository http://127.0.0.1:38773/greeter.git, but its `ref` is `main`, not a commit id.",
+        "! Pipfile.lock installs greeter from the git repository\n! http://127.0.0.1:38773/greeter.git, but its `ref` is `main`, not a commit id.",
     );
     assert_contains(&log, "!   Run `pipenv lock` with access to the repository");
 }
@@ -209,7 +209,7 @@ fn categories_are_selected_and_unknown_ones_are_explained() {
     assert_contains(&log, "! ERROR: Unknown package category `docs`");
     assert_contains(
         &log,
-        "! BP_PIPENV_CATEGORIES names `docs`, but Pipfile.lock has only: default, develop.",
+        "! BP_PIPENV_CATEGORIES names `docs`, but Pipfile.lock has only: default,\n! develop.",
     );
     assert_not_contains(&log, "Running uv");
 }

@@ -302,7 +302,7 @@ fn conflicting_version_files_fail_naming_both() {
     );
     assert_contains(
         &log,
-        "!   Make the files agree: change .python-version or the files listed above to versions that accept each other.\n!   To build with another version regardless, set BP_PYTHON_VERSION.\n",
+        "!   Make the files agree: change .python-version or the files listed above to\n!   versions that accept each other.\n!   To build with another version regardless, set BP_PYTHON_VERSION.\n",
     );
 }
 
@@ -318,7 +318,7 @@ fn end_of_life_version_names_the_supported_range() {
     );
     assert_contains(
         &log,
-        "!   Change .python-version to a supported version such as 3.13, and test the app on it.",
+        "!   Change .python-version to a supported version such as 3.13, and test the app\n!   on it.",
     );
 }
 
@@ -365,7 +365,7 @@ fn malformed_runtime_txt_names_the_line_and_the_fix() {
     );
     assert_contains(
         &log,
-        "!   runtime.txt is a legacy format: replace it with a .python-version file containing\n!   only the version, e.g. 3.12 (or fix the line to read python-3.12).",
+        "!   runtime.txt is a legacy format: replace it with a .python-version file\n!   containing only the version, e.g. 3.12 (or fix the line to read\n!   python-3.12).",
     );
 }
 
@@ -384,7 +384,7 @@ fn malformed_requires_python_names_file_and_line() {
     );
     assert_contains(
         &log,
-        "!   Change that line to a valid constraint, for example requires-python = \">=3.12\" (PEP 440 version specifiers).",
+        "!   Change that line to a valid constraint, for example requires-python =\n!   \">=3.12\" (PEP 440 version specifiers).",
     );
 }
 
@@ -442,7 +442,7 @@ fn unreachable_mirror_is_named() {
     assert_contains(
         &log,
         &format!(
-            "! http://127.0.0.1:9/python/{build}/cpython-3.11.2%2B{build}-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz could not be reached"
+            "! http://127.0.0.1:9/python/{build}/cpython-3.11.2%2B{build}-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz\n! could not be reached"
         ),
     );
     assert_contains(&log, "(attempt 2 failed: ");

@@ -810,7 +810,7 @@ fn the_apps_own_confluent_kafka_is_kept_or_the_conflict_named() {
     );
     assert_contains(
         &log,
-        "! The harness needs flask>=2.3, granian>=2.8,<2.9, confluent-kafka>=2.5, at the versions of its lock (harness/requirements.lock) for whatever your app does not install itself. The wrapper never replaces a package your app installed, and confluent-kafka==2.4.0 cannot be combined with them.\n",
+        "! The harness needs flask>=2.3, granian>=2.8,<2.9, confluent-kafka>=2.5, at the\n! versions of its lock (harness/requirements.lock) for whatever your app does\n! not install itself. The wrapper never replaces a package your app installed,\n! and confluent-kafka==2.4.0 cannot be combined with them.\n",
     );
 
     // A release that satisfies the extra is the one the worker imports, even if the lock has
