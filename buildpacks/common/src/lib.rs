@@ -10,6 +10,7 @@ pub mod download;
 pub mod env;
 pub mod error;
 pub mod output;
+pub mod project_metadata;
 pub mod pypi;
 pub mod sbom;
 pub mod wrap;
