@@ -13,4 +13,6 @@ pub mod output;
 pub mod project_metadata;
 pub mod pypi;
 pub mod sbom;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod wrap;

@@ -633,14 +633,7 @@ pub(crate) fn suggest_entrypoint(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (name, text) in files {
-            fs_err::write(dir.path().join(name), text).expect("write");
-        }
-        dir
-    }
+    use blacklodge_common::testing::app;
 
     #[test]
     fn config_file_with_defaults() {
