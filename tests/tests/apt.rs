@@ -117,7 +117,7 @@ fn unknown_package_names_the_release_and_close_names() {
     let log = build_error("libpq-dev\nlibpq\n");
     assert_contains(
         &log,
-        "! ERROR: Unknown OS package in the Aptfile\n!\n! Aptfile line 2: 'libpq' is not a package of Debian 12 (bookworm) (searched: bookworm, bookworm-updates, bookworm-security).\n! Close names in Debian 12 (bookworm): libpq5, libpq-dev, libpqtypes0, libpqxx-6.4, libpqxx-dev.\n!\n! How to fix:\n!   Find the package's name in Debian 12 (bookworm) at https://packages.debian.org/bookworm and write it in the Aptfile.\n",
+        "! ERROR: Unknown OS package in the Aptfile\n!\n! Aptfile line 2: 'libpq' is not a package of Debian 12 (bookworm) (searched:\n! bookworm, bookworm-updates, bookworm-security).\n! Close names in Debian 12 (bookworm): libpq5, libpq-dev, libpqtypes0,\n! libpqxx-6.4, libpqxx-dev.\n!\n! How to fix:\n!   Find the package's name in Debian 12 (bookworm) at\n!   https://packages.debian.org/bookworm and write it in the Aptfile.\n",
     );
 }
 
@@ -125,7 +125,7 @@ fn unknown_package_names_the_release_and_close_names() {
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn unavailable_version_lists_the_available_ones() {
     let log = build_error("libpq5=14.0-1\n");
-    let start = "! ERROR: OS package version not available in Debian 12 (bookworm)\n!\n! Aptfile line 1: libpq5 '14.0-1' is not in Debian 12 (bookworm) (searched: bookworm, bookworm-updates, bookworm-security). Available: ";
+    let start = "! ERROR: OS package version not available in Debian 12 (bookworm)\n!\n! Aptfile line 1: libpq5 '14.0-1' is not in Debian 12 (bookworm) (searched:\n! bookworm, bookworm-updates, bookworm-security).\n! Available: ";
     assert_contains(&log, start);
     // The archive's versions of libpq5 change with point releases: read them from the
     // message and check the rest of it around them.
@@ -137,9 +137,11 @@ fn unavailable_version_lists_the_available_ones() {
         "{available}"
     );
     let newest = versions.last().expect("a version");
+    // A version of libpq5 in Debian 12 (15.N-0+deb12uN) is long enough to put "for" on
+    // the second line of the wrapped fix.
     assert!(
         rest.starts_with(&format!(
-            "!\n! How to fix:\n!   Pin an available version (`libpq5={newest}`), or write `libpq5` alone for the newest.\n"
+            "!\n! How to fix:\n!   Pin an available version (`libpq5={newest}`), or write `libpq5` alone\n!   for the newest.\n"
         )),
         "{rest}"
     );
@@ -151,7 +153,7 @@ fn malformed_aptfile_lines_are_all_named() {
     let log = build_error("libpq-dev\nlibpq-dev curl\nhttps://example.com/tool.deb\n");
     assert_contains(
         &log,
-        "! ERROR: Invalid Aptfile\n!\n! Line 2: 'libpq-dev curl'\n!   A line holds one package: put each package on its own line.\n! Line 3: 'https://example.com/tool.deb'\n!   URLs and .deb files are not supported: only packages of the stack's Debian release, verified against its signed index, are installed.\n!\n! How to fix:\n!   Write one Debian package per line, `name` or `name=version` (e.g. `libpq-dev` or `libpq5=15.10-0+deb12u1`); `#` starts a comment. See docs/os-packages.md.\n",
+        "! ERROR: Invalid Aptfile\n!\n! - Line 2: 'libpq-dev curl'. A line holds one package: put each package on its\n!   own line.\n! - Line 3: 'https://example.com/tool.deb'. URLs and .deb files are not\n!   supported: only packages of the stack's Debian release, verified against its\n!   signed index, are installed.\n!\n! How to fix:\n!   Write one Debian package per line, `name` or `name=version` (e.g.\n!   `libpq-dev` or `libpq5=15.10-0+deb12u1`); `#` starts a comment. See\n!   docs/os-packages.md.\n",
     );
 }
 
@@ -186,7 +188,7 @@ fn a_tampered_index_fails_the_signature_check() {
         .build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: The Debian archive's signature does not verify\n!\n! file:///mirror/dists/bookworm/InRelease is not signed by a key of /usr/share/keyrings/debian-archive-keyring.gpg; it may have been tampered with, or the mirror is not a copy of the Debian archive. Nothing was installed.\n!\n! gpgv said:\n! gpgv: Signature made ",
+        "! ERROR: The Debian archive's signature does not verify\n!\n! file:///mirror/dists/bookworm/InRelease is not signed by a key of\n! /usr/share/keyrings/debian-archive-keyring.gpg; it may have been tampered\n! with, or the mirror is not a copy of the Debian archive. Nothing was\n! installed.\n!\n! gpgv said:\n! gpgv: Signature made ",
     );
     assert_contains(
         &log,
@@ -194,7 +196,7 @@ fn a_tampered_index_fails_the_signature_check() {
     );
     assert_contains(
         &log,
-        "!\n! How to fix:\n!   Use a mirror of the Debian archive (BP_APT_MIRROR_URL). A mirror signed with its own key needs that key's keyring in BP_APT_KEYRING (default /usr/share/keyrings/debian-archive-keyring.gpg).\n",
+        "!\n! How to fix:\n!   Use a mirror of the Debian archive (BP_APT_MIRROR_URL). A mirror signed with\n!   its own key needs that key's keyring in BP_APT_KEYRING (default\n!   /usr/share/keyrings/debian-archive-keyring.gpg).\n",
     );
     assert_not_contains(&log, "Installing 1 package");
 }

@@ -179,7 +179,7 @@ fn locks_are_installed_exactly_and_checked() {
     assert_contains(
         &log,
         &format!(
-            "! ERROR: A package of package-list.txt does not match its hash\n!\n! {url}\n! has the md5 {md5}, but package-list.txt lists {wrong}. The channel serves a different file than the one locked: it was rebuilt, replaced or tampered with, or the list was edited.\n!\n! How to fix:\n!   If the new file is trusted, regenerate package-list.txt (`conda list --explicit --md5`, or `conda-lock`) and commit it; otherwise find out why the channel changed.\n"
+            "! ERROR: A package of package-list.txt does not match its hash\n!\n! {url}\n! has the md5 {md5}, but package-list.txt lists\n! {wrong}. The channel serves a different file than the\n! one locked: it was rebuilt, replaced or tampered with, or the list was edited.\n!\n! How to fix:\n!   If the new file is trusted, regenerate package-list.txt\n!   (`conda list --explicit --md5`, or `conda-lock`) and commit it; otherwise\n!   find out why the channel changed.\n"
         ),
     );
 }
@@ -228,7 +228,7 @@ fn bad_input_is_explained() {
     );
     assert_contains(
         &fails("conda-bad-yaml", &app),
-        "! ERROR: Invalid environment.yml\n!\n! environment.yml is not a valid conda environment file: did not find expected key at line 4 column 2, while parsing a block mapping.\n!\n! How to fix:\n!   Fix environment.yml at the place named (YAML: `dependencies:` is a list of package specs such as `python=3.13` and at most one `pip:` list; `channels:` a list of names or URLs). `conda env create --dry-run -f environment.yml` checks it locally.\n",
+        "! ERROR: Invalid environment.yml\n!\n! environment.yml is not a valid conda environment file: did not find expected\n! key at line 4 column 2, while parsing a block mapping.\n!\n! How to fix:\n!   Fix environment.yml at the place named (YAML: `dependencies:` is a list of\n!   package specs such as `python=3.13` and at most one `pip:` list; `channels:`\n!   a list of names or URLs). `conda env create --dry-run -f environment.yml`\n!   checks it locally.\n",
     );
 
     app.write(
@@ -238,7 +238,7 @@ fn bad_input_is_explained() {
     assert_contains(
         &fails("conda-unknown", &app),
         &format!(
-            "! ERROR: Package not found\n!\n! environment.yml asks for 'flaskk', which no channel has. Channels searched:\n! - conda-forge ({}conda-forge/)\n!\n! How to fix:\n!   Check the spelling of the package names in environment.yml, or add the channel that has them to `channels:`. Packages only on PyPI go in the `pip:` section.\n",
+            "! ERROR: Package not found\n!\n! environment.yml asks for 'flaskk', which no channel has. Channels searched:\n! - conda-forge ({}conda-forge/)\n!\n! How to fix:\n!   Check the spelling of the package names in environment.yml, or add the\n!   channel that has them to `channels:`. Packages only on PyPI go in the `pip:`\n!   section.\n",
             alias()
         ),
     );
@@ -249,7 +249,7 @@ fn bad_input_is_explained() {
     );
     assert_contains(
         &fails("conda-unsat", &app),
-        "! ERROR: The packages in environment.yml cannot be installed together\n!\n! No set of packages satisfies environment.yml:\n! flask >=3.1 cannot be installed because there are no viable options:\n! └─ flask 3.1.1 would require\n!    └─ werkzeug >=3.1.0, for which no candidates were found.\n!\n! How to fix:\n!   Loosen or change the version constraints named above in environment.yml (or add a channel that has versions that fit).\n",
+        "! ERROR: The packages in environment.yml cannot be installed together\n!\n! No set of packages satisfies environment.yml:\n! flask >=3.1 cannot be installed because there are no viable options:\n! └─ flask 3.1.1 would require\n!    └─ werkzeug >=3.1.0, for which no candidates were found.\n!\n! How to fix:\n!   Loosen or change the version constraints named above in environment.yml (or\n!   add a channel that has versions that fit).\n",
     );
 
     // Channel priority, in the solved list: bench-extra has a newer `packaging`; strict
@@ -272,7 +272,7 @@ fn bad_input_is_explained() {
     );
     assert_contains(
         &fails("conda-no-python", &app),
-        "! ERROR: The conda environment has no Python\n!\n! The packages of environment.yml do not include `python`, which runs the app (and pip, the wrapper and the web server).\n!\n! How to fix:\n!   Add `python` (e.g. `python=3.13`) to the packages of environment.yml.\n",
+        "! ERROR: The conda environment has no Python\n!\n! The packages of environment.yml do not include `python`, which runs the app\n! (and pip, the wrapper and the web server).\n!\n! How to fix:\n!   Add `python` (e.g. `python=3.13`) to the packages of environment.yml.\n",
     );
 
     app.write(
@@ -281,7 +281,7 @@ fn bad_input_is_explained() {
     );
     assert_contains(
         &fails("conda-pip", &app),
-        "! ERROR: Could not install the pip package blacklodge-no-such-package==1.0\n!\n! pip, installing the pip packages of environment.yml into the conda environment, exited with code 1:\n! ERROR: Could not find a version that satisfies the requirement blacklodge-no-such-package==1.0 (from versions: none)\n! ERROR: No matching distribution found for blacklodge-no-such-package==1.0\n!\n! How to fix:\n!   Check the name and version of blacklodge-no-such-package==1.0 in the pip section of environment.yml against the index (PIP_INDEX_URL, default PyPI); a package that needs compiling may need its conda package instead.\n",
+        "! ERROR: Could not install the pip package blacklodge-no-such-package==1.0\n!\n! pip, installing the pip packages of environment.yml into the conda\n! environment, exited with code 1:\n! ERROR: Could not find a version that satisfies the requirement blacklodge-no-such-package==1.0 (from versions: none)\n! ERROR: No matching distribution found for blacklodge-no-such-package==1.0\n!\n! How to fix:\n!   Check the name and version of blacklodge-no-such-package==1.0 in the pip\n!   section of environment.yml against the index (PIP_INDEX_URL, default PyPI);\n!   a package that needs compiling may need its conda package instead.\n",
     );
 
     app.write(
@@ -294,7 +294,7 @@ fn bad_input_is_explained() {
     // The two subdirectories are fetched at once: whichever fails first is named.
     let unreachable = |subdir: &str| {
         format!(
-            "! ERROR: Could not read the conda channels\n!\n! The package index of the channels could not be read:\n! - conda-forge (http://127.0.0.1:9/conda-forge/)\n!\n! error sending request for url (http://127.0.0.1:9/conda-forge/{subdir}/repodata_shards.msgpack.zst): client error (Connect): tcp connect error: Connection refused (os error 111)\n!\n! How to fix:\n!   Check the channel names and URLs (the environment file's `channels:`, BP_CONDA_CHANNELS, BP_CONDA_CHANNEL_ALIAS or .condarc's channel_alias), that the server is reachable from the build, and its credentials (BP_CONDA_AUTH_FILE). For builds without network, vendor a channel directory in the app and name it as a channel (e.g. ./vendor/conda-channel).\n"
+            "! ERROR: Could not read the conda channels\n!\n! The package index of the channels could not be read:\n! - conda-forge (http://127.0.0.1:9/conda-forge/)\n!\n! error sending request for url\n! (http://127.0.0.1:9/conda-forge/{subdir}/repodata_shards.msgpack.zst): client\n! error (Connect): tcp connect error: Connection refused (os error 111)\n!\n! How to fix:\n!   Check the channel names and URLs (the environment file's `channels:`,\n!   BP_CONDA_CHANNELS, BP_CONDA_CHANNEL_ALIAS or .condarc's channel_alias), that\n!   the server is reachable from the build, and its credentials\n!   (BP_CONDA_AUTH_FILE). For builds without network, vendor a channel directory\n!   in the app and name it as a channel (e.g. ./vendor/conda-channel).\n"
         )
     };
     assert!(
@@ -313,7 +313,7 @@ fn bad_input_is_explained() {
     );
     assert_contains(
         &fails("conda-broken-index", &app),
-        "! ERROR: Could not read the conda channels\n!\n! The package index of the channels could not be read:\n! - ./broken-channel (file:///workspace/broken-channel/)\n!\n! failed to parse repodata.json: invalid type: sequence, expected a map at line 1 column 13\n!\n! How to fix:\n!   Check the channel names and URLs (the environment file's `channels:`, BP_CONDA_CHANNELS, BP_CONDA_CHANNEL_ALIAS or .condarc's channel_alias), that the server is reachable from the build, and its credentials (BP_CONDA_AUTH_FILE). For builds without network, vendor a channel directory in the app and name it as a channel (e.g. ./vendor/conda-channel).\n",
+        "! ERROR: Could not read the conda channels\n!\n! The package index of the channels could not be read:\n! - ./broken-channel (file:///workspace/broken-channel/)\n!\n! failed to parse repodata.json: invalid type: sequence, expected a map at line\n! 1 column 13\n!\n! How to fix:\n!   Check the channel names and URLs (the environment file's `channels:`,\n!   BP_CONDA_CHANNELS, BP_CONDA_CHANNEL_ALIAS or .condarc's channel_alias), that\n!   the server is reachable from the build, and its credentials\n!   (BP_CONDA_AUTH_FILE). For builds without network, vendor a channel directory\n!   in the app and name it as a channel (e.g. ./vendor/conda-channel).\n",
     );
 }
 

@@ -301,11 +301,11 @@ fn sdist_needing_missing_headers_and_unreachable_index_are_explained() {
     let log = Image::new("deps-sdist").build_fails(&app);
     assert_contains(
         &log,
-        "! The package psycopg2==2.9.10 has no wheel for this Python and had to be built from source, which failed:\n! Failed to build `psycopg2==2.9.10`\n! Error: pg_config executable not found.\n",
+        "! The package psycopg2==2.9.10 has no wheel for this Python and had to be built\n! from source, which failed:\n! Failed to build `psycopg2==2.9.10`\n! Error: pg_config executable not found.\n",
     );
     assert_contains(
         &log,
-        "!   It needs `pg_config`, which the build image lacks: add the Debian package libpq-dev to the build image",
+        "!   It needs `pg_config`, which the build image lacks: add the Debian package\n!   libpq-dev to the build image",
     );
 
     app.write(

@@ -136,7 +136,7 @@ fn a_failing_hook_fails_the_build_with_its_name_and_exit_code() {
     );
     assert_contains(
         &log,
-        "\n! ERROR: The hook bin/post_compile failed\n!\n! bin/post_compile exited with code 3. Its output is above, under 'Running bin/post_compile'.\n!\n! How to fix:\n!   Fix bin/post_compile so that it succeeds (exit code 0); try it from the app root with `bin/post_compile`. Its environment is described in docs/hooks.md.\n",
+        "\n! ERROR: The hook bin/post_compile failed\n!\n! bin/post_compile exited with code 3. Its output is above, under\n! 'Running bin/post_compile'.\n!\n! How to fix:\n!   Fix bin/post_compile so that it succeeds (exit code 0); try it from the app\n!   root with `bin/post_compile`. Its environment is described in docs/hooks.md.\n",
     );
 }
 
@@ -149,7 +149,7 @@ fn scripts_that_cannot_run_are_refused_before_the_install() {
     let log = Image::new("hooks-mode").build_fails(&app);
     assert_contains(
         &log,
-        "\n! ERROR: The hook bin/post_compile is not executable\n!\n! bin/post_compile has mode 644: the build runs it as a program, which needs the executable bit.\n!\n! How to fix:\n!   Make it executable and commit the mode:\n!     chmod +x bin/post_compile\n!     git update-index --chmod=+x bin/post_compile\n",
+        "\n! ERROR: The hook bin/post_compile is not executable\n!\n! bin/post_compile has mode 644: the build runs it as a program, which needs the\n! executable bit.\n!\n! How to fix:\n!   Make it executable and commit the mode:\n!     chmod +x bin/post_compile\n!     git update-index --chmod=+x bin/post_compile\n",
     );
     assert_not_contains(&log, "## Blacklodge pip");
     assert_not_contains(&log, "- Running bin/pre_compile");
@@ -165,7 +165,7 @@ fn scripts_that_cannot_run_are_refused_before_the_install() {
     let log = Image::new("hooks-root").build_fails(&app);
     assert_contains(
         &log,
-        "\n! ERROR: The S2I script .s2i/bin/assemble needs root\n!\n! Line 4 of .s2i/bin/assemble runs apt-get: 'apt-get install -y libpq5'\n! Build steps run as the image's non-root user (uid 1000): they cannot install system packages, use sudo or change users.\n!\n! How to fix:\n!   Remove that command from .s2i/bin/assemble. List the Debian packages the app needs in an Aptfile instead (installed without root), and Python packages in the app's dependency file; see docs/hooks.md ('Which tool for which need').\n",
+        "\n! ERROR: The S2I script .s2i/bin/assemble needs root\n!\n! Line 4 of .s2i/bin/assemble runs apt-get: 'apt-get install -y libpq5'\n! Build steps run as the image's non-root user (uid 1000): they cannot install\n! system packages, use sudo or change users.\n!\n! How to fix:\n!   Remove that command from .s2i/bin/assemble. List the Debian packages the app\n!   needs in an Aptfile instead (installed without root), and Python packages in\n!   the app's dependency file; see docs/hooks.md ('Which tool for which need').\n",
     );
 
     // Incremental S2I builds are refused.
@@ -179,7 +179,7 @@ fn scripts_that_cannot_run_are_refused_before_the_install() {
     let log = Image::new("hooks-artifacts").build_fails(&app);
     assert_contains(
         &log,
-        "\n! ERROR: S2I incremental builds are not supported\n!\n! .s2i/bin/save-artifacts exists. S2I runs it to keep files for the next build's assemble in /tmp/artifacts; the buildpacks keep Python, the dependencies and the installers' downloads in cached layers instead, and provide no /tmp/artifacts.\n!\n! How to fix:\n!   Delete .s2i/bin/save-artifacts (and any use of /tmp/artifacts in .s2i/bin/assemble).\n",
+        "\n! ERROR: S2I incremental builds are not supported\n!\n! .s2i/bin/save-artifacts exists. S2I runs it to keep files for the next build's\n! assemble in /tmp/artifacts; the buildpacks keep Python, the dependencies and\n! the installers' downloads in cached layers instead, and provide no\n! /tmp/artifacts.\n!\n! How to fix:\n!   Delete .s2i/bin/save-artifacts (and any use of /tmp/artifacts in\n!   .s2i/bin/assemble).\n",
     );
 
     // A line of .s2i/environment that is not NAME=value.
@@ -188,6 +188,6 @@ fn scripts_that_cannot_run_are_refused_before_the_install() {
     let log = Image::new("hooks-environment").build_fails(&app);
     assert_contains(
         &log,
-        "\n! ERROR: Invalid line in .s2i/environment\n!\n! Line 2 is 'export DEBUG=1': 'export DEBUG' is not a variable name (letters, digits and _, not starting with a digit).\n!\n! How to fix:\n!   Write each variable as NAME=value on its own line (no `export`, no spaces around '='), or remove the line. To add programs or libraries, have a hook put them in $BLACKLODGE_HOOK_LAYER/bin or /lib.\n",
+        "\n! ERROR: Invalid line in .s2i/environment\n!\n! Line 2 is 'export DEBUG=1': 'export DEBUG' is not a variable name (letters,\n! digits and _, not starting with a digit).\n!\n! How to fix:\n!   Write each variable as NAME=value on its own line (no `export`, no spaces\n!   around '='), or remove the line. To add programs or libraries, have a hook\n!   put them in $BLACKLODGE_HOOK_LAYER/bin or /lib.\n",
     );
 }

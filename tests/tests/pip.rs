@@ -302,7 +302,7 @@ fn a_hash_in_an_included_file_requires_every_requirement_hashed() {
     );
     assert_contains(
         &log,
-        "! requirements.txt is in hash-checking mode, where every requirement, dependencies included, must be pinned with == and carry --hash:\n! In `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10\n! Hash-checking mode is on because of --hash on line 1 of requirements/locked.txt.\n",
+        "! requirements.txt is in hash-checking mode, where every requirement,\n! dependencies included, must be pinned with == and carry --hash:\n! In `--require-hashes` mode, all requirements must have a hash, but none were provided for: idna==3.10\n! Hash-checking mode is on because of --hash on line 1 of requirements/locked.txt.\n",
     );
     assert_contains(&log, "pip-compile --generate-hashes");
 
@@ -368,7 +368,7 @@ fn pip_constraint_and_no_build_isolation_work_as_with_pip() {
     assert_contains(&log, "missing.txt");
     assert_contains(
         &log,
-        "the files PIP_CONSTRAINT names (relative to the app directory)",
+        "!   Check that requirements.txt, the files it includes with -r/-c and the files\n!   PIP_CONSTRAINT names (relative to the app directory) exist and are readable.\n",
     );
 }
 
@@ -452,7 +452,7 @@ fn unfetchable_git_requirement_is_a_git_failure_with_either_installer() {
         "requirements.txt",
         &format!("flask==3.1.2\ngreeter @ git+{missing}\n"),
     );
-    let fix = "! How to fix:\n!   Check that the repository URL in requirements.txt is reachable from the build (network, TLS: a `ca-certificates` binding is given to git too) and that the locked commit still exists there (a force-push can remove it: then run `pip-compile --generate-hashes` again).\n";
+    let fix = "! How to fix:\n!   Check that the repository URL in requirements.txt is reachable from the\n!   build (network, TLS: a `ca-certificates` binding is given to git too) and\n!   that the locked commit still exists there (a force-push can remove it: then\n!   run `pip-compile --generate-hashes` again).\n";
     for (installer, image) in [("pip", "pip-git-missing"), ("uv", "pip-git-missing-uv")] {
         let log = Image::new(image)
             .env("BP_PIP_INSTALLER", installer)

@@ -98,7 +98,7 @@ fn missing_path_and_unpinned_git_entries_are_explained() {
     assert_contains(&log, "! ERROR: A path dependency is missing");
     assert_contains(
         &log,
-        "! Pipfile.lock installs vendored-tool from the path `./vendor/vendored_tool-1.0.0-py3-none-any.whl`, which does not exist in the app.",
+        "! Pipfile.lock installs vendored-tool from the path\n! `./vendor/vendored_tool-1.0.0-py3-none-any.whl`, which does not exist in the\n! app.",
     );
     assert_not_contains(&log, "Running uv");
 
@@ -108,7 +108,7 @@ fn missing_path_and_unpinned_git_entries_are_explained() {
     assert_contains(&log, "! ERROR: A git dependency has no locked commit");
     assert_contains(
         &log,
-        "! Pipfile.lock installs greeter from the git repository http://127.0.0.1:38773/greeter.git, but its `ref` is `main`, not a commit id.",
+        "! Pipfile.lock installs greeter from the git repository\n! http://127.0.0.1:38773/greeter.git, but its `ref` is `main`, not a commit id.",
     );
     assert_contains(&log, "!   Run `pipenv lock` with access to the repository");
 }
@@ -209,7 +209,7 @@ fn categories_are_selected_and_unknown_ones_are_explained() {
     assert_contains(&log, "! ERROR: Unknown package category `docs`");
     assert_contains(
         &log,
-        "! BP_PIPENV_CATEGORIES names `docs`, but Pipfile.lock has only: default, develop.",
+        "! BP_PIPENV_CATEGORIES names `docs`, but Pipfile.lock has only: default,\n! develop.",
     );
     assert_not_contains(&log, "Running uv");
 }
@@ -326,7 +326,7 @@ fn locks_of_old_and_current_pipenv_are_both_accepted() {
     assert_contains(
         &log,
         &format!(
-            "! ERROR: Pipfile.lock is out of date\n!\n! Pipfile.lock was generated for a different Pipfile: it records the Pipfile hash 5218c4d65eae721923b255ca66cb7fae4a31db04efe0319bc7dc65e0c5a9baac, the Pipfile now hashes to {normalized} (Pipenv 2026.4 and later) or {as_written} (Pipenv before 2026.4) (what `pipenv install --deploy` refuses).\n!\n! How to fix:\n!   Run `pipenv lock` and commit Pipfile.lock.\n"
+            "! ERROR: Pipfile.lock is out of date\n!\n! Pipfile.lock was generated for a different Pipfile: it records the Pipfile\n! hash 5218c4d65eae721923b255ca66cb7fae4a31db04efe0319bc7dc65e0c5a9baac, the\n! Pipfile now hashes to\n! {normalized} (Pipenv\n! 2026.4 and later) or\n! {as_written} (Pipenv\n! before 2026.4) (what `pipenv install --deploy` refuses).\n!\n! How to fix:\n!   Run `pipenv lock` and commit Pipfile.lock.\n"
         ),
     );
 }
@@ -347,7 +347,7 @@ fn pypi_mirror_replaces_every_spelling_of_pypi() {
     assert_contains(
         &log,
         &format!(
-            "! ERROR: Could not install the packages in Pipfile.lock\n!\n! The package index rejected the credentials:\n! hint: An index URL (http://127.0.0.1:{}/simple) could not be queried due to a lack of valid authentication credentials (401 Unauthorized)\n!\n! How to fix:\n!   Check the user name and password (or token) given to the build: PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / UV_INDEX_<NAME>_USERNAME and _PASSWORD / POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD, or a netrc file. They are used at build time only.\n",
+            "! ERROR: Could not install the packages in Pipfile.lock\n!\n! The package index rejected the credentials:\n! hint: An index URL (http://127.0.0.1:{}/simple) could not be queried due to a lack of valid authentication credentials (401 Unauthorized)\n!\n! How to fix:\n!   Check the user name and password (or token) given to the build:\n!   PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / UV_INDEX_<NAME>_USERNAME and _PASSWORD\n!   / POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD, or a netrc file. They\n!   are used at build time only.\n",
             index.port
         ),
     );

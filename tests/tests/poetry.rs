@@ -87,7 +87,7 @@ fn out_of_sync_missing_lock_and_unknown_group_are_explained() {
     assert_contains(&log, "! ERROR: poetry.lock is out of date");
     assert_contains(
         &log,
-        "!   Run `poetry lock` (it keeps the locked versions where it can) and commit poetry.lock.",
+        "!   Run `poetry lock` (it keeps the locked versions where it can) and commit\n!   poetry.lock.",
     );
     assert_not_contains(&log, "Running uv");
 
@@ -224,7 +224,7 @@ fn missing_path_and_unpinned_git_dependencies_are_explained() {
     assert_contains(&log, "! ERROR: A path dependency is missing");
     assert_contains(
         &log,
-        "! poetry.lock installs localpkg from the path `libs/localpkg`, which does not exist in the app. It is not in the app directory the build received (not committed, or excluded from the build).",
+        "! poetry.lock installs localpkg from the path `libs/localpkg`, which does not\n! exist in the app. It is not in the app directory the build received (not\n! committed, or excluded from the build).",
     );
     assert_contains(&log, "!   Commit `libs/localpkg` with the app");
     assert_not_contains(&log, "Running uv");
@@ -239,7 +239,7 @@ fn missing_path_and_unpinned_git_dependencies_are_explained() {
     assert_contains(&log, "! ERROR: A git dependency has no locked commit");
     assert_contains(
         &log,
-        "! poetry.lock installs greeter from the git repository http://127.0.0.1:38773/greeter.git (reference `main`), but records no commit id (`resolved_reference`).",
+        "! poetry.lock installs greeter from the git repository\n! http://127.0.0.1:38773/greeter.git (reference `main`), but records no commit\n! id (`resolved_reference`).",
     );
     assert_contains(&log, "!   Run `poetry lock` with access to the repository");
 }

@@ -300,11 +300,11 @@ fn conflicting_version_files_fail_naming_both() {
     let log = Image::new("python-conflict").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Conflicting Python versions\n!\n! .python-version asks for 3.11, which selects Python 3.11.2, but other files of the app exclude it:\n! - pyproject.toml requires-python asks for >=3.12\n! .python-version takes precedence (order: BP_PYTHON_VERSION, .python-version, runtime.txt, pyproject.toml, Pipfile, uv.lock), but an image has one Python and every file must accept it.\n",
+        "! ERROR: Conflicting Python versions\n!\n! .python-version asks for 3.11, which selects Python 3.11.2, but other files of\n! the app exclude it:\n! - pyproject.toml requires-python asks for >=3.12\n! .python-version takes precedence (order: BP_PYTHON_VERSION, .python-version,\n! runtime.txt, pyproject.toml, Pipfile, uv.lock), but an image has one Python\n! and every file must accept it.\n",
     );
     assert_contains(
         &log,
-        "!   Make the files agree: change .python-version or the files listed above to versions that accept each other.\n!   To build with another version regardless, set BP_PYTHON_VERSION.\n",
+        "!   Make the files agree: change .python-version or the files listed above to\n!   versions that accept each other.\n!   To build with another version regardless, set BP_PYTHON_VERSION.\n",
     );
 }
 
@@ -316,11 +316,11 @@ fn end_of_life_version_names_the_supported_range() {
     let log = Image::new("python-eol").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Python 3.8 has reached end of life\n!\n! Python 3.8 was requested in .python-version, but it is end-of-life: it gets no security fixes.\n! Supported versions: 3.10 to 3.13.\n",
+        "! ERROR: Python 3.8 has reached end of life\n!\n! Python 3.8 was requested in .python-version, but it is end-of-life: it gets no\n! security fixes.\n! Supported versions: 3.10 to 3.13.\n",
     );
     assert_contains(
         &log,
-        "!   Change .python-version to a supported version such as 3.13, and test the app on it.",
+        "!   Change .python-version to a supported version such as 3.13, and test the app\n!   on it.",
     );
 }
 
@@ -363,11 +363,11 @@ fn malformed_runtime_txt_names_the_line_and_the_fix() {
     let log = Image::new("python-bad-runtime-txt").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid runtime.txt\n!\n! Line 1 of runtime.txt is 'python3.11', which is not python-MAJOR.MINOR or python-MAJOR.MINOR.PATCH (e.g. python-3.12.4).\n",
+        "! ERROR: Invalid runtime.txt\n!\n! Line 1 of runtime.txt is 'python3.11', which is not python-MAJOR.MINOR or\n! python-MAJOR.MINOR.PATCH (e.g. python-3.12.4).\n",
     );
     assert_contains(
         &log,
-        "!   runtime.txt is a legacy format: replace it with a .python-version file containing\n!   only the version, e.g. 3.12 (or fix the line to read python-3.12).",
+        "!   runtime.txt is a legacy format: replace it with a .python-version file\n!   containing only the version, e.g. 3.12 (or fix the line to read\n!   python-3.12).",
     );
 }
 
@@ -386,7 +386,7 @@ fn malformed_requires_python_names_file_and_line() {
     );
     assert_contains(
         &log,
-        "!   Change that line to a valid constraint, for example requires-python = \">=3.12\" (PEP 440 version specifiers).",
+        "!   Change that line to a valid constraint, for example requires-python =\n!   \">=3.12\" (PEP 440 version specifiers).",
     );
 }
 
@@ -444,7 +444,7 @@ fn unreachable_mirror_is_named() {
     assert_contains(
         &log,
         &format!(
-            "! http://127.0.0.1:9/python/{build}/cpython-3.11.2%2B{build}-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz could not be reached"
+            "! http://127.0.0.1:9/python/{build}/cpython-3.11.2%2B{build}-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz\n! could not be reached"
         ),
     );
     assert_contains(&log, "(attempt 2 failed: ");
@@ -515,7 +515,7 @@ fn truncated_archive_never_becomes_a_runtime() {
         .build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Could not unpack Python\n!\n! The archive file:///workspace/truncated.tar.gz passed its checksum but could not be extracted: ",
+        "! ERROR: Could not unpack Python\n!\n! The archive file:///workspace/truncated.tar.gz passed its checksum but could\n! not be extracted:",
     );
     assert_not_contains(&log, "Compiling the standard library");
 }
@@ -581,7 +581,7 @@ fn architecture_without_a_build_is_an_error() {
         .build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: No Python builds for x86_64\n!\n! The manifest (/workspace/manifest.json) has no CPython archive for this build's architecture, x86_64 (glibc).\n! It has archives for: aarch64.\n",
+        "! ERROR: No Python builds for x86_64\n!\n! The manifest (/workspace/manifest.json) has no CPython archive for this\n! build's architecture, x86_64 (glibc).\n! It has archives for: aarch64.\n",
     );
 }
 
@@ -607,7 +607,7 @@ fn invisible_character_in_version_file_is_shown_escaped() {
     let log = Image::new("python-invisible").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid .python-version\n!\n! Line 1 of .python-version is '3.12.0\\x1b', which is not a CPython version: either MAJOR.MINOR (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g. 3.12.4). It contains an invisible character (shown escaped, e.g. \\x1b): delete it and retype the value.\n!\n! How to fix:\n!   Change that line to a version such as 3.12. Only CPython is supported.\n",
+        "! ERROR: Invalid .python-version\n!\n! Line 1 of .python-version is '3.12.0\\x1b', which is not a CPython version:\n! either MAJOR.MINOR (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g.\n! 3.12.4). It contains an invisible character (shown escaped, e.g. \\x1b): delete\n! it and retype the value.\n!\n! How to fix:\n!   Change that line to a version such as 3.12. Only CPython is supported.\n",
     );
 
     app.remove(".python-version");
@@ -616,7 +616,7 @@ fn invisible_character_in_version_file_is_shown_escaped() {
         .build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid BP_PYTHON_VERSION\n!\n! BP_PYTHON_VERSION='\\u200b3.11' is not a CPython version: either MAJOR.MINOR (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g. 3.12.4). It contains an invisible character (shown escaped, e.g. \\x1b): delete it and retype the value.\n!\n! How to fix:\n!   Set BP_PYTHON_VERSION to a version such as 3.12, or unset it to use the app's version files.\n",
+        "! ERROR: Invalid BP_PYTHON_VERSION\n!\n! BP_PYTHON_VERSION='\\u200b3.11' is not a CPython version: either MAJOR.MINOR\n! (e.g. 3.12, newest patch) or MAJOR.MINOR.PATCH (e.g. 3.12.4). It contains an\n! invisible character (shown escaped, e.g. \\x1b): delete it and retype the\n! value.\n!\n! How to fix:\n!   Set BP_PYTHON_VERSION to a version such as 3.12, or unset it to use the\n!   app's version files.\n",
     );
 }
 

@@ -247,13 +247,17 @@ fn a_version_without_a_build_for_the_stack_is_refused_with_the_way_out() {
         "\
 ! ERROR: Python 3.11 is not built for debian 13
 !
-! .python-version asks for Python 3.11. The manifest (/workspace/.python/manifest.json) has it for debian 12 only, not for this stack's distribution, debian 13.
+! .python-version asks for Python 3.11. The manifest
+! (/workspace/.python/manifest.json) has it for debian 12 only, not for this
+! stack's distribution, debian 13.
 ! Available on debian 13: 3.13.5.
 !
 ! How to fix:
-!   Build with the builder of a debian 12 stack (Blacklodge has one builder per Debian release),
-!   or request a version available on debian 13 in .python-version.
-!   With your own manifest (BP_PYTHON_MANIFEST_URL), add a build of it for debian 13.
+!   Build with the builder of a debian 12 stack (Blacklodge has one builder per
+!   Debian release), or request a version available on debian 13 in
+!   .python-version.
+!   With your own manifest (BP_PYTHON_MANIFEST_URL), add a build of it for
+!   debian 13.
 ",
     );
 }
@@ -275,13 +279,16 @@ fn a_manifest_without_builds_for_the_stack_is_refused() {
         "\
 ! ERROR: No Python builds for debian 13
 !
-! The manifest (/workspace/.python/manifest.json) has no CPython archive that runs on this stack's distribution, debian 13 (the run image's io.buildpacks.base.distro labels).
+! The manifest (/workspace/.python/manifest.json) has no CPython archive that
+! runs on this stack's distribution, debian 13 (the run image's
+! io.buildpacks.base.distro labels).
 ! Its archives are built for: debian 12.
 !
 ! How to fix:
-!   Build with the builder of a stack whose distribution the manifest has archives for,
-!   or add archives built for debian 13 to your manifest (BP_PYTHON_MANIFEST_URL);
-!   archives without \"distros\" run on any distribution.
+!   Build with the builder of a stack whose distribution the manifest has
+!   archives for, or add archives built for debian 13 to your manifest
+!   (BP_PYTHON_MANIFEST_URL); archives without \"distros\" run on any
+!   distribution.
 ",
     );
 }
@@ -301,13 +308,16 @@ fn a_run_image_of_another_release_is_refused() {
             "\
 ! ERROR: The build and run images are different distributions
 !
-! This build runs on debian 13 (the build image's /etc/os-release), but the app image will run on debian {v} (the run image's io.buildpacks.base.distro labels).
-! Python would be chosen for debian {v} while packages are compiled against debian 13's libraries: the image could fail at start.
+! This build runs on debian 13 (the build image's /etc/os-release), but the app
+! image will run on debian {v} (the run image's io.buildpacks.base.distro
+! labels).
+! Python would be chosen for debian {v} while packages are compiled against
+! debian 13's libraries: the image could fail at start.
 !
 ! How to fix:
 !   Use the run image of the builder's own stack: drop the run image override
-!   (pack build --run-image), or build with the builder of the stack you want to run on
-!   (Blacklodge has one builder per Debian release).
+!   (`pack build --run-image`), or build with the builder of the stack you want
+!   to run on (Blacklodge has one builder per Debian release).
 ",
             v = default.version
         ),

@@ -147,11 +147,11 @@ fn django_collects_static_files_and_is_served_by_gunicorn() {
     let log = image.build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Django's collectstatic failed\n!\n! The build collects static files because the app's settings include django.contrib.staticfiles. `python3 manage.py collectstatic --noinput` exited with code 1. Django said:\n",
+        "! ERROR: Django's collectstatic failed\n!\n! The build collects static files because the app's settings include\n! django.contrib.staticfiles. `python3 manage.py collectstatic --noinput` exited\n! with code 1. Django said:\n",
     );
     assert_contains(
         &log,
-        "! django.core.exceptions.ImproperlyConfigured: You're using the staticfiles app without having set the STATIC_ROOT setting to a filesystem path.\n!\n! How to fix:\n!   Fix what Django reports above (often STATIC_ROOT is not set, or the settings need a variable that only exists at run time: give it a build-time value with `pack build --env NAME=VALUE` or in project.toml).\n!   Or skip this step with BP_DJANGO_COLLECTSTATIC=false and collect the static files some other way.\n",
+        "! django.core.exceptions.ImproperlyConfigured: You're using the staticfiles app without having set the STATIC_ROOT setting to a filesystem path.\n!\n! How to fix:\n!   Fix what Django reports above (often STATIC_ROOT is not set, or the settings\n!   need a variable that only exists at run time: give it a build-time value\n!   with `pack build --env NAME=VALUE` or in project.toml).\n!   Or skip this step with BP_DJANGO_COLLECTSTATIC=false and collect the static\n!   files some other way.\n",
     );
 
     image.set_env("BP_DJANGO_COLLECTSTATIC", "false");
@@ -214,7 +214,7 @@ fn no_default_process_is_a_warning_and_a_procfile_serves_on_port_8080() {
         .build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid value for BP_WEB_DEFAULT_PROCESS\n!\n! BP_WEB_DEFAULT_PROCESS='maybe' is not accepted.\n! Accepted: true or false.\n!\n! How to fix:\n!   Set BP_WEB_DEFAULT_PROCESS to an accepted value (in project.toml [[io.buildpacks.build.env]] or with `pack build --env`), or unset it.\n",
+        "! ERROR: Invalid value for BP_WEB_DEFAULT_PROCESS\n!\n! BP_WEB_DEFAULT_PROCESS='maybe' is not accepted.\n! Accepted: true or false.\n!\n! How to fix:\n!   Set BP_WEB_DEFAULT_PROCESS to an accepted value (in project.toml\n!   [[io.buildpacks.build.env]] or with `pack build --env`), or unset it.\n",
     );
 
     app.write(

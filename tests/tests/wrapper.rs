@@ -549,7 +549,7 @@ fn invalid_configuration_is_explained() {
     let log = Image::new("wrapper-unknown-key").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid wrapper configuration in blacklodge.toml\n!\n! blacklodge.toml: line 2: unknown field `port`, expected one of `entrypoint`, `modes`, `default-mode`, `name`, `version`, `kafka`\n",
+        "! ERROR: Invalid wrapper configuration in blacklodge.toml\n!\n! blacklodge.toml: line 2: unknown field `port`, expected one of `entrypoint`,\n! `modes`, `default-mode`, `name`, `version`, `kafka`\n",
     );
 
     app.write(
@@ -662,7 +662,7 @@ fn an_import_that_hangs_fails_the_build_at_the_limit_with_its_stack() {
     );
     assert_contains(
         &log,
-        "the import was still running after 3 seconds (the limit, BP_BLACKLODGE_VALIDATE_TIMEOUT). It was stopped, with every process it started.\n",
+        "! The build imports module 'model' to check the entry point, and the import was\n! still running after 3 seconds (the limit, BP_BLACKLODGE_VALIDATE_TIMEOUT). It\n! was stopped, with every process it started.\n",
     );
     assert_contains(
         &log,
@@ -670,7 +670,7 @@ fn an_import_that_hangs_fails_the_build_at_the_limit_with_its_stack() {
     );
     assert_contains(
         &log,
-        "raise BP_BLACKLODGE_VALIDATE_TIMEOUT (seconds, default 120)",
+        "!   If the import really needs longer, raise BP_BLACKLODGE_VALIDATE_TIMEOUT\n!   (seconds, default 120); to skip the check, set BP_BLACKLODGE_VALIDATE=false.\n",
     );
 
     let log = Image::new("wrapper-bad-timeout")
@@ -912,7 +912,7 @@ fn the_source_revision_is_recorded_at_build_time() {
     assert_contains(&log, "! ERROR: Invalid value for BP_BLACKLODGE_REVISION\n");
     assert_contains(
         &log,
-        "! Accepted: printable text of at most 200 characters (a commit hash, a tag, a build id).\n",
+        "! Accepted: printable text of at most 200 characters (a commit hash, a tag, a\n! build id).\n",
     );
 }
 

@@ -767,7 +767,7 @@ fn kafka_configuration_mistakes_fail_the_build_with_the_fix() {
     let log = Image::new("wrapper-kafka-key").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid wrapper configuration in blacklodge.toml\n!\n! blacklodge.toml: line 11, in [kafka]: unknown field `group`, expected one of `topics`, `group-id`, `output-topic`, `dlq-topic`, `value-format`\n!\n! How to fix:\n!   The keys of [kafka] are: topics = [\"orders\"], group-id = \"...\", output-topic = \"...\", dlq-topic = \"...\", value-format = \"json\" or \"bytes\"; all optional, each a default the worker's BLACKLODGE_KAFKA_* variables override at run time. See docs/wrapper.md.\n",
+        "! ERROR: Invalid wrapper configuration in blacklodge.toml\n!\n! blacklodge.toml: line 11, in [kafka]: unknown field `group`, expected one of\n! `topics`, `group-id`, `output-topic`, `dlq-topic`, `value-format`\n!\n! How to fix:\n!   The keys of [kafka] are: topics = [\"orders\"], group-id = \"...\", output-topic\n!   = \"...\", dlq-topic = \"...\", value-format = \"json\" or \"bytes\"; all optional,\n!   each a default the worker's BLACKLODGE_KAFKA_* variables override at run\n!   time. See docs/wrapper.md.\n",
     );
 
     let app = App::fixture("wrapper-kafka");
@@ -779,7 +779,7 @@ fn kafka_configuration_mistakes_fail_the_build_with_the_fix() {
     let log = Image::new("wrapper-kafka-modes").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: A [kafka] table without the worker mode\n!\n! [kafka] in blacklodge.toml configures the Kafka worker, but modes in blacklodge.toml only has 'web', 'job', so no process would read it.\n!\n! How to fix:\n!   Add \"worker\" to modes (modes = [\"web\", \"job\", \"worker\"]), or remove modes to get web, job and worker; or delete the [kafka] table if the image needs no worker.\n",
+        "! ERROR: A [kafka] table without the worker mode\n!\n! [kafka] in blacklodge.toml configures the Kafka worker, but modes in\n! blacklodge.toml only has 'web', 'job', so no process would read it.\n!\n! How to fix:\n!   Add \"worker\" to modes (modes = [\"web\", \"job\", \"worker\"]), or remove modes to\n!   get web, job and worker; or delete the [kafka] table if the image needs no\n!   worker.\n",
     );
 
     let app = App::fixture("wrapper-kafka");
@@ -791,7 +791,7 @@ fn kafka_configuration_mistakes_fail_the_build_with_the_fix() {
     let log = Image::new("wrapper-kafka-topic").build_fails(&app);
     assert_contains(
         &log,
-        "! ERROR: Invalid Kafka topic name in topics\n!\n! topics in [kafka] in blacklodge.toml has \"orders,refunds\": ',' is not allowed; a Kafka topic name has 1 to 249 characters, each a letter (a-z, A-Z), a digit, '.', '_' or '-', and is not '.' or '..'.\n",
+        "! ERROR: Invalid Kafka topic name in topics\n!\n! topics in [kafka] in blacklodge.toml has \"orders,refunds\": ',' is not allowed;\n! a Kafka topic name has 1 to 249 characters, each a letter (a-z, A-Z), a digit,\n! '.', '_' or '-', and is not '.' or '..'.\n",
     );
 }
 
@@ -811,7 +811,7 @@ fn the_apps_own_confluent_kafka_is_kept_or_the_conflict_named() {
     );
     assert_contains(
         &log,
-        "! The harness needs flask>=2.3, granian>=2.8,<2.9, confluent-kafka>=2.5, at the versions of its lock (harness/requirements.lock) for whatever your app does not install itself. The wrapper never replaces a package your app installed, and confluent-kafka==2.4.0 cannot be combined with them.\n",
+        "! The harness needs flask>=2.3, granian>=2.8,<2.9, confluent-kafka>=2.5, at the\n! versions of its lock (harness/requirements.lock) for whatever your app does\n! not install itself. The wrapper never replaces a package your app installed,\n! and confluent-kafka==2.4.0 cannot be combined with them.\n",
     );
 
     // A release that satisfies the extra is the one the worker imports, even if the lock has

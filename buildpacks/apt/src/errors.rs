@@ -96,7 +96,7 @@ impl UserFacing for AptError {
                 lines
                     .iter()
                     .map(|line| {
-                        format!("Line {}: {}\n  {}", line.line, quote(line.text.trim()), line.reason)
+                        format!("- Line {}: {}. {}", line.line, quote(line.text.trim()), line.reason)
                     })
                     .collect::<Vec<_>>()
                     .join("\n"),
@@ -211,7 +211,7 @@ fn resolve_error(error: &ResolveError, release: &Release, suites: &[String]) -> 
         ResolveError::Version { request, available } => UserError::new(
             format!("OS package version not available in {release}"),
             format!(
-                "{APTFILE} line {}: {} {} is not in {release} ({searched}). Available: {}.",
+                "{APTFILE} line {}: {} {} is not in {release} ({searched}).\nAvailable: {}.",
                 request.line,
                 request.name,
                 quote(request.version.as_deref().unwrap_or_default()),
@@ -246,74 +246,144 @@ fn resolve_error(error: &ResolveError, release: &Release, suites: &[String]) -> 
 mod tests {
     use super::*;
     use crate::aptfile::Request;
+    use blacklodge_common::error::{io_failure, render_all};
 
-    fn bookworm() -> Release {
-        Release::from_target("debian", "12").expect("12")
+    fn failure(error: ResolveError) -> AptError {
+        AptError::Resolve(Box::new(ResolveFailure {
+            error,
+            release: Release::from_target("debian", "12").expect("12"),
+            suites: vec!["bookworm".into(), "bookworm-updates".into()],
+        }))
     }
 
-    fn suites() -> Vec<String> {
-        vec!["bookworm".into(), "bookworm-updates".into()]
+    fn request(name: &str, version: Option<&str>, line: usize) -> Request {
+        Request {
+            name: name.into(),
+            version: version.map(Into::into),
+            line,
+        }
     }
 
+    /// Every variant's whole message, as the build log shows it.
     #[test]
-    fn unknown_package_names_the_release_and_close_names() {
-        let error = AptError::Resolve(Box::new(ResolveFailure {
-            error: ResolveError::Unknown {
-                request: Request {
-                    name: "libpq".into(),
-                    version: None,
-                    line: 3,
+    #[allow(clippy::too_many_lines)]
+    fn every_message_whole() {
+        let cases = [
+            (
+                "io",
+                AptError::Io(io_failure("read", std::path::Path::new("/workspace/Aptfile"))(
+                    std::io::Error::from_raw_os_error(13),
+                )),
+            ),
+            (
+                "malformed",
+                AptError::Malformed(
+                    crate::aptfile::parse("libpq dev\nok-package\nhttp://x/y.deb\n")
+                        .expect_err("malformed"),
+                ),
+            ),
+            (
+                "distro",
+                AptError::Distro {
+                    name: "ubuntu".into(),
+                    version: "24.04".into(),
                 },
-                suggestions: vec!["libpq5".into(), "libpq-dev".into()],
-            },
-            release: bookworm(),
-            suites: suites(),
-        }));
-        assert_eq!(
-            error.user_error().render(),
-            "\n! ERROR: Unknown OS package in the Aptfile\n!\n! Aptfile line 3: 'libpq' is not a package of Debian 12 (bookworm) (searched: bookworm, bookworm-updates).\n! Close names in Debian 12 (bookworm): libpq5, libpq-dev.\n!\n! How to fix:\n!   Find the package's name in Debian 12 (bookworm) at https://packages.debian.org/bookworm and write it in the Aptfile.\n"
-        );
-    }
-
-    #[test]
-    fn unavailable_version_lists_the_available_ones() {
-        let error = AptError::Resolve(Box::new(ResolveFailure {
-            error: ResolveError::Version {
-                request: Request {
-                    name: "libpq5".into(),
-                    version: Some("14.1".into()),
-                    line: 1,
+            ),
+            (
+                "no_run_image_status",
+                AptError::NoRunImageStatus {
+                    path: RUN_IMAGE_STATUS.into(),
                 },
-                available: vec!["15.8-0+deb12u1".into(), "15.10-0+deb12u1".into()],
-            },
-            release: bookworm(),
-            suites: suites(),
-        }));
-        assert_eq!(
-            error.user_error().render(),
-            "\n! ERROR: OS package version not available in Debian 12 (bookworm)\n!\n! Aptfile line 1: libpq5 '14.1' is not in Debian 12 (bookworm) (searched: bookworm, bookworm-updates). Available: 15.8-0+deb12u1, 15.10-0+deb12u1.\n!\n! How to fix:\n!   Pin an available version (`libpq5=15.10-0+deb12u1`), or write `libpq5` alone for the newest.\n"
-        );
-    }
-
-    #[test]
-    fn malformed_lines_are_all_listed() {
-        let lines = crate::aptfile::parse("libpq dev\nok-package\nhttp://x/y.deb\n")
-            .expect_err("malformed");
-        assert_eq!(
-            AptError::Malformed(lines).user_error().render(),
-            "\n! ERROR: Invalid Aptfile\n!\n! Line 1: 'libpq dev'\n!   A line holds one package: put each package on its own line.\n! Line 3: 'http://x/y.deb'\n!   URLs and .deb files are not supported: only packages of the stack's Debian release, verified against its signed index, are installed.\n!\n! How to fix:\n!   Write one Debian package per line, `name` or `name=version` (e.g. `libpq-dev` or `libpq5=15.10-0+deb12u1`); `#` starts a comment. See docs/os-packages.md.\n"
-        );
-    }
-
-    #[test]
-    fn unknown_distro() {
-        let error = AptError::Distro {
-            name: "ubuntu".into(),
-            version: "24.04".into(),
-        };
-        assert_eq!(
-            error.user_error().render(),
-            "\n! ERROR: OS packages are not available for this stack\n!\n! The stack's distro is 'ubuntu' '24.04' (CNB_TARGET_DISTRO_NAME, CNB_TARGET_DISTRO_VERSION); the Aptfile can only be installed on Debian 12 (bookworm) or Debian 13 (trixie).\n!\n! How to fix:\n!   Build with a Blacklodge builder on a Debian stack, or remove the Aptfile.\n"
-        );
+            ),
+            (
+                "fetch",
+                AptError::Fetch(DownloadError::Status {
+                    url: "http://deb.debian.org/debian/dists/bookworm/InRelease".into(),
+                    status: 503,
+                }),
+            ),
+            (
+                "corrupt",
+                AptError::Corrupt {
+                    url: "http://deb.debian.org/debian/dists/bookworm/main/binary-amd64/Packages.xz".into(),
+                    error: "unexpected end of file".into(),
+                },
+            ),
+            (
+                "signature",
+                AptError::Signature {
+                    url: "file:///mirror/dists/bookworm/InRelease".into(),
+                    keyring: DEFAULT_KEYRING.into(),
+                    tool: "gpgv",
+                    said: "gpgv: Signature made Sat Nov  8 10:00:00 2025 UTC\ngpgv:                using RSA key 0E98404D386FA1D9\ngpgv: Can't check signature: No public key".into(),
+                },
+            ),
+            (
+                "wrong_suite",
+                AptError::WrongSuite {
+                    url: "http://mirror.example/debian/dists/bookworm/InRelease".into(),
+                    expected: "bookworm".into(),
+                    found: "trixie".into(),
+                },
+            ),
+            (
+                "not_in_release",
+                AptError::NotInRelease {
+                    url: "http://mirror.example/debian/dists/bookworm/InRelease".into(),
+                    path: "main/binary-amd64/Packages.xz".into(),
+                },
+            ),
+            (
+                "unknown_package",
+                failure(ResolveError::Unknown {
+                    request: request("libpq", None, 3),
+                    suggestions: vec!["libpq5".into(), "libpq-dev".into()],
+                }),
+            ),
+            (
+                "unknown_package_without_close_names",
+                failure(ResolveError::Unknown {
+                    request: request("zzzz", None, 1),
+                    suggestions: Vec::new(),
+                }),
+            ),
+            (
+                "unavailable_version",
+                failure(ResolveError::Version {
+                    request: request("libpq5", Some("14.1"), 1),
+                    available: vec!["15.8-0+deb12u1".into(), "15.10-0+deb12u1".into()],
+                }),
+            ),
+            (
+                "unsatisfiable",
+                failure(ResolveError::Unsatisfiable {
+                    package: "libfoo1".into(),
+                    relation: "libbar2 (>= 3.0)".into(),
+                    chain: vec!["foo-tools".into(), "libfoo1".into()],
+                }),
+            ),
+            (
+                "download",
+                AptError::Download {
+                    package: "libpq5".into(),
+                    error: DownloadError::Transport {
+                        url: "http://deb.debian.org/debian/pool/main/p/postgresql-15/libpq5_15.10-0+deb12u1_amd64.deb".into(),
+                        message: "Connection refused (os error 111)".into(),
+                    },
+                },
+            ),
+            (
+                "extract",
+                AptError::Extract {
+                    package: "libpq5".into(),
+                    error: CommandError::failed(
+                        "dpkg-deb --extract /tmp/libpq5.deb /layers/apt/root",
+                        2,
+                        "dpkg-deb: error: '/tmp/libpq5.deb' is not a Debian format archive\n",
+                    ),
+                },
+            ),
+        ];
+        insta::assert_snapshot!(render_all(&cases));
     }
 }

@@ -90,7 +90,16 @@ pub fn display(command: &Command) -> String {
 /// # Errors
 /// [`CommandError`] when the command cannot start or exits non-zero.
 pub fn run_streamed(command: &mut Command) -> Result<String, CommandError> {
-    run_streamed_with(command, |_| LineUse::Show)
+    stream(command, Pipes::Separate, |_| LineUse::Show)
+}
+
+/// Like [`run_streamed`], with stdout and stderr sharing one pipe ([`Pipes::Merged`]): for
+/// the app's own scripts, whose error should follow their progress as in a terminal.
+///
+/// # Errors
+/// [`CommandError`] when the command cannot start or exits non-zero (with its output).
+pub fn run_streamed_merged(command: &mut Command) -> Result<String, CommandError> {
+    stream(command, Pipes::Merged, |_| LineUse::Show)
 }
 
 /// What [`run_streamed_with`] does with a line of output.
@@ -104,6 +113,17 @@ pub enum LineUse {
     Drop,
 }
 
+/// How the two output streams of a streamed command are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pipes {
+    /// A pipe each, read side by side: the lines of the two interleave as they arrive. The
+    /// output is read as UTF-8 text (the tools the buildpacks drive write it).
+    Separate,
+    /// One pipe for both, so the lines keep the order they were written in. Any bytes are
+    /// accepted (shown as UTF-8, with replacement characters).
+    Merged,
+}
+
 /// Like [`run_streamed`], with `sort` deciding for each line whether it is printed, only
 /// kept for the error, or dropped.
 ///
@@ -113,40 +133,76 @@ pub fn run_streamed_with(
     command: &mut Command,
     sort: impl Fn(&str) -> LineUse,
 ) -> Result<String, CommandError> {
+    stream(command, Pipes::Separate, sort)
+}
+
+fn stream(
+    command: &mut Command,
+    pipes: Pipes,
+    sort: impl Fn(&str) -> LineUse,
+) -> Result<String, CommandError> {
     let command_line = display(command);
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| CommandError::Spawn {
-            command: command_line.clone(),
-            error,
-        })?;
+    let spawn_error = |error| CommandError::Spawn {
+        command: command_line.clone(),
+        error,
+    };
+    let (mut child, streams): (Child, Vec<Box<dyn Read + Send>>) = match pipes {
+        Pipes::Separate => {
+            let mut child = command
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(spawn_error)?;
+            let streams = [
+                child
+                    .stdout
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn Read + Send>),
+                child
+                    .stderr
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            (child, streams)
+        }
+        Pipes::Merged => {
+            let (reader, writer) = std::io::pipe().map_err(spawn_error)?;
+            let stdout = writer.try_clone().map_err(spawn_error)?;
+            let spawned = command.stdout(stdout).stderr(writer).spawn();
+            // The command holds the pipe's write ends: release them, so reading ends when
+            // the program (and whatever it started that keeps them) exits.
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+            (spawned.map_err(spawn_error)?, vec![Box::new(reader)])
+        }
+    };
 
     let (sender, receiver) = std::sync::mpsc::channel::<String>();
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|stream| {
-        let sender = sender.clone();
-        thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|stream| {
+            let sender = sender.clone();
+            thread::spawn(move || {
+                let reader = BufReader::new(stream);
+                let lines: Box<dyn Iterator<Item = String>> = match pipes {
+                    Pipes::Separate => Box::new(reader.lines().map_while(Result::ok)),
+                    Pipes::Merged => Box::new(
+                        reader
+                            .split(b'\n')
+                            .map_while(Result::ok)
+                            .map(|line| String::from_utf8_lossy(&line).into_owned()),
+                    ),
+                };
+                for line in lines {
+                    if sender.send(line).is_err() {
+                        break;
+                    }
                 }
-            }
+            })
         })
-    })
-    .collect();
+        .collect();
     drop(sender);
 
     let mut captured = String::new();
@@ -163,10 +219,7 @@ pub fn run_streamed_with(
     for reader in readers {
         let _ = reader.join();
     }
-    let status = child.wait().map_err(|error| CommandError::Spawn {
-        command: command_line.clone(),
-        error,
-    })?;
+    let status = child.wait().map_err(spawn_error)?;
     if status.success() {
         Ok(captured)
     } else {
@@ -334,6 +387,32 @@ fn collect(stream: Option<impl Read + Send + 'static>) -> Collected {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_output_keeps_the_order_of_both_streams() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo one; echo two >&2; echo three; echo four >&2"]);
+        let (result, log) = crate::output::capture(|| run_streamed_merged(&mut command));
+        assert_eq!(result.expect("succeeds"), "one\ntwo\nthree\nfour\n");
+        assert_eq!(log, "      one\n      two\n      three\n      four\n");
+
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo progress; echo broken >&2; exit 3"]);
+        let Err(CommandError::Failed { status, output, .. }) = run_streamed_merged(&mut command)
+        else {
+            panic!("exit 3 is a failure");
+        };
+        assert_eq!(
+            (status.code(), output.as_str()),
+            (Some(3), "progress\nbroken\n")
+        );
+
+        let mut command = Command::new("/nonexistent/hook");
+        assert!(matches!(
+            run_streamed_merged(&mut command),
+            Err(CommandError::Spawn { .. })
+        ));
+    }
 
     #[test]
     fn streamed_output_is_captured_from_both_streams() {

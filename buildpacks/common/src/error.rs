@@ -3,6 +3,11 @@
 
 use std::fmt::{Debug, Display, Write as _};
 
+use crate::wrap::wrap;
+
+/// The width of the terminal a rendered message is laid out for.
+pub const WIDTH: usize = 80;
+
 /// A failure explained to the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserError {
@@ -44,16 +49,18 @@ impl UserError {
         )
     }
 
-    /// The rendered message, as printed to the build log.
+    /// The rendered message, as printed to the build log: the detail and the fix wrapped
+    /// to fit [`WIDTH`] columns with their margins (see [`crate::wrap`] for what is kept
+    /// whole).
     #[must_use]
     pub fn render(&self) -> String {
         let mut out = format!("\n! ERROR: {}\n!\n", self.title);
-        for line in self.detail.lines() {
+        for line in wrap(&self.detail, WIDTH - "! ".len()).lines() {
             out.push_str(&format!("! {line}\n").replace("! \n", "!\n"));
         }
         if !self.fix.is_empty() {
             out.push_str("!\n! How to fix:\n");
-            for line in self.fix.lines() {
+            for line in wrap(&self.fix, WIDTH - "!   ".len()).lines() {
                 out.push_str(&format!("!   {line}\n").replace("!   \n", "!\n"));
             }
         }
@@ -271,6 +278,22 @@ mod tests {
             error.render(),
             "\n! ERROR: Invalid .python-version\n!\n! Line 2 is 'three'.\n!\n! It must be a version.\n!\n! How to fix:\n!   Write a version like 3.12.\n"
         );
+    }
+
+    #[test]
+    fn detail_and_fix_fit_80_columns_with_their_margins() {
+        let sentence = "Every word of this sentence is ordinary prose that runs on well past the edge of the terminal.";
+        let error = UserError::new("Title", sentence, sentence);
+        assert_eq!(
+            error.render(),
+            "\n! ERROR: Title\n!\n\
+             ! Every word of this sentence is ordinary prose that runs on well past the edge\n\
+             ! of the terminal.\n\
+             !\n! How to fix:\n\
+             !   Every word of this sentence is ordinary prose that runs on well past the\n\
+             !   edge of the terminal.\n"
+        );
+        assert!(error.render().lines().all(|line| line.len() <= WIDTH));
     }
 
     #[derive(Debug)]

@@ -10,6 +10,10 @@ pub mod download;
 pub mod env;
 pub mod error;
 pub mod output;
+pub mod project_metadata;
 pub mod pypi;
 pub mod runtime_plan;
 pub mod sbom;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod wrap;

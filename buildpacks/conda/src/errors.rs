@@ -176,7 +176,7 @@ fn explicit_error(file: &str, failure: &ExplicitFailure) -> UserError {
             "write",
             path,
             error,
-            "This points at a full disk or a broken build cache; rebuild without cache (pack build --clear-cache).",
+            "This points at a full disk or a broken build cache; rebuild without cache (`pack build --clear-cache`).",
         ),
     }
 }
@@ -234,7 +234,7 @@ impl UserFacing for CondaError {
                 "update",
                 path,
                 error,
-                "This points at a broken build cache; rebuild without cache (pack build --clear-cache).",
+                "This points at a broken build cache; rebuild without cache (`pack build --clear-cache`).",
             ),
             Self::NoPython(file) => UserError::new(
                 "The conda environment has no Python",
@@ -272,7 +272,7 @@ impl UserFacing for CondaError {
             } => UserError::new(
                 format!("Could not prepare the pip packages of {file}"),
                 error.to_string(),
-                "This points at a full disk or a broken build cache; rebuild without cache (pack build --clear-cache).",
+                "This points at a full disk or a broken build cache; rebuild without cache (`pack build --clear-cache`).",
             ),
             Self::Activation(error) => UserError::new(
                 "Could not activate the conda environment",
@@ -287,7 +287,7 @@ impl UserFacing for CondaError {
                 action,
                 path,
                 error,
-                "This points at a broken build cache; rebuild without cache (pack build --clear-cache).",
+                "This points at a broken build cache; rebuild without cache (`pack build --clear-cache`).",
             ),
         }
     }
@@ -302,5 +302,237 @@ impl From<DepsError> for CondaError {
 impl From<CondaError> for libcnb::Error<CondaError> {
     fn from(error: CondaError) -> Self {
         Self::BuildpackError(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blacklodge_common::command::CommandError;
+    use blacklodge_common::env::InvalidVariable;
+    use blacklodge_common::error::render_all;
+
+    const ENV: &str = "environment.yml";
+    const LIST: &str = spec::PACKAGE_LIST;
+
+    fn channels() -> Vec<String> {
+        vec!["conda-forge (https://conda.anaconda.org/conda-forge/)".into()]
+    }
+
+    /// Every variant's whole message, as the build log shows it (`Deps` renders the shared
+    /// dependency errors, pinned in blacklodge-python-deps).
+    #[test]
+    #[allow(clippy::too_many_lines)]
+    fn every_message_whole() {
+        let cases = [
+            (
+                "config_variable",
+                CondaError::Config(ConfigError::Variable(InvalidVariable {
+                    name: config::PRIORITY_VARIABLE.into(),
+                    value: "first".into(),
+                    expected: "strict, flexible or disabled".into(),
+                })),
+            ),
+            (
+                "config_condarc",
+                CondaError::Config(ConfigError::Condarc(
+                    "channels: invalid type: string \"conda-forge\", expected a sequence at line 1 column 11".into(),
+                )),
+            ),
+            (
+                "config_alias",
+                CondaError::Config(ConfigError::Alias {
+                    value: "ftp://mirror.example/".into(),
+                    source: config::ALIAS_VARIABLE.into(),
+                }),
+            ),
+            (
+                "spec_read",
+                CondaError::Spec(SpecError::Read {
+                    file: ENV,
+                    error: std::io::Error::from_raw_os_error(21),
+                }),
+            ),
+            (
+                "spec_yaml",
+                CondaError::Spec(SpecError::Yaml {
+                    file: ENV,
+                    message: "did not find expected key at line 4 column 2, while parsing a block mapping".into(),
+                }),
+            ),
+            (
+                "spec_explicit",
+                CondaError::Spec(SpecError::Explicit {
+                    file: LIST,
+                    message: "line 1 is not `@EXPLICIT`".into(),
+                }),
+            ),
+            (
+                "spec_lock",
+                CondaError::Spec(SpecError::Lock(
+                    "it has no packages for the platform linux-64".into(),
+                )),
+            ),
+            ("spec_empty", CondaError::Spec(SpecError::Empty(ENV))),
+            ("no_files", CondaError::NoFiles),
+            (
+                "solve_bad_channel",
+                CondaError::Solve {
+                    file: ENV,
+                    failure: SolveFailure::BadChannel {
+                        channel: "::".into(),
+                        error: "invalid channel".into(),
+                    },
+                },
+            ),
+            (
+                "solve_index",
+                CondaError::Solve {
+                    file: ENV,
+                    failure: SolveFailure::Index {
+                        channels: channels(),
+                        error: "error sending request for url (https://conda.anaconda.org/conda-forge/linux-64/repodata_shards.msgpack.zst): client error (Connect)".into(),
+                    },
+                },
+            ),
+            (
+                "solve_unknown",
+                CondaError::Solve {
+                    file: ENV,
+                    failure: SolveFailure::Unknown {
+                        names: vec!["flaskk".into(), "numpyy".into()],
+                        channels: channels(),
+                    },
+                },
+            ),
+            (
+                "solve_unsatisfiable",
+                CondaError::Solve {
+                    file: ENV,
+                    failure: SolveFailure::Unsatisfiable(
+                        "flask >=3.1 cannot be installed because there are no viable options:\n└─ flask 3.1.1 would require\n   └─ werkzeug >=3.1.0, for which no candidates were found.".into(),
+                    ),
+                },
+            ),
+            (
+                "solve_override",
+                CondaError::Solve {
+                    file: ENV,
+                    failure: SolveFailure::Override {
+                        variable: "CONDA_OVERRIDE_GLIBC".into(),
+                        error: "'two' is not a version".into(),
+                    },
+                },
+            ),
+            (
+                "solve_client",
+                CondaError::Solve {
+                    file: ENV,
+                    failure: SolveFailure::Client(
+                        "/platform/bindings/conda/auth.json: expected value at line 1 column 1".into(),
+                    ),
+                },
+            ),
+            (
+                "explicit_download",
+                CondaError::Explicit {
+                    file: LIST,
+                    failure: ExplicitFailure::Download {
+                        url: "https://conda.anaconda.org/conda-forge/noarch/flask-3.1.1-pyhd8ed1ab_0.conda".into(),
+                        error: "HTTP 404 Not Found".into(),
+                    },
+                },
+            ),
+            (
+                "explicit_hash_mismatch",
+                CondaError::Explicit {
+                    file: LIST,
+                    failure: ExplicitFailure::HashMismatch {
+                        url: "https://conda.anaconda.org/conda-forge/noarch/flask-3.1.1-pyhd8ed1ab_0.conda".into(),
+                        kind: "md5",
+                        expected: "0".repeat(32),
+                        actual: "f".repeat(32),
+                    },
+                },
+            ),
+            (
+                "explicit_archive",
+                CondaError::Explicit {
+                    file: LIST,
+                    failure: ExplicitFailure::Archive {
+                        url: "https://example.com/flask.zip".into(),
+                        error: "not a .conda or .tar.bz2 archive".into(),
+                    },
+                },
+            ),
+            (
+                "explicit_io",
+                CondaError::Explicit {
+                    file: LIST,
+                    failure: ExplicitFailure::Io {
+                        path: "/layers/blacklodge_conda/pkgs/flask.conda".into(),
+                        error: std::io::Error::from_raw_os_error(28),
+                    },
+                },
+            ),
+            (
+                "install",
+                CondaError::Install(InstallFailure::Install(
+                    "failed to link flask-3.1.1: No space left on device (os error 28)".into(),
+                )),
+            ),
+            (
+                "install_io",
+                CondaError::Install(InstallFailure::Io {
+                    path: "/layers/blacklodge_conda/env/conda-meta".into(),
+                    error: std::io::Error::from_raw_os_error(13),
+                }),
+            ),
+            ("no_python", CondaError::NoPython(ENV)),
+            (
+                "pip",
+                CondaError::Pip {
+                    file: ENV,
+                    failure: PipFailure::Pip(CommandError::failed(
+                        "pip install",
+                        1,
+                        "ERROR: Could not find a version that satisfies the requirement nope==1.0 (from versions: none)\nERROR: No matching distribution found for nope==1.0\n",
+                    )),
+                },
+            ),
+            (
+                "pip_unknown_package",
+                CondaError::Pip {
+                    file: ENV,
+                    failure: PipFailure::Pip(CommandError::failed(
+                        "pip install",
+                        2,
+                        "ERROR: Invalid requirement: '=='\n",
+                    )),
+                },
+            ),
+            (
+                "pip_io",
+                CondaError::Pip {
+                    file: ENV,
+                    failure: PipFailure::Io(std::io::Error::from_raw_os_error(28)),
+                },
+            ),
+            (
+                "activation",
+                CondaError::Activation(
+                    "etc/conda/activate.d/gdal.sh exited with code 1".into(),
+                ),
+            ),
+            (
+                "io",
+                CondaError::Io {
+                    action: "write",
+                    path: "/layers/blacklodge_conda/env/etc/profile".into(),
+                    error: std::io::Error::from_raw_os_error(13),
+                },
+            ),
+        ];
+        insta::assert_snapshot!(render_all(&cases));
     }
 }

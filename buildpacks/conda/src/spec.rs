@@ -311,14 +311,7 @@ fn conda_lock(text: &str) -> Result<(Vec<Entry>, Vec<String>), SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (name, contents) in files {
-            fs_err::write(dir.path().join(name), contents).expect("write");
-        }
-        dir
-    }
+    use blacklodge_common::testing::app;
 
     #[test]
     fn environment_yml_is_solved_with_its_pip_section() {

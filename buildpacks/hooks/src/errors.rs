@@ -196,49 +196,111 @@ impl UserFacing for HookError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::{Kind, POST_COMPILE};
-    use std::process::ExitStatus;
+    use crate::script::{Kind, POST_COMPILE, PRE_COMPILE, S2I_ASSEMBLE};
+    use blacklodge_common::error::{io_failure, render_all};
 
-    #[test]
-    fn a_failed_hook_names_itself_and_its_exit_code() {
-        let script = Script {
-            name: POST_COMPILE,
-            path: PathBuf::from("/workspace/bin/post_compile"),
-            kind: Kind::Hook,
-        };
-        let error = HookError::Failed {
-            script,
-            error: CommandError::Failed {
-                command: "/workspace/bin/post_compile".to_string(),
-                status: ExitStatus::from_raw(3 << 8),
-                output: "touch: cannot touch '/usr/x': Permission denied\n".to_string(),
-            },
-        };
-        assert_eq!(
-            error.user_error().render(),
-            "\n! ERROR: The hook bin/post_compile failed\n!\n! bin/post_compile exited with code 3. Its output is above, under 'Running bin/post_compile'.\n!\n! It was refused access to a file: build steps run as the image's non-root user (uid 1000) and may write only to the app directory ($BLACKLODGE_APP_DIR), $BLACKLODGE_HOOK_LAYER and /tmp.\n!\n! How to fix:\n!   Fix bin/post_compile so that it succeeds (exit code 0); try it from the app root with `bin/post_compile`. Its environment is described in docs/hooks.md.\n"
-        );
+    fn script(name: &'static str, kind: Kind) -> Script {
+        Script {
+            name,
+            path: PathBuf::from("/workspace").join(name),
+            kind,
+        }
     }
 
+    fn hook() -> Script {
+        script(POST_COMPILE, Kind::Hook)
+    }
+
+    /// Every variant's whole message, as the build log shows it (the three hook buildpacks
+    /// share these errors).
     #[test]
-    fn a_hook_that_cannot_start_names_its_interpreter() {
+    fn every_message_whole() {
+        // A hook whose interpreter is missing: its first line is read for the message.
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("pre_compile");
-        fs_err::write(&path, "#!/usr/bin/zsh -e\necho hi\n").expect("write");
-        let error = HookError::Failed {
-            script: Script {
-                name: crate::script::PRE_COMPILE,
-                path,
-                kind: Kind::Hook,
-            },
-            error: CommandError::Spawn {
-                command: "bin/pre_compile".to_string(),
-                error: std::io::Error::from_raw_os_error(2),
-            },
-        };
-        assert_eq!(
-            error.user_error().detail,
-            "bin/pre_compile could not be started: No such file or directory (os error 2).\n\nIts interpreter line names /usr/bin/zsh: the build image must have it (bash, sh and the app's python3 are there)."
-        );
+        let pre_compile = dir.path().join("pre_compile");
+        fs_err::write(&pre_compile, "#!/usr/bin/zsh -e\necho hi\n").expect("write");
+        let cases = [
+            (
+                "io",
+                HookError::Io(io_failure("read", std::path::Path::new("/workspace/bin/post_compile"))(
+                    std::io::Error::from_raw_os_error(13),
+                )),
+            ),
+            ("not_a_file", HookError::NotAFile(hook())),
+            ("not_executable", HookError::NotExecutable { script: hook(), mode: 0o644 }),
+            ("no_interpreter", HookError::NoInterpreter(script(S2I_ASSEMBLE, Kind::S2i))),
+            ("windows_line_endings", HookError::WindowsLineEndings(hook())),
+            (
+                "needs_root",
+                HookError::NeedsRoot {
+                    script: script(S2I_ASSEMBLE, Kind::S2i),
+                    found: RootCommand {
+                        line_number: 4,
+                        command: "apt-get".into(),
+                        line: "apt-get install -y libpq5".into(),
+                    },
+                },
+            ),
+            (
+                "failed",
+                HookError::Failed {
+                    script: hook(),
+                    error: CommandError::failed("/workspace/bin/post_compile", 3, "done\n"),
+                },
+            ),
+            (
+                "failed_refused_access",
+                HookError::Failed {
+                    script: hook(),
+                    error: CommandError::failed(
+                        "/workspace/bin/post_compile",
+                        3,
+                        "touch: cannot touch '/usr/x': Permission denied\n",
+                    ),
+                },
+            ),
+            (
+                "killed",
+                HookError::Failed {
+                    script: hook(),
+                    error: CommandError::Failed {
+                        command: "/workspace/bin/post_compile".to_string(),
+                        status: std::process::ExitStatus::from_raw(9),
+                        output: String::new(),
+                    },
+                },
+            ),
+            (
+                "could_not_start",
+                HookError::Failed {
+                    script: Script {
+                        name: PRE_COMPILE,
+                        path: pre_compile,
+                        kind: Kind::Hook,
+                    },
+                    error: CommandError::Spawn {
+                        command: "bin/pre_compile".to_string(),
+                        error: std::io::Error::from_raw_os_error(2),
+                    },
+                },
+            ),
+            ("save_artifacts", HookError::SaveArtifacts),
+            (
+                "environment_line",
+                HookError::EnvironmentLine {
+                    line_number: 2,
+                    line: "export DEBUG=1".into(),
+                    problem: "'export DEBUG' is not a variable name (letters, digits and _, not starting with a digit)".into(),
+                },
+            ),
+            (
+                "platform_file",
+                HookError::PlatformFile {
+                    path: "/layers/group.toml".into(),
+                    error: "missing field `group`".into(),
+                },
+            ),
+        ];
+        insta::assert_snapshot!(render_all(&cases));
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::errors::HookError;
 use crate::script::Script;
-use blacklodge_common::command::{self, CommandError};
+use blacklodge_common::command;
 use blacklodge_common::error::io_failure;
 use blacklodge_common::output;
 use libcnb::Buildpack;
@@ -11,7 +11,6 @@ use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer::UncachedLayerDefinition;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -51,7 +50,7 @@ pub fn run(
         .current_dir(app_dir)
         .stdin(Stdio::null())
         .envs(variables.iter().map(|(name, value)| (name, value)));
-    match run_merged(&mut command) {
+    match command::run_streamed_merged(&mut command) {
         Ok(_) => {
             output::detail(format!(
                 "{} finished ({})",
@@ -64,44 +63,6 @@ pub fn run(
             script: script.clone(),
             error,
         }),
-    }
-}
-
-/// Runs `command`, printing each line it writes indented under the current step. Unlike
-/// [`command::run_streamed`], stdout and stderr share one pipe, so the lines keep the order
-/// the script wrote them in (a script's error after its progress, as in a terminal).
-///
-/// # Errors
-/// [`CommandError`] when the command cannot start or exits non-zero (with its output).
-fn run_merged(command: &mut Command) -> Result<String, CommandError> {
-    let command_line = command::display(command);
-    let spawn_error = |error| CommandError::Spawn {
-        command: command_line.clone(),
-        error,
-    };
-    let (reader, writer) = std::io::pipe().map_err(spawn_error)?;
-    let stdout = writer.try_clone().map_err(spawn_error)?;
-    let spawned = command.stdout(stdout).stderr(writer).spawn();
-    // The command holds the pipe's write ends: release them, so reading ends when the script
-    // (and whatever it started that keeps them) exits.
-    command.stdout(Stdio::null()).stderr(Stdio::null());
-    let mut child = spawned.map_err(spawn_error)?;
-    let mut captured = String::new();
-    for line in BufReader::new(reader).split(b'\n').map_while(Result::ok) {
-        let line = String::from_utf8_lossy(&line);
-        println!("      {line}");
-        captured.push_str(&line);
-        captured.push('\n');
-    }
-    let status = child.wait().map_err(spawn_error)?;
-    if status.success() {
-        Ok(captured)
-    } else {
-        Err(CommandError::Failed {
-            command: command_line,
-            status,
-            output: captured,
-        })
     }
 }
 
@@ -148,35 +109,4 @@ where
             .map_err(|e| HookError::Io(io_failure("remove", &metadata)(e)))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn output_keeps_the_order_of_both_streams() {
-        let mut command = Command::new("sh");
-        command.args(["-c", "echo one; echo two >&2; echo three; echo four >&2"]);
-        assert_eq!(
-            run_merged(&mut command).expect("succeeds"),
-            "one\ntwo\nthree\nfour\n"
-        );
-
-        let mut command = Command::new("sh");
-        command.args(["-c", "echo progress; echo broken >&2; exit 3"]);
-        let Err(CommandError::Failed { status, output, .. }) = run_merged(&mut command) else {
-            panic!("exit 3 is a failure");
-        };
-        assert_eq!(
-            (status.code(), output.as_str()),
-            (Some(3), "progress\nbroken\n")
-        );
-
-        let mut command = Command::new("/nonexistent/hook");
-        assert!(matches!(
-            run_merged(&mut command),
-            Err(CommandError::Spawn { .. })
-        ));
-    }
 }

@@ -94,7 +94,7 @@ impl DepsError {
             Self::InstallTool { tool, error } => command_failure(
                 format!("Could not install {tool}"),
                 error,
-                "This points at a broken Python installation or cache; rebuild without cache (pack build --clear-cache).",
+                "This points at a broken Python installation or cache; rebuild without cache (`pack build --clear-cache`).",
             ),
             Self::CreateVenv(error) => command_failure(
                 "Could not create the virtual environment",
@@ -134,7 +134,7 @@ impl DepsError {
                 if *action == "read" {
                     "Check that the file exists and is readable."
                 } else {
-                    "The build could not change its own files: check the free disk space of the build, then rebuild without cache (pack build --clear-cache)."
+                    "The build could not change its own files: check the free disk space of the build, then rebuild without cache (`pack build --clear-cache`)."
                 },
             ),
         }
@@ -160,7 +160,7 @@ impl From<CaError> for DepsError {
 }
 
 /// The fix for a failed step that only a broken Python makes fail.
-pub const BROKEN_PYTHON: &str = "This points at a broken Python installation; rebuild without cache (pack build --clear-cache).";
+pub const BROKEN_PYTHON: &str = "This points at a broken Python installation; rebuild without cache (`pack build --clear-cache`).";
 
 /// A tool of the build that failed where the app cannot be the cause: `title`, the command
 /// with how it ended and the last lines of its output, and `fix`.

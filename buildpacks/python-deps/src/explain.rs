@@ -473,7 +473,7 @@ pub fn explanation(cause: Cause, source: &str, lock_fix: &str) -> (String, Strin
         ),
         Cause::Certificate { line } => (
             format!("The package index's TLS certificate is not trusted:\n{line}"),
-            "Behind a TLS-intercepting proxy or with a private CA, provide the CA certificate as a binding of type `ca-certificates` (pack build --volume <dir>:/platform/bindings/ca:ro, where <dir> holds a `type` file containing `ca-certificates` and the PEM file), or add it to the build image trust store.".to_string(),
+            "Behind a TLS-intercepting proxy or with a private CA, provide the CA certificate as a binding of type `ca-certificates` (`pack build --volume <dir>:/platform/bindings/ca:ro`, where <dir> holds a `type` file containing `ca-certificates` and the PEM file), or add it to the build image trust store.".to_string(),
         ),
         Cause::Unreachable { line } => (
             format!("The package index could not be reached:\n{line}"),

@@ -276,14 +276,7 @@ pub fn detects(app_dir: &Path, env: &Env, manager: Manager) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (name, contents) in files {
-            fs_err::write(dir.path().join(name), contents).expect("write");
-        }
-        dir
-    }
+    use blacklodge_common::testing::app;
 
     #[test]
     fn one_manager_is_selected_by_its_files() {

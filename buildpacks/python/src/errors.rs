@@ -10,7 +10,6 @@ use crate::version::{MinorVersion, PythonVersion, VersionRequest};
 use blacklodge_common::command::CommandError;
 use blacklodge_common::download::DownloadError;
 use blacklodge_common::error::{UserError, UserFacing, invisible_note, quote};
-use indoc::formatdoc;
 use std::path::PathBuf;
 
 #[derive(Debug)]
@@ -150,9 +149,9 @@ impl UserFacing for PythonError {
             Self::ManifestParse { location, error } => UserError::new(
                 "Invalid Python manifest",
                 format!("The manifest at {location} is not valid: {error}"),
-                formatdoc! {r#"
-                    A manifest is JSON: {{"archives": [{{"version": "3.12.4", "arch": "x86_64", "libc": "gnu",
-                    "build": "...", "url": "...", "sha256": "..."}}]}}. Fix the file or unset BP_PYTHON_MANIFEST_URL."#},
+                r#"A manifest is JSON, e.g.:
+  {"archives": [{"version": "3.12.4", "arch": "x86_64", "libc": "gnu", "build": "...", "url": "...", "sha256": "..."}]}
+Fix the file or unset BP_PYTHON_MANIFEST_URL."#,
             ),
             Self::NoArchivesForArch { arch, manifest, arches } => UserError::new(
                 format!("No Python builds for {arch}"),
@@ -168,10 +167,9 @@ impl UserFacing for PythonError {
                     "The manifest ({manifest}) has no CPython archive that runs on this stack's distribution, {distro} (the run image's io.buildpacks.base.distro labels).\nIts archives are built for: {}.",
                     if distros.is_empty() { "nothing".to_string() } else { joined(distros) }
                 ),
-                formatdoc! {"
-                    Build with the builder of a stack whose distribution the manifest has archives for,
-                    or add archives built for {distro} to your manifest (BP_PYTHON_MANIFEST_URL);
-                    archives without \"distros\" run on any distribution."},
+                format!(
+                    "Build with the builder of a stack whose distribution the manifest has archives for, or add archives built for {distro} to your manifest (BP_PYTHON_MANIFEST_URL); archives without \"distros\" run on any distribution."
+                ),
             ),
             Self::NotBuiltForDistro(missing) => {
                 let MissingBuild { requested, distro, built_for, available, manifest } = missing.as_ref();
@@ -188,7 +186,7 @@ impl UserFacing for PythonError {
                     if available.is_empty() { "nothing".to_string() } else { joined(available) },
                 ),
                 format!(
-                    "Build with the builder of a {} stack (Blacklodge has one builder per Debian release),\nor request a version available on {distro} in {}.\nWith your own manifest (BP_PYTHON_MANIFEST_URL), add a build of it for {distro}.",
+                    "Build with the builder of a {} stack (Blacklodge has one builder per Debian release), or request a version available on {distro} in {}.\nWith your own manifest (BP_PYTHON_MANIFEST_URL), add a build of it for {distro}.",
                     joined(built_for).replace(", ", " or "),
                     where_requested(&requested.origin)
                 ),
@@ -199,10 +197,7 @@ impl UserFacing for PythonError {
                 format!(
                     "This build runs on {build} (the build image's {OS_RELEASE}), but the app image will run on {run} (the run image's io.buildpacks.base.distro labels).\nPython would be chosen for {run} while packages are compiled against {build}'s libraries: the image could fail at start."
                 ),
-                formatdoc! {"
-                    Use the run image of the builder's own stack: drop the run image override
-                    (pack build --run-image), or build with the builder of the stack you want to run on
-                    (Blacklodge has one builder per Debian release)."},
+                "Use the run image of the builder's own stack: drop the run image override (`pack build --run-image`), or build with the builder of the stack you want to run on (Blacklodge has one builder per Debian release).",
             ),
             Self::NothingSupported { oldest } => UserError::new(
                 "No supported Python in the manifest",
@@ -316,9 +311,7 @@ fn python_version_file_error(error: &PythonVersionFileError) -> UserError {
 
 fn runtime_txt_error(error: &RuntimeTxtError) -> UserError {
     let file = runtime_txt::FILE_NAME;
-    let fix = formatdoc! {"
-        runtime.txt is a legacy format: replace it with a .python-version file containing
-        only the version, e.g. 3.12 (or fix the line to read python-3.12)."};
+    let fix = "runtime.txt is a legacy format: replace it with a .python-version file containing only the version, e.g. 3.12 (or fix the line to read python-3.12).";
     match error {
         RuntimeTxtError::InvalidLine { line_number, line } => UserError::new(
             format!("Invalid {file}"),
@@ -564,13 +557,17 @@ mod tests {
 
                 ! ERROR: Python 3.11 is not built for debian 13
                 !
-                ! .python-version asks for Python 3.11. The manifest (http://127.0.0.1:8765/manifest.json) has it for debian 12 only, not for this stack's distribution, debian 13.
+                ! .python-version asks for Python 3.11. The manifest
+                ! (http://127.0.0.1:8765/manifest.json) has it for debian 12 only, not for this
+                ! stack's distribution, debian 13.
                 ! Available on debian 13: 3.13.5.
                 !
                 ! How to fix:
-                !   Build with the builder of a debian 12 stack (Blacklodge has one builder per Debian release),
-                !   or request a version available on debian 13 in .python-version.
-                !   With your own manifest (BP_PYTHON_MANIFEST_URL), add a build of it for debian 13.
+                !   Build with the builder of a debian 12 stack (Blacklodge has one builder per
+                !   Debian release), or request a version available on debian 13 in
+                !   .python-version.
+                !   With your own manifest (BP_PYTHON_MANIFEST_URL), add a build of it for
+                !   debian 13.
             "}
         );
         let range = PythonError::NotBuiltForDistro(Box::new(MissingBuild {
@@ -591,7 +588,7 @@ mod tests {
         );
         assert_eq!(
             range.fix,
-            "Build with the builder of a debian 12 or debian 13 stack (Blacklodge has one builder per Debian release),\nor request a version available on debian 11 in BP_PYTHON_VERSION.\nWith your own manifest (BP_PYTHON_MANIFEST_URL), add a build of it for debian 11."
+            "Build with the builder of a debian 12 or debian 13 stack (Blacklodge has one builder per Debian release), or request a version available on debian 11 in BP_PYTHON_VERSION.\nWith your own manifest (BP_PYTHON_MANIFEST_URL), add a build of it for debian 11."
         );
     }
 
@@ -609,13 +606,16 @@ mod tests {
 
                 ! ERROR: No Python builds for debian 11
                 !
-                ! The manifest (/workspace/manifest.json) has no CPython archive that runs on this stack's distribution, debian 11 (the run image's io.buildpacks.base.distro labels).
+                ! The manifest (/workspace/manifest.json) has no CPython archive that runs on
+                ! this stack's distribution, debian 11 (the run image's
+                ! io.buildpacks.base.distro labels).
                 ! Its archives are built for: debian 12, debian 13.
                 !
                 ! How to fix:
-                !   Build with the builder of a stack whose distribution the manifest has archives for,
-                !   or add archives built for debian 11 to your manifest (BP_PYTHON_MANIFEST_URL);
-                !   archives without "distros" run on any distribution.
+                !   Build with the builder of a stack whose distribution the manifest has
+                !   archives for, or add archives built for debian 11 to your manifest
+                !   (BP_PYTHON_MANIFEST_URL); archives without "distros" run on any
+                !   distribution.
             "#}
         );
     }
@@ -633,13 +633,16 @@ mod tests {
 
                 ! ERROR: The build and run images are different distributions
                 !
-                ! This build runs on debian 13 (the build image's /etc/os-release), but the app image will run on debian 12 (the run image's io.buildpacks.base.distro labels).
-                ! Python would be chosen for debian 12 while packages are compiled against debian 13's libraries: the image could fail at start.
+                ! This build runs on debian 13 (the build image's /etc/os-release), but the app
+                ! image will run on debian 12 (the run image's io.buildpacks.base.distro
+                ! labels).
+                ! Python would be chosen for debian 12 while packages are compiled against
+                ! debian 13's libraries: the image could fail at start.
                 !
                 ! How to fix:
                 !   Use the run image of the builder's own stack: drop the run image override
-                !   (pack build --run-image), or build with the builder of the stack you want to run on
-                !   (Blacklodge has one builder per Debian release).
+                !   (`pack build --run-image`), or build with the builder of the stack you want
+                !   to run on (Blacklodge has one builder per Debian release).
             "}
         );
     }

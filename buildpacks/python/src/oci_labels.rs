@@ -9,60 +9,25 @@
 //! Without either, the image has no such labels (nothing is guessed).
 
 use blacklodge_common::env;
+use blacklodge_common::project_metadata::{self, GitSource};
 use libcnb::Env;
 use libcnb::data::launch::Label;
-use serde::Deserialize;
 use std::path::Path;
 
 pub(crate) const SOURCE_LABEL: &str = "org.opencontainers.image.source";
 pub(crate) const REVISION_LABEL: &str = "org.opencontainers.image.revision";
 const SOURCE_VARIABLE: &str = "BP_OCI_SOURCE";
 const REVISION_VARIABLE: &str = "BP_OCI_REVISION";
-/// Where the lifecycle and the platforms put the project metadata, in the layers directory.
-const PROJECT_METADATA: &str = "project-metadata.toml";
-
-#[derive(Deserialize, Default)]
-struct ProjectMetadata {
-    source: Option<ProjectSource>,
-}
-
-#[derive(Deserialize)]
-struct ProjectSource {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    metadata: Option<toml::Table>,
-    version: Option<toml::Table>,
-}
-
 fn printable(value: &str) -> Option<String> {
     let value = value.trim();
     (!value.is_empty() && !value.chars().any(char::is_control)).then(|| value.to_string())
 }
 
-/// (repository, commit) of a `git` source in the project metadata, each when present.
-fn project_metadata(layers_root: &Path) -> (Option<String>, Option<String>) {
-    let metadata = fs_err::read_to_string(layers_root.join(PROJECT_METADATA))
-        .ok()
-        .and_then(|text| toml::from_str::<ProjectMetadata>(&text).ok())
-        .unwrap_or_default();
-    let Some(source) = metadata.source.filter(|s| s.kind.as_deref() == Some("git")) else {
-        return (None, None);
-    };
-    let field = |table: Option<&toml::Table>, key: &str| {
-        table
-            .and_then(|t| t.get(key))
-            .and_then(toml::Value::as_str)
-            .and_then(printable)
-    };
-    (
-        field(source.metadata.as_ref(), "repository"),
-        field(source.version.as_ref(), "commit"),
-    )
-}
-
 /// The labels to put on the image; `layers_root` is the platform's layers directory.
 pub(crate) fn labels(env: &Env, layers_root: &Path) -> Vec<Label> {
-    let (repository, commit) = project_metadata(layers_root);
+    let GitSource { repository, commit } = project_metadata::git_source(layers_root);
+    let repository = repository.as_deref().and_then(printable);
+    let commit = commit.as_deref().and_then(printable);
     let source = env::string(env, SOURCE_VARIABLE)
         .as_deref()
         .and_then(printable)
@@ -104,7 +69,7 @@ mod tests {
     #[test]
     fn from_the_project_metadata_of_a_git_source() {
         let layers = tempfile::tempdir().expect("tempdir");
-        fs_err::write(layers.path().join(PROJECT_METADATA), KPACK_METADATA).expect("write");
+        fs_err::write(layers.path().join(project_metadata::FILE), KPACK_METADATA).expect("write");
         assert_eq!(
             pairs(&labels(&Env::new(), layers.path())),
             vec![
@@ -123,7 +88,7 @@ mod tests {
     #[test]
     fn variables_win_over_the_project_metadata_and_blank_ones_are_ignored() {
         let layers = tempfile::tempdir().expect("tempdir");
-        fs_err::write(layers.path().join(PROJECT_METADATA), KPACK_METADATA).expect("write");
+        fs_err::write(layers.path().join(project_metadata::FILE), KPACK_METADATA).expect("write");
         let mut env = Env::new();
         env.insert(SOURCE_VARIABLE, "https://git.example.com/app.git");
         env.insert(REVISION_VARIABLE, "  ");
@@ -146,12 +111,12 @@ mod tests {
     fn other_source_types_and_broken_files_give_nothing() {
         let layers = tempfile::tempdir().expect("tempdir");
         fs_err::write(
-            layers.path().join(PROJECT_METADATA),
+            layers.path().join(project_metadata::FILE),
             KPACK_METADATA.replace("\"git\"", "\"blob\""),
         )
         .expect("write");
         assert!(labels(&Env::new(), layers.path()).is_empty());
-        fs_err::write(layers.path().join(PROJECT_METADATA), "[source").expect("write");
+        fs_err::write(layers.path().join(project_metadata::FILE), "[source").expect("write");
         assert!(labels(&Env::new(), layers.path()).is_empty());
     }
 }

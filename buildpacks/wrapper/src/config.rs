@@ -19,10 +19,14 @@
 //! value-format = "json"          # "json" (default) or "bytes"
 //! ```
 //!
-//! Longer than the ~600 lines of code a file should hold, on purpose: the schema, the order
-//! in which the places and variables win, and the check of every key are read together when
-//! a key is added, and the messages of `errors.rs` name them. When another table like
-//! `[kafka]` comes, move each table (schema, checks) to a module of its own.
+//! The `[kafka]` table (its schema and checks) is in [`kafka`]; the top-level keys, the order
+//! in which the places and variables win, and their checks stay here, read together when a
+//! key is added.
+
+mod kafka;
+
+pub(crate) use kafka::{KafkaConfig, TopicProblem};
+use kafka::{RawKafka, kafka};
 
 use blacklodge_common::env::{self, InvalidVariable};
 use libcnb::Env;
@@ -55,9 +59,6 @@ const MAX_TEXT: usize = 200;
 pub(crate) const DEFAULT_VALIDATE_TIMEOUT: Duration = Duration::from_mins(2);
 /// The longest accepted `BP_BLACKLODGE_VALIDATE_TIMEOUT`: a day.
 const MAX_VALIDATE_TIMEOUT_SECS: u64 = 86_400;
-
-/// The longest Kafka topic name (Kafka's own limit).
-const MAX_TOPIC: usize = 249;
 
 /// A process the wrapper can declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,89 +135,6 @@ impl Origin {
             _ => format!("[kafka] in {CONFIG_FILE}"),
         }
     }
-}
-
-/// How the worker decodes message values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum ValueFormat {
-    Json,
-    Bytes,
-}
-
-impl ValueFormat {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            ValueFormat::Json => "json",
-            ValueFormat::Bytes => "bytes",
-        }
-    }
-}
-
-/// The validated `[kafka]` table: the worker's defaults, each overridable at run time.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct KafkaConfig {
-    /// Input topics; empty when they are left to `BLACKLODGE_KAFKA_TOPICS`.
-    pub(crate) topics: Vec<String>,
-    pub(crate) group_id: Option<String>,
-    pub(crate) output_topic: Option<String>,
-    pub(crate) dlq_topic: Option<String>,
-    pub(crate) value_format: Option<ValueFormat>,
-}
-
-impl KafkaConfig {
-    /// The launch variables the harness reads (each a default: the container's value wins).
-    pub(crate) fn variables(&self) -> Vec<(&'static str, String)> {
-        let mut variables = Vec::new();
-        if !self.topics.is_empty() {
-            variables.push(("BLACKLODGE_KAFKA_TOPICS", self.topics.join(",")));
-        }
-        for (name, value) in [
-            ("BLACKLODGE_KAFKA_GROUP_ID", &self.group_id),
-            ("BLACKLODGE_KAFKA_OUTPUT_TOPIC", &self.output_topic),
-            ("BLACKLODGE_KAFKA_DLQ_TOPIC", &self.dlq_topic),
-        ] {
-            if let Some(value) = value {
-                variables.push((name, value.clone()));
-            }
-        }
-        if let Some(format) = self.value_format {
-            variables.push(("BLACKLODGE_KAFKA_VALUE_FORMAT", format.name().to_string()));
-        }
-        variables
-    }
-}
-
-/// Why a topic name is not one Kafka accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum TopicProblem {
-    Empty,
-    TooLong(usize),
-    /// `.` or `..`.
-    Dots,
-    /// The characters outside `[A-Za-z0-9._-]`, each once, in order of appearance.
-    Characters(Vec<char>),
-}
-
-/// Checks a topic name as Kafka does: 1 to 249 characters of `[A-Za-z0-9._-]`, not `.`/`..`.
-pub(crate) fn topic_problem(name: &str) -> Option<TopicProblem> {
-    let length = name.chars().count();
-    if name.is_empty() {
-        return Some(TopicProblem::Empty);
-    }
-    if name == "." || name == ".." {
-        return Some(TopicProblem::Dots);
-    }
-    let mut bad: Vec<char> = Vec::new();
-    for c in name.chars() {
-        if !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') || bad.contains(&c)) {
-            bad.push(c);
-        }
-    }
-    if !bad.is_empty() {
-        return Some(TopicProblem::Characters(bad));
-    }
-    (length > MAX_TOPIC).then_some(TopicProblem::TooLong(length))
 }
 
 /// The validated configuration.
@@ -298,17 +216,6 @@ struct RawConfig {
     name: Option<String>,
     version: Option<String>,
     kafka: Option<RawKafka>,
-}
-
-/// `[kafka]` as written. Unknown keys are errors.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawKafka {
-    topics: Option<Vec<String>>,
-    group_id: Option<String>,
-    output_topic: Option<String>,
-    dlq_topic: Option<String>,
-    value_format: Option<ValueFormat>,
 }
 
 /// `pyproject.toml` read for the `[tool.blacklodge]` table only, with the schema, so an error
@@ -625,65 +532,6 @@ fn resolve(
     })
 }
 
-fn checked_topic(place: &str, key: &'static str, value: String) -> Result<String, ConfigError> {
-    match topic_problem(&value) {
-        None => Ok(value),
-        Some(problem) => Err(ConfigError::InvalidTopic {
-            place: place.to_string(),
-            key,
-            value,
-            problem,
-        }),
-    }
-}
-
-/// Validates `[kafka]`: topic names as Kafka checks them, no topic listed twice, results and
-/// dead letters not written to an input topic.
-fn kafka(origin: &Origin, raw: RawKafka) -> Result<KafkaConfig, ConfigError> {
-    let place = origin.kafka_table();
-    let mut topics: Vec<String> = Vec::new();
-    if let Some(names) = raw.topics {
-        if names.is_empty() {
-            return Err(ConfigError::NoTopics { place });
-        }
-        for name in names {
-            let name = checked_topic(&place, "topics", name)?;
-            if topics.contains(&name) {
-                return Err(ConfigError::DuplicateTopic { place, topic: name });
-            }
-            topics.push(name);
-        }
-    }
-    let mut written = Vec::new();
-    for (key, value) in [
-        ("output-topic", raw.output_topic),
-        ("dlq-topic", raw.dlq_topic),
-    ] {
-        let topic = value
-            .map(|value| checked_topic(&place, key, value))
-            .transpose()?;
-        if let Some(topic) = &topic
-            && topics.contains(topic)
-        {
-            return Err(ConfigError::TopicLoop {
-                place,
-                key,
-                topic: topic.clone(),
-            });
-        }
-        written.push(topic);
-    }
-    let dlq_topic = written.pop().flatten();
-    let output_topic = written.pop().flatten();
-    Ok(KafkaConfig {
-        topics,
-        group_id: checked_text(&place, "group-id", raw.group_id)?,
-        output_topic,
-        dlq_topic,
-        value_format: raw.value_format,
-    })
-}
-
 /// `BP_BLACKLODGE_VALIDATE_TIMEOUT`: whole seconds, 1 to a day; the default when unset.
 fn validate_timeout(env: &Env) -> Result<Duration, InvalidVariable> {
     let Some(value) = env::string(env, VAR_VALIDATE_TIMEOUT) else {
@@ -785,14 +633,7 @@ pub(crate) fn suggest_entrypoint(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (name, text) in files {
-            fs_err::write(dir.path().join(name), text).expect("write");
-        }
-        dir
-    }
+    use blacklodge_common::testing::app;
 
     #[test]
     fn config_file_with_defaults() {
@@ -1114,28 +955,6 @@ mod tests {
         assert_eq!(
             message,
             "line 5, in [tool.blacklodge.kafka]: unknown variant `avro`, expected `json` or `bytes`"
-        );
-    }
-
-    #[test]
-    fn topic_names_are_checked_as_kafka_does() {
-        assert_eq!(topic_problem("orders.v1_EU-2"), None);
-        assert_eq!(topic_problem(&"t".repeat(249)), None);
-        assert_eq!(topic_problem(""), Some(TopicProblem::Empty));
-        assert_eq!(topic_problem("."), Some(TopicProblem::Dots));
-        assert_eq!(topic_problem(".."), Some(TopicProblem::Dots));
-        assert_eq!(topic_problem("..."), None);
-        assert_eq!(
-            topic_problem(&"t".repeat(250)),
-            Some(TopicProblem::TooLong(250))
-        );
-        assert_eq!(
-            topic_problem("orders, payments/eu"),
-            Some(TopicProblem::Characters(vec![',', ' ', '/']))
-        );
-        assert_eq!(
-            topic_problem("bestellungen-ä"),
-            Some(TopicProblem::Characters(vec!['ä']))
         );
     }
 

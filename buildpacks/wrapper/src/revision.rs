@@ -15,8 +15,8 @@
 
 use crate::config::{ConfigError, VAR_REVISION};
 use blacklodge_common::env::{self, InvalidVariable};
+use blacklodge_common::project_metadata;
 use libcnb::Env;
-use serde::Deserialize;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
@@ -33,8 +33,6 @@ pub(crate) const CI_VARIABLES: &[&str] = &[
 ];
 /// The longest revision the harness accepts (`BLACKLODGE_REVISION`).
 const MAX_LENGTH: usize = 200;
-/// Where the lifecycle and the platforms put the project metadata, in the layers directory.
-pub(crate) const PROJECT_METADATA: &str = "project-metadata.toml";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Source {
@@ -47,7 +45,7 @@ impl Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::Variable(name) => f.write_str(name),
-            Source::ProjectMetadata => write!(f, "the platform's {PROJECT_METADATA}"),
+            Source::ProjectMetadata => write!(f, "the platform's {}", project_metadata::FILE),
             Source::Git {
                 branch: Some(branch),
             } => write!(f, ".git, branch {branch}"),
@@ -98,10 +96,13 @@ pub(crate) fn find(
     });
     Ok(from_ci
         .or_else(|| {
-            project_metadata_commit(&layers_root.join(PROJECT_METADATA)).map(|value| Revision {
-                value,
-                source: Source::ProjectMetadata,
-            })
+            project_metadata::git_source(layers_root)
+                .commit
+                .filter(|commit| acceptable(commit))
+                .map(|value| Revision {
+                    value,
+                    source: Source::ProjectMetadata,
+                })
         })
         .or_else(|| {
             git_head(app_dir).map(|(value, branch)| Revision {
@@ -109,31 +110,6 @@ pub(crate) fn find(
                 source: Source::Git { branch },
             })
         }))
-}
-
-#[derive(Deserialize)]
-struct ProjectMetadata {
-    source: Option<ProjectSource>,
-}
-
-#[derive(Deserialize)]
-struct ProjectSource {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    version: Option<toml::Table>,
-}
-
-/// `[source.version] commit` of a `git` source (the CNB source metadata convention:
-/// https://buildpacks.io/docs/for-platform-operators/how-to/build-inputs/declare-source-metadata).
-fn project_metadata_commit(path: &Path) -> Option<String> {
-    let text = fs_err::read_to_string(path).ok()?;
-    let metadata: ProjectMetadata = toml::from_str(&text).ok()?;
-    let source = metadata.source?;
-    if source.kind.as_deref() != Some("git") {
-        return None;
-    }
-    let commit = source.version?.get("commit")?.as_str()?.trim().to_string();
-    acceptable(&commit).then_some(commit)
 }
 
 fn is_object_id(text: &str) -> bool {
@@ -270,7 +246,7 @@ mod tests {
         );
 
         write(
-            &layers.path().join(PROJECT_METADATA),
+            &layers.path().join(project_metadata::FILE),
             &format!(
                 "[source]\ntype = \"git\"\n[source.version]\ncommit = \"{COMMIT}\"\n[source.metadata]\nrepository = \"https://example.com/app.git\"\n"
             ),
@@ -300,7 +276,7 @@ mod tests {
     #[test]
     fn only_git_sources_of_the_project_metadata_count() {
         let layers = tempfile::tempdir().expect("tempdir");
-        let path = layers.path().join(PROJECT_METADATA);
+        let path = layers.path().join(project_metadata::FILE);
         for text in [
             "",
             "[source]\ntype = \"project\"\n[source.version]\ndeclared = \"1.0.0\"\n",
@@ -308,7 +284,8 @@ mod tests {
             "not toml [",
         ] {
             write(&path, text);
-            assert_eq!(project_metadata_commit(&path), None, "{text}");
+            let found = find(&Env::new(), layers.path(), Path::new("/nonexistent"));
+            assert_eq!(found.expect("ok"), None, "{text}");
         }
     }
 
