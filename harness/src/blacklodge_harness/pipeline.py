@@ -515,7 +515,7 @@ class Pipeline:
             key = self._predict_keys.get(status) or self._predict_key(status)
             runtime.end_request(flight, key, _PREDICT_ROUTE, elapsed, call)
             if self.access_log:
-                runtime.access_log.write(logging.INFO, "POST", _PREDICT, status, round(elapsed * 1000, 2), request_id)
+                runtime.access_log.write(logging.INFO, "POST", _PREDICT, status, elapsed, request_id)
         finally:
             runtime.active.pop(flight, None)
             _reset_request_id(id_token)
@@ -577,7 +577,7 @@ class Pipeline:
         runtime.end_request(flight, key, self._route_keys[route], elapsed)
         if self.access_log:
             level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
-            runtime.access_log.write(level, method, route, status, round(elapsed * 1000, 2), request_id)
+            runtime.access_log.write(level, method, route, status, elapsed, request_id)
 
     # -- POST /predict
 

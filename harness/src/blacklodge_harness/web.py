@@ -447,9 +447,7 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
         )
         if settings.access_log:
             level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
-            runtime.access_log.write(
-                level, request.method, request.path, response.status_code, round(elapsed * 1000, 2), _request_id()
-            )
+            runtime.access_log.write(level, request.method, request.path, response.status_code, elapsed, _request_id())
         return response
 
     @app.teardown_request
