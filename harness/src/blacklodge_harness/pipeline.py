@@ -483,7 +483,9 @@ class Pipeline:
         request_id = incoming if incoming and _valid_request_id(incoming) else new_request_id()
         id_token = _set_request_id(request_id)
         flight = next(runtime.flights)
-        runtime.active[flight] = None
+        active = runtime.active
+        active[flight] = None
+        runtime.in_flight[0] = len(active)
         environ[FLIGHT_KEY] = flight
         status = 500
         call: tuple[tuple[str], float] | None = None
@@ -493,7 +495,8 @@ class Pipeline:
             except AnsweredByWatchdog:
                 # The watchdog answered (504), counted and logged the request; the server
                 # drops this second answer.
-                runtime.active.pop(flight, None)
+                if active.pop(flight, 1) is None:
+                    runtime.in_flight[0] = len(active)
                 start_response(STATUS_LINES[504], [])
                 return []
             except Exception:  # noqa: BLE001 - a fault in the harness, never a stack trace to the client
@@ -517,7 +520,8 @@ class Pipeline:
             if self.access_log:
                 runtime.access_log.write(logging.INFO, "POST", _PREDICT, status, elapsed, request_id)
         finally:
-            runtime.active.pop(flight, None)
+            if active.pop(flight, 1) is None:  # still there: end_request was not reached
+                runtime.in_flight[0] = len(active)
             _reset_request_id(id_token)
         start_response(STATUS_LINES.get(status) or f"{status} Unknown", headers)
         return [body]
