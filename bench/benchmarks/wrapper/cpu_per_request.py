@@ -9,8 +9,8 @@ is exactly what the harness adds.
     cpu_per_request.py                   one "name microseconds" line per variant: the lowest of
                                          15 interleaved batches of 1000 requests (CPU time)
     cpu_per_request.py --only NAME N     N requests of one variant and nothing else; run under
-                                         valgrind --tool=callgrind with N and with 0, the
-                                         difference of the instruction counts over N is the
+                                         valgrind --tool=callgrind with 5N and with N, the
+                                         difference of the instruction counts over 4N is the
                                          instructions per request (repeatable, unlike time)
 """
 
