@@ -434,7 +434,7 @@ def test_requests_beyond_the_threads_wait_their_turn(tmp_path: Path) -> None:
         assert finished[0] < 2 * 0.4 + 0.3, finished
         text = server.request("GET", "/metrics")[2].decode()
         assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 6\n' in text
-        assert 'status="503"' not in text
+        assert 'route="/predict",method="POST",status="503"' not in text
     finally:
         stop(server)
 
