@@ -97,15 +97,20 @@ class Values:
             memory = mmap.mmap(-1, SEGMENT_SIZE)
         else:
             path = self.directory / f"{self.group}.{len(self._segments)}{_SUFFIX}"
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            # Made under another name and renamed once locked and sized: a scrape never sees
+            # this process's first file unlocked (it would take the process for one that exited).
+            making = path.with_name(path.name + ".new")
+            fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
             try:
+                if self._lock_fd is None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)  # held (fd open) until the process exits
                 os.ftruncate(fd, SEGMENT_SIZE)
                 memory = mmap.mmap(fd, SEGMENT_SIZE)
+                os.rename(making, path)
             except BaseException:
                 os.close(fd)
                 raise
             if self._lock_fd is None:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # held (fd open) until the process exits
                 self._lock_fd = fd
             else:
                 os.close(fd)
