@@ -179,3 +179,17 @@ def test_live_fields_are_read_when_a_line_is_logged(capture: Callable[[], io.Str
         ("outside", None, None, None, None, None),
     ]
     assert logs.current_request_id() is None
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.000004, 0.000005, 0.00001, 0.0001, 0.00012, 0.0031, 0.012, 0.0999, 1.23456, 12.0, 3600.5])
+def test_access_duration_is_the_rounded_milliseconds(seconds: float) -> None:
+    assert logs.duration_ms_text(seconds) == repr(round(seconds * 1000, 2))
+
+
+def test_log_lines_of_every_kind_use_one_encoder(capture: Callable[[], io.StringIO]) -> None:
+    captured = capture()
+    logging.getLogger("blacklodge.access").info("é %s", "ü", extra={"value": object.__new__(type("Thing", (), {"__str__": lambda self: "thing"}))})
+    (line,) = captured.getvalue().splitlines()
+    assert '"message": "é ü"' in line  # non-ASCII kept, as in the access log's own lines
+    assert json.loads(line)["value"] == "thing"
+    assert logs.encode_log_json({"a": "ü"}) == '{"a": "ü"}'

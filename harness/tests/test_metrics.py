@@ -1,23 +1,19 @@
 from __future__ import annotations
 
-import os
 import subprocess
-
-import socket
-import time
+import sys
 from pathlib import Path
-from typing import Iterator, List
+from typing import Optional
 
 import pytest
 
 from blacklodge_harness import metrics
-from blacklodge_harness.metrics import MultiprocessStore, Registry, SnapshotAgent, render
-
-from conftest import wait_until
+from blacklodge_harness.metrics import MultiprocessStore, Registry, render
 
 
-def sample_registry() -> Registry:
-    registry = Registry()
+
+def sample_registry(values: Optional[metrics.Values] = None) -> Registry:
+    registry = Registry(values)
     requests = registry.counter("app_requests_total", "Requests.", ["status"])
     in_flight = registry.gauge("app_in_flight", "In flight.")
     latency = registry.histogram("app_latency_seconds", "Latency.", buckets=(0.1, 1.0))
@@ -49,35 +45,6 @@ def test_label_values_are_escaped() -> None:
     assert 'x_total{v="a\\"b\\\\c\\nd"} 1' in registry.render()
 
 
-def test_multiprocess_sum_and_archive(tmp_path: Path) -> None:
-    store = MultiprocessStore(tmp_path)
-    # Two live processes (this one and its parent), and one that has exited.
-    exited = subprocess.Popen(["true"])
-    exited.wait()
-    store.write(sample_registry().snapshot(), pid=os.getpid())
-    store.write(sample_registry().snapshot(), pid=os.getppid())
-    text = render(store.collect(pid=0))
-    assert 'app_requests_total{status="500"} 4' in text
-    assert "app_in_flight 2" in text
-    assert 'app_latency_seconds_bucket{le="+Inf"} 6' in text
-    # A process that died: a scrape folds its counters into the archive and drops its gauges.
-    store.write(sample_registry().snapshot(), pid=exited.pid)
-    text = render(store.collect(pid=0))
-    assert 'app_requests_total{status="500"} 6' in text
-    assert "app_in_flight 2" in text
-    assert 'app_latency_seconds_count 9' in text
-    assert not (tmp_path / f"{exited.pid}.json").exists()
-    # Archived once: the next scrape counts it the same.
-    assert render(store.collect(pid=0)) == text
-
-
-def test_collect_prefers_fresh_own_snapshot(tmp_path: Path) -> None:
-    store = MultiprocessStore(tmp_path)
-    store.write(Registry().snapshot(), pid=7)
-    text = render(store.collect(sample_registry().snapshot(), pid=7))
-    assert 'app_requests_total{status="200"} 1' in text
-
-
 def test_histogram_bucket_bounds_are_inclusive() -> None:
     registry = Registry()
     histogram = registry.histogram("h", "help", buckets=(0.1, 1.0))
@@ -97,16 +64,6 @@ def test_label_keys_match_keyword_labels() -> None:
     assert counter.value(route="/predict", status="200") == 2
 
 
-def test_function_gauge_reads_its_value_at_snapshot_time() -> None:
-    registry = Registry()
-    active = {1: None, 2: None}
-    registry.function_gauge("app_active", "Active.", lambda: len(active))
-    assert "app_active 2\n" in registry.render()
-    del active[1]
-    assert "app_active 1\n" in registry.render()
-    assert registry.snapshot()["app_active"]["aggregate"] == "sum"
-
-
 def test_locked_updates_under_the_registry_lock() -> None:
     registry = Registry()
     requests = registry.counter("app_requests_total", "Requests.", ["status"])
@@ -119,101 +76,121 @@ def test_locked_updates_under_the_registry_lock() -> None:
     assert 'app_latency_seconds_bucket{le="0.1"} 0\n' in text and 'app_latency_seconds_bucket{le="1"} 1\n' in text
 
 
-# ------------------------------------------------------------------ snapshots across processes
+# ------------------------------------------------------------------ values across processes
+
+#: A process with its values in the store's directory (as a worker of blacklodge web): fills
+#: the sample registry, then on each line of its stdin "inc" counts one more request; exits at EOF.
+WORKER = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from test_metrics import sample_registry
+from blacklodge_harness.metrics import MultiprocessStore
+registry = sample_registry(MultiprocessStore(Path(sys.argv[1])).values())
+print("ready", flush=True)
+for line in sys.stdin:
+    registry._metrics["app_requests_total"].inc(status="200")
+    print("done", flush=True)
+"""
 
 
-@pytest.fixture
-def agents() -> Iterator[List[SnapshotAgent]]:
-    made: List[SnapshotAgent] = []
-    yield made
-    for agent in made:
-        agent.close()
+class Worker:
+    def __init__(self, directory: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(directory), str(Path(__file__).parent)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None and self.process.stdout.readline() == "ready\n"
+
+    def inc(self) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("inc\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline() == "done\n"
+
+    def exit(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        assert self.process.wait(timeout=10) == 0
 
 
-#: The process the snapshot agents of these tests stand in for: one that exists (a scrape folds
-#: the snapshots of processes that do not into the archive).
-OTHER = os.getppid()
+def scrape(store: MultiprocessStore) -> str:
+    return render(store.collect(sample_registry()))
 
 
-def requests_total(text: str) -> str:
-    return [line for line in text.splitlines() if line.startswith("app_requests_total{")][0]
-
-
-def test_a_scrape_gets_fresh_snapshots_from_the_other_processes(tmp_path: Path, agents: List[SnapshotAgent]) -> None:
-    """No timer involved (an hour between timed writes): the scrape asks and the other process writes."""
+def test_values_are_summed_over_processes_at_once(tmp_path: Path) -> None:
     store = MultiprocessStore(tmp_path)
-    other = Registry()
-    counter = other.counter("app_requests_total", "Requests.", ["status"])
-    agents.append(SnapshotAgent(store, other.snapshot, interval=3600, pid=OTHER))
-    assert agents[0].listening and (tmp_path / f"{OTHER}.sock").exists() and (tmp_path / f"{OTHER}.json").exists()
-    for expected in (1, 2, 5):
-        counter.inc(expected - counter.value(status="200"), status="200")
-        assert store.refresh(pid=4002) == 1
-        assert requests_total(render(store.collect(pid=4002))) == f'app_requests_total{{status="200"}} {expected}'
-
-
-def test_the_timer_writes_changed_counts(tmp_path: Path, agents: List[SnapshotAgent]) -> None:
-    store = MultiprocessStore(tmp_path)
-    other = Registry()
-    counter = other.counter("app_requests_total", "Requests.", ["status"])
-    agent = SnapshotAgent(store, other.snapshot, interval=0.05, pid=OTHER)
-    agents.append(agent)
-    counter.inc(status="200")
-    time.sleep(0.2)  # not marked as changed: not written
-    assert "app_requests_total{" not in render(store.collect(pid=4002))
-    agent.dirty = True
-    wait_until(lambda: "app_requests_total{" in render(store.collect(pid=4002)), timeout=2)
-    assert not agent.dirty
-
-
-def test_close_writes_the_last_snapshot_and_stops_answering(tmp_path: Path) -> None:
-    store = MultiprocessStore(tmp_path)
-    other = Registry()
-    counter = other.counter("app_requests_total", "Requests.", ["status"])
-    agent = SnapshotAgent(store, other.snapshot, interval=3600, pid=OTHER)
-    counter.inc(3, status="200")
-    agent.close()
-    assert not (tmp_path / f"{OTHER}.sock").exists()
-    assert store.refresh(pid=4002) == 0
-    assert requests_total(render(store.collect(pid=4002))) == 'app_requests_total{status="200"} 3'
-    # The master folds the dead process into the archive.
-    store.archive(OTHER)
-    assert requests_total(render(store.collect(pid=4002))) == 'app_requests_total{status="200"} 3'
-
-
-def test_a_process_that_does_not_answer_counts_with_its_last_snapshot(tmp_path: Path) -> None:
-    store = MultiprocessStore(tmp_path)
-    store.write(sample_registry().snapshot(), pid=OTHER)
-    # A process whose threads are all busy: its socket takes the connection but nobody answers.
-    busy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    busy.bind(str(tmp_path / f"{OTHER}.sock"))
-    busy.listen(1)
-    # A process that died without the master's clean-up: nobody listens.
-    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    dead.bind(str(tmp_path / "4003.sock"))
-    dead.close()
+    own = sample_registry(store.values())
+    other = Worker(tmp_path)
     try:
-        began = time.monotonic()
-        assert store.refresh(timeout=0.3, pid=4002) == 0
-        assert 0.3 <= time.monotonic() - began < 2
-        assert requests_total(render(store.collect(pid=4002))) == 'app_requests_total{status="200"} 1'
+        text = render(store.collect(own))
+        assert 'app_requests_total{status="200"} 2\n' in text
+        assert 'app_requests_total{status="500"} 4\n' in text
+        assert "app_in_flight 2\n" in text
+        assert 'app_latency_seconds_bucket{le="1"} 4\n' in text and "app_latency_seconds_count 6\n" in text
+        assert "app_latency_seconds_sum 11.1\n" in text
+        # What the other process counts is in its file the moment it counts it: no snapshot, no wait.
+        other.inc()
+        assert 'app_requests_total{status="200"} 3\n' in render(store.collect(own))
     finally:
-        busy.close()
-    store.archive(OTHER)
-    assert not (tmp_path / f"{OTHER}.sock").exists() and not (tmp_path / f"{OTHER}.json").exists()
+        other.exit()
 
 
-def test_without_a_socket_the_timer_keeps_the_old_interval(tmp_path: Path, agents: List[SnapshotAgent]) -> None:
-    deep = tmp_path / ("d" * 90)
-    deep.mkdir()
-    store = MultiprocessStore(deep)
-    assert store.socket_path(4001) is None  # too long for sockaddr_un
-    other = Registry()
-    counter = other.counter("app_requests_total", "Requests.", ["status"])
-    agent = SnapshotAgent(store, other.snapshot, pid=OTHER)
-    agents.append(agent)
-    assert not agent.listening and agent.interval == metrics.FLUSH_INTERVAL_WITHOUT_AGENT
-    assert store.refresh(pid=4002) == 0
-    counter.inc(status="200")
-    agent.dirty = True
-    wait_until(lambda: "app_requests_total{" in render(store.collect(pid=4002)), timeout=2)
+def test_an_exited_process_is_counted_once_and_its_gauges_dropped(tmp_path: Path) -> None:
+    store = MultiprocessStore(tmp_path)
+    own = sample_registry(store.values())
+    other = Worker(tmp_path)
+    other.inc()
+    other.exit()
+    # Its counters and histograms stay (folded into the archive), its gauge is gone.
+    text = render(store.collect(own))
+    assert 'app_requests_total{status="200"} 3\n' in text
+    assert 'app_requests_total{status="500"} 4\n' in text
+    assert "app_in_flight 1\n" in text
+    assert "app_latency_seconds_count 6\n" in text
+    assert sorted(path.name for path in tmp_path.glob("*.values")) == [f"{own.values.group}.0.values"]
+    assert render(store.collect(own)) == text  # folded once: the next scrape counts the same
+    # A process replacing it (a respawned worker) adds to the totals; nothing is lost or doubled.
+    replacement = Worker(tmp_path)
+    try:
+        text = render(store.collect(own))
+        assert 'app_requests_total{status="200"} 4\n' in text and "app_in_flight 2\n" in text
+        assert "app_latency_seconds_count 9\n" in text
+    finally:
+        replacement.exit()
+    text = render(store.collect(own))
+    assert 'app_requests_total{status="200"} 4\n' in text and "app_in_flight 1\n" in text
+
+
+def test_files_folded_but_not_removed_are_not_counted_twice(tmp_path: Path) -> None:
+    """A scrape that stopped between writing the archive and removing the folded files."""
+    store = MultiprocessStore(tmp_path)
+    other = Worker(tmp_path)
+    files = {path.name: path.read_bytes() for path in tmp_path.glob("*.values")}
+    other.exit()
+    text = scrape(store)
+    assert 'app_requests_total{status="500"} 2\n' in text
+    assert not list(tmp_path.glob("*.values"))
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    assert scrape(store) == text
+    assert not list(tmp_path.glob("*.values"))
+
+
+def test_values_fill_new_segments(tmp_path: Path) -> None:
+    store = MultiprocessStore(tmp_path)
+    registry = Registry(store.values())
+    counter = registry.counter("many_total", "Many label sets.", ["n"])
+    for n in range(3000):  # about 170 KiB of entries: several segments
+        counter.inc(n=str(n))
+    assert len(list(tmp_path.glob("*.values"))) > 1
+    text = render(store.collect(registry))
+    assert text.count("many_total{") == 3000 and 'many_total{n="2999"} 1\n' in text
+
+
+def test_label_values_longer_than_a_segment_are_refused() -> None:
+    registry = Registry()
+    with pytest.raises(ValueError, match="label values too long"):
+        registry.counter("c_total", "C.", ["v"]).inc(v="x" * metrics.SEGMENT_SIZE)

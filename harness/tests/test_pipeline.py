@@ -274,7 +274,7 @@ def test_access_line_written_directly_equals_the_logging_record(json_logs: io.St
     access = logs.AccessLog()
     with harness_handler_only():
         assert access._direct_handler() is not None
-        access.write(logging.INFO, "POST", "/predict", 200, 1.25, request_id)
+        access.write(logging.INFO, "POST", "/predict", 200, 0.00125, request_id)
         token = logs.set_request_id(request_id)
         try:
             logging.getLogger("blacklodge.access").info(
@@ -296,14 +296,14 @@ def test_access_lines_are_flushed_within_the_delay(tmp_path: Any) -> None:
             access = logs.AccessLog()
             with harness_handler_only():
                 assert access._direct_handler() is not None
-                access.write(logging.INFO, "POST", "/predict", 200, 1.0, "buffered-1")
+                access.write(logging.INFO, "POST", "/predict", 200, 0.001, "buffered-1")
             assert path.read_text() == ""  # no system call per request
             began = time.monotonic()
             wait_until(lambda: "buffered-1" in path.read_text(), timeout=2, interval=0.005)
             assert time.monotonic() - began < 10 * logs.FLUSH_DELAY
             # Any other log line flushes the ones before it: the order is kept.
             with harness_handler_only():
-                access.write(logging.INFO, "POST", "/predict", 200, 1.0, "buffered-2")
+                access.write(logging.INFO, "POST", "/predict", 200, 0.001, "buffered-2")
                 logging.getLogger("blacklodge.test").warning("after")
             lines = [json.loads(line) for line in path.read_text().splitlines()]
             assert [line.get("request_id", line["message"]) for line in lines] == ["buffered-1", "buffered-2", "after"]
@@ -320,19 +320,19 @@ def test_access_line_respects_level_and_other_handlers(json_logs: io.StringIO) -
             seen.append(record)
 
     with harness_handler_only():
-        access.write(logging.DEBUG, "GET", "/healthz", 200, 0.1, "r1")  # below the info level
+        access.write(logging.DEBUG, "GET", "/healthz", 200, 0.0001, "r1")  # below the info level
         assert json_logs.getvalue() == ""
         extra = Collect()
         logging.getLogger("blacklodge").addHandler(extra)
         try:
             assert access._direct_handler() is None
-            access.write(logging.INFO, "POST", "/predict", 200, 0.5, "r2")
+            access.write(logging.INFO, "POST", "/predict", 200, 0.0005, "r2")
         finally:
             logging.getLogger("blacklodge").removeHandler(extra)
         assert [record.getMessage() for record in seen] == ["POST /predict 200"]
         assert json.loads(json_logs.getvalue())["request_id"] == "r2"
         with logs.bind(request_id="r3", topic="orders"):  # bound fields: through logging
-            access.write(logging.INFO, "POST", "/predict", 200, 0.5, "r3")
+            access.write(logging.INFO, "POST", "/predict", 200, 0.0005, "r3")
         assert json.loads(json_logs.getvalue().splitlines()[-1])["topic"] == "orders"
 
 

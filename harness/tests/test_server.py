@@ -390,6 +390,8 @@ def test_a_worker_that_dies_is_replaced_and_readiness_waits_for_it(tmp_path: Pat
     try:
         wait_until(lambda: _ready(server), timeout=30, interval=0.1)
         first = json.loads(server.request("GET", "/statz")[2])
+        for _ in range(3):
+            assert server.predict(1)[:1] == (200,)
         worker = _worker_pids(server)
         assert len(worker) == 1
         os.kill(worker[0], signal.SIGKILL)
@@ -398,6 +400,41 @@ def test_a_worker_that_dies_is_replaced_and_readiness_waits_for_it(tmp_path: Pat
         assert server.predict(1)[:1] == (200,)
         assert json.loads(server.request("GET", "/statz")[2])["started_at"] != first["started_at"]
         assert server.process.poll() is None
+        # The dead worker's counts are kept, once: 3 before it died, 1 by its replacement.
+        for _ in range(2):
+            text = server.request("GET", "/metrics")[2].decode()
+            assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 4\n' in text
+            assert "blacklodge_http_requests_in_flight 1\n" in text  # the scrape itself, the dead worker's gauge dropped
+    finally:
+        stop(server)
+
+
+def test_requests_beyond_the_threads_wait_their_turn(tmp_path: Path) -> None:
+    """Backpressure: one worker with one thread takes 2 requests into the application at once;
+    the others wait (in granian and the listen backlog) and are served in turn, none refused or dropped."""
+    server = start_server(tmp_path, "funcs:slow", BLACKLODGE_WORKERS="1", BLACKLODGE_THREADS="1")
+    try:
+        wait_until(lambda: _ready(server), timeout=30, interval=0.1)
+        results: list = []
+        began = time.monotonic()
+
+        def call() -> None:
+            status, _, body = server.predict({"seconds": 0.4})
+            results.append((status, body, time.monotonic() - began))
+
+        threads = [threading.Thread(target=call) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(r[:2] for r in results) == [(200, {"slept": 0.4})] * 6
+        # One call at a time: the last answer comes after six calls' time.
+        finished = sorted(r[2] for r in results)
+        assert finished[-1] >= 6 * 0.4 - 0.05, finished
+        assert finished[0] < 2 * 0.4 + 0.3, finished
+        text = server.request("GET", "/metrics")[2].decode()
+        assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 6\n' in text
+        assert 'route="/predict",method="POST",status="503"' not in text
     finally:
         stop(server)
 

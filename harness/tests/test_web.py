@@ -392,15 +392,17 @@ def test_metrics_are_summed_across_workers(settings_for: Callable[..., Settings]
     store = MultiprocessStore(tmp_path)
     settings = settings_for("funcs:echo")
     first = create_app(settings, metrics_store=store)
-    wait_until(lambda: get_runtime(first).handler.is_loaded())
+    second = create_app(settings, metrics_store=store)  # another worker: its own files in the store
+    wait_until(lambda: get_runtime(first).handler.is_loaded() and get_runtime(second).handler.is_loaded())
     post_json(first.test_client(), 1)
-    # Pretend another worker wrote its snapshot.
-    other = get_runtime(first).registry.snapshot()
-    store.write(other, pid=999999)
-    text = first.test_client().get("/metrics").get_data(as_text=True)
-    assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 2' in text
-    assert 'blacklodge_app_info{app="funcs",' in text and "} 1\n" in text
+    post_json(second.test_client(), 1)
+    post_json(second.test_client(), 1)
+    for app in (first, second):
+        text = app.test_client().get("/metrics").get_data(as_text=True)
+        assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 3' in text
+        assert 'blacklodge_app_info{app="funcs",' in text and "} 1\n" in text  # a maximum, not a sum
     get_runtime(first).shutdown()
+    get_runtime(second).shutdown()
 
 
 def test_statz(make_app: AppFactory) -> None:

@@ -9,14 +9,15 @@ is exactly what the harness adds.
     cpu_per_request.py                   one "name microseconds" line per variant: the lowest of
                                          15 interleaved batches of 1000 requests (CPU time)
     cpu_per_request.py --only NAME N     N requests of one variant and nothing else; run under
-                                         valgrind --tool=callgrind with N and with 0, the
-                                         difference of the instruction counts over N is the
+                                         valgrind --tool=callgrind with 5N and with N, the
+                                         difference of the instruction counts over 4N is the
                                          instructions per request (repeatable, unlike time)
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import sys
 import time
@@ -126,6 +127,8 @@ def main() -> None:
             call()  # the first call builds the caches every later one finds
             for _ in range(int(sys.argv[3])):
                 call()
+            for handler in logging.getLogger().handlers:
+                handler.flush()  # the access lines still queued are formatted and written too
             os._exit(0)  # no interpreter teardown in the count
         variants = {name: make() for name, make in VARIANTS.items()}
         for name, us in cpu_us(variants).items():

@@ -34,6 +34,7 @@ _fields: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "blacklodge_log_fields", default=MappingProxyType({})
 )
 _mode = "none"
+_time = time.time
 _thread_state = threading.local()
 
 #: Attributes every LogRecord has; anything else on a record came from ``extra=``.
@@ -144,6 +145,14 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return extras
 
 
+#: The one JSON encoder of every log line, in every mode (web, job, worker, validate): the
+#: formatter encodes each record's fields with it, and the access log its line's fixed parts
+#: and any value that is not a plain string. Non-ASCII text is kept as is; a value JSON has no
+#: type for becomes its ``str``.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+encode_log_json = _LINE_ENCODER.encode
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
 
@@ -164,7 +173,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return encode_log_json(entry)
 
 
 class TextFormatter(logging.Formatter):
@@ -186,37 +195,87 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-#: Strings json.dumps writes unchanged between quotes (request ids accepted by the harness are).
+#: Strings the encoder writes unchanged between quotes (request ids accepted by the harness are).
 _PLAIN_JSON_STRING = re.compile(r'[ !#-\[\]-~]*\Z')
 
 
-#: At most this many seconds pass between an access line and its flush to the output.
+#: At most this many seconds pass between an access line and its write to the output.
 FLUSH_DELAY = 0.05
+#: Queued access lines beyond which a request thread writes them out itself (the output is
+#: slower than the requests: the requests wait for it, as with any other log line).
+MAX_PENDING = 4096
+
+
+#: The decimals of a duration in milliseconds by its hundredths (0-99), as ``repr`` writes
+#: them: ``.0``, ``.01`` ... ``.1``, ``.11`` ...
+_DECIMALS = tuple(f".{n // 10}" if n % 10 == 0 else f".{n:02d}" for n in range(100))
+
+
+def duration_ms_text(seconds: float) -> str:
+    """``seconds`` as milliseconds with at most two decimals, as JSON (``3.1``, ``0.05``, ``12.0``).
+
+    The text ``repr(round(seconds * 1000, 2))`` gives, from integer arithmetic: ``round`` and
+    ``repr`` of a float each convert it to decimal digits, the costliest step of an access line.
+    """
+    hundredths = int(seconds * 100_000 + 0.5)
+    return f"{hundredths // 100}{_DECIMALS[hundredths % 100]}"
+
+
+#: A queued access line: (time.time() at the end of the request, the line's fixed parts
+#: before and after the request id, the request id or "", seconds the request took).
+AccessEntry = tuple[float, tuple[str, str], str, float]
+
+
+def format_access_lines(entries: list[AccessEntry]) -> str:
+    """The JSON lines of queued access entries, in one string (the handler writes it at once).
+
+    Formatting a batch in one loop, on the thread that writes it, costs a fraction of
+    formatting each line on its request thread (bench/results/wrapper.md).
+    """
+    lines: list[str] = []
+    append = lines.append
+    last_ms = -1
+    stamp = ""
+    decimals = _DECIMALS
+    for now, parts, request_id, seconds in entries:
+        millisecond = int(now * 1000)
+        if millisecond != last_ms:  # under load, consecutive lines share their millisecond
+            last_ms = millisecond
+            stamp = _timestamp(now)
+        if not request_id:
+            rid = ""
+        elif _PLAIN_JSON_STRING.match(request_id):
+            rid = f' "request_id": "{request_id}",'
+        else:
+            rid = f' "request_id": {encode_log_json(request_id)},'
+        hundredths = int(seconds * 100_000 + 0.5)
+        append(f'{{"timestamp": "{stamp}{parts[0]}{rid}{parts[1]}{hundredths // 100}{decimals[hundredths % 100]}}}\n')
+    return "".join(lines)
 
 
 class AccessLog:
     """Writes the access log line of an HTTP request (logger ``blacklodge.access``).
 
-    The line is the one :class:`JsonFormatter` would write for the record
-    ``logger.log(level, "%s %s %d", method, path, status, extra={...})``. When
-    the harness's JSON handler on the root logger is the only place that record
-    could go (no other handler or filter on the way, no bound fields), the line
-    is assembled directly and written under the handler's lock, which skips
-    creating, filtering and formatting a ``LogRecord`` (about 40 µs per request).
-    In every other case the record goes through ``logging`` as usual.
+    The line is the one :class:`JsonFormatter` writes for the record
+    ``logger.log(level, "%s %s %d", method, path, status, extra={...})`` (the same fields,
+    the same encoder). When the harness's JSON handler on the root logger is the only place
+    that record could go (no other handler or filter on the way, no bound fields), the
+    request thread only queues the line's variable parts on the handler
+    (:class:`_HarnessHandler`), which formats the queued lines in a batch
+    (:func:`format_access_lines`, the fixed parts encoded once per level, method, path and
+    status) and writes them: before any other line (so the order is kept), on flush, and at
+    the latest after :data:`FLUSH_DELAY` (a thread). That skips creating, filtering and
+    formatting a ``LogRecord``, the handler's lock and a write per request. In every other
+    case the record goes through ``logging`` as usual.
     """
 
     def __init__(self, name: str = "blacklodge.access") -> None:
         self.logger = logging.getLogger(name)
         self._root = logging.getLogger()
-        self._logger_json = json.dumps(name)
+        self._logger_json = encode_log_json(name)
         self._parts: dict[tuple[int, str, str, int, str], tuple[str, str]] = {}
-        #: The handler written to since the last flush.
-        self._unflushed: logging.Handler | None = None
-        self._flusher: threading.Thread | None = None
-        self._flusher_lock = threading.Lock()
 
-    def _direct_handler(self) -> logging.StreamHandler[TextIO] | None:
+    def _direct_handler(self) -> _HarnessHandler | None:
         logger = self.logger
         if logger.handlers or logger.filters or not logger.propagate:
             return None
@@ -238,9 +297,8 @@ class AccessLog:
                 return None
         return handler
 
-    def write(
-        self, level: int, method: str, path: str, status: int, duration_ms: float, request_id: str | None
-    ) -> None:
+    def write(self, level: int, method: str, path: str, status: int, seconds: float, request_id: str | None) -> None:
+        """Log one request that took ``seconds`` (written as ``duration_ms``)."""
         logger = self.logger
         if not logger.isEnabledFor(level):
             return
@@ -256,60 +314,34 @@ class AccessLog:
                     "method": method,
                     "path": path,
                     "status": status,
-                    "duration_ms": duration_ms,
+                    "duration_ms": float(duration_ms_text(seconds)),
                     "request_id": request_id or _request_id.get(),
                 },
             )
             return
-        key = (level, method, path, status, _mode)
-        parts = self._parts.get(key)
-        if parts is None:
-            parts = (
-                f'", "level": "{logging.getLevelName(level).lower()}", "logger": {self._logger_json}, '
-                f'"message": {json.dumps(f"{method} {path} {status}", ensure_ascii=False)}, "mode": {json.dumps(_mode)},',
-                f' "method": {json.dumps(method, ensure_ascii=False)}, "path": {json.dumps(path, ensure_ascii=False)}, '
-                f'"status": {status}, "duration_ms": ',
-            )
-            if len(self._parts) < 512:  # paths of unknown routes are unbounded
-                self._parts[key] = parts
-        if not request_id:
-            rid = ""
-        elif _PLAIN_JSON_STRING.match(request_id):
-            rid = f' "request_id": "{request_id}",'
-        else:
-            rid = f' "request_id": {json.dumps(request_id, ensure_ascii=False)},'
-        line = f'{{"timestamp": "{_timestamp(time.time())}{parts[0]}{rid}{parts[1]}{duration_ms!r}}}\n'
-        with handler.lock:  # type: ignore[union-attr] # a StreamHandler's lock exists once it is constructed
-            try:
-                handler.stream.write(line)
-            except Exception:  # noqa: BLE001 - as logging does: report, never fail the request
-                handler.handleError(logging.makeLogRecord({"msg": line, "levelno": level}))
-        # Not flushed here: one system call per request was about a fifth of a cheap request's
-        # CPU time (bench/results/wrapper.md). Any other log line flushes it (same stream, so
-        # the order is kept); otherwise the flusher does within FLUSH_DELAY.
-        self._unflushed = handler
-        if self._flusher is None:
-            self._start_flusher()
+        parts = self._parts.get((level, method, path, status, _mode)) or self._make_parts(level, method, path, status)
+        pending = handler.pending
+        pending.append((_time(), parts, request_id or "", seconds))  # atomic: no lock on the request path
+        if handler.flusher is None or len(pending) > MAX_PENDING:
+            handler.kick()
 
-    def _start_flusher(self) -> None:
-        with self._flusher_lock:
-            if self._flusher is None:
-                self._flusher = threading.Thread(target=self._flush_regularly, name="blacklodge-access-log", daemon=True)
-                self._flusher.start()
-
-    def _flush_regularly(self) -> None:
-        while True:
-            time.sleep(FLUSH_DELAY)
-            self.flush()
+    def _make_parts(self, level: int, method: str, path: str, status: int) -> tuple[str, str]:
+        """The fixed text of a line before and after its request id, encoded as JsonFormatter's entry would be."""
+        parts = (
+            f'", "level": "{logging.getLevelName(level).lower()}", "logger": {self._logger_json}, '
+            f'"message": {encode_log_json(f"{method} {path} {status}")}, "mode": {encode_log_json(_mode)},',
+            f' "method": {encode_log_json(method)}, "path": {encode_log_json(path)}, '
+            f'"status": {status}, "duration_ms": ',
+        )
+        if len(self._parts) < 512:  # paths of unknown routes are unbounded
+            self._parts[(level, method, path, status, _mode)] = parts
+        return parts
 
     def flush(self) -> None:
-        """Write out the access lines not flushed yet (the flusher does it every FLUSH_DELAY)."""
-        handler, self._unflushed = self._unflushed, None
+        """Write out the queued access lines (the handler's flush)."""
+        handler = self._direct_handler()
         if handler is not None:
-            try:
-                handler.flush()
-            except (OSError, ValueError):  # the stream was closed or broke: nothing left to flush into
-                pass
+            handler.flush()
 
 
 def make_formatter(log_format: str) -> logging.Formatter:
@@ -380,7 +412,67 @@ class LogStream(io.TextIOBase):
 
 
 class _HarnessHandler(logging.StreamHandler):  # type: ignore[type-arg] # subscripting it at run time needs Python 3.11
-    """Marker subclass so a second setup replaces, rather than duplicates, the handler."""
+    """The harness's handler on the root logger (a second setup replaces, rather than duplicates, it).
+
+    Besides records it takes access lines (:class:`AccessLog`) in :attr:`pending`: they are
+    formatted and written in one batch before the next record, on :meth:`flush`, and at the
+    latest :data:`FLUSH_DELAY` seconds later by a thread, so a request costs neither the
+    handler's lock nor a write of its own.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        #: Queued access lines: appended by any thread without a lock, taken from the front
+        #: under the handler's lock.
+        self.pending: list[AccessEntry] = []
+        #: The thread writing queued lines within FLUSH_DELAY (started by the first line).
+        self.flusher: threading.Thread | None = None
+        self._flusher_lock = threading.Lock()
+
+    def kick(self) -> None:
+        """After queueing a line: start the flusher, or write the queue when it is too long."""
+        if self.flusher is None:
+            with self._flusher_lock:
+                if self.flusher is None:
+                    self.flusher = threading.Thread(target=self._flush_regularly, name="blacklodge-log-flush", daemon=True)
+                    self.flusher.start()
+        if len(self.pending) > MAX_PENDING:
+            self.flush()
+
+    def _write_pending(self) -> None:
+        """Format and write the queued lines (the caller holds the handler's lock)."""
+        pending = self.pending
+        count = len(pending)
+        if count:
+            # Appends only add at the end: the first ``count`` entries are this batch.
+            batch = pending[:count]
+            del pending[:count]
+            text = format_access_lines(batch)
+            try:
+                self.stream.write(text)
+            except Exception:  # noqa: BLE001 - as logging does: report, never fail the caller
+                self.handleError(logging.makeLogRecord({"msg": text.rstrip("\n"), "levelno": logging.INFO}))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Called by handle() under the lock: the queued lines first, the order is kept.
+        if self.pending:
+            self._write_pending()
+        super().emit(record)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr] # a Handler's lock exists once it is constructed
+            if self.pending:
+                self._write_pending()
+            super().flush()
+
+    def _flush_regularly(self) -> None:
+        while True:
+            time.sleep(FLUSH_DELAY)
+            if self.pending:
+                try:
+                    self.flush()
+                except (OSError, ValueError):  # the stream was closed or broke: nothing left to flush into
+                    pass
 
 
 class LoggingSetup:

@@ -1,24 +1,23 @@
 """Prometheus metrics without a client library: counters, gauges, histograms.
 
 A :class:`Registry` holds the metrics of one process and renders the text
-exposition format (version 0.0.4).
+exposition format (version 0.0.4). Every value lives in :class:`Values`: 8-byte
+floats in memory, each metric's label set a ``memoryview`` over its slots (a
+counter or gauge one slot, a histogram its buckets and sum), so an update is an
+item assignment, as cheap as updating a list.
 
-Gunicorn runs several worker processes, and a scrape reaches only one of them.
-:class:`MultiprocessStore` makes ``/metrics`` describe the whole server: every
-worker writes a snapshot of its registry to ``<dir>/<pid>.json`` (tmpfs when
-available), and the worker that serves ``/metrics`` sums the snapshots of all
-workers. When a worker dies the master folds its counters and histograms into
-``archive.json`` so totals never go backwards; its gauges (in-flight requests)
-are dropped, as they describe a process that is gone.
-
-When a snapshot is written: each worker listens on ``<dir>/<pid>.sock``
-(:class:`SnapshotAgent`), and the worker serving a scrape first asks every other
-worker for a fresh snapshot there (:meth:`MultiprocessStore.refresh`), so a
-scrape counts every request that finished before it. Besides, a worker writes
-its snapshot every :data:`FLUSH_INTERVAL` seconds while its counts change (for a
-worker that cannot answer in time, and for the archive when a worker dies), and
-when it stops. Writing on a timer alone, often enough for scrapes to be current,
-cost the request threads CPU time under load (bench/results/wrapper.md).
+Across the worker processes of ``blacklodge web`` (a scrape reaches one of them),
+the memory of each worker's :class:`Values` is a set of files in a private
+directory (tmpfs when available), mapped with ``mmap``: what a worker counts is in
+its file the moment it counts it, with no snapshot, message or timer. The worker
+that answers ``/metrics`` reads every worker's files and adds them up
+(:meth:`MultiprocessStore.collect`, the idea of prometheus_client's multiprocess
+mode, without its module-level state: the user's own ``prometheus_client``, if
+any, is never touched). A worker holds an exclusive ``flock`` on its first file
+while it lives; a file nobody holds belongs to a worker that exited: its counters
+and histograms are folded into ``archive.json`` (so totals never go backwards and
+are never counted twice: the archive names the files it folded), its gauges are
+dropped (they describe a process that is gone), and its files are removed.
 """
 
 from __future__ import annotations
@@ -28,28 +27,18 @@ import fcntl
 import json
 import logging
 import math
+import mmap
 import os
 import platform
-import selectors
-import socket
+import struct
 import threading
-import time
 from pathlib import Path
-from typing import Any, TypeVar, cast
-from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar, cast
+from collections.abc import Iterator, Sequence
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 log = logging.getLogger("blacklodge.metrics")
-
-#: Seconds between the snapshots a worker writes on its own while its counts change.
-FLUSH_INTERVAL = 1.0
-#: The same without a snapshot agent (no socket), when only these snapshots keep scrapes current.
-FLUSH_INTERVAL_WITHOUT_AGENT = 0.1
-#: How long a scrape waits for the other workers' fresh snapshots.
-REFRESH_TIMEOUT = 0.5
-#: Longest socket path that fits ``sockaddr_un`` everywhere (104 bytes on macOS, 108 on Linux).
-_MAX_SOCKET_PATH = 100
 
 #: Latency buckets in seconds: from fast JSON handlers to slow model calls.
 DEFAULT_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -58,30 +47,152 @@ LabelValues = tuple[str, ...]
 Snapshot = dict[str, dict[str, Any]]
 
 
+class Slots(Protocol):
+    """The slots of one label set of one metric: 8-byte floats (a ``memoryview`` cast to ``"d"``,
+    which typeshed types as a view of ints)."""
+
+    def __getitem__(self, index: int, /) -> float: ...
+
+    def __setitem__(self, index: int, value: float, /) -> None: ...
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[float]: ...
+
+
+#: Bytes of one segment of values (a file of its own when shared); a new one is added when full.
+SEGMENT_SIZE = 64 * 1024
+#: A segment starts with the bytes in use (8-byte unsigned); entries follow: key length and
+#: slot count (two 4-byte unsigned), the key (UTF-8 JSON ``[metric, [label values]]``) padded
+#: to 8 bytes, the slots (8-byte floats). The length in use is written after the entry, so a
+#: reader never sees half an entry.
+_USED = struct.Struct("<Q")
+_ENTRY = struct.Struct("<II")
+_SUFFIX = ".values"
+
+
+def _slot_key(name: str, labels: LabelValues) -> str:
+    return json.dumps([name, list(labels)], ensure_ascii=False)
+
+
+class Values:
+    """The memory of one process's metric values, handed out as :data:`Slots`.
+
+    Anonymous memory by default; with ``directory`` (``blacklodge web``'s workers) files
+    named ``<pid>-<random>.<n>.values`` that other processes read
+    (:class:`MultiprocessStore`). The first is ``flock``-ed for the life of the process.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory
+        #: Prefix of this process's files (``None``: anonymous memory).
+        self.group = f"{os.getpid()}-{os.urandom(4).hex()}" if directory is not None else None
+        self._lock = threading.Lock()
+        self._segments: list[tuple[mmap.mmap, memoryview[float]]] = []
+        self._used = 0
+        self._lock_fd: int | None = None
+
+    def _new_segment(self) -> None:
+        if self.directory is None:
+            memory = mmap.mmap(-1, SEGMENT_SIZE)
+        else:
+            path = self.directory / f"{self.group}.{len(self._segments)}{_SUFFIX}"
+            # Made under another name and renamed once locked and sized: a scrape never sees
+            # this process's first file unlocked (it would take the process for one that exited).
+            making = path.with_name(path.name + ".new")
+            fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                if self._lock_fd is None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)  # held (fd open) until the process exits
+                os.ftruncate(fd, SEGMENT_SIZE)
+                memory = mmap.mmap(fd, SEGMENT_SIZE)
+                os.rename(making, path)
+            except BaseException:
+                os.close(fd)
+                raise
+            if self._lock_fd is None:
+                self._lock_fd = fd
+            else:
+                os.close(fd)
+        self._segments.append((memory, memoryview(memory).cast("d")))
+        self._used = _USED.size
+
+    def slots(self, name: str, labels: LabelValues, count: int) -> Slots:
+        """``count`` new slots, all 0, for ``labels`` of the metric ``name``."""
+        key = _slot_key(name, labels).encode("utf-8")
+        start = _ENTRY.size + (len(key) + 7) // 8 * 8
+        size = start + 8 * count
+        if size > SEGMENT_SIZE - _USED.size:
+            raise ValueError(f"metric {name}: label values too long ({len(key)} bytes)")
+        with self._lock:
+            if not self._segments or self._used + size > SEGMENT_SIZE:
+                self._new_segment()
+            memory, doubles = self._segments[-1]
+            offset = self._used
+            _ENTRY.pack_into(memory, offset, len(key), count)
+            memory[offset + _ENTRY.size : offset + _ENTRY.size + len(key)] = key
+            self._used = offset + size
+            _USED.pack_into(memory, 0, self._used)  # last: the entry is complete
+            first = (offset + start) // 8
+            return cast(Slots, doubles[first : first + count])
+
+
+def read_values(path: Path) -> list[tuple[str, tuple[float, ...]]]:
+    """The (key, slot values) entries of one segment file; [] when it is gone or unreadable."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return []
+    if len(data) < _USED.size:
+        return []
+    (used,) = _USED.unpack_from(data, 0)
+    used = min(used, len(data))
+    entries: list[tuple[str, tuple[float, ...]]] = []
+    offset = _USED.size
+    while offset + _ENTRY.size <= used:
+        length, count = _ENTRY.unpack_from(data, offset)
+        start = offset + _ENTRY.size + (length + 7) // 8 * 8
+        end = start + 8 * count
+        if end > used:
+            break
+        key = data[offset + _ENTRY.size : offset + _ENTRY.size + length].decode("utf-8", "replace")
+        entries.append((key, struct.unpack_from(f"<{count}d", data, start)))
+        offset = end
+    return entries
+
+
 class _Metric:
     kind = ""
+    #: Slots per label set.
+    width = 1
 
-    def __init__(self, name: str, help_text: str, labelnames: Sequence[str], lock: threading.Lock) -> None:
+    def __init__(self, name: str, help_text: str, labelnames: Sequence[str], lock: threading.Lock, values: Values) -> None:
         self.name = name
         self.help = help_text
         self.labelnames = tuple(labelnames)
         self._lock = lock
+        self._memory = values
+        self._values: dict[LabelValues, Slots] = {}
 
     def _key(self, labels: dict[str, str]) -> LabelValues:
         if set(labels) != set(self.labelnames):
             raise ValueError(f"{self.name} takes labels {self.labelnames}, got {sorted(labels)}")
         return tuple(str(labels[name]) for name in self.labelnames)
 
+    def slots_locked(self, key: LabelValues = ()) -> Slots:
+        """The slots of one label set (made on first use), for a caller holding :attr:`Registry.lock`.
+        They stay the label set's for good: a hot path may keep them."""
+        slots = self._values.get(key)
+        if slots is None:
+            slots = self._values[key] = self._memory.slots(self.name, key, self.width)
+        return slots
+
     def snapshot(self) -> dict[str, Any]:
-        raise NotImplementedError
+        return {"samples": [[list(k), v[0]] for k, v in self._values.items()]}
 
 
 class Counter(_Metric):
     kind = "counter"
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self._values: dict[LabelValues, float] = {}
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
         self.inc_key(self._key(labels), amount)
@@ -93,19 +204,12 @@ class Counter(_Metric):
 
     def inc_locked(self, key: LabelValues, amount: float = 1.0) -> None:
         """``inc_key`` for a caller holding the registry's :attr:`Registry.lock` (several updates, one lock)."""
-        values = self._values
-        values[key] = values.get(key, 0.0) + amount
-
-    def values_locked(self) -> dict[LabelValues, float]:
-        """The values by label values, for a hot path updating them itself under :attr:`Registry.lock`
-        (``values[key] = values.get(key, 0.0) + amount``, as :meth:`inc_locked` does)."""
-        return self._values
+        slots = self._values.get(key) or self.slots_locked(key)
+        slots[0] += amount
 
     def value(self, **labels: str) -> float:
-        return self._values.get(self._key(labels), 0.0)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"samples": [[list(k), v] for k, v in self._values.items()]}
+        slots = self._values.get(self._key(labels))
+        return slots[0] if slots is not None else 0.0
 
 
 class Gauge(_Metric):
@@ -116,7 +220,6 @@ class Gauge(_Metric):
     def __init__(self, *args: Any, aggregate: str = "sum") -> None:
         super().__init__(*args)
         self.aggregate = aggregate
-        self._values: dict[LabelValues, float] = {}
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
         self.inc_key(self._key(labels), amount)
@@ -124,7 +227,8 @@ class Gauge(_Metric):
     def inc_key(self, key: LabelValues, amount: float = 1.0) -> None:
         """``inc`` with the label values already in label-name order (the request hot path)."""
         with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
+            slots = self._values.get(key) or self.slots_locked(key)
+            slots[0] += amount
 
     def dec(self, amount: float = 1.0, **labels: str) -> None:
         self.inc(-amount, **labels)
@@ -132,13 +236,14 @@ class Gauge(_Metric):
     def set(self, value: float, **labels: str) -> None:
         key = self._key(labels)
         with self._lock:
-            self._values[key] = value
+            self.slots_locked(key)[0] = value
 
     def value(self, **labels: str) -> float:
-        return self._values.get(self._key(labels), 0.0)
+        slots = self._values.get(self._key(labels))
+        return slots[0] if slots is not None else 0.0
 
     def snapshot(self) -> dict[str, Any]:
-        return {"aggregate": self.aggregate, "samples": [[list(k), v] for k, v in self._values.items()]}
+        return {"aggregate": self.aggregate, **super().snapshot()}
 
 
 class Histogram(_Metric):
@@ -147,9 +252,8 @@ class Histogram(_Metric):
     def __init__(self, *args: Any, buckets: Sequence[float] = DEFAULT_BUCKETS) -> None:
         super().__init__(*args)
         self.buckets = tuple(sorted(buckets))
-        # Per label set, one flat list: the count per bucket (not cumulative), the +Inf
-        # bucket's count, then the sum (one list: an observation updates two of its items).
-        self._values: dict[LabelValues, list[float]] = {}
+        # Per label set: the count per bucket (not cumulative), the +Inf bucket's count, then the sum.
+        self.width = len(self.buckets) + 2
 
     def observe(self, value: float, **labels: str) -> None:
         self.observe_key(value, self._key(labels))
@@ -161,63 +265,38 @@ class Histogram(_Metric):
 
     def observe_locked(self, value: float, key: LabelValues = ()) -> None:
         """``observe_key`` for a caller holding the registry's :attr:`Registry.lock`."""
-        entry = self._values.get(key)
-        if entry is None:
-            entry = self._values[key] = [0] * (len(self.buckets) + 1) + [0.0]
+        entry = self._values.get(key) or self.slots_locked(key)
         # The first bucket whose upper bound is >= value; len(buckets) is the +Inf bucket.
         entry[bisect.bisect_left(self.buckets, value)] += 1
         entry[-1] += value
 
-    def entry_locked(self, key: LabelValues = ()) -> list[float]:
-        """The counts of one label set, for a hot path observing itself under :attr:`Registry.lock`:
+    def entry_locked(self, key: LabelValues = ()) -> Slots:
+        """The slots of one label set, for a hot path observing itself under :attr:`Registry.lock`:
         ``entry[bisect.bisect_left(buckets, value)] += 1; entry[-1] += value``, as
-        :meth:`observe_locked` does. The list stays the label set's for good."""
-        entry = self._values.get(key)
-        if entry is None:
-            entry = self._values[key] = [0] * (len(self.buckets) + 1) + [0.0]
-        return entry
+        :meth:`observe_locked` does. They stay the label set's for good."""
+        return self.slots_locked(key)
 
     def count(self, **labels: str) -> int:
         entry = self._values.get(self._key(labels))
-        return int(sum(entry[:-1])) if entry else 0
+        return int(sum(list(entry)[:-1])) if entry is not None else 0
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "buckets": list(self.buckets),
-            "samples": [[list(k), [int(c) for c in entry[:-1]], entry[-1]] for k, entry in list(self._values.items())],
+            "samples": [[list(k), [int(c) for c in list(entry)[:-1]], entry[-1]] for k, entry in list(self._values.items())],
         }
-
-
-class FunctionGauge(_Metric):
-    """A gauge without labels whose value is read from a function when a snapshot is taken.
-
-    Used for in-flight requests: the request path adds and removes an entry of a
-    dictionary (atomic operations, no lock) and the gauge reports its length.
-    """
-
-    kind = "gauge"
-    aggregate = "sum"
-
-    def __init__(self, *args: Any, function: Callable[[], float]) -> None:
-        super().__init__(*args)
-        self._function = function
-
-    def value(self) -> float:
-        return float(self._function())
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"aggregate": self.aggregate, "samples": [[[], self.value()]]}
 
 
 _M = TypeVar("_M", bound=_Metric)
 
 
 class Registry:
-    """The metrics of one process."""
+    """The metrics of one process; their values in ``values`` (anonymous memory by default)."""
 
-    def __init__(self) -> None:
+    def __init__(self, values: Values | None = None) -> None:
         self._lock = threading.Lock()
         self._metrics: dict[str, _Metric] = {}
+        self.values = values if values is not None else Values()
 
     def _add(self, metric: _M) -> _M:
         if metric.name in self._metrics:
@@ -226,23 +305,32 @@ class Registry:
         return metric
 
     def counter(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> Counter:
-        return self._add(Counter(name, help_text, labelnames, self._lock))
+        return self._add(Counter(name, help_text, labelnames, self._lock, self.values))
 
     def gauge(self, name: str, help_text: str, labelnames: Sequence[str] = (), *, aggregate: str = "sum") -> Gauge:
-        return self._add(Gauge(name, help_text, labelnames, self._lock, aggregate=aggregate))
+        return self._add(Gauge(name, help_text, labelnames, self._lock, self.values, aggregate=aggregate))
 
     def histogram(
         self, name: str, help_text: str, labelnames: Sequence[str] = (), *, buckets: Sequence[float] = DEFAULT_BUCKETS
     ) -> Histogram:
-        return self._add(Histogram(name, help_text, labelnames, self._lock, buckets=buckets))
-
-    def function_gauge(self, name: str, help_text: str, function: Callable[[], float]) -> FunctionGauge:
-        return self._add(FunctionGauge(name, help_text, (), self._lock, function=function))
+        return self._add(Histogram(name, help_text, labelnames, self._lock, self.values, buckets=buckets))
 
     @property
     def lock(self) -> threading.Lock:
         """The one lock of every metric here: hold it around several ``*_locked`` updates."""
         return self._lock
+
+    def describe(self) -> Snapshot:
+        """Every metric's type, help, label names (and buckets, aggregation), without samples."""
+        described: Snapshot = {}
+        for name, metric in self._metrics.items():
+            entry: dict[str, Any] = {"type": metric.kind, "help": metric.help, "labelnames": list(metric.labelnames), "samples": []}
+            if isinstance(metric, Histogram):
+                entry["buckets"] = list(metric.buckets)
+            if isinstance(metric, Gauge):
+                entry["aggregate"] = metric.aggregate
+            described[name] = entry
+        return described
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -275,33 +363,6 @@ def register_app_info(registry: Registry, app_name: str, app_version: str | None
         harness_version=__version__,
         python_version=platform.python_version(),
     )
-
-
-def merge(snapshots: Iterable[Snapshot], *, include_gauges: bool = True) -> Snapshot:
-    """Combine snapshots of several processes: counters and histograms add up,
-    gauges add up or take the maximum (per the gauge's ``aggregate``)."""
-    merged: Snapshot = {}
-    for snapshot in snapshots:
-        for name, metric in snapshot.items():
-            if metric["type"] == "gauge" and not include_gauges:
-                continue
-            target = merged.setdefault(name, {**metric, "samples": []})
-            index = {tuple(sample[0]): sample for sample in target["samples"]}
-            for sample in metric["samples"]:
-                key = tuple(sample[0])
-                existing = index.get(key)
-                if existing is None:
-                    copy = [list(sample[0])] + [list(x) if isinstance(x, list) else x for x in sample[1:]]
-                    target["samples"].append(copy)
-                    index[key] = copy
-                elif metric["type"] == "histogram":
-                    existing[1] = [a + b for a, b in zip(existing[1], sample[1])]
-                    existing[2] += sample[2]
-                elif metric["type"] == "gauge" and metric.get("aggregate") == "max":
-                    existing[1] = max(existing[1], sample[1])
-                else:
-                    existing[1] += sample[1]
-    return merged
 
 
 # --------------------------------------------------------------------------- text format
@@ -357,261 +418,119 @@ def render(snapshot: Snapshot) -> str:
 
 
 class MultiprocessStore:
-    """Per-process snapshot files in one directory, summed on read."""
+    """The directory of the workers' value files (:class:`Values`), summed on read."""
 
     ARCHIVE = "archive.json"
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 
-    def _path(self, pid: int) -> Path:
-        return self.directory / f"{pid}.json"
+    def values(self) -> Values:
+        """This process's values, in files of this directory."""
+        return Values(self.directory)
 
-    def write(self, snapshot: Snapshot, pid: int | None = None) -> None:
-        pid = os.getpid() if pid is None else pid
-        path = self._path(pid)
-        tmp = path.with_suffix(f".tmp{threading.get_ident()}")
-        tmp.write_text(json.dumps(snapshot), encoding="utf-8")
-        os.replace(tmp, path)
-
-    def _read(self, path: Path) -> Snapshot | None:
+    def _groups(self) -> dict[str, list[Path]]:
+        """Each process's segment files, by file name prefix (``<pid>-<random>``)."""
+        groups: dict[str, list[Path]] = {}
         try:
-            return cast(Snapshot, json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            return None
-
-    def collect(self, own: Snapshot | None = None, pid: int | None = None) -> Snapshot:
-        """Sum of every live process's snapshot plus the archive of dead ones.
-
-        ``own`` (this process's fresh snapshot) replaces its possibly stale file.
-        """
-        pid = os.getpid() if pid is None else pid
-        self.archive_dead()
-        snapshots: list[Snapshot] = []
-        try:
-            paths = sorted(self.directory.glob("*.json"))
-        except OSError:
-            paths = []
+            paths = sorted(self.directory.glob(f"*{_SUFFIX}"), key=lambda p: (p.name.split(".")[0], int(p.name.split(".")[1])))
+        except (OSError, ValueError, IndexError):
+            return groups
         for path in paths:
-            if own is not None and path == self._path(pid):
-                continue
-            data = self._read(path)
-            if data:
-                snapshots.append(data)
-        if own is not None:
-            snapshots.append(own)
-        return merge(snapshots)
+            groups.setdefault(path.name.split(".")[0], []).append(path)
+        return groups
 
-    def socket_path(self, pid: int | None = None) -> Path | None:
-        """Where the snapshot agent of ``pid`` listens; None when the path is too long for a socket."""
-        path = self.directory / f"{os.getpid() if pid is None else pid}.sock"
-        return path if len(os.fsencode(str(path))) <= _MAX_SOCKET_PATH else None
-
-    def refresh(self, timeout: float = REFRESH_TIMEOUT, pid: int | None = None) -> int:
-        """Ask the snapshot agent of every other process to write a fresh snapshot; wait for them.
-
-        Returns how many answered within ``timeout`` seconds. The snapshots of those that
-        did not (or have no agent) stay as they last wrote them.
-        """
-        own = self.socket_path(pid)
+    def _alive(self, group: str) -> bool:
+        """Whether the process of ``group`` still holds the lock on its first file."""
         try:
-            paths = [path for path in self.directory.glob("*.sock") if path != own]
+            fd = os.open(self.directory / f"{group}.0{_SUFFIX}", os.O_RDONLY)
         except OSError:
-            return 0
-        if not paths:
-            return 0
-        answered = 0
-        waiting: dict[int, socket.socket] = {}
+            return False
         try:
-            with selectors.DefaultSelector() as selector:
-                for path in paths:
-                    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    client.setblocking(False)
-                    try:
-                        client.connect(str(path))
-                    except OSError:  # gone (refused, no such file) or its backlog is full
-                        client.close()
-                        continue
-                    waiting[client.fileno()] = client
-                    selector.register(client, selectors.EVENT_READ)
-                deadline = time.monotonic() + timeout
-                while waiting:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    for key, _ in selector.select(remaining):
-                        client = waiting.pop(key.fd)
-                        selector.unregister(client)
-                        try:
-                            if client.recv(1) == _WRITTEN:
-                                answered += 1
-                        except OSError:
-                            pass
-                        client.close()
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
         finally:
-            for client in waiting.values():
-                client.close()
-        return answered
+            os.close(fd)  # also releases a lock just taken
+        return False
 
-    def archive_dead(self) -> None:
-        """Fold the snapshots of processes that no longer exist into the archive (their gauges are dropped).
-
-        Run by every scrape; a lock file keeps two scrapes from folding the same snapshot twice.
-        """
+    def _read_archive(self) -> dict[str, Any]:
         try:
-            dead = [int(path.stem) for path in self.directory.glob("*.json") if path.stem.isdigit() and not _alive(int(path.stem))]
-        except OSError:
-            return
-        if not dead:
-            return
+            archive = json.loads((self.directory / self.ARCHIVE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {"folded": [], "values": {}}
+        return cast("dict[str, Any]", archive)
+
+    def _fold_dead(self, kinds: dict[str, str]) -> dict[str, Any]:
+        """Fold the files of processes that exited into the archive, remove them; the archive.
+
+        Under a lock file, so two scrapes never fold the same files. The archive names the
+        groups it folded: if the process stops between writing it and removing the files,
+        the next scrape skips (and removes) them instead of counting them twice.
+        """
         with open(self.directory / "archive.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            for pid in dead:
-                if self._path(pid).exists():
-                    self.archive(pid)
+            archive = self._read_archive()
+            groups = self._groups()
+            folded = set(archive["folded"])
+            dead = [group for group in groups if group not in folded and not self._alive(group)]
+            if dead:
+                totals: dict[str, list[float]] = archive["values"]
+                for group in dead:
+                    for path in groups[group]:
+                        for key, slots in read_values(path):
+                            if kinds.get(_metric_of(key)) in ("counter", "histogram"):  # gauges are dropped
+                                _add_into(totals, key, slots)
+                # Names of groups whose files are gone are no longer needed.
+                archive["folded"] = sorted(name for name in folded | set(dead) if name in groups)
+                tmp = self.directory / f"{self.ARCHIVE}.tmp"
+                tmp.write_text(json.dumps(archive), encoding="utf-8")
+                os.replace(tmp, self.directory / self.ARCHIVE)
+            for group in set(archive["folded"]) & set(groups):
+                for path in groups[group]:
+                    try:
+                        path.unlink()
+                    except OSError:
+                        pass
+        return archive
 
-    def archive(self, pid: int) -> None:
-        """Fold a dead process's counters and histograms into the archive."""
-        socket_path = self.socket_path(pid)
-        if socket_path is not None:
-            try:
-                socket_path.unlink()
-            except OSError:
-                pass
-        path = self._path(pid)
-        dead = self._read(path)
-        if dead:
-            archive_path = self.directory / self.ARCHIVE
-            archived = self._read(archive_path) or {}
-            combined = merge([archived, dead], include_gauges=False)
-            tmp = archive_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(combined), encoding="utf-8")
-            os.replace(tmp, archive_path)
-        try:
-            path.unlink()
-        except OSError:
-            pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by another user
-    return True
-
-
-#: What an agent sends once the fresh snapshot is written.
-_WRITTEN = b"1"
-
-
-class SnapshotAgent:
-    """Writes this process's snapshot when another process asks (a scrape) and on a timer.
-
-    A daemon thread accepts connections on the store's socket for this process: for each
-    it writes the snapshot, answers one byte and closes. Between requests it wakes every
-    ``interval`` seconds and writes the snapshot if :attr:`dirty` was set since the last
-    write; the request path only sets that flag. Without a socket (its path too long)
-    only the timer runs, every :data:`FLUSH_INTERVAL_WITHOUT_AGENT` seconds.
-    """
-
-    def __init__(
-        self,
-        store: MultiprocessStore,
-        snapshot: Callable[[], Snapshot],
-        interval: float | None = None,
-        pid: int | None = None,
-    ) -> None:
-        self.store = store
-        self._snapshot = snapshot
-        #: The process whose snapshot this is (tests stand in for several).
-        self.pid = os.getpid() if pid is None else pid
-        #: Set when the counts changed; cleared by each write.
-        self.dirty = False
-        self._closed = False
-        #: Orders writes: none of the agent's lands after close()'s last one.
-        self._write_lock = threading.Lock()
-        self._listener: socket.socket | None = None
-        self._socket_path = store.socket_path(self.pid)
-        if self._socket_path is not None:
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                try:
-                    self._socket_path.unlink()
-                except FileNotFoundError:
-                    pass
-                listener.bind(str(self._socket_path))
-                listener.listen(64)
-                self._listener = listener
-            except OSError as exc:
-                log.debug("no snapshot socket (%s); snapshots are written every %gs", exc, FLUSH_INTERVAL_WITHOUT_AGENT)
-                listener.close()
-                self._socket_path = None
-        if interval is None:
-            interval = FLUSH_INTERVAL if self._listener is not None else FLUSH_INTERVAL_WITHOUT_AGENT
-        self.interval = interval
-        if self._listener is not None:
-            # Before the thread starts: close() may come at once and close the socket.
-            self._listener.settimeout(interval)
-        self._write()  # the first snapshot: a scrape finds this process from the start
-        self._thread = threading.Thread(target=self._run, name="blacklodge-metrics", daemon=True)
-        self._thread.start()
-
-    @property
-    def listening(self) -> bool:
-        """Whether other processes can ask for a fresh snapshot."""
-        return self._listener is not None
-
-    def _write(self, last: bool = False) -> None:
-        with self._write_lock:
-            if self._closed:
-                return
-            if last:
-                self._closed = True
-            self.dirty = False
-            try:
-                self.store.write(self._snapshot(), self.pid)
-            except OSError as exc:
-                log.debug("could not write metrics snapshot: %s", exc)
-
-    def _run(self) -> None:
-        listener = self._listener
-        if listener is None:
-            while not self._closed:
-                time.sleep(self.interval)
-                if self.dirty:
-                    self._write()
-            return
-        while not self._closed:
-            try:
-                connection, _ = listener.accept()
-            except socket.timeout:
-                if self.dirty:
-                    self._write()
+    def collect(self, registry: Registry) -> Snapshot:
+        """Every process's values summed (counters and histograms also of exited ones), as a snapshot
+        of ``registry``'s metrics (every worker has the same ones)."""
+        described = registry.describe()
+        kinds = {name: metric["type"] for name, metric in described.items()}
+        archive = self._fold_dead(kinds)
+        sums: dict[str, list[float]] = {key: list(slots) for key, slots in archive["values"].items()}
+        maxima: set[str] = {name for name, metric in described.items() if metric.get("aggregate") == "max"}
+        folded = set(archive["folded"])
+        for group, paths in self._groups().items():
+            if group in folded:
                 continue
-            except OSError:  # closed by close()
-                return
-            with connection:
-                self._write()
-                try:
-                    connection.sendall(_WRITTEN)
-                except OSError:
-                    pass  # the scrape stopped waiting
+            for path in paths:
+                for key, slots in read_values(path):
+                    if _metric_of(key) in maxima and key in sums:
+                        sums[key] = [max(a, b) for a, b in zip(sums[key], slots)]
+                    else:
+                        _add_into(sums, key, slots)
+        for key, total in sums.items():
+            name, labels = json.loads(key)
+            metric = described.get(name)
+            if metric is None:
+                continue
+            if metric["type"] == "histogram":
+                metric["samples"].append([labels, [int(c) for c in total[:-1]], total[-1]])
+            else:
+                metric["samples"].append([labels, total[0]])
+        return described
 
-    def close(self) -> None:
-        """Write the last snapshot, then stop answering and writing."""
-        self._write(last=True)
-        listener = self._listener
-        if listener is not None:
-            if self._socket_path is not None:
-                try:
-                    self._socket_path.unlink()
-                except OSError:
-                    pass
-            try:
-                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread in accept()
-            except OSError:
-                pass
-            listener.close()
+
+def _metric_of(key: str) -> str:
+    return cast(str, json.loads(key)[0])
+
+
+def _add_into(totals: dict[str, list[float]], key: str, slots: Sequence[float]) -> None:
+    existing = totals.get(key)
+    if existing is None:
+        totals[key] = list(slots)
+    else:
+        totals[key] = [a + b for a, b in zip(existing, slots)]

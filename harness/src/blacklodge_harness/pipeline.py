@@ -483,7 +483,9 @@ class Pipeline:
         request_id = incoming if incoming and _valid_request_id(incoming) else new_request_id()
         id_token = _set_request_id(request_id)
         flight = next(runtime.flights)
-        runtime.active[flight] = None
+        active = runtime.active
+        active[flight] = None
+        runtime.in_flight[0] = len(active)
         environ[FLIGHT_KEY] = flight
         status = 500
         call: tuple[tuple[str], float] | None = None
@@ -493,7 +495,8 @@ class Pipeline:
             except AnsweredByWatchdog:
                 # The watchdog answered (504), counted and logged the request; the server
                 # drops this second answer.
-                runtime.active.pop(flight, None)
+                if active.pop(flight, 1) is None:
+                    runtime.in_flight[0] = len(active)
                 start_response(STATUS_LINES[504], [])
                 return []
             except Exception:  # noqa: BLE001 - a fault in the harness, never a stack trace to the client
@@ -515,9 +518,10 @@ class Pipeline:
             key = self._predict_keys.get(status) or self._predict_key(status)
             runtime.end_request(flight, key, _PREDICT_ROUTE, elapsed, call)
             if self.access_log:
-                runtime.access_log.write(logging.INFO, "POST", _PREDICT, status, round(elapsed * 1000, 2), request_id)
+                runtime.access_log.write(logging.INFO, "POST", _PREDICT, status, elapsed, request_id)
         finally:
-            runtime.active.pop(flight, None)
+            if active.pop(flight, 1) is None:  # still there: end_request was not reached
+                runtime.in_flight[0] = len(active)
             _reset_request_id(id_token)
         start_response(STATUS_LINES.get(status) or f"{status} Unknown", headers)
         return [body]
@@ -577,7 +581,7 @@ class Pipeline:
         runtime.end_request(flight, key, self._route_keys[route], elapsed)
         if self.access_log:
             level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
-            runtime.access_log.write(level, method, route, status, round(elapsed * 1000, 2), request_id)
+            runtime.access_log.write(level, method, route, status, elapsed, request_id)
 
     # -- POST /predict
 

@@ -48,7 +48,7 @@ from blacklodge_harness.pipeline import (
     cors_headers,
     is_json_type,
 )
-from blacklodge_harness.metrics import MultiprocessStore, Registry, SnapshotAgent, register_app_info, render
+from blacklodge_harness.metrics import MultiprocessStore, Registry, Slots, register_app_info, render
 from blacklodge_harness.watchdog import Watchdog
 
 log = logging.getLogger("blacklodge.http")
@@ -134,7 +134,8 @@ class WebRuntime:
         self.stopping = False
         #: No longer taking new work: /predict answers 503.
         self.draining = False
-        self.registry = Registry()
+        #: With a store, this worker's values are in its files there (read by every scrape).
+        self.registry = Registry(metrics_store.values() if metrics_store is not None else None)
         self.store = metrics_store
         self.handler_metrics = HandlerMetrics(self.registry)
         self.requests = self.registry.counter(
@@ -144,13 +145,14 @@ class WebRuntime:
             "blacklodge_http_request_duration_seconds", "HTTP request latency by route.", ["route"]
         )
         #: Requests being handled, by token: adding and removing a key are atomic, so the
-        #: request path takes no lock for the in-flight gauge (it reports the length).
+        #: request path takes no lock; the in-flight gauge's slot gets the length after each
+        #: change (``in_flight[0] = len(active)``: the last writer has the current count).
         self.active: dict[int, None] = {}
         #: Tokens of requests in ``active``.
         self.flights = itertools.count()
-        self.registry.function_gauge(
-            "blacklodge_http_requests_in_flight", "HTTP requests being handled.", lambda: len(self.active)
-        )
+        self.in_flight: Slots = self.registry.gauge(
+            "blacklodge_http_requests_in_flight", "HTTP requests being handled."
+        ).slots_locked()
         register_app_info(self.registry, settings.app_name, settings.app_version, settings.revision)
         self.invoker = Invoker(
             handler, concurrency=settings.threads, timeout=settings.timeout, metrics=self.handler_metrics
@@ -160,22 +162,20 @@ class WebRuntime:
         self.access_log = logs.AccessLog()
         # What end_request updates, looked up once.
         self._metrics_lock = self.registry.lock
-        self._request_counts = self.requests.values_locked()
-        self._call_counts = self.handler_metrics.calls.values_locked()
-        self._latency_entries: dict[tuple[str], list[float]] = {}
-        self._call_durations: list[float] | None = None  # made by the first call (no samples before)
+        self._request_counts: dict[tuple[str, str, str], Slots] = {}
+        self._call_counts: dict[tuple[str], Slots] = {}
+        self._latency_entries: dict[tuple[str], Slots] = {}
+        self._call_durations: Slots | None = None  # made by the first call (no samples before)
         self._buckets = self.latency.buckets
         if self.handler_metrics.duration.buckets != self._buckets:
             raise ValueError("end_request assumes both histograms have the same buckets")
-        #: Writes this worker's snapshots for the other workers' scrapes (with a store).
-        self.snapshot_agent: SnapshotAgent | None = (
-            SnapshotAgent(metrics_store, self.registry.snapshot) if metrics_store is not None else None
-        )
 
     def begin_request(self) -> int:
         """Count a request as in flight; pass the token to :meth:`end_request`."""
         token = next(self.flights)
-        self.active[token] = None
+        active = self.active
+        active[token] = None
+        self.in_flight[0] = len(active)
         return token
 
     def end_request(
@@ -191,33 +191,40 @@ class WebRuntime:
         ``call`` is the handler call's outcome (a 1-tuple such as ``("ok",)``) and duration,
         when the request's thread made one: counted under the same lock.
         """
-        self.active.pop(token, None)
+        active = self.active
+        active.pop(token, None)
         # Counter.inc_locked and Histogram.observe_locked written out: this runs for every request.
         buckets = self._buckets
         with self._metrics_lock:
-            counts = self._request_counts
-            counts[key] = counts.get(key, 0.0) + 1.0
+            self.in_flight[0] = len(active)
+            (self._request_counts.get(key) or self._request_slots(key))[0] += 1.0
             entry = self._latency_entries.get(route) or self._latency_entry(route)
             entry[bisect.bisect_left(buckets, elapsed)] += 1
             entry[-1] += elapsed
             if call is not None:
-                counts = self._call_counts
                 outcome = call[0]
-                counts[outcome] = counts.get(outcome, 0.0) + 1.0
+                (self._call_counts.get(outcome) or self._call_slots(outcome))[0] += 1.0
                 seconds = call[1]
                 entry = self._call_durations or self._call_duration_entry()
                 entry[bisect.bisect_left(buckets, seconds)] += 1
                 entry[-1] += seconds
-        agent = self.snapshot_agent
-        if agent is not None:
-            agent.dirty = True
 
-    def _call_duration_entry(self) -> list[float]:
+    def _request_slots(self, key: tuple[str, str, str]) -> Slots:
+        """The request counter's slot for ``key`` (the caller holds the registry lock)."""
+        slots = self._request_counts[key] = self.requests.slots_locked(key)
+        return slots
+
+    def _call_slots(self, outcome: tuple[str]) -> Slots:
+        """The handler call counter's slot for ``outcome`` (the caller holds the registry lock)."""
+        slots = self._call_counts[outcome] = self.handler_metrics.calls.slots_locked(outcome)
+        return slots
+
+    def _call_duration_entry(self) -> Slots:
         """The handler duration histogram's counts (the caller holds the registry lock)."""
         entry = self._call_durations = self.handler_metrics.duration.entry_locked()
         return entry
 
-    def _latency_entry(self, route: tuple[str]) -> list[float]:
+    def _latency_entry(self, route: tuple[str]) -> Slots:
         """The latency histogram's counts for ``route`` (the caller holds the registry lock)."""
         entry = self._latency_entries[route] = self.latency.entry_locked(route)
         return entry
@@ -270,27 +277,12 @@ class WebRuntime:
         self.invoker.shutdown()
         if self.watchdog is not None:
             self.watchdog.stop()
-        # The last requests' counts reach the snapshot the master archives.
-        if self.snapshot_agent is not None:
-            self.snapshot_agent.close()
-
-    def metrics_changed(self) -> None:
-        """Note that the metrics changed (the snapshot agent writes them within its interval)."""
-        agent = self.snapshot_agent
-        if agent is not None:
-            agent.dirty = True
 
     def render_metrics(self) -> str:
-        """This worker's metrics summed with every other worker's.
-
-        The other workers are first asked for fresh snapshots (``MultiprocessStore.refresh``),
-        so the sum counts every request that finished before the scrape.
-        """
+        """This worker's metrics summed with every other worker's (and those of exited ones)."""
         if self.store is None:
             return self.registry.render()
-        self.store.refresh()
-        own = self.registry.snapshot()
-        return render(self.store.collect(own))
+        return render(self.store.collect(self.registry))
 
 
 def _log_load_failure(exc: BaseException) -> None:
@@ -447,9 +439,7 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
         )
         if settings.access_log:
             level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
-            runtime.access_log.write(
-                level, request.method, request.path, response.status_code, round(elapsed * 1000, 2), _request_id()
-            )
+            runtime.access_log.write(level, request.method, request.path, response.status_code, elapsed, _request_id())
         return response
 
     @app.teardown_request
@@ -458,8 +448,8 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
         if token is not None:
             # after_request did not run (an error escaped): no longer in flight.
             runtime.active.pop(token, None)
+            runtime.in_flight[0] = len(runtime.active)
             g.token = None
-            runtime.metrics_changed()
         token = getattr(g, "log_token", None)
         if token is not None:
             logs.reset_request_id(token)
