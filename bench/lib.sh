@@ -26,7 +26,9 @@ LIFECYCLE_TGZ="$TOOLS_DIR/lifecycle-$LIFECYCLE_VERSION-sbom/lifecycle-v$LIFECYCL
 
 # The stacks (bench/versions.env): their suites, and the default one (the first).
 stack_suites() { local stack; for stack in $BLACKLODGE_STACKS; do printf '%s\n' "${stack%%:*}"; done; }
-DEFAULT_SUITE="$(stack_suites | head -n 1)"
+# (No `| head` here: with pipefail, a writer that outlives head fails with SIGPIPE now and then.)
+DEFAULT_SUITE="${BLACKLODGE_STACKS%% *}"
+DEFAULT_SUITE="${DEFAULT_SUITE%%:*}"
 # The builder of the default stack is BLACKLODGE_BUILDER (blacklodge/builder:<suite> unless
 # set); another stack's is blacklodge/builder:<suite>, or <BLACKLODGE_BUILDER>-<suite> when it
 # is set (e.g. blacklodge/builder:mine and blacklodge/builder:mine-trixie). tests/src/lib.rs

@@ -24,7 +24,7 @@ fn several_managers_are_a_conflict_until_one_is_chosen() {
     );
     assert_contains(
         &log,
-        "choose one with BP_PYTHON_PACKAGE_MANAGER (one of: pipenv, pip, conda), e.g. `pack build --env BP_PYTHON_PACKAGE_MANAGER=pipenv`.",
+        "!\n! Only one may install the dependencies, and guessing could install the wrong\n! set.\n!\n! How to fix:\n!   Remove the files of the managers you do not use, or choose one with\n!   BP_PYTHON_PACKAGE_MANAGER (one of: pipenv, pip, conda), e.g.\n!   `pack build --env BP_PYTHON_PACKAGE_MANAGER=pipenv`.\n",
     );
 
     let log = Image::new("deps-chosen")

@@ -204,7 +204,7 @@ fn unknown_package_and_conflicts_are_explained() {
     assert_contains(&log, "you require werkzeug==2.0.0");
     assert_contains(
         &log,
-        "Relax or align the versions listed above so one set satisfies every requirement.",
+        "! How to fix:\n!   Relax or align the versions listed above so one set satisfies every\n!   requirement.\n",
     );
 }
 
