@@ -175,3 +175,17 @@ bench_pairs() { paste -d/ <(tr -s ' ' '\n' <<<"$1" | grep .) <(tr -s ' ' '\n' <<
 # bench_results NAME: writes NAME.json from rows on stdin (results.py's format) next to the
 # benchmark's page ($RESULTS, when the benchmark has that knob), else in bench/results.
 bench_results() { python3 "$BENCH_DIR/benchmarks/results.py" write "$1" "$(dirname "${RESULTS:-$BENCH_DIR/results/$1.md}")"; }
+
+# check_serves IMAGE [PORT]: a benchmark's built image answers on / (pulled first when it is in
+# the bench registry), run on the host network with PORT (default 18090); dies otherwise.
+check_serves() {
+  local port="${2:-18090}" container
+  case "$1" in "$REGISTRY"/*) docker pull -q "$1" >/dev/null ;; esac
+  container="$(docker run -d --rm --network host -e PORT="$port" "$1")"
+  for _ in $(seq 1 60); do
+    if curl -fsS "http://127.0.0.1:$port/" >/dev/null 2>&1; then docker rm -f "$container" >/dev/null; return 0; fi
+    sleep 0.5
+  done
+  docker logs "$container" >&2; docker rm -f "$container" >/dev/null
+  die "$1 does not serve" "the built image did not answer on /" "see its log above"
+}

@@ -88,18 +88,6 @@ phases() {
     END { printf "%.1f / %.1f / %.1f / %.1f", a + r, b, e, total - a - r - b - e }' "$1"
 }
 
-check_serves() {  # check_serves IMAGE (pulled first when it is in the registry)
-  local port=18090 container
-  case "$1" in "$REGISTRY"/*) docker pull -q "$1" >/dev/null ;; esac
-  container="$(docker run -d --rm --network host -e PORT=$port "$1")"
-  for _ in $(seq 1 60); do
-    if curl -fsS "http://127.0.0.1:$port/" >/dev/null 2>&1; then docker rm -f "$container" >/dev/null; return 0; fi
-    sleep 0.5
-  done
-  docker logs "$container" >&2; docker rm -f "$container" >/dev/null
-  die "$1 does not serve" "the built image did not answer on /" "see its log above"
-}
-
 # The baseline's base image: the build image with our CPython and pip (in a venv: the
 # interpreter is marked externally managed), like python:3.x-slim has them. Made once,
 # outside the timings (and pushed once, so the registry baseline pushes only its own layers).

@@ -131,18 +131,6 @@ phases() {
     END { printf "%.3f %.3f %.3f %.3f %.3f %.3f", t["Analyzer"], t["Detector"], t["Restorer"], t["Builder"], t["Exporter"], t["Cache"] }' "$1"
 }
 
-check_serves() {  # check_serves IMAGE: our image answers on / (pulled first from the registry)
-  local port=18290 container
-  case "$1" in "$REGISTRY"/*) docker pull -q "$1" >/dev/null ;; esac
-  container="$(docker run -d --rm --network host -e PORT=$port "$1")"
-  for _ in $(seq 1 60); do
-    if curl -fsS "http://127.0.0.1:$port/" >/dev/null 2>&1; then docker rm -f "$container" >/dev/null; return 0; fi
-    sleep 0.5
-  done
-  docker logs "$container" >&2; docker rm -f "$container" >/dev/null
-  die "$1 does not serve" "the built image did not answer on /" "see its log above"
-}
-
 RAW="$WORK/raw.tsv"  # round target subject kind seconds analyze detect restore build export cache
 LOGS="${LOGS_DIR:-$BLACKLODGE_CACHE/bench-logs/$NAME}"  # the last round's logs (pack --timestamps)
 mkdir -p "$LOGS"
@@ -169,7 +157,7 @@ for round in $(seq 1 "$ROUNDS"); do
           "$(if [ "$subject" = dockerfile ]; then echo "- - - - - -"; else phases "$log"; fi | tr ' ' '\t')" >>"$RAW"
         [ "$round" = "$ROUNDS" ] && cp "$log" "$LOGS/"
       done
-      if [ "$round" = 1 ] && [ "$subject" != floor ]; then check_serves "$image"; fi
+      if [ "$round" = 1 ] && [ "$subject" != floor ]; then check_serves "$image" 18290; fi
       docker volume rm -f "$cache-build" "$cache-launch" >/dev/null 2>&1 || true
     done
   done
