@@ -840,13 +840,35 @@ impl Drop for Container {
     }
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now (from the kernel's ephemeral range), never one of the
+/// fixed ports 38770-38779 that tests serve fixtures on (their lock files record the URLs):
+/// test binaries run in parallel, and one's free port must not be another's fixture server.
 #[must_use]
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a free loopback port");
+        if !(38770..=38779).contains(&port) {
+            return port;
+        }
+    }
+}
+
+/// Two consecutive free ports below the kernel's ephemeral range (32768 and up), for a server
+/// that must keep its ports across a restart (a Kafka broker and its controller): no free port
+/// another test takes meanwhile can be one of them.
+#[must_use]
+pub fn free_port_pair_below_ephemeral() -> u16 {
+    let start = 20_000 + (std::process::id() % 6_000) * 2;
+    (0..6_000u32)
+        .map(|step| u16::try_from(20_000 + (start - 20_000 + step * 2) % 12_000).expect("a port"))
+        .find(|&port| {
+            TcpListener::bind(("127.0.0.1", port)).is_ok()
+                && TcpListener::bind(("127.0.0.1", port + 1)).is_ok()
+        })
+        .expect("two free loopback ports below 32000")
 }
 
 /// Asserts `haystack` contains `needle`, showing the whole haystack when it does not.

@@ -185,13 +185,8 @@ struct PrivateBroker {
 
 impl PrivateBroker {
     fn start() -> Self {
-        // The controller listens on port + 1.
-        let port = loop {
-            let port = blacklodge_tests::free_port();
-            if std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-                break port;
-            }
-        };
+        // The controller listens on port + 1; the broker restarts on the same ports.
+        let port = blacklodge_tests::free_port_pair_below_ephemeral();
         let broker = Self {
             port: port.to_string(),
             data: tempfile::tempdir().expect("tempdir"),
