@@ -16,7 +16,6 @@ use the Flask test client on the same factory, so both go through the same pipel
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import json
 import logging
@@ -48,7 +47,8 @@ from blacklodge_harness.pipeline import (
     cors_headers,
     is_json_type,
 )
-from blacklodge_harness.metrics import MultiprocessStore, Registry, Slots, register_app_info, render
+from blacklodge_harness.metrics import MultiprocessStore, Registry, register_app_info, render
+from blacklodge_harness.tally import RequestTally
 from blacklodge_harness.watchdog import Watchdog
 
 log = logging.getLogger("blacklodge.http")
@@ -145,14 +145,11 @@ class WebRuntime:
             "blacklodge_http_request_duration_seconds", "HTTP request latency by route.", ["route"]
         )
         #: Requests being handled, by token: adding and removing a key are atomic, so the
-        #: request path takes no lock; the in-flight gauge's slot gets the length after each
-        #: change (``in_flight[0] = len(active)``: the last writer has the current count).
+        #: request path takes no lock; the in-flight gauge is their number (written by the tally).
         self.active: dict[int, None] = {}
-        #: Tokens of requests in ``active``.
+        #: Tokens of requests in ``active`` (unique while in flight: also the watchdog's key).
         self.flights = itertools.count()
-        self.in_flight: Slots = self.registry.gauge(
-            "blacklodge_http_requests_in_flight", "HTTP requests being handled."
-        ).slots_locked()
+        in_flight = self.registry.gauge("blacklodge_http_requests_in_flight", "HTTP requests being handled.").slots_locked()
         register_app_info(self.registry, settings.app_name, settings.app_version, settings.revision)
         self.invoker = Invoker(
             handler, concurrency=settings.threads, timeout=settings.timeout, metrics=self.handler_metrics
@@ -160,22 +157,23 @@ class WebRuntime:
         #: Deadlines of calls on the request threads (set by FastPath when there is a timeout).
         self.watchdog: Watchdog | None = None
         self.access_log = logs.AccessLog()
-        # What end_request updates, looked up once.
-        self._metrics_lock = self.registry.lock
-        self._request_counts: dict[tuple[str, str, str], Slots] = {}
-        self._call_counts: dict[tuple[str], Slots] = {}
-        self._latency_entries: dict[tuple[str], Slots] = {}
-        self._call_durations: Slots | None = None  # made by the first call (no samples before)
-        self._buckets = self.latency.buckets
-        if self.handler_metrics.duration.buckets != self._buckets:
-            raise ValueError("end_request assumes both histograms have the same buckets")
+        #: Counts finished requests into the metrics in batches (:mod:`blacklodge_harness.tally`).
+        self.tally = RequestTally(
+            self.registry,
+            self.requests,
+            self.latency,
+            self.handler_metrics.calls,
+            self.handler_metrics.duration,
+            in_flight,
+            self.active,
+        )
+        #: Where a finished request goes: ``finished.append((key, route, seconds, call))``.
+        self.finished = self.tally.pending
 
     def begin_request(self) -> int:
         """Count a request as in flight; pass the token to :meth:`end_request`."""
         token = next(self.flights)
-        active = self.active
-        active[token] = None
-        self.in_flight[0] = len(active)
+        self.active[token] = None
         return token
 
     def end_request(
@@ -189,45 +187,10 @@ class WebRuntime:
         """Record a finished request: count (route, method, status), latency, no longer in flight.
 
         ``call`` is the handler call's outcome (a 1-tuple such as ``("ok",)``) and duration,
-        when the request's thread made one: counted under the same lock.
+        when the request's thread made one. Counted by the tally's next drain.
         """
-        active = self.active
-        active.pop(token, None)
-        # Counter.inc_locked and Histogram.observe_locked written out: this runs for every request.
-        buckets = self._buckets
-        with self._metrics_lock:
-            self.in_flight[0] = len(active)
-            (self._request_counts.get(key) or self._request_slots(key))[0] += 1.0
-            entry = self._latency_entries.get(route) or self._latency_entry(route)
-            entry[bisect.bisect_left(buckets, elapsed)] += 1
-            entry[-1] += elapsed
-            if call is not None:
-                outcome = call[0]
-                (self._call_counts.get(outcome) or self._call_slots(outcome))[0] += 1.0
-                seconds = call[1]
-                entry = self._call_durations or self._call_duration_entry()
-                entry[bisect.bisect_left(buckets, seconds)] += 1
-                entry[-1] += seconds
-
-    def _request_slots(self, key: tuple[str, str, str]) -> Slots:
-        """The request counter's slot for ``key`` (the caller holds the registry lock)."""
-        slots = self._request_counts[key] = self.requests.slots_locked(key)
-        return slots
-
-    def _call_slots(self, outcome: tuple[str]) -> Slots:
-        """The handler call counter's slot for ``outcome`` (the caller holds the registry lock)."""
-        slots = self._call_counts[outcome] = self.handler_metrics.calls.slots_locked(outcome)
-        return slots
-
-    def _call_duration_entry(self) -> Slots:
-        """The handler duration histogram's counts (the caller holds the registry lock)."""
-        entry = self._call_durations = self.handler_metrics.duration.entry_locked()
-        return entry
-
-    def _latency_entry(self, route: tuple[str]) -> Slots:
-        """The latency histogram's counts for ``route`` (the caller holds the registry lock)."""
-        entry = self._latency_entries[route] = self.latency.entry_locked(route)
-        return entry
+        self.active.pop(token, None)
+        self.finished.append((key, route, elapsed, call))
 
     def saturated(self) -> bool:
         """Every handler thread is held by a call that overran its deadline (liveness fails)."""
@@ -277,9 +240,11 @@ class WebRuntime:
         self.invoker.shutdown()
         if self.watchdog is not None:
             self.watchdog.stop()
+        self.tally.close()
 
     def render_metrics(self) -> str:
         """This worker's metrics summed with every other worker's (and those of exited ones)."""
+        self.tally.drain()
         if self.store is None:
             return self.registry.render()
         return render(self.store.collect(self.registry))
@@ -448,7 +413,6 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
         if token is not None:
             # after_request did not run (an error escaped): no longer in flight.
             runtime.active.pop(token, None)
-            runtime.in_flight[0] = len(runtime.active)
             g.token = None
         token = getattr(g, "log_token", None)
         if token is not None:
