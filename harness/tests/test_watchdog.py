@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
@@ -97,3 +98,32 @@ def test_earlier_deadline_than_the_planned_wake_up_wakes_the_thread(
     assert expired.event.wait(2)
     assert [ticket.request_id for ticket, _ in expired.calls] == ["early"]
     assert watchdog.release(1)
+
+
+def test_calls_ending_around_their_deadline_are_answered_by_exactly_one_side(
+    sock: socket.socket, watchdogs: Callable[..., Watchdog]
+) -> None:
+    """Releases racing the expiry: each call is either released in time or answered by the
+    watchdog (and then released with False), never both, never neither, nothing left behind."""
+    expired = Expired()
+    watchdog = watchdogs(expired, timeout=0.02)
+    released: List[Tuple[int, bool]] = []
+
+    def calls(first: int) -> None:
+        rng = random.Random(first)
+        for key in range(first, first + 40):
+            started = time.monotonic()
+            watchdog.watch(key, started + 0.02, sock, str(key), started, {})
+            time.sleep(rng.uniform(0.0, 0.04))
+            released.append((key, watchdog.release(key)))
+
+    threads = [threading.Thread(target=calls, args=(first,)) for first in (0, 1000, 2000, 3000)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(released) == 160
+    answered = sorted(ticket.key for ticket, _ in expired.calls)
+    assert answered == sorted(key for key, in_time in released if not in_time)
+    assert 0 < len(answered) < 160  # both sides of the race were taken
+    assert watchdog.overrunning == 0 and not watchdog.calls and not watchdog._answered

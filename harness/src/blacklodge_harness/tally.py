@@ -25,9 +25,11 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Sequence
 
-from blacklodge_harness.metrics import Counter, Histogram, Registry, Slots
+from blacklodge_harness import metrics
+from blacklodge_harness.metrics import Histogram, Registry, Slots
 
 log = logging.getLogger("blacklodge.metrics")
 
@@ -46,9 +48,9 @@ class RequestTally:
     def __init__(
         self,
         registry: Registry,
-        requests: Counter,
+        requests: metrics.Counter,
         latency: Histogram,
-        calls: Counter,
+        calls: metrics.Counter,
         durations: Histogram,
         in_flight: Slots,
         active: dict[int, None],
@@ -77,10 +79,13 @@ class RequestTally:
             in_flight = len(self._active)
             if not count and in_flight == self._in_flight_written:
                 return
-            # Appends only add at the end: the first ``count`` entries are this batch.
-            batch = pending[:count]
-            del pending[:count]
-            requests, latencies, calls, durations = self._sum(batch)
+            if count:
+                # Appends only add at the end: the first ``count`` entries are this batch.
+                batch = pending[:count]
+                del pending[:count]
+                requests, latencies, calls, durations = self._sum(batch)
+            else:
+                requests, latencies, calls, durations = Counter(), {}, Counter(), None
             registry = self._registry
             with registry.lock:
                 for key, number in requests.items():
@@ -95,37 +100,45 @@ class RequestTally:
             self._in_flight_written = in_flight
 
     def _sum(
-        self, batch: Iterable[Finished]
-    ) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str], list[float]], dict[tuple[str], int], list[float] | None]:
+        self, batch: list[Finished]
+    ) -> tuple[Counter[tuple[str, str, str]], dict[tuple[str], list[float]], Counter[tuple[str]], list[float] | None]:
         """The batch's counts per request key and call outcome, and its histogram increments
-        (per bucket, the +Inf bucket, then the sum) per route and for the calls."""
+        per route and for the calls (see :func:`histogram`). Built from columns (``zip``,
+        ``Counter``, ``sorted``: loops in C), not request by request."""
         buckets = self._buckets
-        width = len(buckets) + 2
-        find = bisect.bisect_left
-        requests: dict[tuple[str, str, str], int] = {}
-        latencies: dict[tuple[str], list[float]] = {}
-        calls: dict[tuple[str], int] = {}
-        durations: list[float] | None = None
-        for key, route, seconds, call in batch:
-            requests[key] = requests.get(key, 0) + 1
-            counts = latencies.get(route)
-            if counts is None:
-                counts = latencies[route] = [0.0] * width
-            counts[find(buckets, seconds)] += 1
-            counts[-1] += seconds
-            if call is not None:
-                outcome, call_seconds = call
-                calls[outcome] = calls.get(outcome, 0) + 1
-                if durations is None:
-                    durations = [0.0] * width
-                durations[find(buckets, call_seconds)] += 1
-                durations[-1] += call_seconds
-        return requests, latencies, calls, durations
+        keys, routes, seconds, made = zip(*batch)
+        distinct = set(routes)
+        if len(distinct) == 1:
+            latencies = {routes[0]: histogram(seconds, buckets)}
+        else:
+            latencies = {
+                route: histogram([value for key, value in zip(routes, seconds) if key == route], buckets) for route in distinct
+            }
+        calls = [call for call in made if call is not None]
+        if not calls:
+            return Counter(keys), latencies, Counter(), None
+        outcomes, durations = zip(*calls)
+        return Counter(keys), latencies, Counter(outcomes), histogram(durations, buckets)
 
     def close(self) -> None:
         """Count what is pending and leave the regular drains."""
         self.drain()
         _Ticker.remove(self)
+
+
+def histogram(values: Sequence[float], buckets: Sequence[float]) -> list[float]:
+    """What ``values`` add to a histogram's slots: the count per bucket (a value belongs to the
+    first bucket whose upper bound is >= it), the +Inf bucket's count, then their sum."""
+    ordered = sorted(values)
+    counts: list[float] = []
+    below = 0
+    for bound in buckets:
+        upto = bisect.bisect_right(ordered, bound)
+        counts.append(upto - below)
+        below = upto
+    counts.append(len(ordered) - below)
+    counts.append(sum(ordered))
+    return counts
 
 
 def _add(slots: Slots, counts: list[float]) -> None:
