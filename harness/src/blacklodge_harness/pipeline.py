@@ -620,7 +620,11 @@ class Pipeline:
             length = int(length_text)
             if length > self.max_body_size:
                 return too_large_reply(self.max_body_size, request_id), None
-            payload = json_payload(environ["wsgi.input"].read(length), request_id)
+            body = environ["wsgi.input"].read(length)
+            try:
+                payload = _json_loads(body)
+            except (ValueError, UnicodeDecodeError):
+                payload = json_payload(body, request_id)  # the 400 answer: empty, blank or invalid
         else:
             payload = read_payload(runtime, environ, mimetype, request_id)
         if type(payload) is Reply:
