@@ -135,8 +135,9 @@ def test_serves_requests_with_metrics_summed_over_workers(server: Server) -> Non
     status, body = server.chunked(b"a" * 1025)
     assert status == 413, body
     assert json.loads(body)["error"]["type"] == "payload_too_large"
-    # No waiting: the worker answering the scrape first asks the other one for a fresh snapshot
-    # (the other's own timed snapshots come only every second).
+    # Another worker's requests reach a scrape within the tally's drain interval: after that,
+    # every scrape, whichever worker answers, sees all requests.
+    time.sleep(3 * DRAIN_INTERVAL)
     for _ in range(4):  # every scrape, whichever worker answers, sees all requests
         text = server.request("GET", "/metrics")[2].decode()
         assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 8' in text
