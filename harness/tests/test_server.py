@@ -119,6 +119,13 @@ def server(tmp_path: Path) -> Iterator[Server]:
     stop(running)
 
 
+def scrape_all(server: Server) -> str:
+    """/metrics once every worker's finished requests are in it: another worker's reach a scrape
+    within the tally's drain interval (the answering worker's own are always there)."""
+    time.sleep(3 * DRAIN_INTERVAL)
+    return server.request("GET", "/metrics")[2].decode()
+
+
 def test_serves_requests_with_metrics_summed_over_workers(server: Server) -> None:
     status, headers, body = server.predict({"seconds": 0}, {"X-Request-ID": "it-works-1"})
     assert (status, body) == (200, {"slept": 0})
@@ -135,11 +142,8 @@ def test_serves_requests_with_metrics_summed_over_workers(server: Server) -> Non
     status, body = server.chunked(b"a" * 1025)
     assert status == 413, body
     assert json.loads(body)["error"]["type"] == "payload_too_large"
-    # Another worker's requests reach a scrape within the tally's drain interval: after that,
-    # every scrape, whichever worker answers, sees all requests.
-    time.sleep(3 * DRAIN_INTERVAL)
     for _ in range(4):  # every scrape, whichever worker answers, sees all requests
-        text = server.request("GET", "/metrics")[2].decode()
+        text = scrape_all(server)
         assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 8' in text
         assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="413"} 2' in text
     statz = json.loads(server.request("GET", "/statz")[2])
@@ -467,7 +471,7 @@ def test_405_is_counted_under_its_route_with_rfc_9110_status_lines(server: Serve
         response.read()
     finally:
         connection.close()
-    text = server.request("GET", "/metrics")[2].decode()
+    text = scrape_all(server)
     assert 'blacklodge_http_requests_total{route="/predict",method="GET",status="405"} 1' in text
     assert 'route="unmatched"' not in text
 
