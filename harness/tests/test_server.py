@@ -559,3 +559,54 @@ def test_readiness_waits_for_every_worker(tmp_path: Path) -> None:
         assert server.process.wait(timeout=20) == 0
     finally:
         stop(server)
+
+
+LAZY_FLASK_SCRIPT = """
+import io, json, sys
+from blacklodge_harness import server
+
+app = server.load_worker("blacklodge_harness", sys.argv[1], sys.argv[2])
+runtime = app.runtime
+while not runtime.handler.is_loaded():
+    pass
+
+def call(method, path, body=b""):
+    answer = []
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "t", "SERVER_PORT": "80",
+               "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+               "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)), "QUERY_STRING": "",
+               "blacklodge.respond": lambda *a: None}
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: answer.append(status)))
+    return answer[0], body
+
+served = [call("POST", "/predict", b'{"x": 1}')[0], call("GET", "/healthz")[0], call("GET", "/metrics")[0]]
+before = "flask" in sys.modules
+status, body = call("GET", "/nope")
+print(json.dumps({"served": served, "flask_before": before, "flask_after": "flask" in sys.modules,
+                  "fallback": [status, json.loads(body)["error"]["type"]]}))
+"""
+
+
+def test_a_worker_without_routes_of_its_own_imports_flask_only_when_a_request_needs_it(tmp_path: Path) -> None:
+    """Start time: Flask is made by the first request the pipeline does not answer (a 404 here),
+    not before the worker serves; /predict, the probes and /metrics never need it."""
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "ready").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BLACKLODGE_")}
+    env.update({"BLACKLODGE_ENTRYPOINT": "funcs:echo", "BLACKLODGE_APP_DIR": str(APPS)})
+    result = subprocess.run(
+        [sys.executable, "-c", LAZY_FLASK_SCRIPT, str(tmp_path / "metrics"), str(tmp_path / "ready")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome == {
+        "served": ["200 OK", "200 OK", "200 OK"],
+        "flask_before": False,
+        "flask_after": True,
+        "fallback": ["404 Not Found", "not_found"],
+    }

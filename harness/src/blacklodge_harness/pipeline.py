@@ -29,8 +29,6 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from collections.abc import Callable, Iterable
 
-from werkzeug.datastructures import EnvironHeaders
-
 from blacklodge_harness import __version__, logs
 from blacklodge_harness.core import (
     CallTimeout,
@@ -53,7 +51,7 @@ from blacklodge_harness.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from blacklodge_harness.watchdog import Ticket, Watchdog
 
 if TYPE_CHECKING:
-    from blacklodge_harness.web import WebRuntime
+    from blacklodge_harness.runtime import WebRuntime
 
 log = logging.getLogger("blacklodge.http")
 
@@ -339,6 +337,8 @@ def call_context(runtime: WebRuntime, environ: dict[str, Any], mimetype: str, re
     if not handler.wants_context:
         return None
     timeout = runtime.settings.timeout
+    from werkzeug.datastructures import EnvironHeaders  # imported by the first call that wants it
+
     return handler.context(
         request_id,
         "http",
