@@ -146,7 +146,7 @@ def test_watchdog_answers_504_through_the_server(make_app: Callable[..., Flask],
         "message": "the handler did not finish within 0.2s (BLACKLODGE_TIMEOUT)",
         "request_id": "slow-1",
     }
-    metrics = runtime.registry.render()
+    metrics = runtime.render_metrics()
     assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="504"} 1' in metrics
     assert 'blacklodge_handler_calls_total{outcome="timeout"} 1' in metrics
     assert "blacklodge_handler_calls_abandoned 1" in metrics
@@ -157,8 +157,8 @@ def test_watchdog_answers_504_through_the_server(make_app: Callable[..., Flask],
     thread.join(timeout=5)
     assert outcome["answer"][0].startswith("504")
     assert len(responder.answers) == 1
-    assert "blacklodge_handler_calls_abandoned 0" in runtime.registry.render()
-    assert 'status="200"' not in runtime.registry.render()
+    assert "blacklodge_handler_calls_abandoned 0" in runtime.render_metrics()
+    assert 'status="200"' not in runtime.render_metrics()
     assert call(app, environ(b"", REQUEST_METHOD="GET", PATH_INFO="/healthz"))[0] == "200 OK"
     # The worker goes on serving.
     assert call(app, environ(b'{"seconds": 0}', Responder()))[0] == "200 OK"
@@ -169,7 +169,7 @@ def test_fast_calls_leave_no_watchdog_state(make_app: Callable[..., Flask], resp
     for _ in range(20):
         assert call(app, environ(b"1", responder))[0] == "200 OK"
     watchdog = get_runtime(app).watchdog
-    assert watchdog is not None and watchdog.overrunning == 0 and not watchdog._tickets
+    assert watchdog is not None and watchdog.overrunning == 0 and not watchdog.calls
 
 
 def test_timeout_0_needs_no_watchdog(make_app: Callable[..., Flask], responder: Responder) -> None:
@@ -344,9 +344,9 @@ def test_in_flight_gauge_counts_a_running_call(make_app: Callable[..., Flask], r
     thread = threading.Thread(target=call, args=(app, environ(body, responder)))
     thread.start()
     wait_until(started.exists)
-    assert "blacklodge_http_requests_in_flight 1\n" in runtime.registry.render()
+    assert "blacklodge_http_requests_in_flight 1\n" in runtime.render_metrics()
     thread.join(timeout=5)
-    metrics = runtime.registry.render()
+    metrics = runtime.render_metrics()
     assert "blacklodge_http_requests_in_flight 0\n" in metrics
     assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="200"} 1' in metrics
     assert "blacklodge_handler_duration_seconds_count 1" in metrics
@@ -444,6 +444,6 @@ def test_inline_predict_refuses_while_loading_and_draining(settings_for: Callabl
     assert status.startswith("503") and json.loads(body)["error"]["type"] == "draining"
     assert headers["Connection"] == "close"
     runtime.shutdown()
-    metrics = runtime.registry.render()
+    metrics = runtime.render_metrics()
     assert 'blacklodge_http_requests_total{route="/predict",method="POST",status="503"} 2' in metrics
     assert 'blacklodge_handler_calls_total{outcome="ok"} 1' in metrics

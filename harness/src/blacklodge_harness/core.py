@@ -23,7 +23,6 @@ log line, and ``HandlerMetrics`` in its registry.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextvars
 import dataclasses
@@ -336,6 +335,8 @@ _PLAIN_RESULTS = PLAIN_RESULTS = frozenset({dict, list, tuple, str, bytes, bytea
 
 
 def _await(awaitable: Any) -> Any:
+    import asyncio  # imported by the first awaitable result: not on every start
+
     async def wait() -> Any:
         return await awaitable
 

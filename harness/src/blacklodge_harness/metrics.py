@@ -9,7 +9,8 @@ item assignment, as cheap as updating a list.
 Across the worker processes of ``blacklodge web`` (a scrape reaches one of them),
 the memory of each worker's :class:`Values` is a set of files in a private
 directory (tmpfs when available), mapped with ``mmap``: what a worker counts is in
-its file the moment it counts it, with no snapshot, message or timer. The worker
+its file the moment it counts it, with no snapshot or message (the HTTP request metrics are
+counted in batches every 50 ms, :mod:`blacklodge_harness.tally`). The worker
 that answers ``/metrics`` reads every worker's files and adds them up
 (:meth:`MultiprocessStore.collect`, the idea of prometheus_client's multiprocess
 mode, without its module-level state: the user's own ``prometheus_client``, if

@@ -26,10 +26,8 @@ import re
 import time
 from datetime import datetime, timezone
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from collections.abc import Callable, Iterable
-
-from werkzeug.datastructures import EnvironHeaders
 
 from blacklodge_harness import __version__, logs
 from blacklodge_harness.core import (
@@ -40,6 +38,7 @@ from blacklodge_harness.core import (
     HandlerReportedError,
     HandlerState,
     NotReady,
+    PLAIN_RESULTS,
     ResultNotSerializable,
     encode_json,
     json_text,
@@ -52,7 +51,7 @@ from blacklodge_harness.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from blacklodge_harness.watchdog import Ticket, Watchdog
 
 if TYPE_CHECKING:
-    from blacklodge_harness.web import WebRuntime
+    from blacklodge_harness.runtime import WebRuntime
 
 log = logging.getLogger("blacklodge.http")
 
@@ -60,8 +59,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 #: environ key of the server's early answer: ``respond(status, headers, body)``, callable from any
 #: thread, once; a later answer to the same request (the call's own) is dropped by the server.
 RESPOND_KEY = "blacklodge.respond"
-#: environ key of the request's in-flight token (``WebRuntime.begin_request``), for the watchdog.
-FLIGHT_KEY = "blacklodge.flight"
 #: Accepted incoming request ids: printable, no spaces, bounded (they go into logs and headers).
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}\Z")
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -109,6 +106,10 @@ class Reply(NamedTuple):
     content_type: str
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+
+
+#: A :class:`Reply`, or a plain tuple of its four fields (the hot path's: no ``Reply`` to make).
+Answer = tuple[int, str, bytes, tuple[tuple[str, str], ...]]
 
 
 class AnsweredByWatchdog(Exception):
@@ -336,6 +337,8 @@ def call_context(runtime: WebRuntime, environ: dict[str, Any], mimetype: str, re
     if not handler.wants_context:
         return None
     timeout = runtime.settings.timeout
+    from werkzeug.datastructures import EnvironHeaders  # imported by the first call that wants it
+
     return handler.context(
         request_id,
         "http",
@@ -471,6 +474,8 @@ class Pipeline:
         #: Status -> the request counter's label values for POST /predict.
         self._predict_keys: dict[int, tuple[str, str, str]] = {}
         self.access_log = settings.access_log
+        #: The loaded entry point when the pipeline may call it directly (see _direct_call).
+        self._direct: Callable[[Any], Any] | Literal[False] | None = None
 
     # -- the WSGI entry
 
@@ -485,18 +490,14 @@ class Pipeline:
         flight = next(runtime.flights)
         active = runtime.active
         active[flight] = None
-        runtime.in_flight[0] = len(active)
-        environ[FLIGHT_KEY] = flight
         status = 500
         call: tuple[tuple[str], float] | None = None
         try:
             try:
-                reply, call = self._predict(environ, request_id, started)
+                reply, call = self._predict(environ, request_id, started, flight)
             except AnsweredByWatchdog:
                 # The watchdog answered (504), counted and logged the request; the server
                 # drops this second answer.
-                if active.pop(flight, 1) is None:
-                    runtime.in_flight[0] = len(active)
                 start_response(STATUS_LINES[504], [])
                 return []
             except Exception:  # noqa: BLE001 - a fault in the harness, never a stack trace to the client
@@ -515,13 +516,12 @@ class Pipeline:
             if self.cors_origins:
                 headers.extend(cors_headers(self.cors_origins, environ.get("HTTP_ORIGIN")))
             elapsed = _monotonic() - started
-            key = self._predict_keys.get(status) or self._predict_key(status)
-            runtime.end_request(flight, key, _PREDICT_ROUTE, elapsed, call)
+            # WebRuntime.end_request written out: counted by the tally's next drain.
+            runtime.finished.append((self._predict_keys.get(status) or self._predict_key(status), _PREDICT_ROUTE, elapsed, call))
             if self.access_log:
                 runtime.access_log.write(logging.INFO, "POST", _PREDICT, status, elapsed, request_id)
         finally:
-            if active.pop(flight, 1) is None:  # still there: end_request was not reached
-                runtime.in_flight[0] = len(active)
+            active.pop(flight, None)
             _reset_request_id(id_token)
         start_response(STATUS_LINES.get(status) or f"{status} Unknown", headers)
         return [body]
@@ -595,8 +595,12 @@ class Pipeline:
                 self._content_types[content_type] = known
         return known
 
-    def _predict(self, environ: dict[str, Any], request_id: str, started: float) -> tuple[Reply, tuple[tuple[str], float] | None]:
-        """The reply to ``POST /predict``, and the handler call's (outcome, seconds) when it returned in time."""
+    def _predict(
+        self, environ: dict[str, Any], request_id: str, started: float, flight: int
+    ) -> tuple[Answer, tuple[tuple[str], float] | None]:
+        """The reply to ``POST /predict``, and the handler call's (outcome, seconds) when it returned in time.
+
+        ``flight`` is the request's in-flight token (the watchdog's key for the call)."""
         runtime = self.runtime
         handler = runtime.handler
         watchdog = self.watchdog
@@ -616,40 +620,63 @@ class Pipeline:
             length = int(length_text)
             if length > self.max_body_size:
                 return too_large_reply(self.max_body_size, request_id), None
-            payload = json_payload(environ["wsgi.input"].read(length), request_id)
+            body = environ["wsgi.input"].read(length)
+            try:
+                payload = _json_loads(body)
+            except (ValueError, UnicodeDecodeError):
+                payload = json_payload(body, request_id)  # the 400 answer: empty, blank or invalid
         else:
             payload = read_payload(runtime, environ, mimetype, request_id)
         if type(payload) is Reply:
             return payload, None
+        # The entry point itself when Handler.call would only pass it the payload.
+        direct = self._direct if self._direct is not None else self._direct_call()
         context = call_context(runtime, environ, mimetype, request_id, started) if handler.wants_context else None
         # The call runs on this (the request) thread; the watchdog answers at the deadline.
-        ticket = None
         if watchdog is not None and respond is not None:  # always both or neither here (checked above)
-            ticket = watchdog.watch(started + self.timeout, respond, request_id, started, environ)
+            watchdog.watch(flight, started + self.timeout, respond, request_id, started, environ)
         call_started = _monotonic()
         try:
             try:
-                result = handler.call(payload, context)
+                if direct:
+                    # Handler.call's payload style, written out.
+                    try:
+                        result = direct(payload)
+                    except BadInput:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - any user exception is a handler failure
+                        raise HandlerFailed(exc) from exc
+                    if type(result) not in PLAIN_RESULTS:
+                        result = handler.finish(result)
+                else:
+                    result = handler.call(payload, context)
                 outcome = _OK_OUTCOME
             except CALL_FAILURES as exc:
                 result = exc
                 outcome = _BAD_INPUT_OUTCOME if isinstance(exc, BadInput) else _ERROR_OUTCOME
             seconds = _monotonic() - call_started
         finally:
-            if ticket is not None and watchdog is not None and not watchdog.release(ticket):
+            if watchdog is not None and not watchdog.release(flight):
                 # Answered (504) and counted by the watchdog; the result is discarded.
                 runtime.handler_metrics.abandoned.inc_key((), -1.0)
                 log.warning("a call that overran its deadline has finished")
                 raise AnsweredByWatchdog()
-        # Counted with the request, under the same lock (WebRuntime.end_request).
+        # Counted with the request (WebRuntime.end_request).
         if outcome is not _OK_OUTCOME:
             return failure_reply(runtime, result, request_id), (outcome, seconds)
         if type(result) in _JSON_CONTAINERS:  # result_reply's usual case
             try:
-                return Reply(200, "application/json", json_text(result).encode("utf-8")), (outcome, seconds)
+                # A plain tuple: a Reply's fields without the cost of making one.
+                return (200, "application/json", json_text(result).encode("utf-8"), ()), (outcome, seconds)
             except ENCODING_ERRORS as exc:
                 return not_serializable_reply(not_serializable(exc), request_id), (outcome, seconds)
         return result_reply(result, request_id), (outcome, seconds)
+
+    def _direct_call(self) -> Callable[[Any], Any] | Literal[False]:
+        """``Handler.direct()`` once the handler is loaded (False: it takes more than the payload)."""
+        direct = self.runtime.handler.direct()
+        self._direct = direct if direct is not None else False
+        return self._direct
 
     def _answer_overrun(self, ticket: Ticket) -> None:
         """On the watchdog thread: answer 504 through the server, count and log the request."""
@@ -664,4 +691,4 @@ class Pipeline:
                 ticket.respond(504, self._headers(reply, request_id, ticket.environ), reply.body)
             except Exception as exc:  # noqa: BLE001 - the client may be gone
                 log.info("could not send the timeout answer: %s", exc)
-            self._finish(ticket.environ[FLIGHT_KEY], _PREDICT, "POST", 504, ticket.started, request_id)
+            self._finish(ticket.key, _PREDICT, "POST", 504, ticket.started, request_id)

@@ -48,9 +48,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from blacklodge_harness.config import Settings, load_settings
+from blacklodge_harness.core import Handler
 from blacklodge_harness.metrics import MultiprocessStore
-from blacklodge_harness.pipeline import RESPOND_KEY
-from blacklodge_harness.web import LOAD_FAILED_MARKER, ReadyMarkers, WebRuntime, create_app, exit_on_load_failure, get_runtime
+from blacklodge_harness.pipeline import RESPOND_KEY, Pipeline, WsgiApp
+from blacklodge_harness.runtime import LOAD_FAILED_MARKER, ReadyMarkers, WebRuntime, exit_on_load_failure
 
 log = logging.getLogger("blacklodge.server")
 
@@ -219,21 +220,53 @@ def _adapt_granian(runtime: WebRuntime) -> None:
     util.Finalize(runtime, _finish, args=(runtime,), exitpriority=10)
 
 
+class _LazyFlask:
+    """The pipeline's fallback in a worker whose app adds no routes (no ``BLACKLODGE_APP_SETUP``):
+    the Flask app (:func:`blacklodge_harness.web.flask_app`) is made by the first request the
+    pipeline does not answer itself (a 404, a 405, a CORS preflight), not before the worker
+    serves. Importing Flask and what it imports (Werkzeug's server and test client, Jinja,
+    Click) takes about 0.1 s of a container's start (bench/results/start.md)."""
+
+    def __init__(self, runtime: WebRuntime) -> None:
+        self._runtime = runtime
+        self._app: WsgiApp | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        app = self._app
+        if app is None:
+            with self._lock:
+                if self._app is None:
+                    from blacklodge_harness.web import flask_app
+
+                    self._app = flask_app(self._runtime).wsgi_app
+                app = self._app
+        return app(environ, start_response)
+
+
 def load_worker(target: str, metrics_dir: str, ready_dir: str) -> Any:
     """granian's target loader, run in each worker process: the app it serves."""
     settings = load_settings()
     on_load_failure = partial(exit_on_load_failure, Path(ready_dir))
     try:
-        app = create_app(
+        runtime = WebRuntime(
             settings,
+            Handler(settings.entrypoint, settings.app_dir),
             metrics_store=MultiprocessStore(Path(metrics_dir)),
             ready_markers=ReadyMarkers(Path(ready_dir), settings.workers),
-            on_load_failure=on_load_failure,
         )
+        fallback: WsgiApp = _LazyFlask(runtime)
+        if settings.app_setup:
+            # The app's own routes are added before serving (a failing setup stops the server).
+            from blacklodge_harness.web import flask_app
+
+            fallback = flask_app(runtime).wsgi_app
+        app = Pipeline(runtime, fallback)
+        runtime.start(on_load_failure)
     except Exception as exc:  # noqa: BLE001 - BLACKLODGE_APP_SETUP failed: as a broken entry point
-        on_load_failure(exc)
-    _adapt_granian(get_runtime(app))
-    return app.wsgi_app
+        on_load_failure(exc)  # exits the worker
+    _adapt_granian(runtime)
+    return app
 
 
 # --------------------------------------------------------------------------- the master

@@ -10,21 +10,17 @@ Routes (answered by :class:`~blacklodge_harness.pipeline.Pipeline`, the app's ``
 Everything else is Flask's: the app's own routes and blueprints (added to the app this
 factory returns), 404 and 405 answers and CORS preflights, with the harness's request id,
 headers, metrics and access log added by the hooks below. ``blacklodge web``
-(:mod:`blacklodge_harness.server`) calls :func:`create_app` once per worker process; tests
-use the Flask test client on the same factory, so both go through the same pipeline.
+(:mod:`blacklodge_harness.server`) builds the same pipeline over the same :func:`flask_app` in
+each worker process (the Flask app made by the first request that needs it when the app adds
+no routes of its own); tests use the Flask test client on :func:`create_app`, so both go
+through the same pipeline.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import json
 import logging
-import os
-import signal
-import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from collections.abc import Callable
 from typing import Any, cast
@@ -34,9 +30,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from blacklodge_harness import logs
 from blacklodge_harness.config import Settings, load_settings
-from blacklodge_harness.core import Handler, HandlerMetrics, Invoker
+from blacklodge_harness.core import Handler
 from blacklodge_harness.entrypoint import import_module
-from blacklodge_harness.errors import EntryPointError, HarnessError
+from blacklodge_harness.errors import EntryPointError
 from blacklodge_harness.pipeline import (
     CLOSE,
     PROBE_ROUTES,
@@ -48,8 +44,14 @@ from blacklodge_harness.pipeline import (
     cors_headers,
     is_json_type,
 )
-from blacklodge_harness.metrics import MultiprocessStore, Registry, Slots, register_app_info, render
-from blacklodge_harness.watchdog import Watchdog
+from blacklodge_harness.metrics import MultiprocessStore
+from blacklodge_harness.runtime import (
+    LOAD_FAILED_MARKER,
+    ReadyMarkers,
+    WebRuntime,
+    _log_load_failure,
+    exit_on_load_failure,
+)
 
 log = logging.getLogger("blacklodge.http")
 
@@ -61,260 +63,6 @@ _ERROR_TYPES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
-
-
-class ReadyMarkers:
-    """Readiness of the whole server: one marker file per ready worker, in a directory the server made.
-
-    A worker of ``blacklodge web`` writes its marker (named after its pid) once its entry point has
-    loaded, and removes it on SIGTERM; the marker of a worker that died is ignored
-    (and removed) by the next count. ``/readyz``, whichever worker answers it, counts the markers of live workers
-    against the configured number, so the server reports ready only when every worker
-    is (a respawned worker still loading makes it not ready again).
-    """
-
-    def __init__(self, directory: Path, workers: int) -> None:
-        self.directory = directory
-        self.workers = workers
-
-    def _path(self, pid: int) -> Path:
-        return self.directory / str(pid)
-
-    def mark(self) -> None:
-        """This process is ready."""
-        self._path(os.getpid()).touch()
-
-    def unmark(self, pid: int | None = None) -> None:
-        """This process (or the exited worker ``pid``) is no longer ready."""
-        try:
-            self._path(os.getpid() if pid is None else pid).unlink()
-        except FileNotFoundError:
-            pass
-
-    def count(self) -> int:
-        """Ready workers: markers of processes that are still alive."""
-        ready = 0
-        try:
-            names = os.listdir(self.directory)
-        except OSError:
-            return 0
-        for name in names:
-            if not name.isdigit():
-                continue
-            try:
-                os.kill(int(name), 0)
-            except ProcessLookupError:
-                self.unmark(int(name))  # died without removing it
-                continue
-            except PermissionError:
-                pass  # alive, owned by another user (not the case under ``blacklodge web``)
-            ready += 1
-        return ready
-
-
-class WebRuntime:
-    """Per-process state of the HTTP mode: handler, invoker, metrics, draining flags."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        handler: Handler,
-        *,
-        metrics_store: MultiprocessStore | None = None,
-        ready_markers: ReadyMarkers | None = None,
-    ) -> None:
-        self.settings = settings
-        self.handler = handler
-        #: Readiness across the server's workers (None: this process alone decides).
-        self.ready_markers = ready_markers
-        #: Orders writing this worker's ready marker against removing it at SIGTERM.
-        self._marker_lock = threading.Lock()
-        self.started_at = datetime.now(timezone.utc)
-        #: SIGTERM received: /readyz answers 503 (requests are still served during the drain delay).
-        self.stopping = False
-        #: No longer taking new work: /predict answers 503.
-        self.draining = False
-        #: With a store, this worker's values are in its files there (read by every scrape).
-        self.registry = Registry(metrics_store.values() if metrics_store is not None else None)
-        self.store = metrics_store
-        self.handler_metrics = HandlerMetrics(self.registry)
-        self.requests = self.registry.counter(
-            "blacklodge_http_requests_total", "HTTP requests by route, method and status.", ["route", "method", "status"]
-        )
-        self.latency = self.registry.histogram(
-            "blacklodge_http_request_duration_seconds", "HTTP request latency by route.", ["route"]
-        )
-        #: Requests being handled, by token: adding and removing a key are atomic, so the
-        #: request path takes no lock; the in-flight gauge's slot gets the length after each
-        #: change (``in_flight[0] = len(active)``: the last writer has the current count).
-        self.active: dict[int, None] = {}
-        #: Tokens of requests in ``active``.
-        self.flights = itertools.count()
-        self.in_flight: Slots = self.registry.gauge(
-            "blacklodge_http_requests_in_flight", "HTTP requests being handled."
-        ).slots_locked()
-        register_app_info(self.registry, settings.app_name, settings.app_version, settings.revision)
-        self.invoker = Invoker(
-            handler, concurrency=settings.threads, timeout=settings.timeout, metrics=self.handler_metrics
-        )
-        #: Deadlines of calls on the request threads (set by FastPath when there is a timeout).
-        self.watchdog: Watchdog | None = None
-        self.access_log = logs.AccessLog()
-        # What end_request updates, looked up once.
-        self._metrics_lock = self.registry.lock
-        self._request_counts: dict[tuple[str, str, str], Slots] = {}
-        self._call_counts: dict[tuple[str], Slots] = {}
-        self._latency_entries: dict[tuple[str], Slots] = {}
-        self._call_durations: Slots | None = None  # made by the first call (no samples before)
-        self._buckets = self.latency.buckets
-        if self.handler_metrics.duration.buckets != self._buckets:
-            raise ValueError("end_request assumes both histograms have the same buckets")
-
-    def begin_request(self) -> int:
-        """Count a request as in flight; pass the token to :meth:`end_request`."""
-        token = next(self.flights)
-        active = self.active
-        active[token] = None
-        self.in_flight[0] = len(active)
-        return token
-
-    def end_request(
-        self,
-        token: int,
-        key: tuple[str, str, str],
-        route: tuple[str],
-        elapsed: float,
-        call: tuple[tuple[str], float] | None = None,
-    ) -> None:
-        """Record a finished request: count (route, method, status), latency, no longer in flight.
-
-        ``call`` is the handler call's outcome (a 1-tuple such as ``("ok",)``) and duration,
-        when the request's thread made one: counted under the same lock.
-        """
-        active = self.active
-        active.pop(token, None)
-        # Counter.inc_locked and Histogram.observe_locked written out: this runs for every request.
-        buckets = self._buckets
-        with self._metrics_lock:
-            self.in_flight[0] = len(active)
-            (self._request_counts.get(key) or self._request_slots(key))[0] += 1.0
-            entry = self._latency_entries.get(route) or self._latency_entry(route)
-            entry[bisect.bisect_left(buckets, elapsed)] += 1
-            entry[-1] += elapsed
-            if call is not None:
-                outcome = call[0]
-                (self._call_counts.get(outcome) or self._call_slots(outcome))[0] += 1.0
-                seconds = call[1]
-                entry = self._call_durations or self._call_duration_entry()
-                entry[bisect.bisect_left(buckets, seconds)] += 1
-                entry[-1] += seconds
-
-    def _request_slots(self, key: tuple[str, str, str]) -> Slots:
-        """The request counter's slot for ``key`` (the caller holds the registry lock)."""
-        slots = self._request_counts[key] = self.requests.slots_locked(key)
-        return slots
-
-    def _call_slots(self, outcome: tuple[str]) -> Slots:
-        """The handler call counter's slot for ``outcome`` (the caller holds the registry lock)."""
-        slots = self._call_counts[outcome] = self.handler_metrics.calls.slots_locked(outcome)
-        return slots
-
-    def _call_duration_entry(self) -> Slots:
-        """The handler duration histogram's counts (the caller holds the registry lock)."""
-        entry = self._call_durations = self.handler_metrics.duration.entry_locked()
-        return entry
-
-    def _latency_entry(self, route: tuple[str]) -> Slots:
-        """The latency histogram's counts for ``route`` (the caller holds the registry lock)."""
-        entry = self._latency_entries[route] = self.latency.entry_locked(route)
-        return entry
-
-    def saturated(self) -> bool:
-        """Every handler thread is held by a call that overran its deadline (liveness fails)."""
-        if self.invoker.saturated():
-            return True
-        return self.watchdog is not None and self.watchdog.overrunning >= self.settings.threads
-
-    def start(self, on_failure: Callable[[BaseException], None]) -> None:
-        """Load the entry point on a background thread (the probes answer meanwhile)."""
-
-        def run() -> None:
-            try:
-                self.handler.start()
-            except BaseException as exc:  # noqa: BLE001 - reported through on_failure
-                on_failure(exc)
-                return
-            markers = self.ready_markers
-            if markers is not None:
-                with self._marker_lock:
-                    if not self.stopping:
-                        markers.mark()
-
-        threading.Thread(target=run, name="blacklodge-load", daemon=True).start()
-
-    def _unmark(self) -> None:
-        markers = self.ready_markers
-        if markers is not None:
-            with self._marker_lock:
-                markers.unmark()
-
-    def begin_stop(self) -> None:
-        """SIGTERM: report not ready so load balancers stop sending traffic."""
-        if not self.stopping:
-            log.info("stopping: readiness now reports 503")
-        self.stopping = True
-        self._unmark()
-
-    def begin_drain(self) -> None:
-        """Stop taking new work; in-flight calls finish."""
-        self.stopping = True
-        self.draining = True
-        self._unmark()
-
-    def shutdown(self) -> None:
-        self._unmark()
-        self.handler.shutdown()
-        self.invoker.shutdown()
-        if self.watchdog is not None:
-            self.watchdog.stop()
-
-    def render_metrics(self) -> str:
-        """This worker's metrics summed with every other worker's (and those of exited ones)."""
-        if self.store is None:
-            return self.registry.render()
-        return render(self.store.collect(self.registry))
-
-
-def _log_load_failure(exc: BaseException) -> None:
-    if isinstance(exc, HarnessError):
-        log.critical("cannot load the entry point: %s", exc.render())
-    else:
-        log.critical(
-            "loading the entry point failed: %s: %s", type(exc).__name__, exc, exc_info=(type(exc), exc, exc.__traceback__)
-        )
-
-
-#: Written into the readiness directory by a worker whose entry point failed to load.
-LOAD_FAILED_MARKER = "load-failed"
-
-
-def exit_on_load_failure(ready_dir: Path, exc: BaseException) -> None:
-    """Log, stop the whole server (a broken entry point does not get better by respawning) and exit 4.
-
-    The marker tells the master why it stops (``blacklodge web`` then exits 4).
-    """
-    _log_load_failure(exc)
-    for handler in logging.getLogger().handlers:
-        try:
-            handler.flush()
-        except Exception:  # noqa: BLE001 - nothing left to report it to
-            pass
-    try:
-        (ready_dir / LOAD_FAILED_MARKER).touch()
-        os.kill(os.getppid(), signal.SIGTERM)
-    except OSError:
-        pass
-    os._exit(4)
 
 
 def _request_id() -> str:
@@ -352,7 +100,17 @@ def create_app(
     settings = settings or load_settings()
     handler = handler or Handler(settings.entrypoint, settings.app_dir)
     runtime = WebRuntime(settings, handler, metrics_store=metrics_store, ready_markers=ready_markers)
+    app = flask_app(runtime)
+    app.wsgi_app = Pipeline(runtime, app.wsgi_app)  # type: ignore[method-assign] # Flask's own annotation is narrower than WSGI
+    if start:
+        runtime.start(on_load_failure or _log_load_failure)
+    return app
 
+
+def flask_app(runtime: WebRuntime) -> Flask:
+    """The Flask app of ``runtime``: the harness's hooks and error answers, the app's setup
+    (``BLACKLODGE_APP_SETUP``) run on it. Its ``wsgi_app`` is what the pipeline falls back to."""
+    settings = runtime.settings
     app = Flask("blacklodge_harness")
     # /predict reads its body with pipeline.read_body, which enforces the limit
     # itself (also on chunked bodies); this bounds any other read through Flask.
@@ -363,9 +121,6 @@ def create_app(
     _register_pipeline_routes(app)
     if settings.app_setup:
         load_app_setup(settings.app_setup, settings.app_dir)(app)
-    app.wsgi_app = Pipeline(runtime, app.wsgi_app)  # type: ignore[method-assign] # Flask's own annotation is narrower than WSGI
-    if start:
-        runtime.start(on_load_failure or _log_load_failure)
     return app
 
 
@@ -448,7 +203,6 @@ def _register_hooks(app: Flask, runtime: WebRuntime) -> None:
         if token is not None:
             # after_request did not run (an error escaped): no longer in flight.
             runtime.active.pop(token, None)
-            runtime.in_flight[0] = len(runtime.active)
             g.token = None
         token = getattr(g, "log_token", None)
         if token is not None:
@@ -519,4 +273,13 @@ def _register_errors(app: Flask, runtime: WebRuntime) -> None:
         return error_response(500, "internal_error", "internal error in the harness; see the logs")
 
 
-__all__ = ["create_app", "get_runtime", "WebRuntime", "exit_on_load_failure", "is_json_type"]
+__all__ = [
+    "LOAD_FAILED_MARKER",
+    "ReadyMarkers",
+    "WebRuntime",
+    "create_app",
+    "exit_on_load_failure",
+    "flask_app",
+    "get_runtime",
+    "is_json_type",
+]
