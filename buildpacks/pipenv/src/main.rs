@@ -217,15 +217,11 @@ impl Buildpack for PipenvBuildpack {
     type Error = PipenvError;
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        blacklodge_python_deps::setup::detect(
+        setup::detect_lock(
             &context,
             Manager::Pipenv,
             "No Pipfile in the app root (or another package manager is selected).",
-            || {
-                VenvKey::python_requirement(
-                    Prepared::read(&context.app_dir, context.platform.env()).map(|p| p.key),
-                )
-            },
+            |app, env| Prepared::read(app, env).map(|prepared| prepared.key),
         )
     }
 

@@ -224,15 +224,11 @@ impl Buildpack for PoetryBuildpack {
     type Error = PoetryError;
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        blacklodge_python_deps::setup::detect(
+        setup::detect_lock(
             &context,
             Manager::Poetry,
             "No poetry.lock in the app root (or another package manager is selected).",
-            || {
-                VenvKey::python_requirement(
-                    Prepared::read(&context.app_dir, context.platform.env()).map(|p| p.key),
-                )
-            },
+            |app, env| Prepared::read(app, env).map(|prepared| prepared.key),
         )
     }
 

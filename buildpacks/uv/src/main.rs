@@ -70,15 +70,11 @@ impl Buildpack for UvBuildpack {
     type Error = UvError;
 
     fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        blacklodge_python_deps::setup::detect(
+        setup::detect_lock(
             &context,
             Manager::Uv,
             "No uv.lock in the app root (or another package manager is selected).",
-            || {
-                VenvKey::python_requirement(
-                    Inputs::read(&context.app_dir, context.platform.env()).map(|inputs| inputs.key),
-                )
-            },
+            |app, env| Inputs::read(app, env).map(|inputs| inputs.key),
         )
     }
 
