@@ -1010,3 +1010,78 @@ pub fn rebuild_with_idna_removed(
     assert_contains(&output, "No module named 'idna'");
     log
 }
+
+/// The log of a build whose dependencies changed while the runtime was kept by the previous
+/// build: the python buildpack installs it again for the installer (Python 3.11.2, the
+/// fixtures' and the default's).
+pub const RUNTIME_INSTALLED_FOR_THE_INSTALL: &str = "- Installing Python\n  - Discarding cached Python:\n    - a build step runs Python this time (the dependencies to install changed)\n  - Downloading Python 3.11.2 from ";
+
+/// An unchanged rebuild of `app`, already built into `image` by the dependency buildpack
+/// `manager` (`pip`, `uv`, `poetry`, `pipenv`) with the venv only in the image: nothing of the
+/// build runs Python, so the runtime is kept by its metadata (neither restored before the
+/// build nor archived after it: the lifecycle's own lines), the venv is reused
+/// (`inputs`, see [`assert_venv_reused`]), no installer is fetched or run, and every layer is
+/// the previous image's, with its SBOM. The kept runtime runs, and the venv's bytecode is
+/// the buildpack's (see [`assert_venv_bytecode_unchecked`]). Returns the log.
+#[must_use]
+pub fn assert_unchanged_rebuild_reuses_every_layer(
+    image: &Image,
+    app: &App,
+    manager: &str,
+    inputs: &str,
+) -> String {
+    let first = image.layer_digests();
+    let log = image.build_ok(app);
+    assert_contains(
+        &log,
+        "  - Keeping Python 3.11.2 of the previous image (unchanged version, architecture, distribution and archive; no build step runs Python): nothing restored\n",
+    );
+    assert_not_contains(&log, "Restoring data for \"blacklodge/python:python\"");
+    assert_not_contains(&log, "cache layer 'blacklodge/python:python'");
+    assert_not_contains(&log, "Downloading Python");
+    assert_not_contains(&log, "Fetching uv");
+    assert_venv_reused(&log, inputs);
+    assert_not_contains(&log, "Running uv");
+    assert_not_contains(&log, "Running pip");
+    assert_contains(&log, "Reusing layer 'blacklodge/python:python'");
+    assert_contains(&log, &format!("Reusing layer 'blacklodge/{manager}:venv'"));
+    assert_eq!(
+        first,
+        image.layer_digests(),
+        "an unchanged rebuild produces identical layers"
+    );
+    // The kept layers keep their SBOMs (the lifecycle carries them over from the previous image).
+    let sboms = image.launch_sboms();
+    for layer in [
+        "blacklodge_python/python",
+        &format!("blacklodge_{manager}/venv"),
+    ] {
+        assert!(
+            sboms.contains_key(&format!("layers/sbom/launch/{layer}/sbom.cdx.json")),
+            "no SBOM of {layer} in {:?}",
+            sboms.keys()
+        );
+    }
+    // The kept runtime is the previous image's, whole: it runs, with its launch environment.
+    assert_eq!(
+        image.shell_ok(
+            "echo \"$PYTHONUNBUFFERED|$LANG\"; python -c 'import flask, ssl; print(flask.__name__)'"
+        ),
+        "1|C.UTF-8\nflask\n"
+    );
+    assert_venv_bytecode_unchecked(image);
+    log
+}
+
+/// The venv's packages have unchecked-hash bytecode (PEP 552 flags `0b01`: Python does not
+/// read their sources on import), and the app's own code none (it is read from source, so an
+/// edit in a running container takes effect).
+pub fn assert_venv_bytecode_unchecked(image: &Image) {
+    assert_eq!(
+        image.shell_ok(
+            "python -c 'import flask, importlib.util as u; h = open(u.cache_from_source(flask.__file__), \"rb\").read(8); print(int.from_bytes(h[4:8], \"little\"))'; find /workspace -name '*.pyc' | wc -l"
+        ),
+        "1\n0\n",
+        "flask's pyc flags, then the number of pycs under /workspace"
+    );
+}

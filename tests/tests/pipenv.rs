@@ -4,7 +4,8 @@
 use blacklodge_tests::git_remote::{GREETER_COMMIT, GitRemote, SourceServers};
 use blacklodge_tests::private_index;
 use blacklodge_tests::{
-    App, Image, UV_FROM_VENDOR, assert_contains, assert_not_contains, assert_sources_installed,
+    App, Image, RUNTIME_INSTALLED_FOR_THE_INSTALL, UV_FROM_VENDOR, assert_contains,
+    assert_not_contains, assert_sources_installed, assert_unchanged_rebuild_reuses_every_layer,
     assert_venv_reused, rebuild_after_code_change, rebuild_with_idna_added,
     rebuild_with_idna_removed,
 };
@@ -150,6 +151,28 @@ fn vendored_wheels_build_with_the_network_off() {
         "  - No package index (UV_NO_INDEX): the locked files come from the find-links locations (UV_FIND_LINKS) and the lock's direct references\n",
     );
     assert_contains(&log, " + flask==3.1.2\n");
+    image.assert_serves();
+}
+
+/// The venv only the app needs (launch-only): an unchanged rebuild runs no Python (Pipenv
+/// states its venv key at detection), so the runtime is kept by its metadata and every layer
+/// is the previous image's; a changed lock installs the runtime again for uv and makes the
+/// venv anew with exactly the new set.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn unchanged_rebuild_reuses_every_layer_and_a_changed_lock_installs_the_new_set() {
+    let app = App::fixture("pipenv-flask");
+    let image = Image::new("pipenv-kept");
+    let _ = image.build_ok(&app);
+    let _ = assert_unchanged_rebuild_reuses_every_layer(&image, &app, "pipenv", "Pipfile.lock");
+
+    // idna added to [packages] (Pipfile and Pipfile.lock, as `pipenv lock` wrote them).
+    let files = ["Pipfile", "Pipfile.lock"];
+    let change = "  - Discarding cached virtual environment:\n    - Pipfile.lock changed\n";
+    let log = rebuild_with_idna_added(&image, &app, "pipenv", &files, change);
+    assert_contains(&log, RUNTIME_INSTALLED_FOR_THE_INSTALL);
+    let log = rebuild_with_idna_removed(&image, &app, "pipenv-flask", &files, change);
+    assert_contains(&log, RUNTIME_INSTALLED_FOR_THE_INSTALL);
     image.assert_serves();
 }
 

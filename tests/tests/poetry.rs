@@ -4,9 +4,10 @@
 use blacklodge_tests::git_remote::{GREETER_COMMIT, SourceServers};
 use blacklodge_tests::private_index;
 use blacklodge_tests::{
-    App, Image, SOURCES_PROBE, UV_FROM_VENDOR, assert_contains, assert_not_contains,
-    assert_sources_installed, assert_venv_reused, rebuild_after_code_change,
-    rebuild_with_idna_added, rebuild_with_idna_removed,
+    App, Image, RUNTIME_INSTALLED_FOR_THE_INSTALL, SOURCES_PROBE, UV_FROM_VENDOR, assert_contains,
+    assert_not_contains, assert_sources_installed, assert_unchanged_rebuild_reuses_every_layer,
+    assert_venv_reused, rebuild_after_code_change, rebuild_with_idna_added,
+    rebuild_with_idna_removed,
 };
 
 /// The commit the fixture locks record for tests/fixtures/git-greeter.
@@ -327,15 +328,18 @@ fn tamper_with_wheel(vendor: &std::path::Path, prefix: &str) {
     assert!(status.success(), "tampering with {}", wheel.display());
 }
 
-/// The venv only the app needs (launch-only): a code-only rebuild keeps the previous image's
-/// venv layer without fetching or running uv; a changed lock makes it anew with exactly the
-/// new set, so a package removed from the lock is really gone.
+/// The venv only the app needs (launch-only): an unchanged rebuild runs no Python (Poetry
+/// states its venv key at detection), so the runtime is kept by its metadata and every layer
+/// is the previous image's; a code-only rebuild keeps the previous image's venv layer without
+/// fetching or running uv; a changed lock installs the runtime again for uv and makes the venv
+/// anew with exactly the new set, so a package removed from the lock is really gone.
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn code_only_rebuild_reuses_the_venv_and_a_changed_lock_installs_exactly_the_new_set() {
     let app = App::fixture("poetry-flask");
     let image = Image::new("poetry-rebuild");
     let _ = image.build_ok(&app);
+    let _ = assert_unchanged_rebuild_reuses_every_layer(&image, &app, "poetry", "poetry.lock");
 
     let log = rebuild_after_code_change(&image, &app, "poetry.lock");
     assert_contains(&log, "Reusing layer 'blacklodge/poetry:venv'");
@@ -345,9 +349,11 @@ fn code_only_rebuild_reuses_the_venv_and_a_changed_lock_installs_exactly_the_new
     let change = "  - Discarding cached virtual environment:\n    - poetry.lock changed\n";
     let log = rebuild_with_idna_added(&image, &app, "poetry", &files, change);
     assert_contains(&log, "  - Installing groups: main (10 packages)");
+    assert_contains(&log, RUNTIME_INSTALLED_FOR_THE_INSTALL);
 
     // And removed again: idna is gone, the rest is still there.
-    let _ = rebuild_with_idna_removed(&image, &app, "poetry-flask", &files, change);
+    let log = rebuild_with_idna_removed(&image, &app, "poetry-flask", &files, change);
+    assert_contains(&log, RUNTIME_INSTALLED_FOR_THE_INSTALL);
     image.assert_serves();
 }
 

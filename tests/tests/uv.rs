@@ -2,9 +2,10 @@
 
 use blacklodge_tests::private_index;
 use blacklodge_tests::{
-    App, Image, UV_FROM_VENDOR, assert_contains, assert_no_build_output_in_app,
-    assert_not_contains, rebuild_after_code_change, rebuild_with_idna_added,
-    rebuild_with_idna_removed,
+    App, Image, RUNTIME_INSTALLED_FOR_THE_INSTALL, UV_FROM_VENDOR, assert_contains,
+    assert_no_build_output_in_app, assert_not_contains,
+    assert_unchanged_rebuild_reuses_every_layer, rebuild_after_code_change,
+    rebuild_with_idna_added, rebuild_with_idna_removed,
 };
 
 #[test]
@@ -234,20 +235,26 @@ fn project_package_is_installed_editable_without_its_build_output() {
     assert_no_build_output_in_app(&image);
 }
 
-/// A lock with a package added, then removed again: the venv (launch-only here) is made
-/// anew with exactly the locked set each time.
+/// Nothing of an unchanged rebuild runs Python (uv states its venv key at detection): the
+/// runtime is kept by its metadata and every layer is the previous image's. A lock with a
+/// package added, then removed again: the runtime is installed again for uv, and the venv
+/// (launch-only here) is made anew with exactly the locked set each time.
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn changed_lock_installs_exactly_the_new_set() {
     let app = App::fixture("uv-flask");
     let image = Image::new("uv-changed-lock");
     let _ = image.build_ok(&app);
+    let _ = assert_unchanged_rebuild_reuses_every_layer(&image, &app, "uv", "uv.lock");
 
     // idna added to [project] dependencies (pyproject.toml and uv.lock, as `uv lock` wrote them).
     let files = ["pyproject.toml", "uv.lock"];
     let change = "  - Discarding cached virtual environment:\n    - uv.lock changed\n";
-    let _ = rebuild_with_idna_added(&image, &app, "uv", &files, change);
-    let _ = rebuild_with_idna_removed(&image, &app, "uv-flask", &files, change);
+    let log = rebuild_with_idna_added(&image, &app, "uv", &files, change);
+    assert_contains(&log, RUNTIME_INSTALLED_FOR_THE_INSTALL);
+    let log = rebuild_with_idna_removed(&image, &app, "uv-flask", &files, change);
+    assert_contains(&log, RUNTIME_INSTALLED_FOR_THE_INSTALL);
+    image.assert_serves();
 }
 
 /// `BP_PYTHON_VERSION` overrides the app's files (with a warning); when the project's own

@@ -14,12 +14,12 @@ use crate::pipfile::{Hashing, Lock};
 use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{env, output};
 use blacklodge_python_deps::errors::DepsError;
-use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
+use blacklodge_python_deps::layers::venv::VenvKey;
 use blacklodge_python_deps::locked::Indexes;
 use blacklodge_python_deps::managers::Manager;
 use blacklodge_python_deps::names::{self, Names};
 use blacklodge_python_deps::translated::{self, InstallError, PlanError};
-use blacklodge_python_deps::{layers, setup, tool};
+use blacklodge_python_deps::{setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::detect::{DetectContext, DetectResult};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
@@ -127,38 +127,29 @@ fn indexes(lock: &Lock, env: &Env) -> Result<Indexes, PipenvError> {
     })
 }
 
-impl Buildpack for PipenvBuildpack {
-    type Platform = GenericPlatform;
-    type Metadata = GenericMetadata;
-    type Error = PipenvError;
+/// What the install needs and the venv key, from the app's files and the build's variables
+/// without running anything: the same code at detection (the key's digest tells the python
+/// buildpack when Python runs: `VenvKey`) and at build.
+struct Prepared {
+    /// How Pipfile.lock matches the Pipfile, for the log.
+    lock_matches: String,
+    categories: Vec<String>,
+    /// Packages of the lock to install.
+    count: usize,
+    /// The packages without a file hash in the lock, for the log.
+    unhashed: Option<String>,
+    install: translated::Install,
+    /// The lock's label in the cache decisions ("… changed", "… unchanged").
+    lock_label: &'static str,
+    key: VenvKey,
+}
 
-    fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        blacklodge_python_deps::setup::detect(
-            &context,
-            Manager::Pipenv,
-            "No Pipfile in the app root (or another package manager is selected).",
-            // Its venv key is not offered: the runtime is there on every build.
-            || libcnb::data::build_plan::Require::new(blacklodge_common::runtime_plan::ENTRY),
-        )
-    }
-
-    fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
-        output::header("Blacklodge Pipenv");
-        let env = context.platform.env();
-        let app_dir = &context.app_dir;
-        setup::check_selection(app_dir, env).map_err(deps)?;
-        if !app_dir.join("Pipfile").is_file() {
-            return Err(PipenvError::MissingPipfile.into());
-        }
-        if !app_dir.join("Pipfile.lock").is_file() {
-            return Err(PipenvError::MissingLock.into());
-        }
+impl Prepared {
+    fn read(app_dir: &Path, env: &Env) -> Result<Self, PipenvError> {
         let pipfile_text = read(app_dir, "Pipfile")?;
         let lock_text = read(app_dir, "Pipfile.lock")?;
         let pipfile: toml::Table = pipfile_text.parse().map_err(PipenvError::InvalidPipfile)?;
         let lock: Lock = serde_json::from_str(&lock_text).map_err(PipenvError::InvalidLock)?;
-
-        output::step("Installing dependencies from Pipfile.lock");
         let hashes =
             Hashing::ALL.map(|hashing| (hashing, pipfile::pipfile_hash(&pipfile, hashing)));
         let Some((hashing, _)) = hashes
@@ -168,25 +159,19 @@ impl Buildpack for PipenvBuildpack {
             return Err(PipenvError::LockOutOfSync {
                 locked: lock.meta.hash.sha256.clone(),
                 current: hashes.to_vec(),
-            }
-            .into());
+            });
         };
         // Names already in their PEP 503 form hash the same either way.
-        output::detail(if hashes.iter().all(|(_, hash)| *hash == hashes[0].1) {
+        let lock_matches = if hashes.iter().all(|(_, hash)| *hash == hashes[0].1) {
             "Pipfile.lock matches the Pipfile (its recorded hash)".to_string()
         } else {
             format!(
                 "Pipfile.lock matches the Pipfile (its recorded hash, as {} compute it)",
                 hashing.pipenv_versions()
             )
-        });
+        };
         let categories = categories(env, &lock)?;
         let plan = lock.plan(&categories).map_err(PipenvError::Lock)?;
-        output::detail(format!(
-            "Installing categories: {} ({})",
-            categories.join(", "),
-            output::count(plan.packages.len(), "package", "packages")
-        ));
         let indexes = indexes(&lock, env)?;
         let (mut install, local_fingerprint) = translated::plan(
             app_dir,
@@ -202,29 +187,77 @@ impl Buildpack for PipenvBuildpack {
             PlanError::Io { path, error } => PipenvError::Io { path, error },
         })?;
         install.no_index = translated::no_index(env).map_err(deps)?;
-        let uv = setup::uv(&context, &setup::tool_index(env, None))?;
-        let wanted = VenvLayerMetadata {
+        let key = VenvKey {
             lock_sha256: sha256_bytes(
                 translated::key_material(&[&pipfile_text, &lock_text], &local_fingerprint)
                     .as_bytes(),
             ),
-            python_version: uv.python.version.clone(),
             installer: tool::uv().label(),
             selection: format!("categories: {}", categories.join(", ")),
         };
-        // The lock's label in the cache decisions ("… changed", "… unchanged").
-        let lock_label = if local_fingerprint.is_empty() {
-            "Pipfile.lock"
-        } else {
-            "Pipfile.lock (+ local packages)"
-        };
-        layers::venv::install(&context, &wanted, lock_label, &uv, |venv, _| {
-            translated::sync(&uv, app_dir, venv, &install).map_err(|error| {
-                libcnb::Error::BuildpackError(match error {
-                    InstallError::Command(error) => PipenvError::Install(error),
-                    InstallError::Io { path, error } => PipenvError::Io { path, error },
-                })
-            })
+        Ok(Self {
+            lock_matches,
+            categories,
+            count: plan.packages.len(),
+            unhashed: translated::unhashed_note(&plan.packages),
+            install,
+            lock_label: if local_fingerprint.is_empty() {
+                "Pipfile.lock"
+            } else {
+                "Pipfile.lock (+ local packages)"
+            },
+            key,
+        })
+    }
+}
+
+impl Buildpack for PipenvBuildpack {
+    type Platform = GenericPlatform;
+    type Metadata = GenericMetadata;
+    type Error = PipenvError;
+
+    fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
+        setup::detect_lock(
+            &context,
+            Manager::Pipenv,
+            "No Pipfile in the app root (or another package manager is selected).",
+            |app, env| Prepared::read(app, env).map(|prepared| prepared.key),
+        )
+    }
+
+    fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
+        output::header("Blacklodge Pipenv");
+        let env = context.platform.env();
+        let app_dir = &context.app_dir;
+        setup::check_selection(app_dir, env).map_err(deps)?;
+        if !app_dir.join("Pipfile").is_file() {
+            return Err(PipenvError::MissingPipfile.into());
+        }
+        if !app_dir.join("Pipfile.lock").is_file() {
+            return Err(PipenvError::MissingLock.into());
+        }
+        output::step("Installing dependencies from Pipfile.lock");
+        let Prepared {
+            lock_matches,
+            categories,
+            count,
+            unhashed,
+            install,
+            lock_label,
+            key,
+        } = Prepared::read(app_dir, env)?;
+        output::detail(lock_matches);
+        output::detail(format!(
+            "Installing categories: {} ({})",
+            categories.join(", "),
+            output::count(count, "package", "packages")
+        ));
+        if let Some(note) = unhashed {
+            output::detail(note);
+        }
+        translated::install_venv(&context, key, lock_label, &install, |error| match error {
+            InstallError::Command(error) => PipenvError::Install(error),
+            InstallError::Io { path, error } => PipenvError::Io { path, error },
         })?;
         BuildResultBuilder::new().build()
     }
@@ -239,6 +272,58 @@ buildpack_main!(PipenvBuildpack);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blacklodge_common::testing;
+
+    fn key(app: &Path, env: &Env) -> String {
+        Prepared::read(app, env).expect("readable").key.digest()
+    }
+
+    #[test]
+    fn the_venv_key_changes_with_each_input_and_only_with_them() {
+        let app = testing::fixture_app("pipenv-flask");
+        let read = |file: &str| fs_err::read_to_string(app.path().join(file)).expect("read");
+        testing::assert_key_follows_inputs(
+            app.path(),
+            |env| key(app.path(), env),
+            // Both files, as text (a comment leaves the Pipfile's hash as it is).
+            &[
+                ("Pipfile", &format!("{}# edited\n", read("Pipfile"))),
+                ("Pipfile.lock", &format!("{}\n", read("Pipfile.lock"))),
+            ],
+            &[(CATEGORIES_VARIABLE, "develop")],
+            &[("app.py", "X = 2\n")],
+        );
+        // A new lock (idna added, as `pipenv lock` wrote it).
+        let before = key(app.path(), &Env::new());
+        let changed = testing::fixture_app("changed-locks/pipenv");
+        for file in ["Pipfile", "Pipfile.lock"] {
+            fs_err::copy(changed.path().join(file), app.path().join(file)).expect("copy");
+        }
+        assert_ne!(key(app.path(), &Env::new()), before);
+    }
+
+    #[test]
+    fn local_directories_are_inputs_and_editable_ones_are_not() {
+        let app = testing::fixture_app("pipenv-sources");
+        testing::assert_key_follows_inputs(
+            app.path(),
+            |env| key(app.path(), env),
+            &[("libs/localpkg/localpkg/__init__.py", "VALUE = 2\n")],
+            &[],
+            // Read from the app at run time.
+            &[("libs/devpkg/devpkg/__init__.py", "VALUE = 2\n")],
+        );
+    }
+
+    #[test]
+    fn what_the_build_cannot_read_is_no_key() {
+        let app = testing::fixture_app("pipenv-flask");
+        fs_err::write(app.path().join("Pipfile"), "[packages]\nsix = \"*\"\n").expect("write");
+        assert!(matches!(
+            Prepared::read(app.path(), &Env::new()),
+            Err(PipenvError::LockOutOfSync { .. })
+        ));
+    }
 
     #[test]
     fn pypi_is_recognised_as_pipenv_recognises_it() {

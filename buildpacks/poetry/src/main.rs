@@ -16,12 +16,12 @@ use crate::project::Project;
 use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{env, output};
 use blacklodge_python_deps::errors::DepsError;
-use blacklodge_python_deps::layers::venv::VenvLayerMetadata;
+use blacklodge_python_deps::layers::venv::VenvKey;
 use blacklodge_python_deps::locked::Indexes;
 use blacklodge_python_deps::managers::Manager;
 use blacklodge_python_deps::names::{self, Names};
 use blacklodge_python_deps::translated::{self, InstallError, NetrcEntry, PlanError};
-use blacklodge_python_deps::{layers, setup, tool};
+use blacklodge_python_deps::{setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::detect::{DetectContext, DetectResult};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
@@ -122,32 +122,27 @@ fn indexes(plan: &lock::Plan, sources: &[project::Source]) -> Indexes {
     }
 }
 
-impl Buildpack for PoetryBuildpack {
-    type Platform = GenericPlatform;
-    type Metadata = GenericMetadata;
-    type Error = PoetryError;
+/// What the install needs and the venv key, from the app's files and the build's variables
+/// without running anything: the same code at detection (the key's digest tells the python
+/// buildpack when Python runs: `VenvKey`) and at build.
+struct Prepared {
+    groups: Vec<String>,
+    /// `; extras: a, b` (empty without any).
+    extras_selected: String,
+    /// The project itself is installed (not `package-mode = false`).
+    root: bool,
+    /// Packages of the lock to install.
+    count: usize,
+    /// The packages without a file hash in the lock, for the log.
+    unhashed: Option<String>,
+    install: translated::Install,
+    /// The lock's label in the cache decisions ("… changed", "… unchanged").
+    lock_label: &'static str,
+    key: VenvKey,
+}
 
-    fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        blacklodge_python_deps::setup::detect(
-            &context,
-            Manager::Poetry,
-            "No poetry.lock in the app root (or another package manager is selected).",
-            // Its venv key is not offered: the runtime is there on every build.
-            || libcnb::data::build_plan::Require::new(blacklodge_common::runtime_plan::ENTRY),
-        )
-    }
-
-    fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
-        output::header("Blacklodge Poetry");
-        let env = context.platform.env();
-        let app_dir = &context.app_dir;
-        setup::check_selection(app_dir, env).map_err(deps)?;
-        if !app_dir.join("pyproject.toml").is_file() {
-            return Err(PoetryError::MissingPyproject.into());
-        }
-        if !app_dir.join("poetry.lock").is_file() {
-            return Err(PoetryError::MissingLock.into());
-        }
+impl Prepared {
+    fn read(app_dir: &Path, env: &Env) -> Result<Self, PoetryError> {
         let pyproject_text = read(app_dir, "pyproject.toml")?;
         let lock_text = read(app_dir, "poetry.lock")?;
         let project =
@@ -159,18 +154,14 @@ impl Buildpack for PoetryBuildpack {
             file: "poetry.lock",
             error,
         })?;
-
-        output::step("Installing dependencies from poetry.lock");
         let current = project.content_hash(true);
         let locked_hash = &lock.metadata.content_hash;
         if &current != locked_hash && &project.content_hash(false) != locked_hash {
             return Err(PoetryError::LockOutOfSync {
                 locked: locked_hash.clone(),
                 current,
-            }
-            .into());
+            });
         }
-        output::detail("poetry.lock matches pyproject.toml (content-hash)");
         let groups = groups(env, &lock)?;
         let extras = extras(env, &lock)?;
         let plan = lock.plan(&groups, &extras).map_err(PoetryError::Lock)?;
@@ -179,18 +170,6 @@ impl Buildpack for PoetryBuildpack {
             [] => String::new(),
             names => format!("; extras: {}", names.join(", ")),
         };
-        let count = plan.packages.len() + plan.editables.len();
-        output::detail(format!(
-            "Installing groups: {}{} ({}){}",
-            groups.join(", "),
-            extras_selected.replace(';', ","),
-            output::count(count, "package", "packages"),
-            if root {
-                ", and the project itself"
-            } else {
-                " (package-mode = false: not the project itself)"
-            }
-        ));
         let sources = project.sources();
         let indexes = indexes(&plan, &sources);
         let mut editables = plan.editables.clone();
@@ -211,32 +190,88 @@ impl Buildpack for PoetryBuildpack {
             PlanError::Io { path, error } => PoetryError::Io { path, error },
         })?;
         install.no_index = translated::no_index(env).map_err(deps)?;
-        let uv = setup::uv(&context, &setup::tool_index(env, None))?;
-        let wanted = VenvLayerMetadata {
+        let key = VenvKey {
             lock_sha256: sha256_bytes(
                 translated::key_material(&[&pyproject_text, &lock_text], &local_fingerprint)
                     .as_bytes(),
             ),
-            python_version: uv.python.version.clone(),
             installer: tool::uv().label(),
             selection: format!(
                 "groups: {}{extras_selected}; root package: {root}",
                 groups.join(", "),
             ),
         };
-        // The lock's label in the cache decisions ("… changed", "… unchanged").
-        let lock_label = if local_fingerprint.is_empty() {
-            "poetry.lock"
-        } else {
-            "poetry.lock (+ local packages)"
-        };
-        layers::venv::install(&context, &wanted, lock_label, &uv, |venv, _| {
-            translated::sync(&uv, app_dir, venv, &install).map_err(|error| {
-                libcnb::Error::BuildpackError(match error {
-                    InstallError::Command(error) => PoetryError::Install(error),
-                    InstallError::Io { path, error } => PoetryError::Io { path, error },
-                })
-            })
+        Ok(Self {
+            groups,
+            extras_selected,
+            root,
+            count: plan.packages.len() + plan.editables.len(),
+            unhashed: translated::unhashed_note(&plan.packages),
+            install,
+            lock_label: if local_fingerprint.is_empty() {
+                "poetry.lock"
+            } else {
+                "poetry.lock (+ local packages)"
+            },
+            key,
+        })
+    }
+}
+
+impl Buildpack for PoetryBuildpack {
+    type Platform = GenericPlatform;
+    type Metadata = GenericMetadata;
+    type Error = PoetryError;
+
+    fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
+        setup::detect_lock(
+            &context,
+            Manager::Poetry,
+            "No poetry.lock in the app root (or another package manager is selected).",
+            |app, env| Prepared::read(app, env).map(|prepared| prepared.key),
+        )
+    }
+
+    fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
+        output::header("Blacklodge Poetry");
+        let env = context.platform.env();
+        let app_dir = &context.app_dir;
+        setup::check_selection(app_dir, env).map_err(deps)?;
+        if !app_dir.join("pyproject.toml").is_file() {
+            return Err(PoetryError::MissingPyproject.into());
+        }
+        if !app_dir.join("poetry.lock").is_file() {
+            return Err(PoetryError::MissingLock.into());
+        }
+        output::step("Installing dependencies from poetry.lock");
+        let Prepared {
+            groups,
+            extras_selected,
+            root,
+            count,
+            unhashed,
+            install,
+            lock_label,
+            key,
+        } = Prepared::read(app_dir, env)?;
+        output::detail("poetry.lock matches pyproject.toml (content-hash)");
+        output::detail(format!(
+            "Installing groups: {}{} ({}){}",
+            groups.join(", "),
+            extras_selected.replace(';', ","),
+            output::count(count, "package", "packages"),
+            if root {
+                ", and the project itself"
+            } else {
+                " (package-mode = false: not the project itself)"
+            }
+        ));
+        if let Some(note) = unhashed {
+            output::detail(note);
+        }
+        translated::install_venv(&context, key, lock_label, &install, |error| match error {
+            InstallError::Command(error) => PoetryError::Install(error),
+            InstallError::Io { path, error } => PoetryError::Io { path, error },
         })?;
         BuildResultBuilder::new().build()
     }
@@ -247,3 +282,76 @@ impl Buildpack for PoetryBuildpack {
 }
 
 buildpack_main!(PoetryBuildpack);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blacklodge_common::testing;
+
+    fn key(app: &Path, env: &Env) -> String {
+        Prepared::read(app, env).expect("readable").key.digest()
+    }
+
+    #[test]
+    fn the_venv_key_changes_with_each_input_and_only_with_them() {
+        let app = testing::fixture_app("poetry-flask");
+        let read = |file: &str| fs_err::read_to_string(app.path().join(file)).expect("read");
+        testing::assert_key_follows_inputs(
+            app.path(),
+            |env| key(app.path(), env),
+            // Both files, as text (the content hash leaves out comments and package-mode).
+            &[
+                (
+                    "pyproject.toml",
+                    &format!("{}# edited\n", read("pyproject.toml")),
+                ),
+                (
+                    "pyproject.toml",
+                    &read("pyproject.toml").replace("package-mode = false\n", ""),
+                ),
+                ("poetry.lock", &format!("{}# edited\n", read("poetry.lock"))),
+            ],
+            &[(GROUPS_VARIABLE, "dev")],
+            &[("app.py", "X = 2\n")],
+        );
+        // A new lock (idna added, as `poetry lock` wrote it).
+        let before = key(app.path(), &Env::new());
+        let changed = testing::fixture_app("changed-locks/poetry");
+        for file in ["pyproject.toml", "poetry.lock"] {
+            fs_err::copy(changed.path().join(file), app.path().join(file)).expect("copy");
+        }
+        assert_ne!(key(app.path(), &Env::new()), before);
+    }
+
+    #[test]
+    fn extras_and_local_directories_are_inputs_and_editable_ones_are_not() {
+        let app = testing::fixture_app("poetry-extras");
+        testing::assert_key_follows_inputs(
+            app.path(),
+            |env| key(app.path(), env),
+            &[],
+            &[(EXTRAS_VARIABLE, "net")],
+            &[],
+        );
+        let app = testing::fixture_app("poetry-sources");
+        testing::assert_key_follows_inputs(
+            app.path(),
+            |env| key(app.path(), env),
+            &[("libs/localpkg/localpkg/__init__.py", "VALUE = 2\n")],
+            &[],
+            // Read from the app at run time.
+            &[("libs/devpkg/devpkg/__init__.py", "VALUE = 2\n")],
+        );
+    }
+
+    #[test]
+    fn what_the_build_cannot_read_is_no_key() {
+        let app = testing::fixture_app("poetry-flask");
+        let mut env = Env::new();
+        env.insert(GROUPS_VARIABLE, "docs");
+        assert!(matches!(
+            Prepared::read(app.path(), &env),
+            Err(PoetryError::Lock(lock::LockError::UnknownGroup { .. }))
+        ));
+    }
+}

@@ -2,6 +2,7 @@
 //! manager selection, find Python, trust the CA bindings, get uv and its cache.
 
 use crate::errors::{DepsError, fail};
+use crate::layers::venv::VenvKey;
 use crate::managers::{self, Selection};
 use crate::{ca, layers, python, uv::Uv};
 use blacklodge_common::{env, pypi};
@@ -34,6 +35,27 @@ where
         println!("{why_not}");
         DetectResultBuilder::fail().build()
     }
+}
+
+/// [`detect`] for the buildpack of a lock (uv, Poetry, Pipenv): its `python` requirement
+/// carries the digest of the venv key that `key` reads from the app and the build's
+/// variables, by the code the build uses ([`VenvKey::python_requirement`]).
+///
+/// # Errors
+/// libcnb errors building the result.
+pub fn detect_lock<B, E>(
+    context: &DetectContext<B>,
+    manager: managers::Manager,
+    why_not: &str,
+    key: impl FnOnce(&std::path::Path, &libcnb::Env) -> Result<VenvKey, E>,
+) -> libcnb::Result<DetectResult, B::Error>
+where
+    B: Buildpack,
+    B::Platform: Platform,
+{
+    detect(context, manager, why_not, || {
+        VenvKey::python_requirement(key(&context.app_dir, context.platform.env()))
+    })
 }
 
 /// Fails with the conflict message when files of several managers are present.

@@ -9,12 +9,16 @@
 //! the build's temporary directory, readable by the build user only, and removed afterwards —
 //! never into a layer.
 
+use crate::errors::DepsError;
+use crate::layers::venv::VenvKey;
 use crate::local_sources;
 use crate::locked::{self, Indexes, LockedPackage, Origin};
 use crate::uv::Uv;
 use blacklodge_common::command::{self, CommandError};
 use blacklodge_common::env::{self, InvalidVariable};
 use blacklodge_common::output;
+use libcnb::build::BuildContext;
+use libcnb::{Buildpack, Platform};
 use std::path::{Path, PathBuf};
 
 /// How uv checks the hashes of the requirements file.
@@ -100,9 +104,8 @@ pub enum PlanError {
 }
 
 /// What to install for a translated lock, and the fingerprint of its local source
-/// directories (empty without any) for the venv's cache key.
-///
-/// Logs the packages the lock records no file hash for.
+/// directories (empty without any) for the venv's cache key. Reads only the app (no log, no
+/// process): detection computes the venv key with it too.
 ///
 /// # Errors
 /// A local path dependency missing from the app, or one that cannot be read.
@@ -131,16 +134,6 @@ pub fn plan(
         });
     }
     let unhashed = locked::unhashed(packages);
-    if !unhashed.is_empty() {
-        output::detail(format!(
-            "Without a file hash in the lock (pinned by commit or part of the app): {}",
-            unhashed
-                .iter()
-                .map(|package| format!("{} ({})", package.name, package.describe_origin()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
     let directories: Vec<&Path> = packages
         .iter()
         .filter_map(|package| match &package.origin {
@@ -179,6 +172,50 @@ pub fn plan(
         no_index: false,
     };
     Ok((install, fingerprint))
+}
+
+/// Gets uv and makes the venv layer of `key` and the build's Python, synced to `install`
+/// unless it is current (see [`crate::layers::venv::install`]); `error` says what an
+/// install failure is to the buildpack.
+///
+/// # Errors
+/// Getting uv, the layer, and the install (through `error`).
+pub fn install_venv<B>(
+    context: &BuildContext<B>,
+    key: VenvKey,
+    lock_label: &str,
+    install: &Install,
+    error: impl Fn(InstallError) -> B::Error,
+) -> libcnb::Result<PathBuf, B::Error>
+where
+    B: Buildpack,
+    B::Error: From<DepsError>,
+{
+    let uv = crate::setup::uv(
+        context,
+        &crate::setup::tool_index(context.platform.env(), None),
+    )?;
+    let wanted = key.with_python(uv.python.version.clone());
+    crate::layers::venv::install(context, &wanted, lock_label, &uv, |venv, _| {
+        sync(&uv, &context.app_dir, venv, install)
+            .map_err(|failure| libcnb::Error::BuildpackError(error(failure)))
+    })
+}
+
+/// The note for the build log on the packages the lock records no file hash for, if any.
+#[must_use]
+pub fn unhashed_note(packages: &[LockedPackage]) -> Option<String> {
+    let unhashed = locked::unhashed(packages);
+    (!unhashed.is_empty()).then(|| {
+        format!(
+            "Without a file hash in the lock (pinned by commit or part of the app): {}",
+            unhashed
+                .iter()
+                .map(|package| format!("{} ({})", package.name, package.describe_origin()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }
 
 /// The venv cache key material: the lock (and the files it was checked against), plus the

@@ -18,7 +18,7 @@ use crate::errors::{DepsError, fail};
 use crate::sbom;
 use crate::uv::Uv;
 use blacklodge_common::cache::{self, Previous};
-use blacklodge_common::{command, output};
+use blacklodge_common::{command, output, runtime_plan};
 use libcnb::Buildpack;
 use libcnb::build::BuildContext;
 use libcnb::data::build_plan::{BuildPlan, BuildPlanBuilder, Require};
@@ -130,6 +130,66 @@ pub struct VenvLayerMetadata {
     pub installer: String,
     /// The groups/extras installed, e.g. `groups: main, dev`.
     pub selection: String,
+}
+
+/// What a lock's venv is keyed on, but Python's version: [`VenvLayerMetadata`] is made from it
+/// ([`VenvKey::with_python`]), so what the venv layer compares is what this holds.
+///
+/// Read by the same code at detection and at build: at detection its [`VenvKey::digest`] is
+/// the `build_inputs` of the buildpack's `python` requirement (see
+/// `blacklodge_common::runtime_plan`), so Python is there for every build whose venv key
+/// changed. Python's version is left out: it is the python buildpack's own metadata, and a
+/// new version installs the runtime anyway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VenvKey {
+    /// See [`VenvLayerMetadata::lock_sha256`].
+    pub lock_sha256: String,
+    /// See [`VenvLayerMetadata::installer`].
+    pub installer: String,
+    /// See [`VenvLayerMetadata::selection`].
+    pub selection: String,
+}
+
+impl VenvKey {
+    /// The venv layer's metadata for this key and the build's Python.
+    #[must_use]
+    pub fn with_python(self, python_version: String) -> VenvLayerMetadata {
+        let Self {
+            lock_sha256,
+            installer,
+            selection,
+        } = self;
+        VenvLayerMetadata {
+            lock_sha256,
+            python_version,
+            installer,
+            selection,
+        }
+    }
+
+    /// A digest of every field.
+    #[must_use]
+    pub fn digest(&self) -> String {
+        let Self {
+            lock_sha256,
+            installer,
+            selection,
+        } = self;
+        blacklodge_common::download::sha256_bytes(
+            format!("{lock_sha256}\0{installer}\0{selection}").as_bytes(),
+        )
+    }
+
+    /// The `python` requirement of a dependency buildpack's detection for the key it read
+    /// there: Python runs in this build only when the key changed; when it could not be read,
+    /// on every build (the build then reports why).
+    #[must_use]
+    pub fn python_requirement<E>(key: Result<Self, E>) -> Require {
+        match key {
+            Ok(key) => runtime_plan::when_changed_requirement(&key.digest()),
+            Err(_) => Require::new(runtime_plan::ENTRY),
+        }
+    }
 }
 
 /// What to do with a cached venv: `(discard reasons, update reasons)`.
@@ -351,6 +411,57 @@ mod tests {
             installer: "uv 0.13.9".into(),
             selection: "groups: main".into(),
         }
+    }
+
+    fn key() -> VenvKey {
+        VenvKey {
+            lock_sha256: "a".into(),
+            installer: "uv 0.13.9".into(),
+            selection: "groups: main".into(),
+        }
+    }
+
+    #[test]
+    fn the_key_makes_the_metadata_and_each_field_changes_its_digest() {
+        assert_eq!(key().with_python("3.11.2".into()), metadata());
+        assert_eq!(key().digest(), key().digest());
+        let changed = [
+            VenvKey {
+                lock_sha256: "b".into(),
+                ..key()
+            },
+            VenvKey {
+                installer: "uv 0.14.0".into(),
+                ..key()
+            },
+            VenvKey {
+                selection: "groups: dev, main".into(),
+                ..key()
+            },
+        ];
+        for other in &changed {
+            assert_ne!(other.digest(), key().digest(), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_key_needs_python_on_every_build() {
+        let plan = |require: Require| BuildpackPlan {
+            entries: vec![libcnb::data::buildpack_plan::Entry {
+                name: require.name,
+                metadata: require.metadata,
+            }],
+        };
+        assert_eq!(
+            runtime_plan::need(&plan(VenvKey::python_requirement::<()>(Ok(key())))),
+            runtime_plan::need(&plan(runtime_plan::when_changed_requirement(
+                &key().digest()
+            )))
+        );
+        assert_eq!(
+            runtime_plan::need(&plan(VenvKey::python_requirement(Err(())))),
+            runtime_plan::Need::Always
+        );
     }
 
     #[test]
