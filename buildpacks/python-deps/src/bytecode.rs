@@ -37,8 +37,18 @@ pub const INVALIDATION_MODE: &str = "unchecked-hash";
 /// `compileall` failing, which includes a module that does not compile; callers treat that
 /// as a note, not a failure (like pip: such a module is read from source).
 pub fn compile(prefix: &Path) -> Result<(), CommandError> {
+    compile_with(&prefix.join("bin/python"), &prefix.join("lib"))
+}
+
+/// Compiles every module under `tree` except [`SKIPPED`] with the interpreter `python`, as
+/// [`compile`] does for an environment: for trees outside one (a `pip install --prefix`
+/// layer, the wrapper's harness), which only their buildpack writes.
+///
+/// # Errors
+/// `compileall` failing (see [`compile`]).
+pub fn compile_with(python: &Path, tree: &Path) -> Result<(), CommandError> {
     command::run_captured(
-        Command::new(prefix.join("bin/python"))
+        Command::new(python)
             .args([
                 "-m",
                 "compileall",
@@ -51,7 +61,7 @@ pub fn compile(prefix: &Path) -> Result<(), CommandError> {
                 "-x",
                 SKIPPED,
             ])
-            .arg(prefix.join("lib"))
+            .arg(tree)
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH),
     )

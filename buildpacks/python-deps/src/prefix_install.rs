@@ -144,6 +144,8 @@ pub fn install(install: &Install<'_>) -> Result<(), InstallError> {
             // Every downloaded file must match a hash of the lock; a distribution outside the
             // lock cannot be installed.
             .arg("--require-hashes")
+            // Compiled below, unchecked-hash like every environment (crate::bytecode).
+            .arg("--no-compile")
             .args(install.args)
             .args(PIP_QUIET)
             .current_dir(install.layer)
@@ -152,6 +154,10 @@ pub fn install(install: &Install<'_>) -> Result<(), InstallError> {
             .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH),
     )
     .map_err(InstallError::Pip)?;
+    let deps = install.layer.join("deps");
+    if crate::bytecode::compile_with(Path::new("python3"), &deps).is_err() {
+        output::detail("Some modules did not compile to bytecode; Python reads them from source");
+    }
     output::detail(format!(
         "Done in {}",
         output::format_duration(start.elapsed())

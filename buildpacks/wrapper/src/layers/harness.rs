@@ -29,9 +29,10 @@
 use crate::errors::WrapperError;
 use crate::{WrapperBuildpack, harness};
 use blacklodge_common::error::io_failure;
-use blacklodge_common::{cache, command, output};
+use blacklodge_common::{cache, output};
+use blacklodge_python_deps::bytecode;
 use blacklodge_python_deps::pinned_lock::{self, Locked};
-use blacklodge_python_deps::prefix_install::{self, InstallError, SOURCE_DATE_EPOCH};
+use blacklodge_python_deps::prefix_install::{self, InstallError};
 use blacklodge_python_deps::python_env::PythonEnv;
 use blacklodge_python_deps::sbom;
 use blacklodge_python_deps::tool::PinnedWheel;
@@ -40,7 +41,6 @@ use libcnb::data::layer_name;
 use libcnb::layer::LayerState;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 const LAUNCHER_TEMPLATE: &str = include_str!("../python/launcher.py");
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Serialize)]
@@ -260,19 +260,8 @@ fn write_harness(root: &Path, launcher: &Path) -> Result<(), WrapperError> {
     harness::write_package(&lib)
         .map_err(io_failure("write", &lib))
         .map_err(WrapperError::Io)?;
-    command::run_captured(
-        Command::new("python3")
-            .args([
-                "-m",
-                "compileall",
-                "-q",
-                "--invalidation-mode",
-                "checked-hash",
-            ])
-            .arg(&lib)
-            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH),
-    )
-    .map_err(WrapperError::NoPython)?;
+    // Unchecked-hash like its dependencies: only this buildpack writes the harness.
+    bytecode::compile_with(Path::new("python3"), &lib).map_err(WrapperError::NoPython)?;
 
     let dependency_dirs = prefix_install::dependency_dirs(root).map_err(WrapperError::Io)?;
     prefix_install::write_command(launcher, &launcher_script(&lib, &dependency_dirs))
