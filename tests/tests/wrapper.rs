@@ -631,6 +631,17 @@ fn example_runs_as_documented() {
     let statz = json(&container.get("/statz"));
     assert_eq!(statz["app"]["name"], "order-scorer");
     assert_eq!(statz["app"]["version"], "1.0.0");
+
+    // The harness and its packages have unchecked-hash bytecode (PEP 552 flags 0b01), every
+    // module of them: their sources are not read on import.
+    assert_eq!(
+        image.shell_ok(
+            "python3 -c 'import glob; p = glob.glob(\"/layers/blacklodge_wrapper/harness/**/*.pyc\", recursive=True); \
+             print(len(p) > 100, sorted({int.from_bytes(open(f, \"rb\").read(8)[4:8], \"little\") for f in p}))'"
+        ),
+        "True [1]\n",
+        "whether the harness layer has its pycs, then their flags"
+    );
 }
 
 #[test]
