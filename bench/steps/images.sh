@@ -66,8 +66,14 @@ build_stack_image() {
   docker image prune -f --filter "label=io.blacklodge.stage=$STACK_ID.run-rootfs" >/dev/null
 }
 
-# make_stack SUITE: the base, build and run images of one stack.
+# make_stack SUITE: the base, build and run images of one stack. One run at a time per stack
+# (bench/setup and the tests that publish builders run side by side): a second run pruning
+# the untagged first stage of the run image would remove the image the first is building on.
 make_stack() {
+  ( flock 9 && make_stack_unlocked "$1" ) 9>"$BLACKLODGE_CACHE/stack-$1.lock"
+}
+
+make_stack_unlocked() {
   use_stack "$1"
   ensure_debian_base
   # The run image first: the build image carries its package list (for blacklodge/apt).

@@ -16,6 +16,8 @@ pub struct GitRemote {
     name: String,
     child: Child,
     _dir: tempfile::TempDir,
+    /// A fixed fixture port is held while the server runs (see `crate::hold_fixture_port`).
+    _port: Option<std::fs::File>,
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -55,6 +57,7 @@ impl GitRemote {
     }
 
     fn serve(fixture: &str, name: &str, port: u16, tls: Option<(&Path, &Path)>) -> Self {
+        let held = crate::hold_fixture_port(port);
         let source = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures")
             .join(fixture);
@@ -133,6 +136,7 @@ impl GitRemote {
             name: name.to_string(),
             child,
             _dir: dir,
+            _port: held,
         }
     }
 

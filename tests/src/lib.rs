@@ -800,6 +800,16 @@ impl Container {
         self.request("GET", path, &[], None)
     }
 
+    /// The harness's `/metrics` once every worker's finished requests are in it: the worker
+    /// answering a scrape counts its own at once, another's within the 50 ms drain interval of
+    /// `harness/src/blacklodge_harness/tally.py` (harness/README.md, "Metrics"); this waits
+    /// three of them first.
+    #[must_use]
+    pub fn scrape(&self) -> String {
+        std::thread::sleep(Duration::from_millis(150));
+        self.get("/metrics").body
+    }
+
     #[must_use]
     pub fn logs(&self) -> String {
         output_text(&run(Command::new("docker").args(["logs", &self.name])))
@@ -840,6 +850,30 @@ impl Drop for Container {
     }
 }
 
+/// The fixed ports tests serve fixtures on (their lock files record the URLs).
+pub const FIXTURE_PORTS: std::ops::RangeInclusive<u16> = 38770..=38779;
+
+/// Holds `port`, when it is one of the [`FIXTURE_PORTS`], for as long as the returned file
+/// lives: an exclusive lock on a file named after it, so two tests that serve a fixture on the
+/// same fixed port (in one test binary or in two running side by side) take turns instead of
+/// colliding. Blocks until the port is free. `None` for any other port.
+#[must_use]
+pub fn hold_fixture_port(port: u16) -> Option<std::fs::File> {
+    if !FIXTURE_PORTS.contains(&port) {
+        return None;
+    }
+    let path = std::env::temp_dir().join(format!("blacklodge-tests-port-{port}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|error| panic!("open {}: {error}", path.display()));
+    file.lock()
+        .unwrap_or_else(|error| panic!("lock {}: {error}", path.display()));
+    Some(file)
+}
+
 /// A port nothing listens on right now (from the kernel's ephemeral range), never one of the
 /// fixed ports 38770-38779 that tests serve fixtures on (their lock files record the URLs):
 /// test binaries run in parallel, and one's free port must not be another's fixture server.
@@ -850,7 +884,7 @@ pub fn free_port() -> u16 {
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
             .expect("a free loopback port");
-        if !(38770..=38779).contains(&port) {
+        if !FIXTURE_PORTS.contains(&port) {
             return port;
         }
     }

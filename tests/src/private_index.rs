@@ -25,6 +25,8 @@ pub struct PrivateIndex {
     pub port: u16,
     scheme: &'static str,
     child: Child,
+    /// A fixed fixture port is held while the server runs (dropped after `child` is killed).
+    _port: Option<std::fs::File>,
 }
 
 /// A private index behind basic auth on `port` (the fixture's lock names it): the app of
@@ -71,6 +73,7 @@ impl PrivateIndex {
     #[must_use]
     pub fn start(options: &Options) -> Self {
         let port = options.port.unwrap_or_else(crate::free_port);
+        let held = crate::hold_fixture_port(port);
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/deps-index/server.py");
         let mut command = Command::new("python3");
         command
@@ -105,6 +108,7 @@ impl PrivateIndex {
                 "http"
             },
             child,
+            _port: held,
         }
     }
 

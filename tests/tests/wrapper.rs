@@ -117,7 +117,7 @@ fn assert_closes_and_decodes_as_documented(container: &Container, oversized: &Re
     assert_eq!(wrong_method.status, 405, "{}", wrong_method.body);
     assert_eq!(wrong_method.headers["allow"], "OPTIONS, POST");
     assert_contains(
-        &container.get("/metrics").body,
+        &container.scrape(),
         "blacklodge_http_requests_total{route=\"/predict\",method=\"GET\",status=\"405\"} 1\n",
     );
 }
@@ -349,11 +349,11 @@ fn model_class_with_pip_keeps_the_apps_pins_and_waits_for_load() {
     assert_eq!(statz["app"]["name"], "sentiment");
     assert_eq!(statz["app"]["version"], "1.2.0");
     assert_eq!(statz["entrypoint"]["call"], "Model.predict(payload)");
-    // The worker answering a scrape first asks the others for fresh snapshots
-    // (harness/README.md): whichever worker gets it, every scrape counts the call at once.
+    // Whichever worker answers a scrape, every scrape counts the call (once the other
+    // worker's drain interval has passed: Container::scrape).
     for _ in 0..4 {
         assert_contains(
-            &container.get("/metrics").body,
+            &container.scrape(),
             "blacklodge_handler_calls_total{outcome=\"ok\"} 1",
         );
     }
