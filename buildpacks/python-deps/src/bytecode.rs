@@ -75,10 +75,16 @@ pub fn compile_logged(prefix: &Path) {
             compile(prefix)
         });
     if compiled.is_err() {
-        blacklodge_common::output::detail(
-            "Some modules did not compile to bytecode; Python reads them from source",
-        );
+        note_not_compiled();
     }
+}
+
+/// The build log's note when [`compile`] or [`compile_with`] failed: a module that does not
+/// compile is read from source, the build goes on.
+pub fn note_not_compiled() {
+    blacklodge_common::output::detail(
+        "Some modules did not compile to bytecode; Python reads them from source",
+    );
 }
 
 #[cfg(test)]

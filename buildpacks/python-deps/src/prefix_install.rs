@@ -156,7 +156,7 @@ pub fn install(install: &Install<'_>) -> Result<(), InstallError> {
     .map_err(InstallError::Pip)?;
     let deps = install.layer.join("deps");
     if crate::bytecode::compile_with(Path::new("python3"), &deps).is_err() {
-        output::detail("Some modules did not compile to bytecode; Python reads them from source");
+        crate::bytecode::note_not_compiled();
     }
     output::detail(format!(
         "Done in {}",

@@ -79,25 +79,32 @@ class RequestTally:
             in_flight = len(self._active)
             if not count and in_flight == self._in_flight_written:
                 return
-            if count:
-                # Appends only add at the end: the first ``count`` entries are this batch.
-                batch = pending[:count]
-                del pending[:count]
-                requests, latencies, calls, durations = self._sum(batch)
-            else:
-                requests, latencies, calls, durations = Counter(), {}, Counter(), None
-            registry = self._registry
-            with registry.lock:
-                for key, number in requests.items():
-                    self._requests.slots_locked(key)[0] += number
-                for route, counts in latencies.items():
-                    _add(self._latency.slots_locked(route), counts)
-                for outcome, number in calls.items():
-                    self._calls.slots_locked(outcome)[0] += number
-                if durations is not None:
-                    _add(self._durations.slots_locked(), durations)
+            # Appends only add at the end: the first ``count`` entries are this batch.
+            batch = pending[:count]
+            del pending[:count]
+            sums = self._sum(batch) if batch else None
+            with self._registry.lock:
+                if sums is not None:
+                    self._add_locked(*sums)
                 self._in_flight[0] = in_flight
             self._in_flight_written = in_flight
+
+    def _add_locked(
+        self,
+        requests: Counter[tuple[str, str, str]],
+        latencies: dict[tuple[str], list[float]],
+        calls: Counter[tuple[str]],
+        durations: list[float] | None,
+    ) -> None:
+        """Adds one batch's sums (:meth:`_sum`) to the slots; the caller holds the registry's lock."""
+        for key, number in requests.items():
+            self._requests.slots_locked(key)[0] += number
+        for route, counts in latencies.items():
+            _add(self._latency.slots_locked(route), counts)
+        for outcome, number in calls.items():
+            self._calls.slots_locked(outcome)[0] += number
+        if durations is not None:
+            _add(self._durations.slots_locked(), durations)
 
     def _sum(
         self, batch: list[Finished]
