@@ -111,6 +111,14 @@ publish() { mv -f "$1" "$2"; }
 
 docker_ok() { docker info >/dev/null 2>&1; }
 
+# copy_app SRC DST: the app in SRC as a checkout has it (the files git tracks, and new ones it
+# does not ignore) into DST, so what running it here left behind (__pycache__, venvs) never
+# reaches an image a benchmark measures.
+copy_app() {
+  mkdir -p "$2"
+  (cd "$1" && git ls-files -z --cached --others --exclude-standard -- . | xargs -0 -r cp --parents -t "$2")
+}
+
 # serve_dir WHAT DIR PORT PROBE_URL PORT_VARIABLE LOG: serves DIR on 127.0.0.1:PORT with
 # Python's static HTTP server (detached, it outlives the setup) unless PROBE_URL answers
 # already, and waits until it does. LOG is a file name in the cache.

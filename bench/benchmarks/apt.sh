@@ -66,7 +66,7 @@ cold=() warm=() docker_cold=()
 for round in $(seq "$ROUNDS"); do
   step "Round $round of $ROUNDS"
   app="$WORK/app-$round"
-  rm -rf "$app" && cp -a "$APP_DIR" "$app"
+  rm -rf "$app" && copy_app "$APP_DIR" "$app"
   docker image rm "$IMAGE" >/dev/null 2>&1 || true
   cold+=("$(pack_build "$app" "$round" cold)")
   echo "# round $round" >>"$app/app.py"

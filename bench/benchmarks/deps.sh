@@ -48,7 +48,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) 
 app_for() {  # app_for MANAGER DIR: the shared app code plus the manager's files
   rm -rf "$2" && mkdir -p "$2"
   cp "$APP_DIR/app.py" "$APP_DIR/Procfile" "$2/"
-  cp -a "$APP_DIR/$1/." "$2/"
+  copy_app "$APP_DIR/$1" "$2"
 }
 
 # image_name TARGET NAME ROUND: where a build of NAME goes (a new repository per round in the

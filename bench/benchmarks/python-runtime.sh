@@ -83,7 +83,7 @@ scenario() {
   local name="$1" source="$2" version="$3" i
   for i in $(seq 1 "$REPEAT"); do
     local app="$WORK/app" image="blacklodge-bench-python-$$-$i" cache="blacklodge-bench-python-$$-$i"
-    rm -rf "$app" && cp -a "$source/." "$app" && printf '%s\n' "$version" >"$app/.python-version"
+    rm -rf "$app" && copy_app "$source" "$app" && printf '%s\n' "$version" >"$app/.python-version"
     step "$name: run $i/$REPEAT (cold, then warm)"
     measure "$name" cold "$image" "$app" "$cache"
     measure "$name" warm "$image" "$app" "$cache"

@@ -74,9 +74,9 @@ build_dockerfile() {
 # build_ours NAME IMAGE LOG: our image of app NAME (pack, the bench's builder, CPython 3.11).
 build_ours() {
   local app; app="$(mktemp -d)"
-  cp -a "$(app_source "$1")/." "$app/"
+  copy_app "$(app_source "$1")" "$app"
   if [ "$1" = procfile ]; then
-    rm -rf "$app"/{pip,uv,poetry,pipenv} && cp -a "$BENCH_DIR/apps/flask-numpy-pandas/pip/." "$app/"
+    rm -rf "$app"/{pip,uv,poetry,pipenv} && copy_app "$BENCH_DIR/apps/flask-numpy-pandas/pip" "$app"
   fi
   printf '3.11\n' >"$app/.python-version"
   local cache="blacklodge-bench-images-$$-$1"
