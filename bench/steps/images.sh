@@ -55,12 +55,26 @@ build_stack_image() {
     # The run image's package list, for blacklodge/apt (which leaves out what the run image has).
     docker run --rm --network none --entrypoint cat "$RUN_IMAGE" /var/lib/dpkg/status >"$context/run-image-dpkg-status"
   fi
+  # Everything the image is made from: the context, the base image and the build arguments.
+  # An image whose label names the same inputs is kept: rebuilding it would run apt again
+  # (the run image's first stage is pruned below, so Docker's layer cache cannot help) and
+  # give a new run image, hence new builders, on every set-up. Removing the image rebuilds it
+  # (with the archive's package versions of that day).
+  local inputs
+  inputs="$( { (cd "$context" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+    docker image inspect --format '{{.Id}}' "$BASE_IMAGE"
+    echo "$STACK_ID $DEBIAN_VERSION_ID"; } | sha256sum | cut -d' ' -f1)"
+  if [ "$(docker image inspect --format '{{ index .Config.Labels "io.blacklodge.inputs" }}' "$name" 2>/dev/null)" = "$inputs" ]; then
+    info "$name is up to date with its Dockerfile and base"
+    rm -rf "$context"
+    return
+  fi
   step "Building $name"
   # Legacy builder: works with any engine version and needs no buildx plugin.
   run_logged "building $name" "$BLACKLODGE_CACHE/image-$DEBIAN_SUITE-$kind.log" \
     env DOCKER_BUILDKIT=0 docker build --network host \
       --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "STACK_ID=$STACK_ID" \
-      --build-arg "DISTRO_VERSION=$DEBIAN_VERSION_ID" -t "$name" "$context"
+      --build-arg "DISTRO_VERSION=$DEBIAN_VERSION_ID" --label "io.blacklodge.inputs=$inputs" -t "$name" "$context"
   rm -rf "$context"
   # The run image's first stage (the untrimmed tree it copies from) is left untagged.
   docker image prune -f --filter "label=io.blacklodge.stage=$STACK_ID.run-rootfs" >/dev/null
