@@ -3,6 +3,7 @@
 use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing};
 use blacklodge_python_deps::errors::{self, DepsError};
+use std::path::PathBuf;
 
 #[derive(Debug)]
 pub(crate) enum UvError {
@@ -11,6 +12,11 @@ pub(crate) enum UvError {
     MissingFile(&'static str),
     /// A uv variable that would skip the lock check is set.
     SkipsLockCheck(&'static str),
+    /// uv.lock installs `package` from a directory that is not in the app.
+    LocalPathMissing {
+        package: String,
+        path: PathBuf,
+    },
     Sync(CommandError),
 }
 
@@ -34,6 +40,12 @@ impl UserFacing for UvError {
                     "Unset {variable}. The build runs `uv sync --locked`: it installs exactly uv.lock and fails when the lock is out of date."
                 ),
             ),
+            Self::LocalPathMissing { package, path } => errors::local_path_missing(
+                "uv.lock",
+                package,
+                path,
+                "remove its path source from pyproject.toml (`[tool.uv.sources]`) and run `uv lock`",
+            ),
             Self::Sync(error) => errors::lock_install_failure(error, "uv.lock", "uv lock"),
         }
     }
@@ -53,6 +65,13 @@ mod tests {
             ("missing_lock", UvError::MissingFile("uv.lock")),
             ("missing_pyproject", UvError::MissingFile("pyproject.toml")),
             ("skips_lock_check", UvError::SkipsLockCheck("UV_FROZEN")),
+            (
+                "local_path_missing",
+                UvError::LocalPathMissing {
+                    package: "localpkg".into(),
+                    path: PathBuf::from("libs/localpkg"),
+                },
+            ),
             (
                 "sync_no_solution",
                 UvError::Sync(CommandError::failed(

@@ -10,7 +10,9 @@ mod local_sources;
 mod selection;
 
 use crate::errors::UvError;
+use crate::local_sources::LocalSource;
 use crate::selection::Selection;
+use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{command, env, output};
 use blacklodge_python_deps::errors::DepsError;
 use blacklodge_python_deps::layers::venv::VenvKey;
@@ -50,18 +52,72 @@ fn deps(error: impl Into<DepsError>) -> UvError {
 struct Inputs {
     selection: Selection,
     key: VenvKey,
+    /// uv.lock's local source trees (`editable` and `directory` packages).
+    local: Vec<LocalSource>,
 }
 
 impl Inputs {
     fn read(app_dir: &Path, env: &Env) -> Result<Self, UvError> {
         let selection = Selection::from_env(env).map_err(deps)?;
+        let lock = read_file(&app_dir.join("uv.lock")).map_err(deps)?;
+        let local = local_sources::sources(&lock);
+        if let Some(source) = local
+            .iter()
+            .find(|source| !app_dir.join(&source.path).exists())
+        {
+            return Err(UvError::LocalPathMissing {
+                package: source.name.clone(),
+                path: source.path.clone(),
+            });
+        }
+        // A directory package is built and copied into the venv: its files are not in the
+        // lock, so they are in the key (an editable one is used in place).
+        let mut lock_sha256 = fingerprint(app_dir).map_err(deps)?;
+        let copied: Vec<&Path> = copied(&local).map(|source| source.path.as_path()).collect();
+        if !copied.is_empty() {
+            let files = blacklodge_python_deps::local_sources::fingerprint(app_dir, &copied)
+                .map_err(|error| {
+                    deps(DepsError::Io {
+                        action: "read",
+                        path: app_dir.to_path_buf(),
+                        error,
+                    })
+                })?;
+            lock_sha256 = sha256_bytes(format!("{lock_sha256}\n{files}").as_bytes());
+        }
         let key = VenvKey {
-            lock_sha256: fingerprint(app_dir).map_err(deps)?,
+            lock_sha256,
             installer: tool::uv().label(),
             selection: selection.describe(),
         };
-        Ok(Self { selection, key })
+        Ok(Self {
+            selection,
+            key,
+            local,
+        })
     }
+
+    /// How the build log names what the key covers.
+    fn lock_label(&self) -> &'static str {
+        if copied(&self.local).next().is_some() {
+            "uv.lock (+ local packages)"
+        } else {
+            "uv.lock"
+        }
+    }
+}
+
+/// The directory (non-editable) packages among `local`.
+fn copied(local: &[LocalSource]) -> impl Iterator<Item = &LocalSource> {
+    local.iter().filter(|source| !source.editable)
+}
+
+fn read_file(path: &Path) -> Result<String, DepsError> {
+    fs_err::read_to_string(path).map_err(|error| DepsError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 impl Buildpack for UvBuildpack {
@@ -93,30 +149,27 @@ impl Buildpack for UvBuildpack {
         {
             return Err(UvError::SkipsLockCheck(variable).into());
         }
-        let Inputs { selection, key } = Inputs::read(&context.app_dir, env)?;
+        let inputs = Inputs::read(&context.app_dir, env)?;
+        let Inputs {
+            selection, local, ..
+        } = &inputs;
 
         output::step("Installing dependencies from uv.lock");
         output::detail(format!("Installing {}", selection.describe()));
         let uv = setup::uv(&context, &setup::tool_index(env, None))?;
         let python = uv.python.clone();
-        let wanted = key.with_python(python.version.clone());
-        layers::venv::install(&context, &wanted, "uv.lock", &uv, |venv, _| {
-            let lock_path = context.app_dir.join("uv.lock");
-            let lock = fs_err::read_to_string(&lock_path).map_err(|error| {
-                deps(DepsError::Io {
-                    action: "read",
-                    path: lock_path,
-                    error,
-                })
-            })?;
+        let wanted = inputs.key.clone().with_python(python.version.clone());
+        layers::venv::install(&context, &wanted, inputs.lock_label(), &uv, |venv, _| {
             let build_output = BuildOutput::snapshot(
                 &context.app_dir,
-                local_sources::built_in_place(&lock)
+                local_sources::built_in_place(local)
                     .iter()
                     .map(PathBuf::as_path),
             );
             output::stream_heading("Running uv sync --locked");
             let mut sync = uv.command(&context.app_dir);
+            // A venv synced in place gets a changed directory package too: `uv sync`
+            // rebuilds it (tests/tests/uv.rs, a_changed_directory_package_is_installed_again).
             sync.args(["sync", "--locked"])
                 .args(selection.args())
                 .arg("--python")
@@ -176,6 +229,72 @@ mod tests {
                 (".python-version", "3.13\n"),
             ],
         );
+    }
+
+    /// A directory package is copied into the venv, so its files are inputs; what building it
+    /// leaves in its tree is not.
+    #[test]
+    fn a_directory_package_s_files_are_in_the_key() {
+        let app = testing::fixture_app("uv-local");
+        let inputs = Inputs::read(app.path(), &Env::new()).expect("readable");
+        assert_eq!(inputs.lock_label(), "uv.lock (+ local packages)");
+        testing::assert_key_follows_inputs(
+            app.path(),
+            |env| {
+                Inputs::read(app.path(), env)
+                    .expect("readable")
+                    .key
+                    .digest()
+            },
+            &[
+                (
+                    "libs/localpkg/localpkg/__init__.py",
+                    "VALUE = \"changed\"\n",
+                ),
+                ("libs/localpkg/localpkg/extra.py", "Y = 1\n"),
+                (
+                    "libs/localpkg/pyproject.toml",
+                    "[project]\nname = \"localpkg\"\nversion = \"1.2.1\"\n",
+                ),
+            ],
+            &[],
+            &[
+                ("app.py", "X = 2\n"),
+                (
+                    "libs/localpkg/build/lib/localpkg/__init__.py",
+                    "VALUE = 1\n",
+                ),
+                (
+                    "libs/localpkg/localpkg.egg-info/PKG-INFO",
+                    "Name: localpkg\n",
+                ),
+                ("libs/localpkg/localpkg/__pycache__/x.pyc", "pyc"),
+            ],
+        );
+        assert_eq!(
+            Inputs::read(testing::fixture_app("uv-flask").path(), &Env::new())
+                .expect("readable")
+                .lock_label(),
+            "uv.lock"
+        );
+    }
+
+    #[test]
+    fn a_missing_directory_package_is_named() {
+        let app = testing::fixture_app("uv-local");
+        fs_err::remove_dir_all(app.path().join("libs/localpkg")).expect("remove");
+        match Inputs::read(app.path(), &Env::new()) {
+            Err(UvError::LocalPathMissing { package, path }) => {
+                assert_eq!(
+                    (package.as_str(), path),
+                    ("localpkg", PathBuf::from("libs/localpkg"))
+                );
+            }
+            other => panic!(
+                "expected LocalPathMissing, got {:?}",
+                other.map(|inputs| inputs.key)
+            ),
+        }
     }
 
     #[test]
