@@ -95,7 +95,7 @@ fn graphviz_dot_is_on_path_in_the_container() {
     );
     assert_contains(
         &log,
-        "! WARNING: OS package scripts were not run\n!\n! These packages have maintainer scripts, which need root and are not run:\n!   fontconfig (postinst)\n!   fontconfig-config (postinst, preinst)\n!   graphviz (postinst)\n!   libglib2.0-0 (postinst)\n!   x11-common (postinst)\n! Their files are unpacked as the .deb has them; what the scripts would do (users, alternatives, caches, configuration) is not done.\n! Most libraries and tools work without it. If one does not, see docs/os-packages.md#maintainer-scripts.\n",
+        "! WARNING: OS package scripts were not run\n!\n! These packages have maintainer scripts, which need root and are not run:\n! - fontconfig (postinst)\n! - fontconfig-config (postinst, preinst)\n! - graphviz (postinst)\n! - libglib2.0-0 (postinst)\n! - x11-common (postinst)\n! Their files are unpacked as the .deb has them; what the scripts would do\n! (users, alternatives, caches, configuration) is not done.\n! Most libraries and tools work without it. If one does not, see\n! docs/os-packages.md#maintainer-scripts.\n",
     );
     let version = image.shell_ok("command -v dot && dot -V");
     assert_contains(&version, &format!("{LAYER}/usr/bin/dot\n"));

@@ -367,3 +367,66 @@ fn offline_build_from_a_vendored_channel() {
     );
     assert_eq!(json(&image)["flask"], "3.1.1");
 }
+
+/// Each `.condarc` mistake fails the build with its whole message: the file is not YAML, a
+/// key has a value of the wrong type, the channel alias is no URL.
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn condarc_mistakes_are_explained() {
+    let app = App::fixture("conda-flask");
+    let fails = |name: &str, condarc: &str| {
+        app.write(".condarc", condarc);
+        conda_image(name).build_fails(&app)
+    };
+
+    assert_contains(
+        &fails(
+            "conda-condarc-yaml",
+            "channels:\n  - conda-forge\n\tchannel_priority: strict\n",
+        ),
+        "! ERROR: Invalid .condarc\n!\n! .condarc in the app is not valid YAML: found a tab character that violates\n! indentation at line 3 column 1, while scanning a plain scalar at line 2 column\n! 5.\n!\n! How to fix:\n!   Fix .condarc at the place named: one `key: value` setting a line, nested\n!   lines indented with spaces (not tabs), e.g. `channels: [conda-forge]`. This\n!   buildpack reads its channels, channel_alias and channel_priority; delete\n!   .condarc if the build needs none of them.\n",
+    );
+
+    assert_contains(
+        &fails("conda-condarc-type", "# mirror settings\nchannels: 5\n"),
+        "! ERROR: Invalid .condarc\n!\n! channels in .condarc (line 2) is the number 5: it must be a list of channel\n! names or URLs.\n!\n! How to fix:\n!   In .condarc, set channels to a list of channel names or URLs, e.g.\n!   `channels: [conda-forge]`, or delete it.\n",
+    );
+
+    assert_contains(
+        &fails("conda-condarc-alias", "channel_alias: conda.example.com\n"),
+        "! ERROR: Invalid .condarc\n!\n! channel_alias in .condarc (line 1) is 'conda.example.com': it must be an http,\n! https or file URL.\n!\n! How to fix:\n!   In .condarc, set channel_alias to an http, https or file URL, e.g.\n!   `channel_alias: https://conda.example.com/`, or delete it.\n",
+    );
+}
+
+/// `.condarc` keys the buildpack does not read are named in a warning and the build goes on;
+/// the keys it reads apply (the alias and the priority come from the file: no variable is
+/// set, and the environment file names no channel).
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn condarc_keys_it_does_not_read_are_a_warning() {
+    let app = App::fixture("conda-flask");
+    app.write(
+        "environment.yml",
+        "dependencies:\n  - python=3.13\n  - flask\n",
+    );
+    app.write(
+        ".condarc",
+        &format!(
+            "channel_alias: {}\nchannels: [conda-forge]\nchannel_priority: flexible\nalways_yes: true\nssl_verify: false\n",
+            alias()
+        ),
+    );
+    let log = Image::new("conda-condarc-ignored").build_ok(&app);
+    assert_contains(
+        &log,
+        "! WARNING: .condarc settings are ignored\n!\n! .condarc sets always_yes, ssl_verify, which this buildpack does not read (it\n! reads channels, channel_alias and channel_priority): the build goes on without\n! them.\n! Delete them from .condarc to silence this warning. docs/conda.md lists the\n! build variables for channels, mirrors and credentials.\n",
+    );
+    assert_contains(
+        &log,
+        &format!(
+            "  - Channels (flexible priority): conda-forge ({}conda-forge/)\n",
+            alias()
+        ),
+    );
+    assert_contains(&log, "  - Packages: ");
+}

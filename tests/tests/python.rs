@@ -206,7 +206,7 @@ fn runtime_txt_is_accepted_with_a_warning() {
     assert_contains(&log, "  - Python 3.11.2 (3.11.2 requested in runtime.txt)");
     assert_contains(
         &log,
-        "! WARNING: runtime.txt is deprecated\n!\n! runtime.txt is a legacy format. Replace it with a .python-version file containing\n! only the version (3.11.2)",
+        "! WARNING: runtime.txt is deprecated\n!\n! runtime.txt is a legacy format. Replace it with a .python-version file\n! containing only the version (3.11.2), the format pyenv, uv and other tools\n! read.\n",
     );
 }
 

@@ -192,7 +192,7 @@ fn no_default_process_is_a_warning_and_a_procfile_serves_on_port_8080() {
     let log = image.build_ok(&app);
     assert_contains(
         &log,
-        "! WARNING: The image has no default process\n!\n! The app has no Procfile and no wrapper configuration, and none of the app shapes this buildpack detects fits:\n!   - main.py has no module-level `app` or `application`\n! Detected: a Django project (manage.py), a module-level `app` or `application` in main.py, app.py, wsgi.py, asgi.py (WSGI with gunicorn, ASGI with uvicorn), a Streamlit or Gradio script.\n! The image has no default process: `docker run <image>` fails until one is given.\n! Give it one with a Procfile, e.g. `web: gunicorn --bind 0.0.0.0:$PORT app:app` or `web: python server.py`, or wrap a function with blacklodge.toml (docs/wrapper.md).\n",
+        "! WARNING: The image has no default process\n!\n! The app has no Procfile and no wrapper configuration, and none of the app\n! shapes this buildpack detects fits:\n! - main.py has no module-level `app` or `application`\n! Detected: a Django project (manage.py), a module-level `app` or `application`\n! in main.py, app.py, wsgi.py, asgi.py (WSGI with gunicorn, ASGI with uvicorn),\n! a Streamlit or Gradio script.\n! The image has no default process: `docker run <image>` fails until one is\n! given.\n! Give it one with a Procfile, e.g. `web: gunicorn --bind 0.0.0.0:$PORT app:app`\n! or `web: python server.py`, or wrap a function with blacklodge.toml\n! (docs/wrapper.md).\n",
     );
     let output = Command::new("docker")
         .args(["run", "--rm", "--network", "none", &image.name])

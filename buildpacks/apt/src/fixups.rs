@@ -57,7 +57,7 @@ pub(crate) fn run(root: &Path, installed: &[&str], env: &LayerEnv) -> Vec<&'stat
             Err(error) => output::warning(
                 format!("{} could not be written", fixup.what),
                 format!(
-                    "`{}` {}:\n{}\n{} is installed, but may not work.",
+                    "`{}` {}:\n{}\n\n{} is installed, but may not work.",
                     error.command(),
                     error.reason(),
                     error.output().trim(),

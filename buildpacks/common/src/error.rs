@@ -3,7 +3,7 @@
 
 use std::fmt::{Debug, Display, Write as _};
 
-use crate::wrap::wrap;
+use crate::wrap::in_margin;
 
 /// The width of the terminal a rendered message is laid out for.
 pub const WIDTH: usize = 80;
@@ -55,14 +55,10 @@ impl UserError {
     #[must_use]
     pub fn render(&self) -> String {
         let mut out = format!("\n! ERROR: {}\n!\n", self.title);
-        for line in wrap(&self.detail, WIDTH - "! ".len()).lines() {
-            out.push_str(&format!("! {line}\n").replace("! \n", "!\n"));
-        }
+        out.push_str(&in_margin(&self.detail, "! ", WIDTH));
         if !self.fix.is_empty() {
             out.push_str("!\n! How to fix:\n");
-            for line in wrap(&self.fix, WIDTH - "!   ".len()).lines() {
-                out.push_str(&format!("!   {line}\n").replace("!   \n", "!\n"));
-            }
+            out.push_str(&in_margin(&self.fix, "!   ", WIDTH));
         }
         out
     }

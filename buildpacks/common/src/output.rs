@@ -17,6 +17,9 @@ use std::fmt::Display;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use crate::error::WIDTH;
+use crate::wrap::in_margin;
+
 thread_local! {
     /// The writer injected by [`capture`] for this thread, if any.
     static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
@@ -92,16 +95,15 @@ pub fn tool_line(text: impl Display) {
     write(Stream::Out, &format!("      {text}\n"));
 }
 
-/// A warning: something the user should change, but which does not fail the build.
+/// A warning: something the user should change, but which does not fail the build. Laid out
+/// as an error's detail is: the body wrapped to [`WIDTH`] columns behind `! ` by the rule of
+/// [`crate::wrap`].
 pub fn warning(title: impl Display, body: impl Display) {
     // Warnings go to stderr like errors so they stand out in CI logs.
-    let mut text = format!("\n! WARNING: {title}\n!\n");
-    for line in body.to_string().lines() {
-        text.push_str("! ");
-        text.push_str(line);
-        text.push('\n');
-    }
-    text.push('\n');
+    let text = format!(
+        "\n! WARNING: {title}\n!\n{}\n",
+        in_margin(&body.to_string(), "! ", WIDTH)
+    );
     write(Stream::Err, &text);
 }
 
@@ -231,6 +233,33 @@ mod tests {
         assert_eq!(
             log,
             "- Checking Procfile\n\n! WARNING: Unused Procfile entry\n!\n! web is set twice.\n! The last one is used.\n\n      (attempt 1 failed: timeout; retrying in 1s)\n\n! ERROR: Invalid Procfile\n"
+        );
+    }
+
+    #[test]
+    fn warnings_are_laid_out_as_errors_are() {
+        let body = "The app has no Procfile, and none of the shapes this buildpack detects fits the files it has:\n- main.py has no module-level `app` or `application`, which is what would be served\nGive it one with a Procfile, e.g. `web: gunicorn --bind 0.0.0.0:$PORT app:app`, or see https://example.com/docs/web.md#the-default-process-of-an-image.\n\nThe output of the step:\n    a tool's indented line that is longer than eighty columns, which stays as the tool wrote it\nunwrapped too, up to the blank line\n";
+        let ((), log) = capture(|| warning("The image has no default process", body));
+        assert_eq!(
+            log,
+            "\n! WARNING: The image has no default process\n!\n\
+             ! The app has no Procfile, and none of the shapes this buildpack detects fits\n\
+             ! the files it has:\n\
+             ! - main.py has no module-level `app` or `application`, which is what would be served\n\
+             ! Give it one with a Procfile, e.g.\n\
+             ! `web: gunicorn --bind 0.0.0.0:$PORT app:app`, or see\n\
+             ! https://example.com/docs/web.md#the-default-process-of-an-image.\n\
+             !\n\
+             ! The output of the step:\n\
+             !     a tool's indented line that is longer than eighty columns, which stays as the tool wrote it\n\
+             ! unwrapped too, up to the blank line\n\
+             \n"
+        );
+        // The same body as an error's detail has the same lines.
+        let error = crate::error::UserError::new("The image has no default process", body, "");
+        assert_eq!(
+            log.replace("! WARNING:", "! ERROR:"),
+            format!("{}\n", error.render())
         );
     }
 

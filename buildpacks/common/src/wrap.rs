@@ -53,6 +53,24 @@ pub fn wrap(text: &str, width: usize) -> String {
     wrapped
 }
 
+/// `text` wrapped by the rule of this module to fit `width` columns together with `margin`,
+/// which starts each of its lines (a blank line gets the margin without trailing spaces);
+/// every line ends with a newline. How errors and warnings lay out their text behind `! `.
+#[must_use]
+pub fn in_margin(text: &str, margin: &str, width: usize) -> String {
+    let mut out = String::new();
+    for line in wrap(text, width - margin.chars().count()).lines() {
+        if line.is_empty() {
+            out.push_str(margin.trim_end());
+        } else {
+            out.push_str(margin);
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Where a line stands.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Block {
@@ -125,7 +143,7 @@ fn closes(word: &str, quote: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::wrap;
+    use super::{in_margin, wrap};
 
     #[test]
     fn short_lines_are_kept() {
@@ -211,5 +229,14 @@ mod tests {
             ),
             "- line 2 of\n  requirements.txt: uv\n  has no such\n  preference."
         );
+    }
+
+    #[test]
+    fn a_margin_starts_every_line_and_counts_in_the_width() {
+        assert_eq!(
+            in_margin("The quick brown fox jumps.\n\nOver a dog.", "!   ", 14),
+            "!   The quick\n!   brown fox\n!   jumps.\n!\n!   Over a\n!   dog.\n"
+        );
+        assert_eq!(in_margin("", "! ", 10), "");
     }
 }

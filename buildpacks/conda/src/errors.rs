@@ -182,26 +182,56 @@ fn explicit_error(file: &str, failure: &ExplicitFailure) -> UserError {
 }
 
 fn config_error(error: &ConfigError) -> UserError {
+    let condarc = config::CONDARC;
+    let readable = config::condarc_key_names();
     match error {
         ConfigError::Variable(error) => error.into(),
-        ConfigError::Condarc(message) => UserError::new(
-            format!("Invalid {}", config::CONDARC),
+        ConfigError::CondarcRead(error) => UserError::io(
+            "read",
+            std::path::Path::new(condarc),
+            error,
+            format!("Make {condarc} a readable UTF-8 text file, or delete it."),
+        ),
+        ConfigError::CondarcSyntax(message) => UserError::new(
+            format!("Invalid {condarc}"),
+            format!("{condarc} in the app is not valid YAML: {message}."),
             format!(
-                "{} in the app could not be read: {message}",
-                config::CONDARC
-            ),
-            format!(
-                "Fix {} (YAML; this buildpack reads its `channels`, `channel_alias` and `channel_priority`), or remove it.",
-                config::CONDARC
+                "Fix {condarc} at the place named: one `key: value` setting a line, nested lines indented with spaces (not tabs), e.g. `channels: [conda-forge]`. This buildpack reads its {readable}; delete {condarc} if the build needs none of them."
             ),
         ),
-        ConfigError::Alias { value, source } => UserError::new(
-            "Invalid conda channel alias",
-            format!("The channel alias '{value}' (from {source}) is not an http(s) or file URL."),
+        ConfigError::CondarcNotMapping { found } => UserError::new(
+            format!("Invalid {condarc}"),
             format!(
-                "Set {} (or channel_alias in {}) to the URL that channel names are appended to, e.g. https://conda.example.com/.",
+                "{condarc} in the app is {found}, not a mapping of settings (`key: value` lines)."
+            ),
+            format!(
+                "Write {condarc} as `key: value` lines, e.g. `channels: [conda-forge]` (this buildpack reads {readable}), or delete it."
+            ),
+        ),
+        ConfigError::CondarcValue { key, line, found } => UserError::new(
+            format!("Invalid {condarc}"),
+            format!(
+                "{} in {condarc}{} is {found}: it must be {}.",
+                key.name,
+                line.map(|line| format!(" (line {line})"))
+                    .unwrap_or_default(),
+                key.form
+            ),
+            format!(
+                "In {condarc}, set {} to {}, e.g. `{}`, or delete it.",
+                key.name, key.form, key.example
+            ),
+        ),
+        ConfigError::Alias { value } => UserError::new(
+            "Invalid conda channel alias",
+            format!(
+                "{}={} is not an http, https or file URL.",
                 config::ALIAS_VARIABLE,
-                config::CONDARC
+                blacklodge_common::error::quote(value)
+            ),
+            format!(
+                "Set {} to the URL that channel names are appended to, e.g. https://conda.example.com/, or unset it.",
+                config::ALIAS_VARIABLE
             ),
         ),
     }
@@ -334,16 +364,44 @@ mod tests {
                 })),
             ),
             (
-                "config_condarc",
-                CondaError::Config(ConfigError::Condarc(
-                    "channels: invalid type: string \"conda-forge\", expected a sequence at line 1 column 11".into(),
+                "config_condarc_read",
+                CondaError::Config(ConfigError::CondarcRead(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "stream did not contain valid UTF-8",
+                ))),
+            ),
+            (
+                "config_condarc_syntax",
+                CondaError::Config(ConfigError::CondarcSyntax(
+                    "did not find expected ',' or ']' at line 2 column 1, while parsing a flow sequence at line 1 column 11".into(),
                 )),
+            ),
+            (
+                "config_condarc_not_mapping",
+                CondaError::Config(ConfigError::CondarcNotMapping {
+                    found: "a list".into(),
+                }),
+            ),
+            (
+                "config_condarc_value",
+                CondaError::Config(ConfigError::CondarcValue {
+                    key: config::CONDARC_KEYS[0],
+                    line: Some(3),
+                    found: "a list whose item 2 is the number 5".into(),
+                }),
+            ),
+            (
+                "config_condarc_value_without_line",
+                CondaError::Config(ConfigError::CondarcValue {
+                    key: config::CONDARC_KEYS[2],
+                    line: None,
+                    found: "'sometimes'".into(),
+                }),
             ),
             (
                 "config_alias",
                 CondaError::Config(ConfigError::Alias {
                     value: "ftp://mirror.example/".into(),
-                    source: config::ALIAS_VARIABLE.into(),
                 }),
             ),
             (

@@ -95,9 +95,12 @@ fn plan(context: &BuildContext<CondaBuildpack>) -> Result<Plan, CondaError> {
         output::warning(
             format!("{} settings are ignored", config::CONDARC),
             format!(
-                "This buildpack reads channels, channel_alias and channel_priority from {}; it ignores: {}.",
-                config::CONDARC,
-                config.ignored_condarc_keys.join(", ")
+                "{condarc} sets {}, which this buildpack does not read (it reads {}): the build goes on without {}.\nDelete {} from {condarc} to silence this warning. docs/conda.md lists the build variables for channels, mirrors and credentials.",
+                config.ignored_condarc_keys.join(", "),
+                config::condarc_key_names(),
+                output::noun(config.ignored_condarc_keys.len(), "it", "them"),
+                output::noun(config.ignored_condarc_keys.len(), "it", "them"),
+                condarc = config::CONDARC,
             ),
         );
     }

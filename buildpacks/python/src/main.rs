@@ -257,7 +257,7 @@ fn log_decision(decision: &Decision<'_>) {
         output::warning(
             "runtime.txt is deprecated",
             format!(
-                "runtime.txt is a legacy format. Replace it with a .python-version file containing\nonly the version ({}), the format pyenv, uv and other tools read.",
+                "runtime.txt is a legacy format. Replace it with a .python-version file containing only the version ({}), the format pyenv, uv and other tools read.",
                 requested.request
             ),
         );

@@ -233,7 +233,7 @@ pub(crate) fn no_default_process_warning(notes: &[String]) -> (String, String) {
         "The app has no Procfile and no wrapper configuration, and none of the app shapes this buildpack detects fits:\n",
     );
     for note in notes {
-        let _ = writeln!(body, "  - {note}");
+        let _ = writeln!(body, "- {note}");
     }
     let _ = writeln!(
         body,
@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(title, "The image has no default process");
         assert_eq!(
             body,
-            "The app has no Procfile and no wrapper configuration, and none of the app shapes this buildpack detects fits:\n  - main.py has no module-level `app` or `application`\nDetected: a Django project (manage.py), a module-level `app` or `application` in main.py, app.py, wsgi.py, asgi.py (WSGI with gunicorn, ASGI with uvicorn), a Streamlit or Gradio script.\nThe image has no default process: `docker run <image>` fails until one is given.\nGive it one with a Procfile, e.g. `web: gunicorn --bind 0.0.0.0:$PORT app:app` or `web: python server.py`, or wrap a function with blacklodge.toml (docs/wrapper.md)."
+            "The app has no Procfile and no wrapper configuration, and none of the app shapes this buildpack detects fits:\n- main.py has no module-level `app` or `application`\nDetected: a Django project (manage.py), a module-level `app` or `application` in main.py, app.py, wsgi.py, asgi.py (WSGI with gunicorn, ASGI with uvicorn), a Streamlit or Gradio script.\nThe image has no default process: `docker run <image>` fails until one is given.\nGive it one with a Procfile, e.g. `web: gunicorn --bind 0.0.0.0:$PORT app:app` or `web: python server.py`, or wrap a function with blacklodge.toml (docs/wrapper.md)."
         );
     }
 }

@@ -215,8 +215,8 @@ fn unpack(root: &Path, packages: &[Package], debs: &[PathBuf]) -> Result<(), Apt
 
 pub(crate) fn scripts_warning(with_scripts: &[String]) -> String {
     format!(
-        "These packages have maintainer scripts, which need root and are not run:\n  {}\nTheir files are unpacked as the .deb has them; what the scripts would do (users, alternatives, caches, configuration) is not done.\nMost libraries and tools work without it. If one does not, see docs/os-packages.md#maintainer-scripts.",
-        with_scripts.join("\n  ")
+        "These packages have maintainer scripts, which need root and are not run:\n- {}\nTheir files are unpacked as the .deb has them; what the scripts would do (users, alternatives, caches, configuration) is not done.\nMost libraries and tools work without it. If one does not, see docs/os-packages.md#maintainer-scripts.",
+        with_scripts.join("\n- ")
     )
 }
 
@@ -415,7 +415,7 @@ mod tests {
     fn scripts_warning_lists_the_packages() {
         assert_eq!(
             scripts_warning(&["libgvc6 (postinst)".into(), "fontconfig (postinst)".into()]),
-            "These packages have maintainer scripts, which need root and are not run:\n  libgvc6 (postinst)\n  fontconfig (postinst)\nTheir files are unpacked as the .deb has them; what the scripts would do (users, alternatives, caches, configuration) is not done.\nMost libraries and tools work without it. If one does not, see docs/os-packages.md#maintainer-scripts."
+            "These packages have maintainer scripts, which need root and are not run:\n- libgvc6 (postinst)\n- fontconfig (postinst)\nTheir files are unpacked as the .deb has them; what the scripts would do (users, alternatives, caches, configuration) is not done.\nMost libraries and tools work without it. If one does not, see docs/os-packages.md#maintainer-scripts."
         );
     }
 }
