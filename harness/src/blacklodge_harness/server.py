@@ -45,7 +45,7 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from blacklodge_harness.config import Settings, load_settings
 from blacklodge_harness.core import Handler
@@ -134,11 +134,12 @@ def _call_wrapper(callback: Any, scope_opts: dict[str, Any], access_log_fmt: Any
         environ = base | scope
         environ[RESPOND_KEY] = proto.response_bytes
         body = callback(environ, start_response)
+        status: int = answer[0]
         if type(body) is list:
-            proto.response_bytes(answer[0], answer[1], b"".join(body))
+            proto.response_bytes(status, answer[1], b"".join(body))
         else:
-            proto.response_iter(answer[0], answer[1], _Chunks(body))
-        return cast(int, answer[0])
+            proto.response_iter(status, answer[1], _Chunks(body))
+        return status
 
     return run
 
