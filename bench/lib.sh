@@ -116,7 +116,8 @@ docker_ok() { docker info >/dev/null 2>&1; }
 # reaches an image a benchmark measures.
 copy_app() {
   mkdir -p "$2"
-  (cd "$1" && git ls-files -z --cached --others --exclude-standard -- . | xargs -0 -r cp --parents -t "$2")
+  local destination; destination="$(cd "$2" && pwd)"
+  (cd "$1" && git ls-files -z --cached --others --exclude-standard -- . | xargs -0 -r cp --parents -t "$destination")
 }
 
 # serve_dir WHAT DIR PORT PROBE_URL PORT_VARIABLE LOG: serves DIR on 127.0.0.1:PORT with
