@@ -130,12 +130,7 @@ fn lock_error(error: &LockError) -> UserError {
     }
 }
 
-blacklodge_common::buildpack_error!(
-    PipenvError,
-    Deps(DepsError),
-    Translated(TranslatedError),
-    Missing(Missing),
-);
+blacklodge_python_deps::translated_lock_error!(PipenvError);
 
 #[cfg(test)]
 mod tests {

@@ -128,12 +128,7 @@ fn lock_error(error: &LockError) -> UserError {
     }
 }
 
-blacklodge_common::buildpack_error!(
-    PoetryError,
-    Deps(DepsError),
-    Translated(TranslatedError),
-    Missing(Missing),
-);
+blacklodge_python_deps::translated_lock_error!(PoetryError);
 
 #[cfg(test)]
 mod tests {

@@ -168,6 +168,22 @@ where
     BuildResultBuilder::new().build()
 }
 
+/// The conversions a [`TranslatedLock`] buildpack's error needs (see
+/// `blacklodge_common::buildpack_error`): from its variants `Deps(DepsError)`,
+/// `Translated(TranslatedError)` and `Missing(Missing)`, e.g.
+/// `translated_lock_error!(PoetryError)`.
+#[macro_export]
+macro_rules! translated_lock_error {
+    ($error:ty) => {
+        blacklodge_common::buildpack_error!(
+            $error,
+            Deps($crate::errors::DepsError),
+            Translated($crate::translated::TranslatedError),
+            Missing($crate::lock_buildpack::Missing),
+        );
+    };
+}
+
 /// Helpers for the unit tests of the [`TranslatedLock`] buildpacks: the `testing` feature,
 /// enabled by their dev-dependencies only.
 #[cfg(feature = "testing")]
