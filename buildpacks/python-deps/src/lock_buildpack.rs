@@ -37,7 +37,7 @@ pub trait TranslatedLock:
     /// what to install for the build's variables `env`, without running anything.
     ///
     /// # Errors
-    /// Unreadable files, a lock out of date, a selection the lock does not have.
+    /// An invalid manifest or lock, a lock out of date, a selection the lock does not have.
     fn select(env: &Env, manifest: &str, lock: &str) -> Result<Selected, Self::Error>;
 }
 
