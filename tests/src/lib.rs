@@ -444,20 +444,28 @@ impl Image {
         found
     }
 
+    /// The CycloneDX SBOM of the launch layer `layer` of `owner` (a buildpack's layers
+    /// directory name, e.g. `blacklodge_wrapper`, or the lifecycle's `buildpacksio_lifecycle`).
+    #[must_use]
+    pub fn launch_sbom(&self, owner: &str, layer: &str) -> serde_json::Value {
+        let mut sboms = self.launch_sboms();
+        let Some(path) = sboms
+            .keys()
+            .find(|path| path.contains(owner) && path.contains(layer))
+            .cloned()
+        else {
+            panic!("no {layer} SBOM in {:?}", sboms.keys());
+        };
+        sboms.remove(&path).expect("found")
+    }
+
     /// The package URLs (purls) of the CycloneDX SBOM of the venv layer of `buildpack` (its
     /// layers directory name, e.g. `blacklodge_pip`).
     #[must_use]
     pub fn venv_purls(&self, buildpack: &str) -> Vec<String> {
-        let sboms = self.launch_sboms();
-        let (_, sbom) = sboms
-            .iter()
-            .find(|(path, _)| path.contains(buildpack) && path.contains("venv"))
-            .unwrap_or_else(|| panic!("no venv SBOM in {:?}", sboms.keys()));
-        sbom["components"]
-            .as_array()
-            .expect("components")
-            .iter()
-            .filter_map(|c| c["purl"].as_str().map(str::to_string))
+        purls(&self.launch_sbom(buildpack, "venv"))
+            .into_iter()
+            .map(str::to_string)
             .collect()
     }
 
@@ -903,6 +911,17 @@ pub fn free_port_pair_below_ephemeral() -> u16 {
                 && TcpListener::bind(("127.0.0.1", port + 1)).is_ok()
         })
         .expect("two free loopback ports below 32000")
+}
+
+/// The package URLs (purls) of the components of a CycloneDX SBOM document.
+#[must_use]
+pub fn purls(sbom: &serde_json::Value) -> Vec<&str> {
+    sbom["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|component| component["purl"].as_str())
+        .collect()
 }
 
 /// Asserts `haystack` contains `needle`, showing the whole haystack when it does not.

@@ -2,7 +2,7 @@
 
 use blacklodge_tests::{
     App, Image, assert_contains, assert_not_contains, docker_run_offline,
-    inspect_format as inspect, output_text, stacks,
+    inspect_format as inspect, output_text, purls, stacks,
 };
 use std::process::Command;
 
@@ -172,19 +172,10 @@ fn build_log_has_no_lifecycle_sbom_or_volume_key_warnings() {
     let log = image.build_ok(&app);
     assert_not_contains(&log, "Did not find SBOM");
     assert_not_contains(&log, "PACK_VOLUME_KEY");
-    let sboms = image.launch_sboms();
-    let (_, launcher) = sboms
-        .iter()
-        .find(|(path, _)| path.contains("buildpacksio_lifecycle") && path.contains("launcher"))
-        .unwrap_or_else(|| panic!("no launcher SBOM in {:?}", sboms.keys()));
+    let launcher = image.launch_sbom("buildpacksio_lifecycle", "launcher");
     assert_eq!(launcher["bomFormat"], "CycloneDX");
     assert_eq!(launcher["metadata"]["component"]["name"], "launcher");
-    let purls: Vec<&str> = launcher["components"]
-        .as_array()
-        .expect("components")
-        .iter()
-        .filter_map(|component| component["purl"].as_str())
-        .collect();
+    let purls = purls(&launcher);
     assert!(
         purls
             .iter()

@@ -4,7 +4,7 @@
 
 use blacklodge_tests::{
     App, Container, Image, Response, assert_contains, assert_not_contains, copy_dir,
-    docker_run_offline,
+    docker_run_offline, purls,
 };
 use std::path::Path;
 use std::process::{Command, Output};
@@ -776,17 +776,8 @@ fn harness_dependencies_come_from_the_lock_and_are_in_the_sbom() {
     }
 
     // The harness layer's SBOM lists the harness and each of them.
-    let sboms = image.launch_sboms();
-    let (_, sbom) = sboms
-        .iter()
-        .find(|(path, _)| path.contains("blacklodge_wrapper") && path.contains("harness"))
-        .unwrap_or_else(|| panic!("no harness SBOM in {:?}", sboms.keys()));
-    let purls: Vec<&str> = sbom["components"]
-        .as_array()
-        .expect("components")
-        .iter()
-        .filter_map(|component| component["purl"].as_str())
-        .collect();
+    let sbom = image.launch_sbom("blacklodge_wrapper", "harness");
+    let purls = purls(&sbom);
     assert!(
         purls.contains(&"pkg:generic/blacklodge-harness@0.1.0"),
         "{purls:?}"

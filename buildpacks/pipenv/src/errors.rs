@@ -1,16 +1,16 @@
 //! Every way the Pipenv buildpack can fail, and the one place that explains each to the user.
 
 use crate::pipfile::{Hashing, LockError};
-use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing};
 use blacklodge_python_deps::errors::{self, DepsError};
-use std::path::PathBuf;
+use blacklodge_python_deps::lock_buildpack::Missing;
+use blacklodge_python_deps::translated::TranslatedError;
 
 #[derive(Debug)]
 pub(crate) enum PipenvError {
     Deps(DepsError),
-    MissingPipfile,
-    MissingLock,
+    /// The manifest or the lock is not in the app.
+    Missing(Missing),
     InvalidPipfile(toml::de::Error),
     InvalidLock(serde_json::Error),
     /// The hash the lock records, and the Pipfile's hash by each Pipenv hashing.
@@ -19,33 +19,24 @@ pub(crate) enum PipenvError {
         current: Vec<(Hashing, String)>,
     },
     Lock(LockError),
-    /// A path dependency whose directory or file is not in the app.
-    LocalPathMissing {
-        package: String,
-        path: PathBuf,
-    },
     /// `${VAR}` in a source URL with `VAR` unset.
     UnsetVariable {
         variable: String,
         source: String,
     },
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    Install(CommandError),
+    Translated(TranslatedError),
 }
 
 impl UserFacing for PipenvError {
     fn user_error(&self) -> UserError {
         match self {
             Self::Deps(error) => error.user_error(),
-            Self::MissingPipfile => UserError::new(
+            Self::Missing(Missing::Manifest) => UserError::new(
                 "No Pipfile",
                 "The app has a Pipfile.lock but no Pipfile; the lock cannot be checked against it.",
                 "Commit the Pipfile together with Pipfile.lock.",
             ),
-            Self::MissingLock => UserError::new(
+            Self::Missing(Missing::Lock) => UserError::new(
                 "No Pipfile.lock",
                 "The app has a Pipfile but no Pipfile.lock. The build installs like `pipenv install --deploy`: exactly the locked, hash-checked versions, never a fresh resolution.",
                 "Run `pipenv lock` and commit Pipfile.lock.",
@@ -83,12 +74,6 @@ impl UserFacing for PipenvError {
                 )
             }
             Self::Lock(error) => lock_error(error),
-            Self::LocalPathMissing { package, path } => errors::local_path_missing(
-                "Pipfile.lock",
-                package,
-                path,
-                "remove it from the Pipfile and run `pipenv lock`",
-            ),
             Self::UnsetVariable { variable, source } => UserError::new(
                 format!("{variable} is not set"),
                 format!(
@@ -98,10 +83,11 @@ impl UserFacing for PipenvError {
                     "Pass it to the build (`pack build --env {variable}=…`); it is used at build time only and never stored in the image."
                 ),
             ),
-            Self::Io { path, error } => errors::unreadable(path, error),
-            Self::Install(error) => {
-                errors::lock_install_failure(error, "Pipfile.lock", "pipenv lock")
-            }
+            Self::Translated(error) => error.user_error(
+                "Pipfile.lock",
+                "pipenv lock",
+                "remove it from the Pipfile and run `pipenv lock`",
+            ),
         }
     }
 }
@@ -144,12 +130,14 @@ fn lock_error(error: &LockError) -> UserError {
     }
 }
 
-blacklodge_common::buildpack_error!(PipenvError, Deps(DepsError));
+blacklodge_python_deps::translated_lock_error!(PipenvError);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blacklodge_common::command::CommandError;
     use blacklodge_common::error::render_all;
+    use std::path::PathBuf;
 
     /// Every variant's whole message, as the build log shows it.
     #[test]
@@ -169,8 +157,8 @@ flask = \"*\"",
             ],
         };
         let cases = [
-            ("missing_pipfile", PipenvError::MissingPipfile),
-            ("missing_lock", PipenvError::MissingLock),
+            ("missing_pipfile", PipenvError::Missing(Missing::Manifest)),
+            ("missing_lock", PipenvError::Missing(Missing::Lock)),
             ("invalid_pipfile", PipenvError::InvalidPipfile(invalid_toml)),
             ("invalid_lock", PipenvError::InvalidLock(invalid_json)),
             // Names already in their PEP 503 form hash the same with every Pipenv.
@@ -178,10 +166,10 @@ flask = \"*\"",
             ("lock_out_of_sync_by_pipenv_version", out_of_sync("ccc")),
             (
                 "local_path_missing",
-                PipenvError::LocalPathMissing {
+                PipenvError::Translated(TranslatedError::LocalPathMissing {
                     package: "tool".into(),
                     path: PathBuf::from("libs/tool"),
-                },
+                }),
             ),
             (
                 "unset_variable",
@@ -192,18 +180,18 @@ flask = \"*\"",
             ),
             (
                 "io",
-                PipenvError::Io {
+                PipenvError::Translated(TranslatedError::Io {
                     path: PathBuf::from("/workspace/Pipfile.lock"),
                     error: std::io::Error::from_raw_os_error(13),
-                },
+                }),
             ),
             (
                 "install_hash_mismatch",
-                PipenvError::Install(CommandError::failed(
+                PipenvError::Translated(TranslatedError::Install(CommandError::failed(
                     "uv pip sync requirements.txt",
                     1,
                     "error: Failed to prepare distributions\n  Caused by: Failed to fetch wheel: flask==3.1.2\n  Caused by: Hash mismatch for `flask==3.1.2`\n\nExpected:\n  sha256:aaaa\n\nComputed:\n  sha256:bbbb",
-                )),
+                ))),
             ),
         ];
         insta::assert_snapshot!(render_all(&cases));

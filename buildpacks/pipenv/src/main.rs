@@ -11,20 +11,13 @@ mod pipfile;
 
 use crate::errors::PipenvError;
 use crate::pipfile::{Hashing, Lock};
-use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{env, output};
 use blacklodge_python_deps::errors::DepsError;
-use blacklodge_python_deps::layers::venv::VenvKey;
+use blacklodge_python_deps::lock_buildpack::{Selected, TranslatedLock};
 use blacklodge_python_deps::locked::Indexes;
 use blacklodge_python_deps::managers::Manager;
 use blacklodge_python_deps::names::{self, Names};
-use blacklodge_python_deps::translated::{self, InstallError, PlanError};
-use blacklodge_python_deps::{setup, tool};
-use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
-use libcnb::detect::{DetectContext, DetectResult};
-use libcnb::generic::{GenericMetadata, GenericPlatform};
-use libcnb::{Buildpack, Env, Platform, buildpack_main};
-use std::path::Path;
+use libcnb::Env;
 
 pub(crate) struct PipenvBuildpack;
 
@@ -50,19 +43,10 @@ fn is_pypi_url(url: &str) -> bool {
     matches!(path, "/simple" | "/simple/")
 }
 
-fn deps(error: impl Into<DepsError>) -> PipenvError {
-    PipenvError::Deps(error.into())
-}
-
-fn read(app_dir: &Path, file: &str) -> Result<String, PipenvError> {
-    let path = app_dir.join(file);
-    fs_err::read_to_string(&path).map_err(|error| PipenvError::Io { path, error })
-}
-
 /// `default` plus `BP_PIPENV_CATEGORIES` (Pipfile section names are accepted too).
 fn categories(env: &Env, lock: &Lock) -> Result<Vec<String>, PipenvError> {
     let mut categories = vec!["default".to_string()];
-    match names::parse(env, CATEGORIES_VARIABLE).map_err(deps)? {
+    match names::parse(env, CATEGORIES_VARIABLE).map_err(DepsError::from)? {
         Names::None => {}
         Names::All => categories.extend(lock.categories()),
         Names::Some(extra) => {
@@ -127,29 +111,16 @@ fn indexes(lock: &Lock, env: &Env) -> Result<Indexes, PipenvError> {
     })
 }
 
-/// What the install needs and the venv key, from the app's files and the build's variables
-/// without running anything: the same code at detection (the key's digest tells the python
-/// buildpack when Python runs: `VenvKey`) and at build.
-struct Prepared {
-    /// How Pipfile.lock matches the Pipfile, for the log.
-    lock_matches: String,
-    categories: Vec<String>,
-    /// Packages of the lock to install.
-    count: usize,
-    /// The packages without a file hash in the lock, for the log.
-    unhashed: Option<String>,
-    install: translated::Install,
-    /// The lock's label in the cache decisions ("… changed", "… unchanged").
-    lock_label: &'static str,
-    key: VenvKey,
-}
+impl TranslatedLock for PipenvBuildpack {
+    const MANAGER: Manager = Manager::Pipenv;
+    const MANIFEST: &'static str = "Pipfile";
+    const LOCK: &'static str = "Pipfile.lock";
+    const WHY_NOT: &'static str =
+        "No Pipfile in the app root (or another package manager is selected).";
 
-impl Prepared {
-    fn read(app_dir: &Path, env: &Env) -> Result<Self, PipenvError> {
-        let pipfile_text = read(app_dir, "Pipfile")?;
-        let lock_text = read(app_dir, "Pipfile.lock")?;
+    fn select(env: &Env, pipfile_text: &str, lock_text: &str) -> Result<Selected, PipenvError> {
         let pipfile: toml::Table = pipfile_text.parse().map_err(PipenvError::InvalidPipfile)?;
-        let lock: Lock = serde_json::from_str(&lock_text).map_err(PipenvError::InvalidLock)?;
+        let lock: Lock = serde_json::from_str(lock_text).map_err(PipenvError::InvalidLock)?;
         let hashes =
             Hashing::ALL.map(|hashing| (hashing, pipfile::pipfile_hash(&pipfile, hashing)));
         let Some((hashing, _)) = hashes
@@ -172,111 +143,29 @@ impl Prepared {
         };
         let categories = categories(env, &lock)?;
         let plan = lock.plan(&categories).map_err(PipenvError::Lock)?;
-        let indexes = indexes(&lock, env)?;
-        let (mut install, local_fingerprint) = translated::plan(
-            app_dir,
-            &plan.packages,
-            plan.editables.clone(),
-            &indexes,
-            Vec::new(),
-        )
-        .map_err(|error| match error {
-            PlanError::LocalPathMissing { package, path } => {
-                PipenvError::LocalPathMissing { package, path }
-            }
-            PlanError::Io { path, error } => PipenvError::Io { path, error },
-        })?;
-        install.no_index = translated::no_index(env).map_err(deps)?;
-        let key = VenvKey {
-            lock_sha256: sha256_bytes(
-                translated::key_material(&[&pipfile_text, &lock_text], &local_fingerprint)
-                    .as_bytes(),
-            ),
-            installer: tool::uv().label(),
+        let installing = format!(
+            "Installing categories: {} ({})",
+            categories.join(", "),
+            output::count(plan.packages.len(), "package", "packages")
+        );
+        Ok(Selected {
+            indexes: indexes(&lock, env)?,
+            netrc: Vec::new(),
             selection: format!("categories: {}", categories.join(", ")),
-        };
-        Ok(Self {
-            lock_matches,
-            categories,
-            count: plan.packages.len(),
-            unhashed: translated::unhashed_note(&plan.packages),
-            install,
-            lock_label: if local_fingerprint.is_empty() {
-                "Pipfile.lock"
-            } else {
-                "Pipfile.lock (+ local packages)"
-            },
-            key,
+            details: vec![lock_matches, installing],
+            packages: plan.packages,
+            editables: plan.editables,
         })
     }
 }
 
-impl Buildpack for PipenvBuildpack {
-    type Platform = GenericPlatform;
-    type Metadata = GenericMetadata;
-    type Error = PipenvError;
-
-    fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        setup::detect_lock(
-            &context,
-            Manager::Pipenv,
-            "No Pipfile in the app root (or another package manager is selected).",
-            |app, env| Prepared::read(app, env).map(|prepared| prepared.key),
-        )
-    }
-
-    fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
-        output::header("Blacklodge Pipenv");
-        let env = context.platform.env();
-        let app_dir = &context.app_dir;
-        setup::check_selection(app_dir, env).map_err(deps)?;
-        if !app_dir.join("Pipfile").is_file() {
-            return Err(PipenvError::MissingPipfile.into());
-        }
-        if !app_dir.join("Pipfile.lock").is_file() {
-            return Err(PipenvError::MissingLock.into());
-        }
-        output::step("Installing dependencies from Pipfile.lock");
-        let Prepared {
-            lock_matches,
-            categories,
-            count,
-            unhashed,
-            install,
-            lock_label,
-            key,
-        } = Prepared::read(app_dir, env)?;
-        output::detail(lock_matches);
-        output::detail(format!(
-            "Installing categories: {} ({})",
-            categories.join(", "),
-            output::count(count, "package", "packages")
-        ));
-        if let Some(note) = unhashed {
-            output::detail(note);
-        }
-        translated::install_venv(&context, key, lock_label, &install, |error| match error {
-            InstallError::Command(error) => PipenvError::Install(error),
-            InstallError::Io { path, error } => PipenvError::Io { path, error },
-        })?;
-        BuildResultBuilder::new().build()
-    }
-
-    fn on_error(&self, error: libcnb::Error<Self::Error>) {
-        blacklodge_common::error::report(&error);
-    }
-}
-
-buildpack_main!(PipenvBuildpack);
+blacklodge_python_deps::translated_lock_buildpack!(PipenvBuildpack, PipenvError);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use blacklodge_common::testing;
-
-    fn key(app: &Path, env: &Env) -> String {
-        Prepared::read(app, env).expect("readable").key.digest()
-    }
+    use blacklodge_python_deps::lock_buildpack::{self, testing as lock_testing};
 
     #[test]
     fn the_venv_key_changes_with_each_input_and_only_with_them() {
@@ -284,7 +173,7 @@ mod tests {
         let read = |file: &str| fs_err::read_to_string(app.path().join(file)).expect("read");
         testing::assert_key_follows_inputs(
             app.path(),
-            |env| key(app.path(), env),
+            |env| lock_testing::key::<PipenvBuildpack>(app.path(), env),
             // Both files, as text (a comment leaves the Pipfile's hash as it is).
             &[
                 ("Pipfile", &format!("{}# edited\n", read("Pipfile"))),
@@ -294,25 +183,12 @@ mod tests {
             &[("app.py", "X = 2\n")],
         );
         // A new lock (idna added, as `pipenv lock` wrote it).
-        let before = key(app.path(), &Env::new());
-        let changed = testing::fixture_app("changed-locks/pipenv");
-        for file in ["Pipfile", "Pipfile.lock"] {
-            fs_err::copy(changed.path().join(file), app.path().join(file)).expect("copy");
-        }
-        assert_ne!(key(app.path(), &Env::new()), before);
+        lock_testing::assert_relock_changes_key::<PipenvBuildpack>(app.path());
     }
 
     #[test]
     fn local_directories_are_inputs_and_editable_ones_are_not() {
-        let app = testing::fixture_app("pipenv-sources");
-        testing::assert_key_follows_inputs(
-            app.path(),
-            |env| key(app.path(), env),
-            &[("libs/localpkg/localpkg/__init__.py", "VALUE = 2\n")],
-            &[],
-            // Read from the app at run time.
-            &[("libs/devpkg/devpkg/__init__.py", "VALUE = 2\n")],
-        );
+        lock_testing::assert_local_directories_are_inputs::<PipenvBuildpack>("pipenv-sources");
     }
 
     #[test]
@@ -320,7 +196,7 @@ mod tests {
         let app = testing::fixture_app("pipenv-flask");
         fs_err::write(app.path().join("Pipfile"), "[packages]\nsix = \"*\"\n").expect("write");
         assert!(matches!(
-            Prepared::read(app.path(), &Env::new()),
+            lock_buildpack::prepare::<PipenvBuildpack>(app.path(), &Env::new()),
             Err(PipenvError::LockOutOfSync { .. })
         ));
     }

@@ -1,16 +1,16 @@
 //! Every way the Poetry buildpack can fail, and the one place that explains each to the user.
 
 use crate::lock::LockError;
-use blacklodge_common::command::CommandError;
 use blacklodge_common::error::{UserError, UserFacing};
 use blacklodge_python_deps::errors::{self, DepsError};
-use std::path::PathBuf;
+use blacklodge_python_deps::lock_buildpack::Missing;
+use blacklodge_python_deps::translated::TranslatedError;
 
 #[derive(Debug)]
 pub(crate) enum PoetryError {
     Deps(DepsError),
-    MissingPyproject,
-    MissingLock,
+    /// The manifest or the lock is not in the app.
+    Missing(Missing),
     InvalidToml {
         file: &'static str,
         error: toml::de::Error,
@@ -20,28 +20,19 @@ pub(crate) enum PoetryError {
         current: String,
     },
     Lock(LockError),
-    /// A path dependency whose directory or file is not in the app.
-    LocalPathMissing {
-        package: String,
-        path: PathBuf,
-    },
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    Install(CommandError),
+    Translated(TranslatedError),
 }
 
 impl UserFacing for PoetryError {
     fn user_error(&self) -> UserError {
         match self {
             Self::Deps(error) => error.user_error(),
-            Self::MissingPyproject => UserError::new(
+            Self::Missing(Missing::Manifest) => UserError::new(
                 "No pyproject.toml",
                 "The app has a poetry.lock but no pyproject.toml next to it.",
                 "Commit the project's pyproject.toml together with poetry.lock.",
             ),
-            Self::MissingLock => UserError::new(
+            Self::Missing(Missing::Lock) => UserError::new(
                 "No poetry.lock",
                 "pyproject.toml is a Poetry project ([tool.poetry]) but there is no poetry.lock. The build installs exactly the locked versions and never resolves on its own.",
                 "Run `poetry lock` and commit poetry.lock.",
@@ -59,16 +50,11 @@ impl UserFacing for PoetryError {
                 "Run `poetry lock` (it keeps the locked versions where it can) and commit poetry.lock.",
             ),
             Self::Lock(error) => lock_error(error),
-            Self::LocalPathMissing { package, path } => errors::local_path_missing(
+            Self::Translated(error) => error.user_error(
                 "poetry.lock",
-                package,
-                path,
+                "poetry lock",
                 "remove the dependency from pyproject.toml and run `poetry lock`",
             ),
-            Self::Io { path, error } => errors::unreadable(path, error),
-            Self::Install(error) => {
-                errors::lock_install_failure(error, "poetry.lock", "poetry lock")
-            }
         }
     }
 }
@@ -142,12 +128,14 @@ fn lock_error(error: &LockError) -> UserError {
     }
 }
 
-blacklodge_common::buildpack_error!(PoetryError, Deps(DepsError));
+blacklodge_python_deps::translated_lock_error!(PoetryError);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blacklodge_common::command::CommandError;
     use blacklodge_common::error::render_all;
+    use std::path::PathBuf;
 
     /// Every variant's whole message, as the build log shows it.
     #[test]
@@ -155,8 +143,8 @@ mod tests {
         let invalid_toml =
             toml::from_str::<toml::Table>("[tool.poetry\nname = 1").expect_err("invalid");
         let cases = [
-            ("missing_pyproject", PoetryError::MissingPyproject),
-            ("missing_lock", PoetryError::MissingLock),
+            ("missing_pyproject", PoetryError::Missing(Missing::Manifest)),
+            ("missing_lock", PoetryError::Missing(Missing::Lock)),
             (
                 "invalid_toml",
                 PoetryError::InvalidToml {
@@ -173,25 +161,25 @@ mod tests {
             ),
             (
                 "local_path_missing",
-                PoetryError::LocalPathMissing {
+                PoetryError::Translated(TranslatedError::LocalPathMissing {
                     package: "tool".into(),
                     path: PathBuf::from("../tool"),
-                },
+                }),
             ),
             (
                 "io",
-                PoetryError::Io {
+                PoetryError::Translated(TranslatedError::Io {
                     path: PathBuf::from("/workspace/poetry.lock"),
                     error: std::io::Error::from_raw_os_error(13),
-                },
+                }),
             ),
             (
                 "install_unreachable",
-                PoetryError::Install(CommandError::failed(
+                PoetryError::Translated(TranslatedError::Install(CommandError::failed(
                     "uv pip sync requirements.txt",
                     2,
                     "error: Failed to fetch: `https://pypi.example/simple/flask/`\n  Caused by: Request failed after 3 retries\n  Caused by: error sending request for url (https://pypi.example/simple/flask/)\n  Caused by: client error (Connect)\n  Caused by: dns error: failed to lookup address information: Name or service not known",
-                )),
+                ))),
             ),
         ];
         insta::assert_snapshot!(render_all(&cases));

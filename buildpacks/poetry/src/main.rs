@@ -13,39 +13,25 @@ mod project;
 use crate::errors::PoetryError;
 use crate::lock::{Extras, Lock};
 use crate::project::Project;
-use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{env, output};
 use blacklodge_python_deps::errors::DepsError;
-use blacklodge_python_deps::layers::venv::VenvKey;
+use blacklodge_python_deps::lock_buildpack::{Selected, TranslatedLock};
 use blacklodge_python_deps::locked::Indexes;
 use blacklodge_python_deps::managers::Manager;
 use blacklodge_python_deps::names::{self, Names};
-use blacklodge_python_deps::translated::{self, InstallError, NetrcEntry, PlanError};
-use blacklodge_python_deps::{setup, tool};
-use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
-use libcnb::detect::{DetectContext, DetectResult};
-use libcnb::generic::{GenericMetadata, GenericPlatform};
-use libcnb::{Buildpack, Env, Platform, buildpack_main};
-use std::path::{Path, PathBuf};
+use blacklodge_python_deps::translated::{self, NetrcEntry};
+use libcnb::Env;
+use std::path::PathBuf;
 
 pub(crate) struct PoetryBuildpack;
 
 const GROUPS_VARIABLE: &str = "BP_POETRY_GROUPS";
 const EXTRAS_VARIABLE: &str = "BP_POETRY_EXTRAS";
 
-fn deps(error: impl Into<DepsError>) -> PoetryError {
-    PoetryError::Deps(error.into())
-}
-
-fn read(app_dir: &Path, file: &str) -> Result<String, PoetryError> {
-    let path = app_dir.join(file);
-    fs_err::read_to_string(&path).map_err(|error| PoetryError::Io { path, error })
-}
-
 /// The groups to install: `main` plus `BP_POETRY_GROUPS` (or every group for `all`).
 fn groups(env: &Env, lock: &Lock) -> Result<Vec<String>, PoetryError> {
     let mut groups = vec!["main".to_string()];
-    match names::parse(env, GROUPS_VARIABLE).map_err(deps)? {
+    match names::parse(env, GROUPS_VARIABLE).map_err(DepsError::from)? {
         Names::None => {}
         Names::All => groups.extend(lock.groups()),
         Names::Some(extra) => groups.extend(extra),
@@ -57,7 +43,7 @@ fn groups(env: &Env, lock: &Lock) -> Result<Vec<String>, PoetryError> {
 
 /// `BP_POETRY_EXTRAS`: none by default, named ones, or every extra for `all`.
 fn extras(env: &Env, lock: &Lock) -> Result<Extras, PoetryError> {
-    let requested = match names::parse(env, EXTRAS_VARIABLE).map_err(deps)? {
+    let requested = match names::parse(env, EXTRAS_VARIABLE).map_err(DepsError::from)? {
         Names::None => Some(Vec::new()),
         Names::All => None,
         Names::Some(extras) => Some(extras),
@@ -122,35 +108,19 @@ fn indexes(plan: &lock::Plan, sources: &[project::Source]) -> Indexes {
     }
 }
 
-/// What the install needs and the venv key, from the app's files and the build's variables
-/// without running anything: the same code at detection (the key's digest tells the python
-/// buildpack when Python runs: `VenvKey`) and at build.
-struct Prepared {
-    groups: Vec<String>,
-    /// `; extras: a, b` (empty without any).
-    extras_selected: String,
-    /// The project itself is installed (not `package-mode = false`).
-    root: bool,
-    /// Packages of the lock to install.
-    count: usize,
-    /// The packages without a file hash in the lock, for the log.
-    unhashed: Option<String>,
-    install: translated::Install,
-    /// The lock's label in the cache decisions ("… changed", "… unchanged").
-    lock_label: &'static str,
-    key: VenvKey,
-}
+impl TranslatedLock for PoetryBuildpack {
+    const MANAGER: Manager = Manager::Poetry;
+    const MANIFEST: &'static str = "pyproject.toml";
+    const LOCK: &'static str = "poetry.lock";
+    const WHY_NOT: &'static str =
+        "No poetry.lock in the app root (or another package manager is selected).";
 
-impl Prepared {
-    fn read(app_dir: &Path, env: &Env) -> Result<Self, PoetryError> {
-        let pyproject_text = read(app_dir, "pyproject.toml")?;
-        let lock_text = read(app_dir, "poetry.lock")?;
-        let project =
-            Project::parse(&pyproject_text).map_err(|error| PoetryError::InvalidToml {
-                file: "pyproject.toml",
-                error,
-            })?;
-        let lock = Lock::parse(&lock_text).map_err(|error| PoetryError::InvalidToml {
+    fn select(env: &Env, pyproject_text: &str, lock_text: &str) -> Result<Selected, PoetryError> {
+        let project = Project::parse(pyproject_text).map_err(|error| PoetryError::InvalidToml {
+            file: "pyproject.toml",
+            error,
+        })?;
+        let lock = Lock::parse(lock_text).map_err(|error| PoetryError::InvalidToml {
             file: "poetry.lock",
             error,
         })?;
@@ -172,125 +142,49 @@ impl Prepared {
         };
         let sources = project.sources();
         let indexes = indexes(&plan, &sources);
-        let mut editables = plan.editables.clone();
-        if root {
-            editables.insert(0, PathBuf::from("."));
-        }
-        let (mut install, local_fingerprint) = translated::plan(
-            app_dir,
-            &plan.packages,
-            editables,
-            &indexes,
-            credentials(env, &sources),
-        )
-        .map_err(|error| match error {
-            PlanError::LocalPathMissing { package, path } => {
-                PoetryError::LocalPathMissing { package, path }
-            }
-            PlanError::Io { path, error } => PoetryError::Io { path, error },
-        })?;
-        install.no_index = translated::no_index(env).map_err(deps)?;
-        let key = VenvKey {
-            lock_sha256: sha256_bytes(
-                translated::key_material(&[&pyproject_text, &lock_text], &local_fingerprint)
-                    .as_bytes(),
-            ),
-            installer: tool::uv().label(),
-            selection: format!(
-                "groups: {}{extras_selected}; root package: {root}",
-                groups.join(", "),
-            ),
-        };
-        Ok(Self {
-            groups,
-            extras_selected,
-            root,
-            count: plan.packages.len() + plan.editables.len(),
-            unhashed: translated::unhashed_note(&plan.packages),
-            install,
-            lock_label: if local_fingerprint.is_empty() {
-                "poetry.lock"
-            } else {
-                "poetry.lock (+ local packages)"
-            },
-            key,
-        })
-    }
-}
-
-impl Buildpack for PoetryBuildpack {
-    type Platform = GenericPlatform;
-    type Metadata = GenericMetadata;
-    type Error = PoetryError;
-
-    fn detect(&self, context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        setup::detect_lock(
-            &context,
-            Manager::Poetry,
-            "No poetry.lock in the app root (or another package manager is selected).",
-            |app, env| Prepared::read(app, env).map(|prepared| prepared.key),
-        )
-    }
-
-    fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
-        output::header("Blacklodge Poetry");
-        let env = context.platform.env();
-        let app_dir = &context.app_dir;
-        setup::check_selection(app_dir, env).map_err(deps)?;
-        if !app_dir.join("pyproject.toml").is_file() {
-            return Err(PoetryError::MissingPyproject.into());
-        }
-        if !app_dir.join("poetry.lock").is_file() {
-            return Err(PoetryError::MissingLock.into());
-        }
-        output::step("Installing dependencies from poetry.lock");
-        let Prepared {
-            groups,
-            extras_selected,
-            root,
-            count,
-            unhashed,
-            install,
-            lock_label,
-            key,
-        } = Prepared::read(app_dir, env)?;
-        output::detail("poetry.lock matches pyproject.toml (content-hash)");
-        output::detail(format!(
+        let installing = format!(
             "Installing groups: {}{} ({}){}",
             groups.join(", "),
             extras_selected.replace(';', ","),
-            output::count(count, "package", "packages"),
+            output::count(
+                plan.packages.len() + plan.editables.len(),
+                "package",
+                "packages"
+            ),
             if root {
                 ", and the project itself"
             } else {
                 " (package-mode = false: not the project itself)"
             }
-        ));
-        if let Some(note) = unhashed {
-            output::detail(note);
+        );
+        let mut editables = plan.editables;
+        if root {
+            editables.insert(0, PathBuf::from("."));
         }
-        translated::install_venv(&context, key, lock_label, &install, |error| match error {
-            InstallError::Command(error) => PoetryError::Install(error),
-            InstallError::Io { path, error } => PoetryError::Io { path, error },
-        })?;
-        BuildResultBuilder::new().build()
-    }
-
-    fn on_error(&self, error: libcnb::Error<Self::Error>) {
-        blacklodge_common::error::report(&error);
+        Ok(Selected {
+            indexes,
+            netrc: credentials(env, &sources),
+            selection: format!(
+                "groups: {}{extras_selected}; root package: {root}",
+                groups.join(", "),
+            ),
+            details: vec![
+                "poetry.lock matches pyproject.toml (content-hash)".to_string(),
+                installing,
+            ],
+            packages: plan.packages,
+            editables,
+        })
     }
 }
 
-buildpack_main!(PoetryBuildpack);
+blacklodge_python_deps::translated_lock_buildpack!(PoetryBuildpack, PoetryError);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use blacklodge_common::testing;
-
-    fn key(app: &Path, env: &Env) -> String {
-        Prepared::read(app, env).expect("readable").key.digest()
-    }
+    use blacklodge_python_deps::lock_buildpack::{self, testing as lock_testing};
 
     #[test]
     fn the_venv_key_changes_with_each_input_and_only_with_them() {
@@ -298,7 +192,7 @@ mod tests {
         let read = |file: &str| fs_err::read_to_string(app.path().join(file)).expect("read");
         testing::assert_key_follows_inputs(
             app.path(),
-            |env| key(app.path(), env),
+            |env| lock_testing::key::<PoetryBuildpack>(app.path(), env),
             // Both files, as text (the content hash leaves out comments and package-mode).
             &[
                 (
@@ -315,12 +209,7 @@ mod tests {
             &[("app.py", "X = 2\n")],
         );
         // A new lock (idna added, as `poetry lock` wrote it).
-        let before = key(app.path(), &Env::new());
-        let changed = testing::fixture_app("changed-locks/poetry");
-        for file in ["pyproject.toml", "poetry.lock"] {
-            fs_err::copy(changed.path().join(file), app.path().join(file)).expect("copy");
-        }
-        assert_ne!(key(app.path(), &Env::new()), before);
+        lock_testing::assert_relock_changes_key::<PoetryBuildpack>(app.path());
     }
 
     #[test]
@@ -328,20 +217,12 @@ mod tests {
         let app = testing::fixture_app("poetry-extras");
         testing::assert_key_follows_inputs(
             app.path(),
-            |env| key(app.path(), env),
+            |env| lock_testing::key::<PoetryBuildpack>(app.path(), env),
             &[],
             &[(EXTRAS_VARIABLE, "net")],
             &[],
         );
-        let app = testing::fixture_app("poetry-sources");
-        testing::assert_key_follows_inputs(
-            app.path(),
-            |env| key(app.path(), env),
-            &[("libs/localpkg/localpkg/__init__.py", "VALUE = 2\n")],
-            &[],
-            // Read from the app at run time.
-            &[("libs/devpkg/devpkg/__init__.py", "VALUE = 2\n")],
-        );
+        lock_testing::assert_local_directories_are_inputs::<PoetryBuildpack>("poetry-sources");
     }
 
     #[test]
@@ -350,7 +231,7 @@ mod tests {
         let mut env = Env::new();
         env.insert(GROUPS_VARIABLE, "docs");
         assert!(matches!(
-            Prepared::read(app.path(), &env),
+            lock_buildpack::prepare::<PoetryBuildpack>(app.path(), &env),
             Err(PoetryError::Lock(lock::LockError::UnknownGroup { .. }))
         ));
     }

@@ -8,7 +8,9 @@
 //! - [`ca`]: `ca-certificates` bindings for every tool; [`sbom`]: CycloneDX of the venv.
 //! - [`locked`]: a lock as an exact, hash-checked requirements file (index packages and
 //!   direct references); [`local_sources`]: its local path dependencies; [`pyjson`]: Python's
-//!   `json.dumps`, which the Poetry and Pipenv lock hashes are computed over.
+//!   `json.dumps`, which the Poetry and Pipenv lock hashes are computed over; [`translated`]:
+//!   such a requirements set installed with uv; [`lock_buildpack`]: the detection and build
+//!   the Poetry and Pipenv buildpacks share.
 //! - [`explain`] and [`errors`]: installer failures and shared errors, explained once.
 //!
 //! For the wrapper and the web buildpack:
@@ -25,6 +27,7 @@ pub mod errors;
 pub mod explain;
 pub mod layers;
 pub mod local_sources;
+pub mod lock_buildpack;
 pub mod locked;
 pub mod managers;
 pub mod names;

@@ -15,8 +15,9 @@
 //! app's venv, which belongs to the dependency buildpack. Then find what was installed (for
 //! `sys.path` and the SBOM) and write the layer's command.
 //!
-//! The caching of the layer, what to install, the texts and the errors stay with each
-//! buildpack: [`InstallError`] and [`IoFailure`] carry what they need to say it their way.
+//! The layer itself, cached on its metadata, is made by [`make_layer`]. What to install, the
+//! metadata, the texts and the errors stay with each buildpack: [`InstallError`] and
+//! [`IoFailure`] carry what they need to say it their way.
 
 use crate::errors::DepsError;
 use crate::pinned_lock::Locked;
@@ -25,10 +26,15 @@ use crate::sbom::{self, Distribution};
 use crate::tool::PinnedWheel;
 use blacklodge_common::command::{self, CommandError};
 use blacklodge_common::error::{IoFailure, io_failure};
-use blacklodge_common::output;
+use blacklodge_common::{cache, output};
 use libcnb::Buildpack;
 use libcnb::build::BuildContext;
+use libcnb::data::layer::LayerName;
 use libcnb::data::layer_name;
+use libcnb::layer::LayerState;
+use libcnb::sbom::Sbom;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -84,6 +90,66 @@ where
     let cache_dir =
         crate::layers::download_cache::prepare(context, layer_name!("pip-cache"), "pip cache")?;
     Ok(Pip { site, cache_dir })
+}
+
+/// A launch layer of what the app lacks, cached on its metadata (see [`make_layer`]).
+pub struct Layer<'a, M> {
+    pub name: LayerName,
+    /// What the log calls it when a cached one is discarded.
+    pub label: &'a str,
+    /// The metadata the layer is cached on.
+    pub wanted: M,
+    /// Why a cached layer with other metadata cannot serve (empty when it can).
+    pub reasons: fn(&M, &M) -> cache::Reasons,
+    /// The log line when the cached layer is kept.
+    pub reused: String,
+    /// The pinned pip and the index it installs from.
+    pub pip: &'a PinnedWheel,
+    pub index: &'a str,
+}
+
+/// Makes `layer` (launch, cached) and returns its directory. A cached one whose metadata
+/// matches is kept; otherwise the reasons are logged, the pinned pip is installed (with its
+/// cache) and `fill` installs into the empty layer and writes its command. The layer's SBOM
+/// (`sbom`) is written either way, so that it matches a kept layer too.
+///
+/// # Errors
+/// The layer's and pip's, and those of `fill` and `sbom`.
+pub fn make_layer<B, M>(
+    context: &BuildContext<B>,
+    layer: Layer<'_, M>,
+    fill: impl FnOnce(&Path, &Pip) -> Result<(), B::Error>,
+    sbom: impl Fn(&Path) -> Result<Sbom, B::Error>,
+) -> libcnb::Result<PathBuf, B::Error>
+where
+    B: Buildpack,
+    B::Error: From<DepsError>,
+    M: Serialize + DeserializeOwned,
+{
+    let made = cache::cached_layer(
+        context,
+        layer.name,
+        false,
+        true,
+        &layer.wanted,
+        layer.reasons,
+    )?;
+    let root = made.path();
+    let sbom = || sbom(&root).map_err(libcnb::Error::BuildpackError);
+    match made.state {
+        LayerState::Restored { .. } => {
+            output::detail(layer.reused);
+            made.write_sboms(&[sbom()?])?;
+        }
+        LayerState::Empty { .. } => {
+            cache::log_if_discarded(layer.label, &made.state);
+            let pip = pip(context, layer.pip, layer.index)?;
+            fill(&root, &pip).map_err(libcnb::Error::BuildpackError)?;
+            made.write_sboms(&[sbom()?])?;
+            made.write_metadata(layer.wanted)?;
+        }
+    }
+    Ok(root)
 }
 
 /// The constraints file: `app_header`, the app's installed distributions, then

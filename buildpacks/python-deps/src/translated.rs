@@ -9,13 +9,14 @@
 //! the build's temporary directory, readable by the build user only, and removed afterwards —
 //! never into a layer.
 
-use crate::errors::DepsError;
+use crate::errors::{self, DepsError};
 use crate::layers::venv::VenvKey;
 use crate::local_sources;
 use crate::locked::{self, Indexes, LockedPackage, Origin};
 use crate::uv::Uv;
 use blacklodge_common::command::{self, CommandError};
 use blacklodge_common::env::{self, InvalidVariable};
+use blacklodge_common::error::UserError;
 use blacklodge_common::output;
 use libcnb::build::BuildContext;
 use libcnb::{Buildpack, Platform};
@@ -83,24 +84,33 @@ pub struct NetrcEntry {
     pub password: String,
 }
 
+/// What stops a translated lock from being installed: the failures the Poetry and Pipenv
+/// buildpacks share (each names its own lock in the message: [`TranslatedError::user_error`]).
 #[derive(Debug)]
-pub enum InstallError {
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    Command(CommandError),
-}
-
-/// A lock's plan that cannot be installed as it is.
-#[derive(Debug)]
-pub enum PlanError {
+pub enum TranslatedError {
     /// A local path dependency (`package`, or an editable path) that is not in the app.
     LocalPathMissing { package: String, path: PathBuf },
     Io {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// The installer failed.
+    Install(CommandError),
+}
+
+impl TranslatedError {
+    /// The message for the lock `lock_file`, which `relock` regenerates; `remove` is the
+    /// other way out of a missing path dependency (after "Commit the path with the app, or").
+    #[must_use]
+    pub fn user_error(&self, lock_file: &str, relock: &str, remove: &str) -> UserError {
+        match self {
+            Self::LocalPathMissing { package, path } => {
+                errors::local_path_missing(lock_file, package, path, remove)
+            }
+            Self::Io { path, error } => errors::unreadable(path, error),
+            Self::Install(error) => errors::lock_install_failure(error, lock_file, relock),
+        }
+    }
 }
 
 /// What to install for a translated lock, and the fingerprint of its local source
@@ -115,7 +125,7 @@ pub fn plan(
     editables: Vec<PathBuf>,
     indexes: &Indexes,
     netrc: Vec<NetrcEntry>,
-) -> Result<(Install, String), PlanError> {
+) -> Result<(Install, String), TranslatedError> {
     let local_paths = packages
         .iter()
         .filter_map(locked::local_path)
@@ -128,7 +138,7 @@ pub fn plan(
                 || path.display().to_string(),
                 |package| package.name.clone(),
             );
-        return Err(PlanError::LocalPathMissing {
+        return Err(TranslatedError::LocalPathMissing {
             package,
             path: path.to_path_buf(),
         });
@@ -144,7 +154,7 @@ pub fn plan(
     let fingerprint = if directories.is_empty() {
         String::new()
     } else {
-        local_sources::fingerprint(app_dir, &directories).map_err(|error| PlanError::Io {
+        local_sources::fingerprint(app_dir, &directories).map_err(|error| TranslatedError::Io {
             path: app_dir.to_path_buf(),
             error,
         })?
@@ -175,21 +185,19 @@ pub fn plan(
 }
 
 /// Gets uv and makes the venv layer of `key` and the build's Python, synced to `install`
-/// unless it is current (see [`crate::layers::venv::install`]); `error` says what an
-/// install failure is to the buildpack.
+/// unless it is current (see [`crate::layers::venv::install`]).
 ///
 /// # Errors
-/// Getting uv, the layer, and the install (through `error`).
+/// Getting uv, the layer, and the install.
 pub fn install_venv<B>(
     context: &BuildContext<B>,
     key: VenvKey,
     lock_label: &str,
     install: &Install,
-    error: impl Fn(InstallError) -> B::Error,
 ) -> libcnb::Result<PathBuf, B::Error>
 where
     B: Buildpack,
-    B::Error: From<DepsError>,
+    B::Error: From<DepsError> + From<TranslatedError>,
 {
     let uv = crate::setup::uv(
         context,
@@ -198,7 +206,7 @@ where
     let wanted = key.with_python(uv.python.version.clone());
     crate::layers::venv::install(context, &wanted, lock_label, &uv, |venv, _| {
         sync(&uv, &context.app_dir, venv, install)
-            .map_err(|failure| libcnb::Error::BuildpackError(error(failure)))
+            .map_err(|failure| libcnb::Error::BuildpackError(B::Error::from(failure)))
     })
 }
 
@@ -234,11 +242,11 @@ pub fn key_material(lock_files: &[&str], local_fingerprint: &str) -> String {
 struct TempFile(PathBuf);
 
 impl TempFile {
-    fn create(name: &str, contents: &str) -> Result<Self, InstallError> {
+    fn create(name: &str, contents: &str) -> Result<Self, TranslatedError> {
         use fs_err::os::unix::fs::OpenOptionsExt;
         use std::io::Write;
         let path = std::env::temp_dir().join(format!("blacklodge-{}-{name}", std::process::id()));
-        let io = |error| InstallError::Io {
+        let io = |error| TranslatedError::Io {
             path: path.clone(),
             error,
         };
@@ -276,7 +284,12 @@ fn netrc_text(entries: &[NetrcEntry]) -> String {
 ///
 /// # Errors
 /// Writing the temporary files, or uv failing.
-pub fn sync(uv: &Uv, app_dir: &Path, venv: &Path, install: &Install) -> Result<(), InstallError> {
+pub fn sync(
+    uv: &Uv,
+    app_dir: &Path,
+    venv: &Path,
+    install: &Install,
+) -> Result<(), TranslatedError> {
     let build_output = local_sources::BuildOutput::snapshot(
         app_dir,
         install.source_dirs.iter().map(PathBuf::as_path),
@@ -312,7 +325,7 @@ pub fn sync(uv: &Uv, app_dir: &Path, venv: &Path, install: &Install) -> Result<(
     if let Some(netrc) = &netrc {
         sync.env("NETRC", &netrc.0);
     }
-    command::run_streamed(&mut sync).map_err(InstallError::Command)?;
+    command::run_streamed(&mut sync).map_err(TranslatedError::Install)?;
     for editable in &install.editables {
         output::stream_heading(format!(
             "Installing {} (editable, without dependencies)",
@@ -331,12 +344,12 @@ pub fn sync(uv: &Uv, app_dir: &Path, venv: &Path, install: &Install) -> Result<(
         if let Some(netrc) = &netrc {
             local.env("NETRC", &netrc.0);
         }
-        command::run_streamed(&mut local).map_err(InstallError::Command)?;
+        command::run_streamed(&mut local).map_err(TranslatedError::Install)?;
     }
     build_output
         .remove_new()
         .map(|_| ())
-        .map_err(|(path, error)| InstallError::Io { path, error })
+        .map_err(|(path, error)| TranslatedError::Io { path, error })
 }
 
 /// The host (and port) of an index URL, for netrc.

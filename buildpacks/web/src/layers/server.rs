@@ -19,7 +19,7 @@
 use crate::WebBuildpack;
 use crate::errors::WebError;
 use crate::lock;
-use blacklodge_common::{cache, download::sha256_bytes, output};
+use blacklodge_common::{cache, download::sha256_bytes};
 use blacklodge_python_deps::pinned_lock::Locked;
 use blacklodge_python_deps::prefix_install::{self, InstallError};
 use blacklodge_python_deps::python_env::PythonEnv;
@@ -27,7 +27,6 @@ use blacklodge_python_deps::sbom;
 use blacklodge_python_deps::tool::PinnedWheel;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use libcnb::layer::LayerState;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 const LAUNCHER_TEMPLATE: &str = include_str!("../python/server.py");
@@ -76,44 +75,44 @@ pub(crate) fn install(
     context: &BuildContext<WebBuildpack>,
     install: &ServerInstall<'_>,
 ) -> libcnb::Result<PathBuf, WebError> {
-    let wanted = ServerLayerMetadata {
-        server: install.server.to_string(),
-        lock_sha256: sha256_bytes(lock::LOCK.as_bytes()),
-        python_version: install.python.python_version.clone(),
-        python_prefix: install.python.prefix.clone(),
-        app_packages_sha256: install.python.fingerprint(),
-        pip_version: install.pip.version.clone(),
-    };
-    let layer = cache::cached_layer(
+    let root = prefix_install::make_layer(
         context,
-        layer_name!("server"),
-        false,
-        true,
-        &wanted,
-        invalidation_reasons,
-    )?;
-    let root = layer.path();
-    let program = root.join("bin").join(install.server);
-    match layer.state {
-        LayerState::Restored { .. } => {
-            output::detail(format!(
+        prefix_install::Layer {
+            name: layer_name!("server"),
+            label: install.server,
+            wanted: ServerLayerMetadata {
+                server: install.server.to_string(),
+                lock_sha256: sha256_bytes(lock::LOCK.as_bytes()),
+                python_version: install.python.python_version.clone(),
+                python_prefix: install.python.prefix.clone(),
+                app_packages_sha256: install.python.fingerprint(),
+                pip_version: install.pip.version.clone(),
+            },
+            reasons: invalidation_reasons,
+            reused: format!(
                 "Reusing cached {} (lock, Python and the app's packages unchanged)",
                 install.server
-            ));
-            layer.write_sboms(&[sbom(&root)?])?;
-        }
-        LayerState::Empty { .. } => {
-            cache::log_if_discarded(install.server, &layer.state);
-            let pip = prefix_install::pip(context, install.pip, install.index)?;
-            install_server(&root, install, &pip)?;
-            let dirs = prefix_install::dependency_dirs(&root).map_err(WebError::Io)?;
-            prefix_install::write_command(&program, &launcher_script(install.server, &dirs))
-                .map_err(WebError::Io)?;
-            layer.write_sboms(&[sbom(&root)?])?;
-            layer.write_metadata(wanted)?;
-        }
-    }
-    Ok(program)
+            ),
+            pip: install.pip,
+            index: install.index,
+        },
+        |root, pip| {
+            install_server(root, install, pip)?;
+            let dirs = prefix_install::dependency_dirs(root).map_err(WebError::Io)?;
+            prefix_install::write_command(
+                &program(root, install),
+                &launcher_script(install.server, &dirs),
+            )
+            .map_err(WebError::Io)
+        },
+        sbom,
+    )?;
+    Ok(program(&root, install))
+}
+
+/// The server command, in the layer.
+fn program(root: &Path, install: &ServerInstall<'_>) -> PathBuf {
+    root.join("bin").join(install.server)
 }
 
 /// The constraints file: the app's installed distributions, then the locked ones it lacks.

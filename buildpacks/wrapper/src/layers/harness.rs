@@ -38,7 +38,6 @@ use blacklodge_python_deps::sbom;
 use blacklodge_python_deps::tool::PinnedWheel;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use libcnb::layer::LayerState;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 const LAUNCHER_TEMPLATE: &str = include_str!("../python/launcher.py");
@@ -118,45 +117,39 @@ pub(crate) fn install(
     context: &BuildContext<WrapperBuildpack>,
     install: &HarnessInstall<'_>,
 ) -> libcnb::Result<PathBuf, WrapperError> {
-    let wanted = HarnessLayerMetadata {
-        harness_version: harness::version().to_string(),
-        harness_sha256: harness::fingerprint(),
-        python_version: install.python.python_version.clone(),
-        python_prefix: install.python.prefix.clone(),
-        app_packages_sha256: install.python.fingerprint(),
-        pip_version: install.pip.version.clone(),
-        worker: install.worker,
-    };
-    let layer = cache::cached_layer(
+    let root = prefix_install::make_layer(
         context,
-        layer_name!("harness"),
-        false,
-        true,
-        &wanted,
-        invalidation_reasons,
-    )?;
-    let root = layer.path();
-    let launcher = root.join("bin/blacklodge");
-    match layer.state {
-        LayerState::Restored { .. } => {
-            output::detail(format!(
+        prefix_install::Layer {
+            name: layer_name!("harness"),
+            label: "harness",
+            wanted: HarnessLayerMetadata {
+                harness_version: harness::version().to_string(),
+                harness_sha256: harness::fingerprint(),
+                python_version: install.python.python_version.clone(),
+                python_prefix: install.python.prefix.clone(),
+                app_packages_sha256: install.python.fingerprint(),
+                pip_version: install.pip.version.clone(),
+                worker: install.worker,
+            },
+            reasons: invalidation_reasons,
+            reused: format!(
                 "Reusing cached harness {} (harness, Python and the app's packages unchanged)",
-                wanted.harness_version
-            ));
-            layer.write_sboms(&[sbom(&root)?])?;
-        }
-        LayerState::Empty { .. } => {
-            cache::log_if_discarded("harness", &layer.state);
-            let pip = prefix_install::pip(context, install.pip, install.index)?;
-            install_dependencies(&root, install, &pip)?;
-            write_harness(&root, &launcher)?;
-            let sbom = sbom(&root)?;
-            layer.write_sboms(&[sbom])?;
-            layer.write_metadata(wanted.clone())?;
-        }
-    }
-    Ok(launcher)
+                harness::version()
+            ),
+            pip: install.pip,
+            index: install.index,
+        },
+        |root, pip| {
+            install_dependencies(root, install, pip)?;
+            write_harness(root, &root.join(LAUNCHER))
+        },
+        sbom,
+    )?;
+    Ok(root.join(LAUNCHER))
 }
+
+/// The layer's command, in the layer.
+const LAUNCHER: &str = "bin/blacklodge";
 
 /// The layer's SBOM: the harness itself and the distributions pip installed into `deps/`.
 fn sbom(root: &Path) -> Result<libcnb::sbom::Sbom, WrapperError> {
