@@ -201,6 +201,10 @@ mod tests {
     use crate::selection::{EXTRAS_VARIABLE, GROUPS_VARIABLE};
     use blacklodge_common::testing;
 
+    fn key_digest(app_dir: &Path, env: &Env) -> String {
+        Inputs::read(app_dir, env).expect("readable").key.digest()
+    }
+
     #[test]
     fn the_venv_key_changes_with_each_input_and_only_with_them() {
         let app = testing::fixture_app("uv-flask");
@@ -208,12 +212,7 @@ mod tests {
         let read = |file: &str| fs_err::read_to_string(changed.path().join(file)).expect("read");
         testing::assert_key_follows_inputs(
             app.path(),
-            |env| {
-                Inputs::read(app.path(), env)
-                    .expect("readable")
-                    .key
-                    .digest()
-            },
+            |env| key_digest(app.path(), env),
             // Every file `uv sync --locked` reads (idna added, as `uv lock` wrote them).
             &[
                 ("uv.lock", &read("uv.lock")),
@@ -240,12 +239,7 @@ mod tests {
         assert_eq!(inputs.lock_label(), "uv.lock (+ local packages)");
         testing::assert_key_follows_inputs(
             app.path(),
-            |env| {
-                Inputs::read(app.path(), env)
-                    .expect("readable")
-                    .key
-                    .digest()
-            },
+            |env| key_digest(app.path(), env),
             &[
                 (
                     "libs/localpkg/localpkg/__init__.py",
