@@ -762,6 +762,28 @@ impl Container {
         );
     }
 
+    /// Waits until a wrapped function's harness answers `GET /readyz` with 200: it listens
+    /// before the entry point is loaded, and `POST /predict` answers 503 until then (or panics
+    /// with the last answer and the container log).
+    pub fn wait_until_ready(&self, timeout: Duration) {
+        self.wait_until_listening(timeout);
+        let deadline = Instant::now() + timeout;
+        loop {
+            let response = self.request("GET", "/readyz", &[], None);
+            if response.status == 200 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not ready in time: {} {}\n{}",
+                response.status,
+                response.body,
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Sends a request; any status is returned (not only 2xx).
     #[must_use]
     pub fn request(

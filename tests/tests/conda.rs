@@ -203,7 +203,7 @@ fn wrapped_function_runs_in_the_conda_environment() {
     assert_contains(&log, "## Blacklodge conda\n");
     assert_contains(&log, "## Blacklodge wrapper\n");
     let container = image.start(None, &[]);
-    container.wait_until_listening(std::time::Duration::from_mins(1));
+    container.wait_until_ready(std::time::Duration::from_mins(1));
     let response = container.request(
         "POST",
         "/predict",

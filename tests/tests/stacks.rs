@@ -119,24 +119,16 @@ fn wrapped_function_serves_on_trixie_with_python_313() {
     );
 
     let container = image.start(None, &[]);
-    container.wait_until_listening(Duration::from_mins(1));
-    // The harness listens before the function is loaded; retried until it answers.
-    let deadline = std::time::Instant::now() + Duration::from_mins(1);
-    let response = loop {
-        let response = container.request(
-            "POST",
-            "/predict",
-            &[
-                ("Content-Type", "application/json"),
-                ("X-Request-ID", "t-1"),
-            ],
-            Some(br#"{"values": [1, 2, 3]}"#),
-        );
-        if response.status == 200 || std::time::Instant::now() > deadline {
-            break response;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    container.wait_until_ready(Duration::from_mins(1));
+    let response = container.request(
+        "POST",
+        "/predict",
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Request-ID", "t-1"),
+        ],
+        Some(br#"{"values": [1, 2, 3]}"#),
+    );
     assert_eq!(response.status, 200, "{}", response.body);
     let body: serde_json::Value = serde_json::from_str(&response.body).expect("JSON");
     assert_eq!(body, serde_json::json!({"sum": 6, "request_id": "t-1"}));

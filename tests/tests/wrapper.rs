@@ -23,26 +23,6 @@ fn json(response: &Response) -> serde_json::Value {
         .unwrap_or_else(|error| panic!("not JSON ({error}): {}", response.body))
 }
 
-/// Polls `/readyz` until it answers 200.
-fn wait_until_ready(container: &Container, timeout: Duration) {
-    container.wait_until_listening(timeout);
-    let deadline = Instant::now() + timeout;
-    loop {
-        let response = container.request("GET", "/readyz", &[], None);
-        if response.status == 200 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not ready in time: {} {}\n{}",
-            response.status,
-            response.body,
-            container.logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// `docker run --rm` of a process type, with extra `docker run` arguments; returns the output.
 fn run_process(image: &Image, process: &str, docker_args: &[&str]) -> Output {
     let entrypoint = format!("/cnb/process/{process}");
@@ -154,7 +134,7 @@ fn plain_function_without_dependencies_serves_http() {
             ("BLACKLODGE_TIMEOUT", "2"),
         ],
     );
-    wait_until_ready(&container, Duration::from_mins(1));
+    container.wait_until_ready(Duration::from_mins(1));
 
     let ok = post(
         &container,
@@ -237,7 +217,7 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_zero() {
     let image = Image::new("wrapper-drain");
     let _ = image.build_ok(&app);
     let container = image.start(None, &[]);
-    wait_until_ready(&container, Duration::from_mins(1));
+    container.wait_until_ready(Duration::from_mins(1));
 
     let url = container.url("/predict");
     let in_flight = std::thread::spawn(move || {
@@ -338,7 +318,7 @@ fn model_class_with_pip_keeps_the_apps_pins_and_waits_for_load() {
     assert_eq!(json(&early)["error"]["type"], "not_ready");
     assert_eq!(container.get("/healthz").status, 200, "alive while loading");
 
-    wait_until_ready(&container, Duration::from_mins(1));
+    container.wait_until_ready(Duration::from_mins(1));
     let scored = post(&container, r#"{"text": "a great and good day"}"#, &[]);
     assert_eq!(scored.status, 200, "{}", scored.body);
     assert_eq!(
@@ -432,7 +412,7 @@ fn planqk_job_reads_mounted_inputs_and_base64_variables() {
 
     // The same image also serves HTTP.
     let container = image.start(Some("web"), &[]);
-    wait_until_ready(&container, Duration::from_mins(1));
+    container.wait_until_ready(Duration::from_mins(1));
     let response = post(
         &container,
         r#"{"data": {"values": [1]}, "params": {"factor": 5}}"#,
@@ -622,7 +602,7 @@ fn example_runs_as_documented() {
     );
 
     let container = image.start(None, &[]);
-    wait_until_ready(&container, Duration::from_mins(1));
+    container.wait_until_ready(Duration::from_mins(1));
     let response = post(&container, r#"{"amount": 120, "items": 3}"#, &[]);
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(response.body, r#"{"risk":0.63,"review":true}"#);
@@ -877,7 +857,7 @@ fn the_source_revision_is_recorded_at_build_time() {
         &format!("  - Source revision {commit} (from .git, branch release)\n"),
     );
     let container = image.start(None, &[]);
-    wait_until_ready(&container, Duration::from_mins(1));
+    container.wait_until_ready(Duration::from_mins(1));
     let statz = json(&container.get("/statz"));
     assert_eq!(statz["app"]["revision"], commit.as_str(), "{statz}");
     drop(container);
@@ -896,13 +876,13 @@ fn the_source_revision_is_recorded_at_build_time() {
         "  - Source revision v1.4.0-rc.2 (from BP_BLACKLODGE_REVISION)\n",
     );
     let container = image.start(None, &[]);
-    wait_until_ready(&container, Duration::from_mins(1));
+    container.wait_until_ready(Duration::from_mins(1));
     let statz = json(&container.get("/statz"));
     assert_eq!(statz["app"]["revision"], "v1.4.0-rc.2", "{statz}");
     drop(container);
     // The recorded revision is a default: the container's own variable wins.
     let container = image.start(None, &[("BLACKLODGE_REVISION", "hotfix-1")]);
-    wait_until_ready(&container, Duration::from_mins(1));
+    container.wait_until_ready(Duration::from_mins(1));
     assert_eq!(
         json(&container.get("/statz"))["app"]["revision"],
         "hotfix-1"
@@ -950,7 +930,7 @@ fn readiness_waits_for_every_worker() {
     assert_eq!(answers.last().expect("an answer")["reason"], "loading");
 
     let _ = container.exec(&["touch", "/tmp/release"]);
-    wait_until_ready(&container, Duration::from_mins(1));
+    container.wait_until_ready(Duration::from_mins(1));
     for _ in 0..10 {
         let answer = probe();
         assert_eq!(answer.status, 200, "{}", answer.body);

@@ -3,7 +3,7 @@
 //! own Flask requirement is met by the app's pin, never replaced; granian, which the apps do not
 //! install, comes from the harness's lock).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use blacklodge_tests::{App, Image, assert_contains};
 
@@ -32,17 +32,7 @@ fn wrapped_function_uses_the_locked_packages(fixture: &str, manager_header: &str
     assert_contains(&log, "  - Calls predict(payload) (function)\n");
 
     let container = image.start(None, &[]);
-    container.wait_until_listening(Duration::from_mins(1));
-    // Listening comes before the entry point is loaded (POST /predict answers 503 until then).
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while container.request("GET", "/readyz", &[], None).status != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "never ready:\n{}",
-            container.logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    container.wait_until_ready(Duration::from_mins(1));
     let answer = container.request(
         "POST",
         "/predict",
