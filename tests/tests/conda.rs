@@ -4,7 +4,9 @@
 //! in-place updates, the native extension whose prefix placeholder the install rewrote, and
 //! each bad input's whole message.
 
-use blacklodge_tests::{App, Image, assert_contains, assert_not_contains};
+use blacklodge_tests::{
+    App, Image, assert_contains, assert_no_build_output_in_app, assert_not_contains,
+};
 
 /// The prefix of the environment in the image.
 const PREFIX: &str = "/layers/blacklodge_conda/env/prefix";
@@ -118,6 +120,50 @@ fn environment_yml_app_serves_and_is_reused_then_updated() {
     let answer = json(&image);
     assert_eq!(answer["werkzeug"], "3.1.3");
     assert_eq!(answer["flask"], "3.0.3");
+}
+
+/// A local package in the pip section (`./libs/localpkg`) is installed from the app: its files
+/// are part of the environment's key with the pip lines, so a change to them makes the
+/// environment again with the new package (pip's packages are not conda's to update).
+#[test]
+#[ignore = "integration test: needs the bench (bench/setup)"]
+fn a_changed_local_pip_package_is_installed_again() {
+    const PROBE: &str = "cd / && python -c 'import localpkg; print(localpkg.VALUE)'";
+    const PACKAGE: &str = "libs/localpkg/localpkg/__init__.py";
+    let app = App::fixture("conda-flask");
+    app.write(
+        "libs/localpkg/pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"localpkg\"\nversion = \"1.2.0\"\n",
+    );
+    app.write(PACKAGE, "VALUE = \"local-ok\"\n");
+    app.replace(
+        "environment.yml",
+        "      - six==1.17.0",
+        "      - six==1.17.0\n      - ./libs/localpkg",
+    );
+    let image = conda_image("conda-local-pip");
+    let log = image.build_ok(&app);
+    assert_contains(&log, "  - pip: 2 requirements\n");
+    assert_contains(&log, "Successfully installed localpkg-1.2.0");
+    assert_contains(
+        &log,
+        "  - Removed the build output of local packages from the app: libs/localpkg/build, libs/localpkg/localpkg.egg-info\n",
+    );
+    assert_eq!(image.shell_ok(PROBE), "local-ok\n");
+    assert_no_build_output_in_app(&image);
+
+    app.write(PACKAGE, "VALUE = \"local-changed\"\n");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "    - the pip packages of environment.yml (or the app files they install) changed\n",
+    );
+    assert_eq!(image.shell_ok(PROBE), "local-changed\n");
+    let log = image.build_ok(&app);
+    assert_contains(
+        &log,
+        "  - Reusing the cached environment (environment.yml, channels, platform and virtual packages unchanged)\n",
+    );
 }
 
 /// The digest of the layer `layer` of `buildpack` in the image (lifecycle metadata label).

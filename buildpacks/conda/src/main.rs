@@ -24,6 +24,7 @@ use crate::layers::env::{self as env_layer, EnvMetadata};
 use crate::spec::{Packages, Request};
 use blacklodge_common::download::sha256_bytes;
 use blacklodge_common::{cache, output};
+use blacklodge_python_deps::local_sources::BuildOutput;
 use blacklodge_python_deps::managers::{self, Manager};
 use blacklodge_python_deps::{bytecode, setup, tool};
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
@@ -36,7 +37,7 @@ use libcnb::layer::{
 };
 use libcnb::{Buildpack, Platform, buildpack_main};
 use rattler_conda_types::{MatchSpec, RepoDataRecord};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub(crate) struct CondaBuildpack;
 
@@ -57,12 +58,25 @@ fn fingerprint(app_dir: &Path) -> Result<String, CondaError> {
     })
 }
 
-fn pip_fingerprint(request: &Request) -> String {
+/// The `pip:` lines, and what of the app they install (a changed local package or included
+/// requirements file is a changed pip section). Empty: no pip section.
+fn pip_fingerprint(app_dir: &Path, request: &Request) -> Result<String, CondaError> {
     if request.pip.is_empty() {
-        String::new()
-    } else {
-        sha256_bytes(request.pip.join("\n").as_bytes())
+        return Ok(String::new());
     }
+    let references = pip::local_references(app_dir, &request.pip);
+    let mut material = request.pip.join("\n");
+    if !references.is_empty() {
+        let local =
+            pip::local_fingerprint(app_dir, &references).map_err(|error| CondaError::Io {
+                action: "read",
+                path: app_dir.to_path_buf(),
+                error,
+            })?;
+        material.push_str("\n\0");
+        material.push_str(&local);
+    }
+    Ok(sha256_bytes(material.as_bytes()))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CondaError> {
@@ -119,7 +133,7 @@ fn plan(context: &BuildContext<CondaBuildpack>) -> Result<Plan, CondaError> {
     let wanted = EnvMetadata {
         request_sha256: fingerprint(&context.app_dir)?,
         request_file: request.file.to_string(),
-        pip_sha256: pip_fingerprint(&request),
+        pip_sha256: pip_fingerprint(&context.app_dir, &request)?,
         channels: described.join(", "),
         channel_priority: config::priority_name(config.priority).to_string(),
         platform: install::PLATFORM.as_str().to_string(),
@@ -289,6 +303,16 @@ fn fill(
             &tool::pip(),
             &setup::tool_index(env, None),
         )?;
+        // pip builds a local directory where it is: what that leaves in the app goes after.
+        let local_dirs: Vec<PathBuf> = pip::local_references(&context.app_dir, &plan.request.pip)
+            .into_iter()
+            .filter_map(|reference| match reference {
+                pip::LocalReference::Directory { path, .. } => Some(path),
+                pip::LocalReference::File(_) => None,
+            })
+            .collect();
+        let build_output =
+            BuildOutput::snapshot(&context.app_dir, local_dirs.iter().map(PathBuf::as_path));
         pip::install(
             prefix,
             &plan.request.pip,
@@ -301,6 +325,13 @@ fn fill(
             file: plan.request.pip_file,
             failure,
         })?;
+        build_output
+            .remove_new()
+            .map_err(|(path, error)| CondaError::Io {
+                action: "remove",
+                path,
+                error,
+            })?;
     }
     bytecode::compile_logged(prefix);
     Ok(())

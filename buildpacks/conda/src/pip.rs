@@ -6,9 +6,10 @@
 //! (`--require-hashes` is implied); a conda-lock file gives a hash for each of its pip packages.
 
 use blacklodge_common::command::{self, CommandError};
+use blacklodge_common::download::{sha256_bytes, sha256_file};
 use blacklodge_python_deps::bytecode::SOURCE_DATE_EPOCH;
 use libcnb::Env;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Installs `requirements` into `prefix` with its Python; pip's own settings (`PIP_INDEX_URL`,
@@ -57,6 +58,98 @@ pub(crate) fn install(
     result
 }
 
+/// Where a requirement line of the `pip:` section points into the app: a requirements or
+/// constraints file it includes, or a local directory pip installs (as a copy, or editable).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum LocalReference {
+    File(PathBuf),
+    Directory { path: PathBuf, editable: bool },
+}
+
+/// The app files and directories `requirements` (the `pip:` lines, run from the app
+/// directory) refer to. A relative path counts when it names something in `app_dir`;
+/// anything else (an index requirement, a URL, an absolute path) is not the app's.
+pub(crate) fn local_references(app_dir: &Path, requirements: &[String]) -> Vec<LocalReference> {
+    let mut found = Vec::new();
+    for line in requirements {
+        let line = line.trim();
+        let (option, rest) = match line.split_once([' ', '=']) {
+            Some((option, rest)) if option.starts_with('-') => (option, rest.trim()),
+            _ => ("", line),
+        };
+        let target = rest.strip_prefix("file:").unwrap_or(rest);
+        let target = target.split(['#', ';', '[']).next().unwrap_or("").trim();
+        if target.is_empty() || Path::new(target).is_absolute() || target.contains("://") {
+            continue;
+        }
+        let path = Path::new(target);
+        match option {
+            "-r" | "--requirement" | "-c" | "--constraint" if app_dir.join(path).is_file() => {
+                found.push(LocalReference::File(path.to_path_buf()));
+            }
+            "" | "-e" | "--editable" if app_dir.join(path).is_dir() => {
+                found.push(LocalReference::Directory {
+                    path: path.to_path_buf(),
+                    editable: !option.is_empty(),
+                });
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Build metadata of a package directory: what an editable install reads from it.
+const PROJECT_METADATA: [&str; 3] = ["pyproject.toml", "setup.py", "setup.cfg"];
+
+/// sha256 over what the `pip:` section installs from the app: the contents of the files it
+/// includes, every file of a directory it copies into the environment (build output left
+/// out), the build metadata of one it installs editable (its code is used in place).
+///
+/// # Errors
+/// A file that cannot be read.
+pub(crate) fn local_fingerprint(
+    app_dir: &Path,
+    references: &[LocalReference],
+) -> std::io::Result<String> {
+    let copied: Vec<&Path> = references
+        .iter()
+        .filter_map(|reference| match reference {
+            LocalReference::Directory {
+                path,
+                editable: false,
+            } => Some(path.as_path()),
+            _ => None,
+        })
+        .collect();
+    let mut material = blacklodge_python_deps::local_sources::fingerprint(app_dir, &copied)?;
+    for reference in references {
+        let files: Vec<PathBuf> = match reference {
+            LocalReference::File(path) => vec![path.clone()],
+            LocalReference::Directory {
+                path,
+                editable: true,
+            } => PROJECT_METADATA
+                .iter()
+                .map(|name| path.join(name))
+                .collect(),
+            LocalReference::Directory {
+                editable: false, ..
+            } => Vec::new(),
+        };
+        for file in files {
+            let full = app_dir.join(&file);
+            if full.is_file() {
+                material.push('\n');
+                material.push_str(&file.to_string_lossy());
+                material.push('\0');
+                material.push_str(&sha256_file(&full)?);
+            }
+        }
+    }
+    Ok(sha256_bytes(material.as_bytes()))
+}
+
 #[derive(Debug)]
 pub(crate) enum PipFailure {
     Io(std::io::Error),
@@ -96,5 +189,103 @@ mod tests {
             Some("nosuchpkg==1.0".to_string())
         );
         assert_eq!(failed_requirement("something else"), None);
+    }
+}
+
+#[cfg(test)]
+mod local_tests {
+    use super::*;
+
+    fn app() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (file, text) in [
+            (
+                "libs/copied/pyproject.toml",
+                "[project]\nname = \"copied\"\n",
+            ),
+            ("libs/copied/copied/__init__.py", "VALUE = 1\n"),
+            ("libs/edit/pyproject.toml", "[project]\nname = \"edit\"\n"),
+            ("libs/edit/edit/__init__.py", "VALUE = 1\n"),
+            ("requirements.txt", "six==1.17.0\n"),
+            ("constraints.txt", "six<2\n"),
+        ] {
+            let path = dir.path().join(file);
+            fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            fs_err::write(path, text).expect("write");
+        }
+        dir
+    }
+
+    fn lines() -> Vec<String> {
+        [
+            "six==1.17.0",
+            "./libs/copied",
+            "-e libs/edit",
+            "-r requirements.txt",
+            "--constraint=constraints.txt",
+            "https://example.com/x.whl",
+            "/opt/elsewhere",
+            "libs/missing",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    #[test]
+    fn local_references_are_the_app_paths_pip_reads() {
+        let app = app();
+        assert_eq!(
+            local_references(app.path(), &lines()),
+            [
+                LocalReference::Directory {
+                    path: "./libs/copied".into(),
+                    editable: false
+                },
+                LocalReference::Directory {
+                    path: "libs/edit".into(),
+                    editable: true
+                },
+                LocalReference::File("requirements.txt".into()),
+                LocalReference::File("constraints.txt".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_follows_what_pip_installs_from_the_app() {
+        let app = app();
+        let key = || {
+            let references = local_references(app.path(), &lines());
+            local_fingerprint(app.path(), &references).expect("readable")
+        };
+        let base = key();
+        for (file, text, changes) in [
+            ("libs/copied/copied/__init__.py", "VALUE = 2\n", true),
+            ("requirements.txt", "six==1.16.0\n", true),
+            ("constraints.txt", "six<3\n", true),
+            (
+                "libs/edit/pyproject.toml",
+                "[project]\nname = \"edit\"\ndependencies = [\"six\"]\n",
+                true,
+            ),
+            // Used in place: its code is not installed.
+            ("libs/edit/edit/__init__.py", "VALUE = 2\n", false),
+            // What building the copied package leaves in its tree.
+            (
+                "libs/copied/build/lib/copied/__init__.py",
+                "VALUE = 1\n",
+                false,
+            ),
+        ] {
+            let path = app.path().join(file);
+            let original = fs_err::read(&path).ok();
+            fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            fs_err::write(&path, text).expect("write");
+            assert_eq!(key() != base, changes, "{file}");
+            match original {
+                Some(original) => fs_err::write(&path, original).expect("restore"),
+                None => fs_err::remove_file(&path).expect("remove"),
+            }
+        }
     }
 }

@@ -53,8 +53,12 @@ pub(crate) fn decide(cached: &EnvMetadata, wanted: &EnvMetadata) -> (Vec<String>
     let discard = cache::reasons([
         cache::changed("platform", platform, &wanted.platform),
         cache::changed("install layout", layout, &wanted.layout),
-        (pip_changed && !pip_sha256.is_empty())
-            .then(|| format!("the pip packages of {} changed", wanted.request_file)),
+        (pip_changed && !pip_sha256.is_empty()).then(|| {
+            format!(
+                "the pip packages of {} (or the app files they install) changed",
+                wanted.request_file
+            )
+        }),
     ]);
     let update = cache::reasons([
         (request_sha256 != &wanted.request_sha256 || request_file != &wanted.request_file)
@@ -132,7 +136,10 @@ mod tests {
         };
         assert_eq!(
             decide(&with_pip, &other_pip).0,
-            vec!["the pip packages of environment.yml changed".to_string()]
+            vec![
+                "the pip packages of environment.yml (or the app files they install) changed"
+                    .to_string()
+            ]
         );
         let other_platform = EnvMetadata {
             platform: "linux-aarch64".into(),
