@@ -6,7 +6,6 @@
 //! (`--require-hashes` is implied); a conda-lock file gives a hash for each of its pip packages.
 
 use blacklodge_common::command::{self, CommandError};
-use blacklodge_common::download::{sha256_bytes, sha256_file};
 use blacklodge_python_deps::bytecode::SOURCE_DATE_EPOCH;
 use libcnb::Env;
 use std::path::{Path, PathBuf};
@@ -99,12 +98,10 @@ pub(crate) fn local_references(app_dir: &Path, requirements: &[String]) -> Vec<L
     found
 }
 
-/// Build metadata of a package directory: what an editable install reads from it.
-const PROJECT_METADATA: [&str; 3] = ["pyproject.toml", "setup.py", "setup.cfg"];
-
-/// sha256 over what the `pip:` section installs from the app: the contents of the files it
-/// includes, every file of a directory it copies into the environment (build output left
-/// out), the build metadata of one it installs editable (its code is used in place).
+/// sha256 over what the `pip:` section installs from the app
+/// (`local_sources::installed_fingerprint`): every file of a directory it copies into the
+/// environment (build output left out), the build metadata of one it installs editable (its
+/// code is used in place), the contents of the files it includes.
 ///
 /// # Errors
 /// A file that cannot be read.
@@ -112,42 +109,15 @@ pub(crate) fn local_fingerprint(
     app_dir: &Path,
     references: &[LocalReference],
 ) -> std::io::Result<String> {
-    let copied: Vec<&Path> = references
-        .iter()
-        .filter_map(|reference| match reference {
-            LocalReference::Directory {
-                path,
-                editable: false,
-            } => Some(path.as_path()),
-            _ => None,
-        })
-        .collect();
-    let mut material = blacklodge_python_deps::local_sources::fingerprint(app_dir, &copied)?;
+    let mut dirs = Vec::new();
+    let mut files = Vec::new();
     for reference in references {
-        let files: Vec<PathBuf> = match reference {
-            LocalReference::File(path) => vec![path.clone()],
-            LocalReference::Directory {
-                path,
-                editable: true,
-            } => PROJECT_METADATA
-                .iter()
-                .map(|name| path.join(name))
-                .collect(),
-            LocalReference::Directory {
-                editable: false, ..
-            } => Vec::new(),
-        };
-        for file in files {
-            let full = app_dir.join(&file);
-            if full.is_file() {
-                material.push('\n');
-                material.push_str(&file.to_string_lossy());
-                material.push('\0');
-                material.push_str(&sha256_file(&full)?);
-            }
+        match reference {
+            LocalReference::Directory { path, editable } => dirs.push((path.as_path(), *editable)),
+            LocalReference::File(path) => files.push(path.as_path()),
         }
     }
-    Ok(sha256_bytes(material.as_bytes()))
+    blacklodge_python_deps::local_sources::installed_fingerprint(app_dir, &dirs, &files)
 }
 
 #[derive(Debug)]

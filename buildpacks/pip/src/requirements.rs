@@ -3,7 +3,7 @@
 //! (`pip/_internal/req/req_file.py`). The venv cache is keyed on the content of all of them;
 //! [`crate::translate`] reads what their options ask of the installer.
 
-use blacklodge_common::download::{sha256_bytes, sha256_file};
+use blacklodge_common::download::sha256_bytes;
 use std::path::{Path, PathBuf};
 
 pub(crate) const REQUIREMENTS_FILE: &str = "requirements.txt";
@@ -322,13 +322,8 @@ pub(crate) fn local_directories(files: &[RequirementsFile], app_dir: &Path) -> V
     found
 }
 
-/// The build metadata of a project directory: what an editable install takes from it (its
-/// code is read in place, so only these change what is installed).
-const PROJECT_METADATA: [&str; 3] = ["pyproject.toml", "setup.py", "setup.cfg"];
-
-/// What of the local directories belongs in the venv's cache key: every file of a directory
-/// installed as a copy (its code ends up in the venv), the build metadata of one installed
-/// editable (its declared dependencies). Empty when there are none.
+/// What of the local directories belongs in the venv's cache key
+/// (`local_sources::installed_fingerprint`). Empty when there are none.
 ///
 /// # Errors
 /// A file that cannot be read.
@@ -339,24 +334,11 @@ pub(crate) fn local_fingerprint(
     if directories.is_empty() {
         return Ok(String::new());
     }
-    let copied: Vec<&Path> = directories
+    let dirs: Vec<(&Path, bool)> = directories
         .iter()
-        .filter(|directory| !directory.editable)
-        .map(|directory| directory.path.as_path())
+        .map(|directory| (directory.path.as_path(), directory.editable))
         .collect();
-    let mut material = blacklodge_python_deps::local_sources::fingerprint(app_dir, &copied)?;
-    for directory in directories.iter().filter(|directory| directory.editable) {
-        for name in PROJECT_METADATA {
-            let file = app_dir.join(&directory.path).join(name);
-            if file.is_file() {
-                material.push('\n');
-                material.push_str(&file.to_string_lossy());
-                material.push('\0');
-                material.push_str(&sha256_file(&file)?);
-            }
-        }
-    }
-    Ok(sha256_bytes(material.as_bytes()))
+    blacklodge_python_deps::local_sources::installed_fingerprint(app_dir, &dirs, &[])
 }
 
 /// Where uv's error about an unreadable line points, as `line 2 of requirements.txt: `…``.

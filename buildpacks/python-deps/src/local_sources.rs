@@ -73,6 +73,49 @@ pub fn fingerprint(app_dir: &Path, dirs: &[&Path]) -> std::io::Result<String> {
     ))
 }
 
+/// The build metadata of a project directory: what an editable install takes from it (its
+/// code is read in place, so only these change what is installed).
+const PROJECT_METADATA: [&str; 3] = ["pyproject.toml", "setup.py", "setup.cfg"];
+
+/// What local directories installed from the app (`(path, editable)`, relative to `app_dir`)
+/// and the files a requirements list includes (`files`) put in a cache key: every file of a
+/// directory installed as a copy (its code ends up in the environment), the build metadata of
+/// one installed editable (its declared dependencies), and each included file's content.
+///
+/// # Errors
+/// A directory or file that cannot be read.
+pub fn installed_fingerprint(
+    app_dir: &Path,
+    dirs: &[(&Path, bool)],
+    files: &[&Path],
+) -> std::io::Result<String> {
+    let copied: Vec<&Path> = dirs
+        .iter()
+        .filter(|(_, editable)| !editable)
+        .map(|(path, _)| *path)
+        .collect();
+    let mut material = fingerprint(app_dir, &copied)?;
+    let metadata = dirs
+        .iter()
+        .filter(|(_, editable)| *editable)
+        .flat_map(|(path, _)| {
+            PROJECT_METADATA
+                .iter()
+                .map(move |name| app_dir.join(path).join(name))
+        });
+    for file in metadata.chain(files.iter().map(|file| app_dir.join(file))) {
+        if file.is_file() {
+            material.push('\n');
+            material.push_str(&file.to_string_lossy());
+            material.push('\0');
+            material.push_str(&sha256_file(&file)?);
+        }
+    }
+    Ok(blacklodge_common::download::sha256_bytes(
+        material.as_bytes(),
+    ))
+}
+
 /// Whether a directory name is metadata setuptools writes next to a project's packages.
 fn is_egg_info(name: &str) -> bool {
     name.ends_with(".egg-info")
