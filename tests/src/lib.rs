@@ -995,6 +995,21 @@ pub fn assert_no_build_output_in_app(image: &Image) {
     );
 }
 
+/// Prints the `VALUE` of the `localpkg` package an app installs from `libs/localpkg`.
+pub const LOCALPKG_PROBE: &str = "cd / && python -c 'import localpkg; print(localpkg.VALUE)'";
+
+/// Sets `libs/localpkg`'s `VALUE` to `value` and rebuilds: asserts the log has `reason` (why
+/// the environment was made again or updated) and the image imports the new value.
+pub fn rebuild_with_localpkg_value(image: &Image, app: &App, value: &str, reason: &str) {
+    app.write(
+        "libs/localpkg/localpkg/__init__.py",
+        &format!("VALUE = \"{value}\"\n"),
+    );
+    let log = image.build_ok(app);
+    assert_contains(&log, reason);
+    assert_eq!(image.shell_ok(LOCALPKG_PROBE), format!("{value}\n"));
+}
+
 /// What `python -c` prints in the image of a `*-sources` fixture (Poetry, Pipenv): each
 /// kind of source of its lock imported.
 pub const SOURCES_PROBE: &str = "cd / && python -c 'import greeter, localpkg, devpkg, vendored_tool, blacklodge_private as p; print(greeter.MESSAGE, localpkg.VALUE, vendored_tool.VALUE, p.VALUE, devpkg.__file__)'";

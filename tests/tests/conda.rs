@@ -5,7 +5,8 @@
 //! each bad input's whole message.
 
 use blacklodge_tests::{
-    App, Image, assert_contains, assert_no_build_output_in_app, assert_not_contains,
+    App, Image, LOCALPKG_PROBE, assert_contains, assert_no_build_output_in_app,
+    assert_not_contains, rebuild_with_localpkg_value,
 };
 
 /// The prefix of the environment in the image.
@@ -128,14 +129,15 @@ fn environment_yml_app_serves_and_is_reused_then_updated() {
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn a_changed_local_pip_package_is_installed_again() {
-    const PROBE: &str = "cd / && python -c 'import localpkg; print(localpkg.VALUE)'";
-    const PACKAGE: &str = "libs/localpkg/localpkg/__init__.py";
     let app = App::fixture("conda-flask");
     app.write(
         "libs/localpkg/pyproject.toml",
         "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"localpkg\"\nversion = \"1.2.0\"\n",
     );
-    app.write(PACKAGE, "VALUE = \"local-ok\"\n");
+    app.write(
+        "libs/localpkg/localpkg/__init__.py",
+        "VALUE = \"local-ok\"\n",
+    );
     app.replace(
         "environment.yml",
         "      - six==1.17.0",
@@ -149,19 +151,17 @@ fn a_changed_local_pip_package_is_installed_again() {
         &log,
         "  - Removed the build output of local packages from the app: libs/localpkg/build, libs/localpkg/localpkg.egg-info\n",
     );
-    assert_eq!(image.shell_ok(PROBE), "local-ok\n");
+    assert_eq!(image.shell_ok(LOCALPKG_PROBE), "local-ok\n");
     assert_no_build_output_in_app(&image);
 
-    app.write(PACKAGE, "VALUE = \"local-changed\"\n");
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
+    rebuild_with_localpkg_value(
+        &image,
+        &app,
+        "local-changed",
         "    - the pip packages of environment.yml (or the app files they install) changed\n",
     );
-    assert_eq!(image.shell_ok(PROBE), "local-changed\n");
-    let log = image.build_ok(&app);
     assert_contains(
-        &log,
+        &image.build_ok(&app),
         "  - Reusing the cached environment (environment.yml, channels, platform and virtual packages unchanged)\n",
     );
 }

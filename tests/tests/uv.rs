@@ -2,10 +2,10 @@
 
 use blacklodge_tests::private_index;
 use blacklodge_tests::{
-    App, Image, RUNTIME_INSTALLED_FOR_THE_INSTALL, UV_FROM_VENDOR, assert_contains,
+    App, Image, LOCALPKG_PROBE, RUNTIME_INSTALLED_FOR_THE_INSTALL, UV_FROM_VENDOR, assert_contains,
     assert_no_build_output_in_app, assert_not_contains,
     assert_unchanged_rebuild_reuses_every_layer, assert_venv_reused, rebuild_after_code_change,
-    rebuild_with_idna_added, rebuild_with_idna_removed,
+    rebuild_with_idna_added, rebuild_with_idna_removed, rebuild_with_localpkg_value,
 };
 
 #[test]
@@ -242,8 +242,6 @@ fn project_package_is_installed_editable_without_its_build_output() {
 #[test]
 #[ignore = "integration test: needs the bench (bench/setup)"]
 fn a_changed_directory_package_is_installed_again() {
-    const PROBE: &str = "cd / && python -c 'import localpkg; print(localpkg.VALUE)'";
-    const PACKAGE: &str = "libs/localpkg/localpkg/__init__.py";
     let app = App::fixture("uv-local");
     let mut image = Image::new("uv-local");
     let log = image.build_ok(&app);
@@ -251,30 +249,27 @@ fn a_changed_directory_package_is_installed_again() {
         &log,
         " + localpkg==1.2.0 (from file:///workspace/libs/localpkg)\n",
     );
-    assert_eq!(image.shell_ok(PROBE), "local-ok\n");
+    assert_eq!(image.shell_ok(LOCALPKG_PROBE), "local-ok\n");
     assert_no_build_output_in_app(&image);
 
-    app.write(PACKAGE, "VALUE = \"local-changed\"\n");
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Discarding cached virtual environment:\n    - uv.lock (+ local packages) changed\n",
+    let reason = "uv.lock (+ local packages)";
+    rebuild_with_localpkg_value(
+        &image,
+        &app,
+        "local-changed",
+        &format!("  - Discarding cached virtual environment:\n    - {reason} changed\n"),
     );
-    assert_eq!(image.shell_ok(PROBE), "local-changed\n");
-    let log = image.build_ok(&app);
-    assert_venv_reused(&log, "uv.lock (+ local packages)");
+    assert_venv_reused(&image.build_ok(&app), reason);
 
     image.set_env("BP_BLACKLODGE_ENTRYPOINT", "app:hello");
     image.set_env("BP_BLACKLODGE_VALIDATE", "false");
     let _ = image.build_ok(&app);
-    app.write(PACKAGE, "VALUE = \"synced-in-place\"\n");
-    let log = image.build_ok(&app);
-    assert_contains(
-        &log,
-        "  - Updating cached virtual environment:\n    - uv.lock (+ local packages) changed\n",
+    rebuild_with_localpkg_value(
+        &image,
+        &app,
+        "synced-in-place",
+        &format!("  - Updating cached virtual environment:\n    - {reason} changed\n"),
     );
-    assert_not_contains(&log, "+ flask==");
-    assert_eq!(image.shell_ok(PROBE), "synced-in-place\n");
     assert_no_build_output_in_app(&image);
 }
 
