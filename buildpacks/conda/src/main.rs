@@ -37,7 +37,7 @@ use libcnb::layer::{
 };
 use libcnb::{Buildpack, Platform, buildpack_main};
 use rattler_conda_types::{MatchSpec, RepoDataRecord};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub(crate) struct CondaBuildpack;
 
@@ -58,21 +58,24 @@ fn fingerprint(app_dir: &Path) -> Result<String, CondaError> {
     })
 }
 
-/// The `pip:` lines, and what of the app they install (a changed local package or included
-/// requirements file is a changed pip section). Empty: no pip section.
-fn pip_fingerprint(app_dir: &Path, request: &Request) -> Result<String, CondaError> {
+/// The `pip:` lines and what of the app they install (`local`, see `pip::local_references`):
+/// a changed local package or included requirements file is a changed pip section. Empty: no
+/// pip section.
+fn pip_fingerprint(
+    app_dir: &Path,
+    request: &Request,
+    local: &[pip::LocalReference],
+) -> Result<String, CondaError> {
     if request.pip.is_empty() {
         return Ok(String::new());
     }
-    let references = pip::local_references(app_dir, &request.pip);
     let mut material = request.pip.join("\n");
-    if !references.is_empty() {
-        let local =
-            pip::local_fingerprint(app_dir, &references).map_err(|error| CondaError::Io {
-                action: "read",
-                path: app_dir.to_path_buf(),
-                error,
-            })?;
+    if !local.is_empty() {
+        let local = pip::local_fingerprint(app_dir, local).map_err(|error| CondaError::Io {
+            action: "read",
+            path: app_dir.to_path_buf(),
+            error,
+        })?;
         material.push_str("\n\0");
         material.push_str(&local);
     }
@@ -93,6 +96,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, CondaError> {
 /// What the build knows before installing anything.
 struct Plan {
     request: Request,
+    /// What of the app the `pip:` section installs (in the key, and cleaned up after).
+    pip_local: Vec<pip::LocalReference>,
     config: Config,
     channels: Vec<rattler_conda_types::Channel>,
     virtual_packages: Vec<rattler_conda_types::GenericVirtualPackage>,
@@ -130,10 +135,11 @@ fn plan(context: &BuildContext<CondaBuildpack>) -> Result<Plan, CondaError> {
         .map_err(solve_error)?;
     let virtual_packages = solve::virtual_packages(&config).map_err(solve_error)?;
     let described: Vec<String> = channels.iter().map(solve::describe_channel).collect();
+    let pip_local = pip::local_references(&context.app_dir, &request.pip);
     let wanted = EnvMetadata {
         request_sha256: fingerprint(&context.app_dir)?,
         request_file: request.file.to_string(),
-        pip_sha256: pip_fingerprint(&context.app_dir, &request)?,
+        pip_sha256: pip_fingerprint(&context.app_dir, &request, &pip_local)?,
         channels: described.join(", "),
         channel_priority: config::priority_name(config.priority).to_string(),
         platform: install::PLATFORM.as_str().to_string(),
@@ -142,6 +148,7 @@ fn plan(context: &BuildContext<CondaBuildpack>) -> Result<Plan, CondaError> {
     };
     Ok(Plan {
         request,
+        pip_local,
         config,
         channels,
         virtual_packages,
@@ -304,15 +311,14 @@ fn fill(
             &setup::tool_index(env, None),
         )?;
         // pip builds a local directory where it is: what that leaves in the app goes after.
-        let local_dirs: Vec<PathBuf> = pip::local_references(&context.app_dir, &plan.request.pip)
-            .into_iter()
+        let local_dirs = plan
+            .pip_local
+            .iter()
             .filter_map(|reference| match reference {
-                pip::LocalReference::Directory { path, .. } => Some(path),
+                pip::LocalReference::Directory { path, .. } => Some(path.as_path()),
                 pip::LocalReference::File(_) => None,
-            })
-            .collect();
-        let build_output =
-            BuildOutput::snapshot(&context.app_dir, local_dirs.iter().map(PathBuf::as_path));
+            });
+        let build_output = BuildOutput::snapshot(&context.app_dir, local_dirs);
         pip::install(
             prefix,
             &plan.request.pip,

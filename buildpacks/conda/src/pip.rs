@@ -160,11 +160,6 @@ mod tests {
         );
         assert_eq!(failed_requirement("something else"), None);
     }
-}
-
-#[cfg(test)]
-mod local_tests {
-    use super::*;
 
     fn app() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("tempdir");
